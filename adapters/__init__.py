@@ -1,0 +1,1 @@
+"""Everything that touches the outside world: database, peer HTTP, (later) mail and identity."""

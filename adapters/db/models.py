@@ -1,0 +1,185 @@
+"""SQLAlchemy 2 typed models.
+
+Rule of the house: no column holds personal data in plaintext. Case content exists at
+rest only inside `envelopes.body` (sealed to the recipient, or to the sender's own key
+through `self_sealed_key`). Transfer rows are metadata: ids, areas, states, times.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out. SQLite keeps no zone, so without this a
+    value read back would be naive and compare wrongly with the aware times we write."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012
+
+
+class Area(Base):
+    """An area hosted on this node (a county node may host several)."""
+
+    __tablename__ = "areas"
+
+    code: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    mailbox: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+
+
+class AreaKey(Base):
+    """A local key pair; the private halves sealed under the node master key."""
+
+    __tablename__ = "area_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    signing_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    encryption_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signing_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    encryption_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class Peer(Base):
+    """A remote area whose bundle was imported with a confirmed fingerprint."""
+
+    __tablename__ = "peers"
+
+    code: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(500))
+    mailbox: Mapped[str] = mapped_column(String(320))
+    fingerprint: Mapped[str] = mapped_column(String(80))
+    bundle: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime]
+
+
+class PeerKey(Base):
+    __tablename__ = "peer_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    peer_code: Mapped[str] = mapped_column(ForeignKey("peers.code"), index=True)
+    signing_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    encryption_public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None]
+
+
+class Envelope(Base):
+    """A sealed envelope as sent or received, byte for byte, with its receipt.
+
+    Keyed by (envelope id, local area) because two areas on one node may be the sender
+    and the recipient of the same envelope.
+    """
+
+    __tablename__ = "envelopes"
+    __table_args__ = (UniqueConstraint("envelope_id", "area_code", name="uq_envelopes_id_area"),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    envelope_id: Mapped[str] = mapped_column(String(36))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    type: Mapped[str] = mapped_column(String(32))
+    peer_area: Mapped[str] = mapped_column(String(63))
+    in_reply_to: Mapped[str | None] = mapped_column(String(36))
+    digest: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)  # the wire JSON, still sealed
+    self_sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # outbound only
+    receipt: Mapped[str | None] = mapped_column(Text)  # exact bytes, issued or received
+    created_at: Mapped[datetime]
+
+
+class Transfer(Base):
+    """Metadata of one MARAC-to-MARAC transfer as seen by one local area."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        UniqueConstraint("envelope_id", "area_code", name="uq_transfers_envelope_area"),
+        Index("ix_transfers_area_direction_status", "area_code", "direction", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    envelope_id: Mapped[str] = mapped_column(String(36))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    peer_area: Mapped[str] = mapped_column(String(63))
+    direction: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class OutboxItem(Base):
+    """A sealed envelope waiting to be delivered. Written in the same transaction as the
+    transfer row, so a crash can never leave one without the other."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    envelope_pk: Mapped[int] = mapped_column(ForeignKey("envelopes.pk"), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class UsedToken(Base):
+    """Request-token ids already accepted, kept until the token would have expired."""
+
+    __tablename__ = "used_tokens"
+
+    jti: Mapped[str] = mapped_column(String(128), primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(63))
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -1,0 +1,1 @@
+"""The MARAC Exchange Gateway application."""

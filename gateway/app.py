@@ -1,0 +1,94 @@
+"""The application factory and the one place where adapters are wired to services."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.db import make_engine, make_session_factory
+from adapters.peer_client import PeerClient
+from gateway.config import Settings
+from gateway.domain.delivery import DeliveryPolicy
+from keys import MasterKey
+
+# Federation bodies carry sealed documents (20 MB by default, base64url on the wire).
+MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class Node:
+    """One gateway node: settings plus the adapters its services are handed."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    _master: MasterKey | None = None
+    _client: PeerClient | None = None
+
+    @property
+    def master(self) -> MasterKey:
+        if self._master is None:
+            self._master = MasterKey.load_file(self.settings.master_key_file)
+        return self._master
+
+    @property
+    def client(self) -> PeerClient:
+        if self._client is None:
+            verify: bool | str = self.settings.peer_ca_bundle or True
+            self._client = PeerClient(timeout=self.settings.peer_timeout, verify=verify)
+        return self._client
+
+    @property
+    def delivery_policy(self) -> DeliveryPolicy:
+        s = self.settings
+        return DeliveryPolicy(
+            s.delivery_backoff_base, s.delivery_backoff_cap, s.delivery_max_age, s.delivery_lease
+        )
+
+    @property
+    def key_grace(self) -> timedelta:
+        return timedelta(days=self.settings.key_grace_days)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        self.engine.dispose()
+
+
+def build_node(settings: Settings) -> Node:
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    return Node(settings=settings, engine=engine, sessions=make_session_factory(engine))
+
+
+def create_app(settings: Settings, node: Node | None = None) -> Flask:
+    settings.check_web()
+    node = node or build_node(settings)
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions["gateway.node"] = node
+
+    from gateway.cli import register_cli
+    from gateway.security import install_guard
+    from gateway.web.errors import install_error_handlers
+    from gateway.web.federation import federation
+    from gateway.web.health import health
+
+    install_error_handlers(app)
+    install_guard(app)
+    app.register_blueprint(health)
+    app.register_blueprint(federation)
+    register_cli(app)
+    logging.getLogger("gateway").setLevel(logging.INFO)
+    return app

@@ -1,0 +1,92 @@
+"""Settings from the environment (DESIGN section 4). One node, one set of settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A setting is missing or unsafe; the message says which and why."""
+
+
+MIN_SECRET_LENGTH = 32
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number") from exc
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_dir: Path
+    database_url: str
+    master_key_file: Path
+    secret_key: str | None
+    base_url: str
+    environment: str = "production"
+    linkage_authority: str | None = None
+    flag_index: str | None = None
+    lookup_rate_limit: str = "120/minute"
+    # Delivery: exponential backoff with jitter, then give up loudly after max age.
+    delivery_backoff_base: float = 5.0
+    delivery_backoff_cap: float = 900.0
+    delivery_max_age: float = 24 * 3600.0
+    delivery_lease: float = 120.0
+    worker_poll_interval: float = 2.0
+    peer_timeout: float = 15.0
+    peer_ca_bundle: str | None = None
+    key_grace_days: float = 30.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        instance = Path(env.get("GATEWAY_INSTANCE_DIR", "instance")).resolve()
+        return cls(
+            instance_dir=instance,
+            database_url=env.get("GATEWAY_DATABASE_URL") or f"sqlite:///{instance / 'gateway.db'}",
+            master_key_file=Path(env.get("GATEWAY_MASTER_KEY_FILE") or instance / "master.key"),
+            secret_key=env.get("GATEWAY_SECRET_KEY") or None,
+            base_url=(env.get("GATEWAY_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            environment=env.get("GATEWAY_ENV", "production"),
+            linkage_authority=env.get("GATEWAY_LINKAGE_AUTHORITY") or None,
+            flag_index=env.get("GATEWAY_FLAG_INDEX") or None,
+            lookup_rate_limit=env.get("GATEWAY_LOOKUP_RATE_LIMIT", "120/minute"),
+            delivery_backoff_base=_float(env, "GATEWAY_DELIVERY_BACKOFF", 5.0),
+            delivery_backoff_cap=_float(env, "GATEWAY_DELIVERY_BACKOFF_CAP", 900.0),
+            delivery_max_age=_float(env, "GATEWAY_DELIVERY_MAX_AGE", 24 * 3600.0),
+            delivery_lease=_float(env, "GATEWAY_DELIVERY_LEASE", 120.0),
+            worker_poll_interval=_float(env, "GATEWAY_WORKER_POLL", 2.0),
+            peer_timeout=_float(env, "GATEWAY_PEER_TIMEOUT", 15.0),
+            peer_ca_bundle=env.get("GATEWAY_PEER_CA_BUNDLE") or None,
+            key_grace_days=_float(env, "GATEWAY_KEY_GRACE_DAYS", 30.0),
+        )
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
+
+    def check_web(self) -> None:
+        """The web app refuses to start with a missing or weak secret outside development."""
+        if self.development:
+            return
+        secret = self.secret_key or ""
+        if len(secret) < MIN_SECRET_LENGTH or len(set(secret)) < 10:
+            raise ConfigError(
+                "GATEWAY_SECRET_KEY is missing or weak: use at least 32 random characters "
+                "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.delivery_lease <= self.peer_timeout:
+            raise ConfigError("GATEWAY_DELIVERY_LEASE must exceed GATEWAY_PEER_TIMEOUT")

@@ -1,0 +1,1 @@
+"""Flask-free domain services: handed a Session and adapters, they own the transaction."""

@@ -1,0 +1,69 @@
+"""Domain errors. Flask-free: the web layer renders them as RFC 9457 problem documents and
+the CLI as a message and a non-zero exit. Details never echo a value from the request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_BASE = "https://marac-gateway.example/problems/"
+
+
+class DomainError(Exception):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, errors: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+    def problem(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            doc["errors"] = self.errors
+        return doc
+
+
+class Malformed(DomainError):
+    status, slug, title = 400, "malformed", "Malformed request"
+
+
+class Invalid(DomainError):
+    status, slug, title = 422, "invalid", "Validation failed"
+
+
+class Unauthorized(DomainError):
+    status, slug, title = 401, "unauthorized", "Not authenticated"
+
+
+class Forbidden(DomainError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(DomainError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class Refused(DomainError):
+    """An envelope that is well formed but that this node will not accept."""
+
+    status, slug, title = 422, "refused", "Envelope refused"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail)
+        self.slug = reason
+
+
+def field_errors(messages: Any) -> dict[str, Any]:
+    """Marshmallow's messages, which name the field and the rule but never echo the value."""
+    return messages if isinstance(messages, dict) else {"_schema": messages}

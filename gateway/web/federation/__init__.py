@@ -1,0 +1,46 @@
+"""Inbound peer endpoints (DESIGN section 4): envelopes and the public bundle."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, json, request
+
+from gateway.domain.areas import export_bundle
+from gateway.domain.clock import utcnow
+from gateway.domain.receiving import receive_envelope as accept
+from gateway.errors import DomainError
+from gateway.web import node
+
+federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
+log = logging.getLogger("gateway.federation")
+
+
+class UnsupportedMediaType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+@federation.post("/envelopes")
+def receive_envelope() -> Response:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Envelopes are sent as application/json.")
+    current = node()
+    with current.sessions() as session:
+        result = accept(
+            session,
+            current.master,
+            body=request.get_data(cache=False),
+            authorization=request.headers.get("Authorization"),
+            now=utcnow(),
+        )
+    status = 200 if result.duplicate else 202
+    log.info("envelope accepted status=%s", status)
+    return Response(result.receipt, status=status, mimetype="application/json")
+
+
+@federation.get("/areas/<code>/bundle")
+def bundle(code: str) -> Response:
+    current = node()
+    with current.sessions() as session, session.begin():
+        document = export_bundle(session, current.master, code, utcnow())
+    return Response(json.dumps(document), mimetype="application/json")

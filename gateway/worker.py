@@ -1,0 +1,62 @@
+"""The worker process: delivers the outbox and does the node's periodic chores.
+
+Stateless: every fact lives in the database, so any number of workers may run against
+PostgreSQL, and a worker killed at any point loses nothing (its claims simply lapse).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+from gateway.app import Node
+from gateway.domain.clock import utcnow
+from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
+
+log = logging.getLogger("gateway.worker")
+BATCH = 10
+CHORE_INTERVAL = 300.0
+
+
+def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None = None) -> int:
+    """Deliver until stopped; with `once`, until nothing is due. Returns items handled."""
+    stop = stop or threading.Event()
+    _stop_on_signals(stop)
+    handled, last_chores = 0, 0.0
+    while not stop.is_set():
+        if time.monotonic() - last_chores > CHORE_INTERVAL:
+            with node.sessions() as session:
+                forget_used_tokens(session, utcnow())
+            last_chores = time.monotonic()
+        handled_now = deliver_batch(node)
+        handled += handled_now
+        if handled_now == 0:
+            if once:
+                break
+            stop.wait(node.settings.worker_poll_interval)
+    return handled
+
+
+def deliver_batch(node: Node) -> int:
+    policy = node.delivery_policy
+    with node.sessions() as session:
+        claims = claim_due(session, now=utcnow(), lease=policy.lease, limit=BATCH)
+        for claim in claims:
+            outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
+            log.info("envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail)
+    return len(claims)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: finishing the current delivery, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)

@@ -1,0 +1,1 @@
+"""Wire formats and API bodies: marshmallow schemas that load into dataclasses."""
