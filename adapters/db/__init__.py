@@ -1,6 +1,6 @@
 """Persistence: typed models, engine/session factory and migrations."""
 
 from adapters.db.migrate import upgrade
-from adapters.db.session import is_postgresql, make_engine, make_session_factory, transaction
+from adapters.db.session import make_engine, make_session_factory
 
-__all__ = ["is_postgresql", "make_engine", "make_session_factory", "transaction", "upgrade"]
+__all__ = ["make_engine", "make_session_factory", "upgrade"]

@@ -113,10 +113,6 @@ def get_area(session: Session, code: str) -> Area:
     return area
 
 
-def list_areas(session: Session) -> list[Area]:
-    return list(session.scalars(select(Area).order_by(Area.code)))
-
-
 def _current_key_row(session: Session, code: str, now: datetime) -> AreaKey:
     get_area(session, code)
     rows = session.scalars(

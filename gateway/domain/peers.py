@@ -3,7 +3,6 @@ lookup of pinned public keys used to verify everything a peer sends."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,13 +173,3 @@ def node_url(session: Session, area: str) -> str:
     if local is None:
         raise NotFound(f"Area {area} is not a known peer.")
     return local.url
-
-
-def stored_bundle(session: Session, code: str) -> dict[str, Any]:
-    peer = session.get(Peer, code)
-    if peer is None:
-        raise NotFound(f"Area {code} is not a known peer.")
-    value = json.loads(peer.bundle)
-    if not isinstance(value, dict):
-        raise NotFound("stored bundle is damaged")
-    return value

@@ -1,0 +1,213 @@
+"""Real worker processes against a real peer: SIGKILLed at random moments, or racing each
+other, they lose nothing and deliver every envelope exactly once at the receiver."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import Pair, RunningNode
+from sqlalchemy import text
+
+from keys import b64url_decode, verify_document
+
+BATCH = 25
+MAX_ROUNDS = 60
+MAX_SECONDS = 120.0
+KILL_DELAY = (0.05, 1.5)
+WORKER = [sys.executable, "-m", "gateway.cli", "worker"]
+
+
+def worker_env(node: RunningNode, **overrides: str) -> dict[str, str]:
+    return {
+        **node.env,
+        "GATEWAY_DELIVERY_LEASE": "1",
+        "GATEWAY_WORKER_POLL": "0.05",
+        "GATEWAY_DELIVERY_BACKOFF": "0.05",
+        "GATEWAY_DELIVERY_BACKOFF_CAP": "0.2",
+        "GATEWAY_PEER_TIMEOUT": "0.8",
+        **overrides,
+    }
+
+
+def rows(node: RunningNode, sql: str) -> list[tuple[object, ...]]:
+    with node.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def delivered_count(node: RunningNode) -> int:
+    return int(
+        node.scalar(
+            "SELECT count(*) FROM transfers WHERE direction='outbound' AND status='delivered'"
+        )
+    )
+
+
+def held_claims(node: RunningNode) -> int:
+    """Outbox rows still pending under a lease (a claim a killed worker left behind)."""
+    return int(
+        node.scalar("SELECT count(*) FROM outbox WHERE status='pending' AND claimed_until IS NOT NULL")
+    )
+
+
+def startup_seconds() -> float:
+    """How long a fresh interpreter takes to import the worker: kill delays count from there,
+    so that the kills land while the worker is working rather than while it is importing."""
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-c", "import gateway.cli, gateway.worker"], check=True, timeout=60
+    )
+    return time.monotonic() - started
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - a zombie we cannot reap
+            pass
+
+
+def assert_all_delivered_exactly_once(pair: Pair) -> set[str]:
+    outbound = pair.north.transfers("northshire")
+    assert len(outbound) == BATCH
+    assert {t.status for t in outbound} == {"delivered"}
+    assert all(t.direction == "outbound" and t.delivered_at for t in outbound)
+
+    south_key = b64url_decode(pair.south.bundle("south-vale")["body"]["signing_key"])
+    north_envelopes = rows(
+        pair.north,
+        "SELECT envelope_id, digest, receipt FROM envelopes WHERE area_code='northshire'",
+    )
+    assert len(north_envelopes) == BATCH
+    for envelope_id, digest, receipt in north_envelopes:
+        assert receipt, f"envelope {envelope_id} is delivered but holds no receipt"
+        body = verify_document(json.loads(str(receipt)), "receipt", south_key)
+        assert (body["envelope_id"], body["envelope_digest"]) == (envelope_id, digest)
+    north_ids = {str(row[0]) for row in north_envelopes}
+    assert {t.envelope_id for t in outbound} == north_ids
+
+    inbound = pair.south.transfers("south-vale")
+    assert len(inbound) == BATCH
+    assert {(t.direction, t.status, t.from_area) for t in inbound} == {
+        ("inbound", "received", "northshire")
+    }
+    south_ids = [
+        str(row[0])
+        for row in rows(
+            pair.south,
+            "SELECT envelope_id FROM envelopes "
+            "WHERE area_code='south-vale' AND direction='inbound'",
+        )
+    ]
+    assert len(south_ids) == BATCH
+    assert len(set(south_ids)) == BATCH
+    assert set(south_ids) == north_ids
+    assert {t.envelope_id for t in inbound} == north_ids
+
+    assert pair.north.count("outbox") == BATCH
+    assert pair.north.scalar("SELECT count(*) FROM outbox WHERE status <> 'delivered'") == 0
+    return north_ids
+
+
+@pytest.mark.slow
+def test_worker_killed_at_random_moments_loses_nothing(pair: Pair, tmp_path: Path) -> None:
+    for _ in range(BATCH):
+        pair.send()
+    assert pair.north.count("outbox") == BATCH
+
+    seed = int.from_bytes(os.urandom(4), "big")
+    print(f"worker-kill seed={seed}")
+    rng = random.Random(seed)
+    warmup = startup_seconds()
+    print(f"worker import takes {warmup:.2f} s; kill delays count from there")
+    env = worker_env(pair.north)
+    processes: list[subprocess.Popen[bytes]] = []
+    history: list[tuple[float, int, int]] = []
+    started = time.monotonic()
+    try:
+        rounds = 0
+        while (
+            delivered_count(pair.north) < BATCH
+            and rounds < MAX_ROUNDS
+            and time.monotonic() - started < MAX_SECONDS
+        ):
+            delay = rng.uniform(*KILL_DELAY)
+            with (tmp_path / f"worker-{rounds}.log").open("wb") as log:
+                process = subprocess.Popen(WORKER, env=env, stdout=log, stderr=subprocess.STDOUT)
+            processes.append(process)
+            time.sleep(warmup + delay)
+            assert process.poll() is None, f"worker {rounds} exited on its own: see its log"
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            rounds += 1
+            history.append((delay, delivered_count(pair.north), held_claims(pair.north)))
+        print(f"{rounds} kill rounds in {time.monotonic() - started:.1f} s")
+        for number, (delay, delivered, held) in enumerate(history):
+            print(f"  round {number}: killed after +{delay:.2f} s; {delivered} delivered, {held} held")
+        before_final = delivered_count(pair.north)
+        # Leases of the last killed worker lapse after GATEWAY_DELIVERY_LEASE (1 s); backoff
+        # is capped at 0.2 s. After that everything still pending is due for `--once`.
+        time.sleep(1.5)
+        final = subprocess.run(
+            [*WORKER, "--once"], env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        stop(processes)
+
+    assert final.returncode == 0, final.stderr
+    assert re.search(r"handled \d+ outbox item\(s\)", final.stdout), final.stdout
+    # The kills landed on working workers: they made progress before the final run.
+    assert before_final > 0, "no killed worker delivered anything; the kills were too early"
+    assert_all_delivered_exactly_once(pair)
+
+
+def test_two_concurrent_workers_deliver_each_envelope_once(pair: Pair, tmp_path: Path) -> None:
+    for _ in range(BATCH):
+        pair.send()
+
+    # A lease far longer than the run: a second POST of one envelope could then only come
+    # from two workers claiming the same row, which SKIP LOCKED / BEGIN IMMEDIATE forbid.
+    env = worker_env(pair.north, GATEWAY_DELIVERY_LEASE="120", GATEWAY_PEER_TIMEOUT="10")
+    logs = [tmp_path / f"worker-{n}.log" for n in range(2)]
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for path in logs:
+            with path.open("wb") as log:
+                processes.append(
+                    subprocess.Popen(WORKER, env=env, stdout=log, stderr=subprocess.STDOUT)
+                )
+        deadline = time.monotonic() + 90
+        while delivered_count(pair.north) < BATCH and time.monotonic() < deadline:
+            assert all(p.poll() is None for p in processes), "a worker exited on its own"
+            time.sleep(0.1)
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=30) for process in processes]
+    finally:
+        stop(processes)
+
+    assert codes == [0, 0], [path.read_text() for path in logs]
+    ids = assert_all_delivered_exactly_once(pair)
+    # Sender side: each envelope was delivered by exactly one worker, once.
+    delivered = Counter(
+        match
+        for path in logs
+        for match in re.findall(r"envelope (\S+) to south-vale: delivered", path.read_text())
+    )
+    assert set(delivered) == ids
+    assert set(delivered.values()) == {1}, delivered
+    # Receiver side: one accepted request token per envelope, so not a single second POST.
+    assert pair.south.count("used_tokens") == BATCH
