@@ -31,7 +31,7 @@ def b64url_decode(text: str, *, length: int | None = None) -> bytes:
     Strictness matters: two encodings of the same bytes would let a mutated envelope
     verify, so padding, other alphabets and non-canonical trailing bits are refused.
     """
-    if not isinstance(text, str) or not _B64URL.match(text) or len(text) % 4 == 1:
+    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise Malformed("not unpadded base64url")
     try:
         data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
