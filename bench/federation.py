@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import os
 import shutil
 import signal
 import sqlite3
@@ -171,6 +172,11 @@ class Sender:
         self.node.close()
 
 
+def load_1m() -> float:
+    """Machine load when a phase ended: other processes' CPU use skews the ratios."""
+    return r(os.getloadavg()[0], 2)
+
+
 def latency_stats(values: Sequence[float]) -> dict[str, float]:
     return {
         "p50_ms": r(percentile(values, 50) * 1e3),
@@ -188,6 +194,7 @@ def run_gateway(sender: Sender, args: argparse.Namespace) -> dict[str, Any]:
     note(f"gateway: paced, {args.paced} transfers one at a time")
     paced = sender.paced(args.paced, timeout)
     paced_latency = [row.latency for row in paced]
+    paced_load = load_1m()
 
     note(f"gateway: burst, {args.count} transfers")
     started = time.perf_counter()
@@ -205,6 +212,7 @@ def run_gateway(sender: Sender, args: argparse.Namespace) -> dict[str, Any]:
         "paced": {
             "transfers": len(paced),
             "latency": latency_stats(paced_latency),
+            "load_1m": paced_load,
         },
         "burst": {
             "transfers": len(rows),
@@ -214,6 +222,7 @@ def run_gateway(sender: Sender, args: argparse.Namespace) -> dict[str, Any]:
             "latency": latency_stats(burst_latency),
             "cycle_per_transfer": latency_stats(gaps),
             "span_s": r(span, 3),
+            "load_1m": load_1m(),
         },
     }
 
@@ -283,6 +292,7 @@ def run_bare(node: DemoNode, body: bytes, count: int, warmup: int) -> dict[str, 
         "body_bytes": len(body),
         "auth_header_bytes": len(headers["Authorization"]),
         "response_bytes": len(answer),
+        "load_1m": load_1m(),
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from nacl.public import PrivateKey, PublicKey
 from nacl.signing import SigningKey, VerifyKey
@@ -73,21 +74,31 @@ class AreaSecretKeys:
             encryption_secret=bytes(PrivateKey.generate()),
         )
 
-    def signing_key(self) -> SigningKey:
+    # Derived keys are cached: rebuilding them from the seeds on every use was most of the
+    # wrapper's overhead over the raw primitives (bench/envelope.py).
+    @cached_property
+    def _signing(self) -> SigningKey:
         return SigningKey(self.signing_seed)
 
-    def box_private(self) -> PrivateKey:
+    @cached_property
+    def _box(self) -> PrivateKey:
         return PrivateKey(self.encryption_secret)
 
-    @property
+    def signing_key(self) -> SigningKey:
+        return self._signing
+
+    def box_private(self) -> PrivateKey:
+        return self._box
+
+    @cached_property
     def signing_public(self) -> bytes:
-        return bytes(self.signing_key().verify_key)
+        return bytes(self._signing.verify_key)
 
-    @property
+    @cached_property
     def encryption_public(self) -> bytes:
-        return bytes(self.box_private().public_key)
+        return bytes(self._box.public_key)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return key_id_for(self.signing_public, self.encryption_public)
 
@@ -102,4 +113,4 @@ class AreaSecretKeys:
         )
 
     def sign(self, message: bytes) -> bytes:
-        return self.signing_key().sign(message).signature
+        return self._signing.sign(message).signature

@@ -160,14 +160,22 @@ def parse_envelope(wire: Mapping[str, Any]) -> EnvelopeParts:
     )
 
 
-def envelope_digest(wire: Mapping[str, Any]) -> str:
+Wire = Mapping[str, Any] | EnvelopeParts
+
+
+def _parts(envelope: Wire) -> EnvelopeParts:
+    """Parse once, use many times: decoding a large ciphertext is not free."""
+    return envelope if isinstance(envelope, EnvelopeParts) else parse_envelope(envelope)
+
+
+def envelope_digest(wire: Wire) -> str:
     """Hex SHA-256 of the signed part: what receipts and audit leaves commit to."""
-    return sha256_hex(parse_envelope(wire).signed_message)
+    return sha256_hex(_parts(wire).signed_message)
 
 
-def verify_envelope(wire: Mapping[str, Any], sender_key: PublicAreaKey, now: datetime) -> None:
+def verify_envelope(wire: Wire, sender_key: PublicAreaKey, now: datetime) -> None:
     """Check the signature against the sender's pinned key, valid at `now`."""
-    parts = parse_envelope(wire)
+    parts = _parts(wire)
     if parts.from_area != sender_key.area or parts.from_key != sender_key.key_id:
         raise WrongAddressee("envelope sender does not match the pinned key")
     sender_key.check_valid(now)
@@ -177,19 +185,17 @@ def verify_envelope(wire: Mapping[str, Any], sender_key: PublicAreaKey, now: dat
         raise BadSignature("envelope signature does not verify") from exc
 
 
-def open_envelope(wire: Mapping[str, Any], recipient: AreaSecretKeys) -> dict[str, Any]:
+def open_envelope(wire: Wire, recipient: AreaSecretKeys) -> dict[str, Any]:
     """Decrypt an envelope addressed to `recipient`. Verify it first."""
-    parts = parse_envelope(wire)
+    parts = _parts(wire)
     if parts.to_area != recipient.area or parts.to_key != recipient.key_id:
         raise WrongAddressee("envelope is not addressed to this key")
     return _decrypt(parts, parts.sealed_key, recipient)
 
 
-def open_own_copy(
-    wire: Mapping[str, Any], self_sealed_key: bytes, sender: AreaSecretKeys
-) -> dict[str, Any]:
+def open_own_copy(wire: Wire, self_sealed_key: bytes, sender: AreaSecretKeys) -> dict[str, Any]:
     """Let the sending area read what it sent, through its locally kept sealed key."""
-    parts = parse_envelope(wire)
+    parts = _parts(wire)
     if parts.from_area != sender.area or parts.from_key != sender.key_id:
         raise WrongAddressee("envelope was not sent with this key")
     return _decrypt(parts, self_sealed_key, sender)

@@ -28,6 +28,7 @@ from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthoriz
 from keys import (
     AreaSecretKeys,
     CryptoError,
+    EnvelopeParts,
     ExpiredKey,
     MasterKey,
     PublicAreaKey,
@@ -35,6 +36,7 @@ from keys import (
     envelope_digest,
     format_time,
     open_envelope,
+    parse_envelope,
     sign_document,
     token_key_id,
     verify_envelope,
@@ -87,8 +89,16 @@ def receive_envelope(
     if header.sender.area != claims.iss:
         raise Unauthorized("The token's issuer is not the envelope's sender.")
     recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
-    _verify_and_validate(session, wire, recipient, now)
-    return _store(session, master, wire, recipient, claims.jti, claims.exp, now)
+    parts = _parse_parts(wire)
+    _verify_and_validate(session, wire, parts, recipient, now)
+    return _store(session, wire, envelope_digest(parts), recipient, claims.jti, claims.exp, now)
+
+
+def _parse_parts(wire: dict[str, Any]) -> EnvelopeParts:
+    try:
+        return parse_envelope(wire)
+    except CryptoError as exc:
+        raise Refused(f"The envelope is malformed: {exc}.", reason="malformed") from exc
 
 
 def _parse_body(body: bytes) -> dict[str, Any]:
@@ -160,7 +170,11 @@ def _recipient_keys(
 
 
 def _verify_and_validate(
-    session: Session, wire: dict[str, Any], recipient: AreaSecretKeys, now: datetime
+    session: Session,
+    wire: dict[str, Any],
+    parts: EnvelopeParts,
+    recipient: AreaSecretKeys,
+    now: datetime,
 ) -> None:
     sender_key_id = wire["from"]["key"]
     with session.begin():
@@ -170,8 +184,8 @@ def _verify_and_validate(
             "The envelope's signing key is not pinned for its sender.", reason="unknown-key"
         )
     try:
-        verify_envelope(wire, sender_key, now)
-        payload = open_envelope(wire, recipient)
+        verify_envelope(parts, sender_key, now)
+        payload = open_envelope(parts, recipient)
     except ExpiredKey as exc:
         raise Refused("The envelope's signing key has expired.", reason="expired-key") from exc
     except CryptoError as exc:
@@ -189,14 +203,13 @@ def _verify_and_validate(
 
 def _store(
     session: Session,
-    master: MasterKey,
     wire: dict[str, Any],
+    digest: str,
     recipient: AreaSecretKeys,
     jti: str,
     token_exp: int,
     now: datetime,
 ) -> Accepted:
-    digest = envelope_digest(wire)
     try:
         with session.begin():
             session.add(
