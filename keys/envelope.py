@@ -114,15 +114,15 @@ def seal_envelope(
     }
     content_key = nacl.utils.random(CONTENT_KEY_BYTES)
     nonce = nacl.utils.random(NONCE_BYTES)
+    aad = canonical_json(header)  # computed once: it is both the AAD and the signed prefix
     ciphertext = crypto_aead_xchacha20poly1305_ietf_encrypt(
-        canonical_json(dict(payload)), canonical_json(header), nonce, content_key
+        canonical_json(dict(payload)), aad, nonce, content_key
     )
-    sealed_key = SealedBox(recipient.box_public()).encrypt(content_key)
-    parts = EnvelopeParts(header, bytes(sealed_key), nonce, ciphertext, b"")
-    message = parts.signed_message
+    sealed_key = bytes(SealedBox(recipient.box_public()).encrypt(content_key))
+    message = aad + sealed_key + nonce + sha256(ciphertext)
     wire = dict(header)
     wire.update(
-        sealed_key=b64url_encode(parts.sealed_key),
+        sealed_key=b64url_encode(sealed_key),
         nonce=b64url_encode(nonce),
         ciphertext=b64url_encode(ciphertext),
         sig=b64url_encode(sender.sign(message)),

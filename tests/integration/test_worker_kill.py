@@ -40,7 +40,7 @@ def worker_env(node: RunningNode, **overrides: str) -> dict[str, str]:
 
 
 def rows(node: RunningNode, sql: str) -> list[tuple[object, ...]]:
-    with node.engine.connect() as connection:
+    with node.node.engine.connect() as connection:
         return [tuple(row) for row in connection.execute(text(sql))]
 
 
@@ -67,6 +67,20 @@ def startup_seconds() -> float:
         [sys.executable, "-c", "import gateway.cli, gateway.worker"], check=True, timeout=60
     )
     return time.monotonic() - started
+
+
+def slow_receiver(node: RunningNode, rng: random.Random) -> None:
+    """Hold each response back a little AFTER the receiver has stored the envelope: a kill
+    then often lands between the peer's commit and ours, the window where the retry must be
+    answered with the receipt already issued (and create nothing)."""
+    app = node._server.app
+
+    def held_back(environ: dict[str, object], start_response: object) -> object:
+        result = app(environ, start_response)
+        time.sleep(rng.uniform(0.02, 0.15))
+        return result
+
+    node._server.app = held_back
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -131,6 +145,7 @@ def test_worker_killed_at_random_moments_loses_nothing(pair: Pair, tmp_path: Pat
     seed = int.from_bytes(os.urandom(4), "big")
     print(f"worker-kill seed={seed}")
     rng = random.Random(seed)
+    slow_receiver(pair.south, random.Random(seed + 1))
     warmup = startup_seconds()
     print(f"worker import takes {warmup:.2f} s; kill delays count from there")
     env = worker_env(pair.north)
@@ -155,6 +170,7 @@ def test_worker_killed_at_random_moments_loses_nothing(pair: Pair, tmp_path: Pat
             rounds += 1
             history.append((delay, delivered_count(pair.north), held_claims(pair.north)))
         print(f"{rounds} kill rounds in {time.monotonic() - started:.1f} s")
+        print(f"south accepted {pair.south.count('used_tokens')} POSTs for {BATCH} envelopes")
         for number, (delay, delivered, held) in enumerate(history):
             print(f"  round {number}: killed after +{delay:.2f} s; {delivered} delivered, {held} held")
         before_final = delivered_count(pair.north)
