@@ -1,0 +1,120 @@
+"""`marac-gateway demo --exit`: two real nodes in their own processes exchange a transfer,
+and the demo stops everything it started."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+DEMO = [sys.executable, "-m", "gateway.cli", "demo"]
+
+
+def processes_serving(workdir: Path) -> list[int]:
+    """Pids of live processes whose environment points into the demo's workdir: the web
+    servers (gunicorn and its workers) and the delivery workers the demo starts."""
+    marker = f"GATEWAY_INSTANCE_DIR={workdir.resolve()}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z" and any(item.startswith(marker) for item in environ.split(b"\0")):
+            found.append(int(entry.name))
+    return found
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_demo_delivers_a_transfer_and_stops_its_nodes(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    process = subprocess.Popen(
+        [*DEMO, "--exit", "--workdir", str(workdir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    leftovers: list[int] = []
+    try:
+        stdout, stderr = process.communicate(timeout=180)
+        leftovers = processes_serving(workdir)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+        for pid in leftovers or processes_serving(workdir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    assert process.returncode == 0, f"stdout:\n{stdout}\nstderr:\n{stderr}"
+    assert re.search(
+        r"\[northshire\] transfer \S+ outbound +peer=south-vale status=delivered", stdout
+    )
+    assert re.search(
+        r"\[south-vale\] transfer \S+ inbound +peer=northshire status=received", stdout
+    )
+    assert "signed receipt held by northshire" in stdout
+    ports = [int(port) for port in re.findall(r"is up at http://127\.0\.0\.1:(\d+)", stdout)]
+    assert len(ports) == 2, stdout
+    assert leftovers == [], f"demo left processes running: {leftovers}"
+    assert [port for port in ports if listening(port)] == []
+    # The plaintext request file the demo wrote is gone; the databases are there.
+    assert not list(workdir.rglob("transfer.json"))
+    assert (workdir / "northshire" / "gateway.db").exists()
+    assert (workdir / "south-vale" / "gateway.db").exists()
+
+
+def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
+    """Without --exit the demo keeps serving until Ctrl-C or SIGTERM (it waits for both);
+    either way it must take its web servers and workers down with it."""
+    workdir = tmp_path / "demo"
+    log = tmp_path / "demo.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*DEMO, "--workdir", str(workdir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    leftovers: list[int] = []
+    try:
+        deadline = time.monotonic() + 180
+        while "Press Ctrl-C" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert "Press Ctrl-C" in log.read_text()
+        ports = [int(p) for p in re.findall(r"is up at http://127\.0\.0\.1:(\d+)", log.read_text())]
+        assert len(processes_serving(workdir)) >= 4  # two web servers, two workers
+
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+        time.sleep(1.0)
+        leftovers = processes_serving(workdir)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for pid in leftovers or processes_serving(workdir):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    assert leftovers == [], (
+        f"SIGTERM ended the demo (exit {process.returncode}) but left {len(leftovers)} "
+        f"processes running:\n{log.read_text()[-500:]}"
+    )
+    assert [port for port in ports if listening(port)] == []
