@@ -205,8 +205,12 @@ def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
         print("6. The case content stays sealed at rest on both nodes; files are in", workdir)
         if exit_after:
             return 0 if delivered else 1
-        print("Both nodes keep serving. Press Ctrl-C to stop.")
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        print("Both nodes keep serving. Press Ctrl-C to stop.", flush=True)
+        # sigwait needs the signals blocked, or SIGTERM's default action would kill us
+        # before `finally` stops the nodes. Blocked only now: children keep their defaults.
+        stopping = {signal.SIGINT, signal.SIGTERM}
+        signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+        signal.sigwait(stopping)
         return 0 if delivered else 1
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
