@@ -118,3 +118,4 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         f"processes running:\n{log.read_text()[-500:]}"
     )
     assert [port for port in ports if listening(port)] == []
+    assert process.returncode == 0, "a stop on request after a delivered transfer is a success"
