@@ -55,6 +55,7 @@ from _common import emit, environment, note, percentile, r
 from gateway.app import Node, build_node
 from gateway.config import Settings
 from gateway.demo import AREAS, DemoNode, free_port, setup, wait_ready
+from gateway.domain.actors import Actor
 from gateway.domain.clock import utcnow
 from gateway.domain.transfers import DELIVERED, FAILED, send_transfer
 from gateway.samples import sample_transfer
@@ -157,6 +158,7 @@ class Sender:
                 from_area=self.from_area,
                 to_area=self.to_area,
                 now=utcnow(),
+                actor=Actor.operator(),
             )
         return sent.id
 

@@ -21,6 +21,7 @@ from adapters.db import upgrade
 from gateway.app import Node, build_node
 from gateway.config import ConfigError, Settings
 from gateway.domain import areas, peers, transfers
+from gateway.domain.actors import Actor
 from gateway.domain.clock import utcnow
 from gateway.errors import DomainError
 from keys import MasterKey, MasterKeyError, fingerprint
@@ -206,6 +207,7 @@ def transfer_send(file: str, from_area: str, to_area: str) -> None:
             from_area=from_area,
             to_area=to_area,
             now=utcnow(),
+            actor=Actor.operator(),
         )
     click.echo(f"{sent.id}\t{sent.status}\tenvelope {sent.envelope_id}")
 

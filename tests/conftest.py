@@ -28,6 +28,7 @@ from adapters.db.session import normalise_url
 from gateway.app import Node, build_node, create_app
 from gateway.config import Settings
 from gateway.domain import areas, peers, transfers
+from gateway.domain.actors import Actor
 from gateway.domain.clock import utcnow
 from gateway.samples import sample_transfer
 from gateway.worker import run_worker
@@ -121,6 +122,7 @@ class RunningNode:
                 url=self.url,
                 mailbox=f"marac@{code}.example",
                 now=utcnow(),
+                actor=Actor.operator(),
             )
         self.areas.append(code)
 

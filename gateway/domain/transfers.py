@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer
+from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area
 from gateway.domain.peers import recipient_key
 from gateway.errors import Invalid, field_errors
@@ -100,6 +101,7 @@ def send_transfer(
     from_area: str,
     to_area: str,
     now: datetime,
+    actor: Actor,
 ) -> TransferView:
     """Validate, seal and queue. The transfer row, the sealed envelope and its outbox row are
     written in ONE transaction, so a crash can lose nothing and half-send nothing."""
