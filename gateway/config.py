@@ -48,6 +48,9 @@ class Settings:
     peer_timeout: float = 15.0
     peer_ca_bundle: str | None = None
     key_grace_days: float = 30.0
+    # Case content is purged this many months after the case's last activity, unless the
+    # area sets its own period.
+    retention_months: int = 12
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +74,7 @@ class Settings:
             peer_timeout=_float(env, "GATEWAY_PEER_TIMEOUT", 15.0),
             peer_ca_bundle=env.get("GATEWAY_PEER_CA_BUNDLE") or None,
             key_grace_days=_float(env, "GATEWAY_KEY_GRACE_DAYS", 30.0),
+            retention_months=_months(env, "GATEWAY_RETENTION_MONTHS", 12),
         )
 
     @property
@@ -89,3 +93,16 @@ class Settings:
             )
         if self.delivery_lease <= self.peer_timeout:
             raise ConfigError("GATEWAY_DELIVERY_LEASE must exceed GATEWAY_PEER_TIMEOUT")
+
+
+def _months(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of months") from None
+    if not 1 <= value <= 1200:
+        raise ConfigError(f"{name} must be between 1 and 1200 months")
+    return value

@@ -20,6 +20,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "health.metrics",
         "federation.receive_envelope",
         "federation.bundle",
+        "federation.audit_consistency",
+        "federation.audit_cosignature",
         "static",
     }
 )

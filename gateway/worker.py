@@ -13,6 +13,7 @@ import time
 from types import FrameType
 
 from gateway.app import Node
+from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
 
@@ -31,6 +32,7 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
             with node.sessions() as session:
                 forget_used_tokens(session, utcnow())
             last_chores = time.monotonic()
+        _checkpoint_due(node)
         handled_now = deliver_batch(node)
         handled += handled_now
         if handled_now == 0:
@@ -48,6 +50,13 @@ def deliver_batch(node: Node) -> int:
             outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
             log.info("envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail)
     return len(claims)
+
+
+def _checkpoint_due(node: Node) -> None:
+    """At least one signed checkpoint a minute while events arrive (DESIGN section 7)."""
+    with node.sessions() as session:
+        for made in checkpoints.issue_due(session, node.master, utcnow()):
+            log.info("checkpoint %s size %s", made.area, made.size)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

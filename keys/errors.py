@@ -47,3 +47,9 @@ class BadToken(CryptoError):
     """A request token is invalid: bad claims, expired, wrong binding, forbidden header."""
 
     code = "bad-token"
+
+
+class ProofError(CryptoError):
+    """A Merkle inclusion or consistency proof does not verify against the given tree heads."""
+
+    code = "bad-proof"

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import fields, post_load, validate
 
+from schemas.audit import AuditRefSchema
 from schemas.common import B64Url, StrictSchema, UTCTimestamp, UUIDString, area_code
 from schemas.envelope import KEY_ID
 
@@ -24,6 +25,7 @@ class ReceiptBody:
     key: str
     received_at: str
     status: str
+    audit: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class ReceiptBodySchema(StrictSchema):
     key = fields.String(required=True, validate=KEY_ID)
     received_at = UTCTimestamp(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["received"]))
+    # The receiver's own audit leaf for this envelope (from the audit issue on).
+    audit = fields.Nested(AuditRefSchema, load_default=None)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ReceiptBody:

@@ -143,6 +143,7 @@ class RunningNode:
                 from_area=from_area,
                 to_area=to_area,
                 now=utcnow(),
+                actor=Actor.operator(),
             )
 
     def deliver(self) -> int:

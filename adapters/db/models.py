@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -69,6 +70,8 @@ class Area(Base):
     url: Mapped[str] = mapped_column(String(500))
     mailbox: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime]
+    # Months to keep case content after the case's last activity; None: the node default.
+    retention_months: Mapped[int | None] = mapped_column(Integer)
 
 
 class AreaKey(Base):
@@ -134,6 +137,8 @@ class Envelope(Base):
     self_sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)  # outbound only
     receipt: Mapped[str | None] = mapped_column(Text)  # exact bytes, issued or received
     created_at: Mapped[datetime]
+    # Set by retention: the body is then only the content-free header, the keys are gone.
+    purged_at: Mapped[datetime | None]
 
 
 class Transfer(Base):
@@ -155,6 +160,7 @@ class Transfer(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+    purged_at: Mapped[datetime | None]
 
 
 class OutboxItem(Base):
@@ -183,3 +189,106 @@ class UsedToken(Base):
     jti: Mapped[str] = mapped_column(String(128), primary_key=True)
     issuer: Mapped[str] = mapped_column(String(63))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# --- The disclosure audit (DESIGN section 7) ------------------------------------------------
+# Append-only: triggers refuse UPDATE and DELETE on audit_events, audit_checkpoints and
+# audit_cosignatures on both backends (migration 0003), and the session refuses to flush a
+# change to them (adapters.db.session). Nothing here holds personal data.
+
+
+class AuditHead(Base):
+    """Where each area's log stands: its size and the frontier (the roots of its perfect
+    subtrees), so an append reads one row. Derived data: `audit verify` recomputes it."""
+
+    __tablename__ = "audit_heads"
+
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """One leaf of an area's RFC 9162 Merkle log. `leaf` is the canonical JSON that was
+    hashed; `subtrees` holds the hashes of the perfect subtrees this leaf completed (levels
+    1..k), so roots and proofs never need the whole tree. `action` and `at` repeat the leaf
+    for indexed queries; verification checks they agree with it."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_area_at", "area_code", "at"),)
+
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    leaf: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    subtrees: Mapped[bytes] = mapped_column(LargeBinary)
+    action: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class AuditSalt(Base):
+    """The salt of a leaf's commitment to personal data, sealed under the master key.
+    Deleting it at retention crypto-shreds the commitment: the leaf stays and verifies,
+    but can no longer be linked to anyone."""
+
+    __tablename__ = "audit_salts"
+
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    envelope_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement by an area of its log's size and root at a moment."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (Index("ix_audit_checkpoints_area_size", "area_code", "size"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key_id: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)  # the signed JSON, byte for byte
+    issued_at: Mapped[datetime]
+
+
+class PeerCheckpoint(Base):
+    """A checkpoint a peer area signed and we verified and kept: the reference point from
+    which later consistency proofs expose any rewrite or truncation of the peer's log."""
+
+    __tablename__ = "peer_checkpoints"
+    __table_args__ = (
+        UniqueConstraint("peer_area", "size", "root", name="uq_peer_checkpoints_statement"),
+        Index("ix_peer_checkpoints_peer_size", "peer_area", "size"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    peer_area: Mapped[str] = mapped_column(String(63))
+    local_area: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    document: Mapped[str] = mapped_column(Text)
+    issued_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    # When a consistency proof from this checkpoint to a later one last verified.
+    verified_at: Mapped[datetime | None]
+
+
+class AuditCosignature(Base):
+    """A peer's co-signature (witness statement) over one of our areas' checkpoints."""
+
+    __tablename__ = "audit_cosignatures"
+    __table_args__ = (
+        UniqueConstraint("area_code", "witness_area", "size", name="uq_audit_cosignatures_wit"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    witness_area: Mapped[str] = mapped_column(String(63))
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    document: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]

@@ -8,6 +8,10 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent
+
+APPEND_ONLY = (AuditEvent, AuditCheckpoint, AuditCosignature)
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
@@ -41,6 +45,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Purged case content is overwritten on disk, not merely unlinked from the b-tree.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -48,7 +54,22 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or delete an audit row: a bug, never a user error."""
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     # Expire on commit: an object read in one transaction is re-read in the next, so a
     # worker never decides on a row another process has changed in between.
-    return sessionmaker(engine)
+    factory = sessionmaker(engine)
+    event.listen(factory, "before_flush", _refuse_audit_changes)
+    return factory
+
+
+def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> None:
+    """The first guard of the append-only audit (the triggers are the second): the ORM
+    never flushes an UPDATE or DELETE of a log row, whatever the backend."""
+    changed = [obj for obj in session.dirty if session.is_modified(obj)]
+    for obj in (*changed, *session.deleted):
+        if isinstance(obj, APPEND_ONLY):
+            raise AppendOnlyViolation(f"{type(obj).__name__} rows are append-only")

@@ -16,11 +16,15 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AreaKey, Peer
 from adapters.peer_client import check_peer_url
+from gateway.domain import audit
+from gateway.domain.actors import Actor
+from gateway.domain.audit import actions
 from gateway.errors import Conflict, Invalid, NotFound
 from keys import AreaSecretKeys, MasterKey, PublicAreaKey, b64url_encode, format_time, sign_document
 from schemas.bundle import BUNDLE_KIND
 from schemas.common import AREA_CODE
 
+OPERATOR = Actor.operator()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -46,6 +50,7 @@ def create_area(
     url: str,
     mailbox: str,
     now: datetime,
+    actor: Actor = OPERATOR,
 ) -> AreaView:
     problems: dict[str, list[str]] = {}
     if not AREA_CODE.match(code):
@@ -69,6 +74,15 @@ def create_area(
             Area(code=code, name=name, url=url.rstrip("/"), mailbox=mailbox, created_at=now)
         )
         key_id = _add_key(session, master, code, now)
+        session.flush()
+        audit.start_log(session, code, now)
+        session.flush()
+        audit.record(
+            session,
+            code,
+            audit.Event(action=actions.AREA_CREATED, actor=actor, details={"key": key_id}),
+            now,
+        )
     return AreaView(code, name, url.rstrip("/"), mailbox, key_id)
 
 
@@ -96,13 +110,33 @@ def _add_key(session: Session, master: MasterKey, code: str, now: datetime) -> s
 
 
 def rotate_keys(
-    session: Session, master: MasterKey, code: str, *, grace: timedelta, now: datetime
+    session: Session,
+    master: MasterKey,
+    code: str,
+    *,
+    grace: timedelta,
+    now: datetime,
+    actor: Actor = OPERATOR,
 ) -> tuple[str, str, datetime]:
     """New key pair; the old one keeps verifying (and opening) until `now + grace`."""
     with session.begin():
         old = _current_key_row(session, code, now)
         old.valid_until = now + grace
         new_id = _add_key(session, master, code, now)
+        audit.record(
+            session,
+            code,
+            audit.Event(
+                action=actions.KEYS_ROTATED,
+                actor=actor,
+                details={
+                    "old_key": old.key_id,
+                    "new_key": new_id,
+                    "old_valid_until": format_time(now + grace),
+                },
+            ),
+            now,
+        )
         return old.key_id, new_id, now + grace
 
 

@@ -20,11 +20,15 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer, UsedToken
 from adapters.peer_client import PeerClient, PeerUnreachable
+from gateway.domain import audit
+from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
+from gateway.domain.audit import actions
+from gateway.domain.audit.log import Detail
 from gateway.domain.peers import node_url, pinned_key
 from gateway.domain.receiving import ENVELOPES_PATH
 from gateway.domain.transfers import DELIVERED, FAILED, QUEUED
-from keys import CryptoError, MasterKey, issue_request_token, verify_document
+from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
 from schemas.receipt import RECEIPT_KIND, ReceiptSchema
 
 PENDING = "pending"
@@ -197,8 +201,32 @@ def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime
                 transfer.failure_reason = None
             transfer.delivered_at = transfer.delivered_at or now
             transfer.updated_at = now
-        # Audit hook (issue 3): append the 'delivery' event with the receipt digest here.
+        audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
     return Outcome(claim.envelope_id, True, True, "delivered")
+
+
+def _delivered_event(claim: Claim, transfer: Transfer | None, receipt: str) -> audit.Event:
+    """Delivery, tied to the receiver's signed receipt and the leaf it committed to."""
+    ref = json.loads(receipt)["body"].get("audit") or {}
+    details: dict[str, Detail] = {"receipt_sha256": sha256_hex(receipt.encode("utf-8"))}
+    if ref:
+        details["peer_seq"] = int(ref["seq"])
+        details["peer_leaf_hash"] = str(ref["leaf_hash"])
+    return audit.Event(
+        action=actions.TRANSFER_DELIVERED,
+        actor=Actor.system(),
+        peer_area=claim.to_area,
+        objects=_objects(claim, transfer),
+        envelope_digest=claim.digest,
+        details=details,
+    )
+
+
+def _objects(claim: Claim, transfer: Transfer | None) -> dict[str, str]:
+    objects = {"envelope": claim.envelope_id}
+    if transfer is not None:
+        objects["transfer"] = transfer.id
+    return objects
 
 
 def _record_failure(
@@ -229,7 +257,20 @@ def _record_failure(
             if transfer is not None and transfer.status == QUEUED:
                 transfer.status, transfer.failure_reason = FAILED, reason[:500]
                 transfer.updated_at = now
-            # Audit hook (issue 3): append the 'failure' event here.
+            audit.record(
+                session,
+                claim.from_area,
+                audit.Event(
+                    action=actions.TRANSFER_FAILED,
+                    actor=Actor.system(),
+                    peer_area=claim.to_area,
+                    objects=_objects(claim, transfer),
+                    envelope_digest=claim.digest,
+                    # Our own fixed wording and the peer's problem slug: never content.
+                    details={"reason": reason[:200], "attempts": item.attempts},
+                ),
+                now,
+            )
             return Outcome(claim.envelope_id, False, True, reason)
         item.next_attempt_at = now + timedelta(seconds=delay)
         return Outcome(claim.envelope_id, False, False, error.detail)

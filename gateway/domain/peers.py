@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AreaKey, Peer, PeerKey
 from adapters.peer_client import check_peer_url
-from gateway.domain.areas import local_public_key
+from gateway.domain import audit
+from gateway.domain.actors import Actor
+from gateway.domain.areas import OPERATOR, local_public_key
+from gateway.domain.audit import actions
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound, field_errors
 from keys import (
     CryptoError,
@@ -40,7 +43,11 @@ class PeerView:
 
 
 def import_peer(
-    session: Session, document: Mapping[str, Any], confirmed: str, now: datetime
+    session: Session,
+    document: Mapping[str, Any],
+    confirmed: str,
+    now: datetime,
+    actor: Actor = OPERATOR,
 ) -> PeerView:
     """Pin a peer's keys. The fingerprint must be the one read out by the peer's coordinator."""
     try:
@@ -65,6 +72,17 @@ def import_peer(
         if session.get(Area, body.area) is not None:
             raise Conflict(f"Area {body.area} is hosted on this node; it needs no import.")
         _store(session, body, keys, document, now)
+        audit.record_everywhere(
+            session,
+            session.scalars(select(Area.code)).all(),
+            audit.Event(
+                action=actions.PEER_IMPORTED,
+                actor=actor,
+                peer_area=body.area,
+                details={"fingerprint": expected, "keys": len(keys)},
+            ),
+            now,
+        )
     return peer_view(session, body.area)
 
 

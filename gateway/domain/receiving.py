@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
@@ -20,8 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Area, AreaKey, Envelope, Transfer, UsedToken
+from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
+from gateway.domain import audit, peerauth
+from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
+from gateway.domain.audit import actions, evidence
+from gateway.domain.audit.log import Detail
 from gateway.domain.peers import pinned_key
 from gateway.domain.transfers import INBOUND, RECEIVED, TRANSFER_REQUEST
 from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
@@ -31,16 +35,14 @@ from keys import (
     EnvelopeParts,
     ExpiredKey,
     MasterKey,
-    PublicAreaKey,
+    RequestClaims,
     canonical_json,
     envelope_digest,
     format_time,
     open_envelope,
     parse_envelope,
     sign_document,
-    token_key_id,
     verify_envelope,
-    verify_request_token,
 )
 from schemas.envelope import EnvelopeSchema
 from schemas.receipt import RECEIPT_KIND
@@ -71,27 +73,36 @@ def receive_envelope(
 ) -> Accepted:
     wire = _parse_body(body)
     header = _load_header(wire)
-    sender_token_key = _token_key(session, authorization, now)
-    to_area = header.recipient.area
-    expected_url = _endpoint_url(session, to_area)
-    try:
-        claims = verify_request_token(
-            _bearer(authorization),
-            sender_token_key,
-            audience=to_area,
-            method="POST",
-            url=expected_url,
-            body=body,
-            now=int(now.timestamp()),
-        )
-    except CryptoError as exc:
-        raise Unauthorized(f"Request token refused: {exc}.") from exc
+    claims = peerauth.verify(
+        session,
+        authorization,
+        audience=header.recipient.area,
+        method="POST",
+        path=ENVELOPES_PATH,
+        body=body,
+        now=now,
+    )
     if header.sender.area != claims.iss:
         raise Unauthorized("The token's issuer is not the envelope's sender.")
+    to_area = header.recipient.area
     recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
     parts = _parse_parts(wire)
-    _verify_and_validate(session, wire, parts, recipient, now)
-    return _store(session, wire, envelope_digest(parts), recipient, claims.jti, claims.exp, now)
+    facts = _verify_and_validate(session, wire, parts, recipient, now)
+    digest = envelope_digest(parts)
+    with session.begin():
+        proof = evidence.verify(session, wire, digest)
+    arrival = Arrival(wire, digest, facts, proof)
+    return _store(session, master, arrival, recipient, claims, now)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A verified envelope and what the audit records about it; no plaintext."""
+
+    wire: dict[str, Any]
+    digest: str
+    facts: audit.DisclosureFacts
+    evidence: evidence.VerifiedEvidence | None
 
 
 def _parse_parts(wire: dict[str, Any]) -> EnvelopeParts:
@@ -116,38 +127,6 @@ def _load_header(wire: dict[str, Any]) -> Any:
         return EnvelopeSchema().load(wire)
     except ValidationError as exc:
         raise Malformed("The envelope is not valid.", errors=field_errors(exc.messages)) from exc
-
-
-def _bearer(authorization: str | None) -> str:
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("A bearer request token is required.")
-    return token.strip()
-
-
-def _token_key(session: Session, authorization: str | None, now: datetime) -> PublicAreaKey:
-    try:
-        key_id = token_key_id(_bearer(authorization))
-    except CryptoError as exc:
-        raise Unauthorized(f"Request token refused: {exc}.") from exc
-    with session.begin():
-        key = pinned_key(session, key_id)
-    if key is None:
-        raise Unauthorized("The token's key is not pinned on this node; import the bundle.")
-    try:
-        key.check_valid(now)
-    except ExpiredKey as exc:
-        raise Unauthorized("The token's key is outside its validity period.") from exc
-    return key
-
-
-def _endpoint_url(session: Session, area: str) -> str:
-    """The URL a sender must have bound its token to: the addressed area's published URL."""
-    with session.begin():
-        local = session.get(Area, area)
-        if local is None:
-            raise Refused("No such area on this node.", reason="wrong-addressee")
-        return local.url + ENVELOPES_PATH
 
 
 def _recipient_keys(
@@ -175,7 +154,7 @@ def _verify_and_validate(
     parts: EnvelopeParts,
     recipient: AreaSecretKeys,
     now: datetime,
-) -> None:
+) -> audit.DisclosureFacts:
     sender_key_id = wire["from"]["key"]
     with session.begin():
         sender_key = pinned_key(session, sender_key_id)
@@ -194,49 +173,41 @@ def _verify_and_validate(
     if loader is None:
         raise Refused("This node does not yet accept that payload type.", reason="unsupported-type")
     try:
-        loader(payload)
+        return audit.facts_of(loader(payload))
     except ValidationError as exc:
         raise Refused("The payload is not valid.", reason="invalid-payload") from exc
     finally:
-        del payload  # plaintext lives only for this check
+        del payload  # plaintext lives only for this check and the audit commitment
 
 
 def _store(
     session: Session,
-    wire: dict[str, Any],
-    digest: str,
+    master: MasterKey,
+    arrival: Arrival,
     recipient: AreaSecretKeys,
-    jti: str,
-    token_exp: int,
+    claims: RequestClaims,
     now: datetime,
 ) -> Accepted:
+    wire = arrival.wire
     try:
         with session.begin():
-            session.add(
-                UsedToken(
-                    jti=jti,
-                    issuer=wire["from"]["area"],
-                    expires_at=datetime.fromtimestamp(token_exp, now.tzinfo)
-                    + timedelta(seconds=60),
-                )
-            )
+            session.add(peerauth.used_token(claims, now))
             session.flush()
             existing = _existing(session, wire["id"], recipient.area)
             if existing is not None:
-                return _duplicate(existing, digest)
-            receipt = _sign_receipt(wire, digest, recipient, now)
-            _insert(session, wire, digest, receipt, recipient.area, now)
+                return _duplicate(existing, arrival.digest)
+            receipt = _insert(session, master, arrival, recipient, now)
             return Accepted(receipt=receipt, duplicate=False)
     except IntegrityError:
         pass
     # Lost a race: either the token was replayed, or a concurrent retry stored it first.
     with session.begin():
-        if session.get(UsedToken, jti) is not None:
+        if session.get(UsedToken, claims.jti) is not None:
             raise Unauthorized("The request token has already been used.")
         existing = _existing(session, wire["id"], recipient.area)
         if existing is None:
             raise DomainError("The envelope could not be stored; retry.")
-        return _duplicate(existing, digest)
+        return _duplicate(existing, arrival.digest)
 
 
 def _existing(session: Session, envelope_id: str, area: str) -> Envelope | None:
@@ -252,7 +223,11 @@ def _duplicate(existing: Envelope, digest: str) -> Accepted:
 
 
 def _sign_receipt(
-    wire: dict[str, Any], digest: str, recipient: AreaSecretKeys, now: datetime
+    wire: dict[str, Any],
+    digest: str,
+    recipient: AreaSecretKeys,
+    recorded: audit.Recorded,
+    now: datetime,
 ) -> str:
     body = {
         "kind": RECEIPT_KIND,
@@ -264,18 +239,27 @@ def _sign_receipt(
         "key": recipient.key_id,
         "received_at": format_time(now),
         "status": "received",
+        # The receipt commits to our own audit leaf for this envelope.
+        "audit": {"seq": recorded.seq, "leaf_hash": recorded.leaf_hash.hex()},
     }
     return canonical_json(sign_document(body, recipient)).decode("ascii")
 
 
 def _insert(
     session: Session,
-    wire: dict[str, Any],
-    digest: str,
-    receipt: str,
-    area: str,
+    master: MasterKey,
+    arrival: Arrival,
+    recipient: AreaSecretKeys,
     now: datetime,
-) -> None:
+) -> str:
+    """Store the envelope (still sealed), its transfer row and our audit event, and sign
+    the receipt that commits to that event; all in the caller's transaction."""
+    wire, area = arrival.wire, recipient.area
+    transfer_id = str(uuid.uuid4()) if wire["type"] == TRANSFER_REQUEST else None
+    if arrival.evidence is not None:
+        evidence.keep(session, arrival.evidence, area, now)
+    recorded = audit.record(session, area, _received_event(arrival, transfer_id), now, master)
+    receipt = _sign_receipt(wire, arrival.digest, recipient, recorded, now)
     session.add(
         Envelope(
             envelope_id=wire["id"],
@@ -284,17 +268,18 @@ def _insert(
             type=wire["type"],
             peer_area=wire["from"]["area"],
             in_reply_to=wire["in_reply_to"],
-            digest=digest,
+            digest=arrival.digest,
             body=canonical_json(wire).decode("ascii"),
             self_sealed_key=None,
             receipt=receipt,
             created_at=now,
+            purged_at=None,
         )
     )
-    if wire["type"] == TRANSFER_REQUEST:
+    if transfer_id is not None:
         session.add(
             Transfer(
-                id=str(uuid.uuid4()),
+                id=transfer_id,
                 envelope_id=wire["id"],
                 area_code=area,
                 peer_area=wire["from"]["area"],
@@ -304,7 +289,33 @@ def _insert(
                 created_at=now,
                 updated_at=now,
                 delivered_at=now,
+                purged_at=None,
             )
         )
-    # Audit hook (issue 3): append the 'receipt' disclosure event here, same transaction.
     session.flush()
+    return receipt
+
+
+def _received_event(arrival: Arrival, transfer_id: str | None) -> audit.Event:
+    wire, facts = arrival.wire, arrival.facts
+    objects = {"envelope": wire["id"]}
+    if transfer_id is not None:
+        objects["transfer"] = transfer_id
+    details: dict[str, Detail] = {
+        "type": wire["type"],
+        "evidence": "verified" if arrival.evidence else "absent",
+    }
+    if arrival.evidence is not None:
+        details["sender_log_size"] = arrival.evidence.checkpoint.size
+        details["sender_seq"] = int(wire["evidence"]["index"])
+    return audit.Event(
+        action=actions.ENVELOPE_RECEIVED,
+        actor=Actor.peer(wire["from"]["area"]),
+        peer_area=wire["from"]["area"],
+        objects=objects,
+        envelope_digest=arrival.digest,
+        legal_basis=facts.legal_basis,
+        consent=facts.consent,
+        details=details,
+        personal=facts.personal,
+    )

@@ -17,12 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer
+from gateway.domain import audit
 from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area
+from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.peers import recipient_key
 from gateway.errors import Invalid, field_errors
-from keys import MasterKey, canonical_json, seal_envelope
-from schemas.transfer_request import dump_transfer_request, load_transfer_request
+from keys import MasterKey, SealedEnvelope, canonical_json, seal_envelope
+from schemas.transfer_request import (
+    TransferRequest,
+    dump_transfer_request,
+    load_transfer_request,
+)
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 AWAITING_APPROVAL, QUEUED, DELIVERED, FAILED = "awaiting_approval", "queued", "delivered", "failed"
@@ -124,21 +130,6 @@ def send_transfer(
             payload=canonical,
             created_at=now,
         )
-        envelope = Envelope(
-            envelope_id=sealed.id,
-            area_code=from_area,
-            direction=OUTBOUND,
-            type=TRANSFER_REQUEST,
-            peer_area=to_area,
-            in_reply_to=None,
-            digest=sealed.digest,
-            body=canonical_json(sealed.wire).decode("ascii"),
-            self_sealed_key=sealed.self_sealed_key,
-            receipt=None,
-            created_at=now,
-        )
-        session.add(envelope)
-        session.flush()
         transfer = Transfer(
             id=str(uuid.uuid4()),
             envelope_id=sealed.id,
@@ -151,12 +142,55 @@ def send_transfer(
             updated_at=now,
             delivered_at=None,
         )
+        recorded = audit.record(
+            session, from_area, _send_event(request, transfer, sealed, actor), now, master
+        )
+        wire = sealed.wire
+        if not needs_approval:
+            # The disclosure travels with the proof that it is in our signed log. A held
+            # transfer gets its evidence when a chair approves it (workflow issue).
+            proof = checkpoints.issue(session, master, from_area, now)
+            wire = {**wire, "evidence": evidence.build(recorded, proof)}
+        envelope = Envelope(
+            envelope_id=sealed.id,
+            area_code=from_area,
+            direction=OUTBOUND,
+            type=TRANSFER_REQUEST,
+            peer_area=to_area,
+            in_reply_to=None,
+            digest=sealed.digest,
+            body=canonical_json(wire).decode("ascii"),
+            self_sealed_key=sealed.self_sealed_key,
+            receipt=None,
+            created_at=now,
+            purged_at=None,
+        )
+        session.add(envelope)
         session.add(transfer)
+        session.flush()
         if not needs_approval:
             session.add(queue_item(envelope.pk, now))
-        # Audit hook (issue 3): append the 'send' disclosure event here, same transaction.
         session.flush()
         return view(transfer)
+
+
+def _send_event(
+    request: TransferRequest, transfer: Transfer, sealed: SealedEnvelope, actor: Actor
+) -> audit.Event:
+    facts = audit.transfer_facts(request)
+    return audit.Event(
+        action=actions.TRANSFER_HELD
+        if transfer.status == AWAITING_APPROVAL
+        else actions.TRANSFER_SENT,
+        actor=actor,
+        peer_area=transfer.peer_area,
+        objects={"transfer": transfer.id, "envelope": sealed.id},
+        envelope_digest=sealed.digest,
+        legal_basis=facts.legal_basis,
+        consent=facts.consent,
+        details={"type": TRANSFER_REQUEST, "restricted": request.restricted},
+        personal=facts.personal,
+    )
 
 
 def queue_item(envelope_pk: int, now: datetime) -> OutboxItem:

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, json, request
 
 from gateway.domain.areas import export_bundle
+from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
 from gateway.domain.receiving import receive_envelope as accept
 from gateway.errors import DomainError
@@ -44,3 +45,33 @@ def bundle(code: str) -> Response:
     with current.sessions() as session, session.begin():
         document = export_bundle(session, current.master, code, utcnow())
     return Response(json.dumps(document), mimetype="application/json")
+
+
+@federation.post("/audit/consistency")
+def audit_consistency() -> Response:
+    """A peer holding our checkpoints asks us to prove our log still extends them."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Requests are sent as application/json.")
+    current = node()
+    with current.sessions() as session:
+        answer = witness.answer_consistency(
+            session,
+            current.master,
+            request.get_data(cache=False),
+            request.headers.get("Authorization"),
+            utcnow(),
+        )
+    return Response(json.dumps(answer), mimetype="application/json")
+
+
+@federation.post("/audit/cosignatures")
+def audit_cosignature() -> Response:
+    """A peer that verified our log co-signs a checkpoint of it (witnessing)."""
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Requests are sent as application/json.")
+    current = node()
+    with current.sessions() as session:
+        witness.accept_cosignature(
+            session, request.get_data(cache=False), request.headers.get("Authorization"), utcnow()
+        )
+    return Response(status=201)

@@ -1,0 +1,26 @@
+"""The vocabulary of audit actions. A leaf's `action` is one of these; reports and the
+subject-access search rely on the names, so they never change meaning once released.
+
+Hooks for features that land later say so where they live:
+login, login.failed, logout (identity), content.opened and document.downloaded (API),
+transfer.approved, acknowledgement.*, forward.* (workflow), flag.* and lookup (flags).
+"""
+
+AREA_CREATED = "area.created"
+KEYS_ROTATED = "keys.rotated"
+PEER_IMPORTED = "peer.imported"
+TRANSFER_SENT = "transfer.sent"  # the disclosure: sealed and queued for the peer
+TRANSFER_HELD = "transfer.awaiting_approval"  # decided after the meeting: nothing left yet
+TRANSFER_DELIVERED = "transfer.delivered"
+TRANSFER_FAILED = "transfer.failed"
+ENVELOPE_RECEIVED = "envelope.received"
+CONTENT_OPENED = "content.opened"
+AUDIT_EXPORTED = "audit.exported"
+SUBJECT_ACCESS = "audit.subject_access"
+PEER_VERIFIED = "audit.peer_verified"
+PEER_INCONSISTENT = "audit.peer_inconsistent"
+COSIGNED = "audit.cosigned"
+RETENTION_PURGED = "retention.purged"
+
+# Actions that are a cross-area disclosure (reports count these).
+DISCLOSURES = frozenset({TRANSFER_SENT})

@@ -1,0 +1,121 @@
+"""Signed checkpoints: an area's statement, under its Ed25519 key, of its log's size and
+root at a moment. Issued on demand (every outbound disclosure carries one) and by the
+worker at least every CHECKPOINT_INTERVAL while events arrive."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Area, AuditCheckpoint, AuditHead
+from gateway.domain.areas import current_secret_keys
+from gateway.domain.audit.log import head_of
+from keys import (
+    MasterKey,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    document_body,
+    format_time,
+    sign_document,
+    verify_document,
+)
+from keys.errors import Malformed
+from schemas.audit import CHECKPOINT_KIND, CheckpointBody, CheckpointBodySchema
+
+CHECKPOINT_INTERVAL = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    area: str
+    size: int
+    root: bytes
+    key_id: str
+    issued_at: datetime
+    document: dict[str, Any]
+
+
+def issue(session: Session, master: MasterKey, area: str, now: datetime) -> Checkpoint:
+    """Sign the log as it stands, in the caller's transaction."""
+    size, root = head_of(session, area)
+    keys = current_secret_keys(session, master, area, now)
+    body = {
+        "kind": CHECKPOINT_KIND,
+        "v": 1,
+        "area": area,
+        "size": size,
+        "root": b64url_encode(root),
+        "issued_at": format_time(now),
+        "key": keys.key_id,
+    }
+    document = sign_document(body, keys)
+    session.add(
+        AuditCheckpoint(
+            area_code=area,
+            size=size,
+            root=root,
+            key_id=keys.key_id,
+            document=canonical_json(document).decode("ascii"),
+            issued_at=now,
+        )
+    )
+    session.flush()
+    return Checkpoint(area, size, root, keys.key_id, now, document)
+
+
+def latest(session: Session, area: str) -> AuditCheckpoint | None:
+    return session.scalar(
+        select(AuditCheckpoint)
+        .where(AuditCheckpoint.area_code == area)
+        .order_by(AuditCheckpoint.size.desc(), AuditCheckpoint.id.desc())
+        .limit(1)
+    )
+
+
+def current(session: Session, master: MasterKey, area: str, now: datetime) -> Checkpoint:
+    """The latest checkpoint if it covers the whole log, else a new one."""
+    row = latest(session, area)
+    size, _ = head_of(session, area)
+    if row is not None and row.size == size:
+        return Checkpoint(
+            area, row.size, row.root, row.key_id, row.issued_at, json.loads(row.document)
+        )
+    return issue(session, master, area, now)
+
+
+def issue_due(session: Session, master: MasterKey, now: datetime) -> list[Checkpoint]:
+    """Every area whose log grew and whose last checkpoint is older than the interval."""
+    issued = []
+    with session.begin():
+        for area, size in session.execute(
+            select(Area.code, AuditHead.size).join(AuditHead, AuditHead.area_code == Area.code)
+        ):
+            row = latest(session, area)
+            stale = row is None or row.issued_at <= now - CHECKPOINT_INTERVAL
+            if size > (row.size if row else 0) and stale:
+                issued.append(issue(session, master, area, now))
+    return issued
+
+
+def read_signed(document: Any, signing_public: bytes | None = None) -> CheckpointBody:
+    """Parse a signed checkpoint; with a key, verify its signature too."""
+    try:
+        raw = (
+            verify_document(document, CHECKPOINT_KIND, signing_public)
+            if signing_public is not None
+            else document_body(document, CHECKPOINT_KIND)
+        )
+        return CheckpointBodySchema().load(raw)  # type: ignore[no-any-return]
+    except ValidationError as exc:
+        raise Malformed("checkpoint body is not valid") from exc
+
+
+def root_of(body: CheckpointBody) -> bytes:
+    return b64url_decode(body.root, length=32)

@@ -1,0 +1,53 @@
+"""Reading an area's audit events page by page (the API's `GET /api/v1/audit`)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import AuditEvent
+from gateway.domain.areas import get_area
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def list_events(
+    session: Session,
+    area: str,
+    *,
+    after: int | None = None,
+    limit: int = 100,
+    action: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Page:
+    """Oldest first; `next` is the cursor (the last sequence number) for the next page."""
+    limit = max(1, min(limit, MAX_PAGE))
+    with session.begin():
+        get_area(session, area)
+        query = select(AuditEvent.seq, AuditEvent.leaf, AuditEvent.leaf_hash).where(
+            AuditEvent.area_code == area
+        )
+        if after is not None:
+            query = query.where(AuditEvent.seq > after)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        if start is not None:
+            query = query.where(AuditEvent.at >= start)
+        if end is not None:
+            query = query.where(AuditEvent.at < end)
+        rows = session.execute(query.order_by(AuditEvent.seq).limit(limit + 1)).all()
+    items = [{**json.loads(leaf), "leaf_hash": hashed.hex()} for _, leaf, hashed in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items, str(rows[limit - 1][0]) if more else None)

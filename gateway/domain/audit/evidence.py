@@ -1,0 +1,150 @@
+"""Cross-area evidence (DESIGN sections 4 and 7).
+
+The sender's envelope carries, outside its signature, the sender's audit leaf for the
+disclosure, the leaf's inclusion proof and a signed checkpoint. The receiver checks the
+leaf names this very envelope (id and digest), the checkpoint is signed by the sender's
+pinned key, and the proof places the leaf in the tree the checkpoint states; then it keeps
+the checkpoint, so that later consistency proofs from that size expose any rewrite.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import PeerCheckpoint
+from gateway.domain.audit.checkpoints import Checkpoint, read_signed, root_of
+from gateway.domain.audit.log import Recorded
+from gateway.domain.peers import pinned_key
+from gateway.errors import Refused
+from keys import CryptoError, b64url_decode, b64url_encode, canonical_json
+from keys.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from schemas.audit import CheckpointBody, Evidence, EvidenceSchema, LeafSchema
+from schemas.common import parse_timestamp
+
+log = logging.getLogger("gateway.audit")
+
+
+def build(recorded: Recorded, checkpoint: Checkpoint) -> dict[str, Any]:
+    """The `evidence` member for the envelope whose disclosure `recorded` logged."""
+    if checkpoint.size != recorded.size:
+        raise ValueError("evidence needs the checkpoint that ends with its leaf")
+    proof = inclusion_proof(recorded.seq, recorded.size, recorded.proof_nodes)
+    return {
+        "v": 1,
+        "leaf": recorded.leaf,
+        "index": recorded.seq,
+        "proof": [b64url_encode(h) for h in proof],
+        "checkpoint": checkpoint.document,
+    }
+
+
+@dataclass(frozen=True)
+class VerifiedEvidence:
+    checkpoint: CheckpointBody
+    document: dict[str, Any]
+    root: bytes
+
+
+def verify(session: Session, wire: dict[str, Any], digest: str) -> VerifiedEvidence | None:
+    """Check an inbound envelope's evidence; None when the sender sent none (an older
+    node). Anything present but wrong is refused: a sender whose audit does not verify
+    must be fixed, and the refusal tells its coordinator at once."""
+    raw = wire.get("evidence")
+    if raw is None:
+        return None
+    try:
+        evidence: Evidence = EvidenceSchema().load(raw)
+        leaf = LeafSchema().load(evidence.leaf)
+    except ValidationError as exc:
+        raise _bad("The audit evidence is malformed.") from exc
+    _check_leaf(leaf, wire, digest, evidence.index)
+    body, root = _check_checkpoint(session, evidence.checkpoint, wire["from"]["area"])
+    try:
+        verify_inclusion(
+            leaf_hash(canonical_json(evidence.leaf)),
+            evidence.index,
+            body.size,
+            [b64url_decode(h, length=32) for h in evidence.proof],
+            root,
+        )
+    except CryptoError as exc:
+        raise _bad("The audit leaf is not in the sender's signed log.") from exc
+    _check_fork(session, body.area, body.size, root)
+    return VerifiedEvidence(body, evidence.checkpoint, root)
+
+
+def _bad(detail: str) -> Refused:
+    return Refused(detail, reason="bad-evidence")
+
+
+def _check_leaf(leaf: dict[str, Any], wire: dict[str, Any], digest: str, index: int) -> None:
+    expected = {
+        "seq": index,
+        "area": wire["from"]["area"],
+        "peer_area": wire["to"]["area"],
+        "envelope_digest": digest,
+    }
+    actual = {key: leaf.get(key) for key in expected}
+    if actual != expected or leaf["objects"].get("envelope") != wire["id"]:
+        raise _bad("The audit leaf is for another envelope.")
+
+
+def _check_checkpoint(
+    session: Session, document: dict[str, Any], sender: str
+) -> tuple[CheckpointBody, bytes]:
+    try:
+        unverified = read_signed(document)
+        key = pinned_key(session, unverified.key)
+        if key is None or key.area != sender or unverified.area != sender:
+            raise _bad("The checkpoint is not signed by a key pinned for the sender.")
+        body = read_signed(document, key.signing_public)
+        return body, root_of(body)
+    except CryptoError as exc:
+        raise _bad("The sender's checkpoint does not verify.") from exc
+
+
+def _check_fork(session: Session, peer: str, size: int, root: bytes) -> None:
+    """Two signed checkpoints of one size with different roots: the peer's log forked."""
+    known = session.scalars(
+        select(PeerCheckpoint.root).where(
+            PeerCheckpoint.peer_area == peer, PeerCheckpoint.size == size
+        )
+    ).all()
+    if any(other != root for other in known):
+        log.error("audit fork detected peer=%s size=%s", peer, size)
+        raise Refused(
+            "The sender signed two different logs of the same size (a fork).",
+            reason="audit-fork",
+        )
+
+
+def keep(session: Session, verified: VerifiedEvidence, local_area: str, now: datetime) -> None:
+    """Store the sender's checkpoint (once), in the receiving transaction."""
+    body = verified.checkpoint
+    exists = session.scalar(
+        select(PeerCheckpoint.id).where(
+            PeerCheckpoint.peer_area == body.area,
+            PeerCheckpoint.size == body.size,
+            PeerCheckpoint.root == verified.root,
+        )
+    )
+    if exists is None:
+        session.add(
+            PeerCheckpoint(
+                peer_area=body.area,
+                local_area=local_area,
+                size=body.size,
+                root=verified.root,
+                document=canonical_json(verified.document).decode("ascii"),
+                issued_at=parse_timestamp(body.issued_at),
+                received_at=now,
+                verified_at=None,
+            )
+        )

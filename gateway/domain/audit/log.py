@@ -1,0 +1,201 @@
+"""The append-only audit log of one area: an RFC 9162 Merkle tree in the database.
+
+Every append runs inside the caller's transaction, so an event is written if and only if
+the action it records is. Appends to one area are serialised by locking its head row
+(SQLite serialises all writers anyway), which keeps sequence numbers gap-free.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import AuditEvent, AuditHead, AuditSalt
+from gateway.domain.actors import Actor
+from keys import MasterKey, b64url_encode, canonical_json
+from keys.encoding import sha256
+from keys.merkle import HASH_SIZE, Frontier, NodeId, leaf_hash, node_row
+
+LEAF_VERSION = 1
+SALT_BYTES = 32
+
+Detail = str | int | bool | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened, in metadata only. `personal` is never stored: only a salted
+    commitment to it enters the leaf, and the salt is kept sealed (and shredded at purge)."""
+
+    action: str
+    actor: Actor
+    peer_area: str | None = None
+    objects: Mapping[str, str] = field(default_factory=dict)
+    envelope_digest: str | None = None
+    legal_basis: tuple[str, ...] = ()
+    consent: str | None = None
+    details: Mapping[str, Detail] = field(default_factory=dict)
+    personal: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    area: str
+    seq: int
+    leaf: dict[str, Any]
+    leaf_hash: bytes
+    # The inclusion proof of this leaf in the tree that ends with it (size seq + 1): the
+    # frontier before the append, which is exactly the set of sibling subtrees.
+    proof_nodes: dict[NodeId, bytes]
+
+    @property
+    def size(self) -> int:
+        return self.seq + 1
+
+
+def format_at(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def truncate_at(moment: datetime) -> datetime:
+    """The time as the leaf states it (milliseconds), so the indexed column agrees."""
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def frontier_nodes(size: int) -> list[NodeId]:
+    """The perfect subtrees of a tree of `size` leaves, left to right (largest first)."""
+    nodes, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            nodes.append((level, start >> level))
+            start += 1 << level
+    return nodes
+
+
+def start_log(session: Session, area: str, now: datetime) -> None:
+    session.add(AuditHead(area_code=area, size=0, frontier=b"", updated_at=now))
+
+
+def record(
+    session: Session,
+    area: str,
+    event: Event,
+    now: datetime,
+    master: MasterKey | None = None,
+) -> Recorded:
+    """Append one event to `area`'s log, in the caller's transaction."""
+    head = session.get(AuditHead, area, with_for_update=True)
+    if head is None:
+        raise LookupError(f"area {area} has no audit log")
+    frontier = Frontier.from_bytes(head.size, head.frontier)
+    seq = head.size
+    proof_nodes = dict(zip(frontier_nodes(seq), frontier.hashes, strict=True))
+    commitment = _commit(session, master, area, seq, event) if event.personal else None
+    at = truncate_at(now)
+    leaf = _leaf(area, seq, at, event, commitment)
+    encoded = canonical_json(leaf)
+    hashed = leaf_hash(encoded)
+    completed = frontier.append(hashed)
+    session.add(
+        AuditEvent(
+            area_code=area,
+            seq=seq,
+            leaf=encoded.decode("ascii"),
+            leaf_hash=hashed,
+            subtrees=b"".join(completed),
+            action=event.action,
+            at=at,
+        )
+    )
+    head.size, head.frontier, head.updated_at = frontier.size, frontier.to_bytes(), now
+    session.flush()
+    return Recorded(area, seq, leaf, hashed, proof_nodes)
+
+
+def record_everywhere(
+    session: Session, areas: Iterable[str], event: Event, now: datetime
+) -> list[Recorded]:
+    """Node-wide actions (a peer import) concern every area hosted here."""
+    return [record(session, area, event, now) for area in areas]
+
+
+def _leaf(
+    area: str, seq: int, at: datetime, event: Event, commitment: str | None
+) -> dict[str, Any]:
+    return {
+        "v": LEAF_VERSION,
+        "seq": seq,
+        "area": area,
+        "at": format_at(at),
+        "action": event.action,
+        "actor": event.actor.as_dict(),
+        "peer_area": event.peer_area,
+        "objects": dict(event.objects),
+        "envelope_digest": event.envelope_digest,
+        "legal_basis": sorted(event.legal_basis),
+        "consent": event.consent,
+        "commitment": commitment,
+        "details": dict(event.details),
+    }
+
+
+def salt_context(area: str, seq: int) -> str:
+    return f"audit-salt:{area}:{seq}"
+
+
+def commitment_for(salt: bytes, personal: Mapping[str, Any]) -> str:
+    return b64url_encode(sha256(salt + canonical_json(dict(personal))))
+
+
+def _commit(session: Session, master: MasterKey | None, area: str, seq: int, event: Event) -> str:
+    if master is None or event.personal is None:
+        raise ValueError("a commitment to personal data needs the master key")
+    salt = secrets.token_bytes(SALT_BYTES)
+    session.add(
+        AuditSalt(
+            area_code=area,
+            seq=seq,
+            envelope_id=event.objects.get("envelope"),
+            sealed=master.seal(salt, salt_context(area, seq)),
+        )
+    )
+    return commitment_for(salt, event.personal)
+
+
+def fetch_nodes(session: Session, area: str, wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:
+    """Every requested subtree hash in one query: node (L, i) lives in row (i+1)*2^L - 1."""
+    wanted = set(wanted)
+    rows = {node_row(level, index) for level, index in wanted}
+    if not rows:
+        return {}
+    found = {
+        seq: (leaf_hashed, subtrees)
+        for seq, leaf_hashed, subtrees in session.execute(
+            select(AuditEvent.seq, AuditEvent.leaf_hash, AuditEvent.subtrees).where(
+                AuditEvent.area_code == area, AuditEvent.seq.in_(rows)
+            )
+        )
+    }
+    nodes: dict[NodeId, bytes] = {}
+    for level, index in wanted:
+        leaf_hashed, subtrees = found[node_row(level, index)]
+        nodes[(level, index)] = (
+            leaf_hashed if level == 0 else subtrees[(level - 1) * HASH_SIZE : level * HASH_SIZE]
+        )
+    return nodes
+
+
+def head_of(session: Session, area: str) -> tuple[int, bytes]:
+    """The current size and root of an area's log."""
+    head = session.get(AuditHead, area)
+    if head is None:
+        raise LookupError(f"area {area} has no audit log")
+    frontier = Frontier.from_bytes(head.size, head.frontier)
+    return frontier.size, frontier.root()
