@@ -294,7 +294,7 @@ def _print_log(result: verify.LogReport, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.as_dict()))
         return
-    summary = f"{result.area}: {result.entries} entries, {result.checkpoints} checkpoints"
+    summary = f"{result.area}: {result.entries} entries, {result.checkpoints} checkpoint(s)"
     if result.ok:
         click.echo(f"{summary}: OK (root {result.root})")
         return

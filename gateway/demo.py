@@ -181,6 +181,15 @@ def show_receipt(sender: DemoNode) -> None:
         print("     signed receipt held by northshire:")
         for key in ("envelope_id", "envelope_digest", "from_area", "received_at", "key"):
             print(f"       {key}: {body[key]}")
+        if body.get("audit"):
+            print(f"       audit: south-vale's log entry {body['audit']['seq']} records it")
+
+
+def show_audit(sender: DemoNode, receiver: DemoNode) -> None:
+    print("6. Both audit logs verify, and South Vale holds Northshire to the log it signed")
+    for node in (sender, receiver):
+        print("     " + node.run("audit", "verify").strip())
+    print("     " + receiver.run("audit", "verify", "--peer", sender.code).strip())
 
 
 def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
@@ -202,7 +211,9 @@ def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
             wait_ready(node)
             print(f"     {node.code} is up at {node.url}")
         delivered = send_and_watch(*pair, timeout=timeout)
-        print("6. The case content stays sealed at rest on both nodes; files are in", workdir)
+        if delivered:
+            show_audit(*pair)
+        print("7. The case content stays sealed at rest on both nodes; files are in", workdir)
         if exit_after:
             return 0 if delivered else 1
         print("Both nodes keep serving. Press Ctrl-C to stop.", flush=True)
