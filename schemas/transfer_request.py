@@ -566,7 +566,7 @@ class TransferRequestSchema(StrictSchema):
 
 def load_transfer_request(data: Mapping[str, Any]) -> TransferRequest:
     """Validate a decrypted `transfer_request` payload; raises marshmallow.ValidationError."""
-    result = TransferRequestSchema().load(data)
+    result = _SCHEMA.load(data)
     if not isinstance(result, TransferRequest):  # pragma: no cover - post_load guarantees it
         raise TypeError("TransferRequestSchema did not produce a TransferRequest.")
     return result
@@ -574,8 +574,13 @@ def load_transfer_request(data: Mapping[str, Any]) -> TransferRequest:
 
 def dump_transfer_request(request: TransferRequest) -> dict[str, Any]:
     """The canonical JSON-able dict for a loaded request (inverse of load_transfer_request)."""
-    result: dict[str, Any] = TransferRequestSchema().dump(request)
+    result: dict[str, Any] = _SCHEMA.dump(request)
     return result
+
+
+# Built once: constructing this schema costs several times more than using it, and loading
+# or dumping keeps no state on the instance.
+_SCHEMA = TransferRequestSchema()
 
 
 __all__ = [

@@ -51,11 +51,35 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A snapshot read (see read_snapshot) must not take the write lock: `audit verify`
+        # on a large log would otherwise stall every writer for its whole run.
+        snapshot = connection.get_execution_options().get(SNAPSHOT, False)
+        connection.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
 
 
 class AppendOnlyViolation(RuntimeError):
     """Code tried to change or delete an audit row: a bug, never a user error."""
+
+
+SNAPSHOT = "gateway_snapshot"
+
+
+def read_snapshot(session: Session) -> None:
+    """Make the session's (not yet started) transaction a consistent read-only snapshot:
+    a deferred transaction on SQLite (WAL gives it a snapshot at the first read), and
+    REPEATABLE READ on PostgreSQL, so several statements see one state of the database.
+    Call it before the transaction's first statement."""
+    if session.in_transaction() and session.get_transaction() is not None:
+        transaction = session.get_transaction()
+        if transaction is not None and transaction._connections:
+            raise RuntimeError("read_snapshot must come before the transaction's first query")
+    name = session.get_bind().dialect.name
+    options: dict[str, Any] = (
+        {SNAPSHOT: True}
+        if name == "sqlite"
+        else {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    )
+    session.connection(execution_options=options)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

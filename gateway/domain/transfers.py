@@ -123,8 +123,9 @@ def send_transfer(
     needs_approval = request.consent.decision_forum == "chair_after_meeting"
     with session.begin():
         get_area(session, from_area)
+        sender = current_secret_keys(session, master, from_area, now)
         sealed = seal_envelope(
-            sender=current_secret_keys(session, master, from_area, now),
+            sender=sender,
             recipient=recipient_key(session, to_area, now),
             payload_type=TRANSFER_REQUEST,
             payload=canonical,
@@ -149,7 +150,7 @@ def send_transfer(
         if not needs_approval:
             # The disclosure travels with the proof that it is in our signed log. A held
             # transfer gets its evidence when a chair approves it (workflow issue).
-            proof = checkpoints.issue(session, master, from_area, now)
+            proof = checkpoints.issue(session, master, from_area, now, sender)
             wire = {**wire, "evidence": evidence.build(recorded, proof)}
         envelope = Envelope(
             envelope_id=sealed.id,

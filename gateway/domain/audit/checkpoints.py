@@ -17,6 +17,7 @@ from adapters.db.models import Area, AuditCheckpoint, AuditHead
 from gateway.domain.areas import current_secret_keys
 from gateway.domain.audit.log import head_of
 from keys import (
+    AreaSecretKeys,
     MasterKey,
     b64url_decode,
     b64url_encode,
@@ -42,10 +43,17 @@ class Checkpoint:
     document: dict[str, Any]
 
 
-def issue(session: Session, master: MasterKey, area: str, now: datetime) -> Checkpoint:
-    """Sign the log as it stands, in the caller's transaction."""
+def issue(
+    session: Session,
+    master: MasterKey,
+    area: str,
+    now: datetime,
+    keys: AreaSecretKeys | None = None,
+) -> Checkpoint:
+    """Sign the log as it stands, in the caller's transaction (with `keys` when the
+    caller already unsealed the area's current keys)."""
     size, root = head_of(session, area)
-    keys = current_secret_keys(session, master, area, now)
+    keys = keys or current_secret_keys(session, master, area, now)
     body = {
         "kind": CHECKPOINT_KIND,
         "v": 1,
