@@ -271,9 +271,10 @@ def _local_areas(node: Node, only: str | None) -> list[str]:
 @audit_group.command("verify")
 @click.option("--area", "area_code", help="One area (default: every area on this node).")
 @click.option("--peer", help="Ask this peer area to prove its log extends what we hold.")
+@click.option("--deep", is_flag=True, help="Also parse and schema-check every leaf (slower).")
 @click.option("--json", "as_json", is_flag=True)
 @friendly
-def audit_verify(area_code: str | None, peer: str | None, as_json: bool) -> None:
+def audit_verify(area_code: str | None, peer: str | None, deep: bool, as_json: bool) -> None:
     """Recompute the whole tree and every checkpoint; exit 1 on any problem."""
     node = _node()
     if peer is not None:
@@ -284,7 +285,7 @@ def audit_verify(area_code: str | None, peer: str | None, as_json: bool) -> None
     failed = False
     for code in _local_areas(node, area_code):
         with node.sessions() as session, session.begin():
-            result = verify.verify_log(session, code)
+            result = verify.verify_log(session, code, deep=deep)
         failed = failed or not result.ok
         _print_log(result, as_json)
     sys.exit(1 if failed else 0)
