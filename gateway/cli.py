@@ -336,6 +336,7 @@ def audit_export(
     if end < start:
         raise click.BadParameter("--to is before --from")
     node = _node()
+    _local_areas(node, area_code)  # an unknown area is refused before any file is made
     with node.sessions() as session:
         lines = export.export(
             session,
@@ -347,9 +348,23 @@ def audit_export(
             actor=Actor.operator(),
             now=utcnow(),
         )
-        with click.open_file(output or "-", "w", encoding="utf-8") as sink:
+        if output is None:
+            for line in lines:
+                click.echo(line)
+            return
+        _write_whole(Path(output), lines)
+
+
+def _write_whole(path: Path, lines: Iterator[str]) -> None:
+    """All or nothing: a refused or interrupted export leaves no partial file behind."""
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as sink:
             for line in lines:
                 sink.write(line + "\n")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 @audit_group.command("subject")
@@ -412,6 +427,8 @@ def subject_report(area_code: str, found: list[dict[str, Any]]) -> str:
 @friendly
 def audit_report(area_code: str, start: datetime, end: datetime, period: str) -> None:
     """Disclosure counts and delivery times (JSON)."""
+    if end < start:
+        raise click.BadParameter("--to is before --from")
     node = _node()
     with node.sessions() as session:
         result = reports.disclosures(session, area_code, start.date(), end.date(), period)

@@ -90,7 +90,7 @@ def receive_envelope(
     facts = _verify_and_validate(session, wire, parts, recipient, now)
     digest = envelope_digest(parts)
     with session.begin():
-        proof = evidence.verify(session, wire, digest)
+        proof = evidence.verify(session, wire, digest, now)
     arrival = Arrival(wire, digest, facts, proof)
     return _store(session, master, arrival, recipient, claims, now)
 

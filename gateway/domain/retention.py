@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Area, AuditSalt, Envelope, OutboxItem, Transfer
 from gateway.domain import audit
 from gateway.domain.actors import Actor
+from gateway.domain.areas import get_area
 from gateway.domain.audit import actions
 from keys import canonical_json
 from keys.envelope import HEADER_FIELDS
@@ -73,6 +74,7 @@ def purge(
     with session.begin():
         query = select(Area).order_by(Area.code)
         if area is not None:
+            get_area(session, area)
             query = query.where(Area.code == area)
         for row in session.scalars(query).all():
             months = row.retention_months or default_months

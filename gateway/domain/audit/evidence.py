@@ -52,7 +52,9 @@ class VerifiedEvidence:
     root: bytes
 
 
-def verify(session: Session, wire: dict[str, Any], digest: str) -> VerifiedEvidence | None:
+def verify(
+    session: Session, wire: dict[str, Any], digest: str, now: datetime
+) -> VerifiedEvidence | None:
     """Check an inbound envelope's evidence; None when the sender sent none (an older
     node). Anything present but wrong is refused: a sender whose audit does not verify
     must be fixed, and the refusal tells its coordinator at once."""
@@ -65,7 +67,7 @@ def verify(session: Session, wire: dict[str, Any], digest: str) -> VerifiedEvide
     except ValidationError as exc:
         raise _bad("The audit evidence is malformed.") from exc
     _check_leaf(leaf, wire, digest, evidence.index)
-    body, root = _check_checkpoint(session, evidence.checkpoint, wire["from"]["area"])
+    body, root = _check_checkpoint(session, evidence.checkpoint, wire["from"]["area"], now)
     try:
         verify_inclusion(
             leaf_hash(canonical_json(evidence.leaf)),
@@ -97,13 +99,15 @@ def _check_leaf(leaf: dict[str, Any], wire: dict[str, Any], digest: str, index: 
 
 
 def _check_checkpoint(
-    session: Session, document: dict[str, Any], sender: str
+    session: Session, document: dict[str, Any], sender: str, now: datetime
 ) -> tuple[CheckpointBody, bytes]:
     try:
         unverified = read_signed(document)
         key = pinned_key(session, unverified.key)
         if key is None or key.area != sender or unverified.area != sender:
             raise _bad("The checkpoint is not signed by a key pinned for the sender.")
+        # Like an envelope's signature: a retired key is honoured only until its end.
+        key.check_valid(now)
         body = read_signed(document, key.signing_public)
         return body, root_of(body)
     except CryptoError as exc:

@@ -18,6 +18,7 @@ from adapters.db.models import AuditEvent
 from gateway.domain.areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.audit.export import day_range
+from gateway.errors import Invalid
 from schemas.common import parse_timestamp
 
 PERIODS = ("month", "quarter", "year")
@@ -59,7 +60,9 @@ def disclosures(
     session: Session, area: str, start: date, end: date, period: str = "month"
 ) -> dict[str, Any]:
     if period not in PERIODS:
-        raise ValueError(f"period must be one of {', '.join(PERIODS)}")
+        raise Invalid("Unknown period.", errors={"period": [f"One of {', '.join(PERIODS)}."]})
+    if end < start:
+        raise Invalid("The period ends before it starts.", errors={"to": ["Before 'from'."]})
     with session.begin():
         get_area(session, area)
         lo, hi = day_range(start, end)

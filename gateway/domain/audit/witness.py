@@ -96,7 +96,13 @@ def verify_peer(
     answer = _ask(client, keys, peer, url, sizes, now)
     with session.begin():
         held = [row for row in _held(session, peer) if row.size in sizes]
-        body, root = _check_answer(session, answer, peer)
+        try:
+            body, root = _check_answer(session, answer, peer, now)
+        except Conflict as exc:
+            # A checkpoint that does not verify is itself evidence: record it, then report.
+            report.problems.append(exc.detail)
+            audit.record(session, local, _verified_event(report), now)
+            return report
         report.size = body.size
         _compare(session, report, held, body, root, answer)
         if report.ok:
@@ -141,13 +147,14 @@ def _ask(
 
 
 def _check_answer(
-    session: Session, answer: ConsistencyAnswer, peer: str
+    session: Session, answer: ConsistencyAnswer, peer: str, now: datetime
 ) -> tuple[CheckpointBody, bytes]:
     try:
         unverified = read_signed(answer.checkpoint)
         key = pinned_key(session, unverified.key)
         if key is None or key.area != peer or unverified.area != peer:
             raise Conflict("The peer's checkpoint is signed by a key not pinned for it.")
+        key.check_valid(now)
         body = read_signed(answer.checkpoint, key.signing_public)
     except CryptoError as exc:
         raise Conflict("The peer's checkpoint signature does not verify.") from exc
@@ -307,6 +314,7 @@ def accept_cosignature(
         if key is None or key.area != statement.witness or claims.iss != statement.witness:
             raise Unauthorized("The co-signature is not signed by the requesting peer.")
         try:
+            key.check_valid(now)
             verify_document(document, COSIGNATURE_KIND, key.signing_public)
         except CryptoError as exc:
             raise Unauthorized("The co-signature does not verify.") from exc
