@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from adapters.db import upgrade
 from adapters.db.models import Area
+from adapters.db.session import reclaim
 from gateway.app import Node, build_node
 from gateway.config import ConfigError, Settings
 from gateway.domain import areas, peers, retention, transfers
@@ -469,6 +470,8 @@ def retention_purge(area_code: str | None, dry_run: bool) -> None:
             dry_run=dry_run,
             actor=Actor.operator(),
         )
+    if not dry_run:
+        reclaim(node.engine, ("envelopes", "audit_salts"))
     verb = "would purge" if dry_run else "purged"
     for report in found:
         click.echo(

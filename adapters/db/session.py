@@ -97,3 +97,22 @@ def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> N
     for obj in (*changed, *session.deleted):
         if isinstance(obj, APPEND_ONLY):
             raise AppendOnlyViolation(f"{type(obj).__name__} rows are append-only")
+
+
+def reclaim(engine: Engine, tables: tuple[str, ...]) -> None:
+    """After a purge: on SQLite fold the write-ahead log into the database (secure_delete
+    has zeroed the freed cells, the WAL still holds the old pages until then); on
+    PostgreSQL VACUUM the tables so the old row versions are removed now rather than
+    whenever autovacuum comes by."""
+    if engine.dialect.name == "sqlite":
+        # Outside any transaction (a checkpoint cannot run inside one): the raw connection
+        # is in autocommit mode, as _tune_sqlite leaves every connection.
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in tables:
+            connection.exec_driver_sql(f"VACUUM {table}")  # table names are ours, not input
