@@ -122,7 +122,6 @@ class RunningNode:
                 url=self.url,
                 mailbox=f"marac@{code}.example",
                 now=utcnow(),
-                actor=Actor.operator(),
             )
         self.areas.append(code)
 
@@ -143,6 +142,7 @@ class RunningNode:
                 from_area=from_area,
                 to_area=to_area,
                 now=utcnow(),
+                actor=Actor.operator(),
             )
 
     def deliver(self) -> int:
