@@ -104,6 +104,32 @@ class Site:
         person.enrolled = True
         return browser
 
+    def password_step(self, person: Person, browser: FlaskClient | None = None) -> FlaskClient:
+        """Sign in as far as the second factor (for an enrolled user)."""
+        browser = browser or self.app.test_client()
+        page = browser.get("/login")
+        done = browser.post(
+            "/login",
+            data={"email": person.email, "password": PASSWORD, "csrf_token": csrf_from(page.text)},
+        )
+        assert done.status_code == 303 and done.headers["Location"] == "/login/totp", done.text
+        return browser
+
+    def submit_code(self, browser: FlaskClient, code: str) -> Any:
+        page = browser.get("/login/totp")
+        assert page.status_code == 200
+        return browser.post("/login/totp", data={"code": code, "csrf_token": csrf_from(page.text)})
+
+    def logout(self, browser: FlaskClient) -> None:
+        done = browser.post("/logout", data={"csrf_token": self.csrf(browser)})
+        assert done.status_code == 303
+
+    def sql(self, statement: str, **params: Any) -> None:
+        from sqlalchemy import text
+
+        with self.north.node.engine.begin() as connection:
+            connection.execute(text(statement), params)
+
     def csrf(self, browser: FlaskClient) -> str:
         home = browser.get("/")
         assert home.status_code == 200
@@ -142,9 +168,10 @@ class Site:
         return newest.id
 
 
-def make_site(node_factory: Callable[..., RunningNode]) -> Site:
-    """Use from a fixture: `return make_site(node_factory)`."""
-    north, south = node_factory("north"), node_factory("south")
+def make_site(node_factory: Callable[..., RunningNode], **overrides: Any) -> Site:
+    """Use from a fixture: `return make_site(node_factory)`; overrides are settings of
+    the shared node (e.g. GATEWAY_LOGIN_RATE_LIMIT="3/minute")."""
+    north, south = node_factory("north", **overrides), node_factory("south")
     north.create_area(A)
     north.create_area(B)
     south.create_area(PEER)
