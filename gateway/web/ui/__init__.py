@@ -231,7 +231,14 @@ def oidc_start(area: str) -> Response:
 def oidc_callback(area: str) -> Response:
     client, provider = _client(area)
     try:
-        token = client.authorize_access_token()
+        # Authlib checks `aud` only through `azp` unless told: an ID token issued to
+        # another client but carrying our id as `azp` would pass. Name both claims.
+        token = client.authorize_access_token(
+            claims_options={
+                "iss": {"essential": True, "values": [provider.issuer]},
+                "aud": {"essential": True, "values": [provider.client_id]},
+            }
+        )
         claims = token.get("userinfo")
         if not claims:
             raise Unauthorized("The identity provider sent no ID token.")
