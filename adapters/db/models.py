@@ -197,7 +197,8 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Deferred: loading a user for a login step never reads (or debug-logs) the email.
+    email: Mapped[str] = mapped_column(String(320), unique=True, deferred=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_confirmed_at: Mapped[datetime | None]

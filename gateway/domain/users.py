@@ -113,7 +113,7 @@ def add_user_role(
         user = session.scalar(select(User).where(User.email == normal))
         enrolment = None
         if user is None:
-            user, enrolment = _new_user(session, master, normal, password, now)
+            user, enrolment = _new_user(session, master, normal, password, now, area)
         elif session.get(UserRole, (user.id, area, role)) is not None:
             raise Conflict("The user already holds this role in this area.")
         session.add(UserRole(user_id=user.id, area_code=area, role=role, created_at=now))
@@ -122,7 +122,12 @@ def add_user_role(
 
 
 def _new_user(
-    session: Session, master: MasterKey, email: str, password: str | None, now: datetime
+    session: Session,
+    master: MasterKey,
+    email: str,
+    password: str | None,
+    now: datetime,
+    area: str,
 ) -> tuple[User, Enrolment]:
     if password is None:
         raise Invalid("A new user needs a password.", errors={"password": ["Required."]})
@@ -148,8 +153,15 @@ def _new_user(
     session.flush()
     for code in codes:
         session.add(RecoveryCode(digest=_recovery_digest(master, user_id, code), user_id=user_id))
-    uri = totp_uri(secret, account=email, issuer=ISSUER)
+    uri = totp_uri(secret, account=_account_label(session, user_id, area), issuer=ISSUER)
     return user, Enrolment(secret, uri, tuple(codes))
+
+
+def _account_label(session: Session, user_id: str, area: str | None = None) -> str:
+    """What the authenticator app shows: the areas, never the email (the URI is shown on a
+    page and printed by the CLI; it must not carry staff contact data)."""
+    held = {a for a, _ in roles_of(session, user_id)} | ({area} if area else set())
+    return "+".join(sorted(held)) or "account"
 
 
 def roles_of(session: Session, user_id: str) -> frozenset[tuple[str, str]]:
@@ -312,7 +324,8 @@ def enrolment_for(session: Session, master: MasterKey, user_id: str) -> Enrolmen
         if user is None or user.totp_secret_sealed is None or user.totp_confirmed_at is not None:
             raise Conflict("The authenticator is already set up.")
         secret = master.open(user.totp_secret_sealed, _totp_context(user_id)).decode("ascii")
-        return Enrolment(secret, totp_uri(secret, account=user.email, issuer=ISSUER))
+        label = _account_label(session, user_id)
+        return Enrolment(secret, totp_uri(secret, account=label, issuer=ISSUER))
 
 
 # --- single sign-on ---------------------------------------------------------------------
