@@ -14,6 +14,7 @@ The functions run inside the caller's transaction: the caller owns the boundary.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,7 @@ def _window(limit: RateLimit, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _decision(limit: RateLimit, count: int, ends: datetime, now: datetime) -> RateDecision:
-    retry = max(1, int((ends - now).total_seconds()) + 1)
+    retry = max(1, math.ceil((ends - now).total_seconds()))
     return RateDecision(count <= limit.count, count, retry)
 
 
