@@ -121,4 +121,8 @@ def save_data(session: Session, key: bytes, raw_id: str, data: dict[str, Any]) -
 
 def end(session: Session, key: bytes, raw_id: str) -> None:
     with session.begin():
-        session.execute(delete(WebSession).where(WebSession.id_digest == _digest(key, raw_id)))
+        row = session.get(WebSession, _digest(key, raw_id))
+        if row is None:
+            return
+        # Audit hook (issue 3): logout (row.user_id) when row.stage == FULL, same transaction.
+        session.delete(row)

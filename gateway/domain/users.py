@@ -283,6 +283,7 @@ def check_second_factor(
             user.failed_logins = 0
             if enrolling:
                 user.totp_confirmed_at = now
+            # Audit hook (issue 3): login (user id, method password+totp or recovery code).
         else:
             usable = user is not None and not _locked(user, now)
             _record_failure(session, keys, user_id if usable else None, policy, now)
@@ -378,4 +379,5 @@ def sso_login(
     if user_id is None or not granted:
         # Audit hook (issue 3): failed login (single sign-on, area; never the email).
         raise Unauthorized("No account with a role in this area matches this sign-in.")
+    # Audit hook (issue 3): login (user id, method oidc, area, roles granted).
     return user_id, frozenset((area, role) for role in granted)

@@ -143,7 +143,6 @@ def _second_factor(enrolling: bool) -> Response | None:
         log.info("login refused step=%s", "enrol" if enrolling else "totp")
         return _refused(template, exc, **(_enrolment(user_id or "") if enrolling else {}))
     _session().begin_stage(user_id or "", stages.FULL)
-    # Audit hook (issue 3): login (user id, method local+totp; never the email or address).
     log.info("login accepted")
     return None
 
@@ -193,7 +192,6 @@ def logout() -> Response:
     _user_id, stage = _stage()
     _session().end()
     if stage == stages.FULL:
-        # Audit hook (issue 3): logout (user id).
         log.info("logout")
     return _go("ui.login")
 
@@ -257,6 +255,5 @@ def oidc_callback(area: str) -> Response:
         )
         return _refused("login.html", error, providers=_providers().areas())
     _session().begin_stage(user_id, stages.FULL, roles=sorted([a, r] for a, r in roles))
-    # Audit hook (issue 3): login (user id, method oidc, area; never the email).
     log.info("login accepted method=oidc area=%s", area)
     return _go("ui.home")
