@@ -78,6 +78,8 @@ class DatabaseSessionInterface(SessionInterface):
     def save_session(  # type: ignore[override]
         self, app: Flask, session: ServerSession, response: Response
     ) -> None:
+        if not (session.ended or session.next_stage is not None or session.modified):
+            return  # nothing changed: no key, no database round trip
         key, now = id_key(self.node), utcnow()
         with self.node.sessions() as db:
             if session.ended:
@@ -113,7 +115,6 @@ class DatabaseSessionInterface(SessionInterface):
                     now=now,
                 )
                 self._set_cookie(response, state.raw_id)
-        response.vary.add("Cookie")
 
     def _set_cookie(self, response: Response, raw_id: str) -> None:
         # No Max-Age: a browser session cookie; the server enforces the timeouts.
