@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db import make_engine, make_session_factory
 from adapters.peer_client import PeerClient
-from gateway.config import Settings
+from gateway.config import ConfigError, Settings
 from gateway.domain.delivery import DeliveryPolicy
 from keys import MasterKey
 
@@ -73,24 +73,37 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_NAME="__Host-gw-session",
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["gateway.node"] = node
 
+    from adapters.oidc import OidcConfigError, load_config_file, register_providers
     from gateway.cli import register_cli
     from gateway.security import install_guard
+    from gateway.web.api import api
     from gateway.web.audit import audit_api
     from gateway.web.errors import install_error_handlers
     from gateway.web.federation import federation
     from gateway.web.health import health
+    from gateway.web.sessions import DatabaseSessionInterface
+    from gateway.web.ui import ui
 
+    try:
+        providers = load_config_file(settings.oidc_config_file) if settings.oidc_config_file else {}
+    except OidcConfigError as exc:
+        raise ConfigError(f"GATEWAY_OIDC_CONFIG: {exc}") from exc
+    app.extensions["gateway.oidc"] = register_providers(app, providers)
+    app.session_interface = DatabaseSessionInterface(node)
     install_error_handlers(app)
     install_guard(app)
     app.register_blueprint(health)
     app.register_blueprint(federation)
     app.register_blueprint(audit_api)
+    app.register_blueprint(api)
+    app.register_blueprint(ui)
     register_cli(app)
     logging.getLogger("gateway").setLevel(logging.INFO)
     return app

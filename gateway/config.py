@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.domain.ratelimit import RateLimit
+
 
 class ConfigError(Exception):
     """A setting is missing or unsafe; the message says which and why."""
@@ -26,6 +28,15 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise ConfigError(f"{name} must be positive")
     return value
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = env.get(name) or default
+    try:
+        RateLimit.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    return raw
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,14 @@ class Settings:
     # Case content is purged this many months after the case's last activity, unless the
     # area sets its own period.
     retention_months: int = 12
+    # Identity and access (issue 4).
+    session_idle_timeout: float = 30 * 60.0
+    session_absolute_timeout: float = 12 * 3600.0
+    login_max_failures: int = 5
+    login_lockout: float = 15 * 60.0
+    login_rate_limit: str = "20/10minutes"
+    access_token_lifetime: float = 600.0
+    oidc_config_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,7 +84,7 @@ class Settings:
             environment=env.get("GATEWAY_ENV", "production"),
             linkage_authority=env.get("GATEWAY_LINKAGE_AUTHORITY") or None,
             flag_index=env.get("GATEWAY_FLAG_INDEX") or None,
-            lookup_rate_limit=env.get("GATEWAY_LOOKUP_RATE_LIMIT", "120/minute"),
+            lookup_rate_limit=_rate(env, "GATEWAY_LOOKUP_RATE_LIMIT", "120/minute"),
             delivery_backoff_base=_float(env, "GATEWAY_DELIVERY_BACKOFF", 5.0),
             delivery_backoff_cap=_float(env, "GATEWAY_DELIVERY_BACKOFF_CAP", 900.0),
             delivery_max_age=_float(env, "GATEWAY_DELIVERY_MAX_AGE", 24 * 3600.0),
@@ -75,6 +94,15 @@ class Settings:
             peer_ca_bundle=env.get("GATEWAY_PEER_CA_BUNDLE") or None,
             key_grace_days=_float(env, "GATEWAY_KEY_GRACE_DAYS", 30.0),
             retention_months=_months(env, "GATEWAY_RETENTION_MONTHS", 12),
+            session_idle_timeout=_float(env, "GATEWAY_SESSION_IDLE_TIMEOUT", 30 * 60.0),
+            session_absolute_timeout=_float(env, "GATEWAY_SESSION_ABSOLUTE_TIMEOUT", 12 * 3600.0),
+            login_max_failures=int(_float(env, "GATEWAY_LOGIN_MAX_FAILURES", 5)),
+            login_lockout=_float(env, "GATEWAY_LOGIN_LOCKOUT", 15 * 60.0),
+            login_rate_limit=_rate(env, "GATEWAY_LOGIN_RATE_LIMIT", "20/10minutes"),
+            access_token_lifetime=_float(env, "GATEWAY_ACCESS_TOKEN_LIFETIME", 600.0),
+            oidc_config_file=Path(env["GATEWAY_OIDC_CONFIG"])
+            if env.get("GATEWAY_OIDC_CONFIG")
+            else None,
         )
 
     @property
@@ -91,6 +119,10 @@ class Settings:
                 "GATEWAY_SECRET_KEY is missing or weak: use at least 32 random characters "
                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if not 60 <= self.access_token_lifetime <= 3600:
+            raise ConfigError("GATEWAY_ACCESS_TOKEN_LIFETIME must be 60-3600 seconds")
+        if self.session_idle_timeout > self.session_absolute_timeout:
+            raise ConfigError("the session idle timeout must not exceed the absolute timeout")
         if self.delivery_lease <= self.peer_timeout:
             raise ConfigError("GATEWAY_DELIVERY_LEASE must exceed GATEWAY_PEER_TIMEOUT")
 

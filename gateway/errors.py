@@ -54,6 +54,16 @@ class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class TooManyRequests(DomainError):
+    """A rate limit or lockout window; `retry_after` is in seconds."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 class Refused(DomainError):
     """An envelope that is well formed but that this node will not accept."""
 

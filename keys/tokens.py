@@ -147,6 +147,12 @@ def _check_claims(
     return RequestClaims(iss=key.area, aud=audience, jti=jti, iat=iat, exp=exp)
 
 
+def checked_header(token: str) -> dict[str, Any]:
+    """The unverified protected header, already refused unless it names Ed25519 and
+    carries no key-bearing member; shared with the API access tokens."""
+    return _unverified_header(token)
+
+
 def _unverified_header(token: str) -> dict[str, Any]:
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
         raise BadToken("not a compact JWS")

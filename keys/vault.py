@@ -13,6 +13,8 @@ from pathlib import Path
 
 import nacl.exceptions
 import nacl.utils
+from nacl.encoding import RawEncoder
+from nacl.hash import blake2b
 from nacl.secret import Aead
 
 from keys.errors import BadSignature, Malformed
@@ -29,6 +31,7 @@ class MasterKey:
         if len(key) != MASTER_KEY_BYTES:
             raise MasterKeyError(f"master key must be exactly {MASTER_KEY_BYTES} bytes")
         self._aead = Aead(key)
+        self._key = key
 
     @classmethod
     def create_file(cls, path: Path) -> MasterKey:
@@ -50,6 +53,18 @@ class MasterKey:
         if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise MasterKeyError(f"master key file {path} must not be accessible to others (0600)")
         return cls(path.read_bytes())
+
+    def subkey(self, context: str) -> bytes:
+        """A 32-byte key for one purpose (keyed digests), derived so that knowing it tells
+        nothing about the master key or about the subkey of any other context."""
+        return bytes(
+            blake2b(
+                b"marac-subkey:v1:" + context.encode("utf-8"),
+                digest_size=32,
+                key=self._key,
+                encoder=RawEncoder,
+            )
+        )
 
     def seal(self, plaintext: bytes, context: str) -> bytes:
         return bytes(self._aead.encrypt(plaintext, context.encode("utf-8")))

@@ -101,6 +101,11 @@ class RunningNode:
     areas: list[str] = field(default_factory=list)
 
     @property
+    def app(self) -> Any:
+        """The node's Flask app, for in-process requests (`app.test_client()`)."""
+        return self._server.app
+
+    @property
     def env(self) -> dict[str, str]:
         """Environment for a CLI or worker subprocess pointed at this node."""
         return {
@@ -122,7 +127,6 @@ class RunningNode:
                 url=self.url,
                 mailbox=f"marac@{code}.example",
                 now=utcnow(),
-                actor=Actor.operator(),
             )
         self.areas.append(code)
 

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 typed models.
 
-Rule of the house: no column holds personal data in plaintext. Case content exists at
+Rule of the house: no column holds case data in plaintext (staff emails, needed to find
+an account at login, are the one exception: normalised, never logged). Case content exists at
 rest only inside `envelopes.body` (sealed to the recipient, or to the sender's own key
 through `self_sealed_key`). Transfer rows are metadata: ids, areas, states, times.
 """
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -292,3 +294,95 @@ class AuditCosignature(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     document: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime]
+
+
+# --- identity and access (issue 4) --------------------------------------------------------
+
+
+class User(Base):
+    """A person who signs in. The id is opaque and is what logs and audit events name; the
+    email is staff contact data, stored lowercased for lookup and never logged."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Deferred: loading a user for a login step never reads (or debug-logs) the email.
+    email: Mapped[str] = mapped_column(String(320), unique=True, deferred=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_confirmed_at: Mapped[datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class UserRole(Base):
+    """One role in one area; a user on a shared node may hold several."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class RecoveryCode(Base):
+    """A single-use second-factor code, kept only as a keyed digest."""
+
+    __tablename__ = "recovery_codes"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A server-side browser session. The cookie holds a random id; only its keyed digest
+    is stored, so a copy of this table cannot be replayed as cookies."""
+
+    __tablename__ = "web_sessions"
+
+    id_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))  # anonymous | password | enrol | full
+    data: Mapped[str] = mapped_column(Text)  # JSON: CSRF secret, OIDC state; no personal data
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)  # the absolute limit
+
+
+class ApiClient(Base):
+    """A machine client (a case-management system) of one area, with its granted scopes."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), index=True)
+    scopes: Mapped[str] = mapped_column(String(500))
+    secret_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TokenKey(Base):
+    """The node's access-token signing key; the private half sealed under the master key."""
+
+    __tablename__ = "token_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public: Mapped[bytes] = mapped_column(LargeBinary(32))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class RateCounter(Base):
+    """A fixed-window counter per opaque key (a digest; never an address or an email)."""
+
+    __tablename__ = "rate_counters"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer)

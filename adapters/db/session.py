@@ -24,6 +24,9 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Bound parameters never appear in SQLAlchemy's logs or in its exception messages: they
+    # can be a staff email at login (and anything else a query is ever handed).
+    kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         engine = create_engine(url, **kwargs)

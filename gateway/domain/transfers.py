@@ -6,6 +6,7 @@ States (DESIGN and the workflow issue): sender `awaiting_approval`, `queued`, `d
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,11 +20,21 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Envelope, OutboxItem, Transfer
 from gateway.domain import audit
 from gateway.domain.actors import Actor
-from gateway.domain.areas import current_secret_keys, get_area
+from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.peers import recipient_key
-from gateway.errors import Invalid, field_errors
-from keys import MasterKey, SealedEnvelope, canonical_json, seal_envelope
+from gateway.domain.principals import SEND_ROLES, Principal
+from gateway.errors import Forbidden, Invalid, NotFound, field_errors
+from keys import (
+    CryptoError,
+    MasterKey,
+    SealedEnvelope,
+    canonical_json,
+    open_envelope,
+    open_own_copy,
+    parse_envelope,
+    seal_envelope,
+)
 from schemas.transfer_request import (
     TransferRequest,
     dump_transfer_request,
@@ -34,6 +45,8 @@ INBOUND, OUTBOUND = "inbound", "outbound"
 AWAITING_APPROVAL, QUEUED, DELIVERED, FAILED = "awaiting_approval", "queued", "delivered", "failed"
 RECEIVED = "received"
 TRANSFER_REQUEST = "transfer_request"
+DIRECTIONS = (INBOUND, OUTBOUND)
+STATUSES = (AWAITING_APPROVAL, QUEUED, DELIVERED, FAILED, RECEIVED)
 
 
 @dataclass(frozen=True)
@@ -217,3 +230,136 @@ def list_transfers(
             query = query.where(Transfer.direction == direction)
         rows = session.scalars(query.order_by(Transfer.created_at.desc(), Transfer.id))
         return [view(row) for row in rows]
+
+
+# --- the application API's view (identity issue) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferPage:
+    items: list[TransferView]
+    # Keyset cursor: (created_at, id) of the last item, when there may be more.
+    next: tuple[datetime, str] | None
+
+
+@dataclass(frozen=True)
+class OpenedTransfer:
+    transfer: TransferView
+    content: dict[str, Any]
+
+
+def listing_area(principal: Principal, requested: str | None) -> str:
+    """The area whose transfers the principal lists: the one asked for, or its only one.
+    An area it holds no right in answers like an area that does not exist here."""
+    allowed = principal.areas_for({"coordinator", "chair", "auditor"}, "transfers:read")
+    if requested is None:
+        if len(allowed) == 1:
+            return allowed[0]
+        raise Invalid("Name the area.", errors={"area": ["Required: you act in several areas."]})
+    if requested not in allowed:
+        raise NotFound("No such area.")
+    return requested
+
+
+def list_transfer_page(
+    session: Session,
+    area: str,
+    *,
+    direction: str | None,
+    status: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> TransferPage:
+    """Newest first, `limit` at a time; metadata only."""
+    with session.begin():
+        query = select(Transfer).where(Transfer.area_code == area)
+        if direction:
+            query = query.where(Transfer.direction == direction)
+        if status:
+            query = query.where(Transfer.status == status)
+        if after is not None:
+            created, ident = after
+            query = query.where(
+                (Transfer.created_at < created)
+                | ((Transfer.created_at == created) & (Transfer.id < ident))
+            )
+        order = (Transfer.created_at.desc(), Transfer.id.desc())
+        rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+    items = [view(row) for row in rows[:limit]]
+    more = len(rows) > limit and items
+    return TransferPage(items, (items[-1].created_at, items[-1].id) if more else None)
+
+
+def sending_area(principal: Principal, data: Mapping[str, Any]) -> str:
+    """The caller's area is the sender: a client's own area; a user's area as the body
+    names it, or their only area with the coordinator role."""
+    allowed = principal.areas_for(SEND_ROLES, "transfers:write")
+    named = data.get("from_area")
+    if principal.kind == "client" or named is None:
+        if len(allowed) == 1:
+            return allowed[0]
+        raise Invalid("Name the sending area.", errors={"from_area": ["Required."]})
+    if named not in allowed:
+        raise Forbidden("You may not send transfers for that area.")
+    return str(named)
+
+
+def send_as(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> TransferView:
+    from_area = sending_area(principal, data)
+    to_area = data.get("to_area")
+    if not isinstance(to_area, str):
+        raise Invalid("The transfer request is not valid.", errors={"to_area": ["Required."]})
+    return send_transfer(
+        session,
+        master,
+        data,
+        from_area=from_area,
+        to_area=to_area,
+        now=now,
+        actor=principal.actor(from_area, SEND_ROLES),
+    )
+
+
+def open_transfer(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    *,
+    now: datetime,
+) -> OpenedTransfer:
+    """The decrypted content, in memory, for coordinators and chairs of the transfer's own
+    area or a client of that area with `transfers:read`. Anyone else, and any id that does
+    not exist, gets the same NotFound, so another area's ids cannot be probed."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_read_content(row.area_code):
+            raise NotFound("No such transfer.")
+        envelope = session.scalars(
+            select(Envelope).where(
+                Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
+            )
+        ).one()
+        wire = json.loads(envelope.body)
+        parts = parse_envelope(wire)
+        outbound = row.direction == OUTBOUND
+        key_id = parts.from_key if outbound else parts.to_key
+        keys = secret_keys_by_id(session, master, key_id)
+        if keys is None or (outbound and envelope.self_sealed_key is None):
+            raise NotFound("The keys for this transfer are no longer held.")
+        try:
+            if outbound and envelope.self_sealed_key is not None:
+                content = open_own_copy(wire, envelope.self_sealed_key, keys)
+            else:
+                content = open_envelope(wire, keys)
+        except CryptoError as exc:
+            raise NotFound("The keys for this transfer are no longer held.") from exc
+        # Audit hook (issue 3): content opened, same transaction; the actor is
+        # principal.actor(row.area_code, principals.CONTENT_ROLES), plus the transfer id and area.
+        return OpenedTransfer(view(row), content)

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
-from gateway.errors import PROBLEM_BASE, DomainError
+from gateway.errors import PROBLEM_BASE, DomainError, TooManyRequests
 
 log = logging.getLogger("gateway.web")
 PROBLEM_JSON = "application/problem+json"
@@ -21,7 +21,10 @@ def install_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(error: DomainError) -> Response:
         log.info("refused %s %s", error.status, error.slug)
-        return problem_response(error.problem(), error.status)
+        response = problem_response(error.problem(), error.status)
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

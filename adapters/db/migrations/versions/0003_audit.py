@@ -2,7 +2,7 @@
 co-signatures; retention columns. Audit tables are append-only, enforced by triggers.
 
 Revision ID: 0003_audit
-Revises: 0001
+Revises: 0002_identity
 Create Date: 2026-11-23
 """
 
@@ -10,7 +10,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0003_audit"
-down_revision = "0001"
+down_revision = "0002_identity"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,107 @@
+"""A small database-backed rate limiter, shared by every process of a node.
+
+gunicorn runs several workers, so an in-memory limiter would let each of them grant the
+full allowance. This one keeps a fixed-window counter per opaque key in the database and
+bumps it with one atomic upsert (`INSERT ... ON CONFLICT DO UPDATE ... RETURNING`, on both
+PostgreSQL and SQLite), so concurrent requests can never both take the last slot.
+
+Keys are whatever the caller names ("login-source:<address>", "lookup:<user id>"); only a
+SHA-256 of the key is stored, so an address or an email never lands in the table.
+
+The functions run inside the caller's transaction: the caller owns the boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import case, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from adapters.db.models import RateCounter
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    count: int
+    period: timedelta
+
+    @classmethod
+    def parse(cls, text: str) -> RateLimit:
+        """`120/minute`, `5/second`, `20/10minutes`, `1000/day`."""
+        found = _PATTERN.match(text.lower())
+        if not found:
+            raise ValueError("a rate limit reads like 120/minute (second, minute, hour, day)")
+        count, multiple, unit = int(found[1]), int(found[2] or 1), found[3]
+        if count < 1 or multiple < 1:
+            raise ValueError("a rate limit allows at least one event per period")
+        return cls(count, timedelta(seconds=multiple * _UNITS[unit]))
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    count: int
+    retry_after: int  # seconds until the window resets
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _window(limit: RateLimit, now: datetime) -> tuple[datetime, datetime]:
+    period = int(limit.period.total_seconds())
+    start = int(now.timestamp()) // period * period
+    begins = datetime.fromtimestamp(start, UTC)
+    return begins, begins + limit.period
+
+
+def _decision(limit: RateLimit, count: int, ends: datetime, now: datetime) -> RateDecision:
+    retry = max(1, math.ceil((ends - now).total_seconds()))
+    return RateDecision(count <= limit.count, count, retry)
+
+
+def hit(session: Session, key: str, limit: RateLimit, now: datetime) -> RateDecision:
+    """Count one event and say whether it is within the limit."""
+    begins, ends = _window(limit, now)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(RateCounter).values(key=_digest(key), window_start=begins, count=1)
+    upsert = statement.on_conflict_do_update(
+        index_elements=[RateCounter.key],
+        set_={
+            # Both sides read the row as it was before this update.
+            "count": case((RateCounter.window_start == begins, RateCounter.count + 1), else_=1),
+            "window_start": begins,
+        },
+    ).returning(RateCounter.count)
+    count = int(session.execute(upsert).scalar_one())
+    return _decision(limit, count, ends, now)
+
+
+def peek(session: Session, key: str, limit: RateLimit, now: datetime) -> RateDecision:
+    """Would one more event be allowed? Counts nothing."""
+    begins, ends = _window(limit, now)
+    row = session.execute(
+        select(RateCounter.window_start, RateCounter.count).where(RateCounter.key == _digest(key))
+    ).first()
+    used = int(row[1]) if row is not None and row[0] == begins else 0
+    return _decision(limit, used + 1, ends, now)
+
+
+def reset(session: Session, key: str) -> None:
+    session.execute(delete(RateCounter).where(RateCounter.key == _digest(key)))
+
+
+def purge(session: Session, older_than: datetime) -> int:
+    """Drop counters whose window started before `older_than` (they can only reset)."""
+    result = session.execute(delete(RateCounter).where(RateCounter.window_start < older_than))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,180 @@
+"""`GET /api/v1/openapi.json`: the OpenAPI 3.1 document, generated with apispec from the
+same marshmallow schemas the handlers load and dump (schemas/api.py,
+schemas/transfer_request.py). Built once per app and cached."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Response, current_app, jsonify
+
+from gateway.web.api import api
+from schemas.api import (
+    ProblemSchema,
+    TokenRequestSchema,
+    TokenResponseSchema,
+    TransferDetailSchema,
+    TransferItemSchema,
+    TransferPageSchema,
+    TransferQuerySchema,
+)
+from schemas.transfer_request import TransferRequestSchema
+
+PROBLEM = "application/problem+json"
+READ_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
+WRITE_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": [], "csrf": []}]
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM: {"schema": "Problem"}}}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    texts = {
+        400: "Malformed request",
+        401: "Not authenticated (no, or an invalid, token or session)",
+        403: "Authenticated but not allowed (or the CSRF token is missing or wrong)",
+        404: "No such resource for this caller",
+        409: "Conflict",
+        415: "Unsupported media type",
+        422: "Validation failed; `errors` names the fields",
+        429: "Too many requests",
+    }
+    return {str(status): _problem(texts[status]) for status in statuses}
+
+
+def build_spec() -> dict[str, Any]:
+    spec = APISpec(
+        title="MARAC Exchange Gateway API",
+        version="1",
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "Application API of one gateway node. Lists carry metadata "
+            "only; content is returned to coordinators and chairs of the transfer's own "
+            "area and to clients of that area with transfers:read."
+        },
+    )
+    spec.components.security_scheme(
+        "bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    spec.components.security_scheme(
+        "cookie", {"type": "apiKey", "in": "cookie", "name": "__Host-gw-session"}
+    )
+    spec.components.security_scheme(
+        "csrf", {"type": "apiKey", "in": "header", "name": "X-CSRF-Token"}
+    )
+    spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
+    for name, schema in (
+        ("Problem", ProblemSchema),
+        ("TransferRequest", TransferRequestSchema),
+        ("TransferItem", TransferItemSchema),
+        ("TransferPage", TransferPageSchema),
+        ("TransferDetail", TransferDetailSchema),
+        ("TokenRequest", TokenRequestSchema),
+        ("TokenResponse", TokenResponseSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.path(
+        path="/api/v1/transfers",
+        operations={
+            "post": {
+                "operationId": "createTransfer",
+                "summary": "Validate, seal and queue a transfer from the caller's area.",
+                "security": WRITE_SECURITY,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "TransferRequest"}},
+                },
+                "responses": {
+                    "201": {
+                        "description": "Queued (or awaiting a chair's approval)",
+                        "content": {"application/json": {"schema": "TransferItem"}},
+                    },
+                    **_problems(400, 401, 403, 404, 422),
+                },
+            },
+            "get": {
+                "operationId": "listTransfers",
+                "summary": "Transfers of one area, newest first; metadata only.",
+                "security": READ_SECURITY,
+                "parameters": [{"in": "query", "schema": TransferQuerySchema}],
+                "responses": {
+                    "200": {
+                        "description": "One page",
+                        "content": {"application/json": {"schema": "TransferPage"}},
+                    },
+                    **_problems(401, 403, 404, 422),
+                },
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}",
+        operations={
+            "get": {
+                "operationId": "getTransfer",
+                "summary": "One transfer with its decrypted content.",
+                "security": READ_SECURITY,
+                "parameters": [
+                    {
+                        "in": "path",
+                        "name": "transfer_id",
+                        "required": True,
+                        "schema": {"type": "string", "format": "uuid"},
+                    }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "Metadata and content",
+                        "content": {"application/json": {"schema": "TransferDetail"}},
+                    },
+                    **_problems(401, 403, 404),
+                },
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/oauth/token",
+        operations={
+            "post": {
+                "operationId": "issueToken",
+                "summary": "Client credentials grant: a short-lived bearer token.",
+                "security": [{"basic": []}, {}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/x-www-form-urlencoded": {"schema": "TokenRequest"}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "An access token",
+                        "content": {"application/json": {"schema": "TokenResponse"}},
+                    },
+                    **_problems(400, 401),
+                },
+            },
+        },
+    )
+    spec.path(
+        path="/api/v1/openapi.json",
+        operations={
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document.",
+                "security": [{}],
+                "responses": {"200": {"description": "The OpenAPI 3.1 document"}},
+            }
+        },
+    )
+    document: dict[str, Any] = spec.to_dict()
+    return document
+
+
+@api.get("/openapi.json")
+def openapi() -> Response:
+    cached = current_app.extensions.get("gateway.openapi")
+    if cached is None:
+        cached = current_app.extensions["gateway.openapi"] = build_spec()
+    return jsonify(cached)

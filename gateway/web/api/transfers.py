@@ -1,0 +1,89 @@
+"""`/api/v1/transfers`: send, list (metadata), open (content)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+from marshmallow import ValidationError
+
+from gateway.domain import transfers
+from gateway.domain.clock import utcnow
+from gateway.domain.principals import (
+    AUDITOR,
+    CHAIR,
+    COORDINATOR,
+    TRANSFERS_READ,
+    TRANSFERS_WRITE,
+)
+from gateway.errors import Invalid, Malformed, NotFound, field_errors
+from gateway.security import current_principal, requires
+from gateway.web import node
+from gateway.web.api import api
+from schemas.api import TransferItemSchema, encode_cursor, load_transfer_query
+
+
+def _json_object() -> dict[str, Any]:
+    if not request.is_json:
+        raise Malformed("Send a JSON object (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Malformed("The body is not a JSON object.")
+    return body
+
+
+def _item(view: transfers.TransferView) -> dict[str, Any]:
+    dumped: dict[str, Any] = TransferItemSchema().dump(view)
+    return dumped
+
+
+@api.post("/transfers")
+@requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+def create_transfer() -> tuple[Response, int, dict[str, str]]:
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        sent = transfers.send_as(db, current.master, current_principal(), data, utcnow())
+    location = url_for("api.get_transfer", transfer_id=sent.id)
+    return jsonify(_item(sent)), 201, {"Location": location}
+
+
+@api.get("/transfers")
+@requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+def list_transfers() -> Response:
+    try:
+        query = load_transfer_query(request.args.to_dict(flat=True))
+    except ValidationError as exc:
+        raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
+    area = transfers.listing_area(current_principal(), query.area)
+    with node().sessions() as db:
+        page = transfers.list_transfer_page(
+            db,
+            area,
+            direction=query.direction,
+            status=query.status,
+            after=query.cursor,
+            limit=query.limit,
+        )
+    return jsonify(
+        items=[_item(view) for view in page.items],
+        next=encode_cursor(*page.next) if page.next else None,
+    )
+
+
+@api.get("/transfers/<transfer_id>")
+@requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
+def get_transfer(transfer_id: str) -> Response:
+    try:
+        canonical = str(uuid.UUID(transfer_id)) == transfer_id
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise NotFound("No such transfer.")
+    current = node()
+    with current.sessions() as db:
+        opened = transfers.open_transfer(
+            db, current.master, current_principal(), transfer_id, now=utcnow()
+        )
+    return jsonify(transfer=_item(opened.transfer), content=opened.content)

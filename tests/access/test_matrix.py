@@ -1,0 +1,203 @@
+"""Access-control matrix: every route of the app x every kind of caller, against an
+explicit table. A route without a row fails the test, so a new route cannot ship without
+someone deciding who may call it.
+
+Callers are real: users signed in through the real login pages (password + TOTP), API
+clients holding tokens from the real token endpoint, and a peer node presenting a valid
+federation request token (signed by its area key for exactly this request).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from access_site import PEER, A, Site, make_site
+from flask.testing import FlaskClient
+from werkzeug.routing import Rule
+
+from gateway.domain.areas import current_secret_keys
+from gateway.domain.clock import utcnow
+from gateway.samples import sample_transfer
+from keys import issue_request_token
+
+USERS_A = ("coordinator_a", "chair_a", "auditor_a", "admin_a")
+USERS = (*USERS_A, "coordinator_b")
+SCOPE_CLIENTS = {
+    "client_transfers_read": "transfers:read",
+    "client_transfers_write": "transfers:write",
+    "client_flags_query": "flags:query",
+    "client_flags_write": "flags:write",
+    "client_audit_read": "audit:read",
+}
+PRINCIPALS = ("anonymous", *USERS, *SCOPE_CLIENTS, "peer")
+
+
+@pytest.fixture
+def site(node_factory: Any) -> Site:
+    return make_site(node_factory)
+
+
+def row(default: int, **overrides: int) -> dict[str, int]:
+    table = {principal: default for principal in PRINCIPALS}
+    for key, status in overrides.items():
+        assert key in PRINCIPALS, key
+        table[key] = status
+    return table
+
+
+def users(status: int) -> dict[str, int]:
+    return {name: status for name in USERS}
+
+
+# (endpoint, method) -> caller -> status. Decisions worth reading:
+# - Login pages are public; their POSTs need the CSRF token of a session, so a caller
+#   without a session gets 403. A signed-in user is sent on (303).
+# - Admins never see transfers, not even metadata; auditors see metadata, never content.
+# - Another area's transfer is 404, not 403: existence does not leak across areas.
+# - A federation request token is not an API token: 401 everywhere it is not the auth.
+EXPECTED: dict[tuple[str, str], dict[str, int]] = {
+    ("health.healthz", "GET"): row(200),
+    ("health.readyz", "GET"): row(200),
+    ("health.metrics", "GET"): row(200),
+    ("federation.bundle", "GET"): row(200),
+    # The request token is valid; the body `{}` is not an envelope.
+    ("federation.receive_envelope", "POST"): row(400),
+    ("ui.login", "GET"): row(200, **users(303)),
+    ("ui.login_submit", "POST"): row(403, **users(401)),
+    ("ui.second_factor", "GET"): row(303),
+    ("ui.second_factor_submit", "POST"): row(403, **users(303)),
+    ("ui.enrol", "GET"): row(303),
+    ("ui.enrol_submit", "POST"): row(403, **users(303)),
+    ("ui.logout", "POST"): row(403, **users(303)),
+    ("ui.oidc_start", "GET"): row(404),  # no provider configured on this node
+    ("ui.oidc_callback", "GET"): row(404),
+    ("ui.home", "GET"): row(403, anonymous=401, peer=401, **users(200)),
+    ("api.token", "POST"): row(401),  # no client credentials in the request
+    ("api.openapi", "GET"): row(200),
+    ("api.create_transfer", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=201, client_transfers_write=201
+    ),
+    ("api.list_transfers", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=200,
+        client_transfers_read=200,
+    ),
+    ("api.get_transfer", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+}
+
+
+def routes(app: Any) -> list[tuple[str, str, Rule]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            found.append((rule.endpoint, method, rule))
+    # Logging out ends the caller's session: do it last.
+    return sorted(found, key=lambda r: (r[0] == "ui.logout", r[0], r[1]))
+
+
+class Caller:
+    def __init__(self, site: Site, name: str) -> None:
+        self.site, self.name = site, name
+        self.browser: FlaskClient = site.app.test_client()
+        self.headers: dict[str, str] = {}
+        self.csrf: str | None = None
+
+    def request(self, method: str, path: str, body: Any) -> Any:
+        headers = dict(self.headers)
+        if self.name == "peer":
+            headers["Authorization"] = "Bearer " + peer_token(self.site, method, path, body)
+        data, kind = body
+        if self.csrf and method != "GET":
+            headers["X-CSRF-Token"] = self.csrf
+            if kind == "form":
+                data = {**data, "csrf_token": self.csrf}
+        if kind == "json":
+            return self.browser.open(
+                path, method=method, data=data, headers=headers, content_type="application/json"
+            )
+        return self.browser.open(path, method=method, data=data, headers=headers)
+
+
+def peer_token(site: Site, method: str, path: str, body: Any) -> str:
+    raw = body[0] if isinstance(body[0], bytes) else b""
+    with site.south.node.sessions() as session, session.begin():
+        keys = current_secret_keys(session, site.south.node.master, PEER, utcnow())
+    return issue_request_token(keys, audience=A, method=method, url=site.north.url + path, body=raw)
+
+
+def callers(site: Site) -> dict[str, Caller]:
+    made = {name: Caller(site, name) for name in PRINCIPALS}
+    for name in USERS:
+        role, area = name.rsplit("_", 1)
+        person = site.add_user(name, A if area == "a" else "eastmoor", role)
+        site.login(person, made[name].browser)
+        made[name].csrf = site.csrf(made[name].browser)
+    for name, scope in SCOPE_CLIENTS.items():
+        made[name].headers = {"Authorization": "Bearer " + site.token(*site.new_client(A, scope))}
+    return made
+
+
+def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[str, Any]:
+    values = {"code": A, "area": A, "transfer_id": transfer_id}
+    path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
+    if rule.endpoint == "api.create_transfer":
+        return path, (json.dumps(sample_transfer(A, PEER)).encode(), "json")
+    if rule.endpoint == "federation.receive_envelope":
+        return path, (b"{}", "json")
+    if rule.endpoint == "api.token":
+        return path, ({"grant_type": "client_credentials"}, "form")
+    return path, ({} if method != "GET" else None, "form")
+
+
+def test_every_route_answers_every_caller_as_the_table_says(site: Site) -> None:
+    found = routes(site.app)
+    missing = {(e, m) for e, m, _ in found} - set(EXPECTED)
+    assert not missing, f"routes without a row in the access table: {sorted(missing)}"
+    stale = set(EXPECTED) - {(e, m) for e, m, _ in found}
+    assert not stale, f"rows for routes that no longer exist: {sorted(stale)}"
+
+    transfer_id = site.outbound(A)
+    made = callers(site)
+    wrong = []
+    for endpoint, method, rule in found:
+        path, body = request_for(site, rule, method, transfer_id)
+        for name in PRINCIPALS:
+            answer = made[name].request(method, path, body)
+            expected = EXPECTED[(endpoint, method)][name]
+            if answer.status_code != expected:
+                wrong.append(f"{method} {path} as {name}: {answer.status_code} != {expected}")
+            if answer.status_code in (401, 403) and path.startswith("/api/"):
+                assert answer.mimetype == "application/problem+json", (path, name)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_route_that_declares_nothing_is_closed(site: Site) -> None:
+    """Deny by default is enforced centrally: a route without @requires is shut to every
+    caller, even a coordinator with a valid session and a client with every scope."""
+    app = site.app
+    app.add_url_rule("/api/v1/forgotten", "forgotten", lambda: "open")
+    person = site.add_user("coord", A, "coordinator")
+    browser = site.login(person)
+    everything = " ".join(SCOPE_CLIENTS.values())
+    client = app.test_client()
+    assert app.test_client().get("/api/v1/forgotten").status_code == 401
+    assert browser.get("/api/v1/forgotten").status_code == 403
+    assert client.get("/api/v1/forgotten", headers=site.bearer(A, everything)).status_code == 403
+    assert browser.get("/").status_code == 200  # the same session does work elsewhere
