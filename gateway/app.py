@@ -84,7 +84,6 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     from gateway.cli import register_cli
     from gateway.security import install_guard
     from gateway.web.api import api
-    from gateway.web.audit import audit_api
     from gateway.web.errors import install_error_handlers
     from gateway.web.federation import federation
     from gateway.web.health import health
@@ -101,7 +100,6 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     install_guard(app)
     app.register_blueprint(health)
     app.register_blueprint(federation)
-    app.register_blueprint(audit_api)
     app.register_blueprint(api)
     app.register_blueprint(ui)
     register_cli(app)

@@ -60,7 +60,14 @@ PUBLIC_ENDPOINTS = frozenset(
 )
 # Public state-changing endpoints that authenticate every request themselves and are
 # never called by a browser with our cookie: they need no CSRF token.
-CSRF_EXEMPT = frozenset({"federation.receive_envelope", "api.token"})
+CSRF_EXEMPT = frozenset(
+    {
+        "federation.receive_envelope",
+        "federation.audit_consistency",
+        "federation.audit_cosignature",
+        "api.token",
+    }
+)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"

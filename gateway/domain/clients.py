@@ -21,7 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import ApiClient, TokenKey
+from gateway.domain import audit
+from gateway.domain.actors import Actor
 from gateway.domain.areas import get_area
+from gateway.domain.audit import actions
 from gateway.domain.principals import SCOPES, Principal
 from gateway.errors import Invalid, Unauthorized
 from keys import (
@@ -93,7 +96,17 @@ def create_client(
                 disabled=False,
             )
         )
-        # Audit hook (issue 3): API client created (client id, area, scopes).
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.CLIENT_CREATED,
+                actor=Actor.operator(),
+                objects={"client": client_id},
+                details={"scopes": " ".join(sorted(granted))},
+            ),
+            now,
+        )
     return ClientView(client_id, name, area, granted), secret
 
 
@@ -155,6 +168,16 @@ def issue_token(
         raise Invalid("The client may not ask for that scope.", errors={"scope": ["Not granted."]})
     with session.begin():
         key = _signing_key(session, master, now)
+        audit.record(
+            session,
+            client.area,
+            audit.Event(
+                action=actions.TOKEN_ISSUED,
+                actor=Actor.client(client.id),
+                details={"scopes": " ".join(sorted(scopes)), "lifetime": lifetime},
+            ),
+            now,
+        )
     token = issue_access_token(
         key,
         issuer=issuer,

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from gateway.domain.actors import Actor
+from gateway.errors import Invalid, NotFound
 from schemas.access import ROLES, SCOPES
 
 COORDINATOR, CHAIR, AUDITOR, ADMIN = ROLES
@@ -68,6 +69,20 @@ class Principal:
 
     def may_send(self, area: str) -> bool:
         return area in self.areas_for(SEND_ROLES, TRANSFERS_WRITE)
+
+    def choose_area(self, requested: str | None, roles: Iterable[str], scope: str) -> str:
+        """The area to act in: the one asked for, or the only one the principal holds the
+        right in. An area it holds no right in answers like one that does not exist."""
+        allowed = self.areas_for(roles, scope)
+        if requested is None:
+            if len(allowed) == 1:
+                return allowed[0]
+            raise Invalid(
+                "Name the area.", errors={"area": ["Required: you act in several areas."]}
+            )
+        if requested not in allowed:
+            raise NotFound("No such area.")
+        return requested
 
     def actor(self, area: str, roles: Iterable[str] = ()) -> Actor:
         """The actor for an audit event: a user acting in the first matching role there."""

@@ -20,6 +20,10 @@ from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session
 
 from adapters.db.models import WebSession
+from gateway.domain import audit
+from gateway.domain.actors import Actor
+from gateway.domain.audit import actions
+from gateway.domain.users import roles_of
 from keys import keyed_digest
 
 ANONYMOUS, PASSWORD, ENROL, FULL = "anonymous", "password", "enrol", "full"
@@ -119,10 +123,17 @@ def save_data(session: Session, key: bytes, raw_id: str, data: dict[str, Any]) -
             row.data = json.dumps(data)
 
 
-def end(session: Session, key: bytes, raw_id: str) -> None:
+def end(session: Session, key: bytes, raw_id: str, now: datetime) -> None:
     with session.begin():
         row = session.get(WebSession, _digest(key, raw_id))
         if row is None:
             return
-        # Audit hook (issue 3): logout (row.user_id) when row.stage == FULL, same transaction.
+        if row.user_id is not None and row.stage == FULL:
+            areas = sorted({area for area, _ in roles_of(session, row.user_id)})
+            audit.record_everywhere(
+                session,
+                areas,
+                audit.Event(action=actions.LOGOUT, actor=Actor.user(row.user_id)),
+                now,
+            )
         session.delete(row)

@@ -23,7 +23,7 @@ from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.peers import recipient_key
-from gateway.domain.principals import SEND_ROLES, Principal
+from gateway.domain.principals import CONTENT_ROLES, SEND_ROLES, Principal
 from gateway.errors import Forbidden, Invalid, NotFound, field_errors
 from keys import (
     CryptoError,
@@ -360,6 +360,17 @@ def open_transfer(
                 content = open_envelope(wire, keys)
         except CryptoError as exc:
             raise NotFound("The keys for this transfer are no longer held.") from exc
-        # Audit hook (issue 3): content opened, same transaction; the actor is
-        # principal.actor(row.area_code, principals.CONTENT_ROLES), plus the transfer id and area.
+        audit.record(
+            session,
+            row.area_code,
+            audit.Event(
+                action=actions.CONTENT_OPENED,
+                actor=principal.actor(row.area_code, CONTENT_ROLES),
+                peer_area=row.peer_area,
+                objects={"transfer": row.id, "envelope": row.envelope_id},
+                envelope_digest=envelope.digest,
+                details={"direction": row.direction},
+            ),
+            now,
+        )
         return OpenedTransfer(view(row), content)

@@ -21,8 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from adapters.db.models import RecoveryCode, User, UserRole
-from gateway.domain import ratelimit
+from gateway.domain import audit, ratelimit
+from gateway.domain.actors import Actor
 from gateway.domain.areas import get_area
+from gateway.domain.audit import actions
 from gateway.domain.principals import ROLES
 from gateway.errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from keys import (
@@ -117,7 +119,17 @@ def add_user_role(
         elif session.get(UserRole, (user.id, area, role)) is not None:
             raise Conflict("The user already holds this role in this area.")
         session.add(UserRole(user_id=user.id, area_code=area, role=role, created_at=now))
-        # Audit hook (issue 3): user created / role granted (user id, area, role; no email).
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.USER_ROLE_GRANTED,
+                actor=Actor.operator(),
+                objects={"user": user.id},
+                details={"role": role, "new_user": enrolment is not None},
+            ),
+            now,
+        )
         return Grant(user.id, area, role, enrolment)
 
 
@@ -221,7 +233,11 @@ def _record_failure(
             .where(User.id == user_id)
             .values(failed_logins=0, locked_until=now + policy.lockout)
         )
-    # Audit hook (issue 3): failed login (user id if known, never the email or address).
+    # Known accounts only: a failure for an unknown email belongs to no area's log (it is
+    # rate limited, and logged without the email).
+    _audit_user(
+        session, user_id, actions.LOGIN_FAILED, {"locked": failures >= policy.max_failures}, now
+    )
 
 
 def check_password(
@@ -283,7 +299,7 @@ def check_second_factor(
             user.failed_logins = 0
             if enrolling:
                 user.totp_confirmed_at = now
-            # Audit hook (issue 3): login (user id, method password+totp or recovery code).
+            _audit_user(session, user.id, actions.LOGIN, {"method": "local"}, now)
         else:
             usable = user is not None and not _locked(user, now)
             _record_failure(session, keys, user_id if usable else None, policy, now)
@@ -353,7 +369,7 @@ def mapped_roles(claims: Mapping[str, Any], rules: SsoRules) -> frozenset[str] |
 
 
 def sso_login(
-    session: Session, *, area: str, claims: Mapping[str, Any], rules: SsoRules
+    session: Session, *, area: str, claims: Mapping[str, Any], rules: SsoRules, now: datetime
 ) -> tuple[str, frozenset[tuple[str, str]]]:
     """Let a provider-authenticated person in only as an existing user of that area.
 
@@ -376,8 +392,31 @@ def sso_login(
     mapping = mapped_roles(claims, rules)
     if mapping is not None:
         granted &= mapping
+    with session.begin():
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.LOGIN if user_id and granted else actions.LOGIN_FAILED,
+                actor=Actor.user(user_id) if user_id else Actor.system("oidc"),
+                details={"method": "oidc", "roles": ",".join(sorted(granted))},
+            ),
+            now,
+        )
     if user_id is None or not granted:
-        # Audit hook (issue 3): failed login (single sign-on, area; never the email).
         raise Unauthorized("No account with a role in this area matches this sign-in.")
-    # Audit hook (issue 3): login (user id, method oidc, area, roles granted).
     return user_id, frozenset((area, role) for role in granted)
+
+
+def _audit_user(
+    session: Session,
+    user_id: str,
+    action: str,
+    details: Mapping[str, str | int | bool | None],
+    now: datetime,
+) -> None:
+    """An account event goes to the log of every area the account holds a role in."""
+    areas = sorted({area for area, _ in roles_of(session, user_id)})
+    audit.record_everywhere(
+        session, areas, audit.Event(action=action, actor=Actor.user(user_id), details=details), now
+    )

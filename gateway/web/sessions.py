@@ -84,7 +84,7 @@ class DatabaseSessionInterface(SessionInterface):
         with self.node.sessions() as db:
             if session.ended:
                 if session.state is not None:
-                    store.end(db, key, session.state.raw_id)
+                    store.end(db, key, session.state.raw_id, utcnow())
                 response.delete_cookie(COOKIE, path="/", secure=True, httponly=True, samesite="Lax")
                 return
             old = session.state.raw_id if session.state else None

@@ -89,6 +89,23 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=200,
         client_transfers_read=200,
     ),
+    # The audit: auditors and audit:read clients of the area; content-free answers.
+    ("api.list_audit", "GET"): row(
+        403, anonymous=401, peer=401, auditor_a=200, client_audit_read=200
+    ),
+    ("api.verify_audit", "GET"): row(
+        403, anonymous=401, peer=401, auditor_a=200, client_audit_read=200
+    ),
+    ("api.disclosure_report", "GET"): row(
+        403, anonymous=401, peer=401, auditor_a=200, client_audit_read=200
+    ),
+    ("api.subject_access", "POST"): row(
+        403, anonymous=401, peer=401, auditor_a=200, client_audit_read=200
+    ),
+    # Peer audit endpoints authenticate by federation request token only.
+    ("federation.audit_consistency", "POST"): row(401, peer=200),
+    # The token is valid; the body `{}` is not a co-signature.
+    ("federation.audit_cosignature", "POST"): row(422),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,
@@ -160,6 +177,13 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
     if rule.endpoint == "api.create_transfer":
         return path, (json.dumps(sample_transfer(A, PEER)).encode(), "json")
     if rule.endpoint == "federation.receive_envelope":
+        return path, (b"{}", "json")
+    if rule.endpoint == "api.subject_access":
+        person = {"given_names": "Nobody", "date_of_birth": "1990-01-01"}
+        return path, (json.dumps(person).encode(), "json")
+    if rule.endpoint == "federation.audit_consistency":
+        return path, (json.dumps({"area": A, "sizes": [1]}).encode(), "json")
+    if rule.endpoint == "federation.audit_cosignature":
         return path, (b"{}", "json")
     if rule.endpoint == "api.token":
         return path, ({"grant_type": "client_credentials"}, "form")

@@ -2,8 +2,8 @@
 subject-access search rely on the names, so they never change meaning once released.
 
 Hooks for features that land later say so where they live:
-login, login.failed, logout (identity), content.opened and document.downloaded (API),
-transfer.approved, acknowledgement.*, forward.* (workflow), flag.* and lookup (flags).
+document.downloaded (documents), transfer.approved, acknowledgement.*, forward.*
+(workflow), flag.* and lookup (flags).
 """
 
 AREA_CREATED = "area.created"
@@ -21,6 +21,12 @@ PEER_VERIFIED = "audit.peer_verified"
 PEER_INCONSISTENT = "audit.peer_inconsistent"
 COSIGNED = "audit.cosigned"
 RETENTION_PURGED = "retention.purged"
+USER_ROLE_GRANTED = "user.role_granted"
+CLIENT_CREATED = "client.created"
+TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secret
+LOGIN = "login"
+LOGIN_FAILED = "login.failed"
+LOGOUT = "logout"
 
 # Actions that are a cross-area disclosure (reports count these).
 DISCLOSURES = frozenset({TRANSFER_SENT})

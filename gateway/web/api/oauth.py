@@ -147,7 +147,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
                 )
         except Invalid as exc:
             raise InvalidScopeError() from exc
-        # Audit hook (issue 3): access token issued (client id, area, scopes).
+        # The issue is in the client's area's audit log (clients.issue_token).
         log.info("access token issued")
         return {
             "access_token": issued.access_token,

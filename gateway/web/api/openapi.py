@@ -20,6 +20,16 @@ from schemas.api import (
     TransferPageSchema,
     TransferQuerySchema,
 )
+from schemas.audit_api import (
+    AreaQuerySchema,
+    AuditPageSchema,
+    AuditQuerySchema,
+    DisclosureReportSchema,
+    ReportQuerySchema,
+    SubjectAccessSchema,
+    SubjectRequestSchema,
+    VerifyReportSchema,
+)
 from schemas.transfer_request import TransferRequestSchema
 
 PROBLEM = "application/problem+json"
@@ -157,6 +167,7 @@ def build_spec() -> dict[str, Any]:
             },
         },
     )
+    _audit_paths(spec)
     spec.path(
         path="/api/v1/openapi.json",
         operations={
@@ -170,6 +181,82 @@ def build_spec() -> dict[str, Any]:
     )
     document: dict[str, Any] = spec.to_dict()
     return document
+
+
+def _get(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "security": READ_SECURITY,
+            "parameters": [{"in": "query", "schema": query}],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": schema}},
+                },
+                **_problems(401, 403, 404, 422),
+            },
+        }
+    }
+
+
+def _audit_paths(spec: APISpec) -> None:
+    """Auditors (and clients with audit:read) of the area; content-free answers."""
+    for name, schema in (
+        ("AuditPage", AuditPageSchema),
+        ("VerifyReport", VerifyReportSchema),
+        ("DisclosureReport", DisclosureReportSchema),
+        ("SubjectRequest", SubjectRequestSchema),
+        ("SubjectAccess", SubjectAccessSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.path(
+        path="/api/v1/audit",
+        operations=_get(
+            "listAudit", "The area's audit events, oldest first.", AuditQuerySchema, "AuditPage"
+        ),
+    )
+    spec.path(
+        path="/api/v1/audit/verify",
+        operations=_get(
+            "verifyAudit",
+            "Recompute the area's Merkle log and check every checkpoint.",
+            AreaQuerySchema,
+            "VerifyReport",
+        ),
+    )
+    spec.path(
+        path="/api/v1/reports/disclosures",
+        operations=_get(
+            "disclosureReport",
+            "Disclosures by period, peer area, legal basis and consent; delivery times.",
+            ReportQuerySchema,
+            "DisclosureReport",
+        ),
+    )
+    spec.path(
+        path="/api/v1/audit/subject-access",
+        operations={
+            "post": {
+                "operationId": "subjectAccess",
+                "summary": "Every disclosure concerning a person (subject access, court "
+                "orders); the search is audited with its match count only.",
+                "security": WRITE_SECURITY,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "SubjectRequest"}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "The disclosures found",
+                        "content": {"application/json": {"schema": "SubjectAccess"}},
+                    },
+                    **_problems(400, 401, 403, 404, 422),
+                },
+            }
+        },
+    )
 
 
 @api.get("/openapi.json")

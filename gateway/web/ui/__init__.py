@@ -244,7 +244,9 @@ def oidc_callback(area: str) -> Response:
             frozenset(provider.allowed_domains), provider.role_claim, provider.role_mapping
         )
         with node().sessions() as db:
-            user_id, roles = users.sso_login(db, area=area, claims=dict(claims), rules=rules)
+            user_id, roles = users.sso_login(
+                db, area=area, claims=dict(claims), rules=rules, now=utcnow()
+            )
     except (OAuthError, JoseError, RequestException, Unauthorized, KeyError, ValueError) as exc:
         # The kind of failure only: a provider's message may quote what it was sent.
         log.info("login refused step=oidc area=%s kind=%s", area, type(exc).__name__)

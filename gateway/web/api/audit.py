@@ -1,0 +1,107 @@
+"""`/api/v1/audit`, `/api/v1/audit/verify`, `/api/v1/audit/subject-access` and
+`/api/v1/reports/disclosures`: for auditors (and clients with `audit:read`) of the area.
+
+Everything here is content-free (leaves, hashes, counts) except subject access, which
+lists disclosures about one person (legal basis, recipients, dates; never the case
+content) and is itself audited with its match count.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from gateway.domain.audit import events, reports, subject, verify
+from gateway.domain.audit.export import day_range
+from gateway.domain.clock import utcnow
+from gateway.domain.principals import AUDIT_READ, AUDITOR
+from gateway.errors import Invalid, Malformed, field_errors
+from gateway.security import current_principal, requires
+from gateway.web import node
+from gateway.web.api import api
+from schemas.audit_api import (
+    AreaQuerySchema,
+    AuditQuerySchema,
+    ReportQuerySchema,
+    SubjectRequestSchema,
+    integer_args,
+)
+
+AUDITORS = [AUDITOR]
+
+
+def _load(schema: Schema, data: Any) -> Any:
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise Invalid("The request is not valid.", errors=field_errors(exc.messages)) from exc
+
+
+def _area(requested: str | None) -> str:
+    return current_principal().choose_area(requested, AUDITORS, AUDIT_READ)
+
+
+@api.get("/audit")
+@requires(roles=AUDITORS, scopes=[AUDIT_READ])
+def list_audit() -> Response:
+    query = _load(AuditQuerySchema(), integer_args(request.args.to_dict(), "cursor", "limit"))
+    area = _area(query.area)
+    with node().sessions() as session:
+        page = events.list_events(
+            session,
+            area,
+            after=query.cursor,
+            limit=query.limit,
+            action=query.action,
+            start=day_range(query.start, query.start)[0] if query.start else None,
+            end=day_range(query.end, query.end)[1] if query.end else None,
+        )
+    return jsonify(items=page.items, next=page.next)
+
+
+@api.get("/audit/verify")
+@requires(roles=AUDITORS, scopes=[AUDIT_READ])
+def verify_audit() -> Response:
+    area = _area(_load(AreaQuerySchema(), request.args.to_dict()).area)
+    with node().sessions() as session, session.begin():
+        result = verify.verify_log(session, area)
+    return jsonify(result.as_dict())
+
+
+@api.get("/reports/disclosures")
+@requires(roles=AUDITORS, scopes=[AUDIT_READ])
+def disclosure_report() -> Response:
+    query = _load(ReportQuerySchema(), request.args.to_dict())
+    area = _area(query.area)
+    end = query.end or date.today()
+    start = query.start or end - timedelta(days=365)
+    with node().sessions() as session:
+        result = reports.disclosures(session, area, start, end, query.period)
+    return jsonify(result)
+
+
+@api.post("/audit/subject-access")
+@requires(roles=AUDITORS, scopes=[AUDIT_READ])
+def subject_access() -> Response:
+    """Subject access and court orders (seed 004 ISP 9). The person is in the body."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise Malformed("Send a JSON object (Content-Type: application/json).")
+    asked = _load(SubjectRequestSchema(), body)
+    area = _area(asked.area)
+    person = subject.Person(asked.given_names, asked.family_name, asked.date_of_birth)
+    principal = current_principal()
+    current = node()
+    with current.sessions() as session:
+        found = subject.search(
+            session,
+            current.master,
+            area,
+            person,
+            actor=principal.actor(area, AUDITORS),
+            now=utcnow(),
+        )
+    return jsonify(area=area, disclosures=found)
