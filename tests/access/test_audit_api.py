@@ -122,9 +122,7 @@ def test_subject_access_through_the_api(site: Site) -> None:
         leaves = " ".join(r[0] for r in connection.execute(text("SELECT leaf FROM audit_events")))
     assert "Subjecta" not in leaves
     assert person["date_of_birth"] not in leaves
-    refused = auditor.post(
-        "/api/v1/audit/subject-access", json={"given_names": "X"}, headers=csrf
-    )
+    refused = auditor.post("/api/v1/audit/subject-access", json={"given_names": "X"}, headers=csrf)
     assert refused.status_code == 422
     assert "date_of_birth" in refused.json["errors"]
 
