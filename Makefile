@@ -32,6 +32,8 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/federation.py
+	$(BIN)/python bench/audit_proofs.py
+	$(BIN)/python bench/audit.py
 
 clean:
 	rm -rf $(VENV) .demo instance .pytest_cache .mypy_cache .ruff_cache
