@@ -10,9 +10,11 @@ import logging
 import signal
 import threading
 import time
+from datetime import timedelta
 from types import FrameType
 
 from gateway.app import Node
+from gateway.domain import ratelimit
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
@@ -20,6 +22,7 @@ from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
 log = logging.getLogger("gateway.worker")
 BATCH = 10
 CHORE_INTERVAL = 300.0
+COUNTER_KEEP = timedelta(days=2)
 
 
 def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None = None) -> int:
@@ -29,8 +32,7 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
     handled, last_chores = 0, 0.0
     while not stop.is_set():
         if time.monotonic() - last_chores > CHORE_INTERVAL:
-            with node.sessions() as session:
-                forget_used_tokens(session, utcnow())
+            _chores(node)
             last_chores = time.monotonic()
         _checkpoint_due(node)
         handled_now = deliver_batch(node)
@@ -50,6 +52,15 @@ def deliver_batch(node: Node) -> int:
             outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
             log.info("envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail)
     return len(claims)
+
+
+def _chores(node: Node) -> None:
+    now = utcnow()
+    with node.sessions() as session:
+        forget_used_tokens(session, now)
+        with session.begin():
+            # The longest window a limit may name is a day; older counters can only reset.
+            ratelimit.purge(session, now - COUNTER_KEEP)
 
 
 def _checkpoint_due(node: Node) -> None:
