@@ -87,3 +87,16 @@ def test_parse(text_value: str, count: int, seconds: int) -> None:
 def test_parse_refuses(bad: str) -> None:
     with pytest.raises(ValueError, match="rate limit"):
         RateLimit.parse(bad)
+
+
+def test_purge_drops_only_counters_whose_window_is_over(sessions) -> None:  # type: ignore[no-untyped-def]
+    limit = RateLimit.parse("2/minute")
+    hit(sessions, "old", limit, T0)
+    hit(sessions, "new", limit, T0 + timedelta(days=3))
+    with sessions() as session, session.begin():
+        assert ratelimit.purge(session, T0 + timedelta(days=1)) == 1
+    with sessions() as session:
+        assert session.execute(text("SELECT count(*) FROM rate_counters")).scalar() == 1
+    # The surviving counter still counts.
+    hit(sessions, "new", limit, T0 + timedelta(days=3, seconds=1))
+    assert not hit(sessions, "new", limit, T0 + timedelta(days=3, seconds=2)).allowed
