@@ -27,9 +27,9 @@ INBOUND, OUTBOUND = "inbound", "outbound"
 
 SENDER: dict[str, frozenset[str]] = {
     AWAITING_APPROVAL: frozenset({QUEUED}),
-    # A delivery that gave up may be retried; a late receipt still proves delivery.
     QUEUED: frozenset({DELIVERED, FAILED}),
-    FAILED: frozenset({QUEUED, DELIVERED}),
+    # A receipt that arrives after the outbox gave up still proves delivery.
+    FAILED: frozenset({DELIVERED}),
     DELIVERED: frozenset({ACKNOWLEDGED, REDIRECTED}),
     ACKNOWLEDGED: frozenset(),
     REDIRECTED: frozenset(),

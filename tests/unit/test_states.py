@@ -15,7 +15,6 @@ SENDER_MOVES = {
     ("awaiting_approval", "queued"),
     ("queued", "delivered"),
     ("queued", "failed"),
-    ("failed", "queued"),
     ("failed", "delivered"),
     ("delivered", "acknowledged"),
     ("delivered", "redirected"),
