@@ -19,7 +19,15 @@ from schemas.common import AREA_CODE, StrictSchema, UUIDString, area_code
 from schemas.transfer_request import TransferRequestSchema
 
 DIRECTIONS = ("inbound", "outbound")
-STATUSES = ("awaiting_approval", "queued", "delivered", "failed", "received")
+STATUSES = (
+    "awaiting_approval",
+    "queued",
+    "delivered",
+    "failed",
+    "received",
+    "acknowledged",
+    "redirected",
+)
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 
 
@@ -94,6 +102,10 @@ class TransferItemSchema(Schema):
     updated_at = fields.DateTime(required=True)
     delivered_at = fields.DateTime(allow_none=True)
     failure_reason = fields.String(allow_none=True)
+    listed_for = fields.Date(
+        allow_none=True,
+        metadata={"description": "The meeting the receiving area listed it for, once accepted."},
+    )
 
 
 class TransferPageSchema(Schema):

@@ -8,11 +8,12 @@ through `self_sealed_key`). Transfer rows are metadata: ids, areas, states, time
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -163,6 +164,11 @@ class Transfer(Base):
     updated_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     purged_at: Mapped[datetime | None]
+    # Who created an outbound transfer (an actor id, never personal data): the person who
+    # made it may not approve it. None for inbound transfers.
+    created_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    # The meeting the receiving area listed the case for: a date, not personal data.
+    listed_for: Mapped[date | None] = mapped_column(Date, default=None)
 
 
 class OutboxItem(Base):

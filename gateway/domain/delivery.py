@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer, UsedToken
 from adapters.peer_client import PeerClient, PeerUnreachable
-from gateway.domain import audit
+from gateway.domain import audit, states
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.peers import node_url, pinned_key
 from gateway.domain.receiving import ENVELOPES_PATH
-from gateway.domain.transfers import DELIVERED, FAILED, QUEUED
+from gateway.domain.states import DELIVERED, FAILED, QUEUED
 from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
 from schemas.receipt import RECEIPT_KIND, ReceiptSchema
 
@@ -197,7 +197,7 @@ def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime
         transfer = _transfer(session, claim)
         if transfer is not None:
             if transfer.status in (QUEUED, FAILED):
-                transfer.status = DELIVERED
+                states.move(transfer, DELIVERED)
                 transfer.failure_reason = None
             transfer.delivered_at = transfer.delivered_at or now
             transfer.updated_at = now
@@ -255,7 +255,8 @@ def _record_failure(
             )
             transfer = _transfer(session, claim)
             if transfer is not None and transfer.status == QUEUED:
-                transfer.status, transfer.failure_reason = FAILED, reason[:500]
+                states.move(transfer, FAILED)
+                transfer.failure_reason = reason[:500]
                 transfer.updated_at = now
             audit.record(
                 session,

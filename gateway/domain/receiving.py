@@ -21,13 +21,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
-from gateway.domain import audit, peerauth
+from gateway.domain import audit, peerauth, workflow
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.peers import pinned_key
-from gateway.domain.transfers import INBOUND, RECEIVED, TRANSFER_REQUEST
+from gateway.domain.states import INBOUND, RECEIVED
+from gateway.domain.transfers import TRANSFER_REQUEST
 from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
 from keys import (
     AreaSecretKeys,
@@ -44,6 +45,8 @@ from keys import (
     sign_document,
     verify_envelope,
 )
+from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
+from schemas.acknowledgement import load_acknowledgement
 from schemas.envelope import EnvelopeSchema
 from schemas.receipt import RECEIPT_KIND
 from schemas.transfer_request import load_transfer_request
@@ -54,6 +57,7 @@ ENVELOPES_PATH = "/federation/v1/envelopes"
 # refused until then rather than stored unchecked.
 PAYLOAD_LOADERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
     TRANSFER_REQUEST: load_transfer_request,
+    ACKNOWLEDGEMENT: load_acknowledgement,
 }
 
 
@@ -87,11 +91,11 @@ def receive_envelope(
     to_area = header.recipient.area
     recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
     parts = _parse_parts(wire)
-    facts = _verify_and_validate(session, wire, parts, recipient, now)
+    facts, reply = _verify_and_validate(session, wire, parts, recipient, now)
     digest = envelope_digest(parts)
     with session.begin():
         proof = evidence.verify(session, wire, digest, now)
-    arrival = Arrival(wire, digest, facts, proof)
+    arrival = Arrival(wire, digest, facts, proof, reply)
     return _store(session, master, arrival, recipient, claims, now)
 
 
@@ -103,6 +107,8 @@ class Arrival:
     digest: str
     facts: audit.DisclosureFacts
     evidence: evidence.VerifiedEvidence | None
+    # An acknowledgement's outcome, applied to the transfer it answers when stored.
+    reply: workflow.Reply | None = None
 
 
 def _parse_parts(wire: dict[str, Any]) -> EnvelopeParts:
@@ -154,7 +160,7 @@ def _verify_and_validate(
     parts: EnvelopeParts,
     recipient: AreaSecretKeys,
     now: datetime,
-) -> audit.DisclosureFacts:
+) -> tuple[audit.DisclosureFacts, workflow.Reply | None]:
     sender_key_id = wire["from"]["key"]
     with session.begin():
         sender_key = pinned_key(session, sender_key_id)
@@ -173,7 +179,8 @@ def _verify_and_validate(
     if loader is None:
         raise Refused("This node does not yet accept that payload type.", reason="unsupported-type")
     try:
-        return audit.facts_of(loader(payload))
+        loaded = loader(payload)
+        return audit.facts_of(loaded), workflow.reply_of(loaded)
     except ValidationError as exc:
         raise Refused("The payload is not valid.", reason="invalid-payload") from exc
     finally:
@@ -256,6 +263,11 @@ def _insert(
     the receipt that commits to that event; all in the caller's transaction."""
     wire, area = arrival.wire, recipient.area
     transfer_id = str(uuid.uuid4()) if wire["type"] == TRANSFER_REQUEST else None
+    answered = None
+    if arrival.reply is not None:
+        # Checked here, in the storing transaction, so a refusal stores nothing.
+        answered = workflow.reply_target(session, area, wire)
+        transfer_id = answered.id
     if arrival.evidence is not None:
         evidence.keep(session, arrival.evidence, area, now)
     recorded = audit.record(session, area, _received_event(arrival, transfer_id), now, master)
@@ -276,7 +288,9 @@ def _insert(
             purged_at=None,
         )
     )
-    if transfer_id is not None:
+    if answered is not None and arrival.reply is not None:
+        workflow.apply_reply(session, answered, arrival.reply, wire["id"], now)
+    elif transfer_id is not None:
         session.add(
             Transfer(
                 id=transfer_id,

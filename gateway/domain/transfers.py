@@ -1,7 +1,7 @@
 """Outbound transfers: validate, seal, and queue in one transaction; list metadata.
 
-States (DESIGN and the workflow issue): sender `awaiting_approval`, `queued`, `delivered`,
-`failed` (more arrive with the workflow issue); receiver `received`.
+States and their transitions live in `gateway.domain.states`; approval and
+acknowledgement in `gateway.domain.workflow`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from marshmallow import ValidationError
@@ -24,11 +24,16 @@ from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_i
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.peers import recipient_key
 from gateway.domain.principals import CONTENT_ROLES, SEND_ROLES, Principal
+from gateway.domain.states import (
+    AWAITING_APPROVAL,
+    INBOUND,
+    OUTBOUND,
+    QUEUED,
+)
 from gateway.errors import Forbidden, Invalid, NotFound, field_errors
 from keys import (
     CryptoError,
     MasterKey,
-    SealedEnvelope,
     canonical_json,
     open_envelope,
     open_own_copy,
@@ -41,12 +46,8 @@ from schemas.transfer_request import (
     load_transfer_request,
 )
 
-INBOUND, OUTBOUND = "inbound", "outbound"
-AWAITING_APPROVAL, QUEUED, DELIVERED, FAILED = "awaiting_approval", "queued", "delivered", "failed"
-RECEIVED = "received"
 TRANSFER_REQUEST = "transfer_request"
 DIRECTIONS = (INBOUND, OUTBOUND)
-STATUSES = (AWAITING_APPROVAL, QUEUED, DELIVERED, FAILED, RECEIVED)
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class TransferView:
     updated_at: datetime
     delivered_at: datetime | None
     failure_reason: str | None
+    # Set once the receiving area acknowledged the transfer (accepted).
+    listed_for: date | None = None
 
     @property
     def peer_area(self) -> str:
@@ -80,6 +83,7 @@ class TransferView:
             "updated_at": self.updated_at.isoformat(),
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "failure_reason": self.failure_reason,
+            "listed_for": self.listed_for.isoformat() if self.listed_for else None,
         }
 
 
@@ -96,6 +100,7 @@ def view(row: Transfer) -> TransferView:
         updated_at=row.updated_at,
         delivered_at=row.delivered_at,
         failure_reason=row.failure_reason,
+        listed_for=row.listed_for,
     )
 
 
@@ -155,10 +160,10 @@ def send_transfer(
             created_at=now,
             updated_at=now,
             delivered_at=None,
+            created_by=actor.id,
         )
-        recorded = audit.record(
-            session, from_area, _send_event(request, transfer, sealed, actor), now, master
-        )
+        event = send_event(request, transfer, sealed.id, sealed.digest, actor)
+        recorded = audit.record(session, from_area, event, now, master)
         wire = sealed.wire
         if not needs_approval:
             # The disclosure travels with the proof that it is in our signed log. A held
@@ -188,9 +193,11 @@ def send_transfer(
         return view(transfer)
 
 
-def _send_event(
-    request: TransferRequest, transfer: Transfer, sealed: SealedEnvelope, actor: Actor
+def send_event(
+    request: TransferRequest, transfer: Transfer, envelope_id: str, digest: str, actor: Actor
 ) -> audit.Event:
+    """The disclosure (or, while held, the hold): the same shape whether sent at once or
+    released later by a chair's approval."""
     facts = audit.transfer_facts(request)
     return audit.Event(
         action=actions.TRANSFER_HELD
@@ -198,8 +205,8 @@ def _send_event(
         else actions.TRANSFER_SENT,
         actor=actor,
         peer_area=transfer.peer_area,
-        objects={"transfer": transfer.id, "envelope": sealed.id},
-        envelope_digest=sealed.digest,
+        objects={"transfer": transfer.id, "envelope": envelope_id},
+        envelope_digest=digest,
         legal_basis=facts.legal_basis,
         consent=facts.consent,
         details={"type": TRANSFER_REQUEST, "restricted": request.restricted},

@@ -106,6 +106,19 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("federation.audit_consistency", "POST"): row(401, peer=200),
     # The token is valid; the body `{}` is not a co-signature.
     ("federation.audit_cosignature", "POST"): row(422),
+    # Workflow. The matrix's transfer is outbound and already queued: a chair of its area
+    # reaches the state check (409), as do its coordinator and write clients for an
+    # acknowledgement (only the receiving area acknowledges); approval is for chairs
+    # only, never an API client; another area's coordinator does not see it (404).
+    ("api.approve_transfer", "POST"): row(403, anonymous=401, peer=401, chair_a=409),
+    ("api.acknowledge_transfer", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,
@@ -185,6 +198,14 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         return path, (json.dumps({"area": A, "sizes": [1]}).encode(), "json")
     if rule.endpoint == "federation.audit_cosignature":
         return path, (b"{}", "json")
+    if rule.endpoint == "api.acknowledge_transfer":
+        acknowledgement = {
+            "status": "accepted",
+            "listed_for": utcnow().date().isoformat(),
+            "idva_referred": True,
+            "acknowledged_by": {"name": "Coordinator", "role": "MARAC coordinator"},
+        }
+        return path, (json.dumps(acknowledgement).encode(), "json")
     if rule.endpoint == "api.token":
         return path, ({"grant_type": "client_credentials"}, "form")
     return path, ({} if method != "GET" else None, "form")

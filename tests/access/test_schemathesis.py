@@ -34,6 +34,8 @@ def test_no_operation_answers_5xx(site: Site) -> None:
         "GET /api/v1/transfers",
         "POST /api/v1/transfers",
         "GET /api/v1/transfers/{transfer_id}",
+        "POST /api/v1/transfers/{transfer_id}/approve",
+        "POST /api/v1/transfers/{transfer_id}/acknowledgement",
     } <= labels
     reached: dict[str, set[int]] = {}
 

@@ -2,8 +2,7 @@
 subject-access search rely on the names, so they never change meaning once released.
 
 Hooks for features that land later say so where they live:
-document.downloaded (documents), transfer.approved, acknowledgement.*, forward.*
-(workflow), flag.* and lookup (flags).
+document.downloaded (documents), forward.* (workflow), flag.* and lookup (flags).
 """
 
 AREA_CREATED = "area.created"
@@ -11,9 +10,14 @@ KEYS_ROTATED = "keys.rotated"
 PEER_IMPORTED = "peer.imported"
 TRANSFER_SENT = "transfer.sent"  # the disclosure: sealed and queued for the peer
 TRANSFER_HELD = "transfer.awaiting_approval"  # decided after the meeting: nothing left yet
+TRANSFER_APPROVED = "transfer.approved"  # a chair released a held transfer
 TRANSFER_DELIVERED = "transfer.delivered"
 TRANSFER_FAILED = "transfer.failed"
 ENVELOPE_RECEIVED = "envelope.received"
+# The receiving area's coordinator answered a transfer (a disclosure back to the sender)...
+ACKNOWLEDGEMENT_SENT = "acknowledgement.sent"
+# ...and the sending area applied that answer to its transfer (reports time this).
+ACKNOWLEDGEMENT_RECEIVED = "acknowledgement.received"
 CONTENT_OPENED = "content.opened"
 AUDIT_EXPORTED = "audit.exported"
 SUBJECT_ACCESS = "audit.subject_access"
@@ -29,4 +33,4 @@ LOGIN_FAILED = "login.failed"
 LOGOUT = "logout"
 
 # Actions that are a cross-area disclosure (reports count these).
-DISCLOSURES = frozenset({TRANSFER_SENT})
+DISCLOSURES = frozenset({TRANSFER_SENT, ACKNOWLEDGEMENT_SENT})

@@ -22,8 +22,9 @@ from gateway.errors import Invalid
 from schemas.common import parse_timestamp
 
 PERIODS = ("month", "quarter", "year")
-# Acknowledgements travel back with the workflow issue; their leaves use this action.
-ACKNOWLEDGED = "transfer.acknowledged"
+# The sender's leaf for an acknowledgement names the transfer's own envelope, so the
+# time from disclosure to acknowledgement is measured like delivery.
+ACKNOWLEDGED = actions.ACKNOWLEDGEMENT_RECEIVED
 COUNTED = (
     actions.TRANSFER_SENT,
     actions.TRANSFER_DELIVERED,

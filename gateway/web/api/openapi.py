@@ -11,6 +11,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, current_app, jsonify
 
 from gateway.web.api import api
+from schemas.acknowledgement import AcknowledgementBodySchema
 from schemas.api import (
     ProblemSchema,
     TokenRequestSchema,
@@ -146,6 +147,7 @@ def build_spec() -> dict[str, Any]:
             },
         },
     )
+    _workflow_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -181,6 +183,61 @@ def build_spec() -> dict[str, Any]:
     )
     document: dict[str, Any] = spec.to_dict()
     return document
+
+
+TRANSFER_ID = {
+    "in": "path",
+    "name": "transfer_id",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _workflow_paths(spec: APISpec) -> None:
+    """Steps of the conversation after the first envelope (workflow issue)."""
+    spec.components.schema("Acknowledgement", schema=AcknowledgementBodySchema)
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/approve",
+        operations={
+            "post": {
+                "operationId": "approveTransfer",
+                "summary": "A chair of the sending area releases a transfer held for "
+                "approval (never the person who created it).",
+                "security": WRITE_SECURITY,
+                "parameters": [TRANSFER_ID],
+                "responses": {
+                    "200": {
+                        "description": "Queued for delivery",
+                        "content": {"application/json": {"schema": "TransferItem"}},
+                    },
+                    **_problems(401, 403, 404, 409),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/acknowledgement",
+        operations={
+            "post": {
+                "operationId": "acknowledgeTransfer",
+                "summary": "A coordinator of the receiving area accepts (and lists) or "
+                "redirects an inbound transfer; the answer travels back to the sender.",
+                "security": WRITE_SECURITY,
+                "parameters": [TRANSFER_ID],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "Acknowledgement"}},
+                },
+                "responses": {
+                    "200": {
+                        "description": "Acknowledged or redirected; the answer is queued",
+                        "content": {"application/json": {"schema": "TransferItem"}},
+                    },
+                    **_problems(400, 401, 403, 404, 409, 422),
+                },
+            }
+        },
+    )
 
 
 def _get(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:

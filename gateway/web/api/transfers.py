@@ -1,4 +1,4 @@
-"""`/api/v1/transfers`: send, list (metadata), open (content)."""
+"""`/api/v1/transfers`: send, list (metadata), open (content), approve, acknowledge."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from marshmallow import ValidationError
 
-from gateway.domain import transfers
+from gateway.domain import transfers, workflow
 from gateway.domain.clock import utcnow
 from gateway.domain.principals import (
     AUDITOR,
@@ -75,15 +75,43 @@ def list_transfers() -> Response:
 @api.get("/transfers/<transfer_id>")
 @requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
 def get_transfer(transfer_id: str) -> Response:
-    try:
-        canonical = str(uuid.UUID(transfer_id)) == transfer_id
-    except ValueError:
-        canonical = False
-    if not canonical:
-        raise NotFound("No such transfer.")
+    _canonical_id(transfer_id)
     current = node()
     with current.sessions() as db:
         opened = transfers.open_transfer(
             db, current.master, current_principal(), transfer_id, now=utcnow()
         )
     return jsonify(transfer=_item(opened.transfer), content=opened.content)
+
+
+def _canonical_id(transfer_id: str) -> None:
+    """Only canonical UUIDs name a transfer; anything else cannot exist here."""
+    try:
+        canonical = str(uuid.UUID(transfer_id)) == transfer_id
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise NotFound("No such transfer.")
+
+
+@api.post("/transfers/<transfer_id>/approve")
+@requires(roles=[CHAIR])
+def approve_transfer(transfer_id: str) -> Response:
+    _canonical_id(transfer_id)
+    current = node()
+    with current.sessions() as db:
+        approved = workflow.approve(db, current.master, current_principal(), transfer_id, utcnow())
+    return jsonify(_item(approved))
+
+
+@api.post("/transfers/<transfer_id>/acknowledgement")
+@requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+def acknowledge_transfer(transfer_id: str) -> Response:
+    _canonical_id(transfer_id)
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        answered = workflow.acknowledge(
+            db, current.master, current_principal(), transfer_id, data, utcnow()
+        )
+    return jsonify(_item(answered))

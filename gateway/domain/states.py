@@ -1,0 +1,74 @@
+"""Transfer states and the transitions between them (DESIGN section 2, workflow issue).
+
+Each side of a transfer keeps its own state machine: the sender's row follows the
+envelope out and the acknowledgement back; the receiver's row follows what its
+coordinator decides. Every state change goes through `move`, so an illegal one (approving
+twice, acknowledging an outbound transfer) is refused in one place with one wording.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.errors import Conflict
+
+# Sender side.
+AWAITING_APPROVAL = "awaiting_approval"
+QUEUED = "queued"
+DELIVERED = "delivered"
+FAILED = "failed"
+# Both sides: the receiving area's coordinator accepted the case, or sent it elsewhere.
+ACKNOWLEDGED = "acknowledged"
+REDIRECTED = "redirected"
+# Receiver side.
+RECEIVED = "received"
+
+INBOUND, OUTBOUND = "inbound", "outbound"
+
+SENDER: dict[str, frozenset[str]] = {
+    AWAITING_APPROVAL: frozenset({QUEUED}),
+    QUEUED: frozenset({DELIVERED, FAILED}),
+    # A receipt that arrives after the outbox gave up still proves delivery.
+    FAILED: frozenset({DELIVERED}),
+    DELIVERED: frozenset({ACKNOWLEDGED, REDIRECTED}),
+    ACKNOWLEDGED: frozenset(),
+    REDIRECTED: frozenset(),
+}
+RECEIVER: dict[str, frozenset[str]] = {
+    RECEIVED: frozenset({ACKNOWLEDGED, REDIRECTED}),
+    ACKNOWLEDGED: frozenset(),
+    REDIRECTED: frozenset(),
+}
+MACHINES = {OUTBOUND: SENDER, INBOUND: RECEIVER}
+STATUSES = tuple(dict.fromkeys([*SENDER, *RECEIVER]))
+
+_WHY = {
+    (OUTBOUND, ACKNOWLEDGED): "only the receiving area acknowledges a transfer",
+    (OUTBOUND, REDIRECTED): "only the receiving area acknowledges a transfer",
+    (INBOUND, QUEUED): "only the sending area approves a transfer",
+}
+
+
+class Stateful(Protocol):
+    direction: str
+    status: str
+
+
+def allowed(direction: str, current: str, target: str) -> bool:
+    return target in MACHINES.get(direction, {}).get(current, frozenset())
+
+
+def move(row: Stateful, target: str) -> None:
+    """Set `row.status` to `target`, or raise Conflict naming both states."""
+    check(row, target)
+    row.status = target
+
+
+def check(row: Stateful, target: str) -> None:
+    """Raise Conflict unless `row` may move to `target` (before doing costlier checks)."""
+    if not allowed(row.direction, row.status, target):
+        why = _WHY.get((row.direction, target))
+        hint = f": {why}" if why else ""
+        raise Conflict(
+            f"An {row.direction} transfer cannot go from '{row.status}' to '{target}'{hint}."
+        )

@@ -1,0 +1,297 @@
+"""The MARAC-to-MARAC conversation after the first envelope: a chair's approval of a held
+transfer, the receiving coordinator's acknowledgement, and applying that acknowledgement
+on the sending node (DESIGN section 2, workflow issue).
+
+Each step is ONE transaction: the state change, its audit events, the checkpoint and
+evidence of any disclosure, and the outbox row are written together or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Envelope, Transfer
+from gateway.domain import audit, states
+from gateway.domain.actors import Actor
+from gateway.domain.areas import current_secret_keys, secret_keys_by_id
+from gateway.domain.audit import actions, checkpoints, evidence
+from gateway.domain.peers import recipient_key
+from gateway.domain.principals import CHAIR, SEND_ROLES, Principal
+from gateway.domain.transfers import TransferView, queue_item, send_event, view
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound, Refused, field_errors
+from keys import (
+    CryptoError,
+    MasterKey,
+    canonical_json,
+    open_own_copy,
+    parse_envelope,
+    seal_envelope,
+)
+from schemas.acknowledgement import (
+    ACCEPTED,
+    Acknowledgement,
+    dump_acknowledgement,
+    load_acknowledgement,
+    load_acknowledgement_body,
+)
+from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
+from schemas.acknowledgement import SCHEMA_VERSION as ACK_VERSION
+from schemas.transfer_request import load_transfer_request
+
+APPROVER_ROLES = frozenset({CHAIR})
+
+
+def _locked(session: Session, transfer_id: str) -> Transfer | None:
+    return session.get(Transfer, transfer_id, with_for_update=True)
+
+
+def _own_envelope(session: Session, row: Transfer) -> Envelope:
+    return session.scalars(
+        select(Envelope).where(
+            Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
+        )
+    ).one()
+
+
+# --- chair approval ------------------------------------------------------------------------
+
+
+def approve(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    now: datetime,
+) -> TransferView:
+    """Release a held transfer: it is queued, the disclosure is logged with evidence, and
+    the outbox picks it up. Only a chair of the sending area, and never its creator."""
+    with session.begin():
+        row = _locked(session, transfer_id)
+        if row is None or row.area_code not in principal.areas_for(APPROVER_ROLES):
+            raise NotFound("No such transfer.")
+        states.check(row, states.QUEUED)
+        if row.created_by is not None and row.created_by == principal.id:
+            # Four eyes: a chair-after-meeting decision is checked by someone else.
+            raise Forbidden("Whoever created a transfer may not approve it; ask another chair.")
+        envelope = _own_envelope(session, row)
+        wire = json.loads(envelope.body)
+        request = _held_request(session, master, wire, envelope)
+        states.move(row, states.QUEUED)
+        row.updated_at = now
+        actor = principal.actor(row.area_code, APPROVER_ROLES)
+        objects = {"transfer": row.id, "envelope": row.envelope_id}
+        audit.record(
+            session,
+            row.area_code,
+            audit.Event(
+                action=actions.TRANSFER_APPROVED,
+                actor=actor,
+                peer_area=row.peer_area,
+                objects=objects,
+                envelope_digest=envelope.digest,
+            ),
+            now,
+        )
+        event = send_event(request, row, row.envelope_id, envelope.digest, actor)
+        recorded = audit.record(session, row.area_code, event, now, master)
+        proof = checkpoints.issue(session, master, row.area_code, now)
+        # Evidence sits outside the signature: the digest and signature stay as sealed.
+        wire["evidence"] = evidence.build(recorded, proof)
+        envelope.body = canonical_json(wire).decode("ascii")
+        session.add(queue_item(envelope.pk, now))
+        session.flush()
+        return view(row)
+
+
+def _held_request(
+    session: Session, master: MasterKey, wire: dict[str, Any], envelope: Envelope
+) -> Any:
+    """The held payload, opened from our own sealed copy, for the disclosure's legal basis
+    and consent. Dropped when the approval returns."""
+    keys = secret_keys_by_id(session, master, parse_envelope(wire).from_key)
+    if keys is None or envelope.self_sealed_key is None:
+        raise Conflict("The keys that sealed this transfer are no longer held; send it again.")
+    try:
+        return load_transfer_request(open_own_copy(wire, envelope.self_sealed_key, keys))
+    except CryptoError as exc:
+        raise Conflict("This transfer can no longer be opened; send it again.") from exc
+    except ValidationError as exc:
+        # A date in it has since passed (an unborn child's expected date, say).
+        raise Conflict("This transfer is no longer valid as it stands; send it again.") from exc
+
+
+# --- acknowledgement, receiving side -------------------------------------------------------
+
+
+def acknowledge(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> TransferView:
+    """The receiving coordinator's answer: validated, sealed back to the sender in reply to
+    the transfer's envelope, logged as a disclosure with evidence, and queued; our own
+    transfer moves to acknowledged or redirected."""
+    try:
+        body = load_acknowledgement_body(data)
+    except ValidationError as exc:
+        raise Invalid(
+            "The acknowledgement is not valid.", errors=field_errors(exc.messages)
+        ) from exc
+    with session.begin():
+        row = _locked(session, transfer_id)
+        if row is None or not principal.may_send(row.area_code):
+            raise NotFound("No such transfer.")
+        target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
+        states.move(row, target)
+        payload = _acknowledgement_payload(body, row)
+        sender = current_secret_keys(session, master, row.area_code, now)
+        sealed = seal_envelope(
+            sender=sender,
+            recipient=recipient_key(session, row.peer_area, now),
+            payload_type=ACKNOWLEDGEMENT,
+            payload=payload,
+            in_reply_to=row.envelope_id,
+            created_at=now,
+        )
+        recorded = audit.record(
+            session,
+            row.area_code,
+            audit.Event(
+                action=actions.ACKNOWLEDGEMENT_SENT,
+                actor=principal.actor(row.area_code, SEND_ROLES),
+                peer_area=row.peer_area,
+                objects={"transfer": row.id, "envelope": sealed.id},
+                envelope_digest=sealed.digest,
+                details={"type": ACKNOWLEDGEMENT, "status": body.status},
+            ),
+            now,
+        )
+        proof = checkpoints.issue(session, master, row.area_code, now, sender)
+        wire = {**sealed.wire, "evidence": evidence.build(recorded, proof)}
+        envelope = Envelope(
+            envelope_id=sealed.id,
+            area_code=row.area_code,
+            direction=states.OUTBOUND,
+            type=ACKNOWLEDGEMENT,
+            peer_area=row.peer_area,
+            in_reply_to=row.envelope_id,
+            digest=sealed.digest,
+            body=canonical_json(wire).decode("ascii"),
+            self_sealed_key=sealed.self_sealed_key,
+            receipt=None,
+            created_at=now,
+            purged_at=None,
+        )
+        session.add(envelope)
+        session.flush()
+        session.add(queue_item(envelope.pk, now))
+        row.listed_for = body.listed_for
+        row.updated_at = now
+        session.flush()
+        return view(row)
+
+
+def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
+    """The posted body, addressed from our area back to the sender, validated whole."""
+    values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+    ack = Acknowledgement(
+        **values, schema_version=ACK_VERSION, from_area=row.area_code, to_area=row.peer_area
+    )
+    canonical = dump_acknowledgement(ack)
+    try:
+        load_acknowledgement(canonical)
+    except ValidationError as exc:
+        raise Invalid(
+            "The acknowledgement is not valid.", errors=field_errors(exc.messages)
+        ) from exc
+    return canonical
+
+
+# --- acknowledgement, sending side ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the sending node keeps from an acknowledgement: its outcome and the listing
+    date. The rest (case reference, names, note) stays sealed in the stored envelope."""
+
+    status: str
+    listed_for: date | None
+
+
+def reply_of(loaded: object) -> Reply | None:
+    if isinstance(loaded, Acknowledgement):
+        return Reply(loaded.status, loaded.listed_for)
+    return None
+
+
+def reply_target(session: Session, area: str, wire: Mapping[str, Any]) -> Transfer:
+    """The outbound transfer an inbound acknowledgement answers: one this area sent to
+    that very peer and that is delivered and not yet answered. Anything else is refused."""
+    in_reply_to = wire.get("in_reply_to")
+    row = None
+    if isinstance(in_reply_to, str):
+        row = session.scalar(
+            select(Transfer)
+            .where(
+                Transfer.envelope_id == in_reply_to,
+                Transfer.area_code == area,
+                Transfer.direction == states.OUTBOUND,
+                Transfer.peer_area == wire["from"]["area"],
+            )
+            .with_for_update()
+        )
+    if row is None:
+        raise Refused(
+            "The acknowledgement answers no transfer this area sent to its sender.",
+            reason="unknown-transfer",
+        )
+    if row.status != states.DELIVERED:
+        raise Refused(
+            f"The transfer is '{row.status}', not awaiting an acknowledgement.",
+            reason="unexpected-acknowledgement",
+        )
+    return row
+
+
+def apply_reply(
+    session: Session,
+    row: Transfer,
+    reply: Reply,
+    acknowledgement_id: str,
+    now: datetime,
+) -> None:
+    """Move our transfer on and log it, in the receiving transaction."""
+    states.move(row, states.ACKNOWLEDGED if reply.status == ACCEPTED else states.REDIRECTED)
+    row.listed_for = reply.listed_for
+    row.updated_at = now
+    audit.record(
+        session,
+        row.area_code,
+        audit.Event(
+            action=actions.ACKNOWLEDGEMENT_RECEIVED,
+            actor=Actor.peer(row.peer_area),
+            peer_area=row.peer_area,
+            # `envelope` names the transfer's own envelope, so reports can time the
+            # acknowledgement from the disclosure; the acknowledgement is named apart.
+            objects={
+                "transfer": row.id,
+                "envelope": row.envelope_id,
+                "acknowledgement": acknowledgement_id,
+            },
+            details={"type": ACKNOWLEDGEMENT, "status": reply.status},
+        ),
+        now,
+    )

@@ -1,0 +1,56 @@
+"""The transfer state machines: every legal move is allowed, everything else is a
+Conflict that names both states, and the row is left untouched."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import pytest
+
+from gateway.domain import states
+from gateway.errors import Conflict
+
+SENDER_MOVES = {
+    ("awaiting_approval", "queued"),
+    ("queued", "delivered"),
+    ("queued", "failed"),
+    ("failed", "delivered"),
+    ("delivered", "acknowledged"),
+    ("delivered", "redirected"),
+}
+RECEIVER_MOVES = {("received", "acknowledged"), ("received", "redirected")}
+
+
+@dataclass
+class Row:
+    direction: str
+    status: str
+
+
+@pytest.mark.parametrize(
+    ("direction", "legal"), [("outbound", SENDER_MOVES), ("inbound", RECEIVER_MOVES)]
+)
+def test_exactly_the_listed_moves_are_allowed(direction: str, legal: set[tuple[str, str]]) -> None:
+    for current, target in product(states.STATUSES, repeat=2):
+        row = Row(direction, current)
+        if (current, target) in legal:
+            states.move(row, target)
+            assert row.status == target
+        else:
+            with pytest.raises(Conflict) as refused:
+                states.move(row, target)
+            assert row.status == current
+            assert f"'{current}'" in refused.value.detail and f"'{target}'" in refused.value.detail
+
+
+def test_the_refusal_says_why_for_the_wrong_side() -> None:
+    with pytest.raises(Conflict, match="only the receiving area acknowledges"):
+        states.check(Row("outbound", "queued"), "acknowledged")
+    with pytest.raises(Conflict, match="only the sending area approves"):
+        states.check(Row("inbound", "received"), "queued")
+
+
+def test_final_states_have_no_way_out() -> None:
+    for final in ("acknowledged", "redirected"):
+        assert not states.SENDER[final] and not states.RECEIVER[final]
