@@ -50,6 +50,10 @@ from schemas.transfer_request import load_transfer_request
 APPROVER_ROLES = frozenset({CHAIR})
 
 
+# An answer is expected once the transfer has left; it may overtake the receipt.
+AWAITING_ANSWER = frozenset({states.QUEUED, states.FAILED, states.DELIVERED})
+
+
 def _locked(session: Session, transfer_id: str) -> Transfer | None:
     return session.get(Transfer, transfer_id, with_for_update=True)
 
@@ -258,7 +262,7 @@ def reply_target(session: Session, area: str, wire: Mapping[str, Any]) -> Transf
             "The acknowledgement answers no transfer this area sent to its sender.",
             reason="unknown-transfer",
         )
-    if row.status != states.DELIVERED:
+    if row.status not in AWAITING_ANSWER:
         raise Refused(
             f"The transfer is '{row.status}', not awaiting an acknowledgement.",
             reason="unexpected-acknowledgement",
@@ -274,6 +278,12 @@ def apply_reply(
     now: datetime,
 ) -> None:
     """Move our transfer on and log it, in the receiving transaction."""
+    if row.status in (states.QUEUED, states.FAILED):
+        # The answer outran our record of the receipt (or our outbox gave up just as the
+        # peer stored it): an area can only answer what it received, so this proves it.
+        states.move(row, states.DELIVERED)
+        row.failure_reason = None
+        row.delivered_at = row.delivered_at or now
     states.move(row, states.ACKNOWLEDGED if reply.status == ACCEPTED else states.REDIRECTED)
     row.listed_for = reply.listed_for
     row.updated_at = now

@@ -412,3 +412,27 @@ def test_the_sender_node_refuses_acknowledgements_that_answer_nothing_awaiting(
         "acknowledgement.received",
     ]
     assert_log_verifies(site.south, PEER)
+
+
+def test_an_acknowledgement_that_overtakes_the_receipt_is_not_lost(site: Site) -> None:
+    """The receiver answers before the sender has recorded the receipt (the worker crashed
+    after the POST, say): the answer itself proves delivery and must not be refused."""
+    north_id, south_id = inbound(site)
+    with site.south.node.engine.begin() as connection:
+        from sqlalchemy import text
+
+        connection.execute(
+            text("UPDATE transfers SET status = 'queued', delivered_at = NULL WHERE id = :i"),
+            {"i": south_id},
+        )
+    coord = site.login(site.add_user("coord", A, "coordinator"))
+    answer = post(site, coord, f"{LIST}/{north_id}/acknowledgement", accepted(next_week()))
+    assert answer.status_code == 200, answer.text
+    assert site.north.deliver() == 1
+    sender_side = south_transfer(site, south_id)
+    assert sender_side.status == "acknowledged"
+    assert sender_side.delivered_at is not None
+    assert [t.status for t in site.north.transfers(A) if t.direction == "inbound"] == [
+        "acknowledged"
+    ]
+    assert_log_verifies(site.south, PEER)
