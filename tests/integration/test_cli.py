@@ -354,6 +354,7 @@ def test_transfer_list_prints_one_line_per_transfer(pair: Pair, tmp_path: Path) 
                 "updated_at",
                 "delivered_at",
                 "failure_reason",
+                "listed_for",
             }
         )
     }
