@@ -22,6 +22,9 @@ from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
 log = logging.getLogger("gateway.worker")
 BATCH = 10
 CHORE_INTERVAL = 300.0
+# How often the worker looks for logs that need a checkpoint: not on every poll, which
+# runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
+CHECKPOINT_LOOK = checkpoints.CHECKPOINT_LOOK.total_seconds()
 COUNTER_KEEP = timedelta(days=2)
 
 
@@ -29,12 +32,14 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
     """Deliver until stopped; with `once`, until nothing is due. Returns items handled."""
     stop = stop or threading.Event()
     _stop_on_signals(stop)
-    handled, last_chores = 0, 0.0
+    handled, last_chores, last_look = 0, 0.0, 0.0
     while not stop.is_set():
         if time.monotonic() - last_chores > CHORE_INTERVAL:
             _chores(node)
             last_chores = time.monotonic()
-        _checkpoint_due(node)
+        if time.monotonic() - last_look > CHECKPOINT_LOOK:
+            _checkpoint_due(node)
+            last_look = time.monotonic()
         handled_now = deliver_batch(node)
         handled += handled_now
         if handled_now == 0:

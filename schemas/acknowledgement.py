@@ -16,32 +16,20 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.common import MEDIUM, SHORT, StrictSchema, area_code
-from schemas.transfer_request import StrictBoolean, StrictInteger
+from schemas.common import MEDIUM, StrictSchema, area_code, optional_text
+
+# Who acknowledged: a name and a role, as the transfer's consent decision records them.
+from schemas.transfer_request import (
+    DecisionMaker,
+    DecisionMakerSchema,
+    StrictBoolean,
+    StrictInteger,
+)
 
 PAYLOAD_TYPE = "acknowledgement"
 SCHEMA_VERSION = 1
 ACCEPTED, REDIRECTED = "accepted", "redirected"
 OUTCOMES = (ACCEPTED, REDIRECTED)
-
-
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("May not be blank.")
-
-
-def _required_text(limit: int = SHORT) -> fields.String:
-    return fields.String(required=True, validate=[validate.Length(min=1, max=limit), _not_blank])
-
-
-def _optional_text(limit: int = SHORT) -> fields.String:
-    return fields.String(load_default=None, allow_none=True, validate=validate.Length(max=limit))
-
-
-@dataclass(frozen=True)
-class AcknowledgedBy:
-    name: str
-    role: str
 
 
 @dataclass(frozen=True)
@@ -52,7 +40,7 @@ class AcknowledgementBody:
     receiving_case_ref: str | None
     redirect_to: str | None
     note: str | None
-    acknowledged_by: AcknowledgedBy
+    acknowledged_by: DecisionMaker
 
 
 @dataclass(frozen=True)
@@ -60,15 +48,6 @@ class Acknowledgement(AcknowledgementBody):
     schema_version: int
     from_area: str
     to_area: str
-
-
-class AcknowledgedBySchema(StrictSchema):
-    name = _required_text()
-    role = _required_text()
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> AcknowledgedBy:
-        return AcknowledgedBy(**data)
 
 
 class AcknowledgementBodySchema(StrictSchema):
@@ -79,14 +58,14 @@ class AcknowledgementBodySchema(StrictSchema):
         metadata={"description": "The meeting the case is listed for; required with accepted."},
     )
     idva_referred = StrictBoolean(required=True)
-    receiving_case_ref = _optional_text()
+    receiving_case_ref = optional_text()
     redirect_to = area_code(
         load_default=None,
         allow_none=True,
         metadata={"description": "The area the case belongs to; required with redirected."},
     )
-    note = _optional_text(MEDIUM)
-    acknowledged_by = fields.Nested(AcknowledgedBySchema, required=True)
+    note = optional_text(MEDIUM)
+    acknowledged_by = fields.Nested(DecisionMakerSchema, required=True)
 
     @validates_schema
     def check_outcome(self, data: dict[str, Any], **_: Any) -> None:
@@ -157,7 +136,6 @@ __all__ = [
     "PAYLOAD_TYPE",
     "REDIRECTED",
     "SCHEMA_VERSION",
-    "AcknowledgedBy",
     "Acknowledgement",
     "AcknowledgementBody",
     "AcknowledgementBodySchema",

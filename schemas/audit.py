@@ -44,11 +44,6 @@ class CheckpointBodySchema(StrictSchema):
         return CheckpointBody(**data)
 
 
-class SignedCheckpointSchema(StrictSchema):
-    body = fields.Dict(required=True)
-    sig = B64Url(required=True, validate=validate.Length(max=128))
-
-
 class ActorSchema(StrictSchema):
     kind = fields.String(
         required=True, validate=validate.OneOf(["user", "client", "peer", "operator", "system"])

@@ -33,6 +33,20 @@ def area_code(**kwargs: Any) -> fields.String:
     )
 
 
+def not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("May not be blank.")
+
+
+def required_text(limit: int = SHORT) -> fields.String:
+    """Required text: present, not null, not blank (whitespace only counts as blank)."""
+    return fields.String(required=True, validate=[validate.Length(min=1, max=limit), not_blank])
+
+
+def optional_text(limit: int = SHORT) -> fields.String:
+    return text(limit, load_default=None, allow_none=True)
+
+
 def text(limit: int = SHORT, **kwargs: Any) -> fields.String:
     """Free text with a length limit; required text may not be blank."""
     minimum = 1 if kwargs.get("required") else 0

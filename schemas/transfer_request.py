@@ -26,8 +26,10 @@ from schemas.common import (
     StrictSchema,
     UTCTimestamp,
     area_code,
+    not_blank,
+    optional_text,
     parse_timestamp,
-    text,
+    required_text,
 )
 from schemas.grounds import LEGAL_GROUNDS
 
@@ -74,23 +76,9 @@ EMAIL_MAX = 254
 # --- field helpers ---------------------------------------------------------------------------
 
 
-def _not_blank(value: str) -> None:
-    if not value.strip():
-        raise ValidationError("May not be blank.")
-
-
-def _required_text(limit: int = SHORT) -> fields.String:
-    """Required text: present, not null, not blank (whitespace only counts as blank)."""
-    return fields.String(required=True, validate=[validate.Length(min=1, max=limit), _not_blank])
-
-
-def _optional_text(limit: int = SHORT) -> fields.String:
-    return text(limit, load_default=None, allow_none=True)
-
-
 def _item(limit: int = SHORT) -> fields.String:
     """A list element: non-blank text."""
-    return fields.String(validate=[validate.Length(min=1, max=limit), _not_blank])
+    return fields.String(validate=[validate.Length(min=1, max=limit), not_blank])
 
 
 def _no_duplicates(values: list[Any]) -> None:
@@ -292,8 +280,8 @@ class TransferRequest:
 
 
 class SenderSchema(StrictSchema):
-    name = _required_text()
-    role = _required_text()
+    name = required_text()
+    role = required_text()
     mailbox = fields.Email(required=True, validate=validate.Length(max=EMAIL_MAX))
 
     @post_load
@@ -302,9 +290,9 @@ class SenderSchema(StrictSchema):
 
 
 class SafeContactSchema(StrictSchema):
-    phone = _optional_text()
-    times = _optional_text()
-    notes = _optional_text(MEDIUM)
+    phone = optional_text()
+    times = optional_text()
+    notes = optional_text(MEDIUM)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SafeContact:
@@ -314,7 +302,7 @@ class SafeContactSchema(StrictSchema):
 class MoveSchema(StrictSchema):
     date = fields.Date(required=True)  # may be in the future: a planned move
     # Optional: a refuge address is normally withheld even from the receiving MARAC.
-    new_address = _optional_text(MEDIUM)
+    new_address = optional_text(MEDIUM)
     contact_safe = StrictBoolean(required=True)
     safe_contact = fields.Nested(SafeContactSchema, load_default=None, allow_none=True)
 
@@ -343,14 +331,14 @@ class MoveSchema(StrictSchema):
 
 
 class VictimSchema(StrictSchema):
-    given_names = _required_text()
-    family_name = _required_text()
+    given_names = required_text()
+    family_name = required_text()
     aliases = _name_list()
     previous_family_names = _name_list()
     date_of_birth = PastDate(load_default=None, allow_none=True)  # a coordinator may not know it
-    gender = _optional_text()
-    address = _optional_text(MEDIUM)
-    language = _optional_text()
+    gender = optional_text()
+    address = optional_text(MEDIUM)
+    language = optional_text()
     interpreter_needed = StrictBoolean(load_default=False)
 
     @post_load
@@ -359,12 +347,12 @@ class VictimSchema(StrictSchema):
 
 
 class PerpetratorSchema(StrictSchema):
-    given_names = _optional_text()
-    family_name = _optional_text()
+    given_names = optional_text()
+    family_name = optional_text()
     aliases = _name_list()
     date_of_birth = PastDate(load_default=None, allow_none=True)
-    address = _optional_text(MEDIUM)
-    relationship_to_victim = _optional_text()
+    address = optional_text(MEDIUM)
+    relationship_to_victim = optional_text()
 
     @validates_schema
     def check_identified(self, data: dict[str, Any], **_: Any) -> None:
@@ -385,14 +373,14 @@ class PerpetratorSchema(StrictSchema):
 
 
 class ChildSchema(StrictSchema):
-    given_names = _optional_text()  # required for a born child, see below
-    family_name = _optional_text()
+    given_names = optional_text()  # required for a born child, see below
+    family_name = optional_text()
     date_of_birth = PastDate(load_default=None, allow_none=True)
     expected_date = FutureDate(load_default=None, allow_none=True)  # unborn child
-    relationship_to_victim = _optional_text()
-    relationship_to_perpetrator = _optional_text()
-    address = _optional_text(MEDIUM)
-    school = _optional_text()
+    relationship_to_victim = optional_text()
+    relationship_to_perpetrator = optional_text()
+    address = optional_text(MEDIUM)
+    school = optional_text()
 
     @validates_schema
     def check_born_or_unborn(self, data: dict[str, Any], **_: Any) -> None:
@@ -410,11 +398,11 @@ class ChildSchema(StrictSchema):
 
 
 class RiskSchema(StrictSchema):
-    risk = _required_text(MEDIUM)
+    risk = required_text(MEDIUM)
     to_whom = fields.String(
         load_default=None, allow_none=True, validate=validate.OneOf(RISK_SUBJECTS)
     )
-    interventions = _optional_text(MEDIUM)
+    interventions = optional_text(MEDIUM)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Risk:
@@ -422,8 +410,8 @@ class RiskSchema(StrictSchema):
 
 
 class OutstandingActionSchema(StrictSchema):
-    agency = _required_text()
-    action = _required_text(MEDIUM)
+    agency = required_text()
+    action = required_text(MEDIUM)
     due = fields.Date(load_default=None, allow_none=True)
 
     @post_load
@@ -432,8 +420,8 @@ class OutstandingActionSchema(StrictSchema):
 
 
 class DecisionMakerSchema(StrictSchema):
-    name = _required_text()
-    role = _required_text()
+    name = required_text()
+    role = required_text()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> DecisionMaker:
@@ -448,9 +436,9 @@ class ConsentSchema(StrictSchema):
         load_default=list,
         validate=[validate.Length(max=MAX_GROUNDS), _no_duplicates],
     )
-    rationale = _optional_text(LONG)  # the risk the disclosure addresses
-    disclosed = _optional_text(LONG)  # what is disclosed
-    restrictions = _optional_text(MEDIUM)  # restrictions placed on the recipient
+    rationale = optional_text(LONG)  # the risk the disclosure addresses
+    disclosed = optional_text(LONG)  # what is disclosed
+    restrictions = optional_text(MEDIUM)  # restrictions placed on the recipient
     decided_by = fields.Nested(DecisionMakerSchema, required=True)
     decided_at = PastTimestamp(required=True)
     decision_forum = fields.String(required=True, validate=validate.OneOf(DECISION_FORUMS))
@@ -498,7 +486,7 @@ class TransferRequestSchema(StrictSchema):
     to_area = area_code(required=True)
     sender = fields.Nested(SenderSchema, required=True)
     reason = fields.String(required=True, validate=validate.OneOf(REASONS))
-    originating_case_ref = _required_text()
+    originating_case_ref = required_text()
     last_marac_date = PastDate(required=True)
     marac_count_last_12_months = StrictInteger(
         required=True, validate=validate.Range(min=0, max=MARAC_COUNT_MAX)
@@ -525,10 +513,10 @@ class TransferRequestSchema(StrictSchema):
     risks = fields.List(
         fields.Nested(RiskSchema), load_default=list, validate=validate.Length(max=MAX_RISKS)
     )
-    afraid_of = _optional_text(MEDIUM)
-    safe_to_talk_to = _optional_text(MEDIUM)
-    not_safe_to_talk_to = _optional_text(MEDIUM)
-    new_information = _optional_text(LONG)
+    afraid_of = optional_text(MEDIUM)
+    safe_to_talk_to = optional_text(MEDIUM)
+    not_safe_to_talk_to = optional_text(MEDIUM)
+    new_information = optional_text(LONG)
     outstanding_actions = fields.List(
         fields.Nested(OutstandingActionSchema),
         load_default=list,

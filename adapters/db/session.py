@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +65,11 @@ class AppendOnlyViolation(RuntimeError):
 
 
 SNAPSHOT = "gateway_snapshot"
+
+
+def param_mark(connection: Connection) -> str:
+    """The driver's positional placeholder, for the few hot queries sent as plain SQL."""
+    return "?" if connection.dialect.name == "sqlite" else "%s"
 
 
 def read_snapshot(session: Session) -> None:

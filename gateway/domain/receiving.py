@@ -24,7 +24,7 @@ from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
 from gateway.domain import audit, peerauth, workflow
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
-from gateway.domain.audit import actions, evidence
+from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.peers import pinned_key
 from gateway.domain.states import INBOUND, RECEIVED
@@ -106,7 +106,7 @@ class Arrival:
     wire: dict[str, Any]
     digest: str
     facts: audit.DisclosureFacts
-    evidence: evidence.VerifiedEvidence | None
+    evidence: checkpoints.PeerStatement | None
     # An acknowledgement's outcome, applied to the transfer it answers when stored.
     reply: workflow.Reply | None = None
 
@@ -320,7 +320,7 @@ def _received_event(arrival: Arrival, transfer_id: str | None) -> audit.Event:
         "evidence": "verified" if arrival.evidence else "absent",
     }
     if arrival.evidence is not None:
-        details["sender_log_size"] = arrival.evidence.checkpoint.size
+        details["sender_log_size"] = arrival.evidence.body.size
         details["sender_seq"] = int(wire["evidence"]["index"])
     return audit.Event(
         action=actions.ENVELOPE_RECEIVED,

@@ -23,7 +23,13 @@ from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.peers import recipient_key
-from gateway.domain.principals import CONTENT_ROLES, SEND_ROLES, Principal
+from gateway.domain.principals import (
+    CONTENT_ROLES,
+    METADATA_ROLES,
+    SEND_ROLES,
+    TRANSFERS_READ,
+    Principal,
+)
 from gateway.domain.states import (
     AWAITING_APPROVAL,
     INBOUND,
@@ -256,16 +262,8 @@ class OpenedTransfer:
 
 
 def listing_area(principal: Principal, requested: str | None) -> str:
-    """The area whose transfers the principal lists: the one asked for, or its only one.
-    An area it holds no right in answers like an area that does not exist here."""
-    allowed = principal.areas_for({"coordinator", "chair", "auditor"}, "transfers:read")
-    if requested is None:
-        if len(allowed) == 1:
-            return allowed[0]
-        raise Invalid("Name the area.", errors={"area": ["Required: you act in several areas."]})
-    if requested not in allowed:
-        raise NotFound("No such area.")
-    return requested
+    """The area whose transfers the principal lists: the one asked for, or its only one."""
+    return principal.choose_area(requested, METADATA_ROLES, TRANSFERS_READ)
 
 
 def list_transfer_page(

@@ -31,6 +31,3 @@ TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secre
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"
 LOGOUT = "logout"
-
-# Actions that are a cross-area disclosure (reports count these).
-DISCLOSURES = frozenset({TRANSFER_SENT, ACKNOWLEDGEMENT_SENT})

@@ -13,9 +13,10 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Area, AuditCheckpoint, AuditHead
+from adapters.db.models import Area, AuditCheckpoint, AuditHead, PeerCheckpoint
 from gateway.domain.areas import current_secret_keys
 from gateway.domain.audit.log import head_of
+from gateway.domain.peers import pinned_key
 from keys import (
     AreaSecretKeys,
     MasterKey,
@@ -27,10 +28,15 @@ from keys import (
     sign_document,
     verify_document,
 )
-from keys.errors import Malformed
+from keys.errors import Malformed, UnknownKey
 from schemas.audit import CHECKPOINT_KIND, CheckpointBody, CheckpointBodySchema
+from schemas.common import parse_timestamp
 
 CHECKPOINT_INTERVAL = timedelta(seconds=60)
+# The worker looks every CHECKPOINT_LOOK, so it re-signs logs whose last checkpoint is
+# older than CHECKPOINT_AGE: together never more than CHECKPOINT_INTERVAL apart.
+CHECKPOINT_LOOK = timedelta(seconds=10)
+CHECKPOINT_AGE = CHECKPOINT_INTERVAL - CHECKPOINT_LOOK
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ def issue_due(session: Session, master: MasterKey, now: datetime) -> list[Checkp
             select(Area.code, AuditHead.size).join(AuditHead, AuditHead.area_code == Area.code)
         ):
             row = latest(session, area)
-            stale = row is None or row.issued_at <= now - CHECKPOINT_INTERVAL
+            stale = row is None or row.issued_at <= now - CHECKPOINT_AGE
             if size > (row.size if row else 0) and stale:
                 issued.append(issue(session, master, area, now))
     return issued
@@ -127,3 +133,59 @@ def read_signed(document: Any, signing_public: bytes | None = None) -> Checkpoin
 
 def root_of(body: CheckpointBody) -> bytes:
     return b64url_decode(body.root, length=32)
+
+
+@dataclass(frozen=True)
+class PeerStatement:
+    """A checkpoint a peer signed, verified against the key we pinned for it."""
+
+    body: CheckpointBody
+    root: bytes
+    document: dict[str, Any]
+
+
+def verify_peer_checkpoint(
+    session: Session, document: Any, peer: str, now: datetime
+) -> PeerStatement:
+    """Raise UnknownKey unless a key pinned for `peer` signed it, and another CryptoError
+    when the key is past its end (honoured like an envelope's) or the signature fails."""
+    unverified = read_signed(document)
+    key = pinned_key(session, unverified.key)
+    if key is None or key.area != peer or unverified.area != peer:
+        raise UnknownKey("checkpoint not signed by a key pinned for the peer")
+    key.check_valid(now)
+    body = read_signed(document, key.signing_public)
+    return PeerStatement(body, root_of(body), dict(document))
+
+
+def keep_peer_checkpoint(
+    session: Session,
+    statement: PeerStatement,
+    local_area: str,
+    now: datetime,
+    *,
+    verified: bool,
+) -> None:
+    """Store a peer's checkpoint once: the reference later consistency proofs start from.
+    `verified` says whether a consistency proof already tied it to earlier ones."""
+    body = statement.body
+    exists = session.scalar(
+        select(PeerCheckpoint.id).where(
+            PeerCheckpoint.peer_area == body.area,
+            PeerCheckpoint.size == body.size,
+            PeerCheckpoint.root == statement.root,
+        )
+    )
+    if exists is None:
+        session.add(
+            PeerCheckpoint(
+                peer_area=body.area,
+                local_area=local_area,
+                size=body.size,
+                root=statement.root,
+                document=canonical_json(statement.document).decode("ascii"),
+                issued_at=parse_timestamp(body.issued_at),
+                received_at=now,
+                verified_at=now if verified else None,
+            )
+        )

@@ -10,7 +10,6 @@ the checkpoint, so that later consistency proofs from that size expose any rewri
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -19,14 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import PeerCheckpoint
-from gateway.domain.audit.checkpoints import Checkpoint, read_signed, root_of
+from gateway.domain.audit import checkpoints
+from gateway.domain.audit.checkpoints import Checkpoint, PeerStatement
 from gateway.domain.audit.log import Recorded
-from gateway.domain.peers import pinned_key
 from gateway.errors import Refused
-from keys import CryptoError, b64url_decode, b64url_encode, canonical_json
+from keys import CryptoError, UnknownKey, b64url_decode, b64url_encode, canonical_json
 from keys.merkle import inclusion_proof, leaf_hash, verify_inclusion
-from schemas.audit import CheckpointBody, Evidence, EvidenceSchema, LeafSchema
-from schemas.common import parse_timestamp
+from schemas.audit import Evidence, EvidenceSchema, LeafSchema
 
 log = logging.getLogger("gateway.audit")
 
@@ -45,16 +43,9 @@ def build(recorded: Recorded, checkpoint: Checkpoint) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class VerifiedEvidence:
-    checkpoint: CheckpointBody
-    document: dict[str, Any]
-    root: bytes
-
-
 def verify(
     session: Session, wire: dict[str, Any], digest: str, now: datetime
-) -> VerifiedEvidence | None:
+) -> PeerStatement | None:
     """Check an inbound envelope's evidence; None when the sender sent none (an older
     node). Anything present but wrong is refused: a sender whose audit does not verify
     must be fixed, and the refusal tells its coordinator at once."""
@@ -67,7 +58,8 @@ def verify(
     except ValidationError as exc:
         raise _bad("The audit evidence is malformed.") from exc
     _check_leaf(leaf, wire, digest, evidence.index)
-    body, root = _check_checkpoint(session, evidence.checkpoint, wire["from"]["area"], now)
+    statement = _check_checkpoint(session, evidence.checkpoint, wire["from"]["area"], now)
+    body, root = statement.body, statement.root
     try:
         verify_inclusion(
             leaf_hash(canonical_json(evidence.leaf)),
@@ -79,7 +71,7 @@ def verify(
     except CryptoError as exc:
         raise _bad("The audit leaf is not in the sender's signed log.") from exc
     _check_fork(session, body.area, body.size, root)
-    return VerifiedEvidence(body, evidence.checkpoint, root)
+    return statement
 
 
 def _bad(detail: str) -> Refused:
@@ -100,16 +92,11 @@ def _check_leaf(leaf: dict[str, Any], wire: dict[str, Any], digest: str, index: 
 
 def _check_checkpoint(
     session: Session, document: dict[str, Any], sender: str, now: datetime
-) -> tuple[CheckpointBody, bytes]:
+) -> PeerStatement:
     try:
-        unverified = read_signed(document)
-        key = pinned_key(session, unverified.key)
-        if key is None or key.area != sender or unverified.area != sender:
-            raise _bad("The checkpoint is not signed by a key pinned for the sender.")
-        # Like an envelope's signature: a retired key is honoured only until its end.
-        key.check_valid(now)
-        body = read_signed(document, key.signing_public)
-        return body, root_of(body)
+        return checkpoints.verify_peer_checkpoint(session, document, sender, now)
+    except UnknownKey as exc:
+        raise _bad("The checkpoint is not signed by a key pinned for the sender.") from exc
     except CryptoError as exc:
         raise _bad("The sender's checkpoint does not verify.") from exc
 
@@ -129,26 +116,6 @@ def _check_fork(session: Session, peer: str, size: int, root: bytes) -> None:
         )
 
 
-def keep(session: Session, verified: VerifiedEvidence, local_area: str, now: datetime) -> None:
+def keep(session: Session, verified: PeerStatement, local_area: str, now: datetime) -> None:
     """Store the sender's checkpoint (once), in the receiving transaction."""
-    body = verified.checkpoint
-    exists = session.scalar(
-        select(PeerCheckpoint.id).where(
-            PeerCheckpoint.peer_area == body.area,
-            PeerCheckpoint.size == body.size,
-            PeerCheckpoint.root == verified.root,
-        )
-    )
-    if exists is None:
-        session.add(
-            PeerCheckpoint(
-                peer_area=body.area,
-                local_area=local_area,
-                size=body.size,
-                root=verified.root,
-                document=canonical_json(verified.document).decode("ascii"),
-                issued_at=parse_timestamp(body.issued_at),
-                received_at=now,
-                verified_at=None,
-            )
-        )
+    checkpoints.keep_peer_checkpoint(session, verified, local_area, now, verified=False)

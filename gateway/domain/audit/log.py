@@ -16,10 +16,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditEvent, AuditHead, AuditSalt
+from adapters.db.session import param_mark
 from gateway.domain.actors import Actor
 from keys import MasterKey, b64url_encode, canonical_json
 from keys.encoding import sha256
-from keys.merkle import HASH_SIZE, Frontier, NodeId, leaf_hash, node_row
+from keys.merkle import HASH_SIZE, Frontier, NodeId, leaf_hash, node_row, root_nodes
 
 LEAF_VERSION = 1
 SALT_BYTES = 32
@@ -68,16 +69,6 @@ def truncate_at(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def frontier_nodes(size: int) -> list[NodeId]:
-    """The perfect subtrees of a tree of `size` leaves, left to right (largest first)."""
-    nodes, start = [], 0
-    for level in range(size.bit_length() - 1, -1, -1):
-        if size >> level & 1:
-            nodes.append((level, start >> level))
-            start += 1 << level
-    return nodes
-
-
 def start_log(session: Session, area: str, now: datetime) -> None:
     session.add(AuditHead(area_code=area, size=0, frontier=b"", updated_at=now))
 
@@ -95,7 +86,7 @@ def record(
         raise LookupError(f"area {area} has no audit log")
     frontier = Frontier.from_bytes(head.size, head.frontier)
     seq = head.size
-    proof_nodes = dict(zip(frontier_nodes(seq), frontier.hashes, strict=True))
+    proof_nodes = dict(zip(root_nodes(seq), frontier.hashes, strict=True))
     commitment = _commit(session, master, area, seq, event) if event.personal else None
     at = truncate_at(now)
     leaf = _leaf(area, seq, at, event, commitment)
@@ -176,7 +167,7 @@ def fetch_nodes(session: Session, area: str, wanted: Iterable[NodeId]) -> dict[N
     if not rows:
         return {}
     connection = session.connection()
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    mark = param_mark(connection)
     found = {
         seq: (bytes(leaf_hashed), bytes(subtrees))
         for seq, leaf_hashed, subtrees in connection.exec_driver_sql(

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, AuditCheckpoint, AuditHead
-from adapters.db.session import read_snapshot
+from adapters.db.session import param_mark, read_snapshot
 from gateway.domain.areas import get_area
 from gateway.domain.audit.checkpoints import read_signed, root_of
 from gateway.domain.audit.log import format_at
@@ -118,7 +118,7 @@ def _stream(session: Session, area: str) -> Iterator[Any]:
     """The rows straight from the driver: at a million rows, SQLAlchemy's per-row type
     processing would cost more than all the hashing."""
     connection = session.connection()
-    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    mark = param_mark(connection)
     result = connection.exec_driver_sql(
         "SELECT seq, leaf, leaf_hash, subtrees, action, at FROM audit_events "  # noqa: S608
         f"WHERE area_code = {mark} ORDER BY seq",

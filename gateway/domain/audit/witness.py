@@ -23,13 +23,19 @@ from gateway.domain import audit, peerauth
 from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area
 from gateway.domain.audit import actions
-from gateway.domain.audit.checkpoints import current, read_signed, root_of
+from gateway.domain.audit.checkpoints import (
+    PeerStatement,
+    current,
+    keep_peer_checkpoint,
+    verify_peer_checkpoint,
+)
 from gateway.domain.audit.log import fetch_nodes
 from gateway.domain.peers import node_url, pinned_key
 from gateway.errors import Conflict, Invalid, NotFound, Unauthorized, field_errors
 from keys import (
     CryptoError,
     MasterKey,
+    UnknownKey,
     b64url_decode,
     b64url_encode,
     canonical_json,
@@ -47,7 +53,6 @@ from schemas.audit import (
     ConsistencyRequestSchema,
     CosignatureBodySchema,
 )
-from schemas.common import parse_timestamp
 
 CONSISTENCY_PATH = "/federation/v1/audit/consistency"
 COSIGNATURE_PATH = "/federation/v1/audit/cosignatures"
@@ -97,16 +102,17 @@ def verify_peer(
     with session.begin():
         held = [row for row in _held(session, peer) if row.size in sizes]
         try:
-            body, root = _check_answer(session, answer, peer, now)
+            statement = _check_answer(session, answer, peer, now)
         except Conflict as exc:
             # A checkpoint that does not verify is itself evidence: record it, then report.
             report.problems.append(exc.detail)
             audit.record(session, local, _verified_event(report), now)
             return report
+        body, root = statement.body, statement.root
         report.size = body.size
         _compare(session, report, held, body, root, answer)
         if report.ok:
-            _keep(session, answer.checkpoint, body, root, local, now)
+            keep_peer_checkpoint(session, statement, local, now, verified=True)
             for row in held:
                 row.verified_at = now
         audit.record(session, local, _verified_event(report), now)
@@ -148,17 +154,13 @@ def _ask(
 
 def _check_answer(
     session: Session, answer: ConsistencyAnswer, peer: str, now: datetime
-) -> tuple[CheckpointBody, bytes]:
+) -> PeerStatement:
     try:
-        unverified = read_signed(answer.checkpoint)
-        key = pinned_key(session, unverified.key)
-        if key is None or key.area != peer or unverified.area != peer:
-            raise Conflict("The peer's checkpoint is signed by a key not pinned for it.")
-        key.check_valid(now)
-        body = read_signed(answer.checkpoint, key.signing_public)
+        return verify_peer_checkpoint(session, answer.checkpoint, peer, now)
+    except UnknownKey as exc:
+        raise Conflict("The peer's checkpoint is signed by a key not pinned for it.") from exc
     except CryptoError as exc:
         raise Conflict("The peer's checkpoint signature does not verify.") from exc
-    return body, root_of(body)
 
 
 def _compare(
@@ -189,36 +191,6 @@ def _compare(
                 f"the peer's log of {body.size} entries does not extend the one it signed at "
                 f"size {row.size} (rewritten or forked)"
             )
-
-
-def _keep(
-    session: Session,
-    document: dict[str, Any],
-    body: CheckpointBody,
-    root: bytes,
-    local: str,
-    now: datetime,
-) -> None:
-    exists = session.scalar(
-        select(PeerCheckpoint.id).where(
-            PeerCheckpoint.peer_area == body.area,
-            PeerCheckpoint.size == body.size,
-            PeerCheckpoint.root == root,
-        )
-    )
-    if exists is None:
-        session.add(
-            PeerCheckpoint(
-                peer_area=body.area,
-                local_area=local,
-                size=body.size,
-                root=root,
-                document=canonical_json(document).decode("ascii"),
-                issued_at=parse_timestamp(body.issued_at),
-                received_at=now,
-                verified_at=now,
-            )
-        )
 
 
 def _verified_event(report: PeerReport) -> audit.Event:

@@ -56,6 +56,48 @@ def _problems(*statuses: int) -> dict[str, Any]:
     return {str(status): _problem(texts[status]) for status in statuses}
 
 
+JSON = "application/json"
+TRANSFER_ID = {
+    "in": "path",
+    "name": "transfer_id",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _operation(
+    operation_id: str,
+    summary: str,
+    security: list[dict[str, list[str]]],
+    ok: tuple[str, str, str | None],
+    problems: tuple[int, ...],
+    *,
+    parameters: list[dict[str, Any]] | None = None,
+    body: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """One operation: `ok` is (status, description, response schema or None), `body` is
+    (media type, request schema)."""
+    operation: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "security": security,
+    }
+    if parameters:
+        operation["parameters"] = parameters
+    if body:
+        operation["requestBody"] = {"required": True, "content": {body[0]: {"schema": body[1]}}}
+    status, description, schema = ok
+    success: dict[str, Any] = {"description": description}
+    if schema:
+        success["content"] = {JSON: {"schema": schema}}
+    operation["responses"] = {status: success, **_problems(*problems)}
+    return operation
+
+
+def _query(schema: Any) -> list[dict[str, Any]]:
+    return [{"in": "query", "schema": schema}]
+
+
 def build_spec() -> dict[str, Any]:
     spec = APISpec(
         title="MARAC Exchange Gateway API",
@@ -88,109 +130,69 @@ def build_spec() -> dict[str, Any]:
         ("TokenResponse", TokenResponseSchema),
     ):
         spec.components.schema(name, schema=schema)
-    spec.path(
-        path="/api/v1/transfers",
-        operations={
-            "post": {
-                "operationId": "createTransfer",
-                "summary": "Validate, seal and queue a transfer from the caller's area.",
-                "security": WRITE_SECURITY,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "TransferRequest"}},
-                },
-                "responses": {
-                    "201": {
-                        "description": "Queued (or awaiting a chair's approval)",
-                        "content": {"application/json": {"schema": "TransferItem"}},
-                    },
-                    **_problems(400, 401, 403, 404, 422),
-                },
-            },
-            "get": {
-                "operationId": "listTransfers",
-                "summary": "Transfers of one area, newest first; metadata only.",
-                "security": READ_SECURITY,
-                "parameters": [{"in": "query", "schema": TransferQuerySchema}],
-                "responses": {
-                    "200": {
-                        "description": "One page",
-                        "content": {"application/json": {"schema": "TransferPage"}},
-                    },
-                    **_problems(401, 403, 404, 422),
-                },
-            },
-        },
-    )
-    spec.path(
-        path="/api/v1/transfers/{transfer_id}",
-        operations={
-            "get": {
-                "operationId": "getTransfer",
-                "summary": "One transfer with its decrypted content.",
-                "security": READ_SECURITY,
-                "parameters": [
-                    {
-                        "in": "path",
-                        "name": "transfer_id",
-                        "required": True,
-                        "schema": {"type": "string", "format": "uuid"},
-                    }
-                ],
-                "responses": {
-                    "200": {
-                        "description": "Metadata and content",
-                        "content": {"application/json": {"schema": "TransferDetail"}},
-                    },
-                    **_problems(401, 403, 404),
-                },
-            },
-        },
-    )
+    _transfer_paths(spec)
     _workflow_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
-            "post": {
-                "operationId": "issueToken",
-                "summary": "Client credentials grant: a short-lived bearer token.",
-                "security": [{"basic": []}, {}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/x-www-form-urlencoded": {"schema": "TokenRequest"}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "An access token",
-                        "content": {"application/json": {"schema": "TokenResponse"}},
-                    },
-                    **_problems(400, 401),
-                },
-            },
+            "post": _operation(
+                "issueToken",
+                "Client credentials grant: a short-lived bearer token.",
+                [{"basic": []}, {}],
+                ("200", "An access token", "TokenResponse"),
+                (400, 401),
+                body=("application/x-www-form-urlencoded", "TokenRequest"),
+            )
         },
     )
     _audit_paths(spec)
     spec.path(
         path="/api/v1/openapi.json",
         operations={
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document.",
-                "security": [{}],
-                "responses": {"200": {"description": "The OpenAPI 3.1 document"}},
-            }
+            "get": _operation(
+                "openapi", "This document.", [{}], ("200", "The OpenAPI 3.1 document", None), ()
+            )
         },
     )
     document: dict[str, Any] = spec.to_dict()
     return document
 
 
-TRANSFER_ID = {
-    "in": "path",
-    "name": "transfer_id",
-    "required": True,
-    "schema": {"type": "string", "format": "uuid"},
-}
+def _transfer_paths(spec: APISpec) -> None:
+    spec.path(
+        path="/api/v1/transfers",
+        operations={
+            "post": _operation(
+                "createTransfer",
+                "Validate, seal and queue a transfer from the caller's area.",
+                WRITE_SECURITY,
+                ("201", "Queued (or awaiting a chair's approval)", "TransferItem"),
+                (400, 401, 403, 404, 422),
+                body=(JSON, "TransferRequest"),
+            ),
+            "get": _operation(
+                "listTransfers",
+                "Transfers of one area, newest first; metadata only.",
+                READ_SECURITY,
+                ("200", "One page", "TransferPage"),
+                (401, 403, 404, 422),
+                parameters=_query(TransferQuerySchema),
+            ),
+        },
+    )
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}",
+        operations={
+            "get": _operation(
+                "getTransfer",
+                "One transfer with its decrypted content.",
+                READ_SECURITY,
+                ("200", "Metadata and content", "TransferDetail"),
+                (401, 403, 404),
+                parameters=[TRANSFER_ID],
+            )
+        },
+    )
 
 
 def _workflow_paths(spec: APISpec) -> None:
@@ -199,62 +201,44 @@ def _workflow_paths(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/transfers/{transfer_id}/approve",
         operations={
-            "post": {
-                "operationId": "approveTransfer",
-                "summary": "A chair of the sending area releases a transfer held for "
+            "post": _operation(
+                "approveTransfer",
+                "A chair of the sending area releases a transfer held for "
                 "approval (never the person who created it).",
-                "security": WRITE_SECURITY,
-                "parameters": [TRANSFER_ID],
-                "responses": {
-                    "200": {
-                        "description": "Queued for delivery",
-                        "content": {"application/json": {"schema": "TransferItem"}},
-                    },
-                    **_problems(401, 403, 404, 409),
-                },
-            }
+                WRITE_SECURITY,
+                ("200", "Queued for delivery", "TransferItem"),
+                (401, 403, 404, 409),
+                parameters=[TRANSFER_ID],
+            )
         },
     )
     spec.path(
         path="/api/v1/transfers/{transfer_id}/acknowledgement",
         operations={
-            "post": {
-                "operationId": "acknowledgeTransfer",
-                "summary": "A coordinator of the receiving area accepts (and lists) or "
+            "post": _operation(
+                "acknowledgeTransfer",
+                "A coordinator of the receiving area accepts (and lists) or "
                 "redirects an inbound transfer; the answer travels back to the sender.",
-                "security": WRITE_SECURITY,
-                "parameters": [TRANSFER_ID],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "Acknowledgement"}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "Acknowledged or redirected; the answer is queued",
-                        "content": {"application/json": {"schema": "TransferItem"}},
-                    },
-                    **_problems(400, 401, 403, 404, 409, 422),
-                },
-            }
+                WRITE_SECURITY,
+                ("200", "Acknowledged or redirected; the answer is queued", "TransferItem"),
+                (400, 401, 403, 404, 409, 422),
+                parameters=[TRANSFER_ID],
+                body=(JSON, "Acknowledgement"),
+            )
         },
     )
 
 
-def _get(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:
+def _audit_read(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:
     return {
-        "get": {
-            "operationId": operation_id,
-            "summary": summary,
-            "security": READ_SECURITY,
-            "parameters": [{"in": "query", "schema": query}],
-            "responses": {
-                "200": {
-                    "description": "OK",
-                    "content": {"application/json": {"schema": schema}},
-                },
-                **_problems(401, 403, 404, 422),
-            },
-        }
+        "get": _operation(
+            operation_id,
+            summary,
+            READ_SECURITY,
+            ("200", "OK", schema),
+            (401, 403, 404, 422),
+            parameters=_query(query),
+        )
     }
 
 
@@ -270,13 +254,13 @@ def _audit_paths(spec: APISpec) -> None:
         spec.components.schema(name, schema=schema)
     spec.path(
         path="/api/v1/audit",
-        operations=_get(
+        operations=_audit_read(
             "listAudit", "The area's audit events, oldest first.", AuditQuerySchema, "AuditPage"
         ),
     )
     spec.path(
         path="/api/v1/audit/verify",
-        operations=_get(
+        operations=_audit_read(
             "verifyAudit",
             "Recompute the area's Merkle log and check every checkpoint.",
             AreaQuerySchema,
@@ -285,7 +269,7 @@ def _audit_paths(spec: APISpec) -> None:
     )
     spec.path(
         path="/api/v1/reports/disclosures",
-        operations=_get(
+        operations=_audit_read(
             "disclosureReport",
             "Disclosures by period, peer area, legal basis and consent; delivery times.",
             ReportQuerySchema,
@@ -295,23 +279,15 @@ def _audit_paths(spec: APISpec) -> None:
     spec.path(
         path="/api/v1/audit/subject-access",
         operations={
-            "post": {
-                "operationId": "subjectAccess",
-                "summary": "Every disclosure concerning a person (subject access, court "
+            "post": _operation(
+                "subjectAccess",
+                "Every disclosure concerning a person (subject access, court "
                 "orders); the search is audited with its match count only.",
-                "security": WRITE_SECURITY,
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": "SubjectRequest"}},
-                },
-                "responses": {
-                    "200": {
-                        "description": "The disclosures found",
-                        "content": {"application/json": {"schema": "SubjectAccess"}},
-                    },
-                    **_problems(400, 401, 403, 404, 422),
-                },
-            }
+                WRITE_SECURITY,
+                ("200", "The disclosures found", "SubjectAccess"),
+                (400, 401, 403, 404, 422),
+                body=(JSON, "SubjectRequest"),
+            )
         },
     )
 
