@@ -113,6 +113,27 @@ class TransferPageSchema(Schema):
     next = fields.String(allow_none=True, required=True)
 
 
+class ActorSchema(Schema):
+    kind = fields.String(required=True)
+    id = fields.String(required=True)
+    role = fields.String()
+
+
+class TimelineStepSchema(Schema):
+    """One step of a transfer as this area saw it; never content."""
+
+    at = fields.DateTime(required=True)
+    kind = fields.String(required=True, metadata={"description": "A state or event name."})
+    actor = fields.Nested(ActorSchema, allow_none=True)
+    envelope_id = fields.String(allow_none=True)
+    detail = fields.Dict(keys=fields.String(), required=True)
+
+
+class TimelineSchema(Schema):
+    transfer = fields.Nested(TransferItemSchema, required=True)
+    timeline = fields.List(fields.Nested(TimelineStepSchema), required=True)
+
+
 class TransferDetailSchema(Schema):
     transfer = fields.Nested(TransferItemSchema, required=True)
     content = fields.Nested(TransferRequestSchema, required=True)

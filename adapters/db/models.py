@@ -171,6 +171,23 @@ class Transfer(Base):
     listed_for: Mapped[date | None] = mapped_column(Date, default=None)
 
 
+class TransferEvent(Base):
+    """One step on a transfer's timeline as one local area saw it: content-free (a kind,
+    an actor id and role, an envelope id, a few codes), readable by auditors too."""
+
+    __tablename__ = "transfer_events"
+    __table_args__ = (Index("ix_transfer_events_transfer", "transfer_id", "area_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transfer_id: Mapped[str] = mapped_column(String(36))
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str | None] = mapped_column(Text)  # JSON {kind, id, role}
+    envelope_id: Mapped[str | None] = mapped_column(String(36))
+    detail: Mapped[str | None] = mapped_column(Text)  # JSON of codes, never content
+
+
 class OutboxItem(Base):
     """A sealed envelope waiting to be delivered. Written in the same transaction as the
     transfer row, so a crash can never leave one without the other."""

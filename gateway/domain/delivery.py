@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer, UsedToken
 from adapters.peer_client import PeerClient, PeerUnreachable
-from gateway.domain import audit, states
+from gateway.domain import audit, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
@@ -199,6 +199,14 @@ def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime
             if transfer.status in (QUEUED, FAILED):
                 states.move(transfer, DELIVERED)
                 transfer.failure_reason = None
+                timeline.note(
+                    session,
+                    transfer,
+                    DELIVERED,
+                    now,
+                    actor=Actor.system(),
+                    envelope_id=claim.envelope_id,
+                )
             transfer.delivered_at = transfer.delivered_at or now
             transfer.updated_at = now
         audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
@@ -258,6 +266,14 @@ def _record_failure(
                 states.move(transfer, FAILED)
                 transfer.failure_reason = reason[:500]
                 transfer.updated_at = now
+                timeline.note(
+                    session,
+                    transfer,
+                    FAILED,
+                    now,
+                    actor=Actor.system(),
+                    envelope_id=claim.envelope_id,
+                )
             audit.record(
                 session,
                 claim.from_area,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,11 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
-from gateway.domain import audit, peerauth, workflow
+from gateway.domain import audit, peerauth, timeline, workflow
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
+from gateway.domain.conversation import Handler, Inbound
 from gateway.domain.peers import pinned_key
 from gateway.domain.states import INBOUND, RECEIVED
 from gateway.domain.transfers import TRANSFER_REQUEST
@@ -46,18 +46,52 @@ from keys import (
     verify_envelope,
 )
 from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
-from schemas.acknowledgement import load_acknowledgement
 from schemas.envelope import EnvelopeSchema
 from schemas.receipt import RECEIPT_KIND
 from schemas.transfer_request import load_transfer_request
 
 ENVELOPES_PATH = "/federation/v1/envelopes"
 
-# Payload types this node can validate today; the others arrive with their issues and are
-# refused until then rather than stored unchecked.
-PAYLOAD_LOADERS: dict[str, Callable[[Mapping[str, Any]], object]] = {
-    TRANSFER_REQUEST: load_transfer_request,
-    ACKNOWLEDGEMENT: load_acknowledgement,
+
+def _new_transfer(session: Session, inbound: Inbound) -> str:
+    return str(uuid.uuid4())
+
+
+def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -> None:
+    assert transfer_id is not None  # noqa: S101 - _new_transfer always names one
+    row = Transfer(
+        id=transfer_id,
+        envelope_id=inbound.envelope_id,
+        area_code=inbound.area,
+        peer_area=inbound.sender,
+        direction=INBOUND,
+        status=RECEIVED,
+        failure_reason=None,
+        created_at=inbound.now,
+        updated_at=inbound.now,
+        delivered_at=inbound.now,
+        purged_at=None,
+    )
+    session.add(row)
+    session.flush()
+    timeline.note(
+        session,
+        row,
+        "received",
+        inbound.now,
+        actor=Actor.peer(inbound.sender),
+        envelope_id=inbound.envelope_id,
+    )
+
+
+# The payload types this node accepts, each with how it is validated and applied. The
+# others in the contract arrive with their issues and are refused until then rather than
+# stored unchecked.
+HANDLERS: dict[str, Handler] = {
+    TRANSFER_REQUEST: Handler(
+        load=load_transfer_request, target=_new_transfer, apply=_add_transfer
+    ),
+    ACKNOWLEDGEMENT: workflow.ACKNOWLEDGEMENT_HANDLER,
 }
 
 
@@ -91,11 +125,11 @@ def receive_envelope(
     to_area = header.recipient.area
     recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
     parts = _parse_parts(wire)
-    facts, reply = _verify_and_validate(session, wire, parts, recipient, now)
+    facts, summary = _verify_and_validate(session, wire, parts, recipient, now)
     digest = envelope_digest(parts)
     with session.begin():
         proof = evidence.verify(session, wire, digest, now)
-    arrival = Arrival(wire, digest, facts, proof, reply)
+    arrival = Arrival(wire, digest, facts, proof, summary)
     return _store(session, master, arrival, recipient, claims, now)
 
 
@@ -107,8 +141,8 @@ class Arrival:
     digest: str
     facts: audit.DisclosureFacts
     evidence: checkpoints.PeerStatement | None
-    # An acknowledgement's outcome, applied to the transfer it answers when stored.
-    reply: workflow.Reply | None = None
+    # What the payload's handler kept from the plaintext (content-free), applied when stored.
+    summary: object | None = None
 
 
 def _parse_parts(wire: dict[str, Any]) -> EnvelopeParts:
@@ -160,7 +194,7 @@ def _verify_and_validate(
     parts: EnvelopeParts,
     recipient: AreaSecretKeys,
     now: datetime,
-) -> tuple[audit.DisclosureFacts, workflow.Reply | None]:
+) -> tuple[audit.DisclosureFacts, object | None]:
     sender_key_id = wire["from"]["key"]
     with session.begin():
         sender_key = pinned_key(session, sender_key_id)
@@ -175,12 +209,12 @@ def _verify_and_validate(
         raise Refused("The envelope's signing key has expired.", reason="expired-key") from exc
     except CryptoError as exc:
         raise Refused(f"The envelope does not verify: {exc}.", reason=exc.code) from exc
-    loader = PAYLOAD_LOADERS.get(wire["type"])
-    if loader is None:
+    handler = HANDLERS.get(wire["type"])
+    if handler is None:
         raise Refused("This node does not yet accept that payload type.", reason="unsupported-type")
     try:
-        loaded = loader(payload)
-        return audit.facts_of(loaded), workflow.reply_of(loaded)
+        loaded = handler.load(payload)
+        return audit.facts_of(loaded), handler.summary(loaded)
     except ValidationError as exc:
         raise Refused("The payload is not valid.", reason="invalid-payload") from exc
     finally:
@@ -262,12 +296,10 @@ def _insert(
     """Store the envelope (still sealed), its transfer row and our audit event, and sign
     the receipt that commits to that event; all in the caller's transaction."""
     wire, area = arrival.wire, recipient.area
-    transfer_id = str(uuid.uuid4()) if wire["type"] == TRANSFER_REQUEST else None
-    answered = None
-    if arrival.reply is not None:
-        # Checked here, in the storing transaction, so a refusal stores nothing.
-        answered = workflow.reply_target(session, area, wire)
-        transfer_id = answered.id
+    handler = HANDLERS[wire["type"]]
+    inbound = Inbound(area=area, wire=wire, summary=arrival.summary, now=now)
+    # Checked here, in the storing transaction, so a refusal stores nothing.
+    transfer_id = handler.target(session, inbound)
     if arrival.evidence is not None:
         evidence.keep(session, arrival.evidence, area, now)
     recorded = audit.record(session, area, _received_event(arrival, transfer_id), now, master)
@@ -288,24 +320,8 @@ def _insert(
             purged_at=None,
         )
     )
-    if answered is not None and arrival.reply is not None:
-        workflow.apply_reply(session, answered, arrival.reply, wire["id"], now)
-    elif transfer_id is not None:
-        session.add(
-            Transfer(
-                id=transfer_id,
-                envelope_id=wire["id"],
-                area_code=area,
-                peer_area=wire["from"]["area"],
-                direction=INBOUND,
-                status=RECEIVED,
-                failure_reason=None,
-                created_at=now,
-                updated_at=now,
-                delivered_at=now,
-                purged_at=None,
-            )
-        )
+    session.flush()
+    handler.apply(session, inbound, transfer_id)
     session.flush()
     return receipt
 

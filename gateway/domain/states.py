@@ -13,31 +13,42 @@ from typing import Protocol
 from gateway.errors import Conflict
 
 # Sender side.
+DRAFT = "draft"  # saved but not sent: nothing sealed for the peer yet
 AWAITING_APPROVAL = "awaiting_approval"
 QUEUED = "queued"
 DELIVERED = "delivered"
 FAILED = "failed"
+# The receiving area asked for more (minutes, the original referral) before answering.
+INFORMATION_REQUESTED = "information_requested"
 # Both sides: the receiving area's coordinator accepted the case, or sent it elsewhere.
 ACKNOWLEDGED = "acknowledged"
 REDIRECTED = "redirected"
+# Both sides: the sending area took the transfer back, with a reason.
+WITHDRAWN = "withdrawn"
 # Receiver side.
 RECEIVED = "received"
 
 INBOUND, OUTBOUND = "inbound", "outbound"
 
 SENDER: dict[str, frozenset[str]] = {
-    AWAITING_APPROVAL: frozenset({QUEUED}),
-    QUEUED: frozenset({DELIVERED, FAILED}),
+    DRAFT: frozenset({AWAITING_APPROVAL, QUEUED, WITHDRAWN}),
+    AWAITING_APPROVAL: frozenset({QUEUED, WITHDRAWN}),
+    QUEUED: frozenset({DELIVERED, FAILED, WITHDRAWN}),
     # A receipt that arrives after the outbox gave up still proves delivery.
-    FAILED: frozenset({DELIVERED}),
-    DELIVERED: frozenset({ACKNOWLEDGED, REDIRECTED}),
-    ACKNOWLEDGED: frozenset(),
-    REDIRECTED: frozenset(),
+    FAILED: frozenset({DELIVERED, WITHDRAWN}),
+    DELIVERED: frozenset({ACKNOWLEDGED, REDIRECTED, INFORMATION_REQUESTED, WITHDRAWN}),
+    # Answering the request (with documents) puts the transfer back to awaiting an answer.
+    INFORMATION_REQUESTED: frozenset({DELIVERED, ACKNOWLEDGED, REDIRECTED, WITHDRAWN}),
+    # The originator keeps ownership: it may take a transfer back even once it is listed.
+    ACKNOWLEDGED: frozenset({WITHDRAWN}),
+    REDIRECTED: frozenset({WITHDRAWN}),
+    WITHDRAWN: frozenset(),
 }
 RECEIVER: dict[str, frozenset[str]] = {
-    RECEIVED: frozenset({ACKNOWLEDGED, REDIRECTED}),
-    ACKNOWLEDGED: frozenset(),
-    REDIRECTED: frozenset(),
+    RECEIVED: frozenset({ACKNOWLEDGED, REDIRECTED, WITHDRAWN}),
+    ACKNOWLEDGED: frozenset({WITHDRAWN}),
+    REDIRECTED: frozenset({WITHDRAWN}),
+    WITHDRAWN: frozenset(),
 }
 MACHINES = {OUTBOUND: SENDER, INBOUND: RECEIVER}
 STATUSES = tuple(dict.fromkeys([*SENDER, *RECEIVER]))
@@ -46,6 +57,7 @@ _WHY = {
     (OUTBOUND, ACKNOWLEDGED): "only the receiving area acknowledges a transfer",
     (OUTBOUND, REDIRECTED): "only the receiving area acknowledges a transfer",
     (INBOUND, QUEUED): "only the sending area approves a transfer",
+    (INBOUND, WITHDRAWN): "only the sending area withdraws a transfer",
 }
 
 

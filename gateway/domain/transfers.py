@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer
-from gateway.domain import audit
+from gateway.domain import audit, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -193,6 +193,7 @@ def send_transfer(
         session.add(envelope)
         session.add(transfer)
         session.flush()
+        timeline.note(session, transfer, transfer.status, now, actor=actor, envelope_id=sealed.id)
         if not needs_approval:
             session.add(queue_item(envelope.pk, now))
         session.flush()
@@ -379,3 +380,15 @@ def open_transfer(
             now,
         )
         return OpenedTransfer(view(row), content)
+
+
+def transfer_timeline(
+    session: Session, principal: Principal, transfer_id: str
+) -> tuple[TransferView, list[timeline.Step]]:
+    """The transfer's metadata and its content-free timeline, for anyone who may list the
+    area's transfers; NotFound for everyone else, exactly as for a missing id."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_list_transfers(row.area_code):
+            raise NotFound("No such transfer.")
+        return view(row), timeline.timeline(session, row)

@@ -20,11 +20,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
-from gateway.domain import audit, states
+from gateway.domain import audit, conversation, states, timeline
 from gateway.domain.actors import Actor
-from gateway.domain.areas import current_secret_keys, secret_keys_by_id
+from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
-from gateway.domain.peers import recipient_key
 from gateway.domain.principals import CHAIR, SEND_ROLES, Principal
 from gateway.domain.transfers import TransferView, queue_item, send_event, view
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound, Refused, field_errors
@@ -34,7 +33,6 @@ from keys import (
     canonical_json,
     open_own_copy,
     parse_envelope,
-    seal_envelope,
 )
 from schemas.acknowledgement import (
     ACCEPTED,
@@ -51,7 +49,9 @@ APPROVER_ROLES = frozenset({CHAIR})
 
 
 # An answer is expected once the transfer has left; it may overtake the receipt.
-AWAITING_ANSWER = frozenset({states.QUEUED, states.FAILED, states.DELIVERED})
+AWAITING_ANSWER = frozenset(
+    {states.QUEUED, states.FAILED, states.DELIVERED, states.INFORMATION_REQUESTED}
+)
 
 
 def _locked(session: Session, transfer_id: str) -> Transfer | None:
@@ -92,6 +92,7 @@ def approve(
         states.move(row, states.QUEUED)
         row.updated_at = now
         actor = principal.actor(row.area_code, APPROVER_ROLES)
+        timeline.note(session, row, "approved", now, actor=actor, envelope_id=row.envelope_id)
         objects = {"transfer": row.id, "envelope": row.envelope_id}
         audit.record(
             session,
@@ -159,50 +160,22 @@ def acknowledge(
             raise NotFound("No such transfer.")
         target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
         states.move(row, target)
-        payload = _acknowledgement_payload(body, row)
-        sender = current_secret_keys(session, master, row.area_code, now)
-        sealed = seal_envelope(
-            sender=sender,
-            recipient=recipient_key(session, row.peer_area, now),
-            payload_type=ACKNOWLEDGEMENT,
-            payload=payload,
-            in_reply_to=row.envelope_id,
-            created_at=now,
-        )
-        recorded = audit.record(
+        actor = principal.actor(row.area_code, SEND_ROLES)
+        sent = conversation.send_reply(
             session,
-            row.area_code,
-            audit.Event(
+            master,
+            row,
+            conversation.Reply(
+                payload_type=ACKNOWLEDGEMENT,
+                payload=_acknowledgement_payload(body, row),
                 action=actions.ACKNOWLEDGEMENT_SENT,
-                actor=principal.actor(row.area_code, SEND_ROLES),
-                peer_area=row.peer_area,
-                objects={"transfer": row.id, "envelope": sealed.id},
-                envelope_digest=sealed.digest,
-                details={"type": ACKNOWLEDGEMENT, "status": body.status},
+                actor=actor,
+                details={"status": body.status},
             ),
             now,
         )
-        proof = checkpoints.issue(session, master, row.area_code, now, sender)
-        wire = {**sealed.wire, "evidence": evidence.build(recorded, proof)}
-        envelope = Envelope(
-            envelope_id=sealed.id,
-            area_code=row.area_code,
-            direction=states.OUTBOUND,
-            type=ACKNOWLEDGEMENT,
-            peer_area=row.peer_area,
-            in_reply_to=row.envelope_id,
-            digest=sealed.digest,
-            body=canonical_json(wire).decode("ascii"),
-            self_sealed_key=sealed.self_sealed_key,
-            receipt=None,
-            created_at=now,
-            purged_at=None,
-        )
-        session.add(envelope)
-        session.flush()
-        session.add(queue_item(envelope.pk, now))
         row.listed_for = body.listed_for
-        row.updated_at = now
+        timeline.note(session, row, target, now, actor=actor, envelope_id=sent.envelope_id)
         session.flush()
         return view(row)
 
@@ -227,7 +200,7 @@ def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Reply:
+class Answer:
     """What the sending node keeps from an acknowledgement: its outcome and the listing
     date. The rest (case reference, names, note) stays sealed in the stored envelope."""
 
@@ -235,28 +208,16 @@ class Reply:
     listed_for: date | None
 
 
-def reply_of(loaded: object) -> Reply | None:
+def _answer_of(loaded: object) -> Answer | None:
     if isinstance(loaded, Acknowledgement):
-        return Reply(loaded.status, loaded.listed_for)
+        return Answer(loaded.status, loaded.listed_for)
     return None
 
 
-def reply_target(session: Session, area: str, wire: Mapping[str, Any]) -> Transfer:
+def _answered_transfer(session: Session, inbound: conversation.Inbound) -> str:
     """The outbound transfer an inbound acknowledgement answers: one this area sent to
     that very peer and that is delivered and not yet answered. Anything else is refused."""
-    in_reply_to = wire.get("in_reply_to")
-    row = None
-    if isinstance(in_reply_to, str):
-        row = session.scalar(
-            select(Transfer)
-            .where(
-                Transfer.envelope_id == in_reply_to,
-                Transfer.area_code == area,
-                Transfer.direction == states.OUTBOUND,
-                Transfer.peer_area == wire["from"]["area"],
-            )
-            .with_for_update()
-        )
+    row = conversation.replied_transfer(session, inbound, direction=states.OUTBOUND)
     if row is None:
         raise Refused(
             "The acknowledgement answers no transfer this area sent to its sender.",
@@ -267,13 +228,28 @@ def reply_target(session: Session, area: str, wire: Mapping[str, Any]) -> Transf
             f"The transfer is '{row.status}', not awaiting an acknowledgement.",
             reason="unexpected-acknowledgement",
         )
-    return row
+    return row.id
+
+
+def _apply_answer(session: Session, inbound: conversation.Inbound, transfer_id: str | None) -> None:
+    row = session.get(Transfer, transfer_id)
+    if row is None or not isinstance(inbound.summary, Answer):
+        raise Refused("The acknowledgement cannot be applied.", reason="invalid-payload")
+    apply_reply(session, row, inbound.summary, inbound.envelope_id, inbound.now)
+
+
+ACKNOWLEDGEMENT_HANDLER = conversation.Handler(
+    load=load_acknowledgement,
+    summary=_answer_of,
+    target=_answered_transfer,
+    apply=_apply_answer,
+)
 
 
 def apply_reply(
     session: Session,
     row: Transfer,
-    reply: Reply,
+    reply: Answer,
     acknowledgement_id: str,
     now: datetime,
 ) -> None:
@@ -284,8 +260,12 @@ def apply_reply(
         states.move(row, states.DELIVERED)
         row.failure_reason = None
         row.delivered_at = row.delivered_at or now
-    states.move(row, states.ACKNOWLEDGED if reply.status == ACCEPTED else states.REDIRECTED)
+    target = states.ACKNOWLEDGED if reply.status == ACCEPTED else states.REDIRECTED
+    states.move(row, target)
     row.listed_for = reply.listed_for
+    timeline.note(
+        session, row, target, now, actor=Actor.peer(row.peer_area), envelope_id=acknowledgement_id
+    )
     row.updated_at = now
     audit.record(
         session,

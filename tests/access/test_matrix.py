@@ -119,6 +119,17 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_write=409,
     ),
+    # The timeline is metadata: whoever may list the area's transfers reads it.
+    ("api.get_timeline", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,

@@ -15,8 +15,8 @@ from access_site import PEER, A, B, Site, make_site
 from conftest import RunningNode
 from flask.testing import FlaskClient
 
-from adapters.db.models import Envelope
-from gateway.domain import users
+from adapters.db.models import Envelope, Transfer
+from gateway.domain import timeline, users
 from gateway.domain.areas import current_secret_keys
 from gateway.domain.audit import reports, verify
 from gateway.domain.clock import utcnow
@@ -269,6 +269,19 @@ def test_an_accepted_acknowledgement_travels_back_and_lists_the_case(site: Site)
     assert_log_verifies(site.north, A)
     assert_log_verifies(site.south, PEER)
     no_personal_data_in_leaves(site)
+
+    # Both timelines tell the story, each as its area saw it, and carry no content.
+    mine = coord.get(f"{LIST}/{north_id}/timeline")
+    assert mine.status_code == 200, mine.text
+    assert [step["kind"] for step in mine.json["timeline"]] == ["received", "acknowledged"]
+    assert mine.json["timeline"][0]["actor"] == {"kind": "peer", "id": PEER}
+    with site.south.node.sessions() as session:
+        row = session.get(Transfer, south_id)
+        assert row is not None
+        steps = [step.kind for step in timeline.timeline(session, row)]
+    assert steps == ["queued", "delivered", "acknowledged"]
+    for canary in (VICTIM, *ACK_CANARIES):
+        assert canary not in mine.text
 
 
 def test_a_redirected_acknowledgement_moves_the_sender_to_redirected(site: Site) -> None:

@@ -14,6 +14,7 @@ from gateway.web.api import api
 from schemas.acknowledgement import AcknowledgementBodySchema
 from schemas.api import (
     ProblemSchema,
+    TimelineSchema,
     TokenRequestSchema,
     TokenResponseSchema,
     TransferDetailSchema,
@@ -198,6 +199,20 @@ def _transfer_paths(spec: APISpec) -> None:
 def _workflow_paths(spec: APISpec) -> None:
     """Steps of the conversation after the first envelope (workflow issue)."""
     spec.components.schema("Acknowledgement", schema=AcknowledgementBodySchema)
+    spec.components.schema("Timeline", schema=TimelineSchema)
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/timeline",
+        operations={
+            "get": _operation(
+                "getTimeline",
+                "Every step of one transfer as this area saw it; metadata only.",
+                READ_SECURITY,
+                ("200", "Metadata and the timeline", "Timeline"),
+                (401, 403, 404),
+                parameters=[TRANSFER_ID],
+            )
+        },
+    )
     spec.path(
         path="/api/v1/transfers/{transfer_id}/approve",
         operations={

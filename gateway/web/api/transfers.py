@@ -21,7 +21,7 @@ from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node
 from gateway.web.api import api
-from schemas.api import TransferItemSchema, encode_cursor, load_transfer_query
+from schemas.api import TimelineStepSchema, TransferItemSchema, encode_cursor, load_transfer_query
 
 
 def _json_object() -> dict[str, Any]:
@@ -82,6 +82,15 @@ def get_transfer(transfer_id: str) -> Response:
             db, current.master, current_principal(), transfer_id, now=utcnow()
         )
     return jsonify(transfer=_item(opened.transfer), content=opened.content)
+
+
+@api.get("/transfers/<transfer_id>/timeline")
+@requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+def get_timeline(transfer_id: str) -> Response:
+    _canonical_id(transfer_id)
+    with node().sessions() as db:
+        found, steps = transfers.transfer_timeline(db, current_principal(), transfer_id)
+    return jsonify(transfer=_item(found), timeline=TimelineStepSchema(many=True).dump(steps))
 
 
 def _canonical_id(transfer_id: str) -> None:
