@@ -159,3 +159,10 @@ def test_property_any_text_gives_ascii_inputs_and_is_deterministic(
     for item in inputs:
         assert item.data.isascii()
     assert fold(given_name) == fold(fold(given_name))
+
+
+def test_first_letter_typo_or_missing_given_name_meets_on_family_and_date() -> None:
+    known = Subject("Jack", "Raward", DOB)
+    assert _weak(known) & _weak(Subject("Ajck", "Raward", date(1980, 7, 3)))
+    assert _weak(known) & _weak(Subject("", "Raward", DOB))
+    assert not _weak(known) & _weak(Subject("Jack", "Raward", date(1981, 7, 3)))

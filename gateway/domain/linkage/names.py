@@ -108,4 +108,4 @@ def given_variants(first: str) -> list[str]:
 
 def phonetic(word: str) -> str:
     """Sound-alike code for typo-tolerant weak tokens (choice measured in bench/linkage.py)."""
-    return jellyfish.nysiis(word) if word else ""
+    return jellyfish.metaphone(word) if word else ""
