@@ -34,6 +34,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/federation.py
 	$(BIN)/python bench/audit_proofs.py
 	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/linkage.py
 
 clean:
 	rm -rf $(VENV) .demo instance .pytest_cache .mypy_cache .ruff_cache

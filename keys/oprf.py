@@ -47,6 +47,7 @@ TOKEN_BYTES = 32
 _H1_DST = b"marac-linkage-oprf:v1:hash-to-curve"
 _H2_DST = b"marac-linkage-oprf:v1:token"
 _ZERO_SCALAR = bytes(SCALAR_BYTES)
+_IDENTITY = bytes([1]) + bytes(POINT_BYTES - 1)
 # Inputs are names and dates; anything larger is a caller bug, not a subject.
 MAX_INPUT_BYTES = 4096
 
@@ -84,19 +85,24 @@ def _hash_to_group(data: bytes) -> bytes:
         crypto_core_ed25519_from_uniform(wide[:32]),
         crypto_core_ed25519_from_uniform(wide[32:]),
     )
-    # The identity (or any invalid result) occurs with negligible probability; refusing it
-    # keeps the invariant "every point we multiply is valid" without exceptions.
-    _check_point(point)
+    # from_uniform clears the cofactor, so the sum is in the prime-order group; only the
+    # identity is possible (with negligible probability) and it would make every key agree.
+    if point == _IDENTITY:
+        raise Malformed("input hashes to the identity")
     return point
 
 
 def _multiply(scalar: bytes, point: bytes) -> bytes:
+    """scalar * point for a point already checked to be in the prime-order group.
+
+    A non-zero scalar keeps such a point in the group and away from the identity, so the
+    result is not checked again: the subgroup check costs about a scalar multiplication,
+    and is spent where points cross a trust boundary (`evaluate`, `finalize`).
+    """
     try:
-        result = crypto_scalarmult_ed25519_noclamp(scalar, point)
+        return crypto_scalarmult_ed25519_noclamp(scalar, point)
     except NaclRuntimeError as exc:  # libsodium refuses an identity result
         raise Malformed("group element is not usable") from exc
-    _check_point(result)
-    return result
 
 
 def _token(data: bytes, point: bytes) -> bytes:
