@@ -635,3 +635,29 @@ def test_the_cli_attaches_a_file_by_content_and_refuses_clearly(site: Site, tmp_
     assert site.south.scalar("SELECT count(*) FROM documents") == 1
     assert site.south.deliver() == 1
     assert site.north.scalar("SELECT kind FROM documents") == "original_referral"
+
+
+def test_a_purged_case_serves_no_documents(site: Site) -> None:
+    from datetime import timedelta
+
+    from gateway.domain import retention
+    from gateway.domain.actors import Actor
+
+    north_id, south_id = inbound(site)
+    bearer = south_bearer(site)
+    sent = upload(site.south.app.test_client(), f"{LIST}/{south_id}/documents", pdf(), **bearer)
+    assert sent.status_code == 201
+    assert site.south.deliver() == 1
+    coord = site.login(site.add_user("coord", A, "coordinator"))
+    path = f"{LIST}/{north_id}/documents/{sent.json['id']}"
+    assert coord.get(path).data == pdf()
+    with site.north.node.sessions() as session:
+        later = utcnow() + timedelta(days=400)
+        [report] = retention.purge(session, now=later, area=A, actor=Actor.operator())
+    assert report.envelopes == 2  # the transfer and its document
+    gone = coord.get(path)
+    assert gone.status_code == 404 and "purged" in gone.json["detail"]
+    # The metadata stays for the audit; the bytes are gone with the sealed envelope.
+    assert [i["sha256"] for i in coord.get(f"{LIST}/{north_id}/documents").json["items"]] == [
+        sha256_hex(pdf())
+    ]
