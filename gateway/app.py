@@ -16,7 +16,8 @@ from gateway.config import ConfigError, Settings
 from gateway.domain.delivery import DeliveryPolicy
 from keys import MasterKey
 
-# Federation bodies carry sealed documents (20 MB by default, base64url on the wire).
+# The floor for any request body; federation bodies carry sealed documents and may need
+# more (gateway.web.uploads.envelope_limit of the document limit).
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
@@ -69,10 +70,19 @@ def build_node(settings: Settings) -> Node:
 def create_app(settings: Settings, node: Node | None = None) -> Flask:
     settings.check_web()
     node = node or build_node(settings)
+    from gateway.web.uploads import (
+        UPLOAD_LIMIT_KEY,
+        GatewayRequest,
+        envelope_limit,
+        upload_limit,
+    )
+
     app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.request_class = GatewayRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_CONTENT_LENGTH=max(MAX_BODY_BYTES, envelope_limit(settings.document_max_bytes)),
+        **{UPLOAD_LIMIT_KEY: upload_limit(settings.document_max_bytes)},
         SESSION_COOKIE_NAME="__Host-gw-session",
         SESSION_COOKIE_SECURE=True,
         SESSION_COOKIE_HTTPONLY=True,

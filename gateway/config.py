@@ -70,6 +70,8 @@ class Settings:
     login_rate_limit: str = "20/10minutes"
     access_token_lifetime: float = 600.0
     oidc_config_file: Path | None = None
+    # Documents (workflow issue part 3): the largest file this node sends or accepts.
+    document_max_bytes: int = 20 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +105,9 @@ class Settings:
             oidc_config_file=Path(env["GATEWAY_OIDC_CONFIG"])
             if env.get("GATEWAY_OIDC_CONFIG")
             else None,
+            document_max_bytes=int(
+                _float(env, "GATEWAY_DOCUMENT_MAX_BYTES", float(20 * 1024 * 1024))
+            ),
         )
 
     @property

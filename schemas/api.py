@@ -24,6 +24,7 @@ STATUSES = (
     "queued",
     "delivered",
     "failed",
+    "information_requested",
     "received",
     "acknowledged",
     "redirected",

@@ -188,6 +188,43 @@ class TransferEvent(Base):
     detail: Mapped[str | None] = mapped_column(Text)  # JSON of codes, never content
 
 
+class TransferDocument(Base):
+    """A document sent or received in reply to a transfer, as one area holds it: metadata
+    only. Its bytes live only inside the sealed envelope, whose id is the document's id."""
+
+    __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_transfer", "transfer_id", "area_code"),)
+
+    document_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(String(36))
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    kind: Mapped[str] = mapped_column(String(32))
+    media_type: Mapped[str] = mapped_column(String(100))  # as detected from the bytes
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    answers: Mapped[str | None] = mapped_column(String(36))  # an information request id
+    created_at: Mapped[datetime]
+
+
+class InformationRequest(Base):
+    """The receiving area asked the sending area for documents, as one area holds it.
+    Content-free: what was asked for are document kinds; the note stays sealed."""
+
+    __tablename__ = "information_requests"
+    __table_args__ = (Index("ix_information_requests_transfer", "transfer_id", "area_code"),)
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # its envelope id
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(String(36))
+    direction: Mapped[str] = mapped_column(String(8))  # outbound: we asked; inbound: asked of us
+    what: Mapped[str] = mapped_column(String(200))  # document kinds, comma-separated
+    status: Mapped[str] = mapped_column(String(16))  # open | answered
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(36))  # the first answering document
+
+
 class OutboxItem(Base):
     """A sealed envelope waiting to be delivered. Written in the same transaction as the
     transfer row, so a crash can never leave one without the other."""

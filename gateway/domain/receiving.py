@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
-from gateway.domain import audit, peerauth, timeline, workflow
+from gateway.domain import audit, documents, information, peerauth, timeline, workflow
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -92,6 +92,8 @@ HANDLERS: dict[str, Handler] = {
         load=load_transfer_request, target=_new_transfer, apply=_add_transfer
     ),
     ACKNOWLEDGEMENT: workflow.ACKNOWLEDGEMENT_HANDLER,
+    "document": documents.HANDLER,
+    "information_request": information.HANDLER,
 }
 
 

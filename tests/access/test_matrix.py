@@ -130,6 +130,56 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_read=200,
     ),
+    # Documents and information requests (workflow issue parts 3 and 5). The matrix's
+    # transfer is outbound and queued: documents wait until it has arrived (409) and only
+    # the receiving area asks for information (409); the listings are metadata (auditors
+    # too); a download is content, and this id names no document (404 for those who may
+    # download, 403 for roles that never may).
+    ("api.post_document", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    ("api.list_documents", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+    ("api.get_document", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=404,
+        chair_a=404,
+        coordinator_b=404,
+        client_transfers_read=404,
+    ),
+    ("api.request_information", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    ("api.list_information_requests", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,
@@ -196,7 +246,12 @@ def callers(site: Site) -> dict[str, Caller]:
 
 
 def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[str, Any]:
-    values = {"code": A, "area": A, "transfer_id": transfer_id}
+    values = {
+        "code": A,
+        "area": A,
+        "transfer_id": transfer_id,
+        "document_id": "00000000-0000-4000-8000-000000000000",
+    }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":
         return path, (json.dumps(sample_transfer(A, PEER)).encode(), "json")
@@ -217,6 +272,17 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
             "acknowledged_by": {"name": "Coordinator", "role": "MARAC coordinator"},
         }
         return path, (json.dumps(acknowledgement).encode(), "json")
+    if rule.endpoint == "api.post_document":
+        minutes = {
+            "meeting_date": utcnow().date().isoformat(),
+            "attendees": [{"agency": "Police"}],
+            "confidentiality_statement_confirmed": True,
+            "entries": [{"kind": "fact", "source_agency": "Police", "text": "Seen."}],
+        }
+        return path, (json.dumps({"kind": "minutes", "minutes": minutes}).encode(), "json")
+    if rule.endpoint == "api.request_information":
+        asked = {"what": ["minutes"], "requested_by": {"name": "C", "role": "Coordinator"}}
+        return path, (json.dumps(asked).encode(), "json")
     if rule.endpoint == "api.token":
         return path, ({"grant_type": "client_credentials"}, "form")
     return path, ({} if method != "GET" else None, "form")

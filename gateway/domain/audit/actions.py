@@ -2,7 +2,7 @@
 subject-access search rely on the names, so they never change meaning once released.
 
 Hooks for features that land later say so where they live:
-document.downloaded (documents), forward.* (workflow), flag.* and lookup (flags).
+forward.* (workflow), flag.* and lookup (flags).
 """
 
 AREA_CREATED = "area.created"
@@ -19,6 +19,12 @@ ACKNOWLEDGEMENT_SENT = "acknowledgement.sent"
 # ...and the sending area applied that answer to its transfer (reports time this).
 ACKNOWLEDGEMENT_RECEIVED = "acknowledgement.received"
 CONTENT_OPENED = "content.opened"
+# Documents and information requests in reply to a transfer (workflow issue parts 3, 5).
+DOCUMENT_SENT = "document.sent"  # a disclosure: sealed and queued for the peer
+DOCUMENT_RECEIVED = "document.received"  # applied to the local transfer on arrival
+DOCUMENT_DOWNLOADED = "document.downloaded"  # opened in memory and served
+INFORMATION_REQUEST_SENT = "information_request.sent"
+INFORMATION_REQUEST_RECEIVED = "information_request.received"
 AUDIT_EXPORTED = "audit.exported"
 SUBJECT_ACCESS = "audit.subject_access"
 PEER_VERIFIED = "audit.peer_verified"

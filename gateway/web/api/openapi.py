@@ -32,6 +32,15 @@ from schemas.audit_api import (
     SubjectRequestSchema,
     VerifyReportSchema,
 )
+from schemas.documents_api import (
+    DocumentItemSchema,
+    DocumentListSchema,
+    InformationRequestItemSchema,
+    InformationRequestListSchema,
+    MinutesUploadSchema,
+    UploadFormSchema,
+)
+from schemas.information_request import InformationRequestBodySchema
 from schemas.transfer_request import TransferRequestSchema
 
 PROBLEM = "application/problem+json"
@@ -50,6 +59,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         403: "Authenticated but not allowed (or the CSRF token is missing or wrong)",
         404: "No such resource for this caller",
         409: "Conflict",
+        413: "Too large",
         415: "Unsupported media type",
         422: "Validation failed; `errors` names the fields",
         429: "Too many requests",
@@ -133,6 +143,7 @@ def build_spec() -> dict[str, Any]:
         spec.components.schema(name, schema=schema)
     _transfer_paths(spec)
     _workflow_paths(spec)
+    _document_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -240,6 +251,96 @@ def _workflow_paths(spec: APISpec) -> None:
                 parameters=[TRANSFER_ID],
                 body=(JSON, "Acknowledgement"),
             )
+        },
+    )
+
+
+DOCUMENT_ID = {
+    "in": "path",
+    "name": "document_id",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _document_paths(spec: APISpec) -> None:
+    """Documents and information requests in reply to a transfer (workflow issue parts 3
+    and 5). Either side of a transfer sends documents once it has reached the other area;
+    the receiving area asks for information; open requests are listed with their state."""
+    for name, schema in (
+        ("DocumentItem", DocumentItemSchema),
+        ("DocumentList", DocumentListSchema),
+        ("DocumentUpload", UploadFormSchema),
+        ("MinutesUpload", MinutesUploadSchema),
+        ("InformationRequestBody", InformationRequestBodySchema),
+        ("InformationRequestItem", InformationRequestItemSchema),
+        ("InformationRequestList", InformationRequestListSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    upload = _operation(
+        "sendDocument",
+        "Send a document about the transfer to the other area: a file (PDF, DOCX, ODT, "
+        "RTF, UTF-8 text, PNG or JPEG, judged by its content; its filename is ignored) or "
+        "structured minutes as JSON. Sealed, signed with its SHA-256 and size, and queued.",
+        WRITE_SECURITY,
+        ("201", "Sealed and queued", "DocumentItem"),
+        (400, 401, 403, 404, 409, 413, 415, 422),
+        parameters=[TRANSFER_ID],
+        body=("multipart/form-data", "DocumentUpload"),
+    )
+    upload["requestBody"]["content"][JSON] = {"schema": "MinutesUpload"}
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/documents",
+        operations={
+            "post": upload,
+            "get": _operation(
+                "listDocuments",
+                "The transfer's documents, both directions, oldest first; metadata only.",
+                READ_SECURITY,
+                ("200", "Metadata of every document", "DocumentList"),
+                (401, 403, 404),
+                parameters=[TRANSFER_ID],
+            ),
+        },
+    )
+    download = _operation(
+        "getDocument",
+        "One document's bytes, decrypted in memory, checked against its signed SHA-256 "
+        "and size, served as an attachment under a generated name; audited.",
+        READ_SECURITY,
+        ("200", "The document", None),
+        (401, 403, 404, 409),
+        parameters=[TRANSFER_ID, DOCUMENT_ID],
+    )
+    download["responses"]["200"]["content"] = {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+    }
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/documents/{document_id}",
+        operations={"get": download},
+    )
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/information-requests",
+        operations={
+            "post": _operation(
+                "requestInformation",
+                "A coordinator of the receiving area asks the sending area for documents "
+                "(minutes, the original referral, ...); the request travels sealed.",
+                WRITE_SECURITY,
+                ("201", "Sealed and queued", "InformationRequestItem"),
+                (400, 401, 403, 404, 409, 422),
+                parameters=[TRANSFER_ID],
+                body=(JSON, "InformationRequestBody"),
+            ),
+            "get": _operation(
+                "listInformationRequests",
+                "Information requests about the transfer, both directions, open or "
+                "answered; metadata only.",
+                READ_SECURITY,
+                ("200", "Every request", "InformationRequestList"),
+                (401, 403, 404),
+                parameters=[TRANSFER_ID],
+            ),
         },
     )
 

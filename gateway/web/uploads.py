@@ -1,0 +1,57 @@
+"""How request bodies are read (DESIGN section 5: documents stored sealed, never in
+plaintext at rest).
+
+Werkzeug spools a large multipart file part to a temporary file on disk; a document is
+case content, so an upload is kept in memory instead, bounded by the route's own limit:
+the document limit (plus room for the multipart framing) on the upload route, and the
+larger federation bound (a sealed document is base64url twice over) everywhere else.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import IO
+
+from flask import Request, current_app
+
+UPLOAD_ENDPOINTS = frozenset({"api.post_document"})
+# Multipart boundaries, part headers and the small form fields beside the file.
+MULTIPART_ROOM = 64 * 1024
+# Header, evidence and the payload's own fields around the document's bytes.
+ENVELOPE_ROOM = 256 * 1024
+UPLOAD_LIMIT_KEY = "GATEWAY_UPLOAD_MAX_BYTES"
+
+
+def upload_limit(document_max_bytes: int) -> int:
+    return document_max_bytes + MULTIPART_ROOM
+
+
+def envelope_limit(document_max_bytes: int) -> int:
+    """The largest envelope a peer may send us: the bytes base64url'd into the payload,
+    sealed (16 bytes of tag), and the ciphertext base64url'd again."""
+    payload = -(-document_max_bytes // 3) * 4 + ENVELOPE_ROOM
+    return -(-(payload + 16) // 3) * 4 + ENVELOPE_ROOM
+
+
+class GatewayRequest(Request):
+    @property
+    def max_content_length(self) -> int | None:
+        if self._max_content_length is not None:
+            return self._max_content_length
+        if current_app and self.endpoint in UPLOAD_ENDPOINTS:
+            return int(current_app.config[UPLOAD_LIMIT_KEY])
+        return super().max_content_length
+
+    @max_content_length.setter
+    def max_content_length(self, value: int | None) -> None:
+        self._max_content_length = value
+
+    def _get_file_stream(
+        self,
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None = None,
+        content_length: int | None = None,
+    ) -> IO[bytes]:
+        # Never a temporary file: the upload is bounded by max_content_length above.
+        return io.BytesIO()

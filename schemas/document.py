@@ -1,0 +1,168 @@
+"""Payload `document`, schema_version 1 (DESIGN section 4; workflow issue part 3): one
+file in reply to a transfer (minutes, the original referral, a completed MARAC referral
+form, a DASH risk checklist, anything else), sealed like every payload.
+
+The signed payload carries the bytes themselves (base64url) with their SHA-256 and size,
+so a receiver can prove what it got, and the media type the SENDING node detected from
+the bytes (never from a filename, which never travels). Structured minutes (seed 002
+appendix 3) travel the same way: their canonical JSON is the document's bytes, with the
+media type `application/vnd.marac.minutes+json` (`schemas.minutes`).
+
+`answers` names the information request (its envelope id) the document answers, if any.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+
+from schemas.common import StrictSchema, UUIDString, area_code
+from schemas.transfer_request import StrictInteger
+
+PAYLOAD_TYPE = "document"
+SCHEMA_VERSION = 1
+
+KINDS = ("minutes", "original_referral", "marac_referral_form", "dash_ric", "other")
+MINUTES = "minutes"
+
+PDF = "application/pdf"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+ODT = "application/vnd.oasis.opendocument.text"
+RTF = "application/rtf"
+TEXT = "text/plain"
+PNG = "image/png"
+JPEG = "image/jpeg"
+MINUTES_JSON = "application/vnd.marac.minutes+json"
+# The allow-list. A media type here is what the bytes ARE (detected), not what a client
+# or a filename said.
+MEDIA_TYPES = (PDF, DOCX, ODT, RTF, TEXT, PNG, JPEG, MINUTES_JSON)
+
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+# A hard ceiling for the schema itself; each node's own (smaller) limit is a setting.
+SIZE_CEILING = 256 * 1024 * 1024
+
+
+class Base64UrlBytes(fields.Field[bytes]):
+    """Bytes on the wire as unpadded base64url text; bytes once loaded."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode("ascii")
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bytes:
+        if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_-]*", value):
+            raise ValidationError("Not unpadded base64url.")
+        if len(value) % 4 == 1:
+            raise ValidationError("Not unpadded base64url.")
+        try:
+            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise ValidationError("Not unpadded base64url.") from exc
+
+
+@dataclass(frozen=True)
+class Document:
+    schema_version: int
+    from_area: str
+    to_area: str
+    kind: str
+    media_type: str
+    sha256: str
+    size: int
+    content: bytes
+    answers: str | None
+
+
+class DocumentSchema(StrictSchema):
+    schema_version = StrictInteger(required=True, validate=validate.Equal(SCHEMA_VERSION))
+    from_area = area_code(required=True)
+    to_area = area_code(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    media_type = fields.String(required=True, validate=validate.OneOf(MEDIA_TYPES))
+    sha256 = fields.String(
+        required=True,
+        validate=validate.Regexp(_SHA256_HEX, error="Not a lowercase hex SHA-256."),
+        metadata={"description": "Hex SHA-256 of the document's bytes."},
+    )
+    size = StrictInteger(required=True, validate=validate.Range(min=1, max=SIZE_CEILING))
+    content = Base64UrlBytes(required=True)
+    answers = UUIDString(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The information request this document answers."},
+    )
+
+    @validates_schema
+    def check_areas(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("from_area") == data.get("to_area"):
+            raise ValidationError({"to_area": ["Must differ from from_area."]})
+        if data.get("media_type") == MINUTES_JSON and data.get("kind") != MINUTES:
+            raise ValidationError({"media_type": ["Structured minutes must be of kind minutes."]})
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Document:
+        return Document(**data)
+
+
+def load_document(data: Mapping[str, Any]) -> Document:
+    """Validate a decrypted `document` payload's shape; raises marshmallow.ValidationError.
+    Whether the bytes match their digest and media type is checked by the domain."""
+    result = _SCHEMA.load(data)
+    if not isinstance(result, Document):  # pragma: no cover - post_load
+        raise TypeError("DocumentSchema did not produce a Document.")
+    return result
+
+
+def dump_document(document: Document) -> dict[str, Any]:
+    result: dict[str, Any] = _SCHEMA.dump(document)
+    return result
+
+
+class UploadFieldsSchema(StrictSchema):
+    """The form fields of a multipart upload beside the file part (named `file`)."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    answers = UUIDString(load_default=None, allow_none=True)
+
+
+@dataclass(frozen=True)
+class UploadFields:
+    kind: str
+    answers: str | None
+
+
+def load_upload_fields(data: Mapping[str, Any]) -> UploadFields:
+    loaded = UploadFieldsSchema().load(data)
+    return UploadFields(kind=loaded["kind"], answers=loaded["answers"])
+
+
+_SCHEMA = DocumentSchema()
+
+__all__ = [
+    "DOCX",
+    "JPEG",
+    "KINDS",
+    "MEDIA_TYPES",
+    "MINUTES",
+    "MINUTES_JSON",
+    "ODT",
+    "PAYLOAD_TYPE",
+    "PDF",
+    "PNG",
+    "RTF",
+    "SCHEMA_VERSION",
+    "TEXT",
+    "Document",
+    "DocumentSchema",
+    "UploadFields",
+    "dump_document",
+    "load_document",
+    "load_upload_fields",
+]
