@@ -122,6 +122,45 @@ class ForwardPermissionSchema(addressed(SCHEMA_VERSION)):  # type: ignore[misc]
         return ForwardPermission(**data)
 
 
+@dataclass(frozen=True)
+class ForwardBody:
+    to_area: str
+
+
+class ForwardBodySchema(StrictSchema):
+    to_area = area_code(
+        required=True,
+        metadata={"description": "The third area; a grant for exactly it must be recorded."},
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ForwardBody:
+        return ForwardBody(**data)
+
+
+class PermissionViewSchema(StrictSchema):
+    """A request to forward and its answer, as one side recorded it; metadata only."""
+
+    request_id = fields.String(required=True)
+    transfer_id = fields.String(required=True)
+    forward_to = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("requested", GRANTED, REFUSED)))
+    requested_at = fields.DateTime(required=True)
+    answered_at = fields.DateTime(allow_none=True)
+    used_by = fields.String(
+        allow_none=True, metadata={"description": "The forwarded transfer, once used."}
+    )
+
+
+class PermissionListSchema(StrictSchema):
+    items = fields.List(fields.Nested(PermissionViewSchema), required=True)
+
+
+def load_forward_body(data: Mapping[str, Any]) -> ForwardBody:
+    loaded: ForwardBody = one_of(_FORWARD_BODY, data, ForwardBody)
+    return loaded
+
+
 def load_forward_request_body(data: Mapping[str, Any]) -> ForwardRequestBody:
     loaded: ForwardRequestBody = one_of(_REQUEST_BODY, data, ForwardRequestBody)
     return loaded
@@ -143,6 +182,7 @@ def dump_forward_permission(permission: ForwardPermission) -> dict[str, Any]:
     return result
 
 
+_FORWARD_BODY = ForwardBodySchema()
 _REQUEST_BODY = ForwardRequestBodySchema()
 _DECISION_BODY = ForwardDecisionBodySchema()
 _SCHEMA = ForwardPermissionSchema()
