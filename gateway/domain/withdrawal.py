@@ -33,7 +33,7 @@ from gateway.domain.audit.log import Detail
 from gateway.domain.principals import SEND_ROLES, Principal
 from gateway.domain.retention import tombstone
 from gateway.domain.transfers import TransferView, view
-from gateway.errors import Invalid, NotFound, Refused, field_errors
+from gateway.errors import Conflict, Invalid, NotFound, Refused, field_errors
 from keys import MasterKey
 from schemas.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 from schemas.withdrawal import SCHEMA_VERSION as WITHDRAWAL_VERSION
@@ -103,6 +103,13 @@ def _withdraw(
     actor: Actor,
     now: datetime,
 ) -> TransferView:
+    if row.direction != states.OUTBOUND:
+        # The receiver's machine has received -> withdrawn, but only for applying the
+        # sender's withdrawal envelope: the receiving area never withdraws.
+        raise Conflict(
+            f"An inbound transfer cannot go from '{row.status}' to 'withdrawn': "
+            "only the sending area withdraws a transfer."
+        )
     states.check(row, states.WITHDRAWN)
     reached, not_before = _stop_outbox(session, row, now)
     states.move(row, states.WITHDRAWN)
