@@ -8,6 +8,7 @@ verifying with no personal data in any leaf."""
 from __future__ import annotations
 
 import json
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from test_workflow import (
     south_transfer,
 )
 
+from gateway.domain.audit import reports
 from gateway.domain.clock import utcnow
 from gateway.domain.delivery import claim_due, deliver
 from gateway.samples import sample_transfer
@@ -92,7 +94,10 @@ def envelope_body(node: RunningNode, area: str, transfer_id: str) -> dict[str, A
 # --- 6. withdrawal -------------------------------------------------------------------------
 
 
-def test_a_transfer_withdrawn_before_it_was_opened_can_never_be_opened(site: Site) -> None:
+def test_a_transfer_withdrawn_before_it_was_opened_can_never_be_opened(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     north_id, south_id = inbound(site)
     south = back(site)
     sender = south.login(south.add_user("sender", PEER, "coordinator"))
@@ -145,6 +150,8 @@ def test_a_transfer_withdrawn_before_it_was_opened_can_never_be_opened(site: Sit
     for node, area in ((site.north, A), (site.south, PEER)):
         assert_log_verifies(node, area)
     no_personal_data([(site.north, A), (site.south, PEER)])
+    for canary in (VICTIM, *CANARIES):
+        assert canary not in caplog.text
 
 
 def test_a_transfer_withdrawn_after_it_was_opened_stays_readable_as_withdrawn(
@@ -253,8 +260,9 @@ def answer(site: Site, browser: FlaskClient, south_id: str, request_id: str, dec
 
 
 def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
-    site: Site, node_factory: Any
+    site: Site, node_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     west = third_node(site, node_factory)
     north_id, south_id = inbound(site)
     coord = site.login(site.add_user("coord", A, "coordinator"))
@@ -358,6 +366,11 @@ def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
     for node, area in ((site.north, A), (site.south, PEER), (west, WEST)):
         assert_log_verifies(node, area)
     no_personal_data([(site.north, A), (site.south, PEER), (west, WEST)])
+    with site.north.node.sessions() as session:
+        report = reports.disclosures(session, A, utcnow().date(), utcnow().date())
+    assert report["disclosures_sent"]["by_peer_area"] == {WEST: 1}
+    for canary in (VICTIM, *CANARIES):
+        assert canary not in caplog.text
 
 
 def test_a_withdrawn_case_cannot_be_forwarded_nor_permission_granted(site: Site) -> None:
