@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from gateway.domain import forwarding, repeats, withdrawal
+from gateway.domain import forward_permission, repeats, withdrawal
 from gateway.domain.conversation import Handler
 from schemas.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
 from schemas.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
@@ -11,6 +11,6 @@ from schemas.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 
 HANDLERS: dict[str, Handler] = {
     WITHDRAWAL: withdrawal.HANDLER,
-    FORWARD_PERMISSION: forwarding.HANDLER,
+    FORWARD_PERMISSION: forward_permission.HANDLER,
     REPEAT_INCIDENT: repeats.HANDLER,
 }

@@ -14,6 +14,7 @@ receiving area may pass it on only with the originator's recorded permission:
    its timeline says where the case went.
 
 All envelopes reply to the transfer's own envelope, so retention purges them with it.
+The permission records and receiving the envelopes are in `forward_permission`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,14 +31,14 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
 from adapters.db.models import ForwardPermission as PermissionRow
-from gateway.domain import audit, conversation, restricted, states, timeline
+from gateway.domain import audit, conversation, forward_permission, restricted, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.peers import recipient_key
 from gateway.domain.principals import SEND_ROLES, Principal
 from gateway.domain.transfers import TransferView, check_content_held, create_outbound, view
-from gateway.errors import Conflict, Invalid, NotFound, Refused, field_errors
+from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, open_envelope, parse_envelope
 from schemas.forward_permission import (
     GRANT,
@@ -54,53 +54,6 @@ from schemas.forward_permission import (
 from schemas.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
 from schemas.forward_permission import SCHEMA_VERSION as PERMISSION_VERSION
 from schemas.transfer_request import load_transfer_request
-
-REQUESTED, REFUSED = "requested", "refused"
-# The originator answers requests about a transfer that has left and is not withdrawn.
-ANSWERABLE = frozenset(
-    {
-        states.QUEUED,
-        states.FAILED,
-        states.DELIVERED,
-        states.INFORMATION_REQUESTED,
-        states.ACKNOWLEDGED,
-        states.REDIRECTED,
-    }
-)
-
-
-@dataclass(frozen=True)
-class PermissionView:
-    request_id: str
-    transfer_id: str
-    forward_to: str
-    status: str
-    requested_at: datetime
-    answered_at: datetime | None
-    used_by: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "request_id": self.request_id,
-            "transfer_id": self.transfer_id,
-            "forward_to": self.forward_to,
-            "status": self.status,
-            "requested_at": self.requested_at.isoformat(),
-            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
-            "used_by": self.used_by,
-        }
-
-
-def _permission_view(row: PermissionRow) -> PermissionView:
-    return PermissionView(
-        row.request_id,
-        row.transfer_id,
-        row.forward_to,
-        row.status,
-        row.requested_at,
-        row.answered_at,
-        row.used_by,
-    )
 
 
 def _locked_for_sender(session: Session, principal: Principal, transfer_id: str) -> Transfer:
@@ -146,7 +99,7 @@ def request_permission(
     transfer_id: str,
     data: Mapping[str, Any],
     now: datetime,
-) -> PermissionView:
+) -> forward_permission.PermissionView:
     try:
         body = load_forward_request_body(data)
     except ValidationError as exc:
@@ -175,7 +128,7 @@ def request_permission(
             ),
             now,
         )
-        permission = _new_permission(sent.envelope_id, row, body.forward_to, now)
+        permission = forward_permission.new_permission(sent.envelope_id, row, body.forward_to, now)
         session.add(permission)
         timeline.note(
             session,
@@ -188,23 +141,7 @@ def request_permission(
             reason=body.reason,
         )
         session.flush()
-        return _permission_view(permission)
-
-
-def _new_permission(
-    request_id: str, row: Transfer, forward_to: str, now: datetime
-) -> PermissionRow:
-    return PermissionRow(
-        request_id=request_id,
-        area_code=row.area_code,
-        transfer_id=row.id,
-        forward_to=forward_to,
-        status=REQUESTED,
-        requested_at=now,
-        answer_id=None,
-        answered_at=None,
-        used_by=None,
-    )
+        return forward_permission.permission_view(permission)
 
 
 def _check_forwardable(session: Session, principal: Principal | None, row: Transfer) -> None:
@@ -229,24 +166,6 @@ def _known_area(session: Session, area: str, now: datetime) -> None:
         ) from exc
 
 
-def permissions(session: Session, principal: Principal, transfer_id: str) -> list[PermissionView]:
-    """Every request to forward this transfer and its answer, for whoever may list the
-    area's transfers (metadata: ids, areas, states, times)."""
-    with session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None or not principal.may_list_transfers(row.area_code):
-            raise NotFound("No such transfer.")
-        found = session.scalars(
-            select(PermissionRow)
-            .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
-            )
-            .order_by(PermissionRow.requested_at, PermissionRow.request_id)
-        )
-        return [_permission_view(p) for p in found]
-
-
 # --- 2. the originating area answers -------------------------------------------------------
 
 
@@ -257,7 +176,7 @@ def decide(
     transfer_id: str,
     data: Mapping[str, Any],
     now: datetime,
-) -> PermissionView:
+) -> forward_permission.PermissionView:
     try:
         body = load_forward_decision_body(data)
     except ValidationError as exc:
@@ -274,7 +193,7 @@ def decide(
                 "No such request to forward this transfer.",
                 errors={"request_id": ["No request to forward this transfer has this id."]},
             )
-        if permission.status != REQUESTED:
+        if permission.status != forward_permission.REQUESTED:
             raise Conflict(f"This request was already answered ('{permission.status}').")
         granted = body.decision == GRANTED
         if granted and row.status == states.WITHDRAWN:
@@ -302,7 +221,7 @@ def decide(
             ),
             now,
         )
-        permission.status = GRANTED if granted else REFUSED
+        permission.status = GRANTED if granted else forward_permission.REFUSED
         permission.answer_id, permission.answered_at = sent.envelope_id, now
         timeline.note(
             session,
@@ -315,7 +234,7 @@ def decide(
             request=permission.request_id,
         )
         session.flush()
-        return _permission_view(permission)
+        return forward_permission.permission_view(permission)
 
 
 # --- 3. the receiving area forwards --------------------------------------------------------
@@ -467,106 +386,3 @@ def _readdressed(session: Session, master: MasterKey, row: Transfer, to_area: st
             "The case is no longer valid as it stands (a date in it has passed, say); "
             "ask the originating area to send it afresh."
         ) from exc
-
-
-# --- receiving the envelopes ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Summary:
-    """What a node keeps from a forward_permission envelope: codes and ids only."""
-
-    kind: str
-    forward_to: str
-    reason: str | None
-    request_id: str | None
-
-
-def _summary_of(loaded: object) -> Summary | None:
-    if isinstance(loaded, ForwardPermission):
-        return Summary(loaded.kind, loaded.forward_to, loaded.reason, loaded.request_id)
-    return None
-
-
-def _target(session: Session, inbound: conversation.Inbound) -> str:
-    summary = inbound.summary
-    if not isinstance(summary, Summary):
-        raise Refused("The forward permission cannot be read.", reason="invalid-payload")
-    if summary.kind == REQUEST:
-        # We are the originating area: the request concerns a transfer we sent.
-        row = conversation.replied_transfer(session, inbound, direction=states.OUTBOUND)
-        if row is None:
-            raise Refused(
-                "The request concerns no transfer this area sent to its sender.",
-                reason="unknown-transfer",
-            )
-        if row.status not in ANSWERABLE:
-            raise Refused(
-                f"The transfer is '{row.status}'; it cannot be forwarded.",
-                reason="unexpected-forward-request",
-            )
-        return row.id
-    # We asked: the answer concerns a transfer we received and a request we sent.
-    row = conversation.replied_transfer(session, inbound, direction=states.INBOUND)
-    if row is None:
-        raise Refused(
-            "The answer concerns no transfer this area received from its sender.",
-            reason="unknown-transfer",
-        )
-    permission = session.get(
-        PermissionRow, (summary.request_id, inbound.area), with_for_update=True
-    )
-    if permission is None or permission.transfer_id != row.id:
-        raise Refused("The answer concerns no request this area made.", reason="unknown-request")
-    if permission.forward_to != summary.forward_to:
-        raise Refused("The answer names another third area.", reason="wrong-area")
-    if permission.status != REQUESTED:
-        raise Refused("The request was already answered.", reason="unexpected-answer")
-    return row.id
-
-
-def _apply(session: Session, inbound: conversation.Inbound, transfer_id: str | None) -> None:
-    row = session.get(Transfer, transfer_id)
-    summary = inbound.summary
-    if row is None or not isinstance(summary, Summary):
-        raise Refused("The forward permission cannot be applied.", reason="invalid-payload")
-    peer = Actor.peer(row.peer_area)
-    if summary.kind == REQUEST:
-        session.add(_new_permission(inbound.envelope_id, row, summary.forward_to, inbound.now))
-        kind, action = "forward_requested", actions.FORWARD_REQUEST_RECEIVED
-        request_id = inbound.envelope_id
-    else:
-        permission = session.get(PermissionRow, (summary.request_id, row.area_code))
-        assert permission is not None  # noqa: S101 - checked by _target in this transaction
-        permission.status = GRANTED if summary.kind == GRANT else REFUSED
-        permission.answer_id, permission.answered_at = inbound.envelope_id, inbound.now
-        kind, action = f"forward_{permission.status}", actions.FORWARD_ANSWER_RECEIVED
-        request_id = permission.request_id
-    timeline.note(
-        session,
-        row,
-        kind,
-        inbound.now,
-        actor=peer,
-        envelope_id=inbound.envelope_id,
-        forward_to=summary.forward_to,
-        request=request_id,
-    )
-    row.updated_at = inbound.now
-    audit.record(
-        session,
-        row.area_code,
-        audit.Event(
-            action=action,
-            actor=peer,
-            peer_area=row.peer_area,
-            objects={"transfer": row.id, "envelope": row.envelope_id, "request": request_id},
-            details={"kind": summary.kind, "forward_to": summary.forward_to},
-        ),
-        inbound.now,
-    )
-
-
-HANDLER = conversation.Handler(
-    load=load_forward_permission, summary=_summary_of, target=_target, apply=_apply
-)

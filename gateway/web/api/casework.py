@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from marshmallow import ValidationError
 
-from gateway.domain import forwarding, repeats, restricted, withdrawal
+from gateway.domain import forward_permission, forwarding, repeats, restricted, withdrawal
 from gateway.domain.clock import utcnow
 from gateway.domain.principals import AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ, TRANSFERS_WRITE
 from gateway.errors import Invalid, field_errors
@@ -21,7 +21,7 @@ from schemas.forward_permission import PermissionViewSchema, load_forward_body
 from schemas.restricted import NamedUsersViewSchema, load_named_users
 
 
-def _permission(view: forwarding.PermissionView) -> dict[str, Any]:
+def _permission(view: forward_permission.PermissionView) -> dict[str, Any]:
     dumped: dict[str, Any] = PermissionViewSchema().dump(view)
     return dumped
 
@@ -75,7 +75,7 @@ def decide_forward_permission(transfer_id: str) -> Response:
 def list_forward_permissions(transfer_id: str) -> Response:
     _canonical_id(transfer_id)
     with node().sessions() as db:
-        found = forwarding.permissions(db, current_principal(), transfer_id)
+        found = forward_permission.permissions(db, current_principal(), transfer_id)
     return jsonify(items=[_permission(view) for view in found])
 
 
