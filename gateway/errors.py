@@ -54,6 +54,20 @@ class Conflict(DomainError):
     status, slug, title = 409, "conflict", "Conflict"
 
 
+class Gone(DomainError):
+    """The thing existed and the caller may know it did, but its content is gone for good
+    (a transfer withdrawn by its sender before the receiving area opened it)."""
+
+    status, slug, title = 410, "gone", "Gone"
+
+
+class Restricted(Forbidden):
+    """A restricted case (honour-based violence, position of trust): only the users the
+    receiving area named may open it; everyone else may know it exists, nothing more."""
+
+    slug, title = "restricted-case", "Restricted case"
+
+
 class TooManyRequests(DomainError):
     """A rate limit or lockout window; `retry_after` is in seconds."""
 

@@ -28,6 +28,7 @@ STATUSES = (
     "received",
     "acknowledged",
     "redirected",
+    "withdrawn",
 )
 PAGE_DEFAULT, PAGE_MAX = 50, 200
 
@@ -106,6 +107,12 @@ class TransferItemSchema(Schema):
     listed_for = fields.Date(
         allow_none=True,
         metadata={"description": "The meeting the receiving area listed it for, once accepted."},
+    )
+    restricted = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "A restricted case: only named users of the receiving area open it."
+        },
     )
 
 

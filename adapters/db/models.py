@@ -169,6 +169,15 @@ class Transfer(Base):
     created_by: Mapped[str | None] = mapped_column(String(100), default=None)
     # The meeting the receiving area listed the case for: a date, not personal data.
     listed_for: Mapped[date | None] = mapped_column(Date, default=None)
+    # Restricted case (honour-based violence, position of trust): the reason code only.
+    # On an inbound transfer only the users named in `transfer_access` may open it.
+    restricted_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # When the receiving area first opened the content: a withdrawal before this moment
+    # takes the content away for good; after it, the area keeps what it already read.
+    opened_at: Mapped[datetime | None] = mapped_column(default=None)
+    # An outbound transfer that forwards an inbound one (with the originating area's
+    # permission): the inbound transfer's id on this node.
+    forwarded_from: Mapped[str | None] = mapped_column(String(36), default=None)
 
 
 class TransferEvent(Base):
@@ -223,6 +232,38 @@ class InformationRequest(Base):
     created_at: Mapped[datetime]
     answered_at: Mapped[datetime | None]
     answered_by: Mapped[str | None] = mapped_column(String(36))  # the first answering document
+
+
+class ForwardPermission(Base):
+    """The originating area's permission to pass a received case on to a third area, as
+    each side recorded it (DESIGN section 2: what was shared stays the originator's).
+    Keyed by the request envelope's id and the local area; content-free (the reason and
+    the names stay sealed in the envelopes)."""
+
+    __tablename__ = "forward_permissions"
+    __table_args__ = (Index("ix_forward_permissions_transfer", "transfer_id", "area_code"),)
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    transfer_id: Mapped[str] = mapped_column(String(36))
+    forward_to: Mapped[str] = mapped_column(String(63))
+    status: Mapped[str] = mapped_column(String(16))  # requested | granted | refused
+    requested_at: Mapped[datetime]
+    answer_id: Mapped[str | None] = mapped_column(String(36))
+    answered_at: Mapped[datetime | None]
+    # The outbound transfer that used this grant: one grant, one forward.
+    used_by: Mapped[str | None] = mapped_column(String(36))
+
+
+class TransferAccess(Base):
+    """A user the receiving area named as allowed to open a restricted transfer."""
+
+    __tablename__ = "transfer_access"
+
+    transfer_id: Mapped[str] = mapped_column(ForeignKey("transfers.id"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    named_by: Mapped[str] = mapped_column(String(100))  # an actor id, never a name
+    named_at: Mapped[datetime]
 
 
 class OutboxItem(Base):

@@ -297,6 +297,15 @@ def register_cli(app: Flask) -> None:
 
 
 # The command groups that live in their own modules register themselves on `main`.
-from gateway.cli import audit, documents, identity  # noqa: E402
+from gateway.cli import audit, casework, documents, identity  # noqa: E402
 
-__all__ = ["audit", "current_node", "documents", "friendly", "identity", "main", "register_cli"]
+__all__ = [
+    "audit",
+    "casework",
+    "current_node",
+    "documents",
+    "friendly",
+    "identity",
+    "main",
+    "register_cli",
+]

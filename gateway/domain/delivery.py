@@ -27,7 +27,7 @@ from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.peers import node_url, pinned_key
 from gateway.domain.receiving import ENVELOPES_PATH
-from gateway.domain.states import DELIVERED, FAILED, QUEUED
+from gateway.domain.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
 from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
 from schemas.receipt import RECEIPT_KIND, ReceiptSchema
 
@@ -203,6 +203,17 @@ def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime
                     session,
                     transfer,
                     DELIVERED,
+                    now,
+                    actor=Actor.system(),
+                    envelope_id=claim.envelope_id,
+                )
+            elif transfer.status == WITHDRAWN and transfer.delivered_at is None:
+                # Withdrawn while a worker was delivering it: the receipt still proves
+                # delivery (withdrawn is final); the withdrawal envelope follows it.
+                timeline.note(
+                    session,
+                    transfer,
+                    "delivered_after_withdrawal",
                     now,
                     actor=Actor.system(),
                     envelope_id=claim.envelope_id,

@@ -26,12 +26,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, InformationRequest, Transfer, TransferDocument
-from gateway.domain import audit, conversation, media, states, timeline
+from gateway.domain import audit, conversation, media, restricted, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.principals import CONTENT_ROLES, SEND_ROLES, Principal
-from gateway.domain.transfers import TransferView, view
+from gateway.domain.transfers import TransferView, check_content_held, view
 from gateway.errors import Conflict, DomainError, Invalid, NotFound, Refused, field_errors
 from keys import CryptoError, MasterKey, canonical_json, open_envelope, open_own_copy, sha256_hex
 from schemas.document import (
@@ -369,6 +369,9 @@ def open_document(
         record = session.get(TransferDocument, (document_id, row.area_code))
         if record is None or record.transfer_id != row.id:
             raise NotFound("No such document.")
+        # A document is the case's content: withdrawal and restriction apply to it too.
+        check_content_held(row)
+        restricted.check_may_open(session, principal, row)
         envelope = session.scalars(
             select(Envelope).where(
                 Envelope.envelope_id == document_id, Envelope.area_code == row.area_code
@@ -377,6 +380,9 @@ def open_document(
         if envelope.purged_at is not None:
             raise NotFound("This document was purged under the retention schedule.")
         document = _open(session, master, envelope, record)
+        if row.direction == states.INBOUND and row.opened_at is None:
+            # From now on a withdrawal leaves the area what it has already read.
+            row.opened_at = now
         audit.record(
             session,
             row.area_code,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
-from gateway.domain import audit, documents, information, peerauth, timeline, workflow
+from gateway.domain import audit, casework, documents, information, peerauth, timeline, workflow
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -48,13 +48,26 @@ from keys import (
 from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.envelope import EnvelopeSchema
 from schemas.receipt import RECEIPT_KIND
-from schemas.transfer_request import load_transfer_request
+from schemas.transfer_request import TransferRequest, load_transfer_request
 
 ENVELOPES_PATH = "/federation/v1/envelopes"
 
 
 def _new_transfer(session: Session, inbound: Inbound) -> str:
     return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """Kept from an inbound transfer_request: its restriction reason code, if any."""
+
+    reason: str | None
+
+
+def _restriction_of(loaded: object) -> Restriction:
+    if isinstance(loaded, TransferRequest) and loaded.restricted:
+        return Restriction(loaded.restricted_reason or "other")
+    return Restriction(None)
 
 
 def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -> None:
@@ -72,6 +85,8 @@ def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -
         delivered_at=inbound.now,
         purged_at=None,
     )
+    if isinstance(inbound.summary, Restriction):
+        row.restricted_reason = inbound.summary.reason
     session.add(row)
     session.flush()
     timeline.note(
@@ -81,6 +96,7 @@ def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -
         inbound.now,
         actor=Actor.peer(inbound.sender),
         envelope_id=inbound.envelope_id,
+        restricted=row.restricted_reason is not None,
     )
 
 
@@ -89,11 +105,15 @@ def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -
 # stored unchecked.
 HANDLERS: dict[str, Handler] = {
     TRANSFER_REQUEST: Handler(
-        load=load_transfer_request, target=_new_transfer, apply=_add_transfer
+        load=load_transfer_request,
+        target=_new_transfer,
+        summary=_restriction_of,
+        apply=_add_transfer,
     ),
     ACKNOWLEDGEMENT: workflow.ACKNOWLEDGEMENT_HANDLER,
     "document": documents.HANDLER,
     "information_request": information.HANDLER,
+    **casework.HANDLERS,
 }
 
 

@@ -146,7 +146,7 @@ def _purge_case(
     if dry_run:
         return
     for envelope in envelopes:
-        envelope.body = _tombstone(envelope.body)
+        envelope.body = tombstone(envelope.body)
         envelope.self_sealed_key = None
         envelope.purged_at = now
     session.execute(
@@ -158,7 +158,7 @@ def _purge_case(
     transfer.updated_at = now
 
 
-def _tombstone(body: str) -> str:
+def tombstone(body: str) -> str:
     """The header alone: ids, areas, keys, type and time. No ciphertext, no sealed key."""
     wire = json.loads(body)
     return canonical_json({name: wire.get(name) for name in HEADER_FIELDS}).decode("ascii")

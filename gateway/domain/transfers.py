@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer
-from gateway.domain import audit, timeline
+from gateway.domain import audit, restricted, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -35,8 +35,9 @@ from gateway.domain.states import (
     INBOUND,
     OUTBOUND,
     QUEUED,
+    WITHDRAWN,
 )
-from gateway.errors import Forbidden, Invalid, NotFound, field_errors
+from gateway.errors import Forbidden, Gone, Invalid, NotFound, field_errors
 from keys import (
     CryptoError,
     MasterKey,
@@ -72,6 +73,8 @@ class TransferView:
     failure_reason: str | None
     # Set once the receiving area acknowledged the transfer (accepted).
     listed_for: date | None = None
+    # A restricted case: only named users of the receiving area open it.
+    restricted: bool = False
 
     @property
     def peer_area(self) -> str:
@@ -90,6 +93,7 @@ class TransferView:
             "delivered_at": self.delivered_at.isoformat() if self.delivered_at else None,
             "failure_reason": self.failure_reason,
             "listed_for": self.listed_for.isoformat() if self.listed_for else None,
+            "restricted": self.restricted,
         }
 
 
@@ -107,6 +111,7 @@ def view(row: Transfer) -> TransferView:
         delivered_at=row.delivered_at,
         failure_reason=row.failure_reason,
         listed_for=row.listed_for,
+        restricted=row.restricted_reason is not None,
     )
 
 
@@ -142,62 +147,93 @@ def send_transfer(
         raise Invalid(
             "The transfer request is not valid.", errors=field_errors(exc.messages)
         ) from exc
-    canonical = dump_transfer_request(request)
     # Decided by the chair after the meeting: nothing leaves before a chair approves it.
     needs_approval = request.consent.decision_forum == "chair_after_meeting"
     with session.begin():
         get_area(session, from_area)
-        sender = current_secret_keys(session, master, from_area, now)
-        sealed = seal_envelope(
-            sender=sender,
-            recipient=recipient_key(session, to_area, now),
-            payload_type=TRANSFER_REQUEST,
-            payload=canonical,
-            created_at=now,
+        transfer = create_outbound(
+            session,
+            master,
+            request,
+            to_area=to_area,
+            now=now,
+            actor=actor,
+            hold=needs_approval,
         )
-        transfer = Transfer(
-            id=str(uuid.uuid4()),
-            envelope_id=sealed.id,
-            area_code=from_area,
-            peer_area=to_area,
-            direction=OUTBOUND,
-            status=AWAITING_APPROVAL if needs_approval else QUEUED,
-            failure_reason=None,
-            created_at=now,
-            updated_at=now,
-            delivered_at=None,
-            created_by=actor.id,
-        )
-        event = send_event(request, transfer, sealed.id, sealed.digest, actor)
-        recorded = audit.record(session, from_area, event, now, master)
-        wire = sealed.wire
-        if not needs_approval:
-            # The disclosure travels with the proof that it is in our signed log. A held
-            # transfer gets its evidence when a chair approves it (workflow issue).
-            proof = checkpoints.issue(session, master, from_area, now, sender)
-            wire = {**wire, "evidence": evidence.build(recorded, proof)}
-        envelope = Envelope(
-            envelope_id=sealed.id,
-            area_code=from_area,
-            direction=OUTBOUND,
-            type=TRANSFER_REQUEST,
-            peer_area=to_area,
-            in_reply_to=None,
-            digest=sealed.digest,
-            body=canonical_json(wire).decode("ascii"),
-            self_sealed_key=sealed.self_sealed_key,
-            receipt=None,
-            created_at=now,
-            purged_at=None,
-        )
-        session.add(envelope)
-        session.add(transfer)
-        session.flush()
-        timeline.note(session, transfer, transfer.status, now, actor=actor, envelope_id=sealed.id)
-        if not needs_approval:
-            session.add(queue_item(envelope.pk, now))
-        session.flush()
         return view(transfer)
+
+
+def create_outbound(
+    session: Session,
+    master: MasterKey,
+    request: TransferRequest,
+    *,
+    to_area: str,
+    now: datetime,
+    actor: Actor,
+    hold: bool = False,
+    event: Callable[[audit.Event], audit.Event] | None = None,
+) -> Transfer:
+    """Seal `request` (already validated) from its `from_area` to `to_area`, write the
+    transfer row, the envelope, the disclosure event and (unless held) its evidence and
+    outbox row; in the caller's transaction. `event` may reshape the disclosure event
+    (a forward logs `forward.sent` with where the case came from)."""
+    from_area = request.from_area
+    canonical = dump_transfer_request(request)
+    sender = current_secret_keys(session, master, from_area, now)
+    sealed = seal_envelope(
+        sender=sender,
+        recipient=recipient_key(session, to_area, now),
+        payload_type=TRANSFER_REQUEST,
+        payload=canonical,
+        created_at=now,
+    )
+    transfer = Transfer(
+        id=str(uuid.uuid4()),
+        envelope_id=sealed.id,
+        area_code=from_area,
+        peer_area=to_area,
+        direction=OUTBOUND,
+        status=AWAITING_APPROVAL if hold else QUEUED,
+        failure_reason=None,
+        created_at=now,
+        updated_at=now,
+        delivered_at=None,
+        created_by=actor.id,
+        restricted_reason=request.restricted_reason if request.restricted else None,
+    )
+    disclosure = send_event(request, transfer, sealed.id, sealed.digest, actor)
+    if event is not None:
+        disclosure = event(disclosure)
+    recorded = audit.record(session, from_area, disclosure, now, master)
+    wire = sealed.wire
+    if not hold:
+        # The disclosure travels with the proof that it is in our signed log. A held
+        # transfer gets its evidence when a chair approves it (workflow issue).
+        proof = checkpoints.issue(session, master, from_area, now, sender)
+        wire = {**wire, "evidence": evidence.build(recorded, proof)}
+    envelope = Envelope(
+        envelope_id=sealed.id,
+        area_code=from_area,
+        direction=OUTBOUND,
+        type=TRANSFER_REQUEST,
+        peer_area=to_area,
+        in_reply_to=None,
+        digest=sealed.digest,
+        body=canonical_json(wire).decode("ascii"),
+        self_sealed_key=sealed.self_sealed_key,
+        receipt=None,
+        created_at=now,
+        purged_at=None,
+    )
+    session.add(envelope)
+    session.add(transfer)
+    session.flush()
+    timeline.note(session, transfer, transfer.status, now, actor=actor, envelope_id=sealed.id)
+    if not hold:
+        session.add(queue_item(envelope.pk, now))
+    session.flush()
+    return transfer
 
 
 def send_event(
@@ -344,9 +380,11 @@ def open_transfer(
     area or a client of that area with `transfers:read`. Anyone else, and any id that does
     not exist, gets the same NotFound, so another area's ids cannot be probed."""
     with session.begin():
-        row = session.get(Transfer, transfer_id)
+        row = session.get(Transfer, transfer_id, with_for_update=True)
         if row is None or not principal.may_read_content(row.area_code):
             raise NotFound("No such transfer.")
+        check_content_held(row)
+        restricted.check_may_open(session, principal, row)
         envelope = session.scalars(
             select(Envelope).where(
                 Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
@@ -379,7 +417,21 @@ def open_transfer(
             ),
             now,
         )
+        if row.direction == INBOUND and row.opened_at is None:
+            # From now on a withdrawal leaves the area what it has already read.
+            row.opened_at = now
         return OpenedTransfer(view(row), content)
+
+
+def check_content_held(row: Transfer) -> None:
+    """410 Gone for an inbound transfer its sender withdrew before this area opened it:
+    the area may know it existed (it is listed, with its timeline) but its content was
+    dropped and will never be opened here. Documents of it answer the same."""
+    if row.direction == INBOUND and row.status == WITHDRAWN and row.opened_at is None:
+        raise Gone(
+            "The sending area withdrew this transfer before it was opened; "
+            "its content is no longer held here."
+        )
 
 
 def transfer_timeline(

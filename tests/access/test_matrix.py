@@ -189,6 +189,94 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_read=200,
     ),
+    # Casework. The matrix's transfer is outbound and queued. Sending-area steps are for
+    # its coordinators and write clients: a withdrawal succeeds (then the write client's
+    # second one is an illegal transition), a repeat-incident notice waits for delivery
+    # (409), an answer to a request that does not exist is 422. Receiving-area steps
+    # (asking for, using a permission) are 409 on an outbound transfer. Naming who may
+    # open a restricted case is for users only (a machine cannot be named), and this case
+    # is not restricted (409). Who is named, and the permissions, are metadata.
+    ("api.withdraw_transfer", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    ("api.report_repeat_incident", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    ("api.decide_forward_permission", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=422,
+        coordinator_b=404,
+        client_transfers_write=422,
+    ),
+    ("api.request_forward_permission", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    ("api.forward_transfer", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    ("api.name_transfer_users", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=409, coordinator_b=404
+    ),
+    ("api.get_transfer_access", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+    ("api.list_forward_permissions", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+}
+
+PERSON = {"name": "Coordinator", "role": "MARAC coordinator"}
+CASEWORK_BODIES: dict[str, dict[str, Any]] = {
+    "api.withdraw_transfer": {"reason": "sent_in_error", "withdrawn_by": PERSON},
+    "api.report_repeat_incident": {"incident_date": "2026-01-05", "reported_by": PERSON},
+    "api.decide_forward_permission": {
+        "request_id": "00000000-0000-4000-8000-000000000000",
+        "decision": "granted",
+        "decided_by": PERSON,
+    },
+    "api.request_forward_permission": {
+        "forward_to": "eastmoor",
+        "reason": "relocation_permanent",
+        "requested_by": PERSON,
+    },
+    "api.forward_transfer": {"to_area": "eastmoor"},
+    "api.name_transfer_users": {"users": ["nobody@example.org"]},
 }
 
 
@@ -283,6 +371,8 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
     if rule.endpoint == "api.request_information":
         asked = {"what": ["minutes"], "requested_by": {"name": "C", "role": "Coordinator"}}
         return path, (json.dumps(asked).encode(), "json")
+    if rule.endpoint in CASEWORK_BODIES:
+        return path, (json.dumps(CASEWORK_BODIES[rule.endpoint]).encode(), "json")
     if rule.endpoint == "api.token":
         return path, ({"grant_type": "client_credentials"}, "form")
     return path, ({} if method != "GET" else None, "form")

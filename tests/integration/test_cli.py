@@ -355,6 +355,7 @@ def test_transfer_list_prints_one_line_per_transfer(pair: Pair, tmp_path: Path) 
                 "delivered_at",
                 "failure_reason",
                 "listed_for",
+                "restricted",
             }
         )
     }

@@ -2,7 +2,7 @@
 subject-access search rely on the names, so they never change meaning once released.
 
 Hooks for features that land later say so where they live:
-forward.* (workflow), flag.* and lookup (flags).
+flag.* and lookup (flags).
 """
 
 AREA_CREATED = "area.created"
@@ -37,3 +37,20 @@ TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secre
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"
 LOGOUT = "logout"
+# Casework after a transfer (workflow issue, parts 6-9).
+# The originating area took a transfer back (before it left: nothing was disclosed)...
+TRANSFER_WITHDRAWN = "transfer.withdrawn"
+# ...and the receiving area applied the withdrawal (content dropped if never opened).
+WITHDRAWAL_RECEIVED = "withdrawal.received"
+# Forwarding to a third area: asked of the originating area, answered, applied, sent.
+FORWARD_REQUESTED = "forward.requested"
+FORWARD_REQUEST_RECEIVED = "forward.request_received"
+FORWARD_GRANTED = "forward.granted"
+FORWARD_REFUSED = "forward.refused"
+FORWARD_ANSWER_RECEIVED = "forward.answer_received"
+FORWARD_SENT = "forward.sent"  # the disclosure to the third area, with its legal basis
+# A new incident within 12 months of the last referral, told to the area holding the case.
+REPEAT_INCIDENT_SENT = "repeat_incident.sent"
+REPEAT_INCIDENT_RECEIVED = "repeat_incident.received"
+# Who may open a restricted case was set (user ids only).
+ACCESS_NAMED = "transfer.access_named"

@@ -25,8 +25,10 @@ PERIODS = ("month", "quarter", "year")
 # The sender's leaf for an acknowledgement names the transfer's own envelope, so the
 # time from disclosure to acknowledgement is measured like delivery.
 ACKNOWLEDGED = actions.ACKNOWLEDGEMENT_RECEIVED
+# A forward to a third area is a disclosure by this area like any transfer it sends.
+SENT = (actions.TRANSFER_SENT, actions.FORWARD_SENT)
 COUNTED = (
-    actions.TRANSFER_SENT,
+    *SENT,
     actions.TRANSFER_DELIVERED,
     actions.ENVELOPE_RECEIVED,
     ACKNOWLEDGED,
@@ -86,7 +88,7 @@ def disclosures(
 def _summarise(
     area: str, start: date, end: date, period: str, leaves: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    sent = [leaf for leaf in leaves if leaf["action"] == actions.TRANSFER_SENT]
+    sent = [leaf for leaf in leaves if leaf["action"] in SENT]
     received = [leaf for leaf in leaves if leaf["action"] == actions.ENVELOPE_RECEIVED]
     return {
         "area": area,

@@ -11,7 +11,13 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from gateway.web.api import audit, documents, oauth, transfers  # noqa: E402 - routes register
+from gateway.web.api import (  # noqa: E402 - routes register on `api`
+    audit,
+    casework,
+    documents,
+    oauth,
+    transfers,
+)
 from gateway.web.api import openapi as openapi  # noqa: E402
 
-__all__ = ["api", "audit", "documents", "oauth", "openapi", "transfers"]
+__all__ = ["api", "audit", "casework", "documents", "oauth", "openapi", "transfers"]

@@ -40,8 +40,18 @@ from schemas.documents_api import (
     MinutesUploadSchema,
     UploadFormSchema,
 )
+from schemas.forward_permission import (
+    ForwardBodySchema,
+    ForwardDecisionBodySchema,
+    ForwardRequestBodySchema,
+    PermissionListSchema,
+    PermissionViewSchema,
+)
 from schemas.information_request import InformationRequestBodySchema
+from schemas.repeat_incident import RepeatIncidentBodySchema
+from schemas.restricted import NamedUsersSchema, NamedUsersViewSchema
 from schemas.transfer_request import TransferRequestSchema
+from schemas.withdrawal import WithdrawalBodySchema
 
 PROBLEM = "application/problem+json"
 READ_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
@@ -60,6 +70,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         404: "No such resource for this caller",
         409: "Conflict",
         413: "Too large",
+        410: "Gone: withdrawn by its sender before it was opened",
         415: "Unsupported media type",
         422: "Validation failed; `errors` names the fields",
         429: "Too many requests",
@@ -144,6 +155,7 @@ def build_spec() -> dict[str, Any]:
     _transfer_paths(spec)
     _workflow_paths(spec)
     _document_paths(spec)
+    _casework_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -200,7 +212,7 @@ def _transfer_paths(spec: APISpec) -> None:
                 "One transfer with its decrypted content.",
                 READ_SECURITY,
                 ("200", "Metadata and content", "TransferDetail"),
-                (401, 403, 404),
+                (401, 403, 404, 410),
                 parameters=[TRANSFER_ID],
             )
         },
@@ -343,6 +355,103 @@ def _document_paths(spec: APISpec) -> None:
             ),
         },
     )
+
+
+def _casework_paths(spec: APISpec) -> None:
+    """Withdrawal, forwarding with the originating area's permission, repeat-incident
+    notices and restricted cases (workflow issue, parts 6-9)."""
+    for name, schema in (
+        ("Withdrawal", WithdrawalBodySchema),
+        ("ForwardPermissionRequest", ForwardRequestBodySchema),
+        ("ForwardPermissionDecision", ForwardDecisionBodySchema),
+        ("ForwardPermission", PermissionViewSchema),
+        ("ForwardPermissionList", PermissionListSchema),
+        ("Forward", ForwardBodySchema),
+        ("RepeatIncident", RepeatIncidentBodySchema),
+        ("NamedUsers", NamedUsersSchema),
+        ("NamedUsersView", NamedUsersViewSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    posts = (
+        (
+            "withdrawal",
+            "withdrawTransfer",
+            "The sending area takes a transfer back, with a reason; the receiving area is "
+            "told if the transfer may have reached it.",
+            ("200", "Withdrawn", "TransferItem"),
+            "Withdrawal",
+        ),
+        (
+            "forward-permission-requests",
+            "requestForwardPermission",
+            "The receiving area asks the originating area for permission to forward the "
+            "case to a third area.",
+            ("201", "Asked; the request is queued", "ForwardPermission"),
+            "ForwardPermissionRequest",
+        ),
+        (
+            "forward-permission",
+            "decideForwardPermission",
+            "The originating area grants or refuses a request to forward its case.",
+            ("200", "Answered; the answer is queued", "ForwardPermission"),
+            "ForwardPermissionDecision",
+        ),
+        (
+            "forward",
+            "forwardTransfer",
+            "The receiving area forwards the case to a third area, with a recorded grant "
+            "for exactly that area; a new outbound transfer.",
+            ("201", "The forwarded transfer, queued", "TransferItem"),
+            "Forward",
+        ),
+        (
+            "repeat-incidents",
+            "reportRepeatIncident",
+            "The originating area tells the area holding the case of an incident within "
+            "12 months of the last MARAC referral.",
+            ("200", "The notice is queued", "TransferItem"),
+            "RepeatIncident",
+        ),
+        (
+            "access",
+            "nameTransferUsers",
+            "A coordinator of the receiving area names who may open a restricted case "
+            "(the list replaces the previous one).",
+            ("200", "Who is named (user ids)", "NamedUsersView"),
+            "NamedUsers",
+        ),
+    )
+    operations: dict[str, dict[str, Any]] = {}
+    for suffix, operation_id, summary, ok, body in posts:
+        operations.setdefault(suffix, {})["post"] = _operation(
+            operation_id,
+            summary,
+            WRITE_SECURITY,
+            ok,
+            (400, 401, 403, 404, 409, 410, 422),
+            parameters=[TRANSFER_ID],
+            body=(JSON, body),
+        )
+    operations["access"]["get"] = _operation(
+        "getTransferAccess",
+        "Whether the transfer is restricted and who is named (user ids).",
+        READ_SECURITY,
+        ("200", "Who is named", "NamedUsersView"),
+        (401, 403, 404),
+        parameters=[TRANSFER_ID],
+    )
+    operations["forward-permissions"] = {
+        "get": _operation(
+            "listForwardPermissions",
+            "Requests to forward this transfer and their answers; metadata only.",
+            READ_SECURITY,
+            ("200", "The requests", "ForwardPermissionList"),
+            (401, 403, 404),
+            parameters=[TRANSFER_ID],
+        )
+    }
+    for suffix, path_operations in operations.items():
+        spec.path(path=f"/api/v1/transfers/{{transfer_id}}/{suffix}", operations=path_operations)
 
 
 def _audit_read(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:

@@ -1,0 +1,41 @@
+"""`transfer withdraw` and `transfer forward`: casework at the node's command line
+(workflow issue, parts 6 and 7). The operator acts as `operator` in the audit."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.cli import current_node, friendly, transfer
+from gateway.domain import forwarding, withdrawal
+from gateway.domain.clock import utcnow
+from schemas.withdrawal import REASONS
+
+
+@transfer.command("withdraw")
+@click.argument("transfer_id")
+@click.option("--reason", required=True, type=click.Choice(REASONS))
+@click.option("--by", "by_name", required=True, help="Who decided the withdrawal.")
+@click.option("--role", "by_role", required=True, help="Their role, e.g. MARAC coordinator.")
+@click.option("--note", default=None, help="Sealed for the receiving area; never logged.")
+@friendly
+def transfer_withdraw(
+    transfer_id: str, reason: str, by_name: str, by_role: str, note: str | None
+) -> None:
+    """Take back a transfer this node sent (before or after delivery)."""
+    node = current_node()
+    body = {"reason": reason, "note": note, "withdrawn_by": {"name": by_name, "role": by_role}}
+    with node.sessions() as session:
+        done = withdrawal.withdraw_as_operator(session, node.master, transfer_id, body, utcnow())
+    click.echo(f"{done.id}\t{done.status}")
+
+
+@transfer.command("forward")
+@click.argument("transfer_id")
+@click.option("--to", "to_area", required=True, help="The third area (a grant must be recorded).")
+@friendly
+def transfer_forward(transfer_id: str, to_area: str) -> None:
+    """Forward a received case to a third area with the originating area's permission."""
+    node = current_node()
+    with node.sessions() as session:
+        sent = forwarding.forward_as_operator(session, node.master, transfer_id, to_area, utcnow())
+    click.echo(f"{sent.id}\t{sent.status}\tenvelope {sent.envelope_id}")
