@@ -33,16 +33,18 @@ def _print(view: transfers.TransferView) -> None:
 def _acting(email: str, transfer_id: str, role: str) -> Principal:
     """The named person, who must hold `role` in the transfer's own area."""
     node = current_node()
-    with node.sessions() as session, session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None:
-            raise NotFound("No such transfer.")
+    with node.sessions() as session:
         user_id = users.find_user_id(session, email)
-        roles = users.roles_of(session, user_id) if user_id else frozenset()
+        with session.begin():
+            row = session.get(Transfer, transfer_id)
+            if row is None:
+                raise NotFound("No such transfer.")
+            area_code = row.area_code
+            roles = users.roles_of(session, user_id) if user_id else frozenset()
     if user_id is None:
         raise NotFound("No user with that email on this node.")
-    if (row.area_code, role) not in roles:
-        raise Forbidden(f"That user is not a {role} of {row.area_code}.")
+    if (area_code, role) not in roles:
+        raise Forbidden(f"That user is not a {role} of {area_code}.")
     return Principal.user(user_id, roles)
 
 
