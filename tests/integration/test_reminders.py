@@ -69,11 +69,17 @@ def at(y: int, m: int, d: int, hour: int = 9, minute: int = 0) -> datetime:
 
 
 def mails(sink: SmtpSink) -> list[tuple[str, str, str]]:
-    return sorted((m.rcpt_tos[0], m.subject, m.body) for m in sink.take())
+    taken = sink.take()
+    for mail in taken:
+        assert CANARY not in mail.raw.decode()
+    return sorted((m.rcpt_tos[0], m.subject, m.body) for m in taken)
+
+
+CANARY = "Zqxreminded"  # the victim's name: never in a reminder
 
 
 def delivered_on_christmas_eve(north: RunningNode, south: RunningNode) -> tuple[str, str]:
-    sent = north.send(sample_transfer(NORTH, SOUTH), NORTH, SOUTH)
+    sent = north.send(sample_transfer(NORTH, SOUTH, victim=CANARY), NORTH, SOUTH)
     assert north.deliver() == 1
     [received] = south.transfers(SOUTH)
     # The clock of this test: both sides saw the transfer arrive on Christmas Eve.
