@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db import make_engine, make_session_factory
+from adapters.mail import Mailer, MailSettings
 from adapters.peer_client import PeerClient
 from gateway.config import ConfigError, Settings
 from gateway.domain.delivery import DeliveryPolicy
@@ -30,6 +31,7 @@ class Node:
     sessions: sessionmaker[Session]
     _master: MasterKey | None = None
     _client: PeerClient | None = None
+    _mailer: Mailer | None = None
 
     @property
     def master(self) -> MasterKey:
@@ -43,6 +45,23 @@ class Node:
             verify: bool | str = self.settings.peer_ca_bundle or True
             self._client = PeerClient(timeout=self.settings.peer_timeout, verify=verify)
         return self._client
+
+    @property
+    def mailer(self) -> Mailer | None:
+        """The SMTP adapter, or None when no GATEWAY_SMTP_HOST is set."""
+        s = self.settings
+        if self._mailer is None and s.smtp_host:
+            self._mailer = Mailer(
+                MailSettings(
+                    host=s.smtp_host,
+                    port=s.smtp_port,
+                    sender=s.smtp_from,
+                    starttls=s.smtp_starttls,
+                    user=s.smtp_user,
+                    password=s.smtp_password,
+                )
+            )
+        return self._mailer
 
     @property
     def delivery_policy(self) -> DeliveryPolicy:

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.domain.ratelimit import RateLimit
 
@@ -72,6 +73,13 @@ class Settings:
     oidc_config_file: Path | None = None
     # Documents (workflow issue part 3): the largest file this node sends or accepts.
     document_max_bytes: int = 20 * 1024 * 1024
+    # Notifications (workflow issue): no host means they are recorded as not sent.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "marac-gateway@localhost"
+    smtp_starttls: bool = False
+    smtp_user: str | None = None
+    smtp_password: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +116,7 @@ class Settings:
             document_max_bytes=int(
                 _float(env, "GATEWAY_DOCUMENT_MAX_BYTES", float(20 * 1024 * 1024))
             ),
+            **_smtp(env),
         )
 
     @property
@@ -143,3 +152,31 @@ def _months(env: Mapping[str, str], name: str, default: int) -> int:
     if not 1 <= value <= 1200:
         raise ConfigError(f"{name} must be between 1 and 1200 months")
     return value
+
+
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _smtp(env: Mapping[str, str]) -> dict[str, Any]:
+    host = env.get("GATEWAY_SMTP_HOST") or None
+    raw_port = env.get("GATEWAY_SMTP_PORT") or "25"
+    if not raw_port.isdigit() or not 0 < int(raw_port) < 65536:
+        raise ConfigError("GATEWAY_SMTP_PORT must be a port number")
+    starttls = (env.get("GATEWAY_SMTP_STARTTLS") or "").lower() in {"1", "true", "yes", "on"}
+    user = env.get("GATEWAY_SMTP_USER") or None
+    if user and host and not starttls and host not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            "GATEWAY_SMTP_USER needs GATEWAY_SMTP_STARTTLS=1: the password would cross the "
+            "network in clear"
+        )
+    sender = env.get("GATEWAY_SMTP_FROM") or "marac-gateway@localhost"
+    if "@" not in sender or any(c in sender for c in "\r\n"):
+        raise ConfigError("GATEWAY_SMTP_FROM must be an email address")
+    return {
+        "smtp_host": host,
+        "smtp_port": int(raw_port),
+        "smtp_from": sender,
+        "smtp_starttls": starttls,
+        "smtp_user": user,
+        "smtp_password": env.get("GATEWAY_SMTP_PASSWORD") or None,
+    }

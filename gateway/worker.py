@@ -10,11 +10,11 @@ import logging
 import signal
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 
 from gateway.app import Node
-from gateway.domain import ratelimit
+from gateway.domain import notifications, ratelimit, reminders
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
@@ -26,20 +26,26 @@ CHORE_INTERVAL = 300.0
 # runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
 CHECKPOINT_LOOK = checkpoints.CHECKPOINT_LOOK.total_seconds()
 COUNTER_KEEP = timedelta(days=2)
+# Notifications go out within seconds of the event; reminders are looked for every few
+# minutes (they are at most daily, and `send_reminders` is idempotent per day).
+NOTIFY_LOOK = 5.0
 
 
 def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None = None) -> int:
     """Deliver until stopped; with `once`, until nothing is due. Returns items handled."""
     stop = stop or threading.Event()
     _stop_on_signals(stop)
-    handled, last_chores, last_look = 0, 0.0, 0.0
+    handled, last_chores, last_look, last_notify = 0, None, None, None
     while not stop.is_set():
-        if time.monotonic() - last_chores > CHORE_INTERVAL:
+        if _due(last_chores, CHORE_INTERVAL):
             _chores(node)
             last_chores = time.monotonic()
-        if time.monotonic() - last_look > CHECKPOINT_LOOK:
+        if _due(last_look, CHECKPOINT_LOOK):
             _checkpoint_due(node)
             last_look = time.monotonic()
+        if _due(last_notify, NOTIFY_LOOK):
+            send_notifications(node)
+            last_notify = time.monotonic()
         handled_now = deliver_batch(node)
         handled += handled_now
         if handled_now == 0:
@@ -47,6 +53,11 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
                 break
             stop.wait(node.settings.worker_poll_interval)
     return handled
+
+
+def _due(last: float | None, interval: float) -> bool:
+    # None: never done in this process; do it on the first pass.
+    return last is None or time.monotonic() - last > interval
 
 
 def deliver_batch(node: Node) -> int:
@@ -66,6 +77,27 @@ def _chores(node: Node) -> None:
         with session.begin():
             # The longest window a limit may name is a day; older counters can only reset.
             ratelimit.purge(session, now - COUNTER_KEEP)
+    remind(node, now)
+
+
+def remind(node: Node, now: datetime) -> list[reminders.Reminder]:
+    """Queue reminders for overdue acknowledgements, then send what is queued."""
+    with node.sessions() as session:
+        queued = reminders.send_reminders(session, now)
+    for reminder in queued:
+        log.info("%s for transfer %s (due %s)", reminder.kind, reminder.transfer_id, reminder.due)
+    send_notifications(node, now)
+    return queued
+
+
+def send_notifications(node: Node, now: datetime | None = None) -> int:
+    """Send every notification that is due (as many batches as it takes)."""
+    total = 0
+    while True:
+        handled = notifications.send_due(node.sessions, node.mailer, now or utcnow())
+        total += handled
+        if handled < notifications.BATCH:
+            return total
 
 
 def _checkpoint_due(node: Node) -> None:

@@ -20,6 +20,7 @@ from schemas.transfer_request import TransferRequestSchema
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (
+    "draft",
     "awaiting_approval",
     "queued",
     "delivered",
@@ -91,6 +92,21 @@ def load_transfer_query(args: dict[str, Any]) -> TransferQuery:
         values["limit"] = int(limit) if limit.isascii() and limit.isdigit() else limit
     result: TransferQuery = TransferQuerySchema().load(values)
     return result
+
+
+class CreateQuerySchema(StrictSchema):
+    draft = fields.Boolean(
+        load_default=False,
+        truthy={"true"},
+        falsy={"false"},
+        metadata={"description": "true: save a draft (sealed to the area's own key, not sent)."},
+    )
+
+
+def load_create_query(args: dict[str, Any]) -> bool:
+    """Whether `POST /transfers` saves a draft."""
+    loaded = CreateQuerySchema().load(args)
+    return bool(loaded["draft"])
 
 
 class TransferItemSchema(Schema):

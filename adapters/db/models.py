@@ -75,6 +75,18 @@ class Area(Base):
     created_at: Mapped[datetime]
     # Months to keep case content after the case's last activity; None: the node default.
     retention_months: Mapped[int | None] = mapped_column(Integer)
+    # Working days the area allows itself to acknowledge a received transfer (and expects
+    # of its peers); None: the default of 2.
+    ack_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class AreaMeeting(Base):
+    """A date on which the area's MARAC meets: what an accepted transfer is listed for."""
+
+    __tablename__ = "area_meetings"
+
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    meeting_date: Mapped[date] = mapped_column(Date, primary_key=True)
 
 
 class AreaKey(Base):
@@ -264,6 +276,31 @@ class TransferAccess(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), primary_key=True)
     named_by: Mapped[str] = mapped_column(String(100))  # an actor id, never a name
     named_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """An email to a local area's coordinator mailbox, queued in the transaction of the event
+    it announces and sent by the worker, so a mail-server outage loses nothing. Holds no
+    text: the wording is fixed per `kind` and carries no personal data; `dedup` makes a
+    reminder at most once per transfer and day, even across restarts and workers."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("area_code", "dedup", name="uq_notifications_area_dedup"),
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    kind: Mapped[str] = mapped_column(String(32))
+    transfer_id: Mapped[str | None] = mapped_column(String(36))
+    dedup: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | not_sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
 
 
 class OutboxItem(Base):

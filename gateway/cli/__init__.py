@@ -268,7 +268,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
 @friendly
 def worker(once: bool) -> None:
-    """Deliver the outbox (and, as they land, reminders and flag expiry)."""
+    """Deliver the outbox, send notifications and reminders (and, as it lands, expire flags)."""
     from gateway.worker import run_worker
 
     handled = run_worker(current_node(), once=once)
@@ -297,7 +297,7 @@ def register_cli(app: Flask) -> None:
 
 
 # The command groups that live in their own modules register themselves on `main`.
-from gateway.cli import audit, casework, documents, identity  # noqa: E402
+from gateway.cli import audit, casework, documents, identity, workflow  # noqa: E402
 
 __all__ = [
     "audit",
@@ -308,4 +308,5 @@ __all__ = [
     "identity",
     "main",
     "register_cli",
+    "workflow",
 ]

@@ -20,7 +20,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
-from gateway.domain import audit, casework, documents, information, peerauth, timeline, workflow
+from gateway.domain import (
+    audit,
+    casework,
+    documents,
+    information,
+    notifications,
+    peerauth,
+    timeline,
+    workflow,
+)
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -98,6 +107,8 @@ def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -
         envelope_id=inbound.envelope_id,
         restricted=row.restricted_reason is not None,
     )
+    # "A new transfer has arrived", queued with the transfer itself: all or nothing.
+    notifications.queue(session, inbound.area, notifications.NEW_TRANSFER, inbound.now)
 
 
 # The payload types this node accepts, each with how it is validated and applied. The

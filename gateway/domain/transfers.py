@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer
-from gateway.domain import audit, restricted, timeline
+from gateway.domain import audit, restricted, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import current_secret_keys, get_area, secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -32,6 +32,7 @@ from gateway.domain.principals import (
 )
 from gateway.domain.states import (
     AWAITING_APPROVAL,
+    DRAFT,
     INBOUND,
     OUTBOUND,
     QUEUED,
@@ -54,6 +55,8 @@ from schemas.transfer_request import (
 )
 
 TRANSFER_REQUEST = "transfer_request"
+# A saved draft: the transfer_request wrapped and sealed to the area's own key, never sent.
+TRANSFER_DRAFT = "transfer_draft"
 DIRECTIONS = (INBOUND, OUTBOUND)
 
 
@@ -128,6 +131,20 @@ def _addressed_payload(data: Mapping[str, Any], from_area: str, to_area: str) ->
     return payload
 
 
+def validated_request(
+    data: Mapping[str, Any], from_area: str, to_area: str
+) -> tuple[TransferRequest, dict[str, Any]]:
+    """The request loaded (or Invalid naming the fields) and its canonical payload."""
+    payload = _addressed_payload(data, from_area, to_area)
+    try:
+        request = load_transfer_request(payload)
+    except ValidationError as exc:
+        raise Invalid(
+            "The transfer request is not valid.", errors=field_errors(exc.messages)
+        ) from exc
+    return request, dump_transfer_request(request)
+
+
 def send_transfer(
     session: Session,
     master: MasterKey,
@@ -140,26 +157,11 @@ def send_transfer(
 ) -> TransferView:
     """Validate, seal and queue. The transfer row, the sealed envelope and its outbox row are
     written in ONE transaction, so a crash can lose nothing and half-send nothing."""
-    payload = _addressed_payload(data, from_area, to_area)
-    try:
-        request = load_transfer_request(payload)
-    except ValidationError as exc:
-        raise Invalid(
-            "The transfer request is not valid.", errors=field_errors(exc.messages)
-        ) from exc
-    # Decided by the chair after the meeting: nothing leaves before a chair approves it.
-    needs_approval = request.consent.decision_forum == "chair_after_meeting"
+    request, canonical = validated_request(data, from_area, to_area)
     with session.begin():
         get_area(session, from_area)
-        transfer = create_outbound(
-            session,
-            master,
-            request,
-            to_area=to_area,
-            now=now,
-            actor=actor,
-            hold=needs_approval,
-        )
+        transfer = new_transfer(from_area, to_area, now, actor)
+        dispatch(session, master, transfer, request, canonical, now, actor)
         return view(transfer)
 
 
@@ -171,15 +173,52 @@ def create_outbound(
     to_area: str,
     now: datetime,
     actor: Actor,
-    hold: bool = False,
     event: Callable[[audit.Event], audit.Event] | None = None,
 ) -> Transfer:
-    """Seal `request` (already validated) from its `from_area` to `to_area`, write the
-    transfer row, the envelope, the disclosure event and (unless held) its evidence and
-    outbox row; in the caller's transaction. `event` may reshape the disclosure event
-    (a forward logs `forward.sent` with where the case came from)."""
-    from_area = request.from_area
+    """A new outbound transfer of `request` (already validated) from its `from_area` to
+    `to_area`, dispatched at once; in the caller's transaction (forwarding uses it)."""
+    transfer = new_transfer(request.from_area, to_area, now, actor)
     canonical = dump_transfer_request(request)
+    dispatch(session, master, transfer, request, canonical, now, actor, event=event)
+    return transfer
+
+
+def new_transfer(from_area: str, to_area: str, now: datetime, actor: Actor) -> Transfer:
+    """An outbound transfer row in `draft`, not yet added to the session."""
+    return Transfer(
+        id=str(uuid.uuid4()),
+        envelope_id="",
+        area_code=from_area,
+        peer_area=to_area,
+        direction=OUTBOUND,
+        status=DRAFT,
+        failure_reason=None,
+        created_at=now,
+        updated_at=now,
+        delivered_at=None,
+        created_by=actor.id,
+    )
+
+
+def dispatch(
+    session: Session,
+    master: MasterKey,
+    transfer: Transfer,
+    request: TransferRequest,
+    canonical: dict[str, Any],
+    now: datetime,
+    actor: Actor,
+    *,
+    event: Callable[[audit.Event], audit.Event] | None = None,
+) -> None:
+    """Take a transfer out of `draft`: seal it to the recipient, log the disclosure (or the
+    hold for a chair), store the envelope and queue it; in the caller's transaction.
+    `event` may reshape the disclosure event (a forward logs `forward.sent` with where the
+    case came from)."""
+    # Decided by the chair after the meeting: nothing leaves before a chair approves it.
+    needs_approval = request.consent.decision_forum == "chair_after_meeting"
+    transfer.restricted_reason = request.restricted_reason if request.restricted else None
+    from_area, to_area = transfer.area_code, transfer.peer_area
     sender = current_secret_keys(session, master, from_area, now)
     sealed = seal_envelope(
         sender=sender,
@@ -188,26 +227,15 @@ def create_outbound(
         payload=canonical,
         created_at=now,
     )
-    transfer = Transfer(
-        id=str(uuid.uuid4()),
-        envelope_id=sealed.id,
-        area_code=from_area,
-        peer_area=to_area,
-        direction=OUTBOUND,
-        status=AWAITING_APPROVAL if hold else QUEUED,
-        failure_reason=None,
-        created_at=now,
-        updated_at=now,
-        delivered_at=None,
-        created_by=actor.id,
-        restricted_reason=request.restricted_reason if request.restricted else None,
-    )
+    states.move(transfer, AWAITING_APPROVAL if needs_approval else QUEUED)
+    transfer.envelope_id = sealed.id
+    transfer.updated_at = now
     disclosure = send_event(request, transfer, sealed.id, sealed.digest, actor)
     if event is not None:
         disclosure = event(disclosure)
     recorded = audit.record(session, from_area, disclosure, now, master)
     wire = sealed.wire
-    if not hold:
+    if not needs_approval:
         # The disclosure travels with the proof that it is in our signed log. A held
         # transfer gets its evidence when a chair approves it (workflow issue).
         proof = checkpoints.issue(session, master, from_area, now, sender)
@@ -230,10 +258,9 @@ def create_outbound(
     session.add(transfer)
     session.flush()
     timeline.note(session, transfer, transfer.status, now, actor=actor, envelope_id=sealed.id)
-    if not hold:
+    if not needs_approval:
         session.add(queue_item(envelope.pk, now))
     session.flush()
-    return transfer
 
 
 def send_event(
@@ -404,6 +431,8 @@ def open_transfer(
                 content = open_envelope(wire, keys)
         except CryptoError as exc:
             raise NotFound("The keys for this transfer are no longer held.") from exc
+        if envelope.type == TRANSFER_DRAFT:
+            content = content[TRANSFER_REQUEST]
         audit.record(
             session,
             row.area_code,

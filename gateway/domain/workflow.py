@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
-from gateway.domain import audit, conversation, states, timeline
+from gateway.domain import audit, conversation, meetings, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -83,7 +83,7 @@ def approve(
         if row is None or row.area_code not in principal.areas_for(APPROVER_ROLES):
             raise NotFound("No such transfer.")
         states.check(row, states.QUEUED)
-        if row.created_by is not None and row.created_by == principal.id:
+        if principal.id in _makers(session, row):
             # Four eyes: a chair-after-meeting decision is checked by someone else.
             raise Forbidden("Whoever created a transfer may not approve it; ask another chair.")
         envelope = _own_envelope(session, row)
@@ -115,6 +115,15 @@ def approve(
         session.add(queue_item(envelope.pk, now))
         session.flush()
         return view(row)
+
+
+def _makers(session: Session, row: Transfer) -> set[str]:
+    """Who made the transfer: its creator and, for a sent draft, whoever sent it."""
+    made = {row.created_by} if row.created_by else set()
+    for step in timeline.timeline(session, row):
+        if step.kind in (states.DRAFT, states.AWAITING_APPROVAL) and step.actor:
+            made.add(step.actor["id"])
+    return made
 
 
 def _held_request(
@@ -160,6 +169,7 @@ def acknowledge(
             raise NotFound("No such transfer.")
         target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
         states.move(row, target)
+        meetings.check_listed_for(session, row.area_code, body.listed_for)
         actor = principal.actor(row.area_code, SEND_ROLES)
         sent = conversation.send_reply(
             session,

@@ -180,6 +180,42 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_read=200,
     ),
+    # Sending a draft: the matrix's transfer is already queued, so the area's coordinator
+    # and write clients reach the state check (409); another area's coordinator gets 404.
+    ("api.send_draft", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
+    # Meeting dates and the acknowledgement limit: anyone with a role in the area (and
+    # transfers:read clients) reads them; only the area's admin changes them.
+    ("api.get_meetings", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        admin_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+    ("api.put_meetings", "PUT"): row(403, anonymous=401, peer=401, admin_a=200),
+    ("api.get_settings", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        admin_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+    ("api.put_settings", "PUT"): row(403, anonymous=401, peer=401, admin_a=200),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,
@@ -371,6 +407,10 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
     if rule.endpoint == "api.request_information":
         asked = {"what": ["minutes"], "requested_by": {"name": "C", "role": "Coordinator"}}
         return path, (json.dumps(asked).encode(), "json")
+    if rule.endpoint == "api.put_meetings":
+        return path, (json.dumps({"dates": [utcnow().date().isoformat()]}).encode(), "json")
+    if rule.endpoint == "api.put_settings":
+        return path, (json.dumps({"ack_working_days": 3}).encode(), "json")
     if rule.endpoint in CASEWORK_BODIES:
         return path, (json.dumps(CASEWORK_BODIES[rule.endpoint]).encode(), "json")
     if rule.endpoint == "api.token":

@@ -8,6 +8,7 @@ flag.* and lookup (flags).
 AREA_CREATED = "area.created"
 KEYS_ROTATED = "keys.rotated"
 PEER_IMPORTED = "peer.imported"
+TRANSFER_DRAFTED = "transfer.drafted"  # saved sealed to the area's own key: nothing left
 TRANSFER_SENT = "transfer.sent"  # the disclosure: sealed and queued for the peer
 TRANSFER_HELD = "transfer.awaiting_approval"  # decided after the meeting: nothing left yet
 TRANSFER_APPROVED = "transfer.approved"  # a chair released a held transfer
@@ -18,6 +19,13 @@ ENVELOPE_RECEIVED = "envelope.received"
 ACKNOWLEDGEMENT_SENT = "acknowledgement.sent"
 # ...and the sending area applied that answer to its transfer (reports time this).
 ACKNOWLEDGEMENT_RECEIVED = "acknowledgement.received"
+# No acknowledgement by the end of the limit's last working day: the receiving area was
+# reminded, and the sending area warned (at most once per transfer and day each).
+ACKNOWLEDGEMENT_REMINDED = "acknowledgement.reminded"
+ACKNOWLEDGEMENT_OVERDUE = "acknowledgement.overdue"
+# An area's meeting dates or acknowledgement limit changed.
+AREA_MEETINGS_SET = "area.meetings_set"
+AREA_SETTINGS_SET = "area.settings_set"
 CONTENT_OPENED = "content.opened"
 # Documents and information requests in reply to a transfer (workflow issue parts 3, 5).
 DOCUMENT_SENT = "document.sent"  # a disclosure: sealed and queued for the peer

@@ -12,6 +12,7 @@ from flask import Blueprint
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from gateway.web.api import (  # noqa: E402 - routes register on `api`
+    areas,
     audit,
     casework,
     documents,
@@ -20,4 +21,4 @@ from gateway.web.api import (  # noqa: E402 - routes register on `api`
 )
 from gateway.web.api import openapi as openapi  # noqa: E402
 
-__all__ = ["api", "audit", "casework", "documents", "oauth", "openapi", "transfers"]
+__all__ = ["api", "areas", "audit", "casework", "documents", "oauth", "openapi", "transfers"]

@@ -13,6 +13,7 @@ from flask import Response, current_app, jsonify
 from gateway.web.api import api
 from schemas.acknowledgement import AcknowledgementBodySchema
 from schemas.api import (
+    CreateQuerySchema,
     ProblemSchema,
     TimelineSchema,
     TokenRequestSchema,
@@ -21,6 +22,12 @@ from schemas.api import (
     TransferItemSchema,
     TransferPageSchema,
     TransferQuerySchema,
+)
+from schemas.area_settings import (
+    AreaSettingsSchema,
+    MeetingDatesSchema,
+    MeetingsViewSchema,
+    SettingsViewSchema,
 )
 from schemas.audit_api import (
     AreaQuerySchema,
@@ -156,6 +163,7 @@ def build_spec() -> dict[str, Any]:
     _workflow_paths(spec)
     _document_paths(spec)
     _casework_paths(spec)
+    _draft_and_schedule_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -188,10 +196,12 @@ def _transfer_paths(spec: APISpec) -> None:
         operations={
             "post": _operation(
                 "createTransfer",
-                "Validate, seal and queue a transfer from the caller's area.",
+                "Validate, seal and queue a transfer from the caller's area (with "
+                "draft=true: save it as a draft sealed to the area's own key, not sent).",
                 WRITE_SECURITY,
-                ("201", "Queued (or awaiting a chair's approval)", "TransferItem"),
+                ("201", "Queued, awaiting a chair's approval, or a draft", "TransferItem"),
                 (400, 401, 403, 404, 422),
+                parameters=_query(CreateQuerySchema),
                 body=(JSON, "TransferRequest"),
             ),
             "get": _operation(
@@ -452,6 +462,58 @@ def _casework_paths(spec: APISpec) -> None:
     }
     for suffix, path_operations in operations.items():
         spec.path(path=f"/api/v1/transfers/{{transfer_id}}/{suffix}", operations=path_operations)
+
+
+def _draft_and_schedule_paths(spec: APISpec) -> None:
+    """Drafts, and the meeting dates and acknowledgement limit of an area (workflow issue)."""
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/send",
+        operations={
+            "post": _operation(
+                "sendDraft",
+                "Send a draft: sealed to the recipient and queued, or held for a chair's "
+                "approval, exactly as a transfer sent at once.",
+                WRITE_SECURITY,
+                ("200", "Queued (or awaiting a chair's approval)", "TransferItem"),
+                (401, 403, 404, 409, 422),
+                parameters=[TRANSFER_ID],
+            )
+        },
+    )
+    for name, schema in (
+        ("MeetingDates", MeetingDatesSchema),
+        ("MeetingsView", MeetingsViewSchema),
+        ("AreaSettings", AreaSettingsSchema),
+        ("SettingsView", SettingsViewSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    code = {"in": "path", "name": "code", "required": True, "schema": {"type": "string"}}
+    for path, noun, body, answer, what in (
+        ("meetings", "Meetings", "MeetingDates", "MeetingsView", "meeting dates"),
+        ("settings", "Settings", "AreaSettings", "SettingsView", "acknowledgement limit"),
+    ):
+        spec.path(
+            path=f"/api/v1/areas/{{code}}/{path}",
+            operations={
+                "get": _operation(
+                    f"getArea{noun}",
+                    f"The area's {what}; for anyone with a role in the area.",
+                    READ_SECURITY,
+                    ("200", f"The {what}", answer),
+                    (401, 403, 404),
+                    parameters=[code],
+                ),
+                "put": _operation(
+                    f"setArea{noun}",
+                    f"Set the area's {what}; admins of the area only.",
+                    WRITE_SECURITY,
+                    ("200", f"The {what} now", answer),
+                    (400, 401, 403, 404, 422),
+                    parameters=[code],
+                    body=(JSON, body),
+                ),
+            },
+        )
 
 
 def _audit_read(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:

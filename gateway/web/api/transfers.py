@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from marshmallow import ValidationError
 
-from gateway.domain import transfers, workflow
+from gateway.domain import drafts, transfers, workflow
 from gateway.domain.clock import utcnow
 from gateway.domain.principals import (
     AUDITOR,
@@ -21,7 +21,13 @@ from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node
 from gateway.web.api import api
-from schemas.api import TimelineStepSchema, TransferItemSchema, encode_cursor, load_transfer_query
+from schemas.api import (
+    TimelineStepSchema,
+    TransferItemSchema,
+    encode_cursor,
+    load_create_query,
+    load_transfer_query,
+)
 
 
 def _json_object() -> dict[str, Any]:
@@ -41,10 +47,15 @@ def _item(view: transfers.TransferView) -> dict[str, Any]:
 @api.post("/transfers")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def create_transfer() -> tuple[Response, int, dict[str, str]]:
+    try:
+        draft = load_create_query(request.args.to_dict(flat=True))
+    except ValidationError as exc:
+        raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
     data = _json_object()
     current = node()
+    save = drafts.draft_as if draft else transfers.send_as
     with current.sessions() as db:
-        sent = transfers.send_as(db, current.master, current_principal(), data, utcnow())
+        sent = save(db, current.master, current_principal(), data, utcnow())
     location = url_for("api.get_transfer", transfer_id=sent.id)
     return jsonify(_item(sent)), 201, {"Location": location}
 
@@ -124,3 +135,13 @@ def acknowledge_transfer(transfer_id: str) -> Response:
             db, current.master, current_principal(), transfer_id, data, utcnow()
         )
     return jsonify(_item(answered))
+
+
+@api.post("/transfers/<transfer_id>/send")
+@requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+def send_draft(transfer_id: str) -> Response:
+    _canonical_id(transfer_id)
+    current = node()
+    with current.sessions() as db:
+        sent = drafts.send_draft_as(db, current.master, current_principal(), transfer_id, utcnow())
+    return jsonify(_item(sent))

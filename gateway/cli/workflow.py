@@ -1,0 +1,196 @@
+"""CLI: the workflow verbs for automation (drafts, approval, acknowledgement, timeline) and
+an area's meeting dates and acknowledgement limit.
+
+Who acts: the operator holds the master key and may save and send drafts as `transfer
+send` does. Approval and acknowledgement are decisions of people, so those verbs name the
+person (`--chair`, `--coordinator`) who must hold that role in the transfer's area, and
+every rule of the API applies to them unchanged (four eyes: never the creator); the audit
+names that person.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from adapters.db.models import Transfer
+from gateway.cli import _read_json, area, current_node, friendly, transfer
+from gateway.domain import drafts, meetings, timeline, transfers, users, workflow
+from gateway.domain.actors import Actor
+from gateway.domain.clock import utcnow
+from gateway.domain.principals import CHAIR, COORDINATOR, Principal
+from gateway.errors import Forbidden, NotFound
+
+OPERATOR = Actor.operator()
+
+
+def _print(view: transfers.TransferView) -> None:
+    click.echo(f"{view.id}\t{view.status}\tenvelope {view.envelope_id}")
+
+
+def _acting(email: str, transfer_id: str, role: str) -> Principal:
+    """The named person, who must hold `role` in the transfer's own area."""
+    node = current_node()
+    with node.sessions() as session:
+        user_id = users.find_user_id(session, email)
+        with session.begin():
+            row = session.get(Transfer, transfer_id)
+            if row is None:
+                raise NotFound("No such transfer.")
+            area_code = row.area_code
+            roles = users.roles_of(session, user_id) if user_id else frozenset()
+    if user_id is None:
+        raise NotFound("No user with that email on this node.")
+    if (area_code, role) not in roles:
+        raise Forbidden(f"That user is not a {role} of {area_code}.")
+    return Principal.user(user_id, roles)
+
+
+# --- transfer -----------------------------------------------------------------------------
+
+
+@transfer.command("draft")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--from", "from_area", required=True)
+@click.option("--to", "to_area", required=True)
+@friendly
+def transfer_draft(file: str, from_area: str, to_area: str) -> None:
+    """Validate and save a transfer_request as a draft: sealed to the sending area's own
+    key, nothing sent until `transfer send-draft`."""
+    node = current_node()
+    with node.sessions() as session:
+        saved = drafts.save_draft(
+            session,
+            node.master,
+            _read_json(file),
+            from_area=from_area,
+            to_area=to_area,
+            now=utcnow(),
+            actor=OPERATOR,
+        )
+    _print(saved)
+
+
+@transfer.command("send-draft")
+@click.argument("transfer_id")
+@friendly
+def transfer_send_draft(transfer_id: str) -> None:
+    """Seal a draft to its recipient and queue it (or hold it for a chair's approval)."""
+    node = current_node()
+    with node.sessions() as session:
+        sent = drafts.send_draft(
+            session,
+            node.master,
+            transfer_id,
+            utcnow(),
+            actor=lambda _area: OPERATOR,
+            may_send=lambda _area: True,
+        )
+    _print(sent)
+
+
+@transfer.command("approve")
+@click.argument("transfer_id")
+@click.option("--chair", "email", required=True, help="The approving chair's email.")
+@friendly
+def transfer_approve(transfer_id: str, email: str) -> None:
+    """Record a chair's approval of a held transfer (never its creator's) and queue it."""
+    principal = _acting(email, transfer_id, CHAIR)
+    node = current_node()
+    with node.sessions() as session:
+        approved = workflow.approve(session, node.master, principal, transfer_id, utcnow())
+    _print(approved)
+
+
+@transfer.command("acknowledge")
+@click.argument("transfer_id")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--coordinator", "email", required=True, help="The acknowledging coordinator.")
+@friendly
+def transfer_acknowledge(transfer_id: str, file: str, email: str) -> None:
+    """Acknowledge an inbound transfer with FILE (the acknowledgement JSON body)."""
+    body = _read_json(file)
+    principal = _acting(email, transfer_id, COORDINATOR)
+    node = current_node()
+    with node.sessions() as session:
+        answered = workflow.acknowledge(
+            session, node.master, principal, transfer_id, body, utcnow()
+        )
+    _print(answered)
+
+
+@transfer.command("timeline")
+@click.argument("transfer_id")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@friendly
+def transfer_timeline(transfer_id: str, as_json: bool) -> None:
+    """Every step of a transfer as this node saw it; metadata only."""
+    node = current_node()
+    with node.sessions() as session, session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None:
+            raise NotFound("No such transfer.")
+        steps = timeline.timeline(session, row)
+    for step in steps:
+        actor = step.actor or {}
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "at": step.at.isoformat(),
+                        "kind": step.kind,
+                        "actor": actor or None,
+                        "envelope_id": step.envelope_id,
+                        "detail": dict(step.detail),
+                    },
+                    sort_keys=True,
+                )
+            )
+        else:
+            who = f"{actor.get('kind', '-')}:{actor.get('id', '-')}"
+            click.echo(f"{step.at.isoformat()}\t{step.kind}\t{who}")
+
+
+# --- area ---------------------------------------------------------------------------------
+
+
+@area.command("meetings")
+@click.argument("code")
+@click.option("--add", "added", multiple=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--remove", "removed", multiple=True, type=click.DateTime(["%Y-%m-%d"]))
+@friendly
+def area_meetings(code: str, added: tuple[datetime, ...], removed: tuple[datetime, ...]) -> None:
+    """Show the area's meeting dates; --add / --remove DATE (YYYY-MM-DD, repeatable)."""
+    node = current_node()
+    add = [moment.date() for moment in added]
+    remove = [moment.date() for moment in removed]
+    with node.sessions() as session:
+        if add or remove:
+            found = meetings.set_meetings(
+                session, code, add=add, remove=remove, now=utcnow(), actor=OPERATOR
+            )
+        else:
+            found = meetings.schedule(session, code)
+    if not found.meeting_dates:
+        click.echo(f"{code}: no meeting dates set (any listing date is accepted)")
+    for day in found.meeting_dates:
+        click.echo(day.isoformat())
+
+
+@area.command("set")
+@click.argument("code")
+@click.option(
+    "--ack-days",
+    type=int,
+    required=True,
+    help="Working days to acknowledge a received transfer (default 2).",
+)
+@friendly
+def area_set(code: str, ack_days: int) -> None:
+    """Set the area's acknowledgement limit in working days (England and Wales)."""
+    node = current_node()
+    with node.sessions() as session:
+        found = meetings.set_ack_working_days(session, code, ack_days, now=utcnow(), actor=OPERATOR)
+    click.echo(f"{found.area}: acknowledgement limit {found.ack_working_days} working days")

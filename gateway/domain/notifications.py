@@ -1,0 +1,164 @@
+"""Emails to an area's coordinator mailbox (workflow issue, part 10).
+
+The perpetrator is never informed (DESIGN section 2): an email carries a fixed text naming
+only the area, never a person, a case reference, a transfer id or a link with any of them.
+A notification is queued in the transaction of the event it announces (a transfer
+received, a reminder) and sent by the worker, with retries, so an outage of the mail
+server loses nothing and a rolled-back event sends nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.db.models import Area, Notification
+from adapters.mail import Mail, Mailer, MailError
+
+log = logging.getLogger("gateway.notifications")
+
+NEW_TRANSFER = "new_transfer"
+ACK_REMINDER = "ack_reminder"  # to the receiving area: acknowledge it
+ACK_OVERDUE = "ack_overdue"  # to the sending area: the receiving area has not answered
+PENDING, SENT, NOT_SENT, FAILED = "pending", "sent", "not_sent", "failed"
+
+# kind -> (subject, body). `{area}` is the local area's name: an area is not personal data.
+TEXTS: dict[str, tuple[str, str]] = {
+    NEW_TRANSFER: (
+        "New MARAC transfer",
+        "A new transfer has arrived for {area}. Sign in to view it.",
+    ),
+    ACK_REMINDER: (
+        "MARAC transfer awaiting acknowledgement",
+        "A transfer received by {area} is overdue for acknowledgement. Sign in to acknowledge it.",
+    ),
+    ACK_OVERDUE: (
+        "MARAC transfer not yet acknowledged",
+        "A transfer sent by {area} has not been acknowledged in time by the receiving "
+        "area. Sign in to view it.",
+    ),
+}
+LEASE = timedelta(minutes=2)
+BACKOFF_BASE, BACKOFF_CAP = 30.0, 1800.0
+BATCH = 20
+
+
+def text_of(kind: str, area_name: str) -> tuple[str, str]:
+    subject, body = TEXTS[kind]
+    return subject, body.format(area=area_name)
+
+
+def queue(
+    session: Session,
+    area: str,
+    kind: str,
+    now: datetime,
+    *,
+    transfer_id: str | None = None,
+    dedup: str | None = None,
+) -> bool:
+    """Queue one notification in the caller's transaction; False if `dedup` was queued
+    before for this area (the caller holds a lock that makes the check race-free)."""
+    if kind not in TEXTS:
+        raise ValueError(f"unknown notification kind {kind}")
+    if dedup is not None and session.scalar(
+        select(Notification.id).where(Notification.area_code == area, Notification.dedup == dedup)
+    ):
+        return False
+    session.add(
+        Notification(
+            area_code=area,
+            kind=kind,
+            transfer_id=transfer_id,
+            dedup=dedup,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            created_at=now,
+            sent_at=None,
+        )
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    area: str
+    kind: str
+    mail: Mail
+
+
+def _claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
+    """Claim due notifications under a lease (concurrent workers skip each other's rows on
+    PostgreSQL; a worker that dies mid-send lets the lease lapse and the mail is retried)."""
+    with session.begin():
+        rows = session.execute(
+            select(Notification, Area)
+            .join(Area, Area.code == Notification.area_code)
+            .where(Notification.status == PENDING, Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=Notification)
+        ).all()
+        claimed = []
+        for row, area in rows:
+            row.next_attempt_at = now + LEASE
+            subject, body = text_of(row.kind, area.name)
+            claimed.append(Claimed(row.id, area.code, row.kind, Mail(area.mailbox, subject, body)))
+        return claimed
+
+
+def send_due(
+    sessions: sessionmaker[Session], mailer: Mailer | None, now: datetime, limit: int = BATCH
+) -> int:
+    """Send what is due; returns how many were handled (sent, failed or not sent)."""
+    with sessions() as session:
+        claimed = _claim(session, now, limit)
+    for item in claimed:
+        outcome = _send(mailer, item)
+        with sessions() as session, session.begin():
+            row = session.get(Notification, item.id)
+            if row is not None:
+                _record(row, outcome, now)
+        log.info("notification %s (%s) for %s: %s", item.id, item.kind, item.area, outcome.status)
+    return len(claimed)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # SENT, NOT_SENT, FAILED, or PENDING to retry
+    detail: str | None = None
+
+
+NO_MAILER = Outcome(NOT_SENT, "no SMTP host configured (GATEWAY_SMTP_HOST)")
+
+
+def _send(mailer: Mailer | None, item: Claimed) -> Outcome:
+    if mailer is None:
+        return NO_MAILER
+    try:
+        mailer.send(item.mail)
+    except MailError as exc:
+        return Outcome(FAILED if exc.permanent else PENDING, exc.detail)
+    return Outcome(SENT)
+
+
+def _record(row: Notification, outcome: Outcome, now: datetime) -> None:
+    row.attempts += 1
+    row.status = outcome.status
+    row.last_error = outcome.detail[:200] if outcome.detail else None
+    if outcome.status == SENT:
+        row.sent_at = now
+    elif outcome.status == PENDING:
+        # A mail server outage: keep it and try again later; nothing is lost.
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (row.attempts - 1))
+        row.next_attempt_at = now + timedelta(seconds=delay)
+        log.warning("notification %s: %s; retrying in %.0f s", row.id, outcome.detail, delay)
+    elif outcome.status == NOT_SENT:
+        log.warning("notification %s not sent: %s", row.id, outcome.detail)

@@ -1,0 +1,101 @@
+"""`/api/v1/areas/<code>/meetings` and `/settings`: an area's MARAC meeting dates and its
+acknowledgement limit. Anyone of the area reads them (coordinators pick a meeting to list
+a case for); only an admin of the area changes them. Another area answers 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import ValidationError
+
+from gateway.domain import meetings
+from gateway.domain.clock import utcnow
+from gateway.domain.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ
+from gateway.errors import Invalid, Malformed, NotFound, field_errors
+from gateway.security import current_principal, requires
+from gateway.web import node
+from gateway.web.api import api
+from schemas.api import is_area_code
+from schemas.area_settings import (
+    MeetingsViewSchema,
+    SettingsViewSchema,
+    load_area_settings,
+    load_meeting_dates,
+)
+
+READERS = [COORDINATOR, CHAIR, AUDITOR, ADMIN]
+
+
+def _body() -> Any:
+    if not request.is_json:
+        raise Malformed("Send a JSON object (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Malformed("The body is not a JSON object.")
+    return body
+
+
+def _code(code: str) -> str:
+    if not is_area_code(code):
+        raise NotFound("No such area.")
+    return code
+
+
+def _meetings(found: meetings.Schedule) -> Response:
+    dumped = MeetingsViewSchema().dump({"area": found.area, "dates": list(found.meeting_dates)})
+    return jsonify(dumped)
+
+
+def _settings(found: meetings.Schedule) -> Response:
+    return jsonify(SettingsViewSchema().dump(found))
+
+
+@api.get("/areas/<code>/meetings")
+@requires(roles=READERS, scopes=[TRANSFERS_READ])
+def get_meetings(code: str) -> Response:
+    area = meetings.readable_area(current_principal(), _code(code))
+    with node().sessions() as db:
+        return _meetings(meetings.schedule(db, area))
+
+
+@api.put("/areas/<code>/meetings")
+@requires(roles=[ADMIN])
+def put_meetings(code: str) -> Response:
+    principal = current_principal()
+    area = meetings.adminable_area(principal, _code(code))
+    try:
+        body = load_meeting_dates(_body())
+    except ValidationError as exc:
+        raise Invalid(
+            "The meeting dates are not valid.", errors=field_errors(exc.messages)
+        ) from exc
+    with node().sessions() as db:
+        found = meetings.set_meetings(
+            db, area, replace=body.dates, now=utcnow(), actor=principal.actor(area, [ADMIN])
+        )
+    return _meetings(found)
+
+
+@api.get("/areas/<code>/settings")
+@requires(roles=READERS, scopes=[TRANSFERS_READ])
+def get_settings(code: str) -> Response:
+    area = meetings.readable_area(current_principal(), _code(code))
+    with node().sessions() as db:
+        return _settings(meetings.schedule(db, area))
+
+
+@api.put("/areas/<code>/settings")
+@requires(roles=[ADMIN])
+def put_settings(code: str) -> Response:
+    principal = current_principal()
+    area = meetings.adminable_area(principal, _code(code))
+    try:
+        body = load_area_settings(_body())
+    except ValidationError as exc:
+        raise Invalid("The settings are not valid.", errors=field_errors(exc.messages)) from exc
+    with node().sessions() as db:
+        found = meetings.set_ack_working_days(
+            db, area, body.ack_working_days, now=utcnow(), actor=principal.actor(area, [ADMIN])
+        )
+    return _settings(found)
