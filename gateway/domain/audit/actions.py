@@ -31,3 +31,17 @@ TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secre
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"
 LOGOUT = "logout"
+# Shared flags (DESIGN section 6). Leaves carry ids, dates and counts, never a name.
+FLAG_SET = "flag.set"
+FLAG_EXTENDED = "flag.extended"
+FLAG_EXPIRED = "flag.expired"
+FLAG_CLEARED = "flag.cleared"
+FLAG_POLICY = "flag.policy_changed"
+FLAG_NOTICE_SENT = "flag_notice.sent"
+FLAG_NOTICE_RECEIVED = "flag_notice.received"
+FLAG_VERIFICATION_SENT = "flag.verification_sent"
+FLAG_VERIFICATION_RECEIVED = "flag.verification_received"
+LOOKUP = "lookup"  # match counts only, never the query
+LINKAGE_EVALUATED = "linkage.evaluated"  # the authority, per calling area, counts only
+INDEX_PUBLISHED = "index.published"
+INDEX_MATCHED = "index.matched"
