@@ -43,10 +43,8 @@ TOKEN_B64_LENGTH = 43  # 32 bytes, unpadded base64url
 T = TypeVar("T")
 
 
-def _names() -> fields.List:
-    return fields.List(
-        required_text(), load_default=list, validate=validate.Length(max=MAX_NAMES)
-    )
+def _names() -> fields.List[Any]:
+    return fields.List(required_text(), load_default=list, validate=validate.Length(max=MAX_NAMES))
 
 
 # --- API bodies ------------------------------------------------------------------------
@@ -90,7 +88,7 @@ def _tupled(data: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
 
 
-class SourceField(fields.Field):
+class SourceField(fields.Field[Any]):
     """`"local"` or `{"transfer": "<id>"}`: None for local, else the transfer id."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str | None:
@@ -149,12 +147,17 @@ class ReviewSchema(StrictSchema):
 class FlagQuery:
     status: str | None
     expiring_within: int | None
+    lapsed_since: dt.date | None
     area: str | None
 
 
 class FlagQuerySchema(StrictSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     expiring_within = fields.Integer(load_default=None, validate=validate.Range(0, 366))
+    lapsed_since = fields.Date(
+        load_default=None,
+        metadata={"description": "Flags that lapsed on or after this date (the agenda list)."},
+    )
     area = area_code(load_default=None)
 
     @post_load
@@ -192,7 +195,7 @@ class MatchSchema(Schema):
 # --- federation bodies (linkage authority, flag index) ---------------------------------
 
 
-def _token_list(**kwargs: Any) -> fields.List:
+def _token_list(**kwargs: Any) -> fields.List[Any]:
     return fields.List(
         B64Url(validate=validate.Length(equal=TOKEN_B64_LENGTH)),
         validate=validate.Length(min=1, max=MAX_ELEMENTS),

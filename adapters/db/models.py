@@ -446,6 +446,8 @@ class Flag(Base):
     index_ref: Mapped[str] = mapped_column(String(43), unique=True)
     subject_roles: Mapped[str] = mapped_column(String(200))  # e.g. "victim,child"
     subjects_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The index has not yet heard the flag's current state (the worker retries).
+    index_dirty: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

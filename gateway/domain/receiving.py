@@ -26,6 +26,7 @@ from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.conversation import Handler, Inbound
+from gateway.domain.flags.notice import FLAG_NOTICE_HANDLER
 from gateway.domain.peers import pinned_key
 from gateway.domain.states import INBOUND, RECEIVED
 from gateway.domain.transfers import TRANSFER_REQUEST
@@ -47,6 +48,7 @@ from keys import (
 )
 from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.envelope import EnvelopeSchema
+from schemas.flags import PAYLOAD_TYPE as FLAG_NOTICE
 from schemas.receipt import RECEIPT_KIND
 from schemas.transfer_request import load_transfer_request
 
@@ -92,6 +94,7 @@ HANDLERS: dict[str, Handler] = {
         load=load_transfer_request, target=_new_transfer, apply=_add_transfer
     ),
     ACKNOWLEDGEMENT: workflow.ACKNOWLEDGEMENT_HANDLER,
+    FLAG_NOTICE: FLAG_NOTICE_HANDLER,
 }
 
 

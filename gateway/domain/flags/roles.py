@@ -90,7 +90,7 @@ def authority_for(roles: Roles, caller: str, now: datetime) -> Evaluate:
                     session, roles.master, caller, caller, elements, roles.role_limit, now
                 )
         body = {"to": roles.authority.area, "elements": [b64url_encode(e) for e in elements]}
-        answer = load(
+        answer = checked(
             EvaluateAnswerSchema(),
             _post(roles, caller, roles.authority, EVALUATE_PATH, body, now, EvaluateAnswerSchema()),
             EvaluateAnswer,
@@ -107,7 +107,7 @@ def publish(roles: Roles, caller: str, publication: Publication, now: datetime) 
         from gateway.domain.flags import index
 
         with roles.sessions() as session:
-            index.publish(session, caller, publication, roles.role_limit, now)
+            index.publish(session, roles.master, caller, caller, publication, now)
         return
     body = PublicationSchema().dump(publication)
     _post(roles, caller, roles.index, TOKENS_PATH, body, now, None)
@@ -118,10 +118,10 @@ def match(roles: Roles, caller: str, tokens: list[WireToken], now: datetime) -> 
         from gateway.domain.flags import index
 
         with roles.sessions() as session:
-            return index.match(session, caller, tokens, roles.role_limit, now)
+            return index.match(session, roles.master, caller, caller, tokens, roles.role_limit, now)
     body = {"to": roles.index.area, "tokens": [{"kind": t.kind, "token": t.token} for t in tokens]}
     answer = _post(roles, caller, roles.index, MATCH_PATH, body, now, MatchAnswerSchema())
-    return list(load(MatchAnswerSchema(), answer, tuple))
+    return list(checked(MatchAnswerSchema(), answer, tuple))
 
 
 def _post(

@@ -11,7 +11,7 @@ from flask import Blueprint
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from gateway.web.api import audit, oauth, transfers  # noqa: E402 - routes register on `api`
+from gateway.web.api import audit, flags, oauth, transfers  # noqa: E402 - routes register on `api`
 from gateway.web.api import openapi as openapi  # noqa: E402
 
-__all__ = ["api", "audit", "oauth", "openapi", "transfers"]
+__all__ = ["api", "audit", "flags", "oauth", "openapi", "transfers"]

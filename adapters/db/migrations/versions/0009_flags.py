@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("index_ref", sa.String(43), nullable=False),
         sa.Column("subject_roles", sa.String(200), nullable=False),
         sa.Column("subjects_sealed", sa.LargeBinary(), nullable=True),
+        sa.Column("index_dirty", sa.Boolean(), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.ForeignKeyConstraint(["area_code"], ["areas.code"], name="fk_flags_area_code_areas"),

@@ -1,0 +1,119 @@
+"""`POST /flags/lookups`: is this person flagged here or elsewhere? Local matches come from
+this area's own tokens, strong and possible matches elsewhere from the flag index. Rate
+limited per user or client; audited with match counts, never the query."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Flag, FlagToken
+from gateway.domain import audit, ratelimit
+from gateway.domain.audit import actions
+from gateway.domain.flags import roles as role_calls
+from gateway.domain.flags.lifecycle import _load
+from gateway.domain.flags.months import today
+from gateway.domain.flags.roles import Roles
+from gateway.domain.flags.tokens import person_tokens
+from gateway.domain.principals import COORDINATOR, FLAGS_QUERY, Principal
+from gateway.errors import TooManyRequests
+from keys import b64url_encode
+from schemas.flags import ACTIVE, CLEARED, STRONG, Person, PersonSchema, WireToken
+
+LOOKUP_ROLES = (COORDINATOR,)
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str  # local | remote | possible
+    area: str | None
+    mailbox: str | None
+    case_ref: str | None
+    strength: str
+    expires_at: date | None
+    repeat: bool
+    ref: str
+
+
+def lookup(
+    session: Session,
+    roles: Roles,
+    principal: Principal,
+    requested_area: str | None,
+    data: Mapping[str, Any],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[Match]:
+    area = principal.choose_area(requested_area, LOOKUP_ROLES, FLAGS_QUERY)
+    person: Person = _load(PersonSchema(), data, Person)
+    with session.begin():
+        decision = ratelimit.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "Too many lookups; try again later.", retry_after=decision.retry_after
+        )
+    tokens = person_tokens(roles, area, person, now)
+    local = _local(session, area, tokens, now)
+    wire = [WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens]
+    elsewhere = role_calls.match(roles, area, wire, now)
+    remote = [
+        Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, m.ref)
+        for m in elsewhere
+        if m.strength == STRONG
+    ]
+    possible = [
+        Match("possible", None, None, None, m.strength, None, False, m.ref)
+        for m in elsewhere
+        if m.strength != STRONG
+    ]
+    with session.begin():
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.LOOKUP,
+                actor=principal.actor(area, LOOKUP_ROLES),
+                details={"local": len(local), "remote": len(remote), "possible": len(possible)},
+            ),
+            now,
+        )
+    return [*local, *remote, *possible]
+
+
+def _local(
+    session: Session, area: str, tokens: list[tuple[str, bytes]], now: datetime
+) -> list[Match]:
+    """This area's flags sharing a token, expired ones included: a case heard within 12
+    months of its last review is a repeat (seed 001 4.2.1), an older one is not."""
+    with session.begin():
+        rows = session.execute(
+            select(Flag, FlagToken.kind)
+            .join(FlagToken, FlagToken.flag_id == Flag.id)
+            .where(
+                Flag.area_code == area,
+                Flag.status != CLEARED,
+                FlagToken.token.in_(sorted({token for _, token in tokens})),
+            )
+        ).all()
+        strongest: dict[str, tuple[Flag, bool]] = {}
+        for flag, kind in rows:
+            known = strongest.get(flag.id)
+            strongest[flag.id] = (flag, (known[1] if known else False) or kind == STRONG)
+        return [
+            Match(
+                kind="local",
+                area=area,
+                mailbox=None,
+                case_ref=flag.case_ref,
+                strength=STRONG if strong else "weak",
+                expires_at=flag.expires_at,
+                repeat=flag.status == ACTIVE and flag.expires_at > today(now),
+                ref=flag.id,
+            )
+            for flag, strong in sorted(strongest.values(), key=lambda f: (not f[1], f[0].id))
+        ]
