@@ -60,7 +60,7 @@ def lookup(
     tokens = person_tokens(roles, area, person, now)
     local = _local(session, area, tokens, now)
     wire = [WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens]
-    elsewhere = role_calls.match(roles, area, wire, now)
+    elsewhere = role_calls.match(roles, area, wire, now) if wire else []
     remote = [
         Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, m.ref)
         for m in elsewhere
