@@ -297,6 +297,6 @@ def register_cli(app: Flask) -> None:
 
 
 # The command groups that live in their own modules register themselves on `main`.
-from gateway.cli import audit, identity  # noqa: E402
+from gateway.cli import audit, flags, identity  # noqa: E402
 
-__all__ = ["audit", "current_node", "friendly", "identity", "main", "register_cli"]
+__all__ = ["audit", "current_node", "flags", "friendly", "identity", "main", "register_cli"]

@@ -326,3 +326,21 @@ def test_authority_rate_limit_per_area(node_factory: Callable[..., RunningNode])
         "SELECT count(*) FROM audit_events WHERE action = 'linkage.evaluated'"
     )
     assert evaluated == 4
+
+
+def test_cli_policy_and_expire(three: Three) -> None:
+    runner = three.north.app.test_cli_runner()
+    shown = runner.invoke(args=["flags", "policy", NORTH, "--perpetrators"])
+    assert shown.exit_code == 0 and "perpetrator" in shown.output
+    set_flag(
+        three,
+        NORTH,
+        "NS-P",
+        subject("perpetrator", given_names="Barnaby", family_name="Crook"),
+    )
+    found = lookup(three, SOUTH, given_names="Barnaby", family_name="Crook").json["matches"]
+    assert [m["area"] for m in found] == [NORTH]
+    done = runner.invoke(args=["flags", "expire"])
+    assert done.exit_code == 0 and "expired 0 flag(s)" in done.output
+    missing = runner.invoke(args=["flags", "policy", "nowhere"])
+    assert missing.exit_code == 1 and "No such area" in missing.output

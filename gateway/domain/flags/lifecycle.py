@@ -481,3 +481,43 @@ def _notify(
         envelope_id=sent.envelope_id,
         event=event,
     )
+
+
+def purge_index(session: Session, now: datetime) -> int:
+    """When this node plays the index: drop lapsed tokens (the index expires by itself)."""
+    from gateway.domain.flags import index
+
+    with session.begin():
+        return index.purge_expired(session, now)
+
+
+def set_policy(
+    session: Session,
+    area: str,
+    perpetrators: bool | None,
+    children: bool | None,
+    actor: Actor,
+    now: datetime,
+) -> frozenset[str]:
+    """Change what the area's new flags share (seed 004 2.5); None leaves a choice as is."""
+    with session.begin():
+        row = session.get(Area, area, with_for_update=True)
+        if row is None:
+            raise NotFound("No such area on this node.")
+        if perpetrators is not None or children is not None:
+            if perpetrators is not None:
+                row.flags_share_perpetrators = perpetrators
+            if children is not None:
+                row.flags_share_children = children
+            shared = shared_roles(row)
+            audit.record(
+                session,
+                area,
+                audit.Event(
+                    action=actions.FLAG_POLICY,
+                    actor=actor,
+                    details={"shares": ",".join(sorted(shared))},
+                ),
+                now,
+            )
+        return shared_roles(row)
