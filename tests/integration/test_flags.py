@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from conftest import RunningNode
 from sqlalchemy import inspect, text
 
+from gateway.cli import main
 from gateway.domain import clients
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle
@@ -329,8 +331,8 @@ def test_authority_rate_limit_per_area(node_factory: Callable[..., RunningNode])
 
 
 def test_cli_policy_and_expire(three: Three) -> None:
-    runner = three.north.app.test_cli_runner()
-    shown = runner.invoke(args=["flags", "policy", NORTH, "--perpetrators"])
+    runner = CliRunner(env=three.north.env)
+    shown = runner.invoke(main, ["flags", "policy", NORTH, "--perpetrators"])
     assert shown.exit_code == 0 and "perpetrator" in shown.output
     set_flag(
         three,
@@ -340,7 +342,7 @@ def test_cli_policy_and_expire(three: Three) -> None:
     )
     found = lookup(three, SOUTH, given_names="Barnaby", family_name="Crook").json["matches"]
     assert [m["area"] for m in found] == [NORTH]
-    done = runner.invoke(args=["flags", "expire"])
+    done = runner.invoke(main, ["flags", "expire"])
     assert done.exit_code == 0 and "expired 0 flag(s)" in done.output
-    missing = runner.invoke(args=["flags", "policy", "nowhere"])
+    missing = runner.invoke(main, ["flags", "policy", "nowhere"])
     assert missing.exit_code == 1 and "No such area" in missing.output
