@@ -393,3 +393,15 @@ def load(schema: Schema, data: Mapping[str, Any], kind: type[T]) -> T:
 
 def load_flag_notice(data: Mapping[str, Any]) -> FlagNotice:
     return load(FlagNoticeSchema(), data, FlagNotice)
+
+
+# --- response documents (OpenAPI) --------------------------------------------------------
+
+
+class FlagPageSchema(Schema):
+    items = fields.List(fields.Nested(FlagItemSchema))
+    next = fields.String(allow_none=True)
+
+
+class LookupAnswerSchema(Schema):
+    matches = fields.List(fields.Nested(MatchSchema))

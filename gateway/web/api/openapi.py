@@ -32,6 +32,15 @@ from schemas.audit_api import (
     SubjectRequestSchema,
     VerifyReportSchema,
 )
+from schemas.flags import (
+    FlagItemSchema,
+    FlagPageSchema,
+    FlagQuerySchema,
+    LookupAnswerSchema,
+    NewFlagSchema,
+    PersonSchema,
+    ReviewSchema,
+)
 from schemas.transfer_request import TransferRequestSchema
 
 PROBLEM = "application/problem+json"
@@ -133,6 +142,7 @@ def build_spec() -> dict[str, Any]:
         spec.components.schema(name, schema=schema)
     _transfer_paths(spec)
     _workflow_paths(spec)
+    _flag_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -239,6 +249,81 @@ def _workflow_paths(spec: APISpec) -> None:
                 (400, 401, 403, 404, 409, 422),
                 parameters=[TRANSFER_ID],
                 body=(JSON, "Acknowledgement"),
+            )
+        },
+    )
+
+
+FLAG_ID = {**TRANSFER_ID, "name": "flag_id"}
+AREA_PARAMETER = {
+    "in": "query",
+    "name": "area",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The area to act in, for a user holding the role in several.",
+}
+
+
+def _flag_paths(spec: APISpec) -> None:
+    """Shared flags and lookups (DESIGN section 6)."""
+    for name, schema in (
+        ("NewFlag", NewFlagSchema),
+        ("FlagItem", FlagItemSchema),
+        ("FlagPage", FlagPageSchema),
+        ("FlagReview", ReviewSchema),
+        ("LookupPerson", PersonSchema),
+        ("LookupAnswer", LookupAnswerSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.path(
+        path="/api/v1/flags",
+        operations={
+            "post": _operation(
+                "setFlag",
+                "Flag a case for 12 calendar months after its review; subjects are sealed "
+                "and their linkage tokens published as the area's policy allows.",
+                WRITE_SECURITY,
+                ("201", "The flag (metadata)", "FlagItem"),
+                (400, 401, 403, 409, 422, 503),
+                parameters=[AREA_PARAMETER],
+                body=(JSON, "NewFlag"),
+            ),
+            "get": _operation(
+                "listFlags",
+                "This area's flags: metadata, where each case now sits.",
+                READ_SECURITY,
+                ("200", "Flags", "FlagPage"),
+                (401, 403, 422),
+                parameters=_query(FlagQuerySchema),
+            ),
+        },
+    )
+    spec.path(
+        path="/api/v1/flags/{flag_id}/reviews",
+        operations={
+            "post": _operation(
+                "reviewFlag",
+                "A review extends the flag to 12 calendar months after it, or clears it.",
+                WRITE_SECURITY,
+                ("200", "The flag (metadata)", "FlagItem"),
+                (400, 401, 403, 404, 409, 422, 503),
+                parameters=[FLAG_ID],
+                body=(JSON, "FlagReview"),
+            )
+        },
+    )
+    spec.path(
+        path="/api/v1/flags/lookups",
+        operations={
+            "post": _operation(
+                "lookupPerson",
+                "Is this person flagged here or elsewhere? Rate-limited; audited with "
+                "match counts only.",
+                WRITE_SECURITY,
+                ("200", "Local, remote and possible matches", "LookupAnswer"),
+                (400, 401, 403, 422, 429, 503),
+                parameters=[AREA_PARAMETER],
+                body=(JSON, "LookupPerson"),
             )
         },
     )
