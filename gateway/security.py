@@ -44,6 +44,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "federation.linkage_evaluate",
         "federation.flag_tokens",
         "federation.flag_match",
+        "federation.flag_verifications",
         "static",
         "ui.login",
         "ui.login_submit",
@@ -71,6 +72,7 @@ CSRF_EXEMPT = frozenset(
         "federation.linkage_evaluate",
         "federation.flag_tokens",
         "federation.flag_match",
+        "federation.flag_verifications",
         "api.token",
     }
 )

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from schemas.common import (
+    MEDIUM,
     B64Url,
     PastDate,
     StrictSchema,
@@ -39,6 +40,8 @@ MAX_NAMES = 10
 # most; the cap keeps a single request from becoming a bulk oracle.
 MAX_ELEMENTS = 256
 TOKEN_B64_LENGTH = 43  # 32 bytes, unpadded base64url
+REF_LIMIT = 600
+SEALED_LIMIT = 24_000
 
 T = TypeVar("T")
 
@@ -308,6 +311,8 @@ class IndexMatch:
     mailbox: str | None
     expires_at: dt.date | None
     ref: str
+    # The flag's own public key, to seal a verification request to (never an area's).
+    seal_to: str
 
 
 class IndexMatchSchema(StrictSchema):
@@ -315,7 +320,8 @@ class IndexMatchSchema(StrictSchema):
     area = area_code(required=True, allow_none=True)
     mailbox = text(320, required=True, allow_none=True)
     expires_at = fields.Date(required=True, allow_none=True)
-    ref = B64Url(required=True, validate=validate.Length(max=400))
+    ref = B64Url(required=True, validate=validate.Length(max=REF_LIMIT))
+    seal_to = B64Url(required=True, validate=validate.Length(equal=TOKEN_B64_LENGTH))
 
     @validates_schema
     def check_weak(self, data: dict[str, Any], **_: Any) -> None:
@@ -405,3 +411,86 @@ class FlagPageSchema(Schema):
 
 class LookupAnswerSchema(Schema):
     matches = fields.List(fields.Nested(MatchSchema))
+
+
+# --- verification requests -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationBody:
+    ref: str
+    person: Person
+    note: str | None
+
+
+class VerificationBodySchema(StrictSchema):
+    """What a coordinator sends about a possible (or remote) match: the person as they
+    know them, sealed so that only the area holding the flag can read it."""
+
+    ref = B64Url(required=True, validate=validate.Length(min=1, max=REF_LIMIT))
+    person = fields.Nested(PersonSchema, required=True)
+    note = text(MEDIUM, load_default=None, allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> VerificationBody:
+        return VerificationBody(**data)
+
+
+@dataclass(frozen=True)
+class RelayRequest:
+    to: str
+    id: str
+    ref: str
+    sealed: str
+
+
+class RelayRequestSchema(StrictSchema):
+    """Querier to flag index: relay this sealed request to whoever holds `ref`."""
+
+    to = area_code(required=True)
+    id = UUIDString(required=True)
+    ref = B64Url(required=True, validate=validate.Length(min=1, max=REF_LIMIT))
+    sealed = B64Url(required=True, validate=validate.Length(min=1, max=SEALED_LIMIT))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RelayRequest:
+        return RelayRequest(**data)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    to: str
+    id: str
+    flag_ref: str
+    from_area: str
+    sealed: str
+
+
+class DeliverySchema(StrictSchema):
+    """Flag index to holder: a sealed request from `from_area` about the flag `flag_ref`."""
+
+    to = area_code(required=True)
+    id = UUIDString(required=True)
+    flag_ref = B64Url(required=True, validate=validate.Length(equal=TOKEN_B64_LENGTH))
+    from_area = area_code(required=True)
+    sealed = B64Url(required=True, validate=validate.Length(min=1, max=SEALED_LIMIT))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Delivery:
+        return Delivery(**data)
+
+
+class VerificationItemSchema(Schema):
+    id = fields.String()
+    flag_id = fields.String()
+    case_ref = fields.String()
+    from_area = fields.String()
+    mailbox = fields.String(allow_none=True)
+    received_at = fields.DateTime()
+    person = fields.Dict()
+    note = fields.String(allow_none=True)
+
+
+class VerificationPageSchema(Schema):
+    items = fields.List(fields.Nested(VerificationItemSchema))
+    next = fields.String(allow_none=True)

@@ -442,8 +442,11 @@ class Flag(Base):
     origin_case_ref: Mapped[str | None] = mapped_column(String(100))
     # Where the case now sits, when it moved to another area (learnt from flag notices).
     held_by: Mapped[str | None] = mapped_column(String(63))
-    # What the flag index knows this flag by: random, never derived from anything.
+    # What the flag index knows this flag by: the public half of a key pair made for
+    # this flag alone (random, never derived from anything), to which a querier with a
+    # possible match seals its verification request. The secret half is sealed here.
     index_ref: Mapped[str] = mapped_column(String(43), unique=True)
+    verify_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     subject_roles: Mapped[str] = mapped_column(String(200))  # e.g. "victim,child"
     subjects_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The index has not yet heard the flag's current state (the worker retries).
@@ -462,6 +465,21 @@ class FlagToken(Base):
     token: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
     kind: Mapped[str] = mapped_column(String(8))  # strong | weak
     shared: Mapped[bool] = mapped_column(Boolean)  # published to the index (area policy)
+
+
+class FlagVerification(Base):
+    """A verification request another area sent about one of our flags (relayed by the
+    index): who asked and when; the request itself sealed under the master key."""
+
+    __tablename__ = "flag_verifications"
+    __table_args__ = (Index("ix_flag_verifications_area", "area_code", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.id"))
+    from_area: Mapped[str] = mapped_column(String(63))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
 
 
 class IndexToken(Base):

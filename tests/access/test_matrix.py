@@ -175,6 +175,16 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("federation.linkage_evaluate", "POST"): row(401, peer=200),
     ("federation.flag_tokens", "POST"): row(401, peer=204),
     ("federation.flag_match", "POST"): row(401, peer=200),
+    # A relay needs a reference this index issued: a made-up one is 404 (after the token).
+    ("federation.flag_verifications", "POST"): row(401, peer=404),
+    # Verification: a reference from nowhere is 404; reading requests is for coordinators
+    # and flags:write clients of the area.
+    ("api.request_verification", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404, client_flags_query=404
+    ),
+    ("api.list_verifications", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, client_flags_write=200
+    ),
 }
 
 
@@ -264,6 +274,13 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "api.lookup_person": PERSON,
         "federation.linkage_evaluate": {"to": A, "elements": [b64url_encode(ELEMENT)]},
         "federation.flag_tokens": {"to": A, "action": "clear", "ref": b64url_encode(bytes(32))},
+        "api.request_verification": {"ref": b64url_encode(bytes(80)), "person": PERSON},
+        "federation.flag_verifications": {
+            "to": A,
+            "id": str(uuid.uuid4()),
+            "ref": b64url_encode(bytes(80)),
+            "sealed": b64url_encode(bytes(80)),
+        },
         "federation.flag_match": {
             "to": A,
             "tokens": [{"kind": "strong", "token": b64url_encode(bytes(32))}],

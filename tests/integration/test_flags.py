@@ -346,3 +346,70 @@ def test_cli_policy_and_expire(three: Three) -> None:
     assert done.exit_code == 0 and "expired 0 flag(s)" in done.output
     missing = runner.invoke(main, ["flags", "policy", "nowhere"])
     assert missing.exit_code == 1 and "No such area" in missing.output
+
+
+def test_verification_request_reaches_the_holder_sealed(three: Three) -> None:
+    made = set_flag(three, NORTH, "NS-V")
+    [possible] = lookup(three, SOUTH, family_name="Harrowgate").json["matches"]
+    assert possible["area"] is None
+    sent = three.post(
+        SOUTH,
+        "/flags/verifications",
+        {
+            "ref": possible["ref"],
+            "person": person(family_name="Harrowgate"),
+            "note": "Moved here in May; is this your case?",
+        },
+    )
+    assert sent.status_code == 202, sent.text
+    # The index relayed what it could not read: nothing of it on the hub.
+    hub = _database_text(three.hub)
+    assert b"Harrowgate" not in hub and b"Moved here" not in hub
+    # The holder's coordinator reads who asks, about which flag, and how to answer.
+    [item] = three.get(NORTH, "/flags/verifications").json["items"]
+    assert item["id"] == sent.json["id"] and item["flag_id"] == made["id"]
+    assert item["from_area"] == SOUTH and item["mailbox"] == f"marac@{SOUTH}.example"
+    assert item["person"]["family_name"] == "Harrowgate" and item["case_ref"] == "NS-V"
+    # At rest on the holder it is sealed.
+    assert b"Harrowgate" not in _database_text(three.north)
+    # A reference is only good for the area whose lookup it came from, and is not forged.
+    assert (
+        three.post(
+            NORTH, "/flags/verifications", {"ref": possible["ref"], "person": person()}
+        ).status_code
+        == 404
+    )
+    forged = possible["ref"][:-4] + ("AAAA" if not possible["ref"].endswith("AAAA") else "BBBB")
+    assert (
+        three.post(SOUTH, "/flags/verifications", {"ref": forged, "person": person()}).status_code
+        == 404
+    )
+    assert three.get(SOUTH, "/flags/verifications").json["items"] == []
+
+
+def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
+    """South signs a delivery itself, pretending to be the index: refused."""
+    from gateway.domain.areas import current_secret_keys
+    from keys import canonical_json, issue_request_token
+
+    made = set_flag(three, NORTH, "NS-W")
+    flag_ref = three.north.scalar("SELECT index_ref FROM flags WHERE id = :id", id=made["id"])
+    body = canonical_json(
+        {
+            "to": NORTH,
+            "id": "00000000-0000-4000-8000-000000000001",
+            "flag_ref": flag_ref,
+            "from_area": SOUTH,
+            "sealed": "AAAA",
+        }
+    )
+    url = three.north.url + "/federation/v1/flags/verifications"
+    with three.south.node.sessions() as session, session.begin():
+        keys = current_secret_keys(session, three.south.node.master, SOUTH, utcnow())
+    token = issue_request_token(keys, audience=NORTH, method="POST", url=url, body=body)
+    answer = three.north.app.test_client().post(
+        "/federation/v1/flags/verifications",
+        data=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 409 and three.north.count("flag_verifications") == 0

@@ -45,3 +45,4 @@ LOOKUP = "lookup"  # match counts only, never the query
 LINKAGE_EVALUATED = "linkage.evaluated"  # the authority, per calling area, counts only
 INDEX_PUBLISHED = "index.published"
 INDEX_MATCHED = "index.matched"
+INDEX_RELAYED = "index.relayed"  # a sealed verification request passed on, unread

@@ -152,8 +152,11 @@ def _answer(session: Session, master: MasterKey, hits: list[_Hit]) -> IndexMatch
             mailbox=mailbox_of(session, first.area),
             expires_at=max(hit.expires_at for hit in hits).date(),
             ref=ref,
+            seal_to=first.ref,
         )
-    return IndexMatch(strength=WEAK, area=None, mailbox=None, expires_at=None, ref=ref)
+    return IndexMatch(
+        strength=WEAK, area=None, mailbox=None, expires_at=None, ref=ref, seal_to=first.ref
+    )
 
 
 def mailbox_of(session: Session, area: str) -> str | None:

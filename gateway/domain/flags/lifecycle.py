@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from gateway.domain.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRI
 from gateway.domain.states import INBOUND, OUTBOUND
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, b64url_encode, open_envelope, open_own_copy, parse_envelope
+from keys.boxes import new_box_keypair
 from schemas.flags import (
     ACTIVE,
     CHILD,
@@ -115,6 +115,10 @@ def shared_roles(area: Area) -> frozenset[str]:
     return frozenset(shared)
 
 
+def verify_context(area: str, flag_id: str) -> str:
+    return f"flag-verify:v1:{area}:{flag_id}"
+
+
 def _subjects_context(area: str, flag_id: str) -> str:
     return f"flag-subjects:v1:{area}:{flag_id}"
 
@@ -151,6 +155,7 @@ def set_flag(
     derived = [person_tokens(roles, area, subject, now) for subject in new.subjects]
     expires = expiry(new.reviewed_at)
     flag_id = str(uuid.uuid4())
+    verify_secret, verify_public = new_box_keypair()
     with session.begin():
         _check_free(session, area, new.case_ref)
         row = Flag(
@@ -165,7 +170,8 @@ def set_flag(
             origin_area=origin.origin_area,
             origin_case_ref=origin.origin_case_ref,
             held_by=origin.held_by,
-            index_ref=b64url_encode(secrets.token_bytes(32)),
+            index_ref=b64url_encode(verify_public),
+            verify_secret_sealed=roles.master.seal(verify_secret, verify_context(area, flag_id)),
             subject_roles=",".join(s.role for s in new.subjects),
             subjects_sealed=None,
             index_dirty=True,

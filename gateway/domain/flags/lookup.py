@@ -4,6 +4,7 @@ limited per user or client; audited with match counts, never the query."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,9 +22,17 @@ from gateway.domain.flags.months import today
 from gateway.domain.flags.roles import Roles
 from gateway.domain.flags.tokens import person_tokens
 from gateway.domain.principals import COORDINATOR, FLAGS_QUERY, Principal
-from gateway.errors import TooManyRequests
-from keys import b64url_encode
-from schemas.flags import ACTIVE, CLEARED, STRONG, Person, PersonSchema, WireToken
+from gateway.errors import NotFound, TooManyRequests
+from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
+from schemas.flags import (
+    ACTIVE,
+    CLEARED,
+    STRONG,
+    IndexMatch,
+    Person,
+    PersonSchema,
+    WireToken,
+)
 
 LOOKUP_ROLES = (COORDINATOR,)
 
@@ -62,12 +71,12 @@ def lookup(
     wire = [WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens]
     elsewhere = role_calls.match(roles, area, wire, now) if wire else []
     remote = [
-        Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, m.ref)
+        Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, _wrap(roles, area, m))
         for m in elsewhere
         if m.strength == STRONG
     ]
     possible = [
-        Match("possible", None, None, None, m.strength, None, False, m.ref)
+        Match("possible", None, None, None, m.strength, None, False, _wrap(roles, area, m))
         for m in elsewhere
         if m.strength != STRONG
     ]
@@ -117,3 +126,23 @@ def _local(
             )
             for flag, strong in sorted(strongest.values(), key=lambda f: (not f[1], f[0].id))
         ]
+
+
+def _ref_context(area: str) -> str:
+    return f"flag-lookup-ref:v1:{area}"
+
+
+def _wrap(roles: Roles, area: str, found: IndexMatch) -> str:
+    """The reference the coordinator sees: the index's reference and the flag's sealing
+    key, sealed for this area with a fresh nonce (unlinkable across answers)."""
+    plain = json.dumps({"i": found.ref, "k": found.seal_to}, separators=(",", ":"))
+    return b64url_encode(roles.master.seal(plain.encode("ascii"), _ref_context(area)))
+
+
+def unwrap(master: MasterKey, area: str, ref: str) -> tuple[str, str]:
+    """(the index's reference, the flag's sealing key) from a lookup answer of `area`."""
+    try:
+        found = json.loads(master.open(b64url_decode(ref), _ref_context(area)))
+        return str(found["i"]), str(found["k"])
+    except (CryptoError, ValueError, KeyError, TypeError) as exc:
+        raise NotFound("No such match reference (refs come from this area's lookups).") from exc

@@ -13,17 +13,20 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area
 from gateway.domain import peerauth
-from gateway.domain.flags import authority, index
+from gateway.domain.flags import authority, index, verification
 from gateway.domain.flags.roles import (
     EVALUATE_PATH,
     MATCH_PATH,
     TOKENS_PATH,
+    VERIFICATIONS_PATH,
     RoleAt,
     Roles,
 )
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from keys import b64url_decode, b64url_encode
 from schemas.flags import (
+    Delivery,
+    DeliverySchema,
     EvaluateRequest,
     EvaluateRequestSchema,
     IndexMatchSchema,
@@ -31,19 +34,26 @@ from schemas.flags import (
     MatchRequestSchema,
     Publication,
     PublicationSchema,
+    RelayRequest,
+    RelayRequestSchema,
     load,
 )
 
 T = TypeVar("T")
 
 
-def _parse(schema: Schema, raw: bytes, kind: type[T]) -> T:
+def _object(raw: bytes) -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except ValueError as exc:
         raise Malformed("The body is not JSON.") from exc
     if not isinstance(data, dict):
         raise Malformed("The body is not a JSON object.")
+    return data
+
+
+def _parse(schema: Schema, raw: bytes, kind: type[T]) -> T:
+    data = _object(raw)
     try:
         return load(schema, data, kind)
     except ValidationError as exc:
@@ -98,3 +108,19 @@ def serve_match(
         session, roles.master, request.to, caller, request.tokens, roles.role_limit, now
     )
     return {"matches": IndexMatchSchema(many=True).dump(found)}
+
+
+def serve_verification(
+    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+) -> None:
+    """Two legs on one path: a querier asks the index to relay (`ref`), or the index
+    delivers to the holding area (`flag_ref`)."""
+    if "flag_ref" in _object(raw):
+        delivery = _parse(DeliverySchema(), raw, Delivery)
+        caller = _caller(session, authorization, delivery.to, VERIFICATIONS_PATH, raw, now)
+        verification.serve_delivery(session, roles, delivery, caller, now)
+        return
+    relayed = _parse(RelayRequestSchema(), raw, RelayRequest)
+    _plays(session, roles.index, relayed.to)
+    caller = _caller(session, authorization, relayed.to, VERIFICATIONS_PATH, raw, now)
+    verification.relay(session, roles, relayed.to, caller, relayed, now)

@@ -9,14 +9,21 @@ from flask import Response, jsonify, request
 from marshmallow import ValidationError
 
 from gateway.domain.clock import utcnow
-from gateway.domain.flags import lifecycle, lookup
+from gateway.domain.flags import lifecycle, lookup, verification
 from gateway.domain.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node
 from gateway.web.api import api
 from schemas.common import AREA_CODE
-from schemas.flags import FlagItemSchema, FlagQuery, FlagQuerySchema, MatchSchema, load
+from schemas.flags import (
+    FlagItemSchema,
+    FlagQuery,
+    FlagQuerySchema,
+    MatchSchema,
+    VerificationItemSchema,
+    load,
+)
 
 
 def _json_object() -> dict[str, Any]:
@@ -99,3 +106,34 @@ def lookup_person() -> Response:
             utcnow(),
         )
     return jsonify(matches=MatchSchema(many=True).dump(matches))
+
+
+@api.post("/flags/verifications")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
+def request_verification() -> tuple[Response, int]:
+    """Ask the area holding a possible match whether it is this person (sealed to it)."""
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        request_id = verification.request(
+            db,
+            current.flag_roles,
+            current_principal(),
+            _area(),
+            data,
+            current.lookup_limit,
+            utcnow(),
+        )
+    return jsonify(id=request_id), 202
+
+
+@api.get("/flags/verifications")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+def list_verifications() -> Response:
+    """Requests other areas sent about this area's flags, for its coordinators."""
+    current = node()
+    with current.sessions() as db:
+        items = verification.list_received(
+            db, current.master, current_principal(), _area(), utcnow()
+        )
+    return jsonify(items=VerificationItemSchema(many=True).dump(items), next=None)

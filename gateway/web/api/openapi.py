@@ -40,6 +40,8 @@ from schemas.flags import (
     NewFlagSchema,
     PersonSchema,
     ReviewSchema,
+    VerificationBodySchema,
+    VerificationPageSchema,
 )
 from schemas.transfer_request import TransferRequestSchema
 
@@ -62,6 +64,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         415: "Unsupported media type",
         422: "Validation failed; `errors` names the fields",
         429: "Too many requests",
+        503: "A remote role (linkage authority, flag index) is unavailable; nothing changed",
     }
     return {str(status): _problem(texts[status]) for status in statuses}
 
@@ -143,6 +146,7 @@ def build_spec() -> dict[str, Any]:
     _transfer_paths(spec)
     _workflow_paths(spec)
     _flag_paths(spec)
+    _verification_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -273,6 +277,8 @@ def _flag_paths(spec: APISpec) -> None:
         ("FlagReview", ReviewSchema),
         ("LookupPerson", PersonSchema),
         ("LookupAnswer", LookupAnswerSchema),
+        ("VerificationRequest", VerificationBodySchema),
+        ("VerificationPage", VerificationPageSchema),
     ):
         spec.components.schema(name, schema=schema)
     spec.path(
@@ -325,6 +331,32 @@ def _flag_paths(spec: APISpec) -> None:
                 parameters=[AREA_PARAMETER],
                 body=(JSON, "LookupPerson"),
             )
+        },
+    )
+
+
+def _verification_paths(spec: APISpec) -> None:
+    spec.path(
+        path="/api/v1/flags/verifications",
+        operations={
+            "post": _operation(
+                "requestVerification",
+                "Ask the area holding a possible match, through the flag index and sealed "
+                "to that flag, whether it is this person; the holder answers by envelope.",
+                WRITE_SECURITY,
+                ("202", "Relayed to the holding area", None),
+                (400, 401, 403, 404, 422, 429, 503),
+                parameters=[AREA_PARAMETER],
+                body=(JSON, "VerificationRequest"),
+            ),
+            "get": _operation(
+                "listVerifications",
+                "Verification requests other areas sent about this area's flags.",
+                READ_SECURITY,
+                ("200", "Requests, opened for this area's coordinators", "VerificationPage"),
+                (401, 403, 422),
+                parameters=[AREA_PARAMETER],
+            ),
         },
     )
 

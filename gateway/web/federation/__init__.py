@@ -101,6 +101,12 @@ def flag_match() -> Response:
     return _flag_role(serving.serve_match)
 
 
+@federation.post("/flags/verifications")
+def flag_verifications() -> Response:
+    """A sealed verification request: relayed by the index, kept by the holding area."""
+    return _flag_role(serving.serve_verification, status=202)
+
+
 @federation.post("/audit/cosignatures")
 def audit_cosignature() -> Response:
     """A peer that verified our log co-signs a checkpoint of it (witnessing)."""

@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("origin_case_ref", sa.String(100), nullable=True),
         sa.Column("held_by", sa.String(63), nullable=True),
         sa.Column("index_ref", sa.String(43), nullable=False),
+        sa.Column("verify_secret_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("subject_roles", sa.String(200), nullable=False),
         sa.Column("subjects_sealed", sa.LargeBinary(), nullable=True),
         sa.Column("index_dirty", sa.Boolean(), nullable=False),
@@ -58,6 +59,24 @@ def upgrade() -> None:
     op.create_index("ix_flag_tokens_flag_id", "flag_tokens", ["flag_id"])
     op.create_index("ix_flag_tokens_token", "flag_tokens", ["token"])
     op.create_table(
+        "flag_verifications",
+        sa.Column("id", sa.String(36), primary_key=True),
+        sa.Column("area_code", sa.String(63), nullable=False),
+        sa.Column("flag_id", sa.String(36), nullable=False),
+        sa.Column("from_area", sa.String(63), nullable=False),
+        sa.Column("sealed", sa.LargeBinary(), nullable=False),
+        sa.Column("received_at", TS, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["area_code"], ["areas.code"], name="fk_flag_verifications_area_code_areas"
+        ),
+        sa.ForeignKeyConstraint(
+            ["flag_id"], ["flags.id"], name="fk_flag_verifications_flag_id_flags"
+        ),
+    )
+    op.create_index(
+        "ix_flag_verifications_area", "flag_verifications", ["area_code", "received_at"]
+    )
+    op.create_table(
         "index_tokens",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("token", sa.LargeBinary(32), nullable=False),
@@ -79,6 +98,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("linkage_keys")
+    op.drop_index("ix_flag_verifications_area", table_name="flag_verifications")
+    op.drop_table("flag_verifications")
     op.drop_index("ix_index_tokens_area_ref", table_name="index_tokens")
     op.drop_index("ix_index_tokens_expires_at", table_name="index_tokens")
     op.drop_index("ix_index_tokens_token", table_name="index_tokens")
