@@ -98,8 +98,8 @@ def request(
         to=roles.index.area if roles.index else area, id=request_id, ref=index_ref, sealed=sealed
     )
     if roles.index is None:
-        with roles.sessions() as own:
-            relay(own, roles, area, area, relayed, now)
+        with roles.sessions() as relaying:
+            relay(relaying, roles, area, area, relayed, now)
     else:
         _post(
             roles,
