@@ -413,3 +413,44 @@ def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert answer.status_code == 409 and three.north.count("flag_verifications") == 0
+
+
+def test_one_node_plays_both_roles_by_default(node_factory: Callable[..., RunningNode]) -> None:
+    """The embedded default: no role settings, two areas on one node."""
+    node = node_factory("solo")
+    node.create_area(NORTH)
+    node.create_area("eastmoor")
+    north, east = bearer(node, NORTH), bearer(node, "eastmoor")
+    client = node.app.test_client()
+    made = client.post(
+        "/api/v1/flags",
+        headers=north,
+        json={
+            "case_ref": "S-1",
+            "reviewed_at": recent(),
+            "source": "local",
+            "subjects": [subject()],
+        },
+    )
+    assert made.status_code == 201, made.text
+    [strong] = client.post("/api/v1/flags/lookups", headers=east, json=person()).json["matches"]
+    assert (strong["kind"], strong["area"]) == ("remote", NORTH)
+    [weak] = client.post(
+        "/api/v1/flags/lookups", headers=east, json=person(family_name="Harrowgate")
+    ).json["matches"]
+    assert weak["kind"] == "possible" and weak["area"] is None
+    sent = client.post(
+        "/api/v1/flags/verifications", headers=east, json={"ref": weak["ref"], "person": person()}
+    )
+    assert sent.status_code == 202, sent.text
+    [item] = client.get("/api/v1/flags/verifications", headers=north).json["items"]
+    assert item["from_area"] == "eastmoor" and item["case_ref"] == "S-1"
+    [own] = client.post("/api/v1/flags/lookups", headers=north, json=person()).json["matches"]
+    assert (own["kind"], own["case_ref"], own["repeat"]) == ("local", "S-1", True)
+    actions = {
+        row[0]
+        for row in node.node.engine.connect().execute(
+            text("SELECT action FROM audit_events WHERE area_code = 'eastmoor'")
+        )
+    }
+    assert {"lookup", "linkage.evaluated", "index.matched", "flag.verification_sent"} <= actions

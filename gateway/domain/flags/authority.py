@@ -60,26 +60,39 @@ def evaluate(
 ) -> list[bytes]:
     """Evaluate one batch for `caller`, as the authority answering for `role_area`."""
     with session.begin():
-        decision = ratelimit.hit(session, f"linkage-evaluate:{caller}", limit, now)
-        if not decision.allowed:
-            raise TooManyRequests(
-                "This area has made too many linkage evaluations; try again later.",
-                retry_after=decision.retry_after,
-            )
-        key = authority_key(session, master, now)
-        try:
-            evaluated = [oprf_evaluate(key, element) for element in elements]
-        except CryptoError as exc:
-            raise Malformed("An element is not a valid blinded group element.") from exc
-        audit.record(
-            session,
-            role_area,
-            audit.Event(
-                action=actions.LINKAGE_EVALUATED,
-                actor=Actor.peer(caller) if caller != role_area else Actor.system(),
-                peer_area=caller if caller != role_area else None,
-                details={"count": len(elements)},
-            ),
-            now,
+        return evaluate_in(session, master, role_area, caller, elements, limit, now)
+
+
+def evaluate_in(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    caller: str,
+    elements: list[bytes],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[bytes]:
+    """`evaluate` inside the caller's transaction (a local lookup makes one)."""
+    decision = ratelimit.hit(session, f"linkage-evaluate:{caller}", limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "This area has made too many linkage evaluations; try again later.",
+            retry_after=decision.retry_after,
         )
+    key = authority_key(session, master, now)
+    try:
+        evaluated = [oprf_evaluate(key, element) for element in elements]
+    except CryptoError as exc:
+        raise Malformed("An element is not a valid blinded group element.") from exc
+    audit.record(
+        session,
+        role_area,
+        audit.Event(
+            action=actions.LINKAGE_EVALUATED,
+            actor=Actor.peer(caller) if caller != role_area else Actor.system(),
+            peer_area=caller if caller != role_area else None,
+            details={"count": len(elements)},
+        ),
+        now,
+    )
     return evaluated

@@ -105,39 +105,52 @@ def match(
     now: datetime,
 ) -> list[IndexMatch]:
     """Active tokens of other areas equal to any of `tokens`, one answer per flag."""
-    wanted = sorted({b64url_decode(t.token, length=32) for t in tokens})
     with session.begin():
-        decision = ratelimit.hit(session, f"index-match:{caller}", limit, now)
-        if not decision.allowed:
-            raise TooManyRequests(
-                "This area has made too many flag index queries; try again later.",
-                retry_after=decision.retry_after,
-            )
-        rows = session.execute(
-            select(IndexToken.area, IndexToken.ref, IndexToken.kind, IndexToken.expires_at).where(
-                IndexToken.token.in_(wanted),
-                IndexToken.expires_at > now,
-                IndexToken.area != caller,
-            )
-        ).all()
-        flags: dict[tuple[str, str], list[_Hit]] = {}
-        for row in rows:
-            flags.setdefault((row[0], row[1]), []).append(_Hit(*row))
-        answers = [_answer(session, master, hits) for hits in flags.values()]
-        audit.record(
-            session,
-            role_area,
-            audit.Event(
-                action=actions.INDEX_MATCHED,
-                actor=_actor(caller, role_area),
-                peer_area=caller if caller != role_area else None,
-                details={
-                    "strong": sum(a.strength == STRONG for a in answers),
-                    "possible": sum(a.strength == WEAK for a in answers),
-                },
-            ),
-            now,
+        return match_in(session, master, role_area, caller, tokens, limit, now)
+
+
+def match_in(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    caller: str,
+    tokens: Iterable[WireToken],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[IndexMatch]:
+    """`match` inside the caller's transaction (a local lookup makes one)."""
+    wanted = sorted({b64url_decode(t.token, length=32) for t in tokens})
+    decision = ratelimit.hit(session, f"index-match:{caller}", limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "This area has made too many flag index queries; try again later.",
+            retry_after=decision.retry_after,
         )
+    rows = session.execute(
+        select(IndexToken.area, IndexToken.ref, IndexToken.kind, IndexToken.expires_at).where(
+            IndexToken.token.in_(wanted),
+            IndexToken.expires_at > now,
+            IndexToken.area != caller,
+        )
+    ).all()
+    flags: dict[tuple[str, str], list[_Hit]] = {}
+    for row in rows:
+        flags.setdefault((row[0], row[1]), []).append(_Hit(*row))
+    answers = [_answer(session, master, hits) for hits in flags.values()]
+    audit.record(
+        session,
+        role_area,
+        audit.Event(
+            action=actions.INDEX_MATCHED,
+            actor=_actor(caller, role_area),
+            peer_area=caller if caller != role_area else None,
+            details={
+                "strong": sum(a.strength == STRONG for a in answers),
+                "possible": sum(a.strength == WEAK for a in answers),
+            },
+        ),
+        now,
+    )
     # Strong first; otherwise no order that could hint at which area a weak one is.
     return sorted(answers, key=lambda a: (a.strength != STRONG, a.ref))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -60,16 +61,36 @@ def lookup(
 ) -> list[Match]:
     area = principal.choose_area(requested_area, LOOKUP_ROLES, FLAGS_QUERY)
     person: Person = _load(PersonSchema(), data, Person)
-    with session.begin():
+    if role_calls.plays_both(roles):
+        # Both roles here: the same services run inside ONE transaction (one commit
+        # instead of five). A remote role is never called with a transaction open.
+        with session.begin():
+            return _lookup(session, roles, principal, area, person, limit, now, session)
+    return _lookup(session, roles, principal, area, person, limit, now, None)
+
+
+def _lookup(
+    session: Session,
+    roles: Roles,
+    principal: Principal,
+    area: str,
+    person: Person,
+    limit: ratelimit.RateLimit,
+    now: datetime,
+    inside: Session | None,
+) -> list[Match]:
+    def step() -> AbstractContextManager[Any]:
+        return nullcontext() if inside is not None else session.begin()
+
+    with step():
         decision = ratelimit.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "Too many lookups; try again later.", retry_after=decision.retry_after
         )
-    tokens = person_tokens(roles, area, person, now)
-    local = _local(session, area, tokens, now)
+    tokens = person_tokens(roles, area, person, now, inside)
     wire = [WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens]
-    elsewhere = role_calls.match(roles, area, wire, now) if wire else []
+    elsewhere = role_calls.match(roles, area, wire, now, inside) if wire else []
     remote = [
         Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, _wrap(roles, area, m))
         for m in elsewhere
@@ -80,7 +101,8 @@ def lookup(
         for m in elsewhere
         if m.strength != STRONG
     ]
-    with session.begin():
+    with step():
+        local = _local(session, area, tokens, now)
         audit.record(
             session,
             area,
@@ -98,34 +120,34 @@ def _local(
     session: Session, area: str, tokens: list[tuple[str, bytes]], now: datetime
 ) -> list[Match]:
     """This area's flags sharing a token, expired ones included: a case heard within 12
-    months of its last review is a repeat (seed 001 4.2.1), an older one is not."""
-    with session.begin():
-        rows = session.execute(
-            select(Flag, FlagToken.kind)
-            .join(FlagToken, FlagToken.flag_id == Flag.id)
-            .where(
-                Flag.area_code == area,
-                Flag.status != CLEARED,
-                FlagToken.token.in_(sorted({token for _, token in tokens})),
-            )
-        ).all()
-        strongest: dict[str, tuple[Flag, bool]] = {}
-        for flag, kind in rows:
-            known = strongest.get(flag.id)
-            strongest[flag.id] = (flag, (known[1] if known else False) or kind == STRONG)
-        return [
-            Match(
-                kind="local",
-                area=area,
-                mailbox=None,
-                case_ref=flag.case_ref,
-                strength=STRONG if strong else "weak",
-                expires_at=flag.expires_at,
-                repeat=flag.status == ACTIVE and flag.expires_at > today(now),
-                ref=flag.id,
-            )
-            for flag, strong in sorted(strongest.values(), key=lambda f: (not f[1], f[0].id))
-        ]
+    months of its last review is a repeat (seed 001 4.2.1), an older one is not. In the
+    caller's transaction."""
+    rows = session.execute(
+        select(Flag, FlagToken.kind)
+        .join(FlagToken, FlagToken.flag_id == Flag.id)
+        .where(
+            Flag.area_code == area,
+            Flag.status != CLEARED,
+            FlagToken.token.in_(sorted({token for _, token in tokens})),
+        )
+    ).all()
+    strongest: dict[str, tuple[Flag, bool]] = {}
+    for flag, kind in rows:
+        known = strongest.get(flag.id)
+        strongest[flag.id] = (flag, (known[1] if known else False) or kind == STRONG)
+    return [
+        Match(
+            kind="local",
+            area=area,
+            mailbox=None,
+            case_ref=flag.case_ref,
+            strength=STRONG if strong else "weak",
+            expires_at=flag.expires_at,
+            repeat=flag.status == ACTIVE and flag.expires_at > today(now),
+            ref=flag.id,
+        )
+        for flag, strong in sorted(strongest.values(), key=lambda f: (not f[1], f[0].id))
+    ]
 
 
 def _ref_context(area: str) -> str:

@@ -78,13 +78,24 @@ class Roles:
 Evaluate = Callable[[list[bytes]], list[bytes]]
 
 
-def authority_for(roles: Roles, caller: str, now: datetime) -> Evaluate:
-    """The `evaluate` callback `linkage.derive_tokens` calls once with the blinded batch."""
+def plays_both(roles: Roles) -> bool:
+    return roles.authority is None and roles.index is None
+
+
+def authority_for(
+    roles: Roles, caller: str, now: datetime, inside: Session | None = None
+) -> Evaluate:
+    """The `evaluate` callback `linkage.derive_tokens` calls once with the blinded batch.
+    `inside`: the caller's open transaction, used when this node plays the authority."""
 
     def evaluate(elements: list[bytes]) -> list[bytes]:
         if roles.authority is None:
             from gateway.domain.flags import authority
 
+            if inside is not None:
+                return authority.evaluate_in(
+                    inside, roles.master, caller, caller, elements, roles.role_limit, now
+                )
             with roles.sessions() as session:
                 return authority.evaluate(
                     session, roles.master, caller, caller, elements, roles.role_limit, now
@@ -113,9 +124,20 @@ def publish(roles: Roles, caller: str, publication: Publication, now: datetime) 
     _post(roles, caller, roles.index, TOKENS_PATH, body, now, None)
 
 
-def match(roles: Roles, caller: str, tokens: list[WireToken], now: datetime) -> list[IndexMatch]:
+def match(
+    roles: Roles,
+    caller: str,
+    tokens: list[WireToken],
+    now: datetime,
+    inside: Session | None = None,
+) -> list[IndexMatch]:
     if roles.index is None:
         from gateway.domain.flags import index
+
+        if inside is not None:
+            return index.match_in(
+                inside, roles.master, caller, caller, tokens, roles.role_limit, now
+            )
 
         with roles.sessions() as session:
             return index.match(session, roles.master, caller, caller, tokens, roles.role_limit, now)

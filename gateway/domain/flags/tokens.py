@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from gateway.domain.flags.roles import Roles, authority_for
 from gateway.domain.linkage import Subject, derive_tokens, linkage_inputs
 from schemas.flags import Person
@@ -22,8 +24,8 @@ def subject_of(person: Person) -> Subject:
 
 
 def person_tokens(
-    roles: Roles, area: str, person: Person, now: datetime
+    roles: Roles, area: str, person: Person, now: datetime, inside: Session | None = None
 ) -> list[tuple[str, bytes]]:
     """(kind, token) pairs, one authority call for the whole batch."""
     inputs = linkage_inputs(subject_of(person))
-    return derive_tokens(inputs, authority_for(roles, area, now))
+    return derive_tokens(inputs, authority_for(roles, area, now, inside))
