@@ -330,7 +330,8 @@ def expire_due(session: Session, roles: Roles, now: datetime) -> int:
     with session.begin():
         dirty = list(session.scalars(select(Flag.id).where(Flag.index_dirty.is_(True))))
     for flag_id in dirty:
-        sync(session, roles, flag_id, now)
+        if not sync(session, roles, flag_id, now):
+            break  # the index is unreachable: the next pass retries, none waits on each
     return len(due)
 
 
