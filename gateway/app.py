@@ -15,6 +15,8 @@ from adapters.mail import Mailer, MailSettings
 from adapters.peer_client import PeerClient
 from gateway.config import ConfigError, Settings
 from gateway.domain.delivery import DeliveryPolicy
+from gateway.domain.flags.roles import RoleAt, Roles
+from gateway.domain.ratelimit import RateLimit
 from keys import MasterKey
 
 # The floor for any request body; federation bodies carry sealed documents and may need
@@ -69,6 +71,22 @@ class Node:
         return DeliveryPolicy(
             s.delivery_backoff_base, s.delivery_backoff_cap, s.delivery_max_age, s.delivery_lease
         )
+
+    @property
+    def flag_roles(self) -> Roles:
+        s = self.settings
+        return Roles(
+            authority=RoleAt.parse(s.linkage_authority) if s.linkage_authority else None,
+            index=RoleAt.parse(s.flag_index) if s.flag_index else None,
+            sessions=self.sessions,
+            master=self.master,
+            client=self.client,
+            role_limit=RateLimit.parse(s.linkage_rate_limit),
+        )
+
+    @property
+    def lookup_limit(self) -> RateLimit:
+        return RateLimit.parse(self.settings.lookup_rate_limit)
 
     @property
     def key_grace(self) -> timedelta:

@@ -40,6 +40,20 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _role(env: Mapping[str, str], name: str) -> str | None:
+    """`<area>@<base URL>` of the node playing a flag role; unset: this node plays it."""
+    from gateway.domain.flags.roles import RoleAt
+
+    raw = env.get(name) or None
+    if raw is None:
+        return None
+    try:
+        RoleAt.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     instance_dir: Path
@@ -51,6 +65,8 @@ class Settings:
     linkage_authority: str | None = None
     flag_index: str | None = None
     lookup_rate_limit: str = "120/minute"
+    # Per calling area, at the linkage authority (evaluations) and the flag index (matches).
+    linkage_rate_limit: str = "600/minute"
     # Delivery: exponential backoff with jitter, then give up loudly after max age.
     delivery_backoff_base: float = 5.0
     delivery_backoff_cap: float = 900.0
@@ -92,9 +108,10 @@ class Settings:
             secret_key=env.get("GATEWAY_SECRET_KEY") or None,
             base_url=(env.get("GATEWAY_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
             environment=env.get("GATEWAY_ENV", "production"),
-            linkage_authority=env.get("GATEWAY_LINKAGE_AUTHORITY") or None,
-            flag_index=env.get("GATEWAY_FLAG_INDEX") or None,
+            linkage_authority=_role(env, "GATEWAY_LINKAGE_AUTHORITY"),
+            flag_index=_role(env, "GATEWAY_FLAG_INDEX"),
             lookup_rate_limit=_rate(env, "GATEWAY_LOOKUP_RATE_LIMIT", "120/minute"),
+            linkage_rate_limit=_rate(env, "GATEWAY_LINKAGE_RATE_LIMIT", "600/minute"),
             delivery_backoff_base=_float(env, "GATEWAY_DELIVERY_BACKOFF", 5.0),
             delivery_backoff_cap=_float(env, "GATEWAY_DELIVERY_BACKOFF_CAP", 900.0),
             delivery_max_age=_float(env, "GATEWAY_DELIVERY_MAX_AGE", 24 * 3600.0),

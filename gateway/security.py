@@ -41,6 +41,10 @@ PUBLIC_ENDPOINTS = frozenset(
         "federation.bundle",
         "federation.audit_consistency",
         "federation.audit_cosignature",
+        "federation.linkage_evaluate",
+        "federation.flag_tokens",
+        "federation.flag_match",
+        "federation.flag_verifications",
         "static",
         "ui.login",
         "ui.login_submit",
@@ -65,6 +69,10 @@ CSRF_EXEMPT = frozenset(
         "federation.receive_envelope",
         "federation.audit_consistency",
         "federation.audit_cosignature",
+        "federation.linkage_evaluate",
+        "federation.flag_tokens",
+        "federation.flag_match",
+        "federation.flag_verifications",
         "api.token",
     }
 )

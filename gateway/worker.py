@@ -18,6 +18,8 @@ from gateway.domain import notifications, ratelimit, reminders
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
+from gateway.domain.flags import lifecycle
+from gateway.errors import DomainError
 
 log = logging.getLogger("gateway.worker")
 BATCH = 10
@@ -77,6 +79,7 @@ def _chores(node: Node) -> None:
         with session.begin():
             # The longest window a limit may name is a day; older counters can only reset.
             ratelimit.purge(session, now - COUNTER_KEEP)
+    expire_flags(node, now)
     remind(node, now)
 
 
@@ -98,6 +101,20 @@ def send_notifications(node: Node, now: datetime | None = None) -> int:
         total += handled
         if handled < notifications.BATCH:
             return total
+
+
+def expire_flags(node: Node, now: datetime) -> None:
+    """Expire flags whose 12 months have lapsed and drop lapsed index tokens."""
+    with node.sessions() as session:
+        # Idempotent, so running it every few minutes makes expiry daily to the minute.
+        try:
+            expired = lifecycle.expire_due(session, node.flag_roles, now)
+            purged = lifecycle.purge_index(session, now)
+        except DomainError as exc:  # a peer key gone, say: the next pass retries
+            log.warning("flag expiry deferred: %s", type(exc).__name__)
+            return
+        if expired or purged:
+            log.info("flags expired=%s index tokens dropped=%s", expired, purged)
 
 
 def _checkpoint_due(node: Node) -> None:

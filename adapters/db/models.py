@@ -79,6 +79,11 @@ class Area(Base):
     # of its peers); None: the default of 2.
     ack_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
+    # Flag-sharing policy (seed 004 2.5): None means the default (perpetrators off,
+    # children on).
+    flags_share_perpetrators: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    flags_share_children: Mapped[bool | None] = mapped_column(Boolean, default=None)
+
 
 class AreaMeeting(Base):
     """A date on which the area's MARAC meets: what an accepted transfer is listed for."""
@@ -524,3 +529,95 @@ class RateCounter(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer)
+
+
+# --- shared flags (DESIGN section 6) ---------------------------------------------------------
+
+
+class Flag(Base):
+    """A case flagged by one area for 12 calendar months after its last review. The
+    subjects are sealed under the master key (bound to the area and flag id); the row
+    itself is a case reference, dates and codes."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        UniqueConstraint("area_code", "case_ref", name="uq_flags_area_case_ref"),
+        Index("ix_flags_area_status_expires", "area_code", "status", "expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    case_ref: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))  # active | expired | cleared
+    reviewed_at: Mapped[date] = mapped_column(Date)
+    expires_at: Mapped[date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(16))  # local | transfer
+    transfer_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Where the case came from (source transfer) and that area's case reference.
+    origin_area: Mapped[str | None] = mapped_column(String(63))
+    origin_case_ref: Mapped[str | None] = mapped_column(String(100))
+    # Where the case now sits, when it moved to another area (learnt from flag notices).
+    held_by: Mapped[str | None] = mapped_column(String(63))
+    # What the flag index knows this flag by: the public half of a key pair made for
+    # this flag alone (random, never derived from anything), to which a querier with a
+    # possible match seals its verification request. The secret half is sealed here.
+    index_ref: Mapped[str] = mapped_column(String(43), unique=True)
+    verify_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    subject_roles: Mapped[str] = mapped_column(String(200))  # e.g. "victim,child"
+    subjects_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The index has not yet heard the flag's current state (the worker retries).
+    index_dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FlagToken(Base):
+    """A flag's linkage tokens, kept by the flagging area for its own lookups."""
+
+    __tablename__ = "flag_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.id"), index=True)
+    token: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # strong | weak
+    shared: Mapped[bool] = mapped_column(Boolean)  # published to the index (area policy)
+
+
+class FlagVerification(Base):
+    """A verification request another area sent about one of our flags (relayed by the
+    index): who asked and when; the request itself sealed under the master key."""
+
+    __tablename__ = "flag_verifications"
+    __table_args__ = (Index("ix_flag_verifications_area", "area_code", "received_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    flag_id: Mapped[str] = mapped_column(ForeignKey("flags.id"))
+    from_area: Mapped[str] = mapped_column(String(63))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime]
+
+
+class IndexToken(Base):
+    """The flag index role: an active token, the area holding it, the area's opaque
+    reference for the flag and the expiry. Never an identity."""
+
+    __tablename__ = "index_tokens"
+    __table_args__ = (Index("ix_index_tokens_area_ref", "area", "ref"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[bytes] = mapped_column(LargeBinary(32), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    area: Mapped[str] = mapped_column(String(63))
+    ref: Mapped[str] = mapped_column(String(43))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LinkageKey(Base):
+    """The linkage authority role: its OPRF key, sealed under the master key."""
+
+    __tablename__ = "linkage_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

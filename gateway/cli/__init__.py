@@ -297,13 +297,14 @@ def register_cli(app: Flask) -> None:
 
 
 # The command groups that live in their own modules register themselves on `main`.
-from gateway.cli import audit, casework, documents, identity, workflow  # noqa: E402
+from gateway.cli import audit, casework, documents, flags, identity, workflow  # noqa: E402
 
 __all__ = [
     "audit",
     "casework",
     "current_node",
     "documents",
+    "flags",
     "friendly",
     "identity",
     "main",

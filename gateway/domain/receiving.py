@@ -35,6 +35,7 @@ from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.conversation import Handler, Inbound
+from gateway.domain.flags.notice import FLAG_NOTICE_HANDLER
 from gateway.domain.peers import pinned_key
 from gateway.domain.states import INBOUND, RECEIVED
 from gateway.domain.transfers import TRANSFER_REQUEST
@@ -56,6 +57,7 @@ from keys import (
 )
 from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.envelope import EnvelopeSchema
+from schemas.flags import PAYLOAD_TYPE as FLAG_NOTICE
 from schemas.receipt import RECEIPT_KIND
 from schemas.transfer_request import TransferRequest, load_transfer_request
 
@@ -125,6 +127,7 @@ HANDLERS: dict[str, Handler] = {
     "document": documents.HANDLER,
     "information_request": information.HANDLER,
     **casework.HANDLERS,
+    FLAG_NOTICE: FLAG_NOTICE_HANDLER,
 }
 
 

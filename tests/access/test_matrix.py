@@ -10,6 +10,7 @@ federation request token (signed by its area key for exactly this request).
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -20,7 +21,11 @@ from werkzeug.routing import Rule
 from gateway.domain.areas import current_secret_keys
 from gateway.domain.clock import utcnow
 from gateway.samples import sample_transfer
-from keys import issue_request_token
+from keys import b64url_encode, issue_request_token
+from keys.oprf import blind
+
+FLAG_PERSON = {"given_names": "Matrix", "family_name": "Person", "date_of_birth": "1990-01-01"}
+ELEMENT = blind(b"matrix").element
 
 USERS_A = ("coordinator_a", "chair_a", "auditor_a", "admin_a")
 USERS = (*USERS_A, "coordinator_b")
@@ -216,6 +221,47 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         client_transfers_read=200,
     ),
     ("api.put_settings", "PUT"): row(403, anonymous=401, peer=401, admin_a=200),
+    # Shared flags. Coordinators and flags:write clients set flags (the second setter of
+    # the same case reference in area A meets 409); coordinators, chairs and flags:query
+    # clients list; reviews of an unknown flag are 404; coordinators and flags:query
+    # clients look people up.
+    ("api.create_flag", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=201,
+        coordinator_b=201,
+        client_flags_write=409,
+    ),
+    ("api.list_flags", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        coordinator_b=200,
+        client_flags_query=200,
+    ),
+    ("api.review_flag", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404, client_flags_write=404
+    ),
+    ("api.lookup_person", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, client_flags_query=200
+    ),
+    # The linkage authority and the flag index answer pinned areas by request token only.
+    ("federation.linkage_evaluate", "POST"): row(401, peer=200),
+    ("federation.flag_tokens", "POST"): row(401, peer=204),
+    ("federation.flag_match", "POST"): row(401, peer=200),
+    # A relay needs a reference this index issued: a made-up one is 404 (after the token).
+    ("federation.flag_verifications", "POST"): row(401, peer=404),
+    # Verification: a reference from nowhere is 404; reading requests is for coordinators
+    # and flags:write clients of the area.
+    ("api.request_verification", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404, client_flags_query=404
+    ),
+    ("api.list_verifications", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, client_flags_write=200
+    ),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,
@@ -375,6 +421,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "area": A,
         "transfer_id": transfer_id,
         "document_id": "00000000-0000-4000-8000-000000000000",
+        "flag_id": str(uuid.uuid4()),
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":
@@ -411,6 +458,31 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         return path, (json.dumps({"dates": [utcnow().date().isoformat()]}).encode(), "json")
     if rule.endpoint == "api.put_settings":
         return path, (json.dumps({"ack_working_days": 3}).encode(), "json")
+    flag_bodies = {
+        "api.create_flag": {
+            "case_ref": "M-1",
+            "reviewed_at": utcnow().date().isoformat(),
+            "source": "local",
+            "subjects": [{"role": "victim", **FLAG_PERSON}],
+        },
+        "api.review_flag": {"reviewed_at": utcnow().date().isoformat()},
+        "api.lookup_person": FLAG_PERSON,
+        "federation.linkage_evaluate": {"to": A, "elements": [b64url_encode(ELEMENT)]},
+        "federation.flag_tokens": {"to": A, "action": "clear", "ref": b64url_encode(bytes(32))},
+        "api.request_verification": {"ref": b64url_encode(bytes(80)), "person": FLAG_PERSON},
+        "federation.flag_verifications": {
+            "to": A,
+            "id": str(uuid.uuid4()),
+            "ref": b64url_encode(bytes(80)),
+            "sealed": b64url_encode(bytes(80)),
+        },
+        "federation.flag_match": {
+            "to": A,
+            "tokens": [{"kind": "strong", "token": b64url_encode(bytes(32))}],
+        },
+    }
+    if rule.endpoint in flag_bodies:
+        return path, (json.dumps(flag_bodies[rule.endpoint]).encode(), "json")
     if rule.endpoint in CASEWORK_BODIES:
         return path, (json.dumps(CASEWORK_BODIES[rule.endpoint]).encode(), "json")
     if rule.endpoint == "api.token":

@@ -62,3 +62,18 @@ REPEAT_INCIDENT_SENT = "repeat_incident.sent"
 REPEAT_INCIDENT_RECEIVED = "repeat_incident.received"
 # Who may open a restricted case was set (user ids only).
 ACCESS_NAMED = "transfer.access_named"
+# Shared flags (DESIGN section 6). Leaves carry ids, dates and counts, never a name.
+FLAG_SET = "flag.set"
+FLAG_EXTENDED = "flag.extended"
+FLAG_EXPIRED = "flag.expired"
+FLAG_CLEARED = "flag.cleared"
+FLAG_POLICY = "flag.policy_changed"
+FLAG_NOTICE_SENT = "flag_notice.sent"
+FLAG_NOTICE_RECEIVED = "flag_notice.received"
+FLAG_VERIFICATION_SENT = "flag.verification_sent"
+FLAG_VERIFICATION_RECEIVED = "flag.verification_received"
+LOOKUP = "lookup"  # match counts only, never the query
+LINKAGE_EVALUATED = "linkage.evaluated"  # the authority, per calling area, counts only
+INDEX_PUBLISHED = "index.published"
+INDEX_MATCHED = "index.matched"
+INDEX_RELAYED = "index.relayed"  # a sealed verification request passed on, unread

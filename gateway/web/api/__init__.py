@@ -16,9 +16,20 @@ from gateway.web.api import (  # noqa: E402 - routes register on `api`
     audit,
     casework,
     documents,
+    flags,
     oauth,
     transfers,
 )
 from gateway.web.api import openapi as openapi  # noqa: E402
 
-__all__ = ["api", "areas", "audit", "casework", "documents", "oauth", "openapi", "transfers"]
+__all__ = [
+    "api",
+    "areas",
+    "audit",
+    "casework",
+    "documents",
+    "flags",
+    "oauth",
+    "openapi",
+    "transfers",
+]

@@ -47,6 +47,17 @@ from schemas.documents_api import (
     MinutesUploadSchema,
     UploadFormSchema,
 )
+from schemas.flags import (
+    FlagItemSchema,
+    FlagPageSchema,
+    FlagQuerySchema,
+    LookupAnswerSchema,
+    NewFlagSchema,
+    PersonSchema,
+    ReviewSchema,
+    VerificationBodySchema,
+    VerificationPageSchema,
+)
 from schemas.forward_permission import (
     ForwardBodySchema,
     ForwardDecisionBodySchema,
@@ -81,6 +92,7 @@ def _problems(*statuses: int) -> dict[str, Any]:
         415: "Unsupported media type",
         422: "Validation failed; `errors` names the fields",
         429: "Too many requests",
+        503: "A remote role (linkage authority, flag index) is unavailable; nothing changed",
     }
     return {str(status): _problem(texts[status]) for status in statuses}
 
@@ -164,6 +176,8 @@ def build_spec() -> dict[str, Any]:
     _document_paths(spec)
     _casework_paths(spec)
     _draft_and_schedule_paths(spec)
+    _flag_paths(spec)
+    _verification_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -514,6 +528,109 @@ def _draft_and_schedule_paths(spec: APISpec) -> None:
                 ),
             },
         )
+
+
+FLAG_ID = {**TRANSFER_ID, "name": "flag_id"}
+AREA_PARAMETER = {
+    "in": "query",
+    "name": "area",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The area to act in, for a user holding the role in several.",
+}
+
+
+def _flag_paths(spec: APISpec) -> None:
+    """Shared flags and lookups (DESIGN section 6)."""
+    for name, schema in (
+        ("NewFlag", NewFlagSchema),
+        ("FlagItem", FlagItemSchema),
+        ("FlagPage", FlagPageSchema),
+        ("FlagReview", ReviewSchema),
+        ("LookupPerson", PersonSchema),
+        ("LookupAnswer", LookupAnswerSchema),
+        ("VerificationRequest", VerificationBodySchema),
+        ("VerificationPage", VerificationPageSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.path(
+        path="/api/v1/flags",
+        operations={
+            "post": _operation(
+                "setFlag",
+                "Flag a case for 12 calendar months after its review; subjects are sealed "
+                "and their linkage tokens published as the area's policy allows.",
+                WRITE_SECURITY,
+                ("201", "The flag (metadata)", "FlagItem"),
+                (400, 401, 403, 409, 422, 503),
+                parameters=[AREA_PARAMETER],
+                body=(JSON, "NewFlag"),
+            ),
+            "get": _operation(
+                "listFlags",
+                "This area's flags: metadata, where each case now sits.",
+                READ_SECURITY,
+                ("200", "Flags", "FlagPage"),
+                (401, 403, 422),
+                parameters=_query(FlagQuerySchema),
+            ),
+        },
+    )
+    spec.path(
+        path="/api/v1/flags/{flag_id}/reviews",
+        operations={
+            "post": _operation(
+                "reviewFlag",
+                "A review extends the flag to 12 calendar months after it, or clears it.",
+                WRITE_SECURITY,
+                ("200", "The flag (metadata)", "FlagItem"),
+                (400, 401, 403, 404, 409, 422, 503),
+                parameters=[FLAG_ID],
+                body=(JSON, "FlagReview"),
+            )
+        },
+    )
+    spec.path(
+        path="/api/v1/flags/lookups",
+        operations={
+            "post": _operation(
+                "lookupPerson",
+                "Is this person flagged here or elsewhere? Rate-limited; audited with "
+                "match counts only.",
+                WRITE_SECURITY,
+                ("200", "Local, remote and possible matches", "LookupAnswer"),
+                (400, 401, 403, 422, 429, 503),
+                parameters=[AREA_PARAMETER],
+                body=(JSON, "LookupPerson"),
+            )
+        },
+    )
+
+
+def _verification_paths(spec: APISpec) -> None:
+    spec.path(
+        path="/api/v1/flags/verifications",
+        operations={
+            "post": _operation(
+                "requestVerification",
+                "Ask the area holding a possible match, through the flag index and sealed "
+                "to that flag, whether it is this person; the holder answers by envelope.",
+                WRITE_SECURITY,
+                ("202", "Relayed to the holding area", None),
+                (400, 401, 403, 404, 422, 429, 503),
+                parameters=[AREA_PARAMETER],
+                body=(JSON, "VerificationRequest"),
+            ),
+            "get": _operation(
+                "listVerifications",
+                "Verification requests other areas sent about this area's flags.",
+                READ_SECURITY,
+                ("200", "Requests, opened for this area's coordinators", "VerificationPage"),
+                (401, 403, 422),
+                parameters=[AREA_PARAMETER],
+            ),
+        },
+    )
 
 
 def _audit_read(operation_id: str, summary: str, query: Any, schema: str) -> dict[str, Any]:

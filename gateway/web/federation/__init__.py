@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Blueprint, Response, json, request
 
 from gateway.domain.areas import export_bundle
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
+from gateway.domain.flags import serving
 from gateway.domain.receiving import receive_envelope as accept
 from gateway.errors import DomainError
 from gateway.web import node
@@ -62,6 +64,47 @@ def audit_consistency() -> Response:
             utcnow(),
         )
     return Response(json.dumps(answer), mimetype="application/json")
+
+
+def _flag_role(serve: Any, status: int = 200) -> Response:
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("Requests are sent as application/json.")
+    current = node()
+    with current.sessions() as session:
+        answer = serve(
+            session,
+            current.flag_roles,
+            request.get_data(cache=False),
+            request.headers.get("Authorization"),
+            utcnow(),
+        )
+    if answer is None:
+        return Response(status=204)
+    return Response(json.dumps(answer), status=status, mimetype="application/json")
+
+
+@federation.post("/linkage/evaluate")
+def linkage_evaluate() -> Response:
+    """The linkage authority: blinded elements in, evaluated elements out."""
+    return _flag_role(serving.serve_evaluate)
+
+
+@federation.post("/flags/tokens")
+def flag_tokens() -> Response:
+    """The flag index: an area publishes set, extend or clear for one of its flags."""
+    return _flag_role(serving.serve_publish)
+
+
+@federation.post("/flags/match")
+def flag_match() -> Response:
+    """The flag index: which active tokens of other areas equal these."""
+    return _flag_role(serving.serve_match)
+
+
+@federation.post("/flags/verifications")
+def flag_verifications() -> Response:
+    """A sealed verification request: relayed by the index, kept by the holding area."""
+    return _flag_role(serving.serve_verification, status=202)
 
 
 @federation.post("/audit/cosignatures")

@@ -1,0 +1,98 @@
+"""The linkage authority role (DESIGN section 6): raises each blinded element to its
+secret OPRF key without learning what was blinded. It holds the only key that turns a
+name into a token, so it answers only pinned areas, rate-limits them per area and audits
+each evaluation by area with a count, never an element."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.db.models import LinkageKey
+from gateway.domain import audit, ratelimit
+from gateway.domain.actors import Actor
+from gateway.domain.audit import actions
+from gateway.errors import Malformed, TooManyRequests
+from keys import CryptoError, MasterKey
+from keys.oprf import OprfKey
+from keys.oprf import evaluate as oprf_evaluate
+
+KEY_ID = "oprf-v1"
+
+
+def _context(key_id: str) -> str:
+    return f"linkage-oprf-key:v1:{key_id}"
+
+
+def authority_key(session: Session, master: MasterKey, now: datetime) -> OprfKey:
+    """The authority's key, created sealed under the master key on first use (two nodes
+    racing to create it: the loser reads the winner's)."""
+    row = session.get(LinkageKey, KEY_ID)
+    if row is None:
+        fresh = OprfKey.generate()
+        try:
+            with session.begin_nested():
+                session.add(
+                    LinkageKey(
+                        id=KEY_ID,
+                        key_sealed=master.seal(fresh.to_bytes(), _context(KEY_ID)),
+                        created_at=now,
+                    )
+                )
+        except IntegrityError:
+            pass
+        row = session.get(LinkageKey, KEY_ID, populate_existing=True)
+        if row is None:  # pragma: no cover - the insert or the winner's row is there
+            raise RuntimeError("the linkage key could not be created")
+    return OprfKey.from_bytes(master.open(row.key_sealed, _context(KEY_ID)))
+
+
+def evaluate(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    caller: str,
+    elements: list[bytes],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[bytes]:
+    """Evaluate one batch for `caller`, as the authority answering for `role_area`."""
+    with session.begin():
+        return evaluate_in(session, master, role_area, caller, elements, limit, now)
+
+
+def evaluate_in(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    caller: str,
+    elements: list[bytes],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[bytes]:
+    """`evaluate` inside the caller's transaction (a local lookup makes one)."""
+    decision = ratelimit.hit(session, f"linkage-evaluate:{caller}", limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "This area has made too many linkage evaluations; try again later.",
+            retry_after=decision.retry_after,
+        )
+    key = authority_key(session, master, now)
+    try:
+        evaluated = [oprf_evaluate(key, element) for element in elements]
+    except CryptoError as exc:
+        raise Malformed("An element is not a valid blinded group element.") from exc
+    audit.record(
+        session,
+        role_area,
+        audit.Event(
+            action=actions.LINKAGE_EVALUATED,
+            actor=Actor.peer(caller) if caller != role_area else Actor.system(),
+            peer_area=caller if caller != role_area else None,
+            details={"count": len(elements)},
+        ),
+        now,
+    )
+    return evaluated

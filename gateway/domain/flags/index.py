@@ -1,0 +1,200 @@
+"""The flag index role (DESIGN section 6): active tokens, the area holding each, that
+area's opaque reference for the flag and the expiry; never an identity.
+
+Areas publish their own tokens only (the publisher is the area whose request token
+verified). A match is one indexed equality query on the token column. Strong matches name
+the holding area and its coordinator mailbox; weak-only matches name no area and carry a
+reference sealed under this node's master key with a fresh nonce, so the same flag looks
+different in every answer and only this index can turn it back into (area, flag).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Area, IndexToken, Peer
+from gateway.domain import audit, ratelimit
+from gateway.domain.actors import Actor
+from gateway.domain.audit import actions
+from gateway.domain.flags.months import expiry_instant
+from gateway.errors import NotFound, TooManyRequests
+from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
+from schemas.flags import (
+    CLEAR_ACTION,
+    EXTEND_ACTION,
+    SET,
+    STRONG,
+    WEAK,
+    IndexMatch,
+    Publication,
+    WireToken,
+)
+
+REF_CONTEXT = "flag-index-ref:v1"
+
+
+def _actor(caller: str, role_area: str) -> Actor:
+    return Actor.peer(caller) if caller != role_area else Actor.system("flag-index")
+
+
+def publish(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    publisher: str,
+    publication: Publication,
+    now: datetime,
+) -> None:
+    """Set (replace), extend or clear one flag's tokens, for the publishing area only."""
+    mine = (IndexToken.area == publisher) & (IndexToken.ref == publication.ref)
+    with session.begin():
+        if publication.action in (SET, CLEAR_ACTION):
+            session.execute(delete(IndexToken).where(mine))
+        if publication.action == SET and publication.expires_at is not None:
+            until = expiry_instant(publication.expires_at)
+            session.add_all(
+                IndexToken(
+                    token=b64url_decode(t.token, length=32),
+                    kind=t.kind,
+                    area=publisher,
+                    ref=publication.ref,
+                    expires_at=until,
+                )
+                for t in {(t.kind, t.token): t for t in publication.tokens}.values()
+            )
+        if publication.action == EXTEND_ACTION and publication.expires_at is not None:
+            session.execute(
+                update(IndexToken)
+                .where(mine)
+                .values(expires_at=expiry_instant(publication.expires_at))
+            )
+        audit.record(
+            session,
+            role_area,
+            audit.Event(
+                action=actions.INDEX_PUBLISHED,
+                actor=_actor(publisher, role_area),
+                peer_area=publisher if publisher != role_area else None,
+                details={"publication": publication.action, "count": len(publication.tokens)},
+            ),
+            now,
+        )
+
+
+@dataclass(frozen=True)
+class _Hit:
+    area: str
+    ref: str
+    kind: str
+    expires_at: datetime
+
+
+def match(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    caller: str,
+    tokens: Iterable[WireToken],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[IndexMatch]:
+    """Active tokens of other areas equal to any of `tokens`, one answer per flag."""
+    with session.begin():
+        return match_in(session, master, role_area, caller, tokens, limit, now)
+
+
+def match_in(
+    session: Session,
+    master: MasterKey,
+    role_area: str,
+    caller: str,
+    tokens: Iterable[WireToken],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[IndexMatch]:
+    """`match` inside the caller's transaction (a local lookup makes one)."""
+    wanted = sorted({b64url_decode(t.token, length=32) for t in tokens})
+    decision = ratelimit.hit(session, f"index-match:{caller}", limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "This area has made too many flag index queries; try again later.",
+            retry_after=decision.retry_after,
+        )
+    rows = session.execute(
+        select(IndexToken.area, IndexToken.ref, IndexToken.kind, IndexToken.expires_at).where(
+            IndexToken.token.in_(wanted),
+            IndexToken.expires_at > now,
+            IndexToken.area != caller,
+        )
+    ).all()
+    flags: dict[tuple[str, str], list[_Hit]] = {}
+    for row in rows:
+        flags.setdefault((row[0], row[1]), []).append(_Hit(*row))
+    answers = [_answer(session, master, hits) for hits in flags.values()]
+    audit.record(
+        session,
+        role_area,
+        audit.Event(
+            action=actions.INDEX_MATCHED,
+            actor=_actor(caller, role_area),
+            peer_area=caller if caller != role_area else None,
+            details={
+                "strong": sum(a.strength == STRONG for a in answers),
+                "possible": sum(a.strength == WEAK for a in answers),
+            },
+        ),
+        now,
+    )
+    # Strong first; otherwise no order that could hint at which area a weak one is.
+    return sorted(answers, key=lambda a: (a.strength != STRONG, a.ref))
+
+
+def _answer(session: Session, master: MasterKey, hits: list[_Hit]) -> IndexMatch:
+    first = hits[0]
+    ref = seal_ref(master, first.area, first.ref)
+    if any(hit.kind == STRONG for hit in hits):
+        return IndexMatch(
+            strength=STRONG,
+            area=first.area,
+            mailbox=mailbox_of(session, first.area),
+            expires_at=max(hit.expires_at for hit in hits).date(),
+            ref=ref,
+            seal_to=first.ref,
+        )
+    return IndexMatch(
+        strength=WEAK, area=None, mailbox=None, expires_at=None, ref=ref, seal_to=first.ref
+    )
+
+
+def mailbox_of(session: Session, area: str) -> str | None:
+    peer = session.get(Peer, area)
+    if peer is not None:
+        return peer.mailbox
+    local = session.get(Area, area)
+    return None if local is None else local.mailbox
+
+
+def seal_ref(master: MasterKey, area: str, ref: str) -> str:
+    plain = json.dumps({"a": area, "r": ref}, separators=(",", ":")).encode("ascii")
+    return b64url_encode(master.seal(plain, REF_CONTEXT))
+
+
+def open_ref(master: MasterKey, sealed: str) -> tuple[str, str]:
+    """(holding area, its flag ref) from a reference this index issued; NotFound else."""
+    try:
+        found = json.loads(master.open(b64url_decode(sealed), REF_CONTEXT))
+        return str(found["a"]), str(found["r"])
+    except (CryptoError, ValueError, KeyError, TypeError) as exc:
+        raise NotFound("No such match reference.") from exc
+
+
+def purge_expired(session: Session, now: datetime) -> int:
+    """The index expires tokens by itself, whatever the areas publish."""
+    result = session.execute(delete(IndexToken).where(IndexToken.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,170 @@
+"""`POST /flags/lookups`: is this person flagged here or elsewhere? Local matches come from
+this area's own tokens, strong and possible matches elsewhere from the flag index. Rate
+limited per user or client; audited with match counts, never the query."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Flag, FlagToken
+from gateway.domain import audit, ratelimit
+from gateway.domain.audit import actions
+from gateway.domain.flags import roles as role_calls
+from gateway.domain.flags.lifecycle import _load
+from gateway.domain.flags.months import today
+from gateway.domain.flags.roles import Roles
+from gateway.domain.flags.tokens import person_tokens
+from gateway.domain.principals import COORDINATOR, FLAGS_QUERY, Principal
+from gateway.errors import NotFound, TooManyRequests
+from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
+from schemas.flags import (
+    ACTIVE,
+    CLEARED,
+    STRONG,
+    IndexMatch,
+    Person,
+    PersonSchema,
+    WireToken,
+)
+
+LOOKUP_ROLES = (COORDINATOR,)
+
+
+@dataclass(frozen=True)
+class Match:
+    kind: str  # local | remote | possible
+    area: str | None
+    mailbox: str | None
+    case_ref: str | None
+    strength: str
+    expires_at: date | None
+    repeat: bool
+    ref: str
+
+
+def lookup(
+    session: Session,
+    roles: Roles,
+    principal: Principal,
+    requested_area: str | None,
+    data: Mapping[str, Any],
+    limit: ratelimit.RateLimit,
+    now: datetime,
+) -> list[Match]:
+    area = principal.choose_area(requested_area, LOOKUP_ROLES, FLAGS_QUERY)
+    person: Person = _load(PersonSchema(), data, Person)
+    if role_calls.plays_both(roles):
+        # Both roles here: the same services run inside ONE transaction (one commit
+        # instead of five). A remote role is never called with a transaction open.
+        with session.begin():
+            return _lookup(session, roles, principal, area, person, limit, now, session)
+    return _lookup(session, roles, principal, area, person, limit, now, None)
+
+
+def _lookup(
+    session: Session,
+    roles: Roles,
+    principal: Principal,
+    area: str,
+    person: Person,
+    limit: ratelimit.RateLimit,
+    now: datetime,
+    inside: Session | None,
+) -> list[Match]:
+    def step() -> AbstractContextManager[Any]:
+        return nullcontext() if inside is not None else session.begin()
+
+    with step():
+        decision = ratelimit.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            "Too many lookups; try again later.", retry_after=decision.retry_after
+        )
+    tokens = person_tokens(roles, area, person, now, inside)
+    wire = [WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens]
+    elsewhere = role_calls.match(roles, area, wire, now, inside) if wire else []
+    remote = [
+        Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, _wrap(roles, area, m))
+        for m in elsewhere
+        if m.strength == STRONG
+    ]
+    possible = [
+        Match("possible", None, None, None, m.strength, None, False, _wrap(roles, area, m))
+        for m in elsewhere
+        if m.strength != STRONG
+    ]
+    with step():
+        local = _local(session, area, tokens, now)
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.LOOKUP,
+                actor=principal.actor(area, LOOKUP_ROLES),
+                details={"local": len(local), "remote": len(remote), "possible": len(possible)},
+            ),
+            now,
+        )
+    return [*local, *remote, *possible]
+
+
+def _local(
+    session: Session, area: str, tokens: list[tuple[str, bytes]], now: datetime
+) -> list[Match]:
+    """This area's flags sharing a token, expired ones included: a case heard within 12
+    months of its last review is a repeat (seed 001 4.2.1), an older one is not. In the
+    caller's transaction."""
+    rows = session.execute(
+        select(Flag, FlagToken.kind)
+        .join(FlagToken, FlagToken.flag_id == Flag.id)
+        .where(
+            Flag.area_code == area,
+            Flag.status != CLEARED,
+            FlagToken.token.in_(sorted({token for _, token in tokens})),
+        )
+    ).all()
+    strongest: dict[str, tuple[Flag, bool]] = {}
+    for flag, kind in rows:
+        known = strongest.get(flag.id)
+        strongest[flag.id] = (flag, (known[1] if known else False) or kind == STRONG)
+    return [
+        Match(
+            kind="local",
+            area=area,
+            mailbox=None,
+            case_ref=flag.case_ref,
+            strength=STRONG if strong else "weak",
+            expires_at=flag.expires_at,
+            repeat=flag.status == ACTIVE and flag.expires_at > today(now),
+            ref=flag.id,
+        )
+        for flag, strong in sorted(strongest.values(), key=lambda f: (not f[1], f[0].id))
+    ]
+
+
+def _ref_context(area: str) -> str:
+    return f"flag-lookup-ref:v1:{area}"
+
+
+def _wrap(roles: Roles, area: str, found: IndexMatch) -> str:
+    """The reference the coordinator sees: the index's reference and the flag's sealing
+    key, sealed for this area with a fresh nonce (unlinkable across answers)."""
+    plain = json.dumps({"i": found.ref, "k": found.seal_to}, separators=(",", ":"))
+    return b64url_encode(roles.master.seal(plain.encode("ascii"), _ref_context(area)))
+
+
+def unwrap(master: MasterKey, area: str, ref: str) -> tuple[str, str]:
+    """(the index's reference, the flag's sealing key) from a lookup answer of `area`."""
+    try:
+        found = json.loads(master.open(b64url_decode(ref), _ref_context(area)))
+        return str(found["i"]), str(found["k"])
+    except (CryptoError, ValueError, KeyError, TypeError) as exc:
+        raise NotFound("No such match reference (refs come from this area's lookups).") from exc

@@ -1,0 +1,191 @@
+"""Where the linkage authority and the flag index are, and how an area reaches them.
+
+`GATEWAY_LINKAGE_AUTHORITY` and `GATEWAY_FLAG_INDEX` read `<area>@<base URL>`: the area
+whose key the role answers with, on the node at that URL. Unset, this node plays the role
+itself. Either way an area's request goes through the same service functions
+(`authority.evaluate`, `index.publish`, `index.match`), which rate-limit and audit per
+calling area; a remote role is reached over HTTP with a request token signed by the
+calling area (DESIGN section 4), a local one in-process under the area's own name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.peer_client import PeerClient, PeerUnreachable, check_peer_url
+from gateway.domain.areas import current_secret_keys
+from gateway.domain.ratelimit import RateLimit
+from gateway.errors import DomainError
+from keys import MasterKey, b64url_decode, b64url_encode, canonical_json, issue_request_token
+from schemas.common import AREA_CODE
+from schemas.flags import (
+    EvaluateAnswer,
+    EvaluateAnswerSchema,
+    IndexMatch,
+    MatchAnswerSchema,
+    Publication,
+    PublicationSchema,
+    WireToken,
+    load,
+)
+
+EVALUATE_PATH = "/federation/v1/linkage/evaluate"
+TOKENS_PATH = "/federation/v1/flags/tokens"
+MATCH_PATH = "/federation/v1/flags/match"
+VERIFICATIONS_PATH = "/federation/v1/flags/verifications"
+
+
+class RoleUnavailable(DomainError):
+    """The authority or the index could not be reached or refused us: nothing derived."""
+
+    status, slug, title = 503, "role-unavailable", "Service unavailable"
+
+
+@dataclass(frozen=True)
+class RoleAt:
+    area: str
+    url: str
+
+    @classmethod
+    def parse(cls, text: str) -> RoleAt:
+        area, at, url = text.strip().partition("@")
+        if not at or not AREA_CODE.match(area):
+            raise ValueError("name the role as <area>@<base URL>, e.g. hub@https://hub.example")
+        url = url.rstrip("/")
+        check_peer_url(url)
+        return cls(area, url)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What a node needs to act as a client of both roles, and to play them."""
+
+    authority: RoleAt | None  # None: this node plays the linkage authority
+    index: RoleAt | None  # None: this node plays the flag index
+    sessions: sessionmaker[Session]
+    master: MasterKey
+    client: PeerClient
+    role_limit: RateLimit  # per calling area, for evaluations and matches alike
+
+
+Evaluate = Callable[[list[bytes]], list[bytes]]
+
+
+def plays_both(roles: Roles) -> bool:
+    return roles.authority is None and roles.index is None
+
+
+def authority_for(
+    roles: Roles, caller: str, now: datetime, inside: Session | None = None
+) -> Evaluate:
+    """The `evaluate` callback `linkage.derive_tokens` calls once with the blinded batch.
+    `inside`: the caller's open transaction, used when this node plays the authority."""
+
+    def evaluate(elements: list[bytes]) -> list[bytes]:
+        if roles.authority is None:
+            from gateway.domain.flags import authority
+
+            if inside is not None:
+                return authority.evaluate_in(
+                    inside, roles.master, caller, caller, elements, roles.role_limit, now
+                )
+            with roles.sessions() as session:
+                return authority.evaluate(
+                    session, roles.master, caller, caller, elements, roles.role_limit, now
+                )
+        body = {"to": roles.authority.area, "elements": [b64url_encode(e) for e in elements]}
+        answer = checked(
+            EvaluateAnswerSchema(),
+            _post(roles, caller, roles.authority, EVALUATE_PATH, body, now, EvaluateAnswerSchema()),
+            EvaluateAnswer,
+        )
+        if len(answer.evaluated) != len(elements):
+            raise RoleUnavailable("The linkage authority answered a different number of values.")
+        return [b64url_decode(value, length=32) for value in answer.evaluated]
+
+    return evaluate
+
+
+def publish(roles: Roles, caller: str, publication: Publication, now: datetime) -> None:
+    if roles.index is None:
+        from gateway.domain.flags import index
+
+        with roles.sessions() as session:
+            index.publish(session, roles.master, caller, caller, publication, now)
+        return
+    body = PublicationSchema().dump(publication)
+    _post(roles, caller, roles.index, TOKENS_PATH, body, now, None)
+
+
+def match(
+    roles: Roles,
+    caller: str,
+    tokens: list[WireToken],
+    now: datetime,
+    inside: Session | None = None,
+) -> list[IndexMatch]:
+    if roles.index is None:
+        from gateway.domain.flags import index
+
+        if inside is not None:
+            return index.match_in(
+                inside, roles.master, caller, caller, tokens, roles.role_limit, now
+            )
+
+        with roles.sessions() as session:
+            return index.match(session, roles.master, caller, caller, tokens, roles.role_limit, now)
+    body = {"to": roles.index.area, "tokens": [{"kind": t.kind, "token": t.token} for t in tokens]}
+    answer = _post(roles, caller, roles.index, MATCH_PATH, body, now, MatchAnswerSchema())
+    return list(checked(MatchAnswerSchema(), answer, tuple))
+
+
+def _post(
+    roles: Roles,
+    caller: str,
+    role: RoleAt,
+    path: str,
+    body: dict[str, Any],
+    now: datetime,
+    schema: Schema | None,
+) -> Any:
+    data = canonical_json(body)
+    url = role.url + path
+    with roles.sessions() as session, session.begin():
+        keys = current_secret_keys(session, roles.master, caller, now)
+    token = issue_request_token(
+        keys, audience=role.area, method="POST", url=url, body=data, now=int(now.timestamp())
+    )
+    try:
+        response = roles.client.post(url, data, token)
+    except PeerUnreachable as exc:
+        raise RoleUnavailable(
+            f"The {_name(path)} could not be reached ({exc}); try again later."
+        ) from exc
+    if response.status == 429:
+        raise RoleUnavailable(f"The {_name(path)} is rate-limiting this area; try again later.")
+    if response.status not in (200, 201, 204):
+        raise RoleUnavailable(f"The {_name(path)} refused the request (HTTP {response.status}).")
+    if schema is None:
+        return None
+    try:
+        return json.loads(response.body)
+    except ValueError as exc:
+        raise RoleUnavailable(f"The {_name(path)} sent a malformed answer.") from exc
+
+
+def _name(path: str) -> str:
+    return "linkage authority" if path == EVALUATE_PATH else "flag index"
+
+
+def checked(schema: Schema, data: Any, kind: type[Any]) -> Any:
+    try:
+        return load(schema, data, kind)
+    except ValidationError as exc:
+        raise RoleUnavailable("The remote role sent a malformed answer.") from exc

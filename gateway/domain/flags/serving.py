@@ -1,0 +1,126 @@
+"""The federation side of both roles: parse, check this node plays the role for the
+addressed area, authenticate the calling area by its request token (single use), then
+call the same service an area on this node calls in-process."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, TypeVar
+
+from marshmallow import Schema, ValidationError
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Area
+from gateway.domain import peerauth
+from gateway.domain.flags import authority, index, verification
+from gateway.domain.flags.roles import (
+    EVALUATE_PATH,
+    MATCH_PATH,
+    TOKENS_PATH,
+    VERIFICATIONS_PATH,
+    RoleAt,
+    Roles,
+)
+from gateway.errors import Invalid, Malformed, NotFound, field_errors
+from keys import b64url_decode, b64url_encode
+from schemas.flags import (
+    Delivery,
+    DeliverySchema,
+    EvaluateRequest,
+    EvaluateRequestSchema,
+    IndexMatchSchema,
+    MatchRequest,
+    MatchRequestSchema,
+    Publication,
+    PublicationSchema,
+    RelayRequest,
+    RelayRequestSchema,
+    load,
+)
+
+T = TypeVar("T")
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise Malformed("The body is not JSON.") from exc
+    if not isinstance(data, dict):
+        raise Malformed("The body is not a JSON object.")
+    return data
+
+
+def _parse(schema: Schema, raw: bytes, kind: type[T]) -> T:
+    data = _object(raw)
+    try:
+        return load(schema, data, kind)
+    except ValidationError as exc:
+        raise Invalid("The request is not valid.", errors=field_errors(exc.messages)) from exc
+
+
+def _plays(session: Session, configured: RoleAt | None, to: str) -> None:
+    with session.begin():
+        local = session.get(Area, to) is not None
+    if not local or (configured is not None and configured.area != to):
+        raise NotFound("This node does not play that role for that area.")
+
+
+def _caller(
+    session: Session, authorization: str | None, to: str, path: str, raw: bytes, now: datetime
+) -> str:
+    claims = peerauth.authenticate(
+        session, authorization, audience=to, method="POST", path=path, body=raw, now=now
+    )
+    return claims.iss
+
+
+def serve_evaluate(
+    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+) -> dict[str, Any]:
+    request = _parse(EvaluateRequestSchema(), raw, EvaluateRequest)
+    _plays(session, roles.authority, request.to)
+    caller = _caller(session, authorization, request.to, EVALUATE_PATH, raw, now)
+    elements = [b64url_decode(e, length=32) for e in request.elements]
+    evaluated = authority.evaluate(
+        session, roles.master, request.to, caller, elements, roles.role_limit, now
+    )
+    return {"evaluated": [b64url_encode(e) for e in evaluated]}
+
+
+def serve_publish(
+    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+) -> None:
+    publication = _parse(PublicationSchema(), raw, Publication)
+    _plays(session, roles.index, publication.to)
+    caller = _caller(session, authorization, publication.to, TOKENS_PATH, raw, now)
+    index.publish(session, roles.master, publication.to, caller, publication, now)
+
+
+def serve_match(
+    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+) -> dict[str, Any]:
+    request = _parse(MatchRequestSchema(), raw, MatchRequest)
+    _plays(session, roles.index, request.to)
+    caller = _caller(session, authorization, request.to, MATCH_PATH, raw, now)
+    found = index.match(
+        session, roles.master, request.to, caller, request.tokens, roles.role_limit, now
+    )
+    return {"matches": IndexMatchSchema(many=True).dump(found)}
+
+
+def serve_verification(
+    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+) -> None:
+    """Two legs on one path: a querier asks the index to relay (`ref`), or the index
+    delivers to the holding area (`flag_ref`)."""
+    if "flag_ref" in _object(raw):
+        delivery = _parse(DeliverySchema(), raw, Delivery)
+        caller = _caller(session, authorization, delivery.to, VERIFICATIONS_PATH, raw, now)
+        verification.serve_delivery(session, roles, delivery, caller, now)
+        return
+    relayed = _parse(RelayRequestSchema(), raw, RelayRequest)
+    _plays(session, roles.index, relayed.to)
+    caller = _caller(session, authorization, relayed.to, VERIFICATIONS_PATH, raw, now)
+    verification.relay(session, roles, relayed.to, caller, relayed, now)

@@ -1,0 +1,31 @@
+"""A person's linkage tokens, derived through the linkage authority: blinded here, raised
+to the authority's key there, unblinded and hashed here. This node never holds the key,
+so it cannot compute a token for any name on its own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from gateway.domain.flags.roles import Roles, authority_for
+from gateway.domain.linkage import Subject, derive_tokens, linkage_inputs
+from schemas.flags import Person
+
+
+def subject_of(person: Person) -> Subject:
+    return Subject(
+        given_names=person.given_names,
+        family_name=person.family_name,
+        date_of_birth=person.date_of_birth,
+        aliases=tuple(person.aliases),
+        previous_family_names=tuple(person.previous_family_names),
+    )
+
+
+def person_tokens(
+    roles: Roles, area: str, person: Person, now: datetime, inside: Session | None = None
+) -> list[tuple[str, bytes]]:
+    """(kind, token) pairs, one authority call for the whole batch."""
+    inputs = linkage_inputs(subject_of(person))
+    return derive_tokens(inputs, authority_for(roles, area, now, inside))

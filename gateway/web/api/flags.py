@@ -1,0 +1,139 @@
+"""`/api/v1/flags`: set, review and list this area's flags; look a person up across areas."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, jsonify, request
+from marshmallow import ValidationError
+
+from gateway.domain.clock import utcnow
+from gateway.domain.flags import lifecycle, lookup, verification
+from gateway.domain.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
+from gateway.errors import Invalid, Malformed, NotFound, field_errors
+from gateway.security import current_principal, requires
+from gateway.web import node
+from gateway.web.api import api
+from schemas.common import AREA_CODE
+from schemas.flags import (
+    FlagItemSchema,
+    FlagQuery,
+    FlagQuerySchema,
+    MatchSchema,
+    VerificationItemSchema,
+    load,
+)
+
+
+def _json_object() -> dict[str, Any]:
+    if not request.is_json:
+        raise Malformed("Send a JSON object (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Malformed("The body is not a JSON object.")
+    return body
+
+
+def _area() -> str | None:
+    """A user holding the role in several areas names one with `?area=`."""
+    area = request.args.get("area")
+    if area is not None and not AREA_CODE.match(area):
+        raise Invalid("The query is not valid.", errors={"area": ["Not a valid area code."]})
+    return area
+
+
+def _item(found: lifecycle.FlagView) -> dict[str, Any]:
+    dumped: dict[str, Any] = FlagItemSchema().dump(found)
+    return dumped
+
+
+@api.post("/flags")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+def create_flag() -> tuple[Response, int]:
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        made = lifecycle.set_flag(
+            db, current.flag_roles, current_principal(), _area(), data, utcnow()
+        )
+    return jsonify(_item(made)), 201
+
+
+@api.get("/flags")
+@requires(roles=[COORDINATOR, CHAIR], scopes=[FLAGS_QUERY])
+def list_flags() -> Response:
+    try:
+        query = load(FlagQuerySchema(), request.args.to_dict(flat=True), FlagQuery)
+    except ValidationError as exc:
+        raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
+    with node().sessions() as db:
+        found = lifecycle.list_flags(db, current_principal(), query, utcnow())
+    return jsonify(items=[_item(f) for f in found], next=None)
+
+
+@api.post("/flags/<flag_id>/reviews")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+def review_flag(flag_id: str) -> Response:
+    try:
+        canonical = str(uuid.UUID(flag_id)) == flag_id
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise NotFound("No such flag.")
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        reviewed = lifecycle.review(
+            db, current.flag_roles, current_principal(), flag_id, data, utcnow()
+        )
+    return jsonify(_item(reviewed))
+
+
+@api.post("/flags/lookups")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
+def lookup_person() -> Response:
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        matches = lookup.lookup(
+            db,
+            current.flag_roles,
+            current_principal(),
+            _area(),
+            data,
+            current.lookup_limit,
+            utcnow(),
+        )
+    return jsonify(matches=MatchSchema(many=True).dump(matches))
+
+
+@api.post("/flags/verifications")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
+def request_verification() -> tuple[Response, int]:
+    """Ask the area holding a possible match whether it is this person (sealed to it)."""
+    data = _json_object()
+    current = node()
+    with current.sessions() as db:
+        request_id = verification.request(
+            db,
+            current.flag_roles,
+            current_principal(),
+            _area(),
+            data,
+            current.lookup_limit,
+            utcnow(),
+        )
+    return jsonify(id=request_id), 202
+
+
+@api.get("/flags/verifications")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+def list_verifications() -> Response:
+    """Requests other areas sent about this area's flags, for its coordinators."""
+    current = node()
+    with current.sessions() as db:
+        items = verification.list_received(
+            db, current.master, current_principal(), _area(), utcnow()
+        )
+    return jsonify(items=VerificationItemSchema(many=True).dump(items), next=None)
