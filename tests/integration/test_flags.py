@@ -274,7 +274,9 @@ def test_expiry_at_exactly_twelve_calendar_months(three: Three) -> None:
     assert [f["case_ref"] for f in listed] == ["NS-5"]
     assert lookup(three, SOUTH, given_names="Perpetua").json["matches"] == []
     own = lookup(three, NORTH, given_names="Perpetua").json["matches"]
-    assert [(m["case_ref"], m["repeat"]) for m in own] == [("NS-5", False)]
+    # NS-LEAP (same family name and date of birth) may meet as weak; the strong one is NS-5.
+    strong = [(m["case_ref"], m["repeat"]) for m in own if m["strength"] == "strong"]
+    assert strong == [("NS-5", False)]
 
 
 def test_extension_after_a_transfer_reaches_the_originating_area(three: Three) -> None:
