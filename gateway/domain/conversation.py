@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from gateway.domain.audit.log import Detail
 from gateway.domain.peers import recipient_key
 from gateway.domain.states import OUTBOUND
 from gateway.domain.transfers import queue_item
+from gateway.errors import Invalid, field_errors
 from keys import MasterKey, canonical_json, seal_envelope
 
 # --- sending ------------------------------------------------------------------------------
@@ -49,6 +51,18 @@ class Reply:
     in_reply_to: str | None = None
     # Extra content-free object ids for the audit leaf (a document id, a request id).
     objects: Mapping[str, str] = field(default_factory=dict)
+
+
+def checked_payload(
+    dumped: dict[str, Any], load: Callable[[Mapping[str, Any]], object], what: str
+) -> dict[str, Any]:
+    """What we send must be what a peer accepts: the canonical payload loaded back through
+    its own schema, or Invalid naming the fields at fault."""
+    try:
+        load(dumped)
+    except ValidationError as exc:
+        raise Invalid(f"The {what} is not valid.", errors=field_errors(exc.messages)) from exc
+    return dumped
 
 
 def send_reply(

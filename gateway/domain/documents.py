@@ -31,7 +31,7 @@ from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.principals import CONTENT_ROLES, SEND_ROLES, Principal
-from gateway.domain.transfers import TransferView, check_content_held, view
+from gateway.domain.transfers import TransferView, check_content_held, listed_transfer, view
 from gateway.errors import Conflict, DomainError, Invalid, NotFound, Refused, field_errors
 from keys import CryptoError, MasterKey, canonical_json, open_envelope, open_own_copy, sha256_hex
 from schemas.document import (
@@ -322,12 +322,7 @@ def _payload(row: Transfer, outgoing: Outgoing) -> dict[str, Any]:
         content=outgoing.content,
         answers=outgoing.answers,
     )
-    canonical = dump_document(document)
-    try:
-        load_document(canonical)
-    except ValidationError as exc:
-        raise Invalid("The document is not valid.", errors=field_errors(exc.messages)) from exc
-    return canonical
+    return conversation.checked_payload(dump_document(document), load_document, "document")
 
 
 # --- listing and downloading ---------------------------------------------------------------
@@ -338,9 +333,7 @@ def list_documents(
 ) -> tuple[TransferView, list[DocumentView]]:
     """Metadata of every document of the transfer, both directions, oldest first."""
     with session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None or not principal.may_list_transfers(row.area_code):
-            raise NotFound("No such transfer.")
+        row = listed_transfer(session, principal, transfer_id)
         rows = session.scalars(
             select(TransferDocument)
             .where(

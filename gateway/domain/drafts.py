@@ -28,9 +28,9 @@ from gateway.domain.transfers import (
     TRANSFER_DRAFT,
     TRANSFER_REQUEST,
     TransferView,
+    addressed_by,
     dispatch,
     new_transfer,
-    sending_area,
     validated_request,
     view,
 )
@@ -106,18 +106,9 @@ def draft_as(
     data: Mapping[str, Any],
     now: datetime,
 ) -> TransferView:
-    from_area = sending_area(principal, data)
-    to_area = data.get("to_area")
-    if not isinstance(to_area, str):
-        raise Invalid("The transfer request is not valid.", errors={"to_area": ["Required."]})
+    from_area, to_area, actor = addressed_by(principal, data)
     return save_draft(
-        session,
-        master,
-        data,
-        from_area=from_area,
-        to_area=to_area,
-        now=now,
-        actor=principal.actor(from_area, SEND_ROLES),
+        session, master, data, from_area=from_area, to_area=to_area, now=now, actor=actor
     )
 
 

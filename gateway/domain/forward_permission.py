@@ -19,7 +19,8 @@ from gateway.domain import audit, conversation, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.audit import actions
 from gateway.domain.principals import Principal
-from gateway.errors import NotFound, Refused
+from gateway.domain.transfers import listed_transfer
+from gateway.errors import Refused
 from schemas.forward_permission import (
     GRANT,
     GRANTED,
@@ -94,9 +95,7 @@ def permissions(session: Session, principal: Principal, transfer_id: str) -> lis
     """Every request to forward this transfer and its answer, for whoever may list the
     area's transfers (metadata: ids, areas, states, times)."""
     with session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None or not principal.may_list_transfers(row.area_code):
-            raise NotFound("No such transfer.")
+        row = listed_transfer(session, principal, transfer_id)
         found = session.scalars(
             select(PermissionRow)
             .where(

@@ -26,7 +26,7 @@ from gateway.domain.actors import Actor
 from gateway.domain.audit import actions
 from gateway.domain.documents import OPEN, proves_delivery
 from gateway.domain.principals import SEND_ROLES, Principal
-from gateway.domain.transfers import TransferView, view
+from gateway.domain.transfers import TransferView, listed_transfer, view
 from gateway.errors import Conflict, Invalid, NotFound, Refused, field_errors
 from keys import MasterKey
 from schemas.information_request import PAYLOAD_TYPE as INFORMATION_REQUEST
@@ -148,14 +148,9 @@ def _payload(body: InformationRequestBody, row: Transfer) -> dict[str, Any]:
     payload = RequestPayload(
         **values, schema_version=SCHEMA_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
-    canonical = dump_information_request(payload)
-    try:
-        load_information_request(canonical)
-    except ValidationError as exc:  # pragma: no cover - the body was validated
-        raise Invalid(
-            "The information request is not valid.", errors=field_errors(exc.messages)
-        ) from exc
-    return canonical
+    return conversation.checked_payload(
+        dump_information_request(payload), load_information_request, "information request"
+    )
 
 
 def list_requests(
@@ -163,9 +158,7 @@ def list_requests(
 ) -> tuple[TransferView, list[RequestView]]:
     """Every information request about the transfer, both directions; metadata only."""
     with session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None or not principal.may_list_transfers(row.area_code):
-            raise NotFound("No such transfer.")
+        row = listed_transfer(session, principal, transfer_id)
         rows = session.scalars(
             select(InformationRequest)
             .where(

@@ -380,19 +380,20 @@ def send_as(
     data: Mapping[str, Any],
     now: datetime,
 ) -> TransferView:
+    from_area, to_area, actor = addressed_by(principal, data)
+    return send_transfer(
+        session, master, data, from_area=from_area, to_area=to_area, now=now, actor=actor
+    )
+
+
+def addressed_by(principal: Principal, data: Mapping[str, Any]) -> tuple[str, str, Actor]:
+    """The sending area the caller acts for, the recipient the body names, and the actor
+    to record: shared by sending at once and saving a draft."""
     from_area = sending_area(principal, data)
     to_area = data.get("to_area")
     if not isinstance(to_area, str):
         raise Invalid("The transfer request is not valid.", errors={"to_area": ["Required."]})
-    return send_transfer(
-        session,
-        master,
-        data,
-        from_area=from_area,
-        to_area=to_area,
-        now=now,
-        actor=principal.actor(from_area, SEND_ROLES),
-    )
+    return from_area, to_area, principal.actor(from_area, SEND_ROLES)
 
 
 def open_transfer(
@@ -469,7 +470,14 @@ def transfer_timeline(
     """The transfer's metadata and its content-free timeline, for anyone who may list the
     area's transfers; NotFound for everyone else, exactly as for a missing id."""
     with session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None or not principal.may_list_transfers(row.area_code):
-            raise NotFound("No such transfer.")
+        row = listed_transfer(session, principal, transfer_id)
         return view(row), timeline.timeline(session, row)
+
+
+def listed_transfer(session: Session, principal: Principal, transfer_id: str) -> Transfer:
+    """The transfer, for anyone who may see the area's transfers (metadata); NotFound for
+    everyone else, exactly as for a missing id, so other areas' ids cannot be probed."""
+    row = session.get(Transfer, transfer_id)
+    if row is None or not principal.may_list_transfers(row.area_code):
+        raise NotFound("No such transfer.")
+    return row

@@ -208,9 +208,7 @@ def _payload(body: WithdrawalBody, row: Transfer) -> dict[str, Any]:
     withdrawal = Withdrawal(
         **values, schema_version=WITHDRAWAL_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
-    canonical = dump_withdrawal(withdrawal)
-    load_withdrawal(canonical)  # what we send must be what a peer accepts
-    return canonical
+    return conversation.checked_payload(dump_withdrawal(withdrawal), load_withdrawal, "withdrawal")
 
 
 # --- receiving side ------------------------------------------------------------------------

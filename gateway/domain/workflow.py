@@ -196,14 +196,9 @@ def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
     ack = Acknowledgement(
         **values, schema_version=ACK_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
-    canonical = dump_acknowledgement(ack)
-    try:
-        load_acknowledgement(canonical)
-    except ValidationError as exc:
-        raise Invalid(
-            "The acknowledgement is not valid.", errors=field_errors(exc.messages)
-        ) from exc
-    return canonical
+    return conversation.checked_payload(
+        dump_acknowledgement(ack), load_acknowledgement, "acknowledgement"
+    )
 
 
 # --- acknowledgement, sending side ---------------------------------------------------------
