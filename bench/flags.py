@@ -190,10 +190,14 @@ def publish_rate(node: Any, flags: int) -> None:
         )
         for _ in range(flags)
     ]
+    # Room for every publication: the bench measures the write path, counter bump included.
+    allowance = RateLimit(len(publications) + 1, timedelta(hours=1))
     with node.sessions() as session:
         started = time.perf_counter()
         for publication in publications:
-            index.publish(session, node.master, "bench-a", "area-pub", publication, utcnow())
+            index.publish(
+                session, node.master, "bench-a", "area-pub", publication, allowance, utcnow()
+            )
         took = time.perf_counter() - started
     emit(
         {

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from schemas.api import PAGE_DEFAULT, PAGE_MAX, Cursor
 from schemas.common import (
     MEDIUM,
     B64Url,
@@ -152,6 +153,9 @@ class FlagQuery:
     expiring_within: int | None
     lapsed_since: dt.date | None
     area: str | None
+    # Paged like GET /transfers; the opaque cursor holds (expiry, id) of the last item.
+    cursor: tuple[dt.datetime, str] | None = None
+    limit: int = PAGE_DEFAULT
 
 
 class FlagQuerySchema(StrictSchema):
@@ -162,6 +166,8 @@ class FlagQuerySchema(StrictSchema):
         metadata={"description": "Flags that lapsed on or after this date (the agenda list)."},
     )
     area = area_code(load_default=None)
+    cursor = Cursor(load_default=None, validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=PAGE_DEFAULT, validate=validate.Range(1, PAGE_MAX))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> FlagQuery:
@@ -405,8 +411,12 @@ def load_flag_notice(data: Mapping[str, Any]) -> FlagNotice:
 
 
 class FlagPageSchema(Schema):
-    items = fields.List(fields.Nested(FlagItemSchema))
-    next = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(FlagItemSchema), required=True)
+    next = fields.String(
+        allow_none=True,
+        required=True,
+        metadata={"description": "Pass as `cursor` for the next page; null on the last."},
+    )
 
 
 class LookupAnswerSchema(Schema):

@@ -547,7 +547,8 @@ class Flag(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
-    case_ref: Mapped[str] = mapped_column(String(100))
+    # None once purged (retention): the area's case reference ties the row to a person.
+    case_ref: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(16))  # active | expired | cleared
     reviewed_at: Mapped[date] = mapped_column(Date)
     expires_at: Mapped[date] = mapped_column(Date)
@@ -569,6 +570,8 @@ class Flag(Base):
     index_dirty: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Retention purged the subjects, references, tokens and verification requests.
+    purged_at: Mapped[datetime | None]
 
 
 class FlagToken(Base):

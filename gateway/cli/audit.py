@@ -239,10 +239,21 @@ def retention_purge(area_code: str | None, dry_run: bool) -> None:
             actor=Actor.operator(),
         )
     if not dry_run:
-        reclaim(node.engine, ("envelopes", "audit_salts"))
+        reclaim(
+            node.engine,
+            (
+                "envelopes",
+                "audit_salts",
+                "flags",
+                "flag_tokens",
+                "flag_verifications",
+                "index_tokens",
+            ),
+        )
     verb = "would purge" if dry_run else "purged"
     for report in found:
         click.echo(
             f"{report.area}: {verb} {report.transfers} case(s), {report.envelopes} envelope(s) "
-            f"with no activity since {report.cutoff:%Y-%m-%d}"
+            f"with no activity since {report.cutoff:%Y-%m-%d}; {report.flags} flag(s) "
+            "that ended before then"
         )

@@ -21,6 +21,7 @@ from gateway.domain import audit
 from gateway.domain.actors import Actor
 from gateway.domain.areas import get_area
 from gateway.domain.audit import actions
+from gateway.domain.flags import retention as flag_retention
 from keys import canonical_json
 from keys.envelope import HEADER_FIELDS
 
@@ -35,6 +36,7 @@ class PurgeReport:
     transfers: int = 0
     envelopes: int = 0
     salts: int = 0
+    flags: int = 0
     transfer_ids: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -44,6 +46,7 @@ class PurgeReport:
             "transfers": self.transfers,
             "envelopes": self.envelopes,
             "commitment_salts": self.salts,
+            "flags": self.flags,
         }
 
 
@@ -81,6 +84,9 @@ def purge(
             report = PurgeReport(row.code, months_before(now, months))
             for transfer in _expired(session, row.code, report.cutoff):
                 _purge_case(session, transfer, report, now, dry_run)
+            report.flags = flag_retention.purge_flags(
+                session, row.code, report.cutoff, now, dry_run
+            )
             if not dry_run:
                 audit.record(session, row.code, _event(report, months, actor), now)
             reports.append(report)
@@ -100,7 +106,7 @@ def _case_envelopes(transfer: Transfer) -> ColumnElement[bool]:
 def _expired(session: Session, area: str, cutoff: datetime) -> list[Transfer]:
     """Cases whose last activity (the transfer or any envelope of its conversation) is
     older than the cutoff, and that have nothing still waiting to be delivered.
-    Flag expiry joins 'last activity' when shared flags land (flags issue)."""
+    Ended flags are purged on their own clock (gateway/domain/flags/retention.py)."""
     replies = (
         select(func.max(Envelope.created_at))
         .where(Envelope.area_code == area, Envelope.in_reply_to == Transfer.envelope_id)
@@ -174,5 +180,6 @@ def _event(report: PurgeReport, months: int, actor: Actor) -> audit.Event:
             "transfers": report.transfers,
             "envelopes": report.envelopes,
             "commitment_salts": report.salts,
+            "flags": report.flags,
         },
     )

@@ -49,11 +49,22 @@ def publish(
     role_area: str,
     publisher: str,
     publication: Publication,
+    limit: ratelimit.RateLimit,
     now: datetime,
 ) -> None:
-    """Set (replace), extend or clear one flag's tokens, for the publishing area only."""
+    """Set (replace), extend or clear one flag's tokens, for the publishing area only.
+
+    Publications count per publishing area against the same allowance as matches, on a
+    counter of their own: an area cannot flood the index with writes, and a worker
+    catching up on many changed flags does not use up its coordinators' lookups."""
     mine = (IndexToken.area == publisher) & (IndexToken.ref == publication.ref)
     with session.begin():
+        decision = ratelimit.hit(session, f"index-publish:{publisher}", limit, now)
+        if not decision.allowed:
+            raise TooManyRequests(
+                "This area has published too many flag changes; try again later.",
+                retry_after=decision.retry_after,
+            )
         if publication.action in (SET, CLEAR_ACTION):
             session.execute(delete(IndexToken).where(mine))
         if publication.action == SET and publication.expires_at is not None:

@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError
@@ -33,7 +33,7 @@ from gateway.domain.flags.roles import Roles, RoleUnavailable
 from gateway.domain.flags.tokens import person_tokens
 from gateway.domain.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE, Principal
 from gateway.domain.states import INBOUND, OUTBOUND
-from gateway.errors import Conflict, Invalid, NotFound, field_errors
+from gateway.errors import Conflict, Invalid, NotFound, TooManyRequests, field_errors
 from keys import CryptoError, MasterKey, b64url_encode, open_envelope, open_own_copy, parse_envelope
 from keys.boxes import new_box_keypair
 from schemas.flags import (
@@ -70,7 +70,7 @@ READ_ROLES = (COORDINATOR, CHAIR)
 class FlagView:
     id: str
     area_code: str
-    case_ref: str
+    case_ref: str | None  # None once purged (listings leave purged flags out)
     status: str
     reviewed_at: date
     expires_at: date
@@ -289,6 +289,8 @@ def review(
             raise NotFound("No such flag.")
         if row.status == CLEARED:
             raise Conflict("This flag was cleared; set a new flag for a new referral.")
+        if row.purged_at is not None:
+            raise Conflict("This flag's details were purged; set a new flag.")
         if body.reviewed_at < row.reviewed_at:
             raise Invalid(
                 "The review is older than the last one.",
@@ -379,7 +381,7 @@ def sync(session: Session, roles: Roles, flag_id: str, now: datetime, hint: str 
         area = row.area_code
     try:
         role_calls.publish(roles, area, publication, now)
-    except (RoleUnavailable, Conflict, NotFound) as exc:
+    except (RoleUnavailable, Conflict, NotFound, TooManyRequests) as exc:
         log.warning("flag index not updated (%s); the worker retries", type(exc).__name__)
         return False
     with session.begin():
@@ -406,11 +408,16 @@ def _publication(row: Flag, tokens: list[Any], hint: str, roles: Roles) -> Publi
 # --- listing --------------------------------------------------------------------------------
 
 
-def list_flags(
-    session: Session, principal: Principal, query: FlagQuery, now: datetime
-) -> list[FlagView]:
+@dataclass(frozen=True)
+class FlagPage:
+    items: list[FlagView]
+    next: tuple[datetime, str] | None  # (expiry as midnight UTC, id) of the last item
+
+
+def list_flags(session: Session, principal: Principal, query: FlagQuery, now: datetime) -> FlagPage:
+    """Soonest expiry first, `query.limit` at a time (keyset paging, like transfers)."""
     area = principal.choose_area(query.area, READ_ROLES, FLAGS_QUERY)
-    statement = select(Flag).where(Flag.area_code == area)
+    statement = select(Flag).where(Flag.area_code == area, Flag.purged_at.is_(None))
     if query.status is not None:
         statement = statement.where(Flag.status == query.status)
     if query.expiring_within is not None:
@@ -418,16 +425,31 @@ def list_flags(
         statement = statement.where(Flag.status == ACTIVE, Flag.expires_at <= limit)
     if query.lapsed_since is not None:
         statement = statement.where(Flag.status == EXPIRED, Flag.expires_at >= query.lapsed_since)
+    if query.cursor is not None:
+        moment, ident = query.cursor
+        after = moment.date()
+        statement = statement.where(
+            (Flag.expires_at > after) | ((Flag.expires_at == after) & (Flag.id > ident))
+        )
     with session.begin():
-        rows = list(session.scalars(statement.order_by(Flag.expires_at, Flag.id).limit(1000)))
+        ordered = statement.order_by(Flag.expires_at, Flag.id).limit(query.limit + 1)
+        rows = list(session.scalars(ordered))
+        page = rows[: query.limit]
         shared = set(
             session.scalars(
                 select(FlagToken.flag_id).where(
-                    FlagToken.flag_id.in_([r.id for r in rows]), FlagToken.shared.is_(True)
+                    FlagToken.flag_id.in_([r.id for r in page]), FlagToken.shared.is_(True)
                 )
             )
         )
-        return [view(row, row.id in shared) for row in rows]
+        items = [view(row, row.id in shared) for row in page]
+    last = items[-1] if len(rows) > query.limit and items else None
+    cursor = (_midnight(last.expires_at), last.id) if last is not None else None
+    return FlagPage(items, cursor)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 # --- after a transfer -------------------------------------------------------------------------
@@ -454,6 +476,8 @@ def _notify(
     now: datetime,
 ) -> None:
     """A `flag_notice` to the area the case came from, so its flag follows ours."""
+    if row.case_ref is None:
+        return  # purged: its status can no longer change, there is nothing to tell
     notice = FlagNotice(
         schema_version=SCHEMA_VERSION,
         from_area=transfer.area_code,

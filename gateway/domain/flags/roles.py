@@ -72,7 +72,7 @@ class Roles:
     sessions: sessionmaker[Session]
     master: MasterKey
     client: PeerClient
-    role_limit: RateLimit  # per calling area, for evaluations and matches alike
+    role_limit: RateLimit  # per calling area: evaluations, matches, publications each
 
 
 Evaluate = Callable[[list[bytes]], list[bytes]]
@@ -118,7 +118,7 @@ def publish(roles: Roles, caller: str, publication: Publication, now: datetime) 
         from gateway.domain.flags import index
 
         with roles.sessions() as session:
-            index.publish(session, roles.master, caller, caller, publication, now)
+            index.publish(session, roles.master, caller, caller, publication, roles.role_limit, now)
         return
     body = PublicationSchema().dump(publication)
     _post(roles, caller, roles.index, TOKENS_PATH, body, now, None)

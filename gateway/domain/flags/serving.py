@@ -95,7 +95,7 @@ def serve_publish(
     publication = _parse(PublicationSchema(), raw, Publication)
     _plays(session, roles.index, publication.to)
     caller = _caller(session, authorization, publication.to, TOKENS_PATH, raw, now)
-    index.publish(session, roles.master, publication.to, caller, publication, now)
+    index.publish(session, roles.master, publication.to, caller, publication, roles.role_limit, now)
 
 
 def serve_match(

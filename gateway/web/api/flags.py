@@ -15,6 +15,7 @@ from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node
 from gateway.web.api import api
+from schemas.api import encode_cursor
 from schemas.common import AREA_CODE
 from schemas.flags import (
     FlagItemSchema,
@@ -68,8 +69,11 @@ def list_flags() -> Response:
     except ValidationError as exc:
         raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
     with node().sessions() as db:
-        found = lifecycle.list_flags(db, current_principal(), query, utcnow())
-    return jsonify(items=[_item(f) for f in found], next=None)
+        page = lifecycle.list_flags(db, current_principal(), query, utcnow())
+    return jsonify(
+        items=[_item(f) for f in page.items],
+        next=encode_cursor(*page.next) if page.next else None,
+    )
 
 
 @api.post("/flags/<flag_id>/reviews")
