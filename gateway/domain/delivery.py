@@ -18,9 +18,9 @@ from marshmallow import ValidationError
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Envelope, OutboxItem, Transfer, UsedToken
+from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, UsedToken
 from adapters.peer_client import PeerClient, PeerUnreachable
-from gateway.domain import audit, states, timeline
+from gateway.domain import audit, messages, states, timeline
 from gateway.domain.actors import Actor
 from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
@@ -32,6 +32,8 @@ from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify
 from schemas.receipt import RECEIPT_KIND, ReceiptSchema
 
 PENDING = "pending"
+# On the timeline of the transfer a reply belongs to when the outbox gives up on it.
+REPLY_FAILED = "reply_failed"
 # The receiver has judged the envelope itself and will judge it the same way again.
 PERMANENT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
 _jitter = secrets.SystemRandom()
@@ -220,6 +222,8 @@ def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime
                 )
             transfer.delivered_at = transfer.delivered_at or now
             transfer.updated_at = now
+        else:
+            _reply_delivered(session, claim, now)
         audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
     return Outcome(claim.envelope_id, True, True, "delivered")
 
@@ -285,6 +289,8 @@ def _record_failure(
                     actor=Actor.system(),
                     envelope_id=claim.envelope_id,
                 )
+            elif transfer is None:
+                transfer = _reply_failed(session, claim, now)
             audit.record(
                 session,
                 claim.from_area,
@@ -302,6 +308,53 @@ def _record_failure(
             return Outcome(claim.envelope_id, False, True, reason)
         item.next_attempt_at = now + timedelta(seconds=delay)
         return Outcome(claim.envelope_id, False, False, error.detail)
+
+
+def _reply_failed(session: Session, claim: Claim, now: datetime) -> Transfer | None:
+    """A reply (acknowledgement, withdrawal, document, ...) the outbox gave up on: the
+    transfer it belongs to is not failed (it arrived), but its coordinator must see that
+    the reply did not, on the timeline, and may send it again (messages.resend)."""
+    envelope = _envelope(session, claim)
+    transfer = messages.thread_transfer(session, claim.from_area, claim.envelope_id)
+    if envelope is None or transfer is None:
+        return None
+    timeline.note(
+        session,
+        transfer,
+        REPLY_FAILED,
+        now,
+        actor=Actor.system(),
+        envelope_id=claim.envelope_id,
+        type=envelope.type,
+    )
+    transfer.updated_at = now
+    return transfer
+
+
+def _reply_delivered(session: Session, claim: Claim, now: datetime) -> None:
+    """A reply delivered after its failure was on the timeline (sent again): say so."""
+    transfer = messages.thread_transfer(session, claim.from_area, claim.envelope_id)
+    if transfer is None:
+        return
+    failed = session.scalar(
+        select(TransferEvent.id)
+        .where(
+            TransferEvent.transfer_id == transfer.id,
+            TransferEvent.area_code == transfer.area_code,
+            TransferEvent.kind == REPLY_FAILED,
+            TransferEvent.envelope_id == claim.envelope_id,
+        )
+        .limit(1)
+    )
+    if failed is not None:
+        timeline.note(
+            session,
+            transfer,
+            "reply_delivered",
+            now,
+            actor=Actor.system(),
+            envelope_id=claim.envelope_id,
+        )
 
 
 def _envelope(session: Session, claim: Claim) -> Envelope | None:

@@ -418,20 +418,7 @@ def open_transfer(
                 Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
             )
         ).one()
-        wire = json.loads(envelope.body)
-        parts = parse_envelope(wire)
-        outbound = row.direction == OUTBOUND
-        key_id = parts.from_key if outbound else parts.to_key
-        keys = secret_keys_by_id(session, master, key_id)
-        if keys is None or (outbound and envelope.self_sealed_key is None):
-            raise NotFound("The keys for this transfer are no longer held.")
-        try:
-            if outbound and envelope.self_sealed_key is not None:
-                content = open_own_copy(wire, envelope.self_sealed_key, keys)
-            else:
-                content = open_envelope(wire, keys)
-        except CryptoError as exc:
-            raise NotFound("The keys for this transfer are no longer held.") from exc
+        content = open_stored(session, master, envelope)
         if envelope.type == TRANSFER_DRAFT:
             content = content[TRANSFER_REQUEST]
         audit.record(
@@ -451,6 +438,33 @@ def open_transfer(
             # From now on a withdrawal leaves the area what it has already read.
             row.opened_at = now
         return OpenedTransfer(view(row), content)
+
+
+KEYS_GONE = "The keys for this envelope are no longer held; it cannot be opened."
+
+
+def open_stored(session: Session, master: MasterKey, envelope: Envelope) -> dict[str, Any]:
+    """The payload of one envelope this area holds, decrypted in memory: one we sent from
+    our own self-sealed copy (the recipient's copy is not ours to open), one we received
+    with the area's key it was sealed to. NotFound once retention purged it or its keys
+    are gone; callers check who may open it first."""
+    if envelope.purged_at is not None:
+        raise NotFound("This envelope was purged under the retention schedule.")
+    wire = json.loads(envelope.body)
+    outbound = envelope.direction == OUTBOUND
+    try:
+        parts = parse_envelope(wire)
+    except CryptoError as exc:
+        raise NotFound(KEYS_GONE) from exc
+    keys = secret_keys_by_id(session, master, parts.from_key if outbound else parts.to_key)
+    if keys is None or (outbound and envelope.self_sealed_key is None):
+        raise NotFound(KEYS_GONE)
+    try:
+        if outbound and envelope.self_sealed_key is not None:
+            return dict(open_own_copy(wire, envelope.self_sealed_key, keys))
+        return dict(open_envelope(wire, keys))
+    except CryptoError as exc:
+        raise NotFound(KEYS_GONE) from exc
 
 
 def check_content_held(row: Transfer) -> None:

@@ -185,6 +185,36 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_read=200,
     ),
+    # The replies of a transfer's thread: the listing is metadata (auditors too); opening
+    # one is content, and this id names no envelope (404 for those who may open, 403 for
+    # roles that never may); a resend is for the area's coordinators and write clients.
+    ("api.list_messages", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+        client_transfers_read=200,
+    ),
+    ("api.get_message", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=404,
+        chair_a=404,
+        coordinator_b=404,
+        client_transfers_read=404,
+    ),
+    ("api.resend_message", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=404,
+        coordinator_b=404,
+        client_transfers_write=404,
+    ),
     # Sending a draft: the matrix's transfer is already queued, so the area's coordinator
     # and write clients reach the state check (409); another area's coordinator gets 404.
     ("api.send_draft", "POST"): row(
@@ -421,6 +451,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "area": A,
         "transfer_id": transfer_id,
         "document_id": "00000000-0000-4000-8000-000000000000",
+        "envelope_id": "00000000-0000-4000-8000-000000000001",
         "flag_id": str(uuid.uuid4()),
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]

@@ -27,6 +27,10 @@ ACKNOWLEDGEMENT_OVERDUE = "acknowledgement.overdue"
 AREA_MEETINGS_SET = "area.meetings_set"
 AREA_SETTINGS_SET = "area.settings_set"
 CONTENT_OPENED = "content.opened"
+# One reply of a transfer's thread opened (acknowledgement, withdrawal, ...), and a reply
+# the outbox gave up on queued again by a coordinator (the same envelope, the same id).
+MESSAGE_OPENED = "message.opened"
+MESSAGE_RESENT = "message.resent"
 # Documents and information requests in reply to a transfer (workflow issue parts 3, 5).
 DOCUMENT_SENT = "document.sent"  # a disclosure: sealed and queued for the peer
 DOCUMENT_RECEIVED = "document.received"  # applied to the local transfer on arrival

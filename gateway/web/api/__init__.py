@@ -17,6 +17,7 @@ from gateway.web.api import (  # noqa: E402 - routes register on `api`
     casework,
     documents,
     flags,
+    messages,
     oauth,
     transfers,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "casework",
     "documents",
     "flags",
+    "messages",
     "oauth",
     "openapi",
     "transfers",

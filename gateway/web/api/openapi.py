@@ -66,6 +66,7 @@ from schemas.forward_permission import (
     PermissionViewSchema,
 )
 from schemas.information_request import InformationRequestBodySchema
+from schemas.messages_api import MessageDetailSchema, MessageItemSchema, MessageListSchema
 from schemas.repeat_incident import RepeatIncidentBodySchema
 from schemas.restricted import NamedUsersSchema, NamedUsersViewSchema
 from schemas.transfer_request import TransferRequestSchema
@@ -178,6 +179,7 @@ def build_spec() -> dict[str, Any]:
     _draft_and_schedule_paths(spec)
     _flag_paths(spec)
     _verification_paths(spec)
+    _message_paths(spec)
     spec.path(
         path="/api/v1/oauth/token",
         operations={
@@ -629,6 +631,68 @@ def _verification_paths(spec: APISpec) -> None:
                 (401, 403, 422),
                 parameters=[AREA_PARAMETER],
             ),
+        },
+    )
+
+
+ENVELOPE_ID = {
+    "in": "path",
+    "name": "envelope_id",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def _message_paths(spec: APISpec) -> None:
+    """The replies of a transfer's thread: listed (metadata), opened one at a time
+    (content, audited), and a reply the outbox gave up on queued again."""
+    for name, schema in (
+        ("MessageItem", MessageItemSchema),
+        ("MessageList", MessageListSchema),
+        ("MessageDetail", MessageDetailSchema),
+    ):
+        spec.components.schema(name, schema=schema)
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/messages",
+        operations={
+            "get": _operation(
+                "listMessages",
+                "Every envelope in reply to the transfer as this area holds it (both "
+                "directions, documents included), oldest first; metadata only.",
+                READ_SECURITY,
+                ("200", "Metadata of every reply", "MessageList"),
+                (401, 403, 404),
+                parameters=[TRANSFER_ID],
+            )
+        },
+    )
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/messages/{envelope_id}",
+        operations={
+            "get": _operation(
+                "getMessage",
+                "One reply's payload (acknowledgement, information request, withdrawal, "
+                "forward permission, repeat incident, flag notice), decrypted in memory; "
+                "audited. Documents open through their own download.",
+                READ_SECURITY,
+                ("200", "The reply and its content", "MessageDetail"),
+                (401, 403, 404, 410),
+                parameters=[TRANSFER_ID, ENVELOPE_ID],
+            )
+        },
+    )
+    spec.path(
+        path="/api/v1/transfers/{transfer_id}/messages/{envelope_id}/resend",
+        operations={
+            "post": _operation(
+                "resendMessage",
+                "Queue again a reply whose delivery failed: the same sealed envelope under "
+                "the same id (the receiver keeps one copy); audited.",
+                WRITE_SECURITY,
+                ("202", "Queued again", "MessageItem"),
+                (401, 403, 404, 409),
+                parameters=[TRANSFER_ID, ENVELOPE_ID],
+            )
         },
     )
 

@@ -1,0 +1,75 @@
+"""`/api/v1/transfers/<id>/messages`: the replies of a transfer's thread (metadata), one
+reply opened (content, audited), and a failed reply sent again."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response, jsonify
+
+from gateway.domain import messages
+from gateway.domain.clock import utcnow
+from gateway.domain.principals import (
+    AUDITOR,
+    CHAIR,
+    COORDINATOR,
+    TRANSFERS_READ,
+    TRANSFERS_WRITE,
+)
+from gateway.errors import NotFound
+from gateway.security import current_principal, requires
+from gateway.web import node
+from gateway.web.api import api
+from gateway.web.api.transfers import _canonical_id, _item
+from schemas.messages_api import MessageItemSchema
+
+
+def _message(found: messages.MessageView) -> dict[str, Any]:
+    dumped: dict[str, Any] = MessageItemSchema().dump(found)
+    return dumped
+
+
+def _ids(transfer_id: str, envelope_id: str) -> None:
+    """Only canonical UUIDs name a transfer or an envelope; anything else cannot exist."""
+    _canonical_id(transfer_id)
+    try:
+        canonical = str(uuid.UUID(envelope_id)) == envelope_id
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise NotFound(messages.NO_SUCH_MESSAGE)
+
+
+@api.get("/transfers/<transfer_id>/messages")
+@requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+def list_messages(transfer_id: str) -> Response:
+    _canonical_id(transfer_id)
+    with node().sessions() as db:
+        found, items = messages.list_messages(db, current_principal(), transfer_id)
+    return jsonify(transfer=_item(found), items=[_message(item) for item in items])
+
+
+@api.get("/transfers/<transfer_id>/messages/<envelope_id>")
+@requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
+def get_message(transfer_id: str, envelope_id: str) -> Response:
+    _ids(transfer_id, envelope_id)
+    current = node()
+    with current.sessions() as db:
+        opened = messages.open_message(
+            db, current.master, current_principal(), transfer_id, envelope_id, utcnow()
+        )
+    return jsonify(
+        transfer=_item(opened.transfer),
+        message=_message(opened.message),
+        content=opened.content,
+    )
+
+
+@api.post("/transfers/<transfer_id>/messages/<envelope_id>/resend")
+@requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+def resend_message(transfer_id: str, envelope_id: str) -> tuple[Response, int]:
+    _ids(transfer_id, envelope_id)
+    with node().sessions() as db:
+        queued = messages.resend(db, current_principal(), transfer_id, envelope_id, utcnow())
+    return jsonify(_message(queued)), 202
