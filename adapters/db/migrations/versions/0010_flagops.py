@@ -1,7 +1,7 @@
 """Flag retention: a purged flag keeps a content-free row (id, status, dates, where the
 case sat) and loses its case references, so `case_ref` may now be empty.
 
-Revision ID: 0011_flagops
+Revision ID: 0010_flagops
 Revises: 0009_flags
 Create Date: 2026-11-30
 """
@@ -9,7 +9,7 @@ Create Date: 2026-11-30
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0011_flagops"
+revision = "0010_flagops"
 down_revision = "0009_flags"
 branch_labels = None
 depends_on = None
