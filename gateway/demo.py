@@ -241,14 +241,17 @@ def acknowledge(sender: DemoNode, receiver: DemoNode, timeout: float) -> bool:
     inbound = str(transfer_rows(receiver)[0]["id"])
     answer = receiver.home / "acknowledgement.json"
     answer.write_text(json.dumps(acknowledgement_body(), indent=2), encoding="utf-8")
+    started = time.monotonic()
     try:
         receiver.run("transfer", "acknowledge", inbound, str(answer), "--coordinator", email)
     finally:
         answer.unlink()  # it names the (fictional) coordinator
-    started = time.monotonic()
     status = wait_for_status(sender, ("acknowledged",), timeout)
     elapsed = time.monotonic() - started
-    print(f"8. The acknowledgement reaches {sender.code} after {elapsed:.2f} s, sealed and signed:")
+    print(
+        f"8. {elapsed:.2f} s later the acknowledgement, sealed and signed, is back with "
+        f"{sender.code}:"
+    )
     show_transfers(sender, receiver)
     if status != "acknowledged":
         print(f"     it did not arrive within {timeout:.0f} s")
