@@ -2,7 +2,13 @@
 
 It runs the very commands an operator would, printing each one, so a newcomer can repeat
 any step by hand: create an area on each node, exchange bundles with fingerprint checks,
-send a transfer about fictional people, let the worker deliver it, and show both sides.
+send a transfer about fictional people, let the worker deliver it, have the receiving
+coordinator acknowledge it, and show both sides. Then the shared flags: the north node
+plays the linkage authority and the flag index for both, South Vale flags a fictional
+victim, and Northshire asks whether that person is known elsewhere.
+
+What it prints is safe to show: commands, area codes, statuses and match kinds; the
+fictional names only travel inside request bodies and files it deletes.
 """
 
 from __future__ import annotations
@@ -18,13 +24,25 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from gateway.samples import sample_transfer
 
 AREAS = (("northshire", "Northshire MARAC"), ("south-vale", "South Vale MARAC"))
+
+# A fictional victim for the shared-flags steps; these names are never printed.
+FLAGGED = {"given_names": "Margaret", "family_name": "Demoperson", "date_of_birth": "1985-03-07"}
+# What another area asks about, and what it should find: (what differs, match kind).
+LOOKUPS: tuple[tuple[str, dict[str, str], str], ...] = (
+    ("exactly the same name and date of birth", {}, "remote"),
+    ("a nickname for the first given name", {"given_names": "Peggy"}, "possible"),
+    ("day and month of birth swapped", {"date_of_birth": "1985-07-03"}, "possible"),
+)
+FLAG_SCOPES = "flags:write flags:query"
 
 
 @dataclass
@@ -34,6 +52,7 @@ class DemoNode:
     home: Path
     port: int
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # e.g. where the flag roles are
 
     @property
     def url(self) -> str:
@@ -50,14 +69,16 @@ class DemoNode:
             GATEWAY_WORKER_POLL="0.2",
             GATEWAY_DELIVERY_BACKOFF="0.5",
         )
+        env.update(self.settings)
         return env
 
-    def run(self, *args: str, show: bool = True) -> str:
+    def run(self, *args: str, show: bool = True, stdin: str | None = None) -> str:
         if show:
             print(f"  [{self.code}] $ marac-gateway {shlex.join(args)}")
         done = subprocess.run(
             [sys.executable, "-m", "gateway.cli", *args],
             env=self.env(),
+            input=stdin,
             capture_output=True,
             text=True,
             check=False,
@@ -145,37 +166,54 @@ def send_and_watch(sender: DemoNode, receiver: DemoNode, timeout: float) -> bool
     started = time.monotonic()
     sender.run("transfer", "send", str(request), "--from", sender.code, "--to", receiver.code)
     request.unlink()  # the plaintext request file is not kept around
-    status = ""
-    while time.monotonic() - started < timeout:
-        rows = transfer_rows(sender)
-        status = str(rows[0]["status"]) if rows else ""
-        if status in ("delivered", "failed"):
-            break
-        time.sleep(0.2)
+    status = wait_for_status(sender, ("delivered", "failed"), timeout)
     elapsed = time.monotonic() - started
     print(f"5. Outcome after {elapsed:.2f} s (send to signed receipt, through the worker):")
-    for node in (sender, receiver):
+    show_transfers(sender, receiver)
+    show_receipt(sender)
+    return status == "delivered"
+
+
+def wait_for_status(node: DemoNode, wanted: tuple[str, ...], timeout: float) -> str:
+    """The status of the node's (only) transfer once it is one of `wanted`, or the last
+    status seen when the time is up. Read straight from the database: a CLI call per poll
+    would cost an interpreter start each time."""
+    deadline = time.monotonic() + timeout
+    status = ""
+    while time.monotonic() < deadline:
+        status = query_one(node, "SELECT status FROM transfers") or ""
+        if status in wanted:
+            break
+        time.sleep(0.2)
+    return status
+
+
+def query_one(node: DemoNode, sql: str) -> str | None:
+    from sqlalchemy import text
+
+    from adapters.db import make_engine
+
+    engine = make_engine(f"sqlite:///{node.home / 'gateway.db'}")
+    try:
+        with engine.connect() as connection:
+            value = connection.execute(text(sql)).scalar()
+    finally:
+        engine.dispose()
+    return None if value is None else str(value)
+
+
+def show_transfers(*nodes: DemoNode) -> None:
+    for node in nodes:
         for row in transfer_rows(node):
             print(
                 f"     [{node.code}] transfer {row['id']} {row['direction']:8} "
                 f"peer={row['to_area'] if row['direction'] == 'outbound' else row['from_area']}"
                 f" status={row['status']}"
             )
-    show_receipt(sender)
-    return status == "delivered"
 
 
 def show_receipt(sender: DemoNode) -> None:
-    from sqlalchemy import text
-
-    from adapters.db import make_engine
-
-    engine = make_engine(f"sqlite:///{sender.home / 'gateway.db'}")
-    with engine.connect() as connection:
-        receipt = connection.execute(
-            text("SELECT receipt FROM envelopes WHERE direction='outbound'")
-        ).scalar()
-    engine.dispose()
+    receipt = query_one(sender, "SELECT receipt FROM envelopes WHERE direction='outbound'")
     if receipt:
         body = json.loads(receipt)["body"]
         print("     signed receipt held by northshire:")
@@ -192,6 +230,165 @@ def show_audit(sender: DemoNode, receiver: DemoNode) -> None:
     print("     " + receiver.run("audit", "verify", "--peer", sender.code).strip())
 
 
+def acknowledge(sender: DemoNode, receiver: DemoNode, timeout: float) -> bool:
+    """The receiving coordinator answers; the answer travels back as its own envelope."""
+    print("7. South Vale's coordinator accepts the case and lists it for their next meeting")
+    email = f"coordinator@{receiver.code}.example"
+    receiver.run(
+        "user", "create", email, "--area", receiver.code, "--role", "coordinator",
+        "--password-stdin", stdin=secrets.token_urlsafe(24) + "\n",
+    )  # fmt: skip
+    inbound = str(transfer_rows(receiver)[0]["id"])
+    answer = receiver.home / "acknowledgement.json"
+    answer.write_text(json.dumps(acknowledgement_body(), indent=2), encoding="utf-8")
+    started = time.monotonic()
+    try:
+        receiver.run("transfer", "acknowledge", inbound, str(answer), "--coordinator", email)
+    finally:
+        answer.unlink()  # it names the (fictional) coordinator
+    status = wait_for_status(sender, ("acknowledged",), timeout)
+    elapsed = time.monotonic() - started
+    print(
+        f"8. {elapsed:.2f} s later the acknowledgement, sealed and signed, is back with "
+        f"{sender.code}:"
+    )
+    show_transfers(sender, receiver)
+    if status != "acknowledged":
+        print(f"     it did not arrive within {timeout:.0f} s")
+        return False
+    return show_timeline(sender)
+
+
+def acknowledgement_body() -> dict[str, Any]:
+    next_week = datetime.now(UTC).date() + timedelta(days=7)
+    return {
+        "status": "accepted",
+        "listed_for": next_week.isoformat(),
+        "idva_referred": True,
+        "receiving_case_ref": "SV-DEMO-0001",
+        "note": "Listed for our next MARAC; the IDVA service has the referral.",
+        "acknowledged_by": {"name": "Dee Sample", "role": "MARAC coordinator"},
+    }
+
+
+def show_timeline(node: DemoNode) -> bool:
+    """Print the transfer's steps as this node saw them; True when the whole conversation
+    (queued, delivered, acknowledged, in that order) is there."""
+    outbound = str(transfer_rows(node)[0]["id"])
+    out = node.run("transfer", "timeline", outbound, "--json")
+    kinds = [json.loads(line)["kind"] for line in out.splitlines() if line.strip()]
+    print(f"     {node.code}'s timeline: {' -> '.join(kinds)}")
+    remaining = iter(kinds)
+    return all(kind in remaining for kind in ("queued", "delivered", "acknowledged"))
+
+
+def share_flag_roles(player: DemoNode, other: DemoNode) -> None:
+    """One node plays the linkage authority and the flag index for both areas; each area's
+    bundle is already on the other node, which is what the role needs to trust callers."""
+    at = f"{player.code}@{player.url}"
+    other.settings.update(GATEWAY_LINKAGE_AUTHORITY=at, GATEWAY_FLAG_INDEX=at)
+    print(f"     For shared flags, {player.code}'s node also serves as linkage authority and flag")
+    print(f"     index for {other.code}, whose node is started with these two settings:")
+    print(f"       GATEWAY_LINKAGE_AUTHORITY={at}")
+    print(f"       GATEWAY_FLAG_INDEX={at}")
+
+
+def api_token(node: DemoNode, scope: str) -> str:
+    """A case-management client of the area, as a real system would use the API."""
+    made = json.loads(
+        node.run("client", "create", "demo-case-system", "--area", node.code, "--scope", scope)
+    )
+    print(f"  [{node.code}] POST /api/v1/oauth/token (client credentials)")
+    answer = httpx.post(
+        node.url + "/api/v1/oauth/token",
+        data={"grant_type": "client_credentials", "scope": scope},
+        auth=(made["client_id"], made["client_secret"]),
+        timeout=15.0,
+    )
+    return str(checked_json(node, "/api/v1/oauth/token", answer)["access_token"])
+
+
+def api_post(node: DemoNode, token: str, path: str, body: dict[str, Any]) -> Any:
+    answer = httpx.post(
+        node.url + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30.0
+    )
+    return checked_json(node, path, answer)
+
+
+def checked_json(node: DemoNode, path: str, answer: httpx.Response) -> Any:
+    if not answer.is_success:
+        # Problem documents never echo what was sent, so the title and detail are safe.
+        problem = answer.json() if "json" in answer.headers.get("content-type", "") else {}
+        raise RuntimeError(
+            f"{node.code}: POST {path} answered {answer.status_code}: "
+            f"{problem.get('title', '')} {problem.get('detail', '')}".strip()
+        )
+    return answer.json()
+
+
+def set_flag(holder: DemoNode) -> None:
+    print(f"9. {holder.name} flags a case after its meeting: a (fictional) victim is flagged")
+    print("   for 12 months. The flag index only ever sees scrambled linkage tokens, not names")
+    token = api_token(holder, FLAG_SCOPES)
+    reviewed = datetime.now(UTC).date() - timedelta(days=2)
+    subject = {"role": "victim", **FLAGGED, "aliases": [], "previous_family_names": []}
+    body = {
+        "case_ref": "SV-DEMO-0002",
+        "reviewed_at": reviewed.isoformat(),
+        "source": "local",
+        "subjects": [subject],
+    }
+    print(f"  [{holder.code}] POST /api/v1/flags (the person's details stay off screen)")
+    flag = api_post(holder, token, "/api/v1/flags", body)
+    print(
+        f"     flag {flag['id']} is {flag['status']} until {flag['expires_at']}; "
+        f"shared with the flag index: {'yes' if flag['shared'] else 'no'}"
+    )
+
+
+def look_up(asker: DemoNode, holder: DemoNode) -> bool:
+    """Every lookup finds what it should; prints only match kinds and area codes."""
+    print(f"10. {asker.name} is referred someone and asks: is she known to another MARAC?")
+    token = api_token(asker, FLAG_SCOPES)
+    found = True
+    for label, change, expected in LOOKUPS:
+        print(f"  [{asker.code}] POST /api/v1/flags/lookups ({label})")
+        answer = api_post(asker, token, "/api/v1/flags/lookups", {**FLAGGED, **change})
+        matches = answer["matches"]
+        for match in matches or [{"kind": "no"}]:
+            print("     " + describe(match))
+        if not expected_match(matches, expected, holder.code):
+            print(f"     expected a {expected} match and did not get one")
+            found = False
+    print("     A strong match names the area and whom to contact; a weak one names no one, so")
+    print("     a near miss about somebody else gives nothing away.")
+    return found
+
+
+def describe(match: dict[str, Any]) -> str:
+    if match["kind"] == "remote":
+        return (
+            f"remote match ({match['strength']}): the case is held by {match['area']}, "
+            f"contact {match['mailbox']}, flagged until {match['expires_at']}"
+        )
+    if match["kind"] == "possible":
+        return "possible match: no area named; a verification request can be relayed"
+    return f"{match['kind']} match"
+
+
+def expected_match(matches: list[dict[str, Any]], kind: str, holder: str) -> bool:
+    kinds = [match["kind"] for match in matches]
+    if kind == "remote":
+        return any(m["kind"] == "remote" and m["area"] == holder for m in matches)
+    # A weak match must give nothing away: no area, no mailbox, no expiry, no strong match.
+    return (
+        kinds == ["possible"]
+        and matches[0].get("area") is None
+        and matches[0].get("mailbox") is None
+        and matches[0].get("expires_at") is None
+    )
+
+
 def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -204,6 +401,7 @@ def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
     try:
         setup(pair)
         print("3. Both nodes start: gunicorn serving the web app, and a delivery worker")
+        share_flag_roles(*pair)
         for node in pair:
             node.start("serve", "--port", str(node.port), log_name="web.log")
             node.start("worker", log_name="worker.log")
@@ -213,16 +411,20 @@ def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
         delivered = send_and_watch(*pair, timeout=timeout)
         if delivered:
             show_audit(*pair)
-        print("7. The case content stays sealed at rest on both nodes; files are in", workdir)
+        answered = delivered and acknowledge(*pair, timeout=timeout)
+        if answered:
+            set_flag(pair[1])
+        ok = answered and look_up(*pair)
+        print("11. Case content stays sealed at rest on both nodes; files are in", workdir)
         if exit_after:
-            return 0 if delivered else 1
+            return 0 if ok else 1
         print("Both nodes keep serving. Press Ctrl-C to stop.", flush=True)
         # sigwait needs the signals blocked, or SIGTERM's default action would kill us
         # before `finally` stops the nodes. Blocked only now: children keep their defaults.
         stopping = {signal.SIGINT, signal.SIGTERM}
         signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
         signal.sigwait(stopping)
-        return 0 if delivered else 1
+        return 0 if ok else 1
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1

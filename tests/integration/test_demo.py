@@ -1,4 +1,5 @@
-"""`marac-gateway demo --exit`: two real nodes in their own processes exchange a transfer,
+"""`marac-gateway demo --exit`: two real nodes in their own processes exchange a transfer
+and its acknowledgement, share flags through one node's linkage authority and flag index,
 and the demo stops everything it started."""
 
 from __future__ import annotations
@@ -69,6 +70,35 @@ def test_demo_delivers_a_transfer_and_stops_its_nodes(tmp_path: Path) -> None:
         r"\[south-vale\] transfer \S+ inbound +peer=northshire status=received", stdout
     )
     assert "signed receipt held by northshire" in stdout
+    # The conversation: South Vale's coordinator acknowledges, the answer travels back.
+    assert re.search(
+        r"\[northshire\] transfer \S+ outbound +peer=south-vale status=acknowledged", stdout
+    )
+    assert re.search(
+        r"\[south-vale\] transfer \S+ inbound +peer=northshire status=acknowledged", stdout
+    )
+    assert "northshire's timeline: queued -> delivered -> acknowledged" in stdout
+    # Shared flags: south-vale's node uses northshire's as linkage authority and flag index.
+    assert re.search(r"GATEWAY_LINKAGE_AUTHORITY=northshire@http://127\.0\.0\.1:\d+", stdout)
+    assert re.search(r"GATEWAY_FLAG_INDEX=northshire@http://127\.0\.0\.1:\d+", stdout)
+    assert re.search(
+        r"flag \S+ is active until \d{4}-\d\d-\d\d; shared with the flag index: yes", stdout
+    )
+    lookups = stdout.split("POST /api/v1/flags/lookups")[1:]
+    assert len(lookups) == 3, stdout
+    exact, nickname, swapped = lookups
+    assert "remote match (strong): the case is held by south-vale" in exact
+    for weak in (nickname, swapped):
+        assert "possible match: no area named" in weak
+        assert "remote match" not in weak and "held by" not in weak
+    assert "expected a" not in stdout
+    # The fictional people never reach the screen, the nodes' logs or the files left behind.
+    assert not re.search(r"Margaret|Peggy|Demoperson|Dee Sample", stdout + stderr)
+    for path in workdir.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert not re.search(rb"Margaret|Peggy|Demoperson|Dee Sample", data), path
+    assert not list(workdir.rglob("acknowledgement.json"))
     ports = [int(port) for port in re.findall(r"is up at http://127\.0\.0\.1:(\d+)", stdout)]
     assert len(ports) == 2, stdout
     assert leftovers == [], f"demo left processes running: {leftovers}"
