@@ -22,7 +22,7 @@ Without a date of birth a subject yields NO inputs: a name alone is shared by ma
 ("Sarah Smith"), so every token would be a false `possible` against unrelated flags, and
 the verification requests that follow would disclose to other areas that this name is being
 asked about. Coordinators are told to record a date of birth (or an approximate year is
-not enough either: see docs/notes/linkage.md).
+not enough either: see docs/linkage.md).
 """
 
 from __future__ import annotations
