@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -27,9 +27,10 @@ from gateway.domain.areas import current_secret_keys
 from gateway.domain.audit import checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.peers import recipient_key
+from gateway.domain.principals import Principal
 from gateway.domain.states import OUTBOUND
 from gateway.domain.transfers import queue_item
-from gateway.errors import Invalid, field_errors
+from gateway.errors import Invalid, NotFound, field_errors
 from keys import MasterKey, canonical_json, seal_envelope
 
 # --- sending ------------------------------------------------------------------------------
@@ -51,6 +52,28 @@ class Reply:
     in_reply_to: str | None = None
     # Extra content-free object ids for the audit leaf (a document id, a request id).
     objects: Mapping[str, str] = field(default_factory=dict)
+
+
+Body = TypeVar("Body")
+
+
+def loaded_body(
+    load: Callable[[Mapping[str, Any]], Body], data: Mapping[str, Any], what: str
+) -> Body:
+    """A posted body loaded through its schema, or Invalid naming the fields at fault."""
+    try:
+        return load(data)
+    except ValidationError as exc:
+        raise Invalid(f"The {what} is not valid.", errors=field_errors(exc.messages)) from exc
+
+
+def locked_for_sender(session: Session, principal: Principal, transfer_id: str) -> Transfer:
+    """The transfer, locked, for a caller who may send for its area; NotFound for anyone
+    else, exactly as for a missing id."""
+    row = session.get(Transfer, transfer_id, with_for_update=True)
+    if row is None or not principal.may_send(row.area_code):
+        raise NotFound("No such transfer.")
+    return row
 
 
 def checked_payload(

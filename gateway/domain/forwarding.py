@@ -56,13 +56,6 @@ from schemas.forward_permission import SCHEMA_VERSION as PERMISSION_VERSION
 from schemas.transfer_request import load_transfer_request
 
 
-def _locked_for_sender(session: Session, principal: Principal, transfer_id: str) -> Transfer:
-    row = session.get(Transfer, transfer_id, with_for_update=True)
-    if row is None or not principal.may_send(row.area_code):
-        raise NotFound("No such transfer.")
-    return row
-
-
 def _invalid(what: str, exc: ValidationError) -> Invalid:
     return Invalid(f"The {what} is not valid.", errors=field_errors(exc.messages))
 
@@ -105,7 +98,7 @@ def request_permission(
     except ValidationError as exc:
         raise _invalid("request", exc) from exc
     with session.begin():
-        row = _locked_for_sender(session, principal, transfer_id)
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         _check_forwardable(session, principal, row)
         if body.forward_to in (row.area_code, row.peer_area):
             raise Invalid(
@@ -182,7 +175,7 @@ def decide(
     except ValidationError as exc:
         raise _invalid("decision", exc) from exc
     with session.begin():
-        row = _locked_for_sender(session, principal, transfer_id)
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         if row.direction != states.OUTBOUND:
             raise Conflict("Only the originating area answers a request to forward its case.")
         permission = session.get(
@@ -249,7 +242,7 @@ def forward(
     now: datetime,
 ) -> TransferView:
     with session.begin():
-        row = _locked_for_sender(session, principal, transfer_id)
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         return _forward(
             session,
             master,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,7 @@ from gateway.domain.audit import actions
 from gateway.domain.documents import OPEN, proves_delivery
 from gateway.domain.principals import SEND_ROLES, Principal
 from gateway.domain.transfers import TransferView, listed_transfer, view
-from gateway.errors import Conflict, Invalid, NotFound, Refused, field_errors
+from gateway.errors import Conflict, Refused
 from keys import MasterKey
 from schemas.information_request import PAYLOAD_TYPE as INFORMATION_REQUEST
 from schemas.information_request import (
@@ -89,16 +88,9 @@ def request_information(
 ) -> RequestView:
     """A coordinator of the receiving area asks the sender for documents: sealed, logged
     with evidence and queued in ONE transaction."""
-    try:
-        body = load_information_request_body(data)
-    except ValidationError as exc:
-        raise Invalid(
-            "The information request is not valid.", errors=field_errors(exc.messages)
-        ) from exc
+    body = conversation.loaded_body(load_information_request_body, data, "information request")
     with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None or not principal.may_send(row.area_code):
-            raise NotFound("No such transfer.")
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         if row.direction != states.INBOUND:
             raise Conflict("Only the receiving area asks the sending area for information.")
         if row.status not in ASKABLE:

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer
-from gateway.domain import audit, restricted, timeline
+from gateway.domain import audit, conversation, restricted, timeline
 from gateway.domain.audit import actions
 from gateway.domain.principals import CONTENT_ROLES, SEND_ROLES, Principal
 from gateway.domain.states import FAILED, INBOUND, OUTBOUND, WITHDRAWN
@@ -216,9 +216,7 @@ def resend(
     all is answered with its first receipt). For coordinators and transfers:write clients
     of the area; audited and on the timeline."""
     with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None or not principal.may_send(row.area_code):
-            raise NotFound("No such transfer.")
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         envelope = _thread_envelope(session, row, envelope_id)
         if envelope.direction != OUTBOUND:
             raise Conflict("Only a message this area sent can be sent again.")

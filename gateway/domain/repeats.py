@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +28,7 @@ from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.principals import SEND_ROLES, Principal
 from gateway.domain.transfers import TransferView, view
-from gateway.errors import Conflict, Invalid, NotFound, Refused, field_errors
+from gateway.errors import Conflict, Invalid, Refused
 from keys import CryptoError, MasterKey, open_own_copy, parse_envelope
 from schemas.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
 from schemas.repeat_incident import SCHEMA_VERSION as REPEAT_VERSION
@@ -53,16 +52,9 @@ def report(
     data: Mapping[str, Any],
     now: datetime,
 ) -> TransferView:
-    try:
-        body = load_repeat_incident_body(data)
-    except ValidationError as exc:
-        raise Invalid(
-            "The repeat incident is not valid.", errors=field_errors(exc.messages)
-        ) from exc
+    body = conversation.loaded_body(load_repeat_incident_body, data, "repeat incident")
     with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None or not principal.may_send(row.area_code):
-            raise NotFound("No such transfer.")
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         if row.direction != states.OUTBOUND:
             raise Conflict("Only the originating area sends a repeat-incident notice.")
         if row.status not in HOLDING:

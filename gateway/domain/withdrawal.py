@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,7 +32,7 @@ from gateway.domain.audit.log import Detail
 from gateway.domain.principals import SEND_ROLES, Principal
 from gateway.domain.retention import tombstone
 from gateway.domain.transfers import TransferView, view
-from gateway.errors import Conflict, Invalid, NotFound, Refused, field_errors
+from gateway.errors import Conflict, NotFound, Refused
 from keys import MasterKey
 from schemas.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 from schemas.withdrawal import SCHEMA_VERSION as WITHDRAWAL_VERSION
@@ -58,10 +57,7 @@ AFTER_LEASE = timedelta(seconds=1)
 
 
 def _body(data: Mapping[str, Any]) -> WithdrawalBody:
-    try:
-        return load_withdrawal_body(data)
-    except ValidationError as exc:
-        raise Invalid("The withdrawal is not valid.", errors=field_errors(exc.messages)) from exc
+    return conversation.loaded_body(load_withdrawal_body, data, "withdrawal")
 
 
 def withdraw(
@@ -75,9 +71,7 @@ def withdraw(
     """A coordinator (or a `transfers:write` client) of the sending area withdraws."""
     body = _body(data)
     with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None or not principal.may_send(row.area_code):
-            raise NotFound("No such transfer.")
+        row = conversation.locked_for_sender(session, principal, transfer_id)
         return _withdraw(
             session, master, row, body, principal.actor(row.area_code, SEND_ROLES), now
         )

@@ -26,7 +26,7 @@ from gateway.domain.areas import secret_keys_by_id
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.principals import CHAIR, SEND_ROLES, Principal
 from gateway.domain.transfers import TransferView, queue_item, send_event, view
-from gateway.errors import Conflict, Forbidden, Invalid, NotFound, Refused, field_errors
+from gateway.errors import Conflict, Forbidden, NotFound, Refused
 from keys import (
     CryptoError,
     MasterKey,
@@ -157,12 +157,7 @@ def acknowledge(
     """The receiving coordinator's answer: validated, sealed back to the sender in reply to
     the transfer's envelope, logged as a disclosure with evidence, and queued; our own
     transfer moves to acknowledged or redirected."""
-    try:
-        body = load_acknowledgement_body(data)
-    except ValidationError as exc:
-        raise Invalid(
-            "The acknowledgement is not valid.", errors=field_errors(exc.messages)
-        ) from exc
+    body = conversation.loaded_body(load_acknowledgement_body, data, "acknowledgement")
     with session.begin():
         row = _locked(session, transfer_id)
         if row is None or not principal.may_send(row.area_code):
