@@ -57,7 +57,8 @@ from gateway.config import Settings
 from gateway.demo import AREAS, DemoNode, free_port, setup, wait_ready
 from gateway.domain.actors import Actor
 from gateway.domain.clock import utcnow
-from gateway.domain.transfers import DELIVERED, FAILED, send_transfer
+from gateway.domain.states import DELIVERED, FAILED
+from gateway.domain.transfers import send_transfer
 from gateway.samples import sample_transfer
 from gateway.serve import gunicorn_options
 from keys import AreaSecretKeys, issue_request_token
