@@ -4,7 +4,7 @@ SQLite (a temp file) always; PostgreSQL as well when GATEWAY_BENCH_DATABASE_URL 
 GATEWAY_TEST_DATABASE_URL) names an admin URL: a fresh `marac_bench_<random>` database is
 created through an AUTOCOMMIT admin connection and dropped at the end. Each database is
 set up as tests/conftest.py does (Settings.from_env, MasterKey.create_file, make_engine,
-upgrade, build_node, areas.create_area, peers.import_peer of a bundle exported by a
+upgrade, build_node, local_areas.create_area, peers.import_peer of a bundle exported by a
 throwaway SQLite node). Phases, per backend:
 
     append  audit.record(): one event per transaction (a transfer.sent leaf without the
@@ -13,7 +13,7 @@ throwaway SQLite node). Phases, per backend:
             machinery, into a plain table with audit_events' columns, keys and index but
             no head row, no frontier, no triggers. ratio = record mean / plain mean: the
             Merkle overhead (head row read with lock, frontier append, head UPDATE).
-    send    transfers.send_transfer (seal + audit append + checkpoint + evidence + outbox,
+    send    sending.send_transfer (seal + audit append + checkpoint + evidence + outbox,
             one transaction): sends/s, and the share of its time spent in audit.record,
             checkpoints.issue and evidence.build, timed by wrapping those functions in
             this process only (monkeypatched module attributes; product code unchanged).
@@ -93,12 +93,13 @@ from adapters.db.models import AuditEvent, AuditHead, UTCDateTime
 from adapters.db.session import normalise_url
 from gateway.app import Node, build_node
 from gateway.config import Settings
-from gateway.domain import areas, peers, transfers
-from gateway.domain.actors import Actor
+from gateway.domain.areas import local_areas, peers
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit import log as audit_log
 from gateway.domain.audit import verify as audit_verify
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers import sending
 from gateway.samples import sample_transfer
 from keys import MasterKey, b64url_encode, canonical_json, fingerprint
 from keys.merkle import (
@@ -214,7 +215,7 @@ def make_node(home: Path, url: str) -> Node:
 
 def create_area(node: Node, code: str, now: datetime) -> None:
     with node.sessions() as session:
-        areas.create_area(
+        local_areas.create_area(
             session,
             node.master,
             code=code,
@@ -235,7 +236,7 @@ def setup_node(workdir: Path, url: str) -> Node:
         create_area(helper, PEER, now)
         create_area(node, LOCAL, now)
         with helper.sessions() as session, session.begin():
-            bundle = areas.export_bundle(session, helper.master, PEER, now)
+            bundle = local_areas.export_bundle(session, helper.master, PEER, now)
         with node.sessions() as session:
             peers.import_peer(session, bundle, fingerprint(bundle["body"]), now)
     finally:
@@ -277,7 +278,7 @@ class Leaves:
             peer_area=peer,
             objects={"transfer": self._id(), "envelope": self._id()},
             envelope_digest=self._hex(),
-            details={"type": transfers.TRANSFER_REQUEST, "restricted": False},
+            details={"type": sending.TRANSFER_REQUEST, "restricted": False},
             **self._disclosure(),
         )
 
@@ -292,7 +293,7 @@ class Leaves:
             action = actions.TRANSFER_SENT if roll < 0.30 else actions.TRANSFER_HELD
             actor = self._user() if rng.random() < 0.7 else Actor.operator()
             details: dict[str, audit_log.Detail] = {
-                "type": transfers.TRANSFER_REQUEST,
+                "type": sending.TRANSFER_REQUEST,
                 "restricted": rng.random() < 0.1,
             }
             event = audit_package.Event(
@@ -317,7 +318,7 @@ class Leaves:
         if roll < 0.89:
             sender_size = rng.randrange(1, 1_000_000)
             details = {
-                "type": transfers.TRANSFER_REQUEST,
+                "type": sending.TRANSFER_REQUEST,
                 "evidence": "verified",
                 "sender_log_size": sender_size,
                 "sender_seq": sender_size - 1,
@@ -368,7 +369,7 @@ class PlainEvent(PlainBase):
     __tablename__ = "bench_plain_events"
     __table_args__ = (Index("ix_bench_plain_events_area_at", "area_code", "at"),)
 
-    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("local_areas.code"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     leaf: Mapped[str] = mapped_column(Text)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
@@ -456,12 +457,12 @@ class CallTimer:
         ("audit.record", audit_package, "record"),
         ("checkpoints.issue", checkpoints, "issue"),
         ("evidence.build", evidence, "build"),
-        ("seal_envelope", transfers, "seal_envelope"),
+        ("seal_envelope", sending, "seal_envelope"),
         # Not audit: the rest of send_transfer, so "other" is what is left.
-        ("load_transfer_request", transfers, "load_transfer_request"),
-        ("dump_transfer_request", transfers, "dump_transfer_request"),
-        ("current_secret_keys (seal)", transfers, "current_secret_keys"),
-        ("recipient_key", transfers, "recipient_key"),
+        ("load_transfer_request", sending, "load_transfer_request"),
+        ("dump_transfer_request", sending, "dump_transfer_request"),
+        ("current_secret_keys (seal)", sending, "current_secret_keys"),
+        ("recipient_key", sending, "recipient_key"),
     )
 
     def __init__(self) -> None:
@@ -513,7 +514,7 @@ def bench_sends(node: Node, backend: str, args: argparse.Namespace) -> dict[str,
     def send() -> None:
         data = sample_transfer(LOCAL, PEER, victim=f"Ada{next(counter)}")
         with node.sessions() as session:
-            transfers.send_transfer(
+            sending.send_transfer(
                 session,
                 node.master,
                 data,

@@ -55,10 +55,10 @@ from _common import emit, environment, note, percentile, r
 from gateway.app import Node, build_node
 from gateway.config import Settings
 from gateway.demo import AREAS, DemoNode, free_port, setup, wait_ready
-from gateway.domain.actors import Actor
 from gateway.domain.clock import utcnow
-from gateway.domain.states import DELIVERED, FAILED
-from gateway.domain.transfers import send_transfer
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers.sending import send_transfer
+from gateway.domain.transfers.states import DELIVERED, FAILED
 from gateway.samples import sample_transfer
 from gateway.serve import gunicorn_options
 from keys import AreaSecretKeys, issue_request_token

@@ -48,10 +48,11 @@ from adapters.db.session import normalise_url
 from gateway.app import build_node
 from gateway.config import Settings
 from gateway.demo import free_port
-from gateway.domain import areas, clients
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import index
-from gateway.domain.ratelimit import RateLimit
+from gateway.domain.identity import clients
+from gateway.domain.identity.rate_limits import RateLimit
 from gateway.serve import gunicorn_options
 from keys import MasterKey, b64url_encode
 from schemas.flags import SET, Publication, WireToken
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace, url: str, home: Path) -> None:
     now = utcnow()
     with node.sessions() as session:
         for code in ("bench-a", "bench-b"):
-            areas.create_area(
+            local_areas.create_area(
                 session,
                 node.master,
                 code=code,

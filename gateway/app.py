@@ -14,9 +14,9 @@ from adapters.db import make_engine, make_session_factory
 from adapters.mail import Mailer, MailSettings
 from adapters.peer_client import PeerClient
 from gateway.config import ConfigError, Settings
-from gateway.domain.delivery import DeliveryPolicy
+from gateway.domain.federation.delivery import DeliveryPolicy
 from gateway.domain.flags.roles import RoleAt, Roles
-from gateway.domain.ratelimit import RateLimit
+from gateway.domain.identity.rate_limits import RateLimit
 from keys import MasterKey
 
 # The floor for any request body; federation bodies carry sealed documents and may need

@@ -24,9 +24,9 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, request, session
 
-from gateway.domain import clients, users
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import Principal
+from gateway.domain.identity import clients, users
+from gateway.domain.identity.principals import Principal
 from gateway.errors import Forbidden, Unauthorized
 from gateway.web import node
 

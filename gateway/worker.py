@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from gateway.app import Node
-from gateway.domain import notifications, ratelimit, reminders
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
-from gateway.domain.delivery import claim_due, deliver, forget_used_tokens
+from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
 from gateway.domain.flags import lifecycle
+from gateway.domain.identity import rate_limits
+from gateway.domain.schedule import notifications, reminders
 from gateway.errors import DomainError
 
 log = logging.getLogger("gateway.worker")
@@ -78,7 +79,7 @@ def _chores(node: Node) -> None:
         forget_used_tokens(session, now)
         with session.begin():
             # The longest window a limit may name is a day; older counters can only reset.
-            ratelimit.purge(session, now - COUNTER_KEEP)
+            rate_limits.purge(session, now - COUNTER_KEEP)
     expire_flags(node, now)
     remind(node, now)
 

@@ -41,6 +41,12 @@ from keys.otp import (
     totp_uri,
 )
 from keys.passwords import WeakPassword, check_policy, hash_password, verify_password
+from keys.request_tokens import (
+    RequestClaims,
+    issue_request_token,
+    token_key_id,
+    verify_request_token,
+)
 from keys.signed import (
     document_body,
     fingerprint,
@@ -48,7 +54,6 @@ from keys.signed import (
     sign_document,
     verify_document,
 )
-from keys.tokens import RequestClaims, issue_request_token, token_key_id, verify_request_token
 from keys.vault import MasterKey, MasterKeyError
 
 __all__ = [

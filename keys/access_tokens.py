@@ -25,7 +25,7 @@ from nacl.signing import SigningKey
 
 from keys.encoding import b64url_encode, sha256
 from keys.errors import BadSignature, BadToken
-from keys.tokens import ALGORITHM, CLOCK_LEEWAY, checked_header
+from keys.request_tokens import ALGORITHM, CLOCK_LEEWAY, checked_header
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - the RFC 9068 media type, not a secret
 MAX_ACCESS_LIFETIME = 3600

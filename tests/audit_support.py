@@ -45,7 +45,7 @@ from conftest import Databases, RunningNode, _pg_admin_url, start_node
 from sqlalchemy import Connection, MetaData, Table, select, text
 
 from gateway.cli import main as cli_main
-from gateway.domain import areas
+from gateway.domain.areas import local_areas
 from gateway.domain.audit import checkpoints, verify, witness
 from gateway.domain.audit.verify import LogReport
 from gateway.domain.clock import utcnow
@@ -267,7 +267,7 @@ def counts(node: RunningNode, tables: Sequence[str]) -> dict[str, int]:
 
 def secret_keys(node: RunningNode, area: str) -> Any:
     with node.node.sessions() as session, session.begin():
-        return areas.current_secret_keys(session, node.node.master, area, utcnow())
+        return local_areas.current_secret_keys(session, node.node.master, area, utcnow())
 
 
 def signing_public(node: RunningNode, area: str) -> bytes:

@@ -27,9 +27,10 @@ from adapters.db import make_engine, upgrade
 from adapters.db.session import normalise_url
 from gateway.app import Node, build_node, create_app
 from gateway.config import Settings
-from gateway.domain import areas, peers, transfers
-from gateway.domain.actors import Actor
+from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers import reading, sending
 from gateway.samples import sample_transfer
 from gateway.worker import run_worker
 from keys import MasterKey, fingerprint
@@ -119,7 +120,7 @@ class RunningNode:
 
     def create_area(self, code: str) -> None:
         with self.node.sessions() as session:
-            areas.create_area(
+            local_areas.create_area(
                 session,
                 self.node.master,
                 code=code,
@@ -132,15 +133,15 @@ class RunningNode:
 
     def bundle(self, code: str) -> dict[str, Any]:
         with self.node.sessions() as session, session.begin():
-            return areas.export_bundle(session, self.node.master, code, utcnow())
+            return local_areas.export_bundle(session, self.node.master, code, utcnow())
 
     def import_peer(self, bundle: dict[str, Any]) -> None:
         with self.node.sessions() as session:
             peers.import_peer(session, bundle, fingerprint(bundle["body"]), utcnow())
 
-    def send(self, payload: dict[str, Any], from_area: str, to_area: str) -> transfers.TransferView:
+    def send(self, payload: dict[str, Any], from_area: str, to_area: str) -> reading.TransferView:
         with self.node.sessions() as session:
-            return transfers.send_transfer(
+            return sending.send_transfer(
                 session,
                 self.node.master,
                 payload,
@@ -153,9 +154,9 @@ class RunningNode:
     def deliver(self) -> int:
         return run_worker(self.node, once=True)
 
-    def transfers(self, area: str) -> list[transfers.TransferView]:
+    def transfers(self, area: str) -> list[reading.TransferView]:
         with self.node.sessions() as session:
-            return transfers.list_transfers(session, area)
+            return reading.list_transfers(session, area)
 
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.node.engine.connect() as connection:
@@ -217,7 +218,7 @@ class Pair:
     north: RunningNode
     south: RunningNode
 
-    def send(self, **kwargs: Any) -> transfers.TransferView:
+    def send(self, **kwargs: Any) -> reading.TransferView:
         return self.north.send(
             sample_transfer("northshire", "south-vale", **kwargs), "northshire", "south-vale"
         )

@@ -20,9 +20,10 @@ from flask import Flask, current_app, has_app_context
 from adapters.db import upgrade
 from gateway.app import Node, build_node
 from gateway.config import ConfigError, Settings
-from gateway.domain import areas, peers, transfers
-from gateway.domain.actors import Actor
+from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers import reading, sending
 from gateway.errors import DomainError
 from keys import MasterKey, MasterKeyError, fingerprint
 
@@ -124,7 +125,7 @@ def area() -> None:
 def area_create(code: str, name: str, url: str | None, mailbox: str | None) -> None:
     node = current_node()
     with node.sessions() as session:
-        created = areas.create_area(
+        created = local_areas.create_area(
             session,
             node.master,
             code=code,
@@ -134,7 +135,7 @@ def area_create(code: str, name: str, url: str | None, mailbox: str | None) -> N
             now=utcnow(),
         )
         with session.begin():
-            bundle = areas.export_bundle(session, node.master, code, utcnow())
+            bundle = local_areas.export_bundle(session, node.master, code, utcnow())
     click.echo(f"created area {created.code} with key {created.key_id}")
     click.echo(f"fingerprint: {fingerprint(bundle['body'])}")
 
@@ -146,7 +147,7 @@ def area_export(code: str) -> None:
     """Print the signed public bundle; read the fingerprint to the peer out of band."""
     node = current_node()
     with node.sessions() as session, session.begin():
-        bundle = areas.export_bundle(session, node.master, code, utcnow())
+        bundle = local_areas.export_bundle(session, node.master, code, utcnow())
     click.echo(json.dumps(bundle, indent=2, sort_keys=True))
     click.echo(f"fingerprint: {fingerprint(bundle['body'])}", err=True)
 
@@ -200,7 +201,7 @@ def transfer_send(file: str, from_area: str, to_area: str) -> None:
     """Validate, seal and queue a transfer_request; the worker delivers it."""
     node = current_node()
     with node.sessions() as session:
-        sent = transfers.send_transfer(
+        sent = sending.send_transfer(
             session,
             node.master,
             _read_json(file),
@@ -220,7 +221,7 @@ def transfer_list(area_code: str, as_json: bool) -> None:
     """Metadata only: id, direction, peer area, state."""
     node = current_node()
     with node.sessions() as session:
-        found = transfers.list_transfers(session, area_code)
+        found = reading.list_transfers(session, area_code)
     for item in found:
         if as_json:
             click.echo(json.dumps(item.as_dict()))
@@ -241,11 +242,11 @@ def keys_rotate(code: str) -> None:
     """New key pair; the old one keeps verifying until the grace period ends."""
     node = current_node()
     with node.sessions() as session:
-        old, new, until = areas.rotate_keys(
+        old, new, until = local_areas.rotate_keys(
             session, node.master, code, grace=node.key_grace, now=utcnow()
         )
         with session.begin():
-            bundle = areas.export_bundle(session, node.master, code, utcnow())
+            bundle = local_areas.export_bundle(session, node.master, code, utcnow())
     click.echo(f"rotated {code}: new key {new}; {old} honoured until {until.isoformat()}")
     click.echo(f"new fingerprint: {fingerprint(bundle['body'])} (peers re-import the bundle)")
 

@@ -17,10 +17,11 @@ from adapters.db.models import Area
 from adapters.db.session import reclaim
 from gateway.app import Node
 from gateway.cli import current_node, friendly, main
-from gateway.domain import areas, retention
-from gateway.domain.actors import Actor
+from gateway.domain import retention
+from gateway.domain.areas import local_areas
 from gateway.domain.audit import checkpoints, export, reports, subject, verify, witness
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.actors import Actor
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -32,7 +33,7 @@ def audit_group() -> None:
 def _local_areas(node: Node, only: str | None) -> list[str]:
     with node.sessions() as session, session.begin():
         if only is not None:
-            areas.get_area(session, only)
+            local_areas.get_area(session, only)
             return [only]
         return list(session.scalars(select(Area.code).order_by(Area.code)))
 

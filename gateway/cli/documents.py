@@ -15,7 +15,7 @@ import click
 
 from gateway.cli import current_node, friendly
 from gateway.cli import transfer as transfer_group
-from gateway.domain import documents
+from gateway.domain.casework import documents
 from gateway.domain.clock import utcnow
 from schemas.document import KINDS
 

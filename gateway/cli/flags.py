@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 
 from gateway.cli import current_node, friendly, main
-from gateway.domain.actors import Actor
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle
+from gateway.domain.identity.actors import Actor
 
 
 @main.group("flags")

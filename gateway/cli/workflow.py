@@ -17,16 +17,19 @@ import click
 
 from adapters.db.models import Transfer
 from gateway.cli import _read_json, area, current_node, friendly, transfer
-from gateway.domain import drafts, meetings, timeline, transfers, users, workflow
-from gateway.domain.actors import Actor
+from gateway.domain.casework import acknowledgements, chair_approval
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import CHAIR, COORDINATOR, Principal
+from gateway.domain.identity import users
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import CHAIR, COORDINATOR, Principal
+from gateway.domain.schedule import meetings
+from gateway.domain.transfers import drafts, reading, timeline
 from gateway.errors import Forbidden, NotFound
 
 OPERATOR = Actor.operator()
 
 
-def _print(view: transfers.TransferView) -> None:
+def _print(view: reading.TransferView) -> None:
     click.echo(f"{view.id}\t{view.status}\tenvelope {view.envelope_id}")
 
 
@@ -100,7 +103,7 @@ def transfer_approve(transfer_id: str, email: str) -> None:
     principal = _acting(email, transfer_id, CHAIR)
     node = current_node()
     with node.sessions() as session:
-        approved = workflow.approve(session, node.master, principal, transfer_id, utcnow())
+        approved = chair_approval.approve(session, node.master, principal, transfer_id, utcnow())
     _print(approved)
 
 
@@ -115,7 +118,7 @@ def transfer_acknowledge(transfer_id: str, file: str, email: str) -> None:
     principal = _acting(email, transfer_id, COORDINATOR)
     node = current_node()
     with node.sessions() as session:
-        answered = workflow.acknowledge(
+        answered = acknowledgements.acknowledge(
             session, node.master, principal, transfer_id, body, utcnow()
         )
     _print(answered)

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AuditSalt, Envelope, OutboxItem, Transfer
 from gateway.domain import audit
-from gateway.domain.actors import Actor
-from gateway.domain.areas import get_area
+from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
-from gateway.domain.flags import retention as flag_retention
+from gateway.domain.flags import flag_retention as flag_retention
+from gateway.domain.identity.actors import Actor
 from keys import canonical_json
 from keys.envelope import HEADER_FIELDS
 

@@ -18,8 +18,8 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from gateway.app import Node
-from gateway.domain import sessions as store
 from gateway.domain.clock import utcnow
+from gateway.domain.identity import browser_sessions as store
 
 COOKIE = "__Host-gw-session"
 CSRF_KEY = "csrf"

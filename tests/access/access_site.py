@@ -12,8 +12,8 @@ from typing import Any
 from conftest import RunningNode
 from flask.testing import FlaskClient
 
-from gateway.domain import clients, users
 from gateway.domain.clock import utcnow
+from gateway.domain.identity import clients, users
 from gateway.samples import sample_transfer
 from keys import totp_code
 

@@ -18,7 +18,7 @@ from joserfc.jwk import OctKey, OKPKey
 from sqlalchemy import select
 
 from adapters.db.models import TokenKey
-from gateway.domain.clients import TOKEN_KEY_CONTEXT
+from gateway.domain.identity.clients import TOKEN_KEY_CONTEXT
 from keys import TokenSigningKey, b64url_encode, issue_access_token
 
 LIST = "/api/v1/transfers"

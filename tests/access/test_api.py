@@ -98,8 +98,8 @@ def test_a_user_in_two_areas_names_the_area(site: Site) -> None:
     site.outbound(A)
     site.outbound(B)
     person = site.add_user("both", A, "coordinator")
-    from gateway.domain import users
     from gateway.domain.clock import utcnow
+    from gateway.domain.identity import users
 
     with site.north.node.sessions() as session:
         users.add_user_role(

@@ -30,7 +30,7 @@ from test_workflow import (
 
 from gateway.domain.audit import reports
 from gateway.domain.clock import utcnow
-from gateway.domain.delivery import claim_due, deliver
+from gateway.domain.federation.delivery import claim_due, deliver
 from gateway.samples import sample_transfer
 
 WEST = "westdale"

@@ -21,8 +21,8 @@ from flask.testing import FlaskClient
 from smtp_sink import SmtpSink
 from sqlalchemy import text
 
-from gateway.domain import users
 from gateway.domain.clock import utcnow
+from gateway.domain.identity import users
 from gateway.samples import sample_transfer
 from gateway.worker import send_notifications
 

@@ -23,12 +23,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from adapters.db.models import Envelope
-from gateway.domain import clients
-from gateway.domain.areas import current_secret_keys
+from gateway.domain.areas.local_areas import current_secret_keys
+from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import verify
 from gateway.domain.clock import utcnow
-from gateway.domain.peers import recipient_key
-from gateway.domain.transfers import queue_item
+from gateway.domain.identity import clients
+from gateway.domain.transfers.sending import queue_item
 from gateway.samples import sample_transfer
 from keys import canonical_json, seal_envelope, sha256_hex
 from schemas.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
@@ -641,7 +641,7 @@ def test_a_purged_case_serves_no_documents(site: Site) -> None:
     from datetime import timedelta
 
     from gateway.domain import retention
-    from gateway.domain.actors import Actor
+    from gateway.domain.identity.actors import Actor
 
     north_id, south_id = inbound(site)
     bearer = south_bearer(site)

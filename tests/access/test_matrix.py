@@ -18,7 +18,7 @@ from access_site import PEER, A, Site, make_site
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from gateway.domain.areas import current_secret_keys
+from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.clock import utcnow
 from gateway.samples import sample_transfer
 from keys import b64url_encode, issue_request_token

@@ -26,7 +26,7 @@ from test_workflow import (
 )
 
 from gateway.domain.clock import utcnow
-from gateway.domain.delivery import claim_due, deliver
+from gateway.domain.federation.delivery import claim_due, deliver
 
 # Canaries: free text and names that travel sealed and must reach no leaf or log line.
 ASK_NOTE = "Canary question about Quentina"

@@ -16,8 +16,8 @@ import pytest
 from access_site import A, B, Site, make_site
 from oidc_provider import OidcProvider
 
-from gateway.domain import users
 from gateway.domain.clock import utcnow
+from gateway.domain.identity import users
 
 CLIENT_ID, CLIENT_SECRET = "marac-gateway", "provider-shared-secret-0123456789"
 

@@ -36,8 +36,8 @@ from audit_support import (
     signing_public,
 )
 
-from gateway.domain.actors import Actor
 from gateway.domain.audit import subject
+from gateway.domain.identity.actors import Actor
 from keys import b64url_decode, canonical_json, verify_document
 from keys.errors import ProofError
 from keys.merkle import leaf_hash, verify_inclusion

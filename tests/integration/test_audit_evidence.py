@@ -34,7 +34,7 @@ from audit_support import (
 )
 from sqlalchemy import text
 
-from gateway.domain import areas
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.samples import sample_transfer
 from keys import (
@@ -342,7 +342,7 @@ def test_a_checkpoint_signed_by_a_retired_sender_key_is_refused(world: World) ->
     (DESIGN section 4); a checkpoint it signs after that is not evidence."""
     north, south = world.north, world.south
     with north.node.sessions() as session:
-        old, new, _ = areas.rotate_keys(
+        old, new, _ = local_areas.rotate_keys(
             session, north.node.master, NORTH, grace=timedelta(days=30), now=utcnow()
         )
     south.import_peer(north.bundle(NORTH))
@@ -354,7 +354,7 @@ def test_a_checkpoint_signed_by_a_retired_sender_key_is_refused(world: World) ->
     wire = sealed_on_north(world)
     assert wire["from"]["key"] == new
     with north.node.sessions() as session, session.begin():
-        retired = areas.secret_keys_by_id(session, north.node.master, old)
+        retired = local_areas.secret_keys_by_id(session, north.node.master, old)
     body = wire["evidence"]["checkpoint"]["body"]
     wire["evidence"]["checkpoint"] = checkpoint_document(
         retired, NORTH, body["size"], b64url_decode(body["root"])

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from conftest import Pair, RunningNode
 
 from gateway.cli import main
-from gateway.domain import users
 from gateway.domain.clock import utcnow
+from gateway.domain.identity import users
 from gateway.samples import sample_transfer
 
 NORTH, SOUTH = "northshire", "south-vale"

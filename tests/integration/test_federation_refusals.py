@@ -12,7 +12,7 @@ import httpx
 import pytest
 from conftest import Pair, RunningNode, stored_envelope
 
-from gateway.domain import areas
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from keys import (
     AreaSecretKeys,
@@ -29,7 +29,9 @@ PATH = "/federation/v1/envelopes"
 
 def north_keys(pair: Pair) -> AreaSecretKeys:
     with pair.north.node.sessions() as session, session.begin():
-        return areas.current_secret_keys(session, pair.north.node.master, "northshire", utcnow())
+        return local_areas.current_secret_keys(
+            session, pair.north.node.master, "northshire", utcnow()
+        )
 
 
 def queued_envelope(pair: Pair) -> dict[str, Any]:

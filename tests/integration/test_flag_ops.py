@@ -18,7 +18,7 @@ from gateway.cli import main
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import index
 from gateway.domain.flags.roles import TOKENS_PATH
-from gateway.domain.ratelimit import RateLimit
+from gateway.domain.identity.rate_limits import RateLimit
 from keys import b64url_encode, canonical_json, issue_request_token
 from schemas.flags import Publication, WireToken
 
@@ -251,7 +251,7 @@ def _publish(three: Any, area: str, node: RunningNode, ref: str) -> Any:
         {"to": HUB, "action": "clear", "ref": ref, "expires_at": None, "tokens": []}
     )
     url = three.hub.url + TOKENS_PATH
-    from gateway.domain.areas import current_secret_keys
+    from gateway.domain.areas.local_areas import current_secret_keys
 
     with node.node.sessions() as session, session.begin():
         keys = current_secret_keys(session, node.node.master, area, utcnow())

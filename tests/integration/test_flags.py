@@ -15,10 +15,10 @@ from conftest import RunningNode
 from sqlalchemy import inspect, text
 
 from gateway.cli import main
-from gateway.domain import clients
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle
 from gateway.domain.flags.months import expiry
+from gateway.domain.identity import clients
 from gateway.samples import sample_transfer
 
 NORTH, SOUTH, HUB = "northshire", "south-vale", "hub"
@@ -391,7 +391,7 @@ def test_verification_request_reaches_the_holder_sealed(three: Three) -> None:
 
 def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
     """South signs a delivery itself, pretending to be the index: refused."""
-    from gateway.domain.areas import current_secret_keys
+    from gateway.domain.areas.local_areas import current_secret_keys
     from keys import canonical_json, issue_request_token
 
     made = set_flag(three, NORTH, "NS-W")

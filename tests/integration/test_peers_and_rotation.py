@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from conftest import Pair
 
-from gateway.domain import areas, peers
+from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
 from gateway.errors import Conflict, Forbidden, Invalid
 from keys import fingerprint
@@ -46,7 +46,7 @@ def test_a_bundle_edited_after_signing_does_not_import(pair: Pair, node_factory)
 def test_plain_http_to_a_remote_host_is_refused(node_factory) -> None:
     node = node_factory("solo")
     with node.node.sessions() as session, pytest.raises(Invalid) as caught:
-        areas.create_area(
+        local_areas.create_area(
             session,
             node.node.master,
             code="remote",
@@ -66,7 +66,7 @@ def test_own_area_cannot_be_imported_as_a_peer(pair: Pair) -> None:
 
 def rotate(pair: Pair, grace: timedelta) -> str:
     with pair.north.node.sessions() as session:
-        _old, new, _until = areas.rotate_keys(
+        _old, new, _until = local_areas.rotate_keys(
             session, pair.north.node.master, "northshire", grace=grace, now=utcnow()
         )
     return new

@@ -1,4 +1,4 @@
-"""The database-backed rate limiter (gateway/domain/ratelimit.py) on SQLite and PostgreSQL:
+"""The database-backed rate limiter (gateway/domain/rate_limits.py) on SQLite and PostgreSQL:
 counts per key and window, resets with the window, stores no raw key, and never grants
 more than the limit to concurrent callers."""
 
@@ -13,8 +13,8 @@ from conftest import Databases
 from sqlalchemy import text
 
 from adapters.db import make_engine, make_session_factory, upgrade
-from gateway.domain import ratelimit
-from gateway.domain.ratelimit import RateLimit
+from gateway.domain.identity import rate_limits
+from gateway.domain.identity.rate_limits import RateLimit
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
 
@@ -30,9 +30,9 @@ def sessions(databases: Databases):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def hit(sessions, key: str, limit: RateLimit, now: datetime) -> ratelimit.RateDecision:  # type: ignore[no-untyped-def]
+def hit(sessions, key: str, limit: RateLimit, now: datetime) -> rate_limits.RateDecision:  # type: ignore[no-untyped-def]
     with sessions() as session, session.begin():
-        return ratelimit.hit(session, key, limit, now)
+        return rate_limits.hit(session, key, limit, now)
 
 
 def test_counts_within_a_window_and_resets_with_the_next(sessions) -> None:  # type: ignore[no-untyped-def]
@@ -44,10 +44,10 @@ def test_counts_within_a_window_and_resets_with_the_next(sessions) -> None:  # t
     assert decisions[-1].retry_after == 57
     assert hit(sessions, "lookup:user-2", limit, T0 + timedelta(seconds=5)).allowed
     with sessions() as session, session.begin():
-        assert not ratelimit.peek(
+        assert not rate_limits.peek(
             session, "lookup:user-1", limit, T0 + timedelta(seconds=30)
         ).allowed
-        assert ratelimit.peek(session, "lookup:user-1", limit, T0 + timedelta(seconds=61)).allowed
+        assert rate_limits.peek(session, "lookup:user-1", limit, T0 + timedelta(seconds=61)).allowed
     assert hit(sessions, "lookup:user-1", limit, T0 + timedelta(seconds=61)).count == 1
     with sessions() as session:
         keys = session.execute(text("SELECT key FROM rate_counters")).scalars().all()
@@ -94,7 +94,7 @@ def test_purge_drops_only_counters_whose_window_is_over(sessions) -> None:  # ty
     hit(sessions, "old", limit, T0)
     hit(sessions, "new", limit, T0 + timedelta(days=3))
     with sessions() as session, session.begin():
-        assert ratelimit.purge(session, T0 + timedelta(days=1)) == 1
+        assert rate_limits.purge(session, T0 + timedelta(days=1)) == 1
     with sessions() as session:
         assert session.execute(text("SELECT count(*) FROM rate_counters")).scalar() == 1
     # The surviving counter still counts.

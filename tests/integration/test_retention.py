@@ -31,9 +31,9 @@ from audit_support import (
 from sqlalchemy import text
 
 from gateway.domain import retention
-from gateway.domain.actors import Actor
 from gateway.domain.audit import subject
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.actors import Actor
 from gateway.samples import sample_transfer
 from keys.envelope import HEADER_FIELDS
 

@@ -21,7 +21,7 @@ import pytest
 from conftest import Pair, RunningNode, stored_envelope
 from sqlalchemy import text
 
-from gateway.domain.areas import secret_keys_by_id
+from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.samples import sample_transfer
 from keys import open_envelope
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from gateway.domain.calendar import (
+from gateway.domain.schedule.working_calendar import (
     add_working_days,
     due,
     is_overdue,

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from gateway.domain import documents, media
+from gateway.domain.casework import documents, media_types
 from gateway.errors import Refused
 from gateway.web.uploads import envelope_limit
 from keys import AreaSecretKeys, canonical_json, seal_envelope, sha256_hex
@@ -79,7 +79,7 @@ def types_xml(main: str) -> bytes:
     ],
 )
 def test_media_type_is_judged_from_the_bytes(data: bytes, expected: str | None) -> None:
-    assert media.detect(data) == expected
+    assert media_types.detect(data) == expected
 
 
 def test_an_oversized_declaration_inside_a_zip_is_not_inflated() -> None:
@@ -87,7 +87,7 @@ def test_an_oversized_declaration_inside_a_zip_is_not_inflated() -> None:
     bomb = office(
         [("[Content_Types].xml", types_xml(MAIN) + b" " * 2_000_000), ("word/document.xml", b"")]
     )
-    assert media.detect(bomb) is None
+    assert media_types.detect(bomb) is None
 
 
 def payload(raw: bytes = b"hello\n", **changes: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from itertools import product
 
 import pytest
 
-from gateway.domain import states
+from gateway.domain.transfers import states
 from gateway.errors import Conflict
 
 # Written out by hand from the workflow issue, not derived from the module under test.

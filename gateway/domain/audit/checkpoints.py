@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AuditCheckpoint, AuditHead, PeerCheckpoint
-from gateway.domain.areas import current_secret_keys
+from gateway.domain.areas.local_areas import current_secret_keys
+from gateway.domain.areas.peers import pinned_key
 from gateway.domain.audit.log import head_of
-from gateway.domain.peers import pinned_key
 from keys import (
     AreaSecretKeys,
     MasterKey,

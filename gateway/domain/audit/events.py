@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditEvent
-from gateway.domain.areas import get_area
+from gateway.domain.areas.local_areas import get_area
 
 MAX_PAGE = 500
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditEvent
 from gateway.domain import audit
-from gateway.domain.actors import Actor
-from gateway.domain.areas import get_area
+from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.audit.checkpoints import Checkpoint, issue
 from gateway.domain.audit.log import fetch_nodes
+from gateway.domain.identity.actors import Actor
 from keys import MasterKey, b64url_encode
 from keys.merkle import inclusion_nodes, inclusion_proof
 

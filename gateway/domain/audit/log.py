@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditEvent, AuditHead, AuditSalt
 from adapters.db.session import param_mark
-from gateway.domain.actors import Actor
+from gateway.domain.identity.actors import Actor
 from keys import MasterKey, b64url_encode, canonical_json
 from keys.encoding import sha256
 from keys.merkle import HASH_SIZE, Frontier, NodeId, leaf_hash, node_row, root_nodes

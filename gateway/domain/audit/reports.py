@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditEvent
-from gateway.domain.areas import get_area
+from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.audit.export import day_range
 from gateway.errors import Invalid

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, AuditCheckpoint, AuditHead
 from adapters.db.session import param_mark, read_snapshot
-from gateway.domain.areas import get_area
+from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit.checkpoints import read_signed, root_of
 from gateway.domain.audit.log import format_at
 from keys import CryptoError, canonical_json

@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditCheckpoint, AuditCosignature, PeerCheckpoint
 from adapters.peer_client import PeerClient, PeerUnreachable
-from gateway.domain import audit, peerauth
-from gateway.domain.actors import Actor
-from gateway.domain.areas import current_secret_keys, get_area
+from gateway.domain import audit
+from gateway.domain.areas import peer_auth
+from gateway.domain.areas.local_areas import current_secret_keys, get_area
+from gateway.domain.areas.peers import node_url, pinned_key
 from gateway.domain.audit import actions
 from gateway.domain.audit.checkpoints import (
     PeerStatement,
@@ -30,7 +31,7 @@ from gateway.domain.audit.checkpoints import (
     verify_peer_checkpoint,
 )
 from gateway.domain.audit.log import fetch_nodes
-from gateway.domain.peers import node_url, pinned_key
+from gateway.domain.identity.actors import Actor
 from gateway.errors import Conflict, Invalid, NotFound, Unauthorized, field_errors
 from keys import (
     CryptoError,
@@ -238,7 +239,7 @@ def answer_consistency(
     session: Session, master: MasterKey, body: bytes, authorization: str | None, now: datetime
 ) -> dict[str, Any]:
     request = _load(ConsistencyRequestSchema(), body)
-    peerauth.authenticate(
+    peer_auth.authenticate(
         session,
         authorization,
         audience=request.area,
@@ -271,7 +272,7 @@ def accept_cosignature(
         statement = CosignatureBodySchema().load(raw)
     except ValidationError as exc:
         raise Invalid("The co-signature is not valid.", errors=field_errors(exc.messages)) from exc
-    claims = peerauth.authenticate(
+    claims = peer_auth.authenticate(
         session,
         authorization,
         audience=statement.area,

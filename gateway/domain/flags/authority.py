@@ -11,9 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import LinkageKey
-from gateway.domain import audit, ratelimit
-from gateway.domain.actors import Actor
+from gateway.domain import audit
 from gateway.domain.audit import actions
+from gateway.domain.identity import rate_limits
+from gateway.domain.identity.actors import Actor
 from gateway.errors import Malformed, TooManyRequests
 from keys import CryptoError, MasterKey
 from keys.oprf import OprfKey
@@ -55,7 +56,7 @@ def evaluate(
     role_area: str,
     caller: str,
     elements: list[bytes],
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> list[bytes]:
     """Evaluate one batch for `caller`, as the authority answering for `role_area`."""
@@ -69,11 +70,11 @@ def evaluate_in(
     role_area: str,
     caller: str,
     elements: list[bytes],
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> list[bytes]:
     """`evaluate` inside the caller's transaction (a local lookup makes one)."""
-    decision = ratelimit.hit(session, f"linkage-evaluate:{caller}", limit, now)
+    decision = rate_limits.hit(session, f"linkage-evaluate:{caller}", limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "This area has made too many linkage evaluations; try again later.",

@@ -19,10 +19,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, IndexToken, Peer
-from gateway.domain import audit, ratelimit
-from gateway.domain.actors import Actor
+from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.flags.months import expiry_instant
+from gateway.domain.identity import rate_limits
+from gateway.domain.identity.actors import Actor
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
 from schemas.flags import (
@@ -49,7 +50,7 @@ def publish(
     role_area: str,
     publisher: str,
     publication: Publication,
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> None:
     """Set (replace), extend or clear one flag's tokens, for the publishing area only.
@@ -59,7 +60,7 @@ def publish(
     catching up on many changed flags does not use up its coordinators' lookups."""
     mine = (IndexToken.area == publisher) & (IndexToken.ref == publication.ref)
     with session.begin():
-        decision = ratelimit.hit(session, f"index-publish:{publisher}", limit, now)
+        decision = rate_limits.hit(session, f"index-publish:{publisher}", limit, now)
         if not decision.allowed:
             raise TooManyRequests(
                 "This area has published too many flag changes; try again later.",
@@ -112,7 +113,7 @@ def match(
     role_area: str,
     caller: str,
     tokens: Iterable[WireToken],
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> list[IndexMatch]:
     """Active tokens of other areas equal to any of `tokens`, one answer per flag."""
@@ -126,12 +127,12 @@ def match_in(
     role_area: str,
     caller: str,
     tokens: Iterable[WireToken],
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> list[IndexMatch]:
     """`match` inside the caller's transaction (a local lookup makes one)."""
     wanted = sorted({b64url_decode(t.token, length=32) for t in tokens})
-    decision = ratelimit.hit(session, f"index-match:{caller}", limit, now)
+    decision = rate_limits.hit(session, f"index-match:{caller}", limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "This area has made too many flag index queries; try again later.",

@@ -23,16 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, Envelope, Flag, FlagToken, Transfer
-from gateway.domain import audit, conversation, timeline
-from gateway.domain.actors import Actor
-from gateway.domain.areas import secret_keys_by_id
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.audit import actions
+from gateway.domain.federation import envelope_writer
 from gateway.domain.flags import roles as role_calls
 from gateway.domain.flags.months import expiry, today
 from gateway.domain.flags.roles import Roles, RoleUnavailable
-from gateway.domain.flags.tokens import person_tokens
-from gateway.domain.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE, Principal
-from gateway.domain.states import INBOUND, OUTBOUND
+from gateway.domain.flags.token_derivation import person_tokens
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import (
+    CHAIR,
+    COORDINATOR,
+    FLAGS_QUERY,
+    FLAGS_WRITE,
+    Principal,
+)
+from gateway.domain.transfers import timeline
+from gateway.domain.transfers.states import INBOUND, OUTBOUND
 from gateway.errors import Conflict, Invalid, NotFound, TooManyRequests, field_errors
 from keys import CryptoError, MasterKey, b64url_encode, open_envelope, open_own_copy, parse_envelope
 from keys.boxes import new_box_keypair
@@ -489,11 +497,11 @@ def _notify(
         reviewed_at=row.reviewed_at,
         expires_at=row.expires_at,
     )
-    sent = conversation.send_reply(
+    sent = envelope_writer.send_reply(
         session,
         master,
         transfer,
-        conversation.Reply(
+        envelope_writer.Reply(
             payload_type=PAYLOAD_TYPE,
             payload=dump_flag_notice(notice),
             action=actions.FLAG_NOTICE_SENT,

@@ -15,14 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Flag, FlagToken
-from gateway.domain import audit, ratelimit
+from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.flags import roles as role_calls
 from gateway.domain.flags.lifecycle import _load
 from gateway.domain.flags.months import today
 from gateway.domain.flags.roles import Roles
-from gateway.domain.flags.tokens import person_tokens
-from gateway.domain.principals import COORDINATOR, FLAGS_QUERY, Principal
+from gateway.domain.flags.token_derivation import person_tokens
+from gateway.domain.identity import rate_limits
+from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, Principal
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
 from schemas.flags import (
@@ -56,7 +57,7 @@ def lookup(
     principal: Principal,
     requested_area: str | None,
     data: Mapping[str, Any],
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> list[Match]:
     area = principal.choose_area(requested_area, LOOKUP_ROLES, FLAGS_QUERY)
@@ -75,7 +76,7 @@ def _lookup(
     principal: Principal,
     area: str,
     person: Person,
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
     inside: Session | None,
 ) -> list[Match]:
@@ -83,7 +84,7 @@ def _lookup(
         return nullcontext() if inside is not None else session.begin()
 
     with step():
-        decision = ratelimit.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
+        decision = rate_limits.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "Too many lookups; try again later.", retry_after=decision.retry_after

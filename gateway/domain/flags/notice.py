@@ -8,12 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Flag, Transfer
-from gateway.domain import audit, timeline
-from gateway.domain.actors import Actor
+from gateway.domain import audit
 from gateway.domain.audit import actions
-from gateway.domain.conversation import Handler, Inbound, replied_transfer
+from gateway.domain.federation.handlers import Handler, Inbound, replied_transfer
 from gateway.domain.flags.months import today
-from gateway.domain.states import OUTBOUND
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers import timeline
+from gateway.domain.transfers.states import OUTBOUND
 from gateway.errors import Refused
 from schemas.flags import ACTIVE, CLEARED, EXPIRED, FlagNotice, load_flag_notice
 

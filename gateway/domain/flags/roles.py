@@ -20,8 +20,8 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.peer_client import PeerClient, PeerUnreachable, check_peer_url
-from gateway.domain.areas import current_secret_keys
-from gateway.domain.ratelimit import RateLimit
+from gateway.domain.areas.local_areas import current_secret_keys
+from gateway.domain.identity.rate_limits import RateLimit
 from gateway.errors import DomainError
 from keys import MasterKey, b64url_decode, b64url_encode, canonical_json, issue_request_token
 from schemas.common import AREA_CODE

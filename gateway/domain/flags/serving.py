@@ -12,7 +12,7 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area
-from gateway.domain import peerauth
+from gateway.domain.areas import peer_auth
 from gateway.domain.flags import authority, index, verification
 from gateway.domain.flags.roles import (
     EVALUATE_PATH,
@@ -70,7 +70,7 @@ def _plays(session: Session, configured: RoleAt | None, to: str) -> None:
 def _caller(
     session: Session, authorization: str | None, to: str, path: str, raw: bytes, now: datetime
 ) -> str:
-    claims = peerauth.authenticate(
+    claims = peer_auth.authenticate(
         session, authorization, audience=to, method="POST", path=path, body=raw, now=now
     )
     return claims.iss

@@ -25,16 +25,17 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, Flag, FlagVerification
 from adapters.peer_client import PeerUnreachable
-from gateway.domain import audit, ratelimit
-from gateway.domain.actors import Actor
-from gateway.domain.areas import current_secret_keys
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import current_secret_keys
+from gateway.domain.areas.peers import node_url
 from gateway.domain.audit import actions
 from gateway.domain.flags import index
 from gateway.domain.flags.lifecycle import _load, _subject_dict, verify_context
 from gateway.domain.flags.lookup import LOOKUP_ROLES, unwrap
 from gateway.domain.flags.roles import VERIFICATIONS_PATH, Roles, RoleUnavailable, _post
-from gateway.domain.peers import node_url
-from gateway.domain.principals import COORDINATOR, FLAGS_QUERY, FLAGS_WRITE, Principal
+from gateway.domain.identity import rate_limits
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, FLAGS_WRITE, Principal
 from gateway.errors import Conflict, NotFound, Refused, TooManyRequests
 from keys import (
     CryptoError,
@@ -65,7 +66,7 @@ def request(
     principal: Principal,
     requested_area: str | None,
     data: Mapping[str, Any],
-    limit: ratelimit.RateLimit,
+    limit: rate_limits.RateLimit,
     now: datetime,
 ) -> str:
     """Seal and send one verification request; returns its id."""
@@ -74,7 +75,7 @@ def request(
     index_ref, key = unwrap(roles.master, area, body.ref)
     with session.begin():
         # Verification requests share the lookup allowance: each one discloses a person.
-        decision = ratelimit.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
+        decision = rate_limits.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
         if not decision.allowed:
             raise TooManyRequests(
                 "Too many lookups and verification requests; try again later.",
@@ -150,7 +151,7 @@ def relay(
     """Pass a sealed request on to the area holding the referenced flag, unread."""
     holder, flag_ref = index.open_ref(roles.master, req.ref)
     with session.begin():
-        decision = ratelimit.hit(session, f"index-relay:{caller}", roles.role_limit, now)
+        decision = rate_limits.hit(session, f"index-relay:{caller}", roles.role_limit, now)
         if not decision.allowed:
             raise TooManyRequests(
                 "This area has sent too many verification requests; try again later.",

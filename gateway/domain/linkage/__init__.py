@@ -1,5 +1,10 @@
 """Privacy-preserving linkage of subjects across areas (DESIGN section 6): pure, no Flask."""
 
-from gateway.domain.linkage.tokens import LinkageInput, Subject, derive_tokens, linkage_inputs
+from gateway.domain.linkage.subject_tokens import (
+    LinkageInput,
+    Subject,
+    derive_tokens,
+    linkage_inputs,
+)
 
 __all__ = ["LinkageInput", "Subject", "derive_tokens", "linkage_inputs"]

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import ValidationError
 
-from gateway.domain import meetings
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ
+from gateway.domain.identity.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ
+from gateway.domain.schedule import meetings
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node

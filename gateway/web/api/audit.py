@@ -17,7 +17,7 @@ from marshmallow import Schema, ValidationError
 from gateway.domain.audit import events, reports, subject, verify
 from gateway.domain.audit.export import day_range
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import AUDIT_READ, AUDITOR
+from gateway.domain.identity.principals import AUDIT_READ, AUDITOR
 from gateway.errors import Invalid, Malformed, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node

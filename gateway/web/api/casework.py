@@ -9,9 +9,16 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from marshmallow import ValidationError
 
-from gateway.domain import forward_permission, forwarding, repeats, restricted, withdrawal
+from gateway.domain.casework import forward_permission, forwarding, repeat_incidents, withdrawal
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ, TRANSFERS_WRITE
+from gateway.domain.identity.principals import (
+    AUDITOR,
+    CHAIR,
+    COORDINATOR,
+    TRANSFERS_READ,
+    TRANSFERS_WRITE,
+)
+from gateway.domain.transfers import restriction
 from gateway.errors import Invalid, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node
@@ -26,7 +33,7 @@ def _permission(view: forward_permission.PermissionView) -> dict[str, Any]:
     return dumped
 
 
-def _naming(found: restricted.Naming) -> dict[str, Any]:
+def _naming(found: restriction.Naming) -> dict[str, Any]:
     dumped: dict[str, Any] = NamedUsersViewSchema().dump(found)
     return dumped
 
@@ -103,7 +110,7 @@ def report_repeat_incident(transfer_id: str) -> Response:
     data = _json_object()
     current = node()
     with current.sessions() as db:
-        reported = repeats.report(
+        reported = repeat_incidents.report(
             db, current.master, current_principal(), transfer_id, data, utcnow()
         )
     return jsonify(_item(reported))
@@ -118,7 +125,7 @@ def name_transfer_users(transfer_id: str) -> Response:
     except ValidationError as exc:
         raise Invalid("The list is not valid.", errors=field_errors(exc.messages)) from exc
     with node().sessions() as db:
-        named = restricted.name_users(db, current_principal(), transfer_id, body.users, utcnow())
+        named = restriction.name_users(db, current_principal(), transfer_id, body.users, utcnow())
     return jsonify(_naming(named))
 
 
@@ -127,5 +134,5 @@ def name_transfer_users(transfer_id: str) -> Response:
 def get_transfer_access(transfer_id: str) -> Response:
     _canonical_id(transfer_id)
     with node().sessions() as db:
-        found = restricted.view(db, current_principal(), transfer_id)
+        found = restriction.view(db, current_principal(), transfer_id)
     return jsonify(_naming(found))

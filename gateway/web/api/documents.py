@@ -9,9 +9,9 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from marshmallow import ValidationError
 
-from gateway.domain import documents, information
+from gateway.domain.casework import documents, information_requests
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import (
+from gateway.domain.identity.principals import (
     AUDITOR,
     CHAIR,
     COORDINATOR,
@@ -46,7 +46,7 @@ def _document(view: documents.DocumentView) -> dict[str, Any]:
     return dumped
 
 
-def _request_item(view: information.RequestView) -> dict[str, Any]:
+def _request_item(view: information_requests.RequestView) -> dict[str, Any]:
     dumped: dict[str, Any] = InformationRequestItemSchema().dump(view)
     return dumped
 
@@ -136,7 +136,7 @@ def request_information(transfer_id: str) -> tuple[Response, int]:
     data = _json_object()
     current = node()
     with current.sessions() as db:
-        made = information.request_information(
+        made = information_requests.request_information(
             db, current.master, current_principal(), transfer_id, data, utcnow()
         )
     return jsonify(_request_item(made)), 201
@@ -147,5 +147,5 @@ def request_information(transfer_id: str) -> tuple[Response, int]:
 def list_information_requests(transfer_id: str) -> Response:
     _canonical_id(transfer_id)
     with node().sessions() as db:
-        found, items = information.list_requests(db, current_principal(), transfer_id)
+        found, items = information_requests.list_requests(db, current_principal(), transfer_id)
     return jsonify(transfer=_item(found), items=[_request_item(item) for item in items])

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle, lookup, verification
-from gateway.domain.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
+from gateway.domain.identity.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node

@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from gateway.domain import messages
+from gateway.domain.casework import messages
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import (
+from gateway.domain.identity.principals import (
     AUDITOR,
     CHAIR,
     COORDINATOR,

@@ -19,9 +19,9 @@ from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from flask import Request, Response, json
 from flask import request as flask_request
 
-from gateway.domain import clients
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import SCOPES
+from gateway.domain.identity import clients
+from gateway.domain.identity.principals import SCOPES
 from gateway.errors import PROBLEM_BASE, Invalid
 from gateway.web import node
 from gateway.web.api import api

@@ -8,15 +8,16 @@ from typing import Any
 from flask import Response, jsonify, request, url_for
 from marshmallow import ValidationError
 
-from gateway.domain import drafts, transfers, workflow
+from gateway.domain.casework import acknowledgements, chair_approval
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import (
+from gateway.domain.identity.principals import (
     AUDITOR,
     CHAIR,
     COORDINATOR,
     TRANSFERS_READ,
     TRANSFERS_WRITE,
 )
+from gateway.domain.transfers import drafts, reading, sending
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.security import current_principal, requires
 from gateway.web import node
@@ -39,7 +40,7 @@ def _json_object() -> dict[str, Any]:
     return body
 
 
-def _item(view: transfers.TransferView) -> dict[str, Any]:
+def _item(view: reading.TransferView) -> dict[str, Any]:
     dumped: dict[str, Any] = TransferItemSchema().dump(view)
     return dumped
 
@@ -53,7 +54,7 @@ def create_transfer() -> tuple[Response, int, dict[str, str]]:
         raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
     data = _json_object()
     current = node()
-    save = drafts.draft_as if draft else transfers.send_as
+    save = drafts.draft_as if draft else sending.send_as
     with current.sessions() as db:
         sent = save(db, current.master, current_principal(), data, utcnow())
     location = url_for("api.get_transfer", transfer_id=sent.id)
@@ -67,9 +68,9 @@ def list_transfers() -> Response:
         query = load_transfer_query(request.args.to_dict(flat=True))
     except ValidationError as exc:
         raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
-    area = transfers.listing_area(current_principal(), query.area)
+    area = reading.listing_area(current_principal(), query.area)
     with node().sessions() as db:
-        page = transfers.list_transfer_page(
+        page = reading.list_transfer_page(
             db,
             area,
             direction=query.direction,
@@ -89,7 +90,7 @@ def get_transfer(transfer_id: str) -> Response:
     _canonical_id(transfer_id)
     current = node()
     with current.sessions() as db:
-        opened = transfers.open_transfer(
+        opened = reading.open_transfer(
             db, current.master, current_principal(), transfer_id, now=utcnow()
         )
     return jsonify(transfer=_item(opened.transfer), content=opened.content)
@@ -100,7 +101,7 @@ def get_transfer(transfer_id: str) -> Response:
 def get_timeline(transfer_id: str) -> Response:
     _canonical_id(transfer_id)
     with node().sessions() as db:
-        found, steps = transfers.transfer_timeline(db, current_principal(), transfer_id)
+        found, steps = reading.transfer_timeline(db, current_principal(), transfer_id)
     return jsonify(transfer=_item(found), timeline=TimelineStepSchema(many=True).dump(steps))
 
 
@@ -120,7 +121,9 @@ def approve_transfer(transfer_id: str) -> Response:
     _canonical_id(transfer_id)
     current = node()
     with current.sessions() as db:
-        approved = workflow.approve(db, current.master, current_principal(), transfer_id, utcnow())
+        approved = chair_approval.approve(
+            db, current.master, current_principal(), transfer_id, utcnow()
+        )
     return jsonify(_item(approved))
 
 
@@ -131,7 +134,7 @@ def acknowledge_transfer(transfer_id: str) -> Response:
     data = _json_object()
     current = node()
     with current.sessions() as db:
-        answered = workflow.acknowledge(
+        answered = acknowledgements.acknowledge(
             db, current.master, current_principal(), transfer_id, data, utcnow()
         )
     return jsonify(_item(answered))

@@ -7,11 +7,11 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request
 
-from gateway.domain.areas import export_bundle
+from gateway.domain.areas.local_areas import export_bundle
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.receiving import receive_envelope as accept
 from gateway.domain.flags import serving
-from gateway.domain.receiving import receive_envelope as accept
 from gateway.errors import DomainError
 from gateway.web import node
 

@@ -30,11 +30,11 @@ from requests import RequestException
 from werkzeug.wrappers import Response
 
 from adapters.oidc import OidcProviders, ProviderMisconfigured
-from gateway.domain import sessions as stages
-from gateway.domain import users
 from gateway.domain.clock import utcnow
-from gateway.domain.principals import ROLES
-from gateway.domain.ratelimit import RateLimit
+from gateway.domain.identity import browser_sessions as stages
+from gateway.domain.identity import users
+from gateway.domain.identity.principals import ROLES
+from gateway.domain.identity.rate_limits import RateLimit
 from gateway.errors import Conflict, NotFound, TooManyRequests, Unauthorized
 from gateway.security import current_principal, requires
 from gateway.web import node

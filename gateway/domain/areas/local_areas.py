@@ -1,0 +1,226 @@
+"""Local areas and their keys: creation, the signed public bundle, rotation, the keyring.
+
+Private keys are unsealed from the database with the node master key only for the moment
+they are used; nothing here caches them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Area, AreaKey, Peer
+from adapters.peer_client import check_peer_url
+from gateway.domain import audit
+from gateway.domain.audit import actions
+from gateway.domain.identity.actors import Actor
+from gateway.errors import Conflict, Invalid, NotFound
+from keys import AreaSecretKeys, MasterKey, PublicAreaKey, b64url_encode, format_time, sign_document
+from schemas.bundle import BUNDLE_KIND
+from schemas.common import AREA_CODE
+
+OPERATOR = Actor.operator()
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class AreaView:
+    code: str
+    name: str
+    url: str
+    mailbox: str
+    key_id: str
+
+
+def _seal_context(key_id: str, part: str) -> str:
+    return f"area-key:{key_id}:{part}"
+
+
+def create_area(
+    session: Session,
+    master: MasterKey,
+    *,
+    code: str,
+    name: str,
+    url: str,
+    mailbox: str,
+    now: datetime,
+    actor: Actor = OPERATOR,
+) -> AreaView:
+    problems: dict[str, list[str]] = {}
+    if not AREA_CODE.match(code):
+        problems["code"] = ["Area codes are lowercase letters, digits and '-', 2-63 long."]
+    if not name.strip() or len(name) > 200:
+        problems["name"] = ["Give the area's name (at most 200 characters)."]
+    if not EMAIL.match(mailbox) or len(mailbox) > 320:
+        problems["mailbox"] = ["Give the coordinator mailbox as an email address."]
+    try:
+        check_peer_url(url)
+    except ValueError as exc:
+        problems["url"] = [str(exc)]
+    if problems:
+        raise Invalid("The area could not be created.", errors=problems)
+    with session.begin():
+        if session.get(Area, code) is not None:
+            raise Conflict(f"Area {code} already exists on this node.")
+        if session.get(Peer, code) is not None:
+            raise Conflict(f"Area {code} is already imported as a peer.")
+        session.add(
+            Area(code=code, name=name, url=url.rstrip("/"), mailbox=mailbox, created_at=now)
+        )
+        key_id = _add_key(session, master, code, now)
+        session.flush()
+        audit.start_log(session, code, now)
+        session.flush()
+        audit.record(
+            session,
+            code,
+            audit.Event(action=actions.AREA_CREATED, actor=actor, details={"key": key_id}),
+            now,
+        )
+    return AreaView(code, name, url.rstrip("/"), mailbox, key_id)
+
+
+def _add_key(session: Session, master: MasterKey, code: str, now: datetime) -> str:
+    secrets = AreaSecretKeys.generate(code)
+    session.add(
+        AreaKey(
+            key_id=secrets.key_id,
+            area_code=code,
+            signing_public=secrets.signing_public,
+            encryption_public=secrets.encryption_public,
+            signing_secret_sealed=master.seal(
+                secrets.signing_seed, _seal_context(secrets.key_id, "sign")
+            ),
+            encryption_secret_sealed=master.seal(
+                secrets.encryption_secret, _seal_context(secrets.key_id, "box")
+            ),
+            valid_from=now,
+            valid_until=None,
+            created_at=now,
+        )
+    )
+    session.flush()
+    return secrets.key_id
+
+
+def rotate_keys(
+    session: Session,
+    master: MasterKey,
+    code: str,
+    *,
+    grace: timedelta,
+    now: datetime,
+    actor: Actor = OPERATOR,
+) -> tuple[str, str, datetime]:
+    """New key pair; the old one keeps verifying (and opening) until `now + grace`."""
+    with session.begin():
+        old = _current_key_row(session, code, now)
+        old.valid_until = now + grace
+        new_id = _add_key(session, master, code, now)
+        audit.record(
+            session,
+            code,
+            audit.Event(
+                action=actions.KEYS_ROTATED,
+                actor=actor,
+                details={
+                    "old_key": old.key_id,
+                    "new_key": new_id,
+                    "old_valid_until": format_time(now + grace),
+                },
+            ),
+            now,
+        )
+        return old.key_id, new_id, now + grace
+
+
+def get_area(session: Session, code: str) -> Area:
+    area = session.get(Area, code)
+    if area is None:
+        raise NotFound(f"Area {code} is not hosted on this node.")
+    return area
+
+
+def _current_key_row(session: Session, code: str, now: datetime) -> AreaKey:
+    get_area(session, code)
+    rows = session.scalars(
+        select(AreaKey).where(AreaKey.area_code == code).order_by(AreaKey.valid_from.desc())
+    )
+    for row in rows:
+        if row.valid_from <= now and (row.valid_until is None or row.valid_until > now):
+            return row
+    raise NotFound(f"Area {code} has no valid key; run `marac-gateway keys rotate {code}`.")
+
+
+def _unseal(master: MasterKey, row: AreaKey) -> AreaSecretKeys:
+    return AreaSecretKeys(
+        area=row.area_code,
+        signing_seed=master.open(row.signing_secret_sealed, _seal_context(row.key_id, "sign")),
+        encryption_secret=master.open(
+            row.encryption_secret_sealed, _seal_context(row.key_id, "box")
+        ),
+    )
+
+
+def current_secret_keys(
+    session: Session, master: MasterKey, code: str, now: datetime
+) -> AreaSecretKeys:
+    return _unseal(master, _current_key_row(session, code, now))
+
+
+def secret_keys_by_id(session: Session, master: MasterKey, key_id: str) -> AreaSecretKeys | None:
+    row = session.get(AreaKey, key_id)
+    return None if row is None else _unseal(master, row)
+
+
+def local_public_key(row: AreaKey) -> PublicAreaKey:
+    return PublicAreaKey(
+        area=row.area_code,
+        key_id=row.key_id,
+        signing_public=row.signing_public,
+        encryption_public=row.encryption_public,
+        valid_from=row.valid_from,
+        valid_until=row.valid_until,
+    )
+
+
+def export_bundle(session: Session, master: MasterKey, code: str, now: datetime) -> dict[str, Any]:
+    """The signed public bundle: the current key plus retired keys still in their grace."""
+    area = get_area(session, code)
+    current = _current_key_row(session, code, now)
+    previous = session.scalars(
+        select(AreaKey)
+        .where(AreaKey.area_code == code, AreaKey.key_id != current.key_id)
+        .where(AreaKey.valid_until.is_not(None), AreaKey.valid_until > now)
+        .order_by(AreaKey.valid_from)
+    )
+    body: dict[str, Any] = {
+        "kind": BUNDLE_KIND,
+        "v": 1,
+        "area": area.code,
+        "name": area.name,
+        "url": area.url,
+        "mailbox": area.mailbox,
+        **_key_fields(current),
+        "previous_keys": [
+            {**_key_fields(row), "valid_until": format_time(row.valid_until)}
+            for row in previous
+            if row.valid_until is not None
+        ],
+    }
+    return sign_document(body, _unseal(master, current))
+
+
+def _key_fields(row: AreaKey) -> dict[str, str]:
+    return {
+        "key_id": row.key_id,
+        "signing_key": b64url_encode(row.signing_public),
+        "encryption_key": b64url_encode(row.encryption_public),
+        "valid_from": format_time(row.valid_from),
+    }

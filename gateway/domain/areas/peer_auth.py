@@ -1,0 +1,113 @@
+"""Authenticating a peer's request (DESIGN section 4, federation HTTP): a short-lived
+Ed25519 JWS from a pinned key, bound to the addressed area, the method, the URL and the
+body. Used by every inbound federation endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Area, UsedToken
+from gateway.domain.areas.peers import pinned_key
+from gateway.errors import Refused, Unauthorized
+from keys import (
+    CryptoError,
+    ExpiredKey,
+    PublicAreaKey,
+    RequestClaims,
+    token_key_id,
+    verify_request_token,
+)
+
+# Kept after a token expires, so a clock a little behind cannot reopen the replay window.
+JTI_MARGIN = timedelta(seconds=60)
+
+
+def bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("A bearer request token is required.")
+    return token.strip()
+
+
+def token_key(session: Session, authorization: str | None, now: datetime) -> PublicAreaKey:
+    try:
+        key_id = token_key_id(bearer(authorization))
+    except CryptoError as exc:
+        raise Unauthorized(f"Request token refused: {exc}.") from exc
+    with session.begin():
+        key = pinned_key(session, key_id)
+    if key is None:
+        raise Unauthorized("The token's key is not pinned on this node; import the bundle.")
+    try:
+        key.check_valid(now)
+    except ExpiredKey as exc:
+        raise Unauthorized("The token's key is outside its validity period.") from exc
+    return key
+
+
+def endpoint_url(session: Session, area: str, path: str) -> str:
+    """The URL a sender must have bound its token to: the addressed area's published URL."""
+    with session.begin():
+        local = session.get(Area, area)
+        if local is None:
+            raise Refused("No such area on this node.", reason="wrong-addressee")
+        return local.url + path
+
+
+def verify(
+    session: Session,
+    authorization: str | None,
+    *,
+    audience: str,
+    method: str,
+    path: str,
+    body: bytes,
+    now: datetime,
+) -> RequestClaims:
+    key = token_key(session, authorization, now)
+    try:
+        return verify_request_token(
+            bearer(authorization),
+            key,
+            audience=audience,
+            method=method,
+            url=endpoint_url(session, audience, path),
+            body=body,
+            now=int(now.timestamp()),
+        )
+    except CryptoError as exc:
+        raise Unauthorized(f"Request token refused: {exc}.") from exc
+
+
+def authenticate(
+    session: Session,
+    authorization: str | None,
+    *,
+    audience: str,
+    method: str,
+    path: str,
+    body: bytes,
+    now: datetime,
+) -> RequestClaims:
+    """Verify and spend the token at once (for endpoints whose effect is not itself
+    idempotent by an id the way envelopes are)."""
+    claims = verify(
+        session, authorization, audience=audience, method=method, path=path, body=body, now=now
+    )
+    try:
+        with session.begin():
+            session.add(used_token(claims, now))
+    except IntegrityError as exc:
+        raise Unauthorized("The request token has already been used.") from exc
+    return claims
+
+
+def used_token(claims: RequestClaims, now: datetime) -> UsedToken:
+    return UsedToken(
+        jti=claims.jti,
+        issuer=claims.iss,
+        expires_at=datetime.fromtimestamp(claims.exp, now.tzinfo) + JTI_MARGIN,
+    )

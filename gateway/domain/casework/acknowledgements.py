@@ -1,0 +1,189 @@
+"""The MARAC-to-MARAC conversation after the first envelope: a chair's approval of a held
+transfer, the receiving coordinator's acknowledgement, and applying that acknowledgement
+on the sending node (DESIGN section 2, workflow issue).
+
+Each step is ONE transaction: the state change, its audit events, the checkpoint and
+evidence of any disclosure, and the outbox row are written together or not at all."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Transfer
+from gateway.domain import audit
+from gateway.domain.audit import actions
+from gateway.domain.casework import replying
+from gateway.domain.federation import envelope_writer, handlers
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.schedule import meetings
+from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers.reading import TransferView, view
+from gateway.errors import NotFound, Refused
+from keys import (
+    MasterKey,
+)
+from schemas.acknowledgement import (
+    ACCEPTED,
+    Acknowledgement,
+    dump_acknowledgement,
+    load_acknowledgement,
+    load_acknowledgement_body,
+)
+from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
+from schemas.acknowledgement import SCHEMA_VERSION as ACK_VERSION
+
+# An answer is expected once the transfer has left; it may overtake the receipt.
+AWAITING_ANSWER = frozenset(
+    {states.QUEUED, states.FAILED, states.DELIVERED, states.INFORMATION_REQUESTED}
+)
+
+
+# --- acknowledgement, receiving side -------------------------------------------------------
+
+
+def acknowledge(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> TransferView:
+    """The receiving coordinator's answer: validated, sealed back to the sender in reply to
+    the transfer's envelope, logged as a disclosure with evidence, and queued; our own
+    transfer moves to acknowledged or redirected."""
+    body = replying.loaded_body(load_acknowledgement_body, data, "acknowledgement")
+    with session.begin():
+        row = session.get(Transfer, transfer_id, with_for_update=True)
+        if row is None or not principal.may_send(row.area_code):
+            raise NotFound("No such transfer.")
+        target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
+        states.move(row, target)
+        meetings.check_listed_for(session, row.area_code, body.listed_for)
+        actor = principal.actor(row.area_code, SEND_ROLES)
+        sent = envelope_writer.send_reply(
+            session,
+            master,
+            row,
+            envelope_writer.Reply(
+                payload_type=ACKNOWLEDGEMENT,
+                payload=_acknowledgement_payload(body, row),
+                action=actions.ACKNOWLEDGEMENT_SENT,
+                actor=actor,
+                details={"status": body.status},
+            ),
+            now,
+        )
+        row.listed_for = body.listed_for
+        timeline.note(session, row, target, now, actor=actor, envelope_id=sent.envelope_id)
+        session.flush()
+        return view(row)
+
+
+def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
+    """The posted body, addressed from our area back to the sender, validated whole."""
+    values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+    ack = Acknowledgement(
+        **values, schema_version=ACK_VERSION, from_area=row.area_code, to_area=row.peer_area
+    )
+    return replying.checked_payload(
+        dump_acknowledgement(ack), load_acknowledgement, "acknowledgement"
+    )
+
+
+# --- acknowledgement, sending side ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the sending node keeps from an acknowledgement: its outcome and the listing
+    date. The rest (case reference, names, note) stays sealed in the stored envelope."""
+
+    status: str
+    listed_for: date | None
+
+
+def _answer_of(loaded: object) -> Answer | None:
+    if isinstance(loaded, Acknowledgement):
+        return Answer(loaded.status, loaded.listed_for)
+    return None
+
+
+def _answered_transfer(session: Session, inbound: handlers.Inbound) -> str:
+    """The outbound transfer an inbound acknowledgement answers: one this area sent to
+    that very peer and that is delivered and not yet answered. Anything else is refused."""
+    row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
+    if row is None:
+        raise Refused(
+            "The acknowledgement answers no transfer this area sent to its sender.",
+            reason="unknown-transfer",
+        )
+    if row.status not in AWAITING_ANSWER:
+        raise Refused(
+            f"The transfer is '{row.status}', not awaiting an acknowledgement.",
+            reason="unexpected-acknowledgement",
+        )
+    return row.id
+
+
+def _apply_answer(session: Session, inbound: handlers.Inbound, transfer_id: str | None) -> None:
+    row = session.get(Transfer, transfer_id)
+    if row is None or not isinstance(inbound.summary, Answer):
+        raise Refused("The acknowledgement cannot be applied.", reason="invalid-payload")
+    apply_reply(session, row, inbound.summary, inbound.envelope_id, inbound.now)
+
+
+ACKNOWLEDGEMENT_HANDLER = handlers.Handler(
+    load=load_acknowledgement,
+    summary=_answer_of,
+    target=_answered_transfer,
+    apply=_apply_answer,
+)
+
+
+def apply_reply(
+    session: Session,
+    row: Transfer,
+    reply: Answer,
+    acknowledgement_id: str,
+    now: datetime,
+) -> None:
+    """Move our transfer on and log it, in the receiving transaction."""
+    if row.status in (states.QUEUED, states.FAILED):
+        # The answer outran our record of the receipt (or our outbox gave up just as the
+        # peer stored it): an area can only answer what it received, so this proves it.
+        states.move(row, states.DELIVERED)
+        row.failure_reason = None
+        row.delivered_at = row.delivered_at or now
+    target = states.ACKNOWLEDGED if reply.status == ACCEPTED else states.REDIRECTED
+    states.move(row, target)
+    row.listed_for = reply.listed_for
+    timeline.note(
+        session, row, target, now, actor=Actor.peer(row.peer_area), envelope_id=acknowledgement_id
+    )
+    row.updated_at = now
+    audit.record(
+        session,
+        row.area_code,
+        audit.Event(
+            action=actions.ACKNOWLEDGEMENT_RECEIVED,
+            actor=Actor.peer(row.peer_area),
+            peer_area=row.peer_area,
+            # `envelope` names the transfer's own envelope, so reports can time the
+            # acknowledgement from the disclosure; the acknowledgement is named apart.
+            objects={
+                "transfer": row.id,
+                "envelope": row.envelope_id,
+                "acknowledgement": acknowledgement_id,
+            },
+            details={"type": ACKNOWLEDGEMENT, "status": reply.status},
+        ),
+        now,
+    )

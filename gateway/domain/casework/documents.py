@@ -1,0 +1,571 @@
+"""Documents in reply to a transfer (workflow issue part 3; DESIGN sections 2 and 5).
+
+Either side of a transfer may send a document about it: the minutes, the original
+referral, a completed MARAC referral form, a DASH checklist or anything else, as a file
+(its media type detected from the bytes, checked against the allow-list, its size
+bounded) or as structured minutes. Each travels as its own sealed `document` envelope in
+reply to the transfer, with its SHA-256 and size inside the signed payload.
+
+At rest the bytes exist only inside the sealed envelope; the `documents` table holds
+metadata (kind, media type, size, digest, direction), keyed by the envelope id, which is
+the document's id on both nodes. A download opens the envelope in memory, checks the bytes
+against the signed digest and size, and is audited. No filename is ever kept or used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Envelope, InformationRequest, Transfer, TransferDocument
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import secret_keys_by_id
+from gateway.domain.audit import actions
+from gateway.domain.casework import media_types, replying
+from gateway.domain.federation import envelope_writer, handlers
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import CONTENT_ROLES, SEND_ROLES, Principal
+from gateway.domain.transfers import restriction, states, timeline
+from gateway.domain.transfers.reading import TransferView, check_content_held, listed_transfer, view
+from gateway.errors import Conflict, DomainError, Invalid, NotFound, Refused, field_errors
+from keys import CryptoError, MasterKey, canonical_json, open_envelope, open_own_copy, sha256_hex
+from schemas.document import (
+    MINUTES,
+    MINUTES_JSON,
+    SCHEMA_VERSION,
+    Document,
+    dump_document,
+    load_document,
+)
+from schemas.document import PAYLOAD_TYPE as DOCUMENT
+from schemas.minutes import load_minutes
+
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+OPEN, ANSWERED = "open", "answered"
+
+# A document follows its transfer: it is sent once the transfer has reached the peer, so
+# it can never arrive before the transfer it replies to (and be refused for good).
+SENDABLE = {
+    states.OUTBOUND: frozenset(
+        {states.DELIVERED, states.INFORMATION_REQUESTED, states.ACKNOWLEDGED, states.REDIRECTED}
+    ),
+    states.INBOUND: frozenset({states.RECEIVED, states.ACKNOWLEDGED, states.REDIRECTED}),
+}
+# What a node accepts a document for: the peer can only write about a transfer it holds.
+RECEIVABLE = {
+    states.OUTBOUND: frozenset(
+        {
+            states.QUEUED,
+            states.FAILED,
+            states.DELIVERED,
+            states.INFORMATION_REQUESTED,
+            states.ACKNOWLEDGED,
+            states.REDIRECTED,
+        }
+    ),
+    states.INBOUND: frozenset({states.RECEIVED, states.ACKNOWLEDGED, states.REDIRECTED}),
+}
+
+
+class TooLarge(DomainError):
+    status, slug, title = 413, "too-large", "Document too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """What anyone who may see the transfer's metadata may see of a document."""
+
+    id: str
+    transfer_id: str
+    direction: str
+    kind: str
+    media_type: str
+    size: int
+    sha256: str
+    answers: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenedDocument:
+    document: DocumentView
+    content: bytes
+
+
+def document_view(row: TransferDocument) -> DocumentView:
+    return DocumentView(
+        id=row.document_id,
+        transfer_id=row.transfer_id,
+        direction=row.direction,
+        kind=row.kind,
+        media_type=row.media_type,
+        size=row.size,
+        sha256=row.sha256,
+        answers=row.answers,
+        created_at=row.created_at,
+    )
+
+
+# --- who may act ---------------------------------------------------------------------------
+
+# Given the transfer, the actor to record, or NotFound: another area's transfer answers
+# exactly like one that does not exist.
+Authorise = Callable[[Transfer], Actor]
+
+
+def as_principal(principal: Principal) -> Authorise:
+    """Coordinators of the transfer's area and clients of it with transfers:write."""
+
+    def authorise(row: Transfer) -> Actor:
+        if not principal.may_send(row.area_code):
+            raise NotFound("No such transfer.")
+        return principal.actor(row.area_code, SEND_ROLES)
+
+    return authorise
+
+
+def as_operator(row: Transfer) -> Actor:
+    """The operator at the node's command line holds the master key: any local area."""
+    return Actor.operator()
+
+
+# --- sending -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    kind: str
+    content: bytes
+    media_type: str
+    answers: str | None = None
+
+
+def file_upload(kind: str, content: bytes, answers: str | None, max_bytes: int) -> Outgoing:
+    """An uploaded file: bounded, and typed by what its bytes are (never by its name)."""
+    if len(content) > max_bytes:
+        raise TooLarge(f"Documents are limited to {max_bytes} bytes on this node.")
+    if not content:
+        raise Invalid("The document is empty.", errors={"file": ["May not be empty."]})
+    detected = media_types.detect(content)
+    if detected is None:
+        raise UnsupportedMediaType(
+            "Only PDF, DOCX, ODT, RTF, plain text (UTF-8), PNG and JPEG documents are "
+            "accepted; this file's content is none of them."
+        )
+    return Outgoing(kind, content, detected, answers)
+
+
+def minutes_upload(data: Mapping[str, Any], max_bytes: int) -> Outgoing:
+    """Structured minutes: `{"kind": "minutes", "minutes": {...}, "answers"?}`; their
+    canonical JSON becomes the document's bytes."""
+    unknown = set(data) - {"kind", "minutes", "answers"}
+    errors: dict[str, Any] = {name: ["Unknown field."] for name in sorted(unknown)}
+    if data.get("kind") != MINUTES:
+        errors["kind"] = ["Structured documents must be of kind minutes."]
+    answers = data.get("answers")
+    if answers is not None and not isinstance(answers, str):
+        errors["answers"] = ["Not a valid UUID."]
+    minutes = data.get("minutes")
+    if not isinstance(minutes, dict):
+        errors["minutes"] = ["Required: an object following the minutes checklist."]
+    if errors:
+        raise Invalid("The minutes are not valid.", errors=errors)
+    assert isinstance(minutes, dict)  # noqa: S101 - checked just above, for mypy
+    try:
+        canonical = load_minutes(minutes)
+    except ValidationError as exc:
+        raise Invalid(
+            "The minutes are not valid.", errors={"minutes": field_errors(exc.messages)}
+        ) from exc
+    content = canonical_json(canonical)
+    if len(content) > max_bytes:
+        raise TooLarge(f"Documents are limited to {max_bytes} bytes on this node.")
+    return Outgoing(MINUTES, content, MINUTES_JSON, answers)
+
+
+def send_document(
+    session: Session,
+    master: MasterKey,
+    authorise: Authorise,
+    transfer_id: str,
+    outgoing: Outgoing,
+    now: datetime,
+) -> DocumentView:
+    """Seal the document to the transfer's peer, log it, store its metadata and queue it,
+    in ONE transaction; a document answering an information request closes it."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id, with_for_update=True)
+        if row is None:
+            raise NotFound("No such transfer.")
+        actor = authorise(row)
+        if row.status not in SENDABLE.get(row.direction, frozenset()):
+            raise Conflict(
+                f"Documents follow a transfer once it has reached the other area; this "
+                f"{row.direction} transfer is '{row.status}'."
+            )
+        request = _answered_request(session, row, outgoing.answers)
+        payload = _payload(row, outgoing)
+        sent = envelope_writer.send_reply(
+            session,
+            master,
+            row,
+            envelope_writer.Reply(
+                payload_type=DOCUMENT,
+                payload=payload,
+                action=actions.DOCUMENT_SENT,
+                actor=actor,
+                details={
+                    "kind": outgoing.kind,
+                    "media_type": outgoing.media_type,
+                    "size": len(outgoing.content),
+                },
+                objects={"answers": outgoing.answers} if outgoing.answers else {},
+            ),
+            now,
+        )
+        record = TransferDocument(
+            document_id=sent.envelope_id,
+            area_code=row.area_code,
+            transfer_id=row.id,
+            direction=states.OUTBOUND,
+            kind=outgoing.kind,
+            media_type=outgoing.media_type,
+            size=len(outgoing.content),
+            sha256=payload["sha256"],
+            answers=outgoing.answers,
+            created_at=now,
+        )
+        session.add(record)
+        timeline.note(
+            session,
+            row,
+            "document_sent",
+            now,
+            actor=actor,
+            envelope_id=sent.envelope_id,
+            document_kind=outgoing.kind,
+            answers=outgoing.answers,
+        )
+        if request is not None:
+            _close_request(session, row, request, sent.envelope_id, now, actor)
+        session.flush()
+        return document_view(record)
+
+
+def _answered_request(
+    session: Session, row: Transfer, answers: str | None
+) -> InformationRequest | None:
+    """The request a document answers: one the peer asked of us about this transfer."""
+    if answers is None:
+        return None
+    found = session.get(InformationRequest, (answers, row.area_code))
+    if found is None or found.transfer_id != row.id or found.direction != states.INBOUND:
+        raise Invalid(
+            "The document answers no information request made of this area about this transfer.",
+            errors={"answers": ["No such information request on this transfer."]},
+        )
+    return found
+
+
+def _close_request(
+    session: Session,
+    row: Transfer,
+    request: InformationRequest,
+    document_id: str,
+    now: datetime,
+    actor: Actor,
+) -> None:
+    """Mark the request answered (more documents may follow it); once none is left
+    open, the transfer goes back to awaiting the receiving area's acknowledgement."""
+    if request.status == OPEN:
+        request.status, request.answered_at, request.answered_by = ANSWERED, now, document_id
+        session.flush()
+    still_open = session.scalar(
+        select(InformationRequest.request_id).where(
+            InformationRequest.transfer_id == row.id,
+            InformationRequest.area_code == row.area_code,
+            InformationRequest.status == OPEN,
+        )
+    )
+    if row.status == states.INFORMATION_REQUESTED and still_open is None:
+        states.move(row, states.DELIVERED)
+        timeline.note(
+            session,
+            row,
+            states.DELIVERED,
+            now,
+            actor=actor,
+            envelope_id=document_id,
+            reason="information_supplied",
+        )
+    row.updated_at = now
+
+
+def _payload(row: Transfer, outgoing: Outgoing) -> dict[str, Any]:
+    document = Document(
+        schema_version=SCHEMA_VERSION,
+        from_area=row.area_code,
+        to_area=row.peer_area,
+        kind=outgoing.kind,
+        media_type=outgoing.media_type,
+        sha256=sha256_hex(outgoing.content),
+        size=len(outgoing.content),
+        content=outgoing.content,
+        answers=outgoing.answers,
+    )
+    return replying.checked_payload(dump_document(document), load_document, "document")
+
+
+# --- listing and downloading ---------------------------------------------------------------
+
+
+def list_documents(
+    session: Session, principal: Principal, transfer_id: str
+) -> tuple[TransferView, list[DocumentView]]:
+    """Metadata of every document of the transfer, both directions, oldest first."""
+    with session.begin():
+        row = listed_transfer(session, principal, transfer_id)
+        rows = session.scalars(
+            select(TransferDocument)
+            .where(
+                TransferDocument.transfer_id == row.id,
+                TransferDocument.area_code == row.area_code,
+            )
+            .order_by(TransferDocument.created_at, TransferDocument.document_id)
+        )
+        return view(row), [document_view(found) for found in rows]
+
+
+def open_document(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    document_id: str,
+    now: datetime,
+) -> OpenedDocument:
+    """The document's bytes, decrypted in memory and checked against the signed digest and
+    size; audited. Coordinators and chairs of the area, clients with transfers:read."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_read_content(row.area_code):
+            raise NotFound("No such document.")
+        record = session.get(TransferDocument, (document_id, row.area_code))
+        if record is None or record.transfer_id != row.id:
+            raise NotFound("No such document.")
+        # A document is the case's content: withdrawal and restriction apply to it too.
+        check_content_held(row)
+        restriction.check_may_open(session, principal, row)
+        envelope = session.scalars(
+            select(Envelope).where(
+                Envelope.envelope_id == document_id, Envelope.area_code == row.area_code
+            )
+        ).one()
+        if envelope.purged_at is not None:
+            raise NotFound("This document was purged under the retention schedule.")
+        document = _open(session, master, envelope, record)
+        if row.direction == states.INBOUND and row.opened_at is None:
+            # From now on a withdrawal leaves the area what it has already read.
+            row.opened_at = now
+        audit.record(
+            session,
+            row.area_code,
+            audit.Event(
+                action=actions.DOCUMENT_DOWNLOADED,
+                actor=principal.actor(row.area_code, CONTENT_ROLES),
+                peer_area=row.peer_area,
+                objects={"transfer": row.id, "envelope": document_id},
+                envelope_digest=envelope.digest,
+                details={"kind": record.kind, "direction": record.direction},
+            ),
+            now,
+        )
+        return OpenedDocument(document_view(record), document.content)
+
+
+def _open(
+    session: Session, master: MasterKey, envelope: Envelope, record: TransferDocument
+) -> Document:
+    wire = json.loads(envelope.body)
+    outbound = envelope.direction == states.OUTBOUND
+    key_id = wire["from"]["key"] if outbound else wire["to"]["key"]
+    keys = secret_keys_by_id(session, master, key_id)
+    if keys is None or (outbound and envelope.self_sealed_key is None):
+        raise NotFound("The keys for this document are no longer held.")
+    try:
+        if outbound and envelope.self_sealed_key is not None:
+            payload = open_own_copy(wire, envelope.self_sealed_key, keys)
+        else:
+            payload = open_envelope(wire, keys)
+        document = load_document(payload)
+    except (CryptoError, ValidationError) as exc:
+        raise NotFound("This document can no longer be opened.") from exc
+    # The bytes must be exactly what was signed and what we recorded, or nothing is served.
+    if (
+        len(document.content) != document.size
+        or sha256_hex(document.content) != document.sha256
+        or (document.sha256, document.size) != (record.sha256, record.size)
+    ):
+        raise Conflict("The stored document does not match its signed digest; not served.")
+    return document
+
+
+# --- receiving -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """What outlives the plaintext of a received document: metadata, never its bytes."""
+
+    kind: str
+    media_type: str
+    size: int
+    sha256: str
+    answers: str | None
+
+
+def load_received(payload: Mapping[str, Any]) -> Document:
+    """Validate a received document: its shape, then that its bytes are what the signed
+    payload claims (size, SHA-256) and one of the allowed types. Anything else is
+    refused before anything is stored."""
+    document = load_document(payload)
+    if len(document.content) != document.size or sha256_hex(document.content) != document.sha256:
+        raise Refused(
+            "The document's bytes do not match the size and SHA-256 it claims.",
+            reason="document-mismatch",
+        )
+    if document.media_type == MINUTES_JSON:
+        try:
+            load_minutes(json.loads(document.content))
+        except (ValueError, ValidationError) as exc:
+            raise Refused(
+                "The structured minutes are not valid.", reason="invalid-payload"
+            ) from exc
+    elif media_types.detect(document.content) != document.media_type:
+        raise Refused(
+            "The document's bytes are not of the allowed media type it claims.",
+            reason="unsupported-media-type",
+        )
+    return document
+
+
+def _arrived(loaded: object) -> Arrived | None:
+    if isinstance(loaded, Document):
+        fields = {f.name: getattr(loaded, f.name) for f in dataclasses.fields(Arrived)}
+        return Arrived(**fields)
+    return None
+
+
+def concerned_transfer(session: Session, inbound: handlers.Inbound) -> Transfer:
+    """The transfer, either direction, between this area and the sender, that the envelope
+    replies to; refused otherwise."""
+    for direction in (states.INBOUND, states.OUTBOUND):
+        row = handlers.replied_transfer(session, inbound, direction=direction)
+        if row is not None and row.status in RECEIVABLE[direction]:
+            return row
+        if row is not None:
+            raise Refused(
+                f"The transfer is '{row.status}' here; it takes no more documents.",
+                reason="unexpected-document",
+            )
+    raise Refused(
+        "The envelope replies to no transfer between these two areas.",
+        reason="unknown-transfer",
+    )
+
+
+def _target(session: Session, inbound: handlers.Inbound) -> str:
+    row = concerned_transfer(session, inbound)
+    arrived = inbound.summary
+    if isinstance(arrived, Arrived) and arrived.answers is not None:
+        found = session.get(InformationRequest, (arrived.answers, row.area_code))
+        if found is None or found.transfer_id != row.id or found.direction != states.OUTBOUND:
+            raise Refused(
+                "The document answers no information request this area made.",
+                reason="unknown-request",
+            )
+    return row.id
+
+
+def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None) -> None:
+    row = session.get(Transfer, transfer_id)
+    arrived = inbound.summary
+    if row is None or not isinstance(arrived, Arrived):
+        raise Refused("The document cannot be applied.", reason="invalid-payload")
+    proves_delivery(session, row, inbound)
+    session.add(
+        TransferDocument(
+            document_id=inbound.envelope_id,
+            area_code=row.area_code,
+            transfer_id=row.id,
+            direction=states.INBOUND,
+            kind=arrived.kind,
+            media_type=arrived.media_type,
+            size=arrived.size,
+            sha256=arrived.sha256,
+            answers=arrived.answers,
+            created_at=inbound.now,
+        )
+    )
+    peer = Actor.peer(inbound.sender)
+    timeline.note(
+        session,
+        row,
+        "document_received",
+        inbound.now,
+        actor=peer,
+        envelope_id=inbound.envelope_id,
+        document_kind=arrived.kind,
+        answers=arrived.answers,
+    )
+    if arrived.answers is not None:
+        request = session.get(InformationRequest, (arrived.answers, row.area_code))
+        if request is not None and request.status == OPEN:
+            request.status, request.answered_at = ANSWERED, inbound.now
+            request.answered_by = inbound.envelope_id
+    row.updated_at = inbound.now
+    audit.record(
+        session,
+        row.area_code,
+        audit.Event(
+            action=actions.DOCUMENT_RECEIVED,
+            actor=peer,
+            peer_area=inbound.sender,
+            objects={"transfer": row.id, "envelope": inbound.envelope_id},
+            details={"kind": arrived.kind, "media_type": arrived.media_type, "size": arrived.size},
+        ),
+        inbound.now,
+    )
+
+
+def proves_delivery(session: Session, row: Transfer, inbound: handlers.Inbound) -> None:
+    """A reply from the peer proves it holds our transfer, even if our record of the
+    receipt has not caught up (as for an acknowledgement that overtakes it)."""
+    if row.direction == states.OUTBOUND and row.status in (states.QUEUED, states.FAILED):
+        states.move(row, states.DELIVERED)
+        row.failure_reason = None
+        row.delivered_at = row.delivered_at or inbound.now
+        timeline.note(
+            session,
+            row,
+            states.DELIVERED,
+            inbound.now,
+            actor=Actor.peer(inbound.sender),
+            envelope_id=inbound.envelope_id,
+            reason="reply_received",
+        )
+
+
+HANDLER = handlers.Handler(load=load_received, target=_target, summary=_arrived, apply=_apply)

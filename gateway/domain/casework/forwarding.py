@@ -1,0 +1,385 @@
+"""Forwarding a received case to a third area (workflow issue, part 7). What was shared
+stays the property of the originating area (seed 000 4.19.2, 004 ISP 3.5), so the
+receiving area may pass it on only with the originator's recorded permission:
+
+1. the receiving coordinator asks (`forward_permission` kind `request`, naming the third
+   area), recorded on both sides as `requested`;
+2. the originating coordinator grants or refuses that request (kind `grant`/`refusal`),
+   recorded on both sides;
+3. with a grant for exactly that third area, the receiving coordinator forwards: the
+   case is re-sealed as a new `transfer_request` from the receiving area to the third
+   area (same content, new addressing), a new outbound transfer on this node that remembers
+   where it came from. One grant allows one forward. The inbound transfer keeps its own
+   state (the area still holds its copy and its 12 months of responsibility, 001 5.0);
+   its timeline says where the case went.
+
+All envelopes reply to the transfer's own envelope, so retention purges them with it.
+The permission records and receiving the envelopes are in `forward_permission`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Envelope, Transfer
+from adapters.db.models import ForwardPermission as PermissionRow
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import secret_keys_by_id
+from gateway.domain.areas.peers import recipient_key
+from gateway.domain.audit import actions
+from gateway.domain.casework import forward_permission, replying
+from gateway.domain.federation import envelope_writer
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.transfers import restriction, states, timeline
+from gateway.domain.transfers.reading import TransferView, check_content_held, view
+from gateway.domain.transfers.sending import create_outbound
+from gateway.errors import Conflict, Invalid, NotFound, field_errors
+from keys import CryptoError, MasterKey, open_envelope, parse_envelope
+from schemas.forward_permission import (
+    GRANT,
+    GRANTED,
+    REFUSAL,
+    REQUEST,
+    ForwardPermission,
+    dump_forward_permission,
+    load_forward_decision_body,
+    load_forward_permission,
+    load_forward_request_body,
+)
+from schemas.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
+from schemas.forward_permission import SCHEMA_VERSION as PERMISSION_VERSION
+from schemas.transfer_request import load_transfer_request
+
+
+def _invalid(what: str, exc: ValidationError) -> Invalid:
+    return Invalid(f"The {what} is not valid.", errors=field_errors(exc.messages))
+
+
+def _payload(row: Transfer, **values: Any) -> dict[str, Any]:
+    permission = ForwardPermission(
+        schema_version=PERMISSION_VERSION,
+        from_area=row.area_code,
+        to_area=row.peer_area,
+        **{
+            "reason": None,
+            "requested_by": None,
+            "request_id": None,
+            "decided_by": None,
+            "note": None,
+            **values,
+        },
+    )
+    canonical = dump_forward_permission(permission)
+    try:
+        load_forward_permission(canonical)  # what we send must be what a peer accepts
+    except ValidationError as exc:
+        raise _invalid("request", exc) from exc
+    return canonical
+
+
+# --- 1. the receiving area asks ------------------------------------------------------------
+
+
+def request_permission(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> forward_permission.PermissionView:
+    try:
+        body = load_forward_request_body(data)
+    except ValidationError as exc:
+        raise _invalid("request", exc) from exc
+    with session.begin():
+        row = replying.locked_for_sender(session, principal, transfer_id)
+        _check_forwardable(session, principal, row)
+        if body.forward_to in (row.area_code, row.peer_area):
+            raise Invalid(
+                "Forwarding goes to a third area.",
+                errors={"forward_to": ["Must name an area other than the two of this transfer."]},
+            )
+        _known_area(session, body.forward_to, now)
+        actor = principal.actor(row.area_code, SEND_ROLES)
+        values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+        sent = envelope_writer.send_reply(
+            session,
+            master,
+            row,
+            envelope_writer.Reply(
+                payload_type=FORWARD_PERMISSION,
+                payload=_payload(row, kind=REQUEST, **values),
+                action=actions.FORWARD_REQUESTED,
+                actor=actor,
+                details={"kind": REQUEST, "forward_to": body.forward_to, "reason": body.reason},
+            ),
+            now,
+        )
+        permission = forward_permission.new_permission(sent.envelope_id, row, body.forward_to, now)
+        session.add(permission)
+        timeline.note(
+            session,
+            row,
+            "forward_requested",
+            now,
+            actor=actor,
+            envelope_id=sent.envelope_id,
+            forward_to=body.forward_to,
+            reason=body.reason,
+        )
+        session.flush()
+        return forward_permission.permission_view(permission)
+
+
+def _check_forwardable(session: Session, principal: Principal | None, row: Transfer) -> None:
+    if row.direction != states.INBOUND:
+        raise Conflict(
+            "Only the area that received a case forwards it; "
+            "the originating area sends its own transfer instead."
+        )
+    if row.status == states.WITHDRAWN:
+        raise Conflict("The originating area withdrew this transfer; it cannot be forwarded.")
+    if principal is not None:
+        restriction.check_may_open(session, principal, row)
+
+
+def _known_area(session: Session, area: str, now: datetime) -> None:
+    try:
+        recipient_key(session, area, now)
+    except NotFound as exc:
+        raise Invalid(
+            "The third area is not known to this node.",
+            errors={"forward_to": ["Not a peer with a valid key; import its bundle first."]},
+        ) from exc
+
+
+# --- 2. the originating area answers -------------------------------------------------------
+
+
+def decide(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> forward_permission.PermissionView:
+    try:
+        body = load_forward_decision_body(data)
+    except ValidationError as exc:
+        raise _invalid("decision", exc) from exc
+    with session.begin():
+        row = replying.locked_for_sender(session, principal, transfer_id)
+        if row.direction != states.OUTBOUND:
+            raise Conflict("Only the originating area answers a request to forward its case.")
+        permission = session.get(
+            PermissionRow, (body.request_id, row.area_code), with_for_update=True
+        )
+        if permission is None or permission.transfer_id != row.id:
+            raise Invalid(
+                "No such request to forward this transfer.",
+                errors={"request_id": ["No request to forward this transfer has this id."]},
+            )
+        if permission.status != forward_permission.REQUESTED:
+            raise Conflict(f"This request was already answered ('{permission.status}').")
+        granted = body.decision == GRANTED
+        if granted and row.status == states.WITHDRAWN:
+            raise Conflict("This transfer was withdrawn; forwarding it cannot be granted.")
+        kind = GRANT if granted else REFUSAL
+        actor = principal.actor(row.area_code, SEND_ROLES)
+        sent = envelope_writer.send_reply(
+            session,
+            master,
+            row,
+            envelope_writer.Reply(
+                payload_type=FORWARD_PERMISSION,
+                payload=_payload(
+                    row,
+                    kind=kind,
+                    forward_to=permission.forward_to,
+                    request_id=permission.request_id,
+                    decided_by=body.decided_by,
+                    note=body.note,
+                ),
+                action=actions.FORWARD_GRANTED if granted else actions.FORWARD_REFUSED,
+                actor=actor,
+                details={"kind": kind, "forward_to": permission.forward_to},
+                objects={"request": permission.request_id},
+            ),
+            now,
+        )
+        permission.status = GRANTED if granted else forward_permission.REFUSED
+        permission.answer_id, permission.answered_at = sent.envelope_id, now
+        timeline.note(
+            session,
+            row,
+            f"forward_{permission.status}",
+            now,
+            actor=actor,
+            envelope_id=sent.envelope_id,
+            forward_to=permission.forward_to,
+            request=permission.request_id,
+        )
+        session.flush()
+        return forward_permission.permission_view(permission)
+
+
+# --- 3. the receiving area forwards --------------------------------------------------------
+
+
+def forward(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    to_area: str,
+    now: datetime,
+) -> TransferView:
+    with session.begin():
+        row = replying.locked_for_sender(session, principal, transfer_id)
+        return _forward(
+            session,
+            master,
+            row,
+            principal,
+            to_area,
+            principal.actor(row.area_code, SEND_ROLES),
+            now,
+        )
+
+
+def forward_as_operator(
+    session: Session, master: MasterKey, transfer_id: str, to_area: str, now: datetime
+) -> TransferView:
+    """`transfer forward` at the node's command line: the operator holds the master key
+    and could open any case anyway, so no named-user check; the permission is still
+    required, and the forward is logged as the operator's."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id, with_for_update=True)
+        if row is None:
+            raise NotFound("No such transfer.")
+        return _forward(session, master, row, None, to_area, Actor.operator(), now)
+
+
+def _forward(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    principal: Principal | None,
+    to_area: str,
+    actor: Actor,
+    now: datetime,
+) -> TransferView:
+    _check_forwardable(session, principal, row)
+    permission = _grant_for(session, row, to_area)
+    check_content_held(row)
+    request = _readdressed(session, master, row, to_area)
+    originating = row.peer_area
+
+    def as_forward(event: audit.Event) -> audit.Event:
+        return dataclasses.replace(
+            event,
+            action=actions.FORWARD_SENT,
+            objects={
+                **event.objects,
+                "forwarded_from": row.id,
+                "permission": str(permission.answer_id),
+            },
+            details={**event.details, "originating_area": originating},
+        )
+
+    forwarded = create_outbound(
+        session, master, request, to_area=to_area, now=now, actor=actor, event=as_forward
+    )
+    forwarded.forwarded_from = row.id
+    permission.used_by = forwarded.id
+    timeline.note(
+        session,
+        forwarded,
+        "forwarded_from",
+        now,
+        actor=actor,
+        envelope_id=permission.answer_id,
+        originating_area=originating,
+        transfer=row.id,
+    )
+    timeline.note(
+        session,
+        row,
+        "forwarded",
+        now,
+        actor=actor,
+        envelope_id=forwarded.envelope_id,
+        forward_to=to_area,
+        transfer=forwarded.id,
+        permission=permission.answer_id,
+    )
+    row.updated_at = now
+    session.flush()
+    return view(forwarded)
+
+
+def _grant_for(session: Session, row: Transfer, to_area: str) -> PermissionRow:
+    found = list(
+        session.scalars(
+            select(PermissionRow)
+            .where(
+                PermissionRow.transfer_id == row.id,
+                PermissionRow.area_code == row.area_code,
+                PermissionRow.forward_to == to_area,
+                PermissionRow.status == GRANTED,
+            )
+            .order_by(PermissionRow.answered_at)
+            .with_for_update()
+        )
+    )
+    unused = [p for p in found if p.used_by is None]
+    if unused:
+        return unused[0]
+    if found:
+        raise Conflict(
+            f"The originating area's permission to forward this case to '{to_area}' was "
+            "already used; ask again to forward it again."
+        )
+    raise Conflict(
+        f"No permission from the originating area to forward this case to '{to_area}' is "
+        "recorded; ask for it first (POST .../forward-permission-requests)."
+    )
+
+
+def _readdressed(session: Session, master: MasterKey, row: Transfer, to_area: str) -> Any:
+    """The received content, opened in memory, addressed from us to the third area and
+    validated whole; dropped once re-sealed."""
+    envelope = session.scalars(
+        select(Envelope).where(
+            Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
+        )
+    ).one()
+    wire = json.loads(envelope.body)
+    try:
+        keys = secret_keys_by_id(session, master, parse_envelope(wire).to_key)
+        if keys is None:
+            raise CryptoError("key gone")
+        content = open_envelope(wire, keys)
+    except CryptoError as exc:
+        raise Conflict(
+            "This transfer's content is no longer held; it cannot be forwarded."
+        ) from exc
+    content = {**content, "from_area": row.area_code, "to_area": to_area}
+    try:
+        return load_transfer_request(content)
+    except ValidationError as exc:
+        raise Conflict(
+            "The case is no longer valid as it stands (a date in it has passed, say); "
+            "ask the originating area to send it afresh."
+        ) from exc

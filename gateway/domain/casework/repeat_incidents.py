@@ -1,0 +1,184 @@
+"""Repeat incidents (workflow issue, part 8): after a transfer both the originating and
+the receiving area keep responsibilities for 12 months (seed 001 5.0); an incident within
+12 calendar months of the case's last MARAC referral makes it a repeat (000 4.3), and the
+originating area tells the area now holding the case with a `repeat_incident` notice.
+
+"The area now holding it" is the area the transfer went to, once it has it (delivered,
+asked for more, or accepted). A case that area redirected is held elsewhere, and one that
+was withdrawn is held by nobody: both are refused. The last referral date is read from
+our own sealed copy of the transfer, in memory, like a chair's approval does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Envelope, Transfer
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import secret_keys_by_id
+from gateway.domain.audit import actions
+from gateway.domain.casework import replying
+from gateway.domain.federation import envelope_writer, handlers
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers.reading import TransferView, view
+from gateway.errors import Conflict, Invalid, Refused
+from keys import CryptoError, MasterKey, open_own_copy, parse_envelope
+from schemas.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
+from schemas.repeat_incident import SCHEMA_VERSION as REPEAT_VERSION
+from schemas.repeat_incident import (
+    RepeatIncident,
+    dump_repeat_incident,
+    load_repeat_incident,
+    load_repeat_incident_body,
+    repeat_window_end,
+    within_window,
+)
+
+HOLDING = frozenset({states.DELIVERED, states.INFORMATION_REQUESTED, states.ACKNOWLEDGED})
+
+
+def report(
+    session: Session,
+    master: MasterKey,
+    principal: Principal,
+    transfer_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+) -> TransferView:
+    body = replying.loaded_body(load_repeat_incident_body, data, "repeat incident")
+    with session.begin():
+        row = replying.locked_for_sender(session, principal, transfer_id)
+        if row.direction != states.OUTBOUND:
+            raise Conflict("Only the originating area sends a repeat-incident notice.")
+        if row.status not in HOLDING:
+            raise Conflict(
+                f"The transfer is '{row.status}': a repeat-incident notice goes only to an "
+                "area that holds the case (delivered, asked for more, or accepted)."
+            )
+        last = _last_referral(session, master, row)
+        if not within_window(last, body.incident_date):
+            raise Invalid(
+                "The incident is not a repeat: it is not within 12 months of the case's "
+                "last MARAC referral.",
+                errors={
+                    "incident_date": [
+                        f"Must be between the last referral and {repeat_window_end(last)}."
+                    ]
+                },
+            )
+        notice = RepeatIncident(
+            **{f.name: getattr(body, f.name) for f in dataclasses.fields(body)},
+            schema_version=REPEAT_VERSION,
+            from_area=row.area_code,
+            to_area=row.peer_area,
+            last_referral_date=last,
+        )
+        payload = dump_repeat_incident(notice)
+        load_repeat_incident(payload)  # what we send must be what a peer accepts
+        actor = principal.actor(row.area_code, SEND_ROLES)
+        sent = envelope_writer.send_reply(
+            session,
+            master,
+            row,
+            envelope_writer.Reply(
+                payload_type=REPEAT_INCIDENT,
+                payload=payload,
+                action=actions.REPEAT_INCIDENT_SENT,
+                actor=actor,
+            ),
+            now,
+        )
+        timeline.note(
+            session, row, "repeat_incident", now, actor=actor, envelope_id=sent.envelope_id
+        )
+        session.flush()
+        return view(row)
+
+
+def _last_referral(session: Session, master: MasterKey, row: Transfer) -> Any:
+    """`last_marac_date` from our own sealed copy, opened in memory and dropped."""
+    envelope = session.scalars(
+        select(Envelope).where(
+            Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
+        )
+    ).one()
+    wire = json.loads(envelope.body)
+    try:
+        keys = secret_keys_by_id(session, master, parse_envelope(wire).from_key)
+        if keys is None or envelope.self_sealed_key is None:
+            raise CryptoError("own copy gone")
+        content = open_own_copy(wire, envelope.self_sealed_key, keys)
+    except CryptoError as exc:
+        raise Conflict("This transfer's content is no longer held here.") from exc
+    try:
+        return datetime.fromisoformat(str(content["last_marac_date"])).date()
+    except (KeyError, ValueError) as exc:  # pragma: no cover - the schema requires it
+        raise Conflict("This transfer records no last MARAC referral date.") from exc
+    finally:
+        del content
+
+
+# --- receiving side ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Nothing of the notice's content is kept outside its sealed envelope."""
+
+
+def _notice_of(loaded: object) -> Notice | None:
+    return Notice() if isinstance(loaded, RepeatIncident) else None
+
+
+def _held_transfer(session: Session, inbound: handlers.Inbound) -> str:
+    row = handlers.replied_transfer(session, inbound, direction=states.INBOUND)
+    if row is None:
+        raise Refused(
+            "The notice concerns no transfer this area received from its sender.",
+            reason="unknown-transfer",
+        )
+    if row.status in (states.WITHDRAWN, states.REDIRECTED):
+        raise Refused(f"The transfer is '{row.status}' here.", reason="not-held")
+    return row.id
+
+
+def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None) -> None:
+    row = session.get(Transfer, transfer_id)
+    if row is None:
+        raise Refused("The notice cannot be applied.", reason="invalid-payload")
+    peer = Actor.peer(row.peer_area)
+    row.updated_at = inbound.now
+    timeline.note(
+        session, row, "repeat_incident", inbound.now, actor=peer, envelope_id=inbound.envelope_id
+    )
+    audit.record(
+        session,
+        row.area_code,
+        audit.Event(
+            action=actions.REPEAT_INCIDENT_RECEIVED,
+            actor=peer,
+            peer_area=row.peer_area,
+            objects={
+                "transfer": row.id,
+                "envelope": row.envelope_id,
+                "notice": inbound.envelope_id,
+            },
+            details={"type": REPEAT_INCIDENT},
+        ),
+        inbound.now,
+    )
+
+
+HANDLER = handlers.Handler(
+    load=load_repeat_incident, summary=_notice_of, target=_held_transfer, apply=_apply
+)

@@ -1,0 +1,382 @@
+"""The durable outbox: claim due envelopes, deliver them, store receipts, back off, give up.
+
+Exactly-once at the receiver comes from two halves: the sender retries until it holds a
+valid signed receipt (at-least-once), and the receiver is idempotent by envelope id. A
+worker that dies mid-delivery leaves a claim that lapses after the lease; the next claim
+retries, and the receiver answers with the receipt it already issued.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from marshmallow import ValidationError
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, UsedToken
+from adapters.peer_client import PeerClient, PeerUnreachable
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import secret_keys_by_id
+from gateway.domain.areas.peers import node_url, pinned_key
+from gateway.domain.audit import actions
+from gateway.domain.audit.log import Detail
+from gateway.domain.casework import messages
+from gateway.domain.federation.receiving import ENVELOPES_PATH
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
+from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
+from schemas.receipt import RECEIPT_KIND, ReceiptSchema
+
+PENDING = "pending"
+# On the timeline of the transfer a reply belongs to when the outbox gives up on it.
+REPLY_FAILED = "reply_failed"
+# The receiver has judged the envelope itself and will judge it the same way again.
+PERMANENT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
+_jitter = secrets.SystemRandom()
+
+
+@dataclass(frozen=True)
+class DeliveryPolicy:
+    backoff_base: float
+    backoff_cap: float
+    max_age: float
+    lease: float
+
+    def next_delay(self, attempts: int) -> float:
+        """Exponential backoff with 'equal jitter': never hammer, never synchronise."""
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** max(attempts - 1, 0))
+        return float(delay / 2 + _jitter.uniform(0, delay / 2))
+
+
+@dataclass(frozen=True)
+class Claim:
+    outbox_id: int
+    envelope_id: str
+    from_area: str
+    from_key: str
+    to_area: str
+    body: str
+    digest: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    envelope_id: str
+    delivered: bool
+    final: bool
+    detail: str
+
+
+class DeliveryError(Exception):
+    def __init__(self, detail: str, *, permanent: bool) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.permanent = permanent
+
+
+def claim_due(session: Session, *, now: datetime, lease: float, limit: int) -> list[Claim]:
+    """Claim up to `limit` due items. On PostgreSQL concurrent workers skip each other's rows
+    (FOR UPDATE SKIP LOCKED); on SQLite the immediate transaction serialises claimers."""
+    with session.begin():
+        rows = session.execute(
+            select(OutboxItem, Envelope)
+            .join(Envelope, Envelope.pk == OutboxItem.envelope_pk)
+            .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now)
+            .where(or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now))
+            .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=OutboxItem)
+        ).all()
+        claims = []
+        for item, envelope in rows:
+            item.claimed_until = now + timedelta(seconds=lease)
+            wire = json.loads(envelope.body)
+            claims.append(
+                Claim(
+                    outbox_id=item.id,
+                    envelope_id=envelope.envelope_id,
+                    from_area=envelope.area_code,
+                    from_key=wire["from"]["key"],
+                    to_area=envelope.peer_area,
+                    body=envelope.body,
+                    digest=envelope.digest,
+                    created_at=item.created_at,
+                )
+            )
+        return claims
+
+
+def deliver(
+    session: Session,
+    master: MasterKey,
+    client: PeerClient,
+    claim: Claim,
+    policy: DeliveryPolicy,
+    clock: Callable[[], datetime],
+) -> Outcome:
+    try:
+        receipt = _post(session, master, client, claim, clock())
+    except DeliveryError as exc:
+        return _record_failure(session, claim, exc, policy, clock())
+    return _record_delivery(session, claim, receipt, clock())
+
+
+def _post(
+    session: Session, master: MasterKey, client: PeerClient, claim: Claim, now: datetime
+) -> str:
+    with session.begin():
+        url = node_url(session, claim.to_area) + ENVELOPES_PATH
+        sender = secret_keys_by_id(session, master, claim.from_key)
+    if sender is None:
+        raise DeliveryError("the sending key is no longer held", permanent=True)
+    body = claim.body.encode("ascii")
+    token = issue_request_token(
+        sender,
+        audience=claim.to_area,
+        method="POST",
+        url=url,
+        body=body,
+        now=int(now.timestamp()),
+    )
+    try:
+        response = client.post(url, body, token)
+    except PeerUnreachable as exc:
+        raise DeliveryError(f"peer unreachable ({exc})", permanent=False) from exc
+    if response.status not in (200, 202):
+        raise DeliveryError(
+            f"peer answered HTTP {response.status}{_problem_slug(response.body)}",
+            permanent=response.status in PERMANENT_STATUSES,
+        )
+    text = response.body.decode("utf-8", errors="replace")
+    _check_receipt(session, claim, text)
+    return text
+
+
+def _problem_slug(body: bytes) -> str:
+    """The peer's problem type (our own fixed vocabulary), never its free text."""
+    try:
+        kind = json.loads(body).get("type", "")
+    except (ValueError, AttributeError):
+        return ""
+    slug = str(kind).rsplit("/", 1)[-1][:40]
+    return f" ({slug})" if slug.replace("-", "").isalnum() else ""
+
+
+def _check_receipt(session: Session, claim: Claim, text: str) -> None:
+    try:
+        document = json.loads(text)
+        receipt = ReceiptSchema().load(document)
+    except (ValueError, ValidationError) as exc:
+        raise DeliveryError("peer sent a malformed receipt", permanent=False) from exc
+    body = receipt.body
+    with session.begin():
+        key = pinned_key(session, body.key)
+    if key is None or key.area != claim.to_area:
+        raise DeliveryError("receipt signed by a key not pinned for the peer", permanent=False)
+    try:
+        verify_document(document, RECEIPT_KIND, key.signing_public)
+    except CryptoError as exc:
+        raise DeliveryError("receipt signature does not verify", permanent=False) from exc
+    expected = (claim.envelope_id, claim.digest, claim.to_area, claim.from_area)
+    if (body.envelope_id, body.envelope_digest, body.from_area, body.to_area) != expected:
+        raise DeliveryError("receipt is for another envelope", permanent=False)
+
+
+def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime) -> Outcome:
+    with session.begin():
+        item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
+        envelope = _envelope(session, claim)
+        if item is None or envelope is None:
+            return Outcome(claim.envelope_id, True, True, "already recorded")
+        item.status, item.finished_at, item.claimed_until = DELIVERED, now, None
+        item.last_error = None
+        envelope.receipt = envelope.receipt or receipt
+        transfer = _transfer(session, claim)
+        if transfer is not None:
+            if transfer.status in (QUEUED, FAILED):
+                states.move(transfer, DELIVERED)
+                transfer.failure_reason = None
+                timeline.note(
+                    session,
+                    transfer,
+                    DELIVERED,
+                    now,
+                    actor=Actor.system(),
+                    envelope_id=claim.envelope_id,
+                )
+            elif transfer.status == WITHDRAWN and transfer.delivered_at is None:
+                # Withdrawn while a worker was delivering it: the receipt still proves
+                # delivery (withdrawn is final); the withdrawal envelope follows it.
+                timeline.note(
+                    session,
+                    transfer,
+                    "delivered_after_withdrawal",
+                    now,
+                    actor=Actor.system(),
+                    envelope_id=claim.envelope_id,
+                )
+            transfer.delivered_at = transfer.delivered_at or now
+            transfer.updated_at = now
+        else:
+            _reply_delivered(session, claim, now)
+        audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
+    return Outcome(claim.envelope_id, True, True, "delivered")
+
+
+def _delivered_event(claim: Claim, transfer: Transfer | None, receipt: str) -> audit.Event:
+    """Delivery, tied to the receiver's signed receipt and the leaf it committed to."""
+    ref = json.loads(receipt)["body"].get("audit") or {}
+    details: dict[str, Detail] = {"receipt_sha256": sha256_hex(receipt.encode("utf-8"))}
+    if ref:
+        details["peer_seq"] = int(ref["seq"])
+        details["peer_leaf_hash"] = str(ref["leaf_hash"])
+    return audit.Event(
+        action=actions.TRANSFER_DELIVERED,
+        actor=Actor.system(),
+        peer_area=claim.to_area,
+        objects=_objects(claim, transfer),
+        envelope_digest=claim.digest,
+        details=details,
+    )
+
+
+def _objects(claim: Claim, transfer: Transfer | None) -> dict[str, str]:
+    objects = {"envelope": claim.envelope_id}
+    if transfer is not None:
+        objects["transfer"] = transfer.id
+    return objects
+
+
+def _record_failure(
+    session: Session, claim: Claim, error: DeliveryError, policy: DeliveryPolicy, now: datetime
+) -> Outcome:
+    with session.begin():
+        item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
+        if item is None or item.status != PENDING:
+            return Outcome(
+                claim.envelope_id,
+                item is not None and item.status == DELIVERED,
+                True,
+                "already settled",
+            )
+        item.attempts += 1
+        item.claimed_until = None
+        item.last_error = error.detail[:500]
+        delay = policy.next_delay(item.attempts)
+        too_old = (now + timedelta(seconds=delay) - claim.created_at).total_seconds()
+        if error.permanent or too_old > policy.max_age:
+            item.status, item.finished_at = FAILED, now
+            reason = (
+                error.detail
+                if error.permanent
+                else f"gave up after {item.attempts} attempts: {error.detail}"
+            )
+            transfer = _transfer(session, claim)
+            if transfer is not None and transfer.status == QUEUED:
+                states.move(transfer, FAILED)
+                transfer.failure_reason = reason[:500]
+                transfer.updated_at = now
+                timeline.note(
+                    session,
+                    transfer,
+                    FAILED,
+                    now,
+                    actor=Actor.system(),
+                    envelope_id=claim.envelope_id,
+                )
+            elif transfer is None:
+                transfer = _reply_failed(session, claim, now)
+            audit.record(
+                session,
+                claim.from_area,
+                audit.Event(
+                    action=actions.TRANSFER_FAILED,
+                    actor=Actor.system(),
+                    peer_area=claim.to_area,
+                    objects=_objects(claim, transfer),
+                    envelope_digest=claim.digest,
+                    # Our own fixed wording and the peer's problem slug: never content.
+                    details={"reason": reason[:200], "attempts": item.attempts},
+                ),
+                now,
+            )
+            return Outcome(claim.envelope_id, False, True, reason)
+        item.next_attempt_at = now + timedelta(seconds=delay)
+        return Outcome(claim.envelope_id, False, False, error.detail)
+
+
+def _reply_failed(session: Session, claim: Claim, now: datetime) -> Transfer | None:
+    """A reply (acknowledgement, withdrawal, document, ...) the outbox gave up on: the
+    transfer it belongs to is not failed (it arrived), but its coordinator must see that
+    the reply did not, on the timeline, and may send it again (messages.resend)."""
+    envelope = _envelope(session, claim)
+    transfer = messages.thread_transfer(session, claim.from_area, claim.envelope_id)
+    if envelope is None or transfer is None:
+        return None
+    timeline.note(
+        session,
+        transfer,
+        REPLY_FAILED,
+        now,
+        actor=Actor.system(),
+        envelope_id=claim.envelope_id,
+        type=envelope.type,
+    )
+    transfer.updated_at = now
+    return transfer
+
+
+def _reply_delivered(session: Session, claim: Claim, now: datetime) -> None:
+    """A reply delivered after its failure was on the timeline (sent again): say so."""
+    transfer = messages.thread_transfer(session, claim.from_area, claim.envelope_id)
+    if transfer is None:
+        return
+    failed = session.scalar(
+        select(TransferEvent.id)
+        .where(
+            TransferEvent.transfer_id == transfer.id,
+            TransferEvent.area_code == transfer.area_code,
+            TransferEvent.kind == REPLY_FAILED,
+            TransferEvent.envelope_id == claim.envelope_id,
+        )
+        .limit(1)
+    )
+    if failed is not None:
+        timeline.note(
+            session,
+            transfer,
+            "reply_delivered",
+            now,
+            actor=Actor.system(),
+            envelope_id=claim.envelope_id,
+        )
+
+
+def _envelope(session: Session, claim: Claim) -> Envelope | None:
+    return session.scalar(
+        select(Envelope).where(
+            Envelope.envelope_id == claim.envelope_id, Envelope.area_code == claim.from_area
+        )
+    )
+
+
+def _transfer(session: Session, claim: Claim) -> Transfer | None:
+    return session.scalar(
+        select(Transfer).where(
+            Transfer.envelope_id == claim.envelope_id, Transfer.area_code == claim.from_area
+        )
+    )
+
+
+def forget_used_tokens(session: Session, now: datetime) -> int:
+    """Token ids only need keeping until the token could no longer verify."""
+    with session.begin():
+        result = session.execute(delete(UsedToken).where(UsedToken.expires_at < now))
+        return int(getattr(result, "rowcount", 0) or 0)

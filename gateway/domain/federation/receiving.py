@@ -1,0 +1,387 @@
+"""Accepting an envelope from a peer (DESIGN section 3, step 3).
+
+Everything is checked before anything is stored: the request token (signature, claims,
+binding to this request), the addressee, the envelope signature against the sender's
+pinned key, and the payload itself (opened in memory, validated, then dropped). Storage
+is idempotent by envelope id: a retry gets the byte-identical receipt and creates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
+from gateway.domain import audit
+from gateway.domain.areas import peer_auth
+from gateway.domain.areas.local_areas import secret_keys_by_id
+from gateway.domain.areas.peers import pinned_key
+from gateway.domain.audit import actions, checkpoints, evidence
+from gateway.domain.audit.log import Detail
+from gateway.domain.casework import (
+    acknowledgements,
+    documents,
+    information_requests,
+)
+from gateway.domain.federation import registry
+from gateway.domain.federation.handlers import Handler, Inbound
+from gateway.domain.flags.notice import FLAG_NOTICE_HANDLER
+from gateway.domain.identity.actors import Actor
+from gateway.domain.schedule import notifications
+from gateway.domain.transfers import timeline
+from gateway.domain.transfers.reading import TRANSFER_REQUEST
+from gateway.domain.transfers.states import INBOUND, RECEIVED
+from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
+from keys import (
+    AreaSecretKeys,
+    CryptoError,
+    EnvelopeParts,
+    ExpiredKey,
+    MasterKey,
+    RequestClaims,
+    canonical_json,
+    envelope_digest,
+    format_time,
+    open_envelope,
+    parse_envelope,
+    sign_document,
+    verify_envelope,
+)
+from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
+from schemas.envelope import EnvelopeSchema
+from schemas.flags import PAYLOAD_TYPE as FLAG_NOTICE
+from schemas.receipt import RECEIPT_KIND
+from schemas.transfer_request import TransferRequest, load_transfer_request
+
+ENVELOPES_PATH = "/federation/v1/envelopes"
+
+
+def _new_transfer(session: Session, inbound: Inbound) -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """Kept from an inbound transfer_request: its restriction reason code, if any."""
+
+    reason: str | None
+
+
+def _restriction_of(loaded: object) -> Restriction:
+    if isinstance(loaded, TransferRequest) and loaded.restricted:
+        return Restriction(loaded.restricted_reason or "other")
+    return Restriction(None)
+
+
+def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -> None:
+    assert transfer_id is not None  # noqa: S101 - _new_transfer always names one
+    row = Transfer(
+        id=transfer_id,
+        envelope_id=inbound.envelope_id,
+        area_code=inbound.area,
+        peer_area=inbound.sender,
+        direction=INBOUND,
+        status=RECEIVED,
+        failure_reason=None,
+        created_at=inbound.now,
+        updated_at=inbound.now,
+        delivered_at=inbound.now,
+        purged_at=None,
+    )
+    if isinstance(inbound.summary, Restriction):
+        row.restricted_reason = inbound.summary.reason
+    session.add(row)
+    session.flush()
+    timeline.note(
+        session,
+        row,
+        "received",
+        inbound.now,
+        actor=Actor.peer(inbound.sender),
+        envelope_id=inbound.envelope_id,
+        restricted=row.restricted_reason is not None,
+    )
+    # "A new transfer has arrived", queued with the transfer itself: all or nothing.
+    notifications.queue(session, inbound.area, notifications.NEW_TRANSFER, inbound.now)
+
+
+# The payload types this node accepts, each with how it is validated and applied. The
+# others in the contract arrive with their issues and are refused until then rather than
+# stored unchecked.
+HANDLERS: dict[str, Handler] = {
+    TRANSFER_REQUEST: Handler(
+        load=load_transfer_request,
+        target=_new_transfer,
+        summary=_restriction_of,
+        apply=_add_transfer,
+    ),
+    ACKNOWLEDGEMENT: acknowledgements.ACKNOWLEDGEMENT_HANDLER,
+    "document": documents.HANDLER,
+    "information_request": information_requests.HANDLER,
+    **registry.HANDLERS,
+    FLAG_NOTICE: FLAG_NOTICE_HANDLER,
+}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    receipt: str
+    duplicate: bool
+
+
+def receive_envelope(
+    session: Session,
+    master: MasterKey,
+    *,
+    body: bytes,
+    authorization: str | None,
+    now: datetime,
+) -> Accepted:
+    wire = _parse_body(body)
+    header = _load_header(wire)
+    claims = peer_auth.verify(
+        session,
+        authorization,
+        audience=header.recipient.area,
+        method="POST",
+        path=ENVELOPES_PATH,
+        body=body,
+        now=now,
+    )
+    if header.sender.area != claims.iss:
+        raise Unauthorized("The token's issuer is not the envelope's sender.")
+    to_area = header.recipient.area
+    recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
+    parts = _parse_parts(wire)
+    facts, summary = _verify_and_validate(session, wire, parts, recipient, now)
+    digest = envelope_digest(parts)
+    with session.begin():
+        proof = evidence.verify(session, wire, digest, now)
+    arrival = Arrival(wire, digest, facts, proof, summary)
+    return _store(session, master, arrival, recipient, claims, now)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A verified envelope and what the audit records about it; no plaintext."""
+
+    wire: dict[str, Any]
+    digest: str
+    facts: audit.DisclosureFacts
+    evidence: checkpoints.PeerStatement | None
+    # What the payload's handler kept from the plaintext (content-free), applied when stored.
+    summary: object | None = None
+
+
+def _parse_parts(wire: dict[str, Any]) -> EnvelopeParts:
+    try:
+        return parse_envelope(wire)
+    except CryptoError as exc:
+        raise Refused(f"The envelope is malformed: {exc}.", reason="malformed") from exc
+
+
+def _parse_body(body: bytes) -> dict[str, Any]:
+    try:
+        wire = json.loads(body)
+    except ValueError as exc:
+        raise Malformed("The body is not JSON.") from exc
+    if not isinstance(wire, dict):
+        raise Malformed("The body must be a JSON object.")
+    return wire
+
+
+def _load_header(wire: dict[str, Any]) -> Any:
+    try:
+        return EnvelopeSchema().load(wire)
+    except ValidationError as exc:
+        raise Malformed("The envelope is not valid.", errors=field_errors(exc.messages)) from exc
+
+
+def _recipient_keys(
+    session: Session, master: MasterKey, area: str, key_id: str, now: datetime
+) -> AreaSecretKeys:
+    with session.begin():
+        row = session.get(AreaKey, key_id)
+        if row is None or row.area_code != area:
+            raise Refused(
+                "The envelope is sealed to a key this area does not hold.", reason="wrong-addressee"
+            )
+        if row.valid_until is not None and row.valid_until <= now:
+            raise Refused("The envelope is sealed to a retired key.", reason="expired-key")
+        keys = secret_keys_by_id(session, master, key_id)
+    if keys is None:
+        raise Refused(
+            "The envelope is sealed to a key this area does not hold.", reason="wrong-addressee"
+        )
+    return keys
+
+
+def _verify_and_validate(
+    session: Session,
+    wire: dict[str, Any],
+    parts: EnvelopeParts,
+    recipient: AreaSecretKeys,
+    now: datetime,
+) -> tuple[audit.DisclosureFacts, object | None]:
+    sender_key_id = wire["from"]["key"]
+    with session.begin():
+        sender_key = pinned_key(session, sender_key_id)
+    if sender_key is None or sender_key.area != wire["from"]["area"]:
+        raise Refused(
+            "The envelope's signing key is not pinned for its sender.", reason="unknown-key"
+        )
+    try:
+        verify_envelope(parts, sender_key, now)
+        payload = open_envelope(parts, recipient)
+    except ExpiredKey as exc:
+        raise Refused("The envelope's signing key has expired.", reason="expired-key") from exc
+    except CryptoError as exc:
+        raise Refused(f"The envelope does not verify: {exc}.", reason=exc.code) from exc
+    handler = HANDLERS.get(wire["type"])
+    if handler is None:
+        raise Refused("This node does not yet accept that payload type.", reason="unsupported-type")
+    try:
+        loaded = handler.load(payload)
+        return audit.facts_of(loaded), handler.summary(loaded)
+    except ValidationError as exc:
+        raise Refused("The payload is not valid.", reason="invalid-payload") from exc
+    finally:
+        del payload  # plaintext lives only for this check and the audit commitment
+
+
+def _store(
+    session: Session,
+    master: MasterKey,
+    arrival: Arrival,
+    recipient: AreaSecretKeys,
+    claims: RequestClaims,
+    now: datetime,
+) -> Accepted:
+    wire = arrival.wire
+    try:
+        with session.begin():
+            session.add(peer_auth.used_token(claims, now))
+            session.flush()
+            existing = _existing(session, wire["id"], recipient.area)
+            if existing is not None:
+                return _duplicate(existing, arrival.digest)
+            receipt = _insert(session, master, arrival, recipient, now)
+            return Accepted(receipt=receipt, duplicate=False)
+    except IntegrityError:
+        pass
+    # Lost a race: either the token was replayed, or a concurrent retry stored it first.
+    with session.begin():
+        if session.get(UsedToken, claims.jti) is not None:
+            raise Unauthorized("The request token has already been used.")
+        existing = _existing(session, wire["id"], recipient.area)
+        if existing is None:
+            raise DomainError("The envelope could not be stored; retry.")
+        return _duplicate(existing, arrival.digest)
+
+
+def _existing(session: Session, envelope_id: str, area: str) -> Envelope | None:
+    return session.scalar(
+        select(Envelope).where(Envelope.envelope_id == envelope_id, Envelope.area_code == area)
+    )
+
+
+def _duplicate(existing: Envelope, digest: str) -> Accepted:
+    if existing.digest != digest or existing.receipt is None:
+        raise Conflict("An envelope with this id and different content was already received.")
+    return Accepted(receipt=existing.receipt, duplicate=True)
+
+
+def _sign_receipt(
+    wire: dict[str, Any],
+    digest: str,
+    recipient: AreaSecretKeys,
+    recorded: audit.Recorded,
+    now: datetime,
+) -> str:
+    body = {
+        "kind": RECEIPT_KIND,
+        "v": 1,
+        "envelope_id": wire["id"],
+        "envelope_digest": digest,
+        "from_area": recipient.area,
+        "to_area": wire["from"]["area"],
+        "key": recipient.key_id,
+        "received_at": format_time(now),
+        "status": "received",
+        # The receipt commits to our own audit leaf for this envelope.
+        "audit": {"seq": recorded.seq, "leaf_hash": recorded.leaf_hash.hex()},
+    }
+    return canonical_json(sign_document(body, recipient)).decode("ascii")
+
+
+def _insert(
+    session: Session,
+    master: MasterKey,
+    arrival: Arrival,
+    recipient: AreaSecretKeys,
+    now: datetime,
+) -> str:
+    """Store the envelope (still sealed), its transfer row and our audit event, and sign
+    the receipt that commits to that event; all in the caller's transaction."""
+    wire, area = arrival.wire, recipient.area
+    handler = HANDLERS[wire["type"]]
+    inbound = Inbound(area=area, wire=wire, summary=arrival.summary, now=now)
+    # Checked here, in the storing transaction, so a refusal stores nothing.
+    transfer_id = handler.target(session, inbound)
+    if arrival.evidence is not None:
+        evidence.keep(session, arrival.evidence, area, now)
+    recorded = audit.record(session, area, _received_event(arrival, transfer_id), now, master)
+    receipt = _sign_receipt(wire, arrival.digest, recipient, recorded, now)
+    session.add(
+        Envelope(
+            envelope_id=wire["id"],
+            area_code=area,
+            direction=INBOUND,
+            type=wire["type"],
+            peer_area=wire["from"]["area"],
+            in_reply_to=wire["in_reply_to"],
+            digest=arrival.digest,
+            body=canonical_json(wire).decode("ascii"),
+            self_sealed_key=None,
+            receipt=receipt,
+            created_at=now,
+            purged_at=None,
+        )
+    )
+    session.flush()
+    handler.apply(session, inbound, transfer_id)
+    session.flush()
+    return receipt
+
+
+def _received_event(arrival: Arrival, transfer_id: str | None) -> audit.Event:
+    wire, facts = arrival.wire, arrival.facts
+    objects = {"envelope": wire["id"]}
+    if transfer_id is not None:
+        objects["transfer"] = transfer_id
+    details: dict[str, Detail] = {
+        "type": wire["type"],
+        "evidence": "verified" if arrival.evidence else "absent",
+    }
+    if arrival.evidence is not None:
+        details["sender_log_size"] = arrival.evidence.body.size
+        details["sender_seq"] = int(wire["evidence"]["index"])
+    return audit.Event(
+        action=actions.ENVELOPE_RECEIVED,
+        actor=Actor.peer(wire["from"]["area"]),
+        peer_area=wire["from"]["area"],
+        objects=objects,
+        envelope_digest=arrival.digest,
+        legal_basis=facts.legal_basis,
+        consent=facts.consent,
+        details=details,
+        personal=facts.personal,
+    )

@@ -1,0 +1,210 @@
+"""Machine clients (case-management systems) and their short-lived access tokens.
+
+A client belongs to one area and holds a fixed set of scopes. Its secret (256 random
+bits) is stored as a keyed BLAKE2b digest, not Argon2id: with that much entropy a slow
+hash adds no safety, while the token endpoint must stay cheap enough not to become a
+denial-of-service lever; the key (derived from the master key) means a copy of the
+database alone does not even let anyone test a guess.
+
+Access tokens are Ed25519 JWTs (keys/access_tokens.py) signed by the node's token key,
+generated on first use and sealed under the master key like the area keys.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import ApiClient, TokenKey
+from gateway.domain import audit
+from gateway.domain.areas.local_areas import get_area
+from gateway.domain.audit import actions
+from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import SCOPES, Principal
+from gateway.errors import Invalid, Unauthorized
+from keys import (
+    CryptoError,
+    MasterKey,
+    TokenSigningKey,
+    issue_access_token,
+    keyed_digest,
+    same_digest,
+    verify_access_token,
+)
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$")
+_CLIENT_ID = re.compile(r"^gwc-[A-Za-z0-9_-]{16,60}$")
+TOKEN_KEY_CONTEXT = "token-key:{key_id}"  # noqa: S105 - a sealing context, not a secret
+
+
+@dataclass(frozen=True)
+class ClientView:
+    id: str
+    name: str
+    area: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+def parse_scopes(text: str) -> frozenset[str]:
+    scopes = frozenset(text.split())
+    if not scopes or not scopes <= set(SCOPES):
+        raise Invalid(
+            "Unknown or missing scope.",
+            errors={"scope": [f"Use one or more of: {' '.join(SCOPES)}."]},
+        )
+    return scopes
+
+
+def _secret_digest(master: MasterKey, client_id: str, secret: str) -> str:
+    return keyed_digest(master.subkey("client-secret"), f"{client_id}:{secret}")
+
+
+def create_client(
+    session: Session, master: MasterKey, *, name: str, area: str, scopes: str, now: datetime
+) -> tuple[ClientView, str]:
+    """A new client and its secret; the secret is shown once and never stored."""
+    granted = parse_scopes(scopes)
+    if not NAME.match(name):
+        raise Invalid(
+            "The client name is not valid.",
+            errors={"name": ["Letters, digits, space, '.', '_', '-'; at most 200."]},
+        )
+    client_id = "gwc-" + secrets.token_urlsafe(18)
+    secret = secrets.token_urlsafe(32)
+    with session.begin():
+        get_area(session, area)
+        session.add(
+            ApiClient(
+                id=client_id,
+                name=name,
+                area_code=area,
+                scopes=" ".join(sorted(granted)),
+                secret_digest=_secret_digest(master, client_id, secret),
+                created_at=now,
+                disabled=False,
+            )
+        )
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.CLIENT_CREATED,
+                actor=Actor.operator(),
+                objects={"client": client_id},
+                details={"scopes": " ".join(sorted(granted))},
+            ),
+            now,
+        )
+    return ClientView(client_id, name, area, granted), secret
+
+
+def _view(row: ApiClient) -> ClientView:
+    return ClientView(row.id, row.name, row.area_code, frozenset(row.scopes.split()))
+
+
+def find_client(session: Session, client_id: str) -> ClientView | None:
+    if not _CLIENT_ID.match(client_id):
+        return None
+    with session.begin():
+        row = session.get(ApiClient, client_id)
+        return None if row is None or row.disabled else _view(row)
+
+
+def check_secret(session: Session, master: MasterKey, client_id: str, secret: str) -> bool:
+    if not _CLIENT_ID.match(client_id) or len(secret) > 200:
+        return False
+    with session.begin():
+        row = session.get(ApiClient, client_id)
+        expected = row.secret_digest if row is not None and not row.disabled else None
+    offered = _secret_digest(master, client_id, secret)
+    return expected is not None and same_digest(expected, offered)
+
+
+def _signing_key(session: Session, master: MasterKey, now: datetime) -> TokenSigningKey:
+    """The node's token key, created on first use (inside the caller's transaction)."""
+    row = session.scalars(select(TokenKey).order_by(TokenKey.created_at, TokenKey.key_id)).first()
+    if row is not None:
+        seed = master.open(row.secret_sealed, TOKEN_KEY_CONTEXT.format(key_id=row.key_id))
+        return TokenSigningKey(seed)
+    key = TokenSigningKey.generate()
+    session.add(
+        TokenKey(
+            key_id=key.key_id,
+            public=key.public,
+            secret_sealed=master.seal(key.seed, TOKEN_KEY_CONTEXT.format(key_id=key.key_id)),
+            created_at=now,
+        )
+    )
+    return key
+
+
+def issue_token(
+    session: Session,
+    master: MasterKey,
+    client: ClientView,
+    *,
+    requested: frozenset[str] | None,
+    issuer: str,
+    audience: str,
+    lifetime: int,
+    now: datetime,
+) -> IssuedToken:
+    """A token for the requested scopes (all granted ones when none are asked for); asking
+    for a scope the client was not granted is refused, not silently narrowed."""
+    scopes = requested or client.scopes
+    if not scopes <= client.scopes:
+        raise Invalid("The client may not ask for that scope.", errors={"scope": ["Not granted."]})
+    with session.begin():
+        key = _signing_key(session, master, now)
+        audit.record(
+            session,
+            client.area,
+            audit.Event(
+                action=actions.TOKEN_ISSUED,
+                actor=Actor.client(client.id),
+                details={"scopes": " ".join(sorted(scopes)), "lifetime": lifetime},
+            ),
+            now,
+        )
+    token = issue_access_token(
+        key,
+        issuer=issuer,
+        audience=audience,
+        client_id=client.id,
+        area=client.area,
+        scopes=scopes,
+        lifetime=lifetime,
+        now=int(now.timestamp()),
+    )
+    return IssuedToken(token, lifetime, " ".join(sorted(scopes)))
+
+
+def verify_bearer(
+    session: Session, token: str, *, issuer: str, audience: str, now: datetime
+) -> Principal:
+    """The client behind a bearer token; the client must still exist and be enabled, and
+    the token's scopes are narrowed to what the client holds now."""
+    with session.begin():
+        keys = {row.key_id: row.public for row in session.scalars(select(TokenKey))}
+    try:
+        claims = verify_access_token(
+            token, keys, issuer=issuer, audience=audience, now=int(now.timestamp())
+        )
+    except CryptoError as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    client = find_client(session, claims.subject)
+    if client is None or client.area != claims.area:
+        raise Unauthorized("The access token is not valid.")
+    return Principal.client(client.id, client.area, claims.scopes & client.scopes)

@@ -1,0 +1,1 @@
+"""Time-driven work: meeting dates, the working-day calendar, reminders and notifications."""

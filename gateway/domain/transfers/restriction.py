@@ -1,0 +1,167 @@
+"""Restricted cases (honour-based violence, a person in a position of trust; seed 001
+4.5.3, 004 5.15): an inbound transfer marked restricted is opened only by the users its
+receiving area named. Everyone else who may list the area's transfers sees that it exists
+and its state, nothing more; API clients never open one (a machine cannot be named).
+
+Who names: a coordinator of the receiving area. While nobody is named, any coordinator of
+the area may name (someone has to take the case in, and every coordinator may acknowledge
+it); once names exist, only a named coordinator may change them, so the circle cannot be
+widened from outside. The list must always keep at least one coordinator, or nobody could
+ever change it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from adapters.db.models import Transfer, TransferAccess, User, UserRole
+from gateway.domain import audit
+from gateway.domain.audit import actions
+from gateway.domain.identity.principals import CONTENT_ROLES, COORDINATOR, SEND_ROLES, Principal
+from gateway.domain.identity.users import normalise_email
+from gateway.domain.transfers import timeline
+from gateway.domain.transfers.states import INBOUND
+from gateway.errors import Conflict, Invalid, NotFound, Restricted
+
+RESTRICTED_DETAIL = (
+    "This is a restricted case: only the users its receiving area named may open it."
+)
+
+
+def is_restricted(row: Transfer) -> bool:
+    """Restriction binds the receiving area; the sender wrote the case and keeps it."""
+    return row.direction == INBOUND and row.restricted_reason is not None
+
+
+def named_users(session: Session, transfer_id: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(TransferAccess.user_id)
+            .where(TransferAccess.transfer_id == transfer_id)
+            .order_by(TransferAccess.user_id)
+        )
+    )
+
+
+def may_open(session: Session, principal: Principal, row: Transfer) -> bool:
+    if not is_restricted(row):
+        return True
+    if principal.kind != "user":
+        return False
+    return principal.id in named_users(session, row.id)
+
+
+def check_may_open(session: Session, principal: Principal, row: Transfer) -> None:
+    """Raise Restricted (403) unless the principal may open this transfer's content (or a
+    document of it). Call after the area check, which answers 404 for other areas."""
+    if not may_open(session, principal, row):
+        raise Restricted(RESTRICTED_DETAIL)
+
+
+@dataclass(frozen=True)
+class Naming:
+    transfer_id: str
+    restricted: bool
+    users: list[str]
+
+
+def name_users(
+    session: Session,
+    principal: Principal,
+    transfer_id: str,
+    entries: Iterable[str],
+    now: datetime,
+) -> Naming:
+    """Replace the users named on a restricted inbound transfer; audited with ids only."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id, with_for_update=True)
+        if row is None or principal.kind != "user" or not principal.may_send(row.area_code):
+            raise NotFound("No such transfer.")
+        if not is_restricted(row):
+            raise Conflict("Only a restricted inbound transfer has named users.")
+        current = named_users(session, row.id)
+        if current and principal.id not in current:
+            raise Restricted(
+                "Only a named coordinator may change who can open this restricted case."
+            )
+        chosen = _resolve(session, row.area_code, list(entries))
+        coordinators = _with_role(session, row.area_code, chosen, {COORDINATOR})
+        if not coordinators:
+            raise Invalid(
+                "Name at least one coordinator of the area, or nobody could change the list.",
+                errors={"users": ["Must include a coordinator of the receiving area."]},
+            )
+        session.execute(delete(TransferAccess).where(TransferAccess.transfer_id == row.id))
+        actor = principal.actor(row.area_code, SEND_ROLES)
+        for user_id in chosen:
+            session.add(
+                TransferAccess(transfer_id=row.id, user_id=user_id, named_by=actor.id, named_at=now)
+            )
+        timeline.note(session, row, "access_named", now, actor=actor, users=len(chosen))
+        audit.record(
+            session,
+            row.area_code,
+            audit.Event(
+                action=actions.ACCESS_NAMED,
+                actor=actor,
+                peer_area=row.peer_area,
+                objects={"transfer": row.id},
+                details={"users": ",".join(sorted(chosen)), "count": len(chosen)},
+            ),
+            now,
+        )
+        session.flush()
+        return Naming(row.id, True, sorted(chosen))
+
+
+def _resolve(session: Session, area: str, entries: list[str]) -> list[str]:
+    """User ids for the entries (ids or emails) of users holding a content role in the
+    area. A wrong entry is named by its position, never echoed."""
+    found: list[str] = []
+    errors: dict[str, list[str]] = {}
+    for index, entry in enumerate(entries):
+        user_id = entry if session.get(User, entry) is not None else None
+        if user_id is None and "@" in entry:
+            try:
+                user_id = session.scalar(
+                    select(User.id).where(User.email == normalise_email(entry))
+                )
+            except Invalid:
+                user_id = None
+        if user_id is None or not _with_role(session, area, [user_id], CONTENT_ROLES):
+            errors[str(index)] = ["Not a coordinator or chair of the receiving area."]
+        elif user_id not in found:
+            found.append(user_id)
+    if errors:
+        raise Invalid("Some named users cannot open this area's cases.", errors={"users": errors})
+    return found
+
+
+def _with_role(session: Session, area: str, user_ids: list[str], roles: Iterable[str]) -> list[str]:
+    if not user_ids:
+        return []
+    return list(
+        session.scalars(
+            select(UserRole.user_id)
+            .where(
+                UserRole.area_code == area,
+                UserRole.user_id.in_(user_ids),
+                UserRole.role.in_(list(roles)),
+            )
+            .distinct()
+        )
+    )
+
+
+def view(session: Session, principal: Principal, transfer_id: str) -> Naming:
+    """Who is named (ids), for anyone who may list the area's transfers."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_list_transfers(row.area_code):
+            raise NotFound("No such transfer.")
+        return Naming(row.id, is_restricted(row), named_users(session, row.id))
