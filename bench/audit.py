@@ -91,7 +91,6 @@ import gateway.domain.audit as audit_package
 from adapters.db import make_engine, upgrade
 from adapters.db.models import AuditEvent, AuditHead, UTCDateTime
 from adapters.db.session import normalise_url
-from gateway.app import Node, build_node
 from gateway.config import Settings
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.audit import actions, checkpoints, evidence
@@ -100,6 +99,7 @@ from gateway.domain.audit import verify as audit_verify
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import sending
+from gateway.node import Node, build_node
 from gateway.samples import sample_transfer
 from keys import MasterKey, b64url_encode, canonical_json, fingerprint
 from keys.merkle import (

@@ -15,7 +15,7 @@ import json
 from flask import Flask, Response, request
 
 PATH = "/federation/v1/envelopes"
-MAX_BODY_BYTES = 32 * 1024 * 1024  # as gateway.app
+MAX_BODY_BYTES = 32 * 1024 * 1024  # as gateway.node
 
 RESPONSE = json.dumps(
     {

@@ -52,13 +52,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, environment, note, percentile, r
 
-from gateway.app import Node, build_node
 from gateway.config import Settings
 from gateway.demo import AREAS, DemoNode, free_port, setup, wait_ready
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers.sending import send_transfer
 from gateway.domain.transfers.states import DELIVERED, FAILED
+from gateway.node import Node, build_node
 from gateway.samples import sample_transfer
 from gateway.serve import gunicorn_options
 from keys import AreaSecretKeys, issue_request_token

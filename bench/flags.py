@@ -45,7 +45,6 @@ from _common import emit, environment, note, percentile, r
 
 from adapters.db import make_engine, upgrade
 from adapters.db.session import normalise_url
-from gateway.app import build_node
 from gateway.config import Settings
 from gateway.demo import free_port
 from gateway.domain.areas import local_areas
@@ -53,6 +52,7 @@ from gateway.domain.clock import utcnow
 from gateway.domain.flags import index
 from gateway.domain.identity import clients
 from gateway.domain.identity.rate_limits import RateLimit
+from gateway.node import build_node
 from gateway.serve import gunicorn_options
 from keys import MasterKey, b64url_encode
 from schemas.flags import SET, Publication, WireToken

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from gateway.config import Settings
 
 # No referer or user agent: access lines say who asked for which path, nothing else
 # (paths never carry personal data, by design).
@@ -13,8 +16,9 @@ ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, options: dict[str, Any], create_app: Callable[[Settings], Flask]) -> None:
         self.options = options
+        self.create_app = create_app
         super().__init__()
 
     def load_config(self) -> None:
@@ -22,10 +26,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        from gateway.app import create_app
-        from gateway.config import Settings
-
-        return create_app(Settings.from_env())
+        # Each worker builds its own app (and database engine) after the fork.
+        return self.create_app(Settings.from_env())
 
 
 def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
@@ -43,5 +45,7 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
-def run_gunicorn(*, host: str, port: int, workers: int) -> None:
-    GatewayServer(gunicorn_options(host, port, workers)).run()
+def run_gunicorn(
+    create_app: Callable[[Settings], Flask], *, host: str, port: int, workers: int
+) -> None:
+    GatewayServer(gunicorn_options(host, port, workers), create_app).run()

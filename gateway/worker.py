@@ -13,7 +13,6 @@ import time
 from datetime import datetime, timedelta
 from types import FrameType
 
-from gateway.app import Node
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
@@ -21,6 +20,7 @@ from gateway.domain.flags import lifecycle
 from gateway.domain.identity import rate_limits
 from gateway.domain.schedule import notifications, reminders
 from gateway.errors import DomainError
+from gateway.node import Node
 
 log = logging.getLogger("gateway.worker")
 BATCH = 10

@@ -1,5 +1,6 @@
-"""`python -m gateway.cli`."""
+"""`python -m gateway.cli`: the same command line as `marac-gateway`."""
 
-from gateway.cli import main
+from gateway.app import create_app
+from gateway.cli import run
 
-main()
+run(create_app)

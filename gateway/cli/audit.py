@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from adapters.db.models import Area
 from adapters.db.session import reclaim
-from gateway.app import Node
-from gateway.cli import current_node, friendly, main
+from gateway.cli.root import current_node, friendly, main
 from gateway.domain import retention
 from gateway.domain.areas import local_areas
 from gateway.domain.audit import checkpoints, export, reports, subject, verify, witness
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.actors import Actor
+from gateway.node import Node
 
 
 # --- audit ------------------------------------------------------------------------------

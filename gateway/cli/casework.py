@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from gateway.cli import current_node, friendly, transfer
+from gateway.cli.root import current_node, friendly, transfer
 from gateway.domain.casework import forwarding, withdrawal
 from gateway.domain.clock import utcnow
 from schemas.withdrawal import REASONS

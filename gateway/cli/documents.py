@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from gateway.cli import current_node, friendly
-from gateway.cli import transfer as transfer_group
+from gateway.cli.root import current_node, friendly
+from gateway.cli.root import transfer as transfer_group
 from gateway.domain.casework import documents
 from gateway.domain.clock import utcnow
 from schemas.document import KINDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gateway.cli import current_node, friendly, main
+from gateway.cli.root import current_node, friendly, main
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle
 from gateway.domain.identity.actors import Actor

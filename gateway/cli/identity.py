@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from gateway.cli import current_node, friendly, main
+from gateway.cli.root import current_node, friendly, main
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients, users
 from schemas.access import ROLES

@@ -16,7 +16,7 @@ from datetime import datetime
 import click
 
 from adapters.db.models import Transfer
-from gateway.cli import _read_json, area, current_node, friendly, transfer
+from gateway.cli.root import area, current_node, friendly, read_json, transfer
 from gateway.domain.casework import acknowledgements, chair_approval
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
@@ -67,7 +67,7 @@ def transfer_draft(file: str, from_area: str, to_area: str) -> None:
         saved = drafts.save_draft(
             session,
             node.master,
-            _read_json(file),
+            read_json(file),
             from_area=from_area,
             to_area=to_area,
             now=utcnow(),
@@ -114,7 +114,7 @@ def transfer_approve(transfer_id: str, email: str) -> None:
 @friendly
 def transfer_acknowledge(transfer_id: str, file: str, email: str) -> None:
     """Acknowledge an inbound transfer with FILE (the acknowledgement JSON body)."""
-    body = _read_json(file)
+    body = read_json(file)
     principal = _acting(email, transfer_id, COORDINATOR)
     node = current_node()
     with node.sessions() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
-from gateway.app import Node
+from gateway.node import Node
 
 
 def node() -> Node:

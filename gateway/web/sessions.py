@@ -17,9 +17,9 @@ from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from gateway.app import Node
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import browser_sessions as store
+from gateway.node import Node
 
 COOKIE = "__Host-gw-session"
 CSRF_KEY = "csrf"

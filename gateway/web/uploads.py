@@ -15,22 +15,7 @@ from typing import IO
 from flask import Request, current_app
 
 UPLOAD_ENDPOINTS = frozenset({"api.post_document"})
-# Multipart boundaries, part headers and the small form fields beside the file.
-MULTIPART_ROOM = 64 * 1024
-# Header, evidence and the payload's own fields around the document's bytes.
-ENVELOPE_ROOM = 256 * 1024
 UPLOAD_LIMIT_KEY = "GATEWAY_UPLOAD_MAX_BYTES"
-
-
-def upload_limit(document_max_bytes: int) -> int:
-    return document_max_bytes + MULTIPART_ROOM
-
-
-def envelope_limit(document_max_bytes: int) -> int:
-    """The largest envelope a peer may send us: the bytes base64url'd into the payload,
-    sealed (16 bytes of tag), and the ciphertext base64url'd again."""
-    payload = -(-document_max_bytes // 3) * 4 + ENVELOPE_ROOM
-    return -(-(payload + 16) // 3) * 4 + ENVELOPE_ROOM
 
 
 class GatewayRequest(Request):

@@ -20,10 +20,10 @@ from smtp_sink import SmtpSink
 from sqlalchemy import text
 
 from adapters.db.models import Transfer
-from gateway.app import build_node
 from gateway.domain.audit import verify
 from gateway.domain.schedule import notifications
 from gateway.domain.transfers import timeline
+from gateway.node import build_node
 from gateway.samples import sample_transfer
 from gateway.worker import remind, send_notifications
 

@@ -15,7 +15,7 @@ from marshmallow import ValidationError
 
 from gateway.domain.casework import documents, media_types
 from gateway.errors import Refused
-from gateway.web.uploads import envelope_limit
+from gateway.node import envelope_limit
 from keys import AreaSecretKeys, canonical_json, seal_envelope, sha256_hex
 from schemas.document import DOCX, ODT, PDF, TEXT, dump_document, load_document
 from schemas.information_request import load_information_request_body

@@ -1,17 +1,13 @@
 """The application API (`/api/v1`, DESIGN section 4): thin JSON handlers over the domain.
 
-Every route declares what it needs with `@requires`; the guard in gateway/security.py
+Every route declares what it needs with `@requires`; the guard in gateway/web/guard.py
 enforces it (and closes any route that declares nothing). Errors are RFC 9457 problem
 documents (gateway/web/errors.py).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
-
-api = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from gateway.web.api import (  # noqa: E402 - routes register on `api`
+from gateway.web.api import (  # the view modules register their routes on `api`
     areas,
     audit,
     casework,
@@ -21,7 +17,8 @@ from gateway.web.api import (  # noqa: E402 - routes register on `api`
     oauth,
     transfers,
 )
-from gateway.web.api import openapi as openapi  # noqa: E402
+from gateway.web.api import openapi as openapi
+from gateway.web.api.common import api
 
 __all__ = [
     "api",

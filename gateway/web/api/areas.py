@@ -13,9 +13,9 @@ from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ
 from gateway.domain.schedule import meetings
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
-from gateway.security import current_principal, requires
 from gateway.web import node
-from gateway.web.api import api
+from gateway.web.api.common import api
+from gateway.web.guard import current_principal, requires
 from schemas.api import is_area_code
 from schemas.area_settings import (
     MeetingsViewSchema,

@@ -19,9 +19,9 @@ from gateway.domain.audit.export import day_range
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import AUDIT_READ, AUDITOR
 from gateway.errors import Invalid, Malformed, field_errors
-from gateway.security import current_principal, requires
 from gateway.web import node
-from gateway.web.api import api
+from gateway.web.api.common import api
+from gateway.web.guard import current_principal, requires
 from schemas.audit_api import (
     AreaQuerySchema,
     AuditQuerySchema,

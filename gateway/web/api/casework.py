@@ -20,10 +20,9 @@ from gateway.domain.identity.principals import (
 )
 from gateway.domain.transfers import restriction
 from gateway.errors import Invalid, field_errors
-from gateway.security import current_principal, requires
 from gateway.web import node
-from gateway.web.api import api
-from gateway.web.api.transfers import _canonical_id, _item, _json_object
+from gateway.web.api.common import api, canonical_id, json_object, transfer_item
+from gateway.web.guard import current_principal, requires
 from schemas.forward_permission import PermissionViewSchema, load_forward_body
 from schemas.restricted import NamedUsersViewSchema, load_named_users
 
@@ -41,21 +40,21 @@ def _naming(found: restriction.Naming) -> dict[str, Any]:
 @api.post("/transfers/<transfer_id>/withdrawal")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def withdraw_transfer(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
-    data = _json_object()
+    canonical_id(transfer_id)
+    data = json_object()
     current = node()
     with current.sessions() as db:
         withdrawn = withdrawal.withdraw(
             db, current.master, current_principal(), transfer_id, data, utcnow()
         )
-    return jsonify(_item(withdrawn))
+    return jsonify(transfer_item(withdrawn))
 
 
 @api.post("/transfers/<transfer_id>/forward-permission-requests")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def request_forward_permission(transfer_id: str) -> tuple[Response, int]:
-    _canonical_id(transfer_id)
-    data = _json_object()
+    canonical_id(transfer_id)
+    data = json_object()
     current = node()
     with current.sessions() as db:
         asked = forwarding.request_permission(
@@ -67,8 +66,8 @@ def request_forward_permission(transfer_id: str) -> tuple[Response, int]:
 @api.post("/transfers/<transfer_id>/forward-permission")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def decide_forward_permission(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
-    data = _json_object()
+    canonical_id(transfer_id)
+    data = json_object()
     current = node()
     with current.sessions() as db:
         answered = forwarding.decide(
@@ -80,7 +79,7 @@ def decide_forward_permission(transfer_id: str) -> Response:
 @api.get("/transfers/<transfer_id>/forward-permissions")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
 def list_forward_permissions(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     with node().sessions() as db:
         found = forward_permission.permissions(db, current_principal(), transfer_id)
     return jsonify(items=[_permission(view) for view in found])
@@ -89,9 +88,9 @@ def list_forward_permissions(transfer_id: str) -> Response:
 @api.post("/transfers/<transfer_id>/forward")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     try:
-        body = load_forward_body(_json_object())
+        body = load_forward_body(json_object())
     except ValidationError as exc:
         raise Invalid("The forward is not valid.", errors=field_errors(exc.messages)) from exc
     current = node()
@@ -100,28 +99,28 @@ def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
             db, current.master, current_principal(), transfer_id, body.to_area, utcnow()
         )
     location = url_for("api.get_transfer", transfer_id=sent.id)
-    return jsonify(_item(sent)), 201, {"Location": location}
+    return jsonify(transfer_item(sent)), 201, {"Location": location}
 
 
 @api.post("/transfers/<transfer_id>/repeat-incidents")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def report_repeat_incident(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
-    data = _json_object()
+    canonical_id(transfer_id)
+    data = json_object()
     current = node()
     with current.sessions() as db:
         reported = repeat_incidents.report(
             db, current.master, current_principal(), transfer_id, data, utcnow()
         )
-    return jsonify(_item(reported))
+    return jsonify(transfer_item(reported))
 
 
 @api.post("/transfers/<transfer_id>/access")
 @requires(roles=[COORDINATOR])
 def name_transfer_users(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     try:
-        body = load_named_users(_json_object())
+        body = load_named_users(json_object())
     except ValidationError as exc:
         raise Invalid("The list is not valid.", errors=field_errors(exc.messages)) from exc
     with node().sessions() as db:
@@ -132,7 +131,7 @@ def name_transfer_users(transfer_id: str) -> Response:
 @api.get("/transfers/<transfer_id>/access")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
 def get_transfer_access(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     with node().sessions() as db:
         found = restriction.view(db, current_principal(), transfer_id)
     return jsonify(_naming(found))

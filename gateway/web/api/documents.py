@@ -19,10 +19,9 @@ from gateway.domain.identity.principals import (
     TRANSFERS_WRITE,
 )
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
-from gateway.security import CSRF_FIELD, current_principal, requires
 from gateway.web import node
-from gateway.web.api import api
-from gateway.web.api.transfers import _canonical_id, _item, _json_object
+from gateway.web.api.common import api, canonical_id, json_object, transfer_item
+from gateway.web.guard import CSRF_FIELD, current_principal, requires
 from schemas.document import DOCX, JPEG, MINUTES_JSON, ODT, PDF, PNG, RTF, TEXT
 from schemas.document import load_upload_fields as load_fields
 from schemas.documents_api import DocumentItemSchema, InformationRequestItemSchema
@@ -53,14 +52,14 @@ def _request_item(view: information_requests.RequestView) -> dict[str, Any]:
 
 def _document_id(document_id: str) -> None:
     try:
-        _canonical_id(document_id)
+        canonical_id(document_id)
     except NotFound as exc:
         raise NotFound("No such document.") from exc
 
 
 def _outgoing(max_bytes: int) -> documents.Outgoing:
     if request.is_json:
-        return documents.minutes_upload(_json_object(), max_bytes)
+        return documents.minutes_upload(json_object(), max_bytes)
     if request.mimetype != "multipart/form-data":
         raise documents.UnsupportedMediaType(
             "Send the document as multipart/form-data with a part named 'file' and a "
@@ -84,7 +83,7 @@ def _outgoing(max_bytes: int) -> documents.Outgoing:
 @api.post("/transfers/<transfer_id>/documents")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def post_document(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     current = node()
     outgoing = _outgoing(current.settings.document_max_bytes)
     with current.sessions() as db:
@@ -103,16 +102,16 @@ def post_document(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
 @api.get("/transfers/<transfer_id>/documents")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
 def list_documents(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     with node().sessions() as db:
         found, items = documents.list_documents(db, current_principal(), transfer_id)
-    return jsonify(transfer=_item(found), items=[_document(item) for item in items])
+    return jsonify(transfer=transfer_item(found), items=[_document(item) for item in items])
 
 
 @api.get("/transfers/<transfer_id>/documents/<document_id>")
 @requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
 def get_document(transfer_id: str, document_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     _document_id(document_id)
     current = node()
     with current.sessions() as db:
@@ -132,8 +131,8 @@ def get_document(transfer_id: str, document_id: str) -> Response:
 @api.post("/transfers/<transfer_id>/information-requests")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 def request_information(transfer_id: str) -> tuple[Response, int]:
-    _canonical_id(transfer_id)
-    data = _json_object()
+    canonical_id(transfer_id)
+    data = json_object()
     current = node()
     with current.sessions() as db:
         made = information_requests.request_information(
@@ -145,7 +144,7 @@ def request_information(transfer_id: str) -> tuple[Response, int]:
 @api.get("/transfers/<transfer_id>/information-requests")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
 def list_information_requests(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     with node().sessions() as db:
         found, items = information_requests.list_requests(db, current_principal(), transfer_id)
-    return jsonify(transfer=_item(found), items=[_request_item(item) for item in items])
+    return jsonify(transfer=transfer_item(found), items=[_request_item(item) for item in items])

@@ -11,10 +11,10 @@ from marshmallow import ValidationError
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle, lookup, verification
 from gateway.domain.identity.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
-from gateway.errors import Invalid, Malformed, NotFound, field_errors
-from gateway.security import current_principal, requires
+from gateway.errors import Invalid, NotFound, field_errors
 from gateway.web import node
-from gateway.web.api import api
+from gateway.web.api.common import api, json_object
+from gateway.web.guard import current_principal, requires
 from schemas.api import encode_cursor
 from schemas.common import AREA_CODE
 from schemas.flags import (
@@ -27,15 +27,6 @@ from schemas.flags import (
 )
 
 
-def _json_object() -> dict[str, Any]:
-    if not request.is_json:
-        raise Malformed("Send a JSON object (Content-Type: application/json).")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Malformed("The body is not a JSON object.")
-    return body
-
-
 def _area() -> str | None:
     """A user holding the role in several areas names one with `?area=`."""
     area = request.args.get("area")
@@ -44,7 +35,7 @@ def _area() -> str | None:
     return area
 
 
-def _item(found: lifecycle.FlagView) -> dict[str, Any]:
+def flag_item(found: lifecycle.FlagView) -> dict[str, Any]:
     dumped: dict[str, Any] = FlagItemSchema().dump(found)
     return dumped
 
@@ -52,13 +43,13 @@ def _item(found: lifecycle.FlagView) -> dict[str, Any]:
 @api.post("/flags")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
 def create_flag() -> tuple[Response, int]:
-    data = _json_object()
+    data = json_object()
     current = node()
     with current.sessions() as db:
         made = lifecycle.set_flag(
             db, current.flag_roles, current_principal(), _area(), data, utcnow()
         )
-    return jsonify(_item(made)), 201
+    return jsonify(flag_item(made)), 201
 
 
 @api.get("/flags")
@@ -71,7 +62,7 @@ def list_flags() -> Response:
     with node().sessions() as db:
         page = lifecycle.list_flags(db, current_principal(), query, utcnow())
     return jsonify(
-        items=[_item(f) for f in page.items],
+        items=[flag_item(f) for f in page.items],
         next=encode_cursor(*page.next) if page.next else None,
     )
 
@@ -85,19 +76,19 @@ def review_flag(flag_id: str) -> Response:
         canonical = False
     if not canonical:
         raise NotFound("No such flag.")
-    data = _json_object()
+    data = json_object()
     current = node()
     with current.sessions() as db:
         reviewed = lifecycle.review(
             db, current.flag_roles, current_principal(), flag_id, data, utcnow()
         )
-    return jsonify(_item(reviewed))
+    return jsonify(flag_item(reviewed))
 
 
 @api.post("/flags/lookups")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
 def lookup_person() -> Response:
-    data = _json_object()
+    data = json_object()
     current = node()
     with current.sessions() as db:
         matches = lookup.lookup(
@@ -116,7 +107,7 @@ def lookup_person() -> Response:
 @requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
 def request_verification() -> tuple[Response, int]:
     """Ask the area holding a possible match whether it is this person (sealed to it)."""
-    data = _json_object()
+    data = json_object()
     current = node()
     with current.sessions() as db:
         request_id = verification.request(

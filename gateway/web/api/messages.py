@@ -18,10 +18,9 @@ from gateway.domain.identity.principals import (
     TRANSFERS_WRITE,
 )
 from gateway.errors import NotFound
-from gateway.security import current_principal, requires
 from gateway.web import node
-from gateway.web.api import api
-from gateway.web.api.transfers import _canonical_id, _item
+from gateway.web.api.common import api, canonical_id, transfer_item
+from gateway.web.guard import current_principal, requires
 from schemas.messages_api import MessageItemSchema
 
 
@@ -32,7 +31,7 @@ def _message(found: messages.MessageView) -> dict[str, Any]:
 
 def _ids(transfer_id: str, envelope_id: str) -> None:
     """Only canonical UUIDs name a transfer or an envelope; anything else cannot exist."""
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     try:
         canonical = str(uuid.UUID(envelope_id)) == envelope_id
     except ValueError:
@@ -44,10 +43,10 @@ def _ids(transfer_id: str, envelope_id: str) -> None:
 @api.get("/transfers/<transfer_id>/messages")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
 def list_messages(transfer_id: str) -> Response:
-    _canonical_id(transfer_id)
+    canonical_id(transfer_id)
     with node().sessions() as db:
         found, items = messages.list_messages(db, current_principal(), transfer_id)
-    return jsonify(transfer=_item(found), items=[_message(item) for item in items])
+    return jsonify(transfer=transfer_item(found), items=[_message(item) for item in items])
 
 
 @api.get("/transfers/<transfer_id>/messages/<envelope_id>")
@@ -60,7 +59,7 @@ def get_message(transfer_id: str, envelope_id: str) -> Response:
             db, current.master, current_principal(), transfer_id, envelope_id, utcnow()
         )
     return jsonify(
-        transfer=_item(opened.transfer),
+        transfer=transfer_item(opened.transfer),
         message=_message(opened.message),
         content=opened.content,
     )

@@ -24,7 +24,7 @@ from gateway.domain.identity import clients
 from gateway.domain.identity.principals import SCOPES
 from gateway.errors import PROBLEM_BASE, Invalid
 from gateway.web import node
-from gateway.web.api import api
+from gateway.web.api.common import api
 
 log = logging.getLogger("gateway.oauth")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")

@@ -10,7 +10,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, current_app, jsonify
 
-from gateway.web.api import api
+from gateway.web.api.common import api
 from schemas.acknowledgement import AcknowledgementBodySchema
 from schemas.api import (
     CreateQuerySchema,

@@ -36,8 +36,8 @@ from gateway.domain.identity import users
 from gateway.domain.identity.principals import ROLES
 from gateway.domain.identity.rate_limits import RateLimit
 from gateway.errors import Conflict, NotFound, TooManyRequests, Unauthorized
-from gateway.security import current_principal, requires
 from gateway.web import node
+from gateway.web.guard import current_principal, requires
 from gateway.web.sessions import ServerSession
 
 ui = Blueprint("ui", __name__, template_folder="templates")

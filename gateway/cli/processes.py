@@ -1,0 +1,52 @@
+"""The node's processes: the web app under gunicorn, the worker, and the demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from gateway.cli.root import app_factory, current_node, friendly, main
+from gateway.config import Settings
+
+
+# --- processes --------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@friendly
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the web app under gunicorn."""
+    from gateway.serve import run_gunicorn
+
+    Settings.from_env().check_web()
+    run_gunicorn(app_factory(), host=host, port=port, workers=workers)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Deliver what is due, then exit.")
+@friendly
+def worker(once: bool) -> None:
+    """Deliver the outbox, send notifications and reminders (and, as it lands, expire flags)."""
+    from gateway.worker import run_worker
+
+    handled = run_worker(current_node(), once=once)
+    if once:
+        click.echo(f"handled {handled} outbox item(s)")
+
+
+@main.command()
+@click.option(
+    "--exit",
+    "exit_after",
+    is_flag=True,
+    help="Stop after the scenario; exit 0 only if the transfer was delivered.",
+)
+@click.option("--workdir", type=click.Path(file_okay=False), default=".demo", show_default=True)
+def demo(exit_after: bool, workdir: str) -> None:
+    """Two real nodes on 127.0.0.1 exchanging a transfer about fictional people."""
+    from gateway.demo import run_demo
+
+    sys.exit(run_demo(Path(workdir), exit_after=exit_after))

@@ -1,0 +1,39 @@
+"""What every application API view shares (DESIGN section 4): the blueprint they register
+on, reading a JSON object body, the canonical id in a path, and a transfer item."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, request
+
+from gateway.domain.transfers import reading
+from gateway.errors import Malformed, NotFound
+from schemas.api import TransferItemSchema
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def json_object() -> dict[str, Any]:
+    if not request.is_json:
+        raise Malformed("Send a JSON object (Content-Type: application/json).")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise Malformed("The body is not a JSON object.")
+    return body
+
+
+def transfer_item(view: reading.TransferView) -> dict[str, Any]:
+    dumped: dict[str, Any] = TransferItemSchema().dump(view)
+    return dumped
+
+
+def canonical_id(transfer_id: str) -> None:
+    """Only canonical UUIDs name a transfer; anything else cannot exist here."""
+    try:
+        canonical = str(uuid.UUID(transfer_id)) == transfer_id
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise NotFound("No such transfer.")
