@@ -115,8 +115,8 @@ from keys.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from schemas.grounds import LEGAL_GROUNDS
-from schemas.transfer_request import CONSENT_STATES
+from schemas.wire.grounds import LEGAL_GROUNDS
+from schemas.wire.transfer_request import CONSENT_STATES
 
 BENCH = "audit"
 PG_ENVS = ("GATEWAY_BENCH_DATABASE_URL", "GATEWAY_TEST_DATABASE_URL")

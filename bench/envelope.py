@@ -55,7 +55,7 @@ from keys import (
     verify_envelope,
 )
 from keys.envelope import CONTENT_KEY_BYTES, NONCE_BYTES, format_time
-from schemas.transfer_request import dump_transfer_request, load_transfer_request
+from schemas.wire.transfer_request import dump_transfer_request, load_transfer_request
 
 GOAL_RATIO = 1.5
 FROM_AREA, TO_AREA = "northshire", "south-vale"

@@ -55,7 +55,7 @@ from gateway.domain.identity.rate_limits import RateLimit
 from gateway.node import build_node
 from gateway.serve import gunicorn_options
 from keys import MasterKey, b64url_encode
-from schemas.flags import SET, Publication, WireToken
+from schemas.wire.flags import SET, Publication, WireToken
 
 BENCH_DIR = Path(__file__).resolve().parent
 PERSON = {"given_names": "Ottilie", "family_name": "Brackenbury", "date_of_birth": "1984-07-09"}

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from marshmallow import ValidationError, fields, post_load, validate
 
-from schemas.access import ROLES
+from schemas.api.access import ROLES
 from schemas.common import AREA_CODE, MEDIUM, SHORT, StrictSchema, text
 
 _DOMAIN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"

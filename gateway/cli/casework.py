@@ -8,7 +8,7 @@ import click
 from gateway.cli.root import current_node, friendly, transfer
 from gateway.domain.casework import forwarding, withdrawal
 from gateway.domain.clock import utcnow
-from schemas.withdrawal import REASONS
+from schemas.wire.withdrawal import REASONS
 
 
 @transfer.command("withdraw")

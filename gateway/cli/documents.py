@@ -17,7 +17,7 @@ from gateway.cli.root import current_node, friendly
 from gateway.cli.root import transfer as transfer_group
 from gateway.domain.casework import documents
 from gateway.domain.clock import utcnow
-from schemas.document import KINDS
+from schemas.wire.document import KINDS
 
 
 def _read_bounded(path: str, limit: int) -> bytes:

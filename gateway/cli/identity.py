@@ -10,7 +10,7 @@ import click
 from gateway.cli.root import current_node, friendly, main
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients, users
-from schemas.access import ROLES
+from schemas.api.access import ROLES
 
 
 # --- user and client --------------------------------------------------------------------

@@ -31,7 +31,7 @@ from gateway.domain.identity import clients
 from gateway.domain.transfers.sending import queue_item
 from gateway.samples import sample_transfer
 from keys import canonical_json, seal_envelope, sha256_hex
-from schemas.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
+from schemas.wire.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
 
 LIST = "/api/v1/transfers"
 CANARY = "Zqxdoccanary" + secrets.token_hex(6)

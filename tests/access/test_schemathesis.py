@@ -12,7 +12,7 @@ import schemathesis
 from access_site import A, Site, make_site
 from hypothesis import HealthCheck, given, settings
 
-from schemas.access import SCOPES
+from schemas.api.access import SCOPES
 
 EXAMPLES = 200
 

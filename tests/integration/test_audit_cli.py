@@ -41,7 +41,7 @@ from gateway.domain.identity.actors import Actor
 from keys import b64url_decode, canonical_json, verify_document
 from keys.errors import ProofError
 from keys.merkle import leaf_hash, verify_inclusion
-from schemas.grounds import LEGAL_GROUNDS
+from schemas.wire.grounds import LEGAL_GROUNDS
 
 pytest_plugins = ["audit_support"]
 

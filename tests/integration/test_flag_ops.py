@@ -20,7 +20,7 @@ from gateway.domain.flags import index
 from gateway.domain.flags.roles import TOKENS_PATH
 from gateway.domain.identity.rate_limits import RateLimit
 from keys import b64url_encode, canonical_json, issue_request_token
-from schemas.flags import Publication, WireToken
+from schemas.wire.flags import Publication, WireToken
 
 EAST = "eastmoor"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from schemas.acknowledgement import (
+from schemas.wire.acknowledgement import (
     dump_acknowledgement,
     load_acknowledgement,
     load_acknowledgement_body,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from schemas.forward_permission import dump_forward_permission, load_forward_permission
-from schemas.repeat_incident import load_repeat_incident, repeat_window_end, within_window
-from schemas.withdrawal import dump_withdrawal, load_withdrawal
+from schemas.wire.forward_permission import dump_forward_permission, load_forward_permission
+from schemas.wire.repeat_incident import load_repeat_incident, repeat_window_end, within_window
+from schemas.wire.withdrawal import dump_withdrawal, load_withdrawal
 
 WHO = {"name": "Secretname Person", "role": "MARAC coordinator"}
 AREAS = {"schema_version": 1, "from_area": "northshire", "to_area": "south-vale"}

@@ -17,9 +17,9 @@ from gateway.domain.casework import documents, media_types
 from gateway.errors import Refused
 from gateway.node import envelope_limit
 from keys import AreaSecretKeys, canonical_json, seal_envelope, sha256_hex
-from schemas.document import DOCX, ODT, PDF, TEXT, dump_document, load_document
-from schemas.information_request import load_information_request_body
-from schemas.minutes import load_minutes
+from schemas.wire.document import DOCX, ODT, PDF, TEXT, dump_document, load_document
+from schemas.wire.information_request import load_information_request_body
+from schemas.wire.minutes import load_minutes
 
 MAIN = DOCX + ".main+xml"
 

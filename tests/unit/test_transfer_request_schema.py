@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from marshmallow import ValidationError
 
 from schemas.common import SHORT
-from schemas.grounds import LEGAL_GROUNDS
-from schemas.transfer_request import (
+from schemas.wire.grounds import LEGAL_GROUNDS
+from schemas.wire.transfer_request import (
     Child,
     ConsentDecision,
     Move,

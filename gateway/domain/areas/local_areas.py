@@ -21,8 +21,8 @@ from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.errors import Conflict, Invalid, NotFound
 from keys import AreaSecretKeys, MasterKey, PublicAreaKey, b64url_encode, format_time, sign_document
-from schemas.bundle import BUNDLE_KIND
 from schemas.common import AREA_CODE
+from schemas.wire.bundle import BUNDLE_KIND
 
 OPERATOR = Actor.operator()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

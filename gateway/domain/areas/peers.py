@@ -28,8 +28,8 @@ from keys import (
     normalise_fingerprint,
     verify_document,
 )
-from schemas.bundle import BUNDLE_KIND, BundleBody, BundleKey, BundleSchema
 from schemas.common import parse_timestamp
+from schemas.wire.bundle import BUNDLE_KIND, BundleBody, BundleKey, BundleSchema
 
 
 @dataclass(frozen=True)

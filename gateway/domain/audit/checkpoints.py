@@ -29,8 +29,8 @@ from keys import (
     verify_document,
 )
 from keys.errors import Malformed, UnknownKey
-from schemas.audit import CHECKPOINT_KIND, CheckpointBody, CheckpointBodySchema
 from schemas.common import parse_timestamp
+from schemas.wire.audit_evidence import CHECKPOINT_KIND, CheckpointBody, CheckpointBodySchema
 
 CHECKPOINT_INTERVAL = timedelta(seconds=60)
 # The worker looks every CHECKPOINT_LOOK, so it re-signs logs whose last checkpoint is

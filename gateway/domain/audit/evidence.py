@@ -24,7 +24,7 @@ from gateway.domain.audit.log import Recorded
 from gateway.errors import Refused
 from keys import CryptoError, UnknownKey, b64url_decode, b64url_encode, canonical_json
 from keys.merkle import inclusion_proof, leaf_hash, verify_inclusion
-from schemas.audit import Evidence, EvidenceSchema, LeafSchema
+from schemas.wire.audit_evidence import Evidence, EvidenceSchema, LeafSchema
 
 log = logging.getLogger("gateway.audit")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.transfer_request import TransferRequest
+from schemas.wire.transfer_request import TransferRequest
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from gateway.domain.areas.local_areas import get_area, secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from keys import CryptoError, MasterKey, open_envelope, open_own_copy, parse_envelope
-from schemas.grounds import LEGAL_GROUNDS
-from schemas.transfer_request import TransferRequest, load_transfer_request
+from schemas.wire.grounds import LEGAL_GROUNDS
+from schemas.wire.transfer_request import TransferRequest, load_transfer_request
 
 OUTBOUND = "outbound"
 

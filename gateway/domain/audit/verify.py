@@ -22,7 +22,7 @@ from gateway.domain.audit.checkpoints import read_signed, root_of
 from gateway.domain.audit.log import format_at
 from keys import CryptoError, canonical_json
 from keys.merkle import Frontier, leaf_hash
-from schemas.audit import LeafSchema
+from schemas.wire.audit_evidence import LeafSchema
 
 MAX_PROBLEMS = 50
 LEAF_SCHEMA = LeafSchema()  # built once: a marshmallow schema costs far more to build than to use

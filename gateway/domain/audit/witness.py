@@ -46,7 +46,7 @@ from keys import (
     verify_document,
 )
 from keys.merkle import consistency_nodes, consistency_proof, verify_consistency
-from schemas.audit import (
+from schemas.wire.audit_evidence import (
     COSIGNATURE_KIND,
     CheckpointBody,
     ConsistencyAnswer,

@@ -29,15 +29,15 @@ from gateway.errors import NotFound, Refused
 from keys import (
     MasterKey,
 )
-from schemas.acknowledgement import (
+from schemas.wire.acknowledgement import (
     ACCEPTED,
     Acknowledgement,
     dump_acknowledgement,
     load_acknowledgement,
     load_acknowledgement_body,
 )
-from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
-from schemas.acknowledgement import SCHEMA_VERSION as ACK_VERSION
+from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
+from schemas.wire.acknowledgement import SCHEMA_VERSION as ACK_VERSION
 
 # An answer is expected once the transfer has left; it may overtake the receipt.
 AWAITING_ANSWER = frozenset(

@@ -31,7 +31,7 @@ from keys import (
     open_own_copy,
     parse_envelope,
 )
-from schemas.transfer_request import load_transfer_request
+from schemas.wire.transfer_request import load_transfer_request
 
 APPROVER_ROLES = frozenset({CHAIR})
 

@@ -37,7 +37,7 @@ from gateway.domain.transfers import restriction, states, timeline
 from gateway.domain.transfers.reading import TransferView, check_content_held, listed_transfer, view
 from gateway.errors import Conflict, DomainError, Invalid, NotFound, Refused, field_errors
 from keys import CryptoError, MasterKey, canonical_json, open_envelope, open_own_copy, sha256_hex
-from schemas.document import (
+from schemas.wire.document import (
     MINUTES,
     MINUTES_JSON,
     SCHEMA_VERSION,
@@ -45,8 +45,8 @@ from schemas.document import (
     dump_document,
     load_document,
 )
-from schemas.document import PAYLOAD_TYPE as DOCUMENT
-from schemas.minutes import load_minutes
+from schemas.wire.document import PAYLOAD_TYPE as DOCUMENT
+from schemas.wire.minutes import load_minutes
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 OPEN, ANSWERED = "open", "answered"

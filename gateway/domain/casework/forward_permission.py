@@ -23,7 +23,7 @@ from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import listed_transfer
 from gateway.errors import Refused
-from schemas.forward_permission import (
+from schemas.wire.forward_permission import (
     GRANT,
     GRANTED,
     REQUEST,

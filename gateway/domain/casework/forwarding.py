@@ -44,7 +44,7 @@ from gateway.domain.transfers.reading import TransferView, check_content_held, v
 from gateway.domain.transfers.sending import create_outbound
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, open_envelope, parse_envelope
-from schemas.forward_permission import (
+from schemas.wire.forward_permission import (
     GRANT,
     GRANTED,
     REFUSAL,
@@ -55,9 +55,9 @@ from schemas.forward_permission import (
     load_forward_permission,
     load_forward_request_body,
 )
-from schemas.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
-from schemas.forward_permission import SCHEMA_VERSION as PERMISSION_VERSION
-from schemas.transfer_request import load_transfer_request
+from schemas.wire.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
+from schemas.wire.forward_permission import SCHEMA_VERSION as PERMISSION_VERSION
+from schemas.wire.transfer_request import load_transfer_request
 
 
 def _invalid(what: str, exc: ValidationError) -> Invalid:

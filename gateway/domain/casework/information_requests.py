@@ -31,15 +31,15 @@ from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, listed_transfer, view
 from gateway.errors import Conflict, Refused
 from keys import MasterKey
-from schemas.information_request import PAYLOAD_TYPE as INFORMATION_REQUEST
-from schemas.information_request import (
+from schemas.wire.information_request import PAYLOAD_TYPE as INFORMATION_REQUEST
+from schemas.wire.information_request import (
     SCHEMA_VERSION,
     InformationRequestBody,
     dump_information_request,
     load_information_request,
     load_information_request_body,
 )
-from schemas.information_request import InformationRequest as RequestPayload
+from schemas.wire.information_request import InformationRequest as RequestPayload
 
 # The receiving area asks while the case is still its to answer or once it has listed it.
 ASKABLE = frozenset({states.RECEIVED, states.ACKNOWLEDGED})

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from schemas.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
+from schemas.wire.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
 
 _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"

@@ -37,8 +37,8 @@ from gateway.domain.transfers.reading import (
 from gateway.domain.transfers.states import FAILED, INBOUND, OUTBOUND, WITHDRAWN
 from gateway.errors import Conflict, NotFound
 from keys import MasterKey
-from schemas.document import PAYLOAD_TYPE as DOCUMENT
-from schemas.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
+from schemas.wire.document import PAYLOAD_TYPE as DOCUMENT
+from schemas.wire.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 
 PENDING = "pending"
 # Replies to replies exist (an answer to a request); no conversation nests deeper than

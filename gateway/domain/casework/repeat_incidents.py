@@ -33,9 +33,9 @@ from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import Conflict, Invalid, Refused
 from keys import CryptoError, MasterKey, open_own_copy, parse_envelope
-from schemas.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
-from schemas.repeat_incident import SCHEMA_VERSION as REPEAT_VERSION
-from schemas.repeat_incident import (
+from schemas.wire.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
+from schemas.wire.repeat_incident import SCHEMA_VERSION as REPEAT_VERSION
+from schemas.wire.repeat_incident import (
     RepeatIncident,
     dump_repeat_incident,
     load_repeat_incident,

@@ -37,9 +37,9 @@ from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import Conflict, NotFound, Refused
 from keys import MasterKey
-from schemas.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
-from schemas.withdrawal import SCHEMA_VERSION as WITHDRAWAL_VERSION
-from schemas.withdrawal import (
+from schemas.wire.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
+from schemas.wire.withdrawal import SCHEMA_VERSION as WITHDRAWAL_VERSION
+from schemas.wire.withdrawal import (
     Withdrawal,
     WithdrawalBody,
     dump_withdrawal,

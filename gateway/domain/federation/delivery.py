@@ -31,7 +31,7 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
 from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
-from schemas.receipt import RECEIPT_KIND, ReceiptSchema
+from schemas.wire.receipt import RECEIPT_KIND, ReceiptSchema
 
 PENDING = "pending"
 # On the timeline of the transfer a reply belongs to when the outbox gives up on it.

@@ -55,11 +55,11 @@ from keys import (
     sign_document,
     verify_envelope,
 )
-from schemas.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
-from schemas.envelope import EnvelopeSchema
-from schemas.flags import PAYLOAD_TYPE as FLAG_NOTICE
-from schemas.receipt import RECEIPT_KIND
-from schemas.transfer_request import TransferRequest, load_transfer_request
+from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
+from schemas.wire.envelope import EnvelopeSchema
+from schemas.wire.flags import PAYLOAD_TYPE as FLAG_NOTICE
+from schemas.wire.receipt import RECEIPT_KIND
+from schemas.wire.transfer_request import TransferRequest, load_transfer_request
 
 ENVELOPES_PATH = "/federation/v1/envelopes"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from gateway.domain.casework import forward_permission, repeat_incidents, withdrawal
 from gateway.domain.federation.handlers import Handler
-from schemas.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
-from schemas.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
-from schemas.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
+from schemas.wire.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
+from schemas.wire.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
+from schemas.wire.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 
 HANDLERS: dict[str, Handler] = {
     WITHDRAWAL: withdrawal.HANDLER,

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Flag, FlagToken, FlagVerification, IndexToken
 from gateway.domain.flags.months import today
-from schemas.flags import CLEARED, EXPIRED
+from schemas.wire.flags import CLEARED, EXPIRED
 
 
 def purge_flags(session: Session, area: str, cutoff: datetime, now: datetime, dry_run: bool) -> int:

@@ -26,7 +26,7 @@ from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
-from schemas.flags import (
+from schemas.wire.flags import (
     CLEAR_ACTION,
     EXTEND_ACTION,
     SET,

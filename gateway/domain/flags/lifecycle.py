@@ -44,7 +44,7 @@ from gateway.domain.transfers.states import INBOUND, OUTBOUND
 from gateway.errors import Conflict, Invalid, NotFound, TooManyRequests, field_errors
 from keys import CryptoError, MasterKey, b64url_encode, open_envelope, open_own_copy, parse_envelope
 from keys.boxes import new_box_keypair
-from schemas.flags import (
+from schemas.wire.flags import (
     ACTIVE,
     CHILD,
     CLEAR,

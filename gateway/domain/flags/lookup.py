@@ -26,15 +26,7 @@ from gateway.domain.identity import rate_limits
 from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, Principal
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
-from schemas.flags import (
-    ACTIVE,
-    CLEARED,
-    STRONG,
-    IndexMatch,
-    Person,
-    PersonSchema,
-    WireToken,
-)
+from schemas.wire.flags import ACTIVE, CLEARED, STRONG, IndexMatch, Person, PersonSchema, WireToken
 
 LOOKUP_ROLES = (COORDINATOR,)
 

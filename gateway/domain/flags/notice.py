@@ -16,7 +16,7 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import OUTBOUND
 from gateway.errors import Refused
-from schemas.flags import ACTIVE, CLEARED, EXPIRED, FlagNotice, load_flag_notice
+from schemas.wire.flags import ACTIVE, CLEARED, EXPIRED, FlagNotice, load_flag_notice
 
 
 def _target(session: Session, inbound: Inbound) -> str | None:

@@ -25,7 +25,7 @@ from gateway.domain.identity.rate_limits import RateLimit
 from gateway.errors import DomainError
 from keys import MasterKey, b64url_decode, b64url_encode, canonical_json, issue_request_token
 from schemas.common import AREA_CODE
-from schemas.flags import (
+from schemas.wire.flags import (
     EvaluateAnswer,
     EvaluateAnswerSchema,
     IndexMatch,

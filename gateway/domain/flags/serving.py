@@ -24,7 +24,7 @@ from gateway.domain.flags.roles import (
 )
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from keys import b64url_decode, b64url_encode
-from schemas.flags import (
+from schemas.wire.flags import (
     Delivery,
     DeliverySchema,
     EvaluateRequest,

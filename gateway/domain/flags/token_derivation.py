@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.flags.roles import Roles, authority_for
 from gateway.domain.linkage import Subject, derive_tokens, linkage_inputs
-from schemas.flags import Person
+from schemas.wire.flags import Person
 
 
 def subject_of(person: Person) -> Subject:

@@ -46,7 +46,7 @@ from keys import (
     issue_request_token,
 )
 from keys.boxes import open_sealed, seal_to
-from schemas.flags import (
+from schemas.wire.flags import (
     Delivery,
     DeliverySchema,
     RelayRequest,

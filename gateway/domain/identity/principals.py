@@ -17,7 +17,7 @@ from typing import Literal
 
 from gateway.domain.identity.actors import Actor
 from gateway.errors import Invalid, NotFound
-from schemas.access import ROLES, SCOPES
+from schemas.api.access import ROLES, SCOPES
 
 COORDINATOR, CHAIR, AUDITOR, ADMIN = ROLES
 CONTENT_ROLES = frozenset({COORDINATOR, CHAIR})

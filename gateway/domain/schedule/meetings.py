@@ -21,7 +21,7 @@ from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import ADMIN, METADATA_ROLES, TRANSFERS_READ, Principal
 from gateway.errors import Invalid, NotFound
-from schemas.area_settings import MAX_ACK_WORKING_DAYS, MAX_MEETINGS
+from schemas.api.areas import MAX_ACK_WORKING_DAYS, MAX_MEETINGS
 
 DEFAULT_ACK_WORKING_DAYS = 2
 READ_ROLES = frozenset({*METADATA_ROLES, ADMIN})

@@ -34,7 +34,7 @@ from gateway.domain.transfers.sending import (
 )
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, canonical_json, open_envelope, seal_envelope
-from schemas.transfer_request import dump_transfer_request, load_transfer_request
+from schemas.wire.transfer_request import dump_transfer_request, load_transfer_request
 
 
 def save_draft(

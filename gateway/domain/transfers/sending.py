@@ -37,7 +37,7 @@ from keys import (
     canonical_json,
     seal_envelope,
 )
-from schemas.transfer_request import (
+from schemas.wire.transfer_request import (
     TransferRequest,
     dump_transfer_request,
     load_transfer_request,

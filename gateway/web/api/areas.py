@@ -16,13 +16,13 @@ from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.web import node
 from gateway.web.api.common import api
 from gateway.web.guard import current_principal, requires
-from schemas.api import is_area_code
-from schemas.area_settings import (
+from schemas.api.areas import (
     MeetingsViewSchema,
     SettingsViewSchema,
     load_area_settings,
     load_meeting_dates,
 )
+from schemas.api.pages import is_area_code
 
 READERS = [COORDINATOR, CHAIR, AUDITOR, ADMIN]
 

@@ -22,7 +22,7 @@ from gateway.errors import Invalid, Malformed, field_errors
 from gateway.web import node
 from gateway.web.api.common import api
 from gateway.web.guard import current_principal, requires
-from schemas.audit_api import (
+from schemas.api.audit import (
     AreaQuerySchema,
     AuditQuerySchema,
     ReportQuerySchema,

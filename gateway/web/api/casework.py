@@ -23,8 +23,8 @@ from gateway.errors import Invalid, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
 from gateway.web.guard import current_principal, requires
-from schemas.forward_permission import PermissionViewSchema, load_forward_body
-from schemas.restricted import NamedUsersViewSchema, load_named_users
+from schemas.api.restricted_access import NamedUsersViewSchema, load_named_users
+from schemas.wire.forward_permission import PermissionViewSchema, load_forward_body
 
 
 def _permission(view: forward_permission.PermissionView) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from flask import Blueprint, request
 
 from gateway.domain.transfers import reading
 from gateway.errors import Malformed, NotFound
-from schemas.api import TransferItemSchema
+from schemas.api.transfers import TransferItemSchema
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 

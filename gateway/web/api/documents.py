@@ -22,9 +22,9 @@ from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
 from gateway.web.guard import CSRF_FIELD, current_principal, requires
-from schemas.document import DOCX, JPEG, MINUTES_JSON, ODT, PDF, PNG, RTF, TEXT
-from schemas.document import load_upload_fields as load_fields
-from schemas.documents_api import DocumentItemSchema, InformationRequestItemSchema
+from schemas.api.documents import DocumentItemSchema, InformationRequestItemSchema
+from schemas.wire.document import DOCX, JPEG, MINUTES_JSON, ODT, PDF, PNG, RTF, TEXT
+from schemas.wire.document import load_upload_fields as load_fields
 
 # The download's name is ours, never the uploader's: kind, short id, extension.
 EXTENSIONS = {

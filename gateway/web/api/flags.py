@@ -15,9 +15,9 @@ from gateway.errors import Invalid, NotFound, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, json_object
 from gateway.web.guard import current_principal, requires
-from schemas.api import encode_cursor
+from schemas.api.pages import encode_cursor
 from schemas.common import AREA_CODE
-from schemas.flags import (
+from schemas.wire.flags import (
     FlagItemSchema,
     FlagQuery,
     FlagQuerySchema,

@@ -21,7 +21,7 @@ from gateway.errors import NotFound
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, transfer_item
 from gateway.web.guard import current_principal, requires
-from schemas.messages_api import MessageItemSchema
+from schemas.api.messages import MessageItemSchema
 
 
 def _message(found: messages.MessageView) -> dict[str, Any]:

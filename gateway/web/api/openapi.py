@@ -11,25 +11,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Response, current_app, jsonify
 
 from gateway.web.api.common import api
-from schemas.acknowledgement import AcknowledgementBodySchema
-from schemas.api import (
-    CreateQuerySchema,
-    ProblemSchema,
-    TimelineSchema,
-    TokenRequestSchema,
-    TokenResponseSchema,
-    TransferDetailSchema,
-    TransferItemSchema,
-    TransferPageSchema,
-    TransferQuerySchema,
-)
-from schemas.area_settings import (
+from schemas.api.areas import (
     AreaSettingsSchema,
     MeetingDatesSchema,
     MeetingsViewSchema,
     SettingsViewSchema,
 )
-from schemas.audit_api import (
+from schemas.api.audit import (
     AreaQuerySchema,
     AuditPageSchema,
     AuditQuerySchema,
@@ -39,7 +27,7 @@ from schemas.audit_api import (
     SubjectRequestSchema,
     VerifyReportSchema,
 )
-from schemas.documents_api import (
+from schemas.api.documents import (
     DocumentItemSchema,
     DocumentListSchema,
     InformationRequestItemSchema,
@@ -47,7 +35,20 @@ from schemas.documents_api import (
     MinutesUploadSchema,
     UploadFormSchema,
 )
-from schemas.flags import (
+from schemas.api.messages import MessageDetailSchema, MessageItemSchema, MessageListSchema
+from schemas.api.oauth import TokenRequestSchema, TokenResponseSchema
+from schemas.api.pages import ProblemSchema
+from schemas.api.restricted_access import NamedUsersSchema, NamedUsersViewSchema
+from schemas.api.transfers import (
+    CreateQuerySchema,
+    TimelineSchema,
+    TransferDetailSchema,
+    TransferItemSchema,
+    TransferPageSchema,
+    TransferQuerySchema,
+)
+from schemas.wire.acknowledgement import AcknowledgementBodySchema
+from schemas.wire.flags import (
     FlagItemSchema,
     FlagPageSchema,
     FlagQuerySchema,
@@ -58,19 +59,17 @@ from schemas.flags import (
     VerificationBodySchema,
     VerificationPageSchema,
 )
-from schemas.forward_permission import (
+from schemas.wire.forward_permission import (
     ForwardBodySchema,
     ForwardDecisionBodySchema,
     ForwardRequestBodySchema,
     PermissionListSchema,
     PermissionViewSchema,
 )
-from schemas.information_request import InformationRequestBodySchema
-from schemas.messages_api import MessageDetailSchema, MessageItemSchema, MessageListSchema
-from schemas.repeat_incident import RepeatIncidentBodySchema
-from schemas.restricted import NamedUsersSchema, NamedUsersViewSchema
-from schemas.transfer_request import TransferRequestSchema
-from schemas.withdrawal import WithdrawalBodySchema
+from schemas.wire.information_request import InformationRequestBodySchema
+from schemas.wire.repeat_incident import RepeatIncidentBodySchema
+from schemas.wire.transfer_request import TransferRequestSchema
+from schemas.wire.withdrawal import WithdrawalBodySchema
 
 PROBLEM = "application/problem+json"
 READ_SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]

@@ -19,12 +19,8 @@ from gateway.errors import Invalid, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
 from gateway.web.guard import current_principal, requires
-from schemas.api import (
-    TimelineStepSchema,
-    encode_cursor,
-    load_create_query,
-    load_transfer_query,
-)
+from schemas.api.pages import encode_cursor
+from schemas.api.transfers import TimelineStepSchema, load_create_query, load_transfer_query
 
 
 @api.post("/transfers")

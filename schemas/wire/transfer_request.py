@@ -31,7 +31,7 @@ from schemas.common import (
     parse_timestamp,
     required_text,
 )
-from schemas.grounds import LEGAL_GROUNDS
+from schemas.wire.grounds import LEGAL_GROUNDS
 
 PAYLOAD_TYPE = "transfer_request"
 SCHEMA_VERSION = 1

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import fields, post_load, validate
 
 from schemas.common import B64Url, StrictSchema, UTCTimestamp, area_code, text
-from schemas.envelope import KEY_ID
+from schemas.wire.envelope import KEY_ID
 
 BUNDLE_KIND = "peer_bundle"
 _KEY = validate.Length(equal=43, error="Not a 32-byte key.")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.api import PAGE_DEFAULT, PAGE_MAX, Cursor
+from schemas.api.pages import PAGE_DEFAULT, PAGE_MAX, Cursor
 from schemas.common import (
     MEDIUM,
     B64Url,
@@ -24,7 +24,7 @@ from schemas.common import (
     required_text,
     text,
 )
-from schemas.transfer_request import StrictInteger
+from schemas.wire.transfer_request import StrictInteger
 
 PAYLOAD_TYPE = "flag_notice"
 SCHEMA_VERSION = 1

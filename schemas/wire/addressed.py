@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import ValidationError, validate, validates_schema
 
 from schemas.common import StrictSchema, area_code
-from schemas.transfer_request import StrictInteger
+from schemas.wire.transfer_request import StrictInteger
 
 
 def addressed(version: int) -> type[StrictSchema]:

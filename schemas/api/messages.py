@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.api import DIRECTIONS, TransferItemSchema
+from schemas.api.transfers import DIRECTIONS, TransferItemSchema
 
 # pending: waiting in the outbox; delivered: the peer's signed receipt is held; failed:
 # the outbox gave up (resend it); cancelled: stopped by a withdrawal. Inbound: null.

@@ -10,8 +10,8 @@ from typing import Any
 
 from marshmallow import fields, post_load, validate
 
-from schemas.addressed import one_of
 from schemas.common import StrictSchema
+from schemas.wire.addressed import one_of
 
 MAX_NAMED = 50
 

@@ -16,8 +16,8 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from schemas.common import MEDIUM, StrictSchema, area_code, optional_text
-from schemas.document import KINDS
-from schemas.transfer_request import DecisionMaker, DecisionMakerSchema, StrictInteger
+from schemas.wire.document import KINDS
+from schemas.wire.transfer_request import DecisionMaker, DecisionMakerSchema, StrictInteger
 
 PAYLOAD_TYPE = "information_request"
 SCHEMA_VERSION = 1

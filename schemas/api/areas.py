@@ -13,7 +13,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
 
 from schemas.common import StrictSchema
-from schemas.transfer_request import StrictInteger
+from schemas.wire.transfer_request import StrictInteger
 
 MAX_MEETINGS = 400
 MAX_ACK_WORKING_DAYS = 20

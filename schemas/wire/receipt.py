@@ -7,9 +7,9 @@ from typing import Any
 
 from marshmallow import fields, post_load, validate
 
-from schemas.audit import AuditRefSchema
 from schemas.common import B64Url, StrictSchema, UTCTimestamp, UUIDString, area_code
-from schemas.envelope import KEY_ID
+from schemas.wire.audit_evidence import AuditRefSchema
+from schemas.wire.envelope import KEY_ID
 
 RECEIPT_KIND = "receipt"
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.addressed import addressed, one_of
 from schemas.common import MEDIUM, StrictSchema, UUIDString, area_code, optional_text
-from schemas.transfer_request import REASONS as TRANSFER_REASONS
-from schemas.transfer_request import DecisionMaker, DecisionMakerSchema
+from schemas.wire.addressed import addressed, one_of
+from schemas.wire.transfer_request import REASONS as TRANSFER_REASONS
+from schemas.wire.transfer_request import DecisionMaker, DecisionMakerSchema
 
 PAYLOAD_TYPE = "forward_permission"
 SCHEMA_VERSION = 1

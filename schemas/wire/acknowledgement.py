@@ -19,7 +19,7 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from schemas.common import MEDIUM, StrictSchema, area_code, optional_text
 
 # Who acknowledged: a name and a role, as the transfer's consent decision records them.
-from schemas.transfer_request import (
+from schemas.wire.transfer_request import (
     DecisionMaker,
     DecisionMakerSchema,
     StrictBoolean,

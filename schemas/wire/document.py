@@ -6,7 +6,7 @@ The signed payload carries the bytes themselves (base64url) with their SHA-256 a
 so a receiver can prove what it got, and the media type the SENDING node detected from
 the bytes (never from a filename, which never travels). Structured minutes (seed 002
 appendix 3) travel the same way: their canonical JSON is the document's bytes, with the
-media type `application/vnd.marac.minutes+json` (`schemas.minutes`).
+media type `application/vnd.marac.minutes+json` (`schemas.wire.minutes`).
 
 `answers` names the information request (its envelope id) the document answers, if any.
 """
@@ -23,7 +23,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from schemas.common import StrictSchema, UUIDString, area_code
-from schemas.transfer_request import StrictInteger
+from schemas.wire.transfer_request import StrictInteger
 
 PAYLOAD_TYPE = "document"
 SCHEMA_VERSION = 1

@@ -1,22 +1,18 @@
-"""Bodies of the application API (`/api/v1`): query strings, responses, problems, tokens.
-
-Requests load into dataclasses; responses are described here so the OpenAPI document is
-generated from the same schemas the code uses. Unknown fields are refused everywhere.
-"""
+"""Bodies of `/api/v1/transfers`: the list query, the create query, transfer items, pages,
+timelines. Requests load into dataclasses; responses are described here so the OpenAPI
+document is generated from the same schemas the code uses. Unknown fields are refused."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, fields, post_load, validate
 
-from schemas.common import AREA_CODE, StrictSchema, UUIDString, area_code
-from schemas.transfer_request import TransferRequestSchema
+from schemas.api.pages import PAGE_DEFAULT, PAGE_MAX, ActorSchema, Cursor
+from schemas.common import StrictSchema, area_code
+from schemas.wire.transfer_request import TransferRequestSchema
 
 DIRECTIONS = ("inbound", "outbound")
 STATUSES = (
@@ -31,32 +27,6 @@ STATUSES = (
     "redirected",
     "withdrawn",
 )
-PAGE_DEFAULT, PAGE_MAX = 50, 200
-
-
-class Cursor(fields.String):
-    """Opaque to clients: base64url of [created_at, id] of the last item seen."""
-
-    # A String on the wire (so the OpenAPI document says string), a tuple once loaded.
-    def _deserialize(  # type: ignore[override]
-        self, value: Any, attr: str | None, data: Any, **kwargs: Any
-    ) -> tuple[datetime, str]:
-        raw = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-            created, ident = decoded
-            moment = datetime.fromisoformat(created)
-            UUIDString()._deserialize(ident, None, None)
-        except (ValueError, TypeError, binascii.Error, ValidationError) as exc:
-            raise ValidationError("Not a cursor from this API.") from exc
-        if moment.tzinfo is None:
-            raise ValidationError("Not a cursor from this API.")
-        return moment.astimezone(UTC), ident
-
-
-def encode_cursor(created: datetime, ident: str) -> str:
-    raw = json.dumps([created.astimezone(UTC).isoformat(), ident]).encode("ascii")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -137,12 +107,6 @@ class TransferPageSchema(Schema):
     next = fields.String(allow_none=True, required=True)
 
 
-class ActorSchema(Schema):
-    kind = fields.String(required=True)
-    id = fields.String(required=True)
-    role = fields.String()
-
-
 class TimelineStepSchema(Schema):
     """One step of a transfer as this area saw it; never content."""
 
@@ -161,32 +125,3 @@ class TimelineSchema(Schema):
 class TransferDetailSchema(Schema):
     transfer = fields.Nested(TransferItemSchema, required=True)
     content = fields.Nested(TransferRequestSchema, required=True)
-
-
-class ProblemSchema(Schema):
-    """RFC 9457 problem details; `errors` names the fields at fault, never their values."""
-
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String()
-    errors = fields.Dict()
-    error = fields.String(metadata={"description": "RFC 6749 error code (token endpoint)."})
-
-
-class TokenRequestSchema(StrictSchema):
-    grant_type = fields.String(required=True, validate=validate.OneOf(["client_credentials"]))
-    scope = fields.String(metadata={"description": "Space-separated; default: all granted."})
-    client_id = fields.String(metadata={"description": "With client_secret_post only."})
-    client_secret = fields.String(metadata={"description": "With client_secret_post only."})
-
-
-class TokenResponseSchema(Schema):
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True)
-    expires_in = fields.Integer(required=True)
-    scope = fields.String(required=True)
-
-
-def is_area_code(value: str) -> bool:
-    return bool(AREA_CODE.match(value))

@@ -14,9 +14,9 @@ from typing import Any
 
 from marshmallow import fields, post_load, validate
 
-from schemas.addressed import addressed, one_of
 from schemas.common import MEDIUM, StrictSchema, optional_text
-from schemas.transfer_request import DecisionMaker, DecisionMakerSchema
+from schemas.wire.addressed import addressed, one_of
+from schemas.wire.transfer_request import DecisionMaker, DecisionMakerSchema
 
 PAYLOAD_TYPE = "withdrawal"
 SCHEMA_VERSION = 1

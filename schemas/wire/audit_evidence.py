@@ -10,7 +10,7 @@ from typing import Any
 from marshmallow import fields, post_load, validate
 
 from schemas.common import B64Url, StrictSchema, UTCTimestamp, area_code
-from schemas.envelope import KEY_ID
+from schemas.wire.envelope import KEY_ID
 
 CHECKPOINT_KIND = "checkpoint"
 COSIGNATURE_KIND = "cosignature"

@@ -16,9 +16,9 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validates_schema
 
-from schemas.addressed import addressed, one_of
 from schemas.common import MEDIUM, PastDate, StrictSchema, optional_text
-from schemas.transfer_request import DecisionMaker, DecisionMakerSchema
+from schemas.wire.addressed import addressed, one_of
+from schemas.wire.transfer_request import DecisionMaker, DecisionMakerSchema
 
 PAYLOAD_TYPE = "repeat_incident"
 SCHEMA_VERSION = 1

@@ -16,7 +16,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schemas.common import LONG, MEDIUM, PastDate, StrictSchema, optional_text, required_text
-from schemas.transfer_request import StrictBoolean, StrictInteger
+from schemas.wire.transfer_request import StrictBoolean, StrictInteger
 
 ENTRY_KINDS = ("fact", "opinion")
 ACTION_STATUSES = ("open", "in_progress", "completed", "outstanding")

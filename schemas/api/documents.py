@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.api import DIRECTIONS, TransferItemSchema
+from schemas.api.transfers import DIRECTIONS, TransferItemSchema
 from schemas.common import StrictSchema, UUIDString
-from schemas.document import KINDS, MEDIA_TYPES
-from schemas.minutes import MinutesSchema
+from schemas.wire.document import KINDS, MEDIA_TYPES
+from schemas.wire.minutes import MinutesSchema
 
 REQUEST_STATUSES = ("open", "answered")
 
