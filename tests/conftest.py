@@ -9,77 +9,22 @@ pass on SQLite alone.
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from werkzeug.serving import make_server
+from support.nodes import PG_ENV, Databases, Pair, RunningNode, pg_admin_url, start_node
 
-from adapters.db import make_engine, upgrade
-from adapters.db.session import normalise_url
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.domain.areas import local_areas, peers
-from gateway.domain.clock import utcnow
-from gateway.domain.identity.actors import Actor
-from gateway.domain.transfers import reading, sending
-from gateway.node import Node, build_node
-from gateway.samples import sample_transfer
-from gateway.worker import run_worker
-from keys import MasterKey, fingerprint
-
-PG_ENV = "GATEWAY_TEST_DATABASE_URL"
-
-
-def _pg_admin_url() -> str | None:
-    url = os.environ.get(PG_ENV)
-    if not url and os.environ.get("CI"):
-        pytest.fail(f"CI must run the PostgreSQL half: set {PG_ENV}")
-    return url
+# The audit tests' fixtures (a world of nodes with logs to verify and tamper with).
+pytest_plugins = ["support.audit_world"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and not _pg_admin_url():
+    if request.param == "postgresql" and not pg_admin_url():
         pytest.skip(f"{PG_ENV} not set")
     return str(request.param)
-
-
-class Databases:
-    """Creates a fresh database per node and drops every one at the end of the test."""
-
-    def __init__(self, backend: str, tmp_path: Path) -> None:
-        self.backend, self.tmp_path = backend, tmp_path
-        self.created: list[str] = []
-
-    def new(self, name: str) -> str:
-        if self.backend == "sqlite":
-            return f"sqlite:///{self.tmp_path / name / 'gateway.db'}"
-        admin = normalise_url(_pg_admin_url() or "")
-        database = f"marac_test_{uuid.uuid4().hex[:12]}"
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
-        engine.dispose()
-        self.created.append(database)
-        return admin.rsplit("/", 1)[0] + "/" + database
-
-    def drop_all(self) -> None:
-        if not self.created:
-            return
-        engine = create_engine(normalise_url(_pg_admin_url() or ""), isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            for database in self.created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        engine.dispose()
 
 
 @pytest.fixture
@@ -87,117 +32,6 @@ def databases(backend: str, tmp_path: Path) -> Iterator[Databases]:
     found = Databases(backend, tmp_path)
     yield found
     found.drop_all()
-
-
-@dataclass
-class RunningNode:
-    """A node whose web app serves real HTTP on 127.0.0.1 from a background thread."""
-
-    name: str
-    home: Path
-    settings: Settings
-    node: Node
-    url: str
-    _server: Any
-    _thread: threading.Thread
-    areas: list[str] = field(default_factory=list)
-
-    @property
-    def app(self) -> Any:
-        """The node's Flask app, for in-process requests (`app.test_client()`)."""
-        return self._server.app
-
-    @property
-    def env(self) -> dict[str, str]:
-        """Environment for a CLI or worker subprocess pointed at this node."""
-        return {
-            **os.environ,
-            "GATEWAY_INSTANCE_DIR": str(self.home),
-            "GATEWAY_DATABASE_URL": self.settings.database_url,
-            "GATEWAY_MASTER_KEY_FILE": str(self.settings.master_key_file),
-            "GATEWAY_SECRET_KEY": self.settings.secret_key or "",
-            "GATEWAY_BASE_URL": self.url,
-        }
-
-    def create_area(self, code: str) -> None:
-        with self.node.sessions() as session:
-            local_areas.create_area(
-                session,
-                self.node.master,
-                code=code,
-                name=f"{code.title()} MARAC",
-                url=self.url,
-                mailbox=f"marac@{code}.example",
-                now=utcnow(),
-            )
-        self.areas.append(code)
-
-    def bundle(self, code: str) -> dict[str, Any]:
-        with self.node.sessions() as session, session.begin():
-            return local_areas.export_bundle(session, self.node.master, code, utcnow())
-
-    def import_peer(self, bundle: dict[str, Any]) -> None:
-        with self.node.sessions() as session:
-            peers.import_peer(session, bundle, fingerprint(bundle["body"]), utcnow())
-
-    def send(self, payload: dict[str, Any], from_area: str, to_area: str) -> reading.TransferView:
-        with self.node.sessions() as session:
-            return sending.send_transfer(
-                session,
-                self.node.master,
-                payload,
-                from_area=from_area,
-                to_area=to_area,
-                now=utcnow(),
-                actor=Actor.operator(),
-            )
-
-    def deliver(self) -> int:
-        return run_worker(self.node, once=True)
-
-    def transfers(self, area: str) -> list[reading.TransferView]:
-        with self.node.sessions() as session:
-            return reading.list_transfers(session, area)
-
-    def scalar(self, sql: str, **params: Any) -> Any:
-        with self.node.engine.connect() as connection:
-            return connection.execute(text(sql), params).scalar()
-
-    def count(self, table: str) -> int:
-        return int(self.scalar(f"SELECT count(*) FROM {table}"))  # noqa: S608 - test tables
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._thread.join(timeout=10)
-        self.node.close()
-
-
-def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any) -> RunningNode:
-    home = tmp_path / name
-    home.mkdir(parents=True, exist_ok=True)
-    env = {
-        "GATEWAY_INSTANCE_DIR": str(home),
-        "GATEWAY_DATABASE_URL": databases.new(name),
-        "GATEWAY_MASTER_KEY_FILE": str(home / "master.key"),
-        "GATEWAY_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
-        "GATEWAY_DELIVERY_BACKOFF": "0.05",
-        "GATEWAY_DELIVERY_BACKOFF_CAP": "0.2",
-        "GATEWAY_PEER_TIMEOUT": "5",
-        **{k: str(v) for k, v in overrides.items()},
-    }
-    settings = Settings.from_env(env)
-    MasterKey.create_file(settings.master_key_file)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    engine.dispose()
-    node = build_node(settings)
-    app = create_app(settings, node)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return RunningNode(
-        name, home, settings, node, f"http://127.0.0.1:{server.server_port}", server, thread
-    )
 
 
 @pytest.fixture
@@ -214,17 +48,6 @@ def node_factory(databases: Databases, tmp_path: Path) -> Iterator[Callable[...,
         running.stop()
 
 
-@dataclass
-class Pair:
-    north: RunningNode
-    south: RunningNode
-
-    def send(self, **kwargs: Any) -> reading.TransferView:
-        return self.north.send(
-            sample_transfer("northshire", "south-vale", **kwargs), "northshire", "south-vale"
-        )
-
-
 @pytest.fixture
 def pair(node_factory: Callable[..., RunningNode]) -> Pair:
     """Two nodes, one area each, that have imported each other's bundles."""
@@ -234,14 +57,3 @@ def pair(node_factory: Callable[..., RunningNode]) -> Pair:
     south.import_peer(north.bundle("northshire"))
     north.import_peer(south.bundle("south-vale"))
     return Pair(north, south)
-
-
-def stored_envelope(node: RunningNode, area: str) -> dict[str, Any]:
-    body = node.scalar(
-        "SELECT body FROM envelopes WHERE area_code = :area ORDER BY pk LIMIT 1", area=area
-    )
-    return dict(json.loads(body))
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from audit_support import NORTH, World, secret_keys
+from support.audit_world import NORTH, World, secret_keys
 
 from keys import canonical_json, issue_request_token
-
-pytest_plugins = ["audit_support"]
 
 ROUTES = [
     ("/api/v1/audit", {"area": NORTH}),

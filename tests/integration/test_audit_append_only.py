@@ -5,14 +5,12 @@ row on either backend. After every refused attempt the log is exactly as it was.
 from __future__ import annotations
 
 import pytest
-from audit_support import NORTH, World, column, raw_leaves, rows, verify_area
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
+from support.audit_world import NORTH, World, column, raw_leaves, rows, verify_area
 
 from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent
 from adapters.db.session import AppendOnlyViolation
-
-pytest_plugins = ["audit_support"]
 
 STATEMENTS = {
     "audit_events": {

@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from audit_support import (
+from sqlalchemy import text
+from support.audit_world import (
     NORTH,
     SOUTH,
     RunningNode,
@@ -32,7 +33,6 @@ from audit_support import (
     secret_keys,
     verify_area,
 )
-from sqlalchemy import text
 
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
@@ -46,8 +46,6 @@ from keys import (
     sign_document,
 )
 from keys.merkle import inclusion_proof, leaf_hash, root_from_nodes
-
-pytest_plugins = ["audit_support"]
 
 PATH = "/federation/v1/envelopes"
 SOUTH_TABLES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Pair
+from support.nodes import Pair
 
 from gateway.domain.audit import verify, witness
 from gateway.domain.clock import utcnow

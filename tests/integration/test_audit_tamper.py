@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from audit_support import (
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
+from support.audit_world import (
     NORTH,
     World,
     column,
@@ -31,16 +33,12 @@ from audit_support import (
     secret_keys,
     verify_area,
 )
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import DBAPIError
 
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
 from gateway.errors import DomainError
 from keys import AreaSecretKeys, b64url_decode, b64url_encode, canonical_json, sign_document
 from keys.merkle import leaf_hash
-
-pytest_plugins = ["audit_support"]
 
 TARGET = 4  # T2's transfer.sent: a real disclosure, covered by the checkpoints of 5, 7, 8
 

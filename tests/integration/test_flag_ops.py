@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
-from conftest import RunningNode
+from support.nodes import RunningNode
 from test_flags import HUB, NORTH, SOUTH, bearer, person, recent, start_three, subject
 
 from gateway.cli import main

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from conftest import RunningNode
 from sqlalchemy import inspect, text
+from support.nodes import RunningNode
 
 from gateway.cli import main
 from gateway.domain.clock import utcnow

@@ -9,8 +9,8 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import Databases
 from sqlalchemy import Engine, inspect, text
+from support.nodes import Databases
 
 from adapters.db import make_engine, upgrade
 from adapters.db.migrate import alembic_config

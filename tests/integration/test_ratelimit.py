@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import Databases
 from sqlalchemy import text
+from support.nodes import Databases
 
 from adapters.db import make_engine, make_session_factory, upgrade
 from gateway.domain.identity import rate_limits

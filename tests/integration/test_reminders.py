@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from conftest import RunningNode
-from smtp_sink import SmtpSink
 from sqlalchemy import text
+from support.nodes import RunningNode
+from support.smtp_sink import SmtpSink
 
 from adapters.db.models import Transfer
 from gateway.domain.audit import verify

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import (
+from sqlalchemy import text
+from support.audit_world import (
     NORTH,
     SAMPLE_VICTIM,
     SOUTH,
@@ -28,7 +29,6 @@ from audit_support import (
     run_cli,
     verify_area,
 )
-from sqlalchemy import text
 
 from gateway.domain import retention
 from gateway.domain.audit import subject
@@ -36,8 +36,6 @@ from gateway.domain.clock import utcnow
 from gateway.domain.identity.actors import Actor
 from gateway.samples import sample_transfer
 from keys.envelope import HEADER_FIELDS
-
-pytest_plugins = ["audit_support"]
 
 VICTIM = subject.Person(SAMPLE_VICTIM[0], SAMPLE_VICTIM[1], date.fromisoformat(SAMPLE_VICTIM[2]))
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from audit_support import (
+from support.audit_world import (
     NORTH,
     SOUTH,
     Job,
@@ -32,8 +32,6 @@ from gateway.domain.clock import utcnow
 from gateway.samples import sample_transfer
 from keys import b64url_encode, canonical_json
 from keys.encoding import sha256
-
-pytest_plugins = ["audit_support"]
 
 BORN = "1990-04-01"  # the sample victim's
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Pair, RunningNode, stored_envelope
 from sqlalchemy import text
+from support.nodes import Pair, RunningNode, stored_envelope
 
 from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.samples import sample_transfer

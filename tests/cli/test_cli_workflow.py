@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner, Result
-from conftest import Pair, RunningNode
+from support.nodes import Pair, RunningNode
 
 from gateway.cli import main
 from gateway.domain.clock import utcnow

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import schemathesis
-from access_site import A, Site, make_site
 from hypothesis import HealthCheck, given, settings
+from support.site import A, Site, make_site
 
 from schemas.api.access import SCOPES
 

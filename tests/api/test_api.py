@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from access_site import PEER, A, B, Site, make_site
+from support.site import PEER, A, B, Site, make_site
 
 from gateway.samples import sample_transfer
 

@@ -12,8 +12,8 @@ import logging
 from typing import Any
 
 import pytest
-from access_site import PEER, A, B, Site, make_site
 from flask.testing import FlaskClient
+from support.site import PEER, A, B, Site, make_site
 from test_casework import back, inbound, north_transfer, steps
 from test_workflow import (
     LIST,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import Pair, stored_envelope
+from support.nodes import Pair, stored_envelope
 
 from keys import canonical_json, verify_document
 

@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 import pytest
-from access_site import A, Site, make_site
 from joserfc import jwt
 from joserfc.jwk import OctKey, OKPKey
 from sqlalchemy import select
+from support.site import A, Site, make_site
 
 from adapters.db.models import TokenKey
 from gateway.domain.identity.clients import TOKEN_KEY_CONTEXT

@@ -1,5 +1,5 @@
 """Fixtures and helpers for the disclosure-audit tests (a pytest plugin: test modules load it
-with `pytest_plugins = ["audit_support"]`).
+registered as a plugin by tests/conftest.py).
 
 Building two real nodes and real traffic costs seconds (creating and dropping PostgreSQL
 databases most of all), and the audit tests need many independent copies of the same
@@ -41,8 +41,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import Databases, RunningNode, _pg_admin_url, start_node
 from sqlalchemy import Connection, MetaData, Table, select, text
+from support.nodes import Databases, RunningNode, pg_admin_url, start_node
 
 from gateway.cli import main as cli_main
 from gateway.domain.areas import local_areas
@@ -93,7 +93,7 @@ class Template:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def audit_backend(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgresql" and not _pg_admin_url():
+    if request.param == "postgresql" and not pg_admin_url():
         pytest.skip("GATEWAY_TEST_DATABASE_URL not set")
     return str(request.param)
 

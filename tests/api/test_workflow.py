@@ -11,9 +11,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from access_site import PEER, A, B, Site, make_site
-from conftest import RunningNode
 from flask.testing import FlaskClient
+from support.nodes import RunningNode
+from support.site import PEER, A, B, Site, make_site
 
 from adapters.db.models import Envelope, Transfer
 from gateway.domain.areas.local_areas import current_secret_keys

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import pytest
-from access_site import A, B, Site, csrf_from, fresh_code, make_site
+from support.site import A, B, Site, csrf_from, fresh_code, make_site
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from access_site import PEER, A, B, Site, make_site
-from conftest import RunningNode
 from flask.testing import FlaskClient
+from support.nodes import RunningNode
+from support.site import PEER, A, B, Site, make_site
 from test_workflow import (
     LIST,
     VICTIM,

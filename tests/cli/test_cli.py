@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Pair
+from support.nodes import Pair
 
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings

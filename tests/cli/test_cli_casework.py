@@ -4,7 +4,7 @@ message and change nothing."""
 
 from __future__ import annotations
 
-from conftest import Pair
+from support.nodes import Pair
 from test_cli import cli
 
 WITHDRAW = ("--reason", "wrong_area", "--by", "Operator Canaryname", "--role", "coordinator")

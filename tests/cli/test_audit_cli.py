@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_support import (
+from support.audit_world import (
     NORTH,
     SAMPLE_VICTIM,
     SOUTH,
@@ -42,8 +42,6 @@ from keys import b64url_decode, canonical_json, verify_document
 from keys.errors import ProofError
 from keys.merkle import leaf_hash, verify_inclusion
 from schemas.wire.grounds import LEGAL_GROUNDS
-
-pytest_plugins = ["audit_support"]
 
 CSV_HEADER = [
     "seq",

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from access_site import PASSWORD, PEER, A, Site, csrf_from, fresh_code, make_site
+from support.site import PASSWORD, PEER, A, Site, csrf_from, fresh_code, make_site
 
 from gateway.domain.clock import utcnow
 from gateway.samples import sample_transfer

@@ -14,8 +14,8 @@ import uuid
 from typing import Any
 
 import pytest
-from access_site import PEER, A, Site, make_site
 from flask.testing import FlaskClient
+from support.site import PEER, A, Site, make_site
 from werkzeug.routing import Rule
 
 from gateway.domain.areas.local_areas import current_secret_keys

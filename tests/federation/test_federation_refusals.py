@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Pair, RunningNode, stored_envelope
+from support.nodes import Pair, RunningNode, stored_envelope
 
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow

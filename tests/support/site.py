@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from conftest import RunningNode
 from flask.testing import FlaskClient
+from support.nodes import RunningNode
 
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients, users

@@ -17,10 +17,10 @@ import zlib
 from typing import Any
 
 import pytest
-from access_site import PEER, A, B, Site, make_site
-from conftest import RunningNode
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from support.nodes import RunningNode
+from support.site import PEER, A, B, Site, make_site
 
 from adapters.db.models import Envelope
 from gateway.domain.areas.local_areas import current_secret_keys

@@ -16,8 +16,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import Pair, RunningNode
 from sqlalchemy import text
+from support.nodes import Pair, RunningNode
 
 from keys import b64url_decode, verify_document
 

@@ -11,7 +11,7 @@ import secrets
 from typing import Any
 
 import pytest
-from access_site import PASSWORD, A, Site, csrf_from, make_site
+from support.site import PASSWORD, A, Site, csrf_from, make_site
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
-from access_site import A, B, Site, make_site
-from oidc_provider import OidcProvider
+from support.oidc_provider import OidcProvider
+from support.site import A, B, Site, make_site
 
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import Pair
+from support.nodes import Pair
 
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow

@@ -15,11 +15,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from access_site import PEER, A, B, Site
-from conftest import RunningNode
 from flask.testing import FlaskClient
-from smtp_sink import SmtpSink
 from sqlalchemy import text
+from support.nodes import RunningNode
+from support.site import PEER, A, B, Site
+from support.smtp_sink import SmtpSink
 
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
