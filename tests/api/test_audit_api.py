@@ -83,7 +83,7 @@ def test_a_failed_sign_in_is_logged_against_the_account(site: Site) -> None:
     site.login(person)
     browser = site.app.test_client()
     page = browser.get("/login")
-    from access_site import csrf_from
+    from support.site import csrf_from
 
     browser.post(
         "/login",

@@ -1,6 +1,6 @@
 """The audit commands as an operator runs them: real `marac-gateway` processes against the
 template's nodes (exports, subject access, the disclosure report), plus the same commands
-in-process for variants and refusals (see audit_support.invoke).
+in-process for variants and refusals (see support/audit_world.py, invoke).
 
 The exported lines are checked the way an outside auditor would: every leaf hash recomputed,
 every inclusion proof verified against the root of the export's own checkpoint, whose

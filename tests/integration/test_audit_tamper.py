@@ -2,7 +2,7 @@
 holds earlier checkpoints catch every kind of edit.
 
 The log is the template's real traffic (three transfers sealed, delivered and receipted,
-checkpoints of sizes 3, 5, 7 and 8; see audit_support), put back before every test. Each
+checkpoints of sizes 3, 5, 7 and 8; see support/audit_world.py), put back before every test. Each
 test tampers with it the way someone with the database password would: triggers out of the
 way, rows edited, hashes recomputed where that helps to hide the edit.
 """
