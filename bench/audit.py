@@ -13,7 +13,7 @@ throwaway SQLite node). Phases, per backend:
             machinery, into a plain table with audit_events' columns, keys and index but
             no head row, no frontier, no triggers. ratio = record mean / plain mean: the
             Merkle overhead (head row read with lock, frontier append, head UPDATE).
-    send    sending.send_transfer (seal + audit append + checkpoint + evidence + outbox,
+    send    sending.send (seal + audit append + checkpoint + evidence + outbox,
             one transaction): sends/s, and the share of its time spent in audit.record,
             checkpoints.issue and evidence.build, timed by wrapping those functions in
             this process only (monkeypatched module attributes; product code unchanged).
@@ -97,7 +97,9 @@ from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit import log as audit_log
 from gateway.domain.audit import verify as audit_verify
 from gateway.domain.clock import utcnow
+from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import sending
 from gateway.node import Node, build_node
 from gateway.samples import sample_transfer
@@ -457,12 +459,12 @@ class CallTimer:
         ("audit.record", audit_package, "record"),
         ("checkpoints.issue", checkpoints, "issue"),
         ("evidence.build", evidence, "build"),
-        ("seal_envelope", sending, "seal_envelope"),
-        # Not audit: the rest of send_transfer, so "other" is what is left.
+        ("seal_envelope", envelope_writer, "seal_envelope"),
+        # Not audit: the rest of sending.send, so "other" is what is left.
         ("load_transfer_request", sending, "load_transfer_request"),
         ("dump_transfer_request", sending, "dump_transfer_request"),
-        ("current_secret_keys (seal)", sending, "current_secret_keys"),
-        ("recipient_key", sending, "recipient_key"),
+        ("current_secret_keys (seal)", envelope_writer, "current_secret_keys"),
+        ("recipient_key", envelope_writer, "recipient_key"),
     )
 
     def __init__(self) -> None:
@@ -514,14 +516,12 @@ def bench_sends(node: Node, backend: str, args: argparse.Namespace) -> dict[str,
     def send() -> None:
         data = sample_transfer(LOCAL, PEER, victim=f"Ada{next(counter)}")
         with node.sessions() as session:
-            sending.send_transfer(
+            sending.send(
                 session,
                 node.master,
-                data,
-                from_area=LOCAL,
-                to_area=PEER,
-                now=utcnow(),
-                actor=Actor.operator(),
+                Principal.operator(),
+                sending.addressed(data, LOCAL, PEER),
+                utcnow(),
             )
 
     for _ in range(args.warmup):
@@ -1009,7 +1009,7 @@ def run_backend(backend: str, admin: str | None, args: argparse.Namespace) -> di
         node = setup_node(workdir, url)
         note(f"{BENCH} [{backend}]: appends ({args.appends} per variant, {args.rounds} rounds)")
         appends = bench_appends(node, backend, args)
-        note(f"{BENCH} [{backend}]: {args.sends} send_transfer calls")
+        note(f"{BENCH} [{backend}]: {args.sends} sending.send calls")
         sends = bench_sends(node, backend, args)
         note(f"{BENCH} [{backend}]: bulk-loading {args.events:,} events")
         load = bench_load(node, backend, args)
@@ -1069,7 +1069,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=20_000, help="rows per load transaction")
     parser.add_argument("--appends", type=int, default=1_000, help="per variant (record, plain)")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved append rounds")
-    parser.add_argument("--sends", type=int, default=200, help="timed send_transfer calls")
+    parser.add_argument("--sends", type=int, default=200, help="timed sending.send calls")
     parser.add_argument("--warmup", type=int, default=10, help="untimed appends/sends first")
     parser.add_argument("--pairs", type=int, default=1_000, help="random proofs of each kind")
     parser.add_argument("--seed", type=int, default=9162)

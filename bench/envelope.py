@@ -126,7 +126,7 @@ def micro(fn: Callable[[], object], seconds: float) -> float:
 
 # --- payloads and keys ------------------------------------------------------------------
 def sample_payload() -> dict[str, Any]:
-    """The demo transfer, loaded and dumped as send_transfer does before sealing."""
+    """The demo transfer, loaded and dumped as sending.send does before sealing."""
     return dump_transfer_request(load_transfer_request(sample_transfer(FROM_AREA, TO_AREA)))
 
 

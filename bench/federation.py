@@ -3,7 +3,7 @@
 Two real nodes are set up with gateway.demo's machinery in a temporary directory (db
 upgrade, area create, bundle exchange with fingerprints), then each runs `marac-gateway
 serve` (gunicorn, gateway.serve.gunicorn_options) and the sender runs ONE delivery
-`worker`. Transfers are created in this process with gateway.domain.transfers.send_transfer
+`worker`. Transfers are created in this process with gateway.domain.transfers.sending.send
 against the sender's SQLite database, and the sender database is polled (read-only) until
 they are delivered. Latency is transfers.delivered_at - transfers.created_at on the sender.
 
@@ -55,16 +55,16 @@ from _common import emit, environment, note, percentile, r
 from gateway.config import Settings
 from gateway.demo import AREAS, DemoNode, free_port, setup, wait_ready
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.actors import Actor
-from gateway.domain.transfers.sending import send_transfer
+from gateway.domain.identity.principals import Principal
+from gateway.domain.transfers import sending
 from gateway.domain.transfers.states import DELIVERED, FAILED
 from gateway.node import Node, build_node
 from gateway.samples import sample_transfer
 from gateway.serve import gunicorn_options
 from keys import AreaSecretKeys, issue_request_token
+from schemas.wire.envelope import ENVELOPES_PATH
 
 BENCH_DIR = Path(__file__).resolve().parent
-ENVELOPES_PATH = "/federation/v1/envelopes"
 
 
 @dataclass
@@ -152,14 +152,12 @@ class Sender:
         self._count += 1
         data = sample_transfer(self.from_area, self.to_area, victim=f"Ada{self._count}")
         with self.node.sessions() as session:
-            sent = send_transfer(
+            sent = sending.send(
                 session,
                 self.node.master,
-                data,
-                from_area=self.from_area,
-                to_area=self.to_area,
-                now=utcnow(),
-                actor=Actor.operator(),
+                Principal.operator(),
+                sending.addressed(data, self.from_area, self.to_area),
+                utcnow(),
             )
         return sent.id
 

@@ -8,6 +8,7 @@ import click
 from gateway.cli.root import current_node, friendly, transfer
 from gateway.domain.casework import forwarding, withdrawal
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.principals import Principal
 from schemas.wire.withdrawal import REASONS
 
 
@@ -25,7 +26,9 @@ def transfer_withdraw(
     node = current_node()
     body = {"reason": reason, "note": note, "withdrawn_by": {"name": by_name, "role": by_role}}
     with node.sessions() as session:
-        done = withdrawal.withdraw_as_operator(session, node.master, transfer_id, body, utcnow())
+        done = withdrawal.withdraw(
+            session, node.master, Principal.operator(), transfer_id, body, utcnow()
+        )
     click.echo(f"{done.id}\t{done.status}")
 
 
@@ -37,5 +40,7 @@ def transfer_forward(transfer_id: str, to_area: str) -> None:
     """Forward a received case to a third area with the originating area's permission."""
     node = current_node()
     with node.sessions() as session:
-        sent = forwarding.forward_as_operator(session, node.master, transfer_id, to_area, utcnow())
+        sent = forwarding.forward(
+            session, node.master, Principal.operator(), transfer_id, to_area, utcnow()
+        )
     click.echo(f"{sent.id}\t{sent.status}\tenvelope {sent.envelope_id}")

@@ -17,6 +17,7 @@ from gateway.cli.root import current_node, friendly
 from gateway.cli.root import transfer as transfer_group
 from gateway.domain.casework import documents
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.principals import Principal
 from schemas.wire.document import KINDS
 
 
@@ -60,6 +61,6 @@ def transfer_attach(transfer_id: str, file: str, kind: str, answers: str | None)
     )
     with node.sessions() as session:
         sent = documents.send_document(
-            session, node.master, documents.as_operator, transfer_id, outgoing, utcnow()
+            session, node.master, Principal.operator(), transfer_id, outgoing, utcnow()
         )
     click.echo(f"{sent.id}\t{sent.kind}\t{sent.media_type}\t{sent.size} bytes\tqueued")

@@ -8,7 +8,7 @@ import click
 
 from gateway.cli.root import current_node, friendly, read_json, transfer
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading, sending
 
 
@@ -21,14 +21,12 @@ def transfer_send(file: str, from_area: str, to_area: str) -> None:
     """Validate, seal and queue a transfer_request; the worker delivers it."""
     node = current_node()
     with node.sessions() as session:
-        sent = sending.send_transfer(
+        sent = sending.send(
             session,
             node.master,
-            read_json(file),
-            from_area=from_area,
-            to_area=to_area,
-            now=utcnow(),
-            actor=Actor.operator(),
+            Principal.operator(),
+            sending.addressed(read_json(file), from_area, to_area),
+            utcnow(),
         )
     click.echo(f"{sent.id}\t{sent.status}\tenvelope {sent.envelope_id}")
 

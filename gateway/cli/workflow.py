@@ -20,13 +20,10 @@ from gateway.cli.root import area, current_node, friendly, read_json, transfer
 from gateway.domain.casework import acknowledgements, chair_approval
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import CHAIR, COORDINATOR, Principal
 from gateway.domain.schedule import meetings
-from gateway.domain.transfers import drafts, reading, timeline
+from gateway.domain.transfers import drafts, reading, sending, timeline
 from gateway.errors import Forbidden, NotFound
-
-OPERATOR = Actor.operator()
 
 
 def _print(view: reading.TransferView) -> None:
@@ -67,11 +64,9 @@ def transfer_draft(file: str, from_area: str, to_area: str) -> None:
         saved = drafts.save_draft(
             session,
             node.master,
-            read_json(file),
-            from_area=from_area,
-            to_area=to_area,
-            now=utcnow(),
-            actor=OPERATOR,
+            Principal.operator(),
+            sending.addressed(read_json(file), from_area, to_area),
+            utcnow(),
         )
     _print(saved)
 
@@ -83,14 +78,7 @@ def transfer_send_draft(transfer_id: str) -> None:
     """Seal a draft to its recipient and queue it (or hold it for a chair's approval)."""
     node = current_node()
     with node.sessions() as session:
-        sent = drafts.send_draft(
-            session,
-            node.master,
-            transfer_id,
-            utcnow(),
-            actor=lambda _area: OPERATOR,
-            may_send=lambda _area: True,
-        )
+        sent = drafts.send_draft(session, node.master, Principal.operator(), transfer_id, utcnow())
     _print(sent)
 
 
@@ -172,10 +160,10 @@ def area_meetings(code: str, added: tuple[datetime, ...], removed: tuple[datetim
     with node.sessions() as session:
         if add or remove:
             found = meetings.set_meetings(
-                session, code, add=add, remove=remove, now=utcnow(), actor=OPERATOR
+                session, Principal.operator(), code, add=add, remove=remove, now=utcnow()
             )
         else:
-            found = meetings.schedule(session, code)
+            found = meetings.schedule(session, Principal.operator(), code)
     if not found.meeting_dates:
         click.echo(f"{code}: no meeting dates set (any listing date is accepted)")
     for day in found.meeting_dates:
@@ -195,5 +183,7 @@ def area_set(code: str, ack_days: int) -> None:
     """Set the area's acknowledgement limit in working days (England and Wales)."""
     node = current_node()
     with node.sessions() as session:
-        found = meetings.set_ack_working_days(session, code, ack_days, now=utcnow(), actor=OPERATOR)
+        found = meetings.set_ack_working_days(
+            session, Principal.operator(), code, ack_days, now=utcnow()
+        )
     click.echo(f"{found.area}: acknowledgement limit {found.ack_working_days} working days")

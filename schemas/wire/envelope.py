@@ -19,6 +19,8 @@ PAYLOAD_TYPES = (
     "repeat_incident",
     "forward_permission",
 )
+# Where a peer posts envelopes (DESIGN section 4, federation HTTP).
+ENVELOPES_PATH = "/federation/v1/envelopes"
 KEY_ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$", error="Not a valid key id.")
 
 

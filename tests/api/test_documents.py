@@ -27,8 +27,8 @@ from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import verify
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.envelope_writer import queue_item
 from gateway.domain.identity import clients
-from gateway.domain.transfers.sending import queue_item
 from gateway.samples import sample_transfer
 from keys import canonical_json, seal_envelope, sha256_hex
 from schemas.wire.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT

@@ -20,9 +20,9 @@ from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import reports, verify
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.envelope_writer import queue_item
 from gateway.domain.identity import users
 from gateway.domain.transfers import timeline
-from gateway.domain.transfers.sending import queue_item
 from gateway.samples import sample_transfer
 from keys import canonical_json, seal_envelope
 

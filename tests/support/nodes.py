@@ -22,7 +22,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading, sending
 from gateway.node import Node, build_node
 from gateway.samples import sample_transfer
@@ -121,14 +121,12 @@ class RunningNode:
 
     def send(self, payload: dict[str, Any], from_area: str, to_area: str) -> reading.TransferView:
         with self.node.sessions() as session:
-            return sending.send_transfer(
+            return sending.send(
                 session,
                 self.node.master,
-                payload,
-                from_area=from_area,
-                to_area=to_area,
-                now=utcnow(),
-                actor=Actor.operator(),
+                Principal.operator(),
+                sending.addressed(payload, from_area, to_area),
+                utcnow(),
             )
 
     def deliver(self) -> int:

@@ -16,14 +16,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Transfer
-from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.federation import envelope_writer, handlers
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.schedule import meetings
-from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import NotFound, Refused
 from keys import (
@@ -68,21 +66,22 @@ def acknowledge(
         states.move(row, target)
         meetings.check_listed_for(session, row.area_code, body.listed_for)
         actor = principal.actor(row.area_code, SEND_ROLES)
-        sent = envelope_writer.send_reply(
+        envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=ACKNOWLEDGEMENT,
-                payload=_acknowledgement_payload(body, row),
+            envelope_writer.reply(
+                row,
+                ACKNOWLEDGEMENT,
+                _acknowledgement_payload(body, row),
                 action=actions.ACKNOWLEDGEMENT_SENT,
                 actor=actor,
                 details={"status": body.status},
+                step=envelope_writer.Step(target),
             ),
             now,
         )
         row.listed_for = body.listed_for
-        timeline.note(session, row, target, now, actor=actor, envelope_id=sent.envelope_id)
         session.flush()
         return view(row)
 
@@ -137,10 +136,10 @@ def _apply_answer(session: Session, inbound: handlers.Inbound, transfer_id: str 
     row = session.get(Transfer, transfer_id)
     if row is None or not isinstance(inbound.summary, Answer):
         raise Refused("The acknowledgement cannot be applied.", reason="invalid-payload")
-    apply_reply(session, row, inbound.summary, inbound.envelope_id, inbound.now)
+    apply_reply(session, row, inbound)
 
 
-ACKNOWLEDGEMENT_HANDLER = handlers.Handler(
+HANDLER = handlers.Handler(
     load=load_acknowledgement,
     summary=_answer_of,
     target=_answered_transfer,
@@ -148,42 +147,27 @@ ACKNOWLEDGEMENT_HANDLER = handlers.Handler(
 )
 
 
-def apply_reply(
-    session: Session,
-    row: Transfer,
-    reply: Answer,
-    acknowledgement_id: str,
-    now: datetime,
-) -> None:
+def apply_reply(session: Session, row: Transfer, inbound: handlers.Inbound) -> None:
     """Move our transfer on and log it, in the receiving transaction."""
+    reply = inbound.summary
+    assert isinstance(reply, Answer)  # noqa: S101 - checked by the handler
     if row.status in (states.QUEUED, states.FAILED):
         # The answer outran our record of the receipt (or our outbox gave up just as the
         # peer stored it): an area can only answer what it received, so this proves it.
         states.move(row, states.DELIVERED)
         row.failure_reason = None
-        row.delivered_at = row.delivered_at or now
+        row.delivered_at = row.delivered_at or inbound.now
     target = states.ACKNOWLEDGED if reply.status == ACCEPTED else states.REDIRECTED
     states.move(row, target)
     row.listed_for = reply.listed_for
-    timeline.note(
-        session, row, target, now, actor=Actor.peer(row.peer_area), envelope_id=acknowledgement_id
-    )
-    row.updated_at = now
-    audit.record(
+    handlers.record_received(
         session,
-        row.area_code,
-        audit.Event(
-            action=actions.ACKNOWLEDGEMENT_RECEIVED,
-            actor=Actor.peer(row.peer_area),
-            peer_area=row.peer_area,
-            # `envelope` names the transfer's own envelope, so reports can time the
-            # acknowledgement from the disclosure; the acknowledgement is named apart.
-            objects={
-                "transfer": row.id,
-                "envelope": row.envelope_id,
-                "acknowledgement": acknowledgement_id,
-            },
-            details={"type": ACKNOWLEDGEMENT, "status": reply.status},
-        ),
-        now,
+        inbound,
+        row,
+        kind=target,
+        action=actions.ACKNOWLEDGEMENT_RECEIVED,
+        # `envelope` names the transfer's own envelope, so reports can time the
+        # acknowledgement from the disclosure; the acknowledgement is named apart.
+        objects={"envelope": row.envelope_id, "acknowledgement": inbound.envelope_id},
+        details={"type": ACKNOWLEDGEMENT, "status": reply.status},
     )

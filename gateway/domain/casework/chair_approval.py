@@ -1,9 +1,7 @@
-"""The MARAC-to-MARAC conversation after the first envelope: a chair's approval of a held
-transfer, the receiving coordinator's acknowledgement, and applying that acknowledgement
-on the sending node (DESIGN section 2, workflow issue).
-
-Each step is ONE transaction: the state change, its audit events, the checkpoint and
-evidence of any disclosure, and the outbox row are written together or not at all."""
+"""A chair's approval of a transfer decided after the meeting (DESIGN section 2; seed 001
+5.1): nothing leaves before a chair of the sending area other than whoever made it
+approves it. The approval, the disclosure with its evidence and the outbox row are
+written in ONE transaction."""
 
 from __future__ import annotations
 
@@ -18,16 +16,16 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Envelope, Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
-from gateway.domain.audit import actions, checkpoints, evidence
+from gateway.domain.audit import actions
+from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.principals import CHAIR, Principal
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
-from gateway.domain.transfers.sending import queue_item, send_event
+from gateway.domain.transfers.sending import disclosure_event
 from gateway.errors import Conflict, Forbidden, NotFound
 from keys import (
     CryptoError,
     MasterKey,
-    canonical_json,
     open_own_copy,
     parse_envelope,
 )
@@ -88,14 +86,8 @@ def approve(
             ),
             now,
         )
-        event = send_event(request, row, row.envelope_id, envelope.digest, actor)
-        recorded = audit.record(session, row.area_code, event, now, master)
-        proof = checkpoints.issue(session, master, row.area_code, now)
-        # Evidence sits outside the signature: the digest and signature stay as sealed.
-        wire["evidence"] = evidence.build(recorded, proof)
-        envelope.body = canonical_json(wire).decode("ascii")
-        session.add(queue_item(envelope.pk, now))
-        session.flush()
+        disclosure = disclosure_event(request, row, actor)
+        envelope_writer.release(session, master, row, envelope, disclosure, now)
         return view(row)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,29 +118,6 @@ def document_view(row: TransferDocument) -> DocumentView:
     )
 
 
-# --- who may act ---------------------------------------------------------------------------
-
-# Given the transfer, the actor to record, or NotFound: another area's transfer answers
-# exactly like one that does not exist.
-Authorise = Callable[[Transfer], Actor]
-
-
-def as_principal(principal: Principal) -> Authorise:
-    """Coordinators of the transfer's area and clients of it with transfers:write."""
-
-    def authorise(row: Transfer) -> Actor:
-        if not principal.may_send(row.area_code):
-            raise NotFound("No such transfer.")
-        return principal.actor(row.area_code, SEND_ROLES)
-
-    return authorise
-
-
-def as_operator(row: Transfer) -> Actor:
-    """The operator at the node's command line holds the master key: any local area."""
-    return Actor.operator()
-
-
 # --- sending -------------------------------------------------------------------------------
 
 
@@ -198,7 +175,7 @@ def minutes_upload(data: Mapping[str, Any], max_bytes: int) -> Outgoing:
 def send_document(
     session: Session,
     master: MasterKey,
-    authorise: Authorise,
+    principal: Principal,
     transfer_id: str,
     outgoing: Outgoing,
     now: datetime,
@@ -206,10 +183,8 @@ def send_document(
     """Seal the document to the transfer's peer, log it, store its metadata and queue it,
     in ONE transaction; a document answering an information request closes it."""
     with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None:
-            raise NotFound("No such transfer.")
-        actor = authorise(row)
+        row = replying.locked_for_sender(session, principal, transfer_id)
+        actor = principal.actor(row.area_code, SEND_ROLES)
         if row.status not in SENDABLE.get(row.direction, frozenset()):
             raise Conflict(
                 f"Documents follow a transfer once it has reached the other area; this "
@@ -217,13 +192,14 @@ def send_document(
             )
         request = _answered_request(session, row, outgoing.answers)
         payload = _payload(row, outgoing)
-        sent = envelope_writer.send_reply(
+        sent = envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=DOCUMENT,
-                payload=payload,
+            envelope_writer.reply(
+                row,
+                DOCUMENT,
+                payload,
                 action=actions.DOCUMENT_SENT,
                 actor=actor,
                 details={
@@ -232,6 +208,10 @@ def send_document(
                     "size": len(outgoing.content),
                 },
                 objects={"answers": outgoing.answers} if outgoing.answers else {},
+                step=envelope_writer.Step(
+                    "document_sent",
+                    {"document_kind": outgoing.kind, "answers": outgoing.answers},
+                ),
             ),
             now,
         )
@@ -248,16 +228,6 @@ def send_document(
             created_at=now,
         )
         session.add(record)
-        timeline.note(
-            session,
-            row,
-            "document_sent",
-            now,
-            actor=actor,
-            envelope_id=sent.envelope_id,
-            document_kind=outgoing.kind,
-            answers=outgoing.answers,
-        )
         if request is not None:
             _close_request(session, row, request, sent.envelope_id, now, actor)
         session.flush()
@@ -519,34 +489,20 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
             created_at=inbound.now,
         )
     )
-    peer = Actor.peer(inbound.sender)
-    timeline.note(
-        session,
-        row,
-        "document_received",
-        inbound.now,
-        actor=peer,
-        envelope_id=inbound.envelope_id,
-        document_kind=arrived.kind,
-        answers=arrived.answers,
-    )
     if arrived.answers is not None:
         request = session.get(InformationRequest, (arrived.answers, row.area_code))
         if request is not None and request.status == OPEN:
             request.status, request.answered_at = ANSWERED, inbound.now
             request.answered_by = inbound.envelope_id
-    row.updated_at = inbound.now
-    audit.record(
+    handlers.record_received(
         session,
-        row.area_code,
-        audit.Event(
-            action=actions.DOCUMENT_RECEIVED,
-            actor=peer,
-            peer_area=inbound.sender,
-            objects={"transfer": row.id, "envelope": inbound.envelope_id},
-            details={"kind": arrived.kind, "media_type": arrived.media_type, "size": arrived.size},
-        ),
-        inbound.now,
+        inbound,
+        row,
+        kind="document_received",
+        action=actions.DOCUMENT_RECEIVED,
+        objects={"envelope": inbound.envelope_id},
+        details={"kind": arrived.kind, "media_type": arrived.media_type, "size": arrived.size},
+        step={"document_kind": arrived.kind, "answers": arrived.answers},
     )
 
 

@@ -15,12 +15,10 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import ForwardPermission as PermissionRow
 from adapters.db.models import Transfer
-from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.federation import handlers
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import Principal
-from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import listed_transfer
 from gateway.errors import Refused
 from schemas.wire.forward_permission import (
@@ -170,7 +168,6 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
     summary = inbound.summary
     if row is None or not isinstance(summary, Summary):
         raise Refused("The forward permission cannot be applied.", reason="invalid-payload")
-    peer = Actor.peer(row.peer_area)
     if summary.kind == REQUEST:
         session.add(new_permission(inbound.envelope_id, row, summary.forward_to, inbound.now))
         kind, action = "forward_requested", actions.FORWARD_REQUEST_RECEIVED
@@ -182,28 +179,15 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
         permission.answer_id, permission.answered_at = inbound.envelope_id, inbound.now
         kind, action = f"forward_{permission.status}", actions.FORWARD_ANSWER_RECEIVED
         request_id = permission.request_id
-    timeline.note(
+    handlers.record_received(
         session,
+        inbound,
         row,
-        kind,
-        inbound.now,
-        actor=peer,
-        envelope_id=inbound.envelope_id,
-        forward_to=summary.forward_to,
-        request=request_id,
-    )
-    row.updated_at = inbound.now
-    audit.record(
-        session,
-        row.area_code,
-        audit.Event(
-            action=action,
-            actor=peer,
-            peer_area=row.peer_area,
-            objects={"transfer": row.id, "envelope": row.envelope_id, "request": request_id},
-            details={"kind": summary.kind, "forward_to": summary.forward_to},
-        ),
-        inbound.now,
+        kind=kind,
+        action=action,
+        objects={"envelope": row.envelope_id, "request": request_id},
+        details={"kind": summary.kind, "forward_to": summary.forward_to},
+        step={"forward_to": summary.forward_to, "request": request_id},
     )
 
 

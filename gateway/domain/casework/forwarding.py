@@ -112,36 +112,30 @@ def request_permission(
         _known_area(session, body.forward_to, now)
         actor = principal.actor(row.area_code, SEND_ROLES)
         values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
-        sent = envelope_writer.send_reply(
+        sent = envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=FORWARD_PERMISSION,
-                payload=_payload(row, kind=REQUEST, **values),
+            envelope_writer.reply(
+                row,
+                FORWARD_PERMISSION,
+                _payload(row, kind=REQUEST, **values),
                 action=actions.FORWARD_REQUESTED,
                 actor=actor,
                 details={"kind": REQUEST, "forward_to": body.forward_to, "reason": body.reason},
+                step=envelope_writer.Step(
+                    "forward_requested", {"forward_to": body.forward_to, "reason": body.reason}
+                ),
             ),
             now,
         )
         permission = forward_permission.new_permission(sent.envelope_id, row, body.forward_to, now)
         session.add(permission)
-        timeline.note(
-            session,
-            row,
-            "forward_requested",
-            now,
-            actor=actor,
-            envelope_id=sent.envelope_id,
-            forward_to=body.forward_to,
-            reason=body.reason,
-        )
         session.flush()
         return forward_permission.permission_view(permission)
 
 
-def _check_forwardable(session: Session, principal: Principal | None, row: Transfer) -> None:
+def _check_forwardable(session: Session, principal: Principal, row: Transfer) -> None:
     if row.direction != states.INBOUND:
         raise Conflict(
             "Only the area that received a case forwards it; "
@@ -149,8 +143,7 @@ def _check_forwardable(session: Session, principal: Principal | None, row: Trans
         )
     if row.status == states.WITHDRAWN:
         raise Conflict("The originating area withdrew this transfer; it cannot be forwarded.")
-    if principal is not None:
-        restriction.check_may_open(session, principal, row)
+    restriction.check_may_open(session, principal, row)
 
 
 def _known_area(session: Session, area: str, now: datetime) -> None:
@@ -197,13 +190,15 @@ def decide(
             raise Conflict("This transfer was withdrawn; forwarding it cannot be granted.")
         kind = GRANT if granted else REFUSAL
         actor = principal.actor(row.area_code, SEND_ROLES)
-        sent = envelope_writer.send_reply(
+        status = GRANTED if granted else forward_permission.REFUSED
+        sent = envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=FORWARD_PERMISSION,
-                payload=_payload(
+            envelope_writer.reply(
+                row,
+                FORWARD_PERMISSION,
+                _payload(
                     row,
                     kind=kind,
                     forward_to=permission.forward_to,
@@ -215,21 +210,15 @@ def decide(
                 actor=actor,
                 details={"kind": kind, "forward_to": permission.forward_to},
                 objects={"request": permission.request_id},
+                step=envelope_writer.Step(
+                    f"forward_{status}",
+                    {"forward_to": permission.forward_to, "request": permission.request_id},
+                ),
             ),
             now,
         )
-        permission.status = GRANTED if granted else forward_permission.REFUSED
+        permission.status = status
         permission.answer_id, permission.answered_at = sent.envelope_id, now
-        timeline.note(
-            session,
-            row,
-            f"forward_{permission.status}",
-            now,
-            actor=actor,
-            envelope_id=sent.envelope_id,
-            forward_to=permission.forward_to,
-            request=permission.request_id,
-        )
         session.flush()
         return forward_permission.permission_view(permission)
 
@@ -258,24 +247,11 @@ def forward(
         )
 
 
-def forward_as_operator(
-    session: Session, master: MasterKey, transfer_id: str, to_area: str, now: datetime
-) -> TransferView:
-    """`transfer forward` at the node's command line: the operator holds the master key
-    and could open any case anyway, so no named-user check; the permission is still
-    required, and the forward is logged as the operator's."""
-    with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None:
-            raise NotFound("No such transfer.")
-        return _forward(session, master, row, None, to_area, Actor.operator(), now)
-
-
 def _forward(
     session: Session,
     master: MasterKey,
     row: Transfer,
-    principal: Principal | None,
+    principal: Principal,
     to_area: str,
     actor: Actor,
     now: datetime,

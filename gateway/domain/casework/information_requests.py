@@ -20,14 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import InformationRequest, Transfer
-from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.casework.documents import OPEN, proves_delivery
 from gateway.domain.federation import envelope_writer, handlers
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
-from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, listed_transfer, view
 from gateway.errors import Conflict, Refused
 from keys import MasterKey
@@ -100,16 +98,18 @@ def request_information(
             raise Conflict(f"An inbound transfer that is '{row.status}' takes no requests.")
         actor = principal.actor(row.area_code, SEND_ROLES)
         what = ",".join(body.what)
-        sent = envelope_writer.send_reply(
+        sent = envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=INFORMATION_REQUEST,
-                payload=_payload(body, row),
+            envelope_writer.reply(
+                row,
+                INFORMATION_REQUEST,
+                _payload(body, row),
                 action=actions.INFORMATION_REQUEST_SENT,
                 actor=actor,
                 details={"what": what},
+                step=envelope_writer.Step("information_requested", {"what": what}),
             ),
             now,
         )
@@ -125,15 +125,6 @@ def request_information(
             answered_by=None,
         )
         session.add(record)
-        timeline.note(
-            session,
-            row,
-            "information_requested",
-            now,
-            actor=actor,
-            envelope_id=sent.envelope_id,
-            what=what,
-        )
         session.flush()
         return request_view(record)
 
@@ -201,7 +192,6 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
         raise Refused("The information request cannot be applied.", reason="invalid-payload")
     proves_delivery(session, row, inbound)
     what = ",".join(asked.what)
-    peer = Actor.peer(inbound.sender)
     if row.status == states.DELIVERED:
         states.move(row, states.INFORMATION_REQUESTED)
     # Acknowledged, redirected or already asked: the state stays, the timeline tells it.
@@ -218,32 +208,15 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
             answered_by=None,
         )
     )
-    timeline.note(
+    handlers.record_received(
         session,
+        inbound,
         row,
-        "information_requested",
-        inbound.now,
-        actor=peer,
-        envelope_id=inbound.envelope_id,
-        what=what,
-        status=row.status,
-    )
-    row.updated_at = inbound.now
-    audit.record(
-        session,
-        row.area_code,
-        audit.Event(
-            action=actions.INFORMATION_REQUEST_RECEIVED,
-            actor=peer,
-            peer_area=inbound.sender,
-            objects={
-                "transfer": row.id,
-                "envelope": row.envelope_id,
-                "request": inbound.envelope_id,
-            },
-            details={"type": INFORMATION_REQUEST, "what": what},
-        ),
-        inbound.now,
+        kind="information_requested",
+        action=actions.INFORMATION_REQUEST_RECEIVED,
+        objects={"envelope": row.envelope_id, "request": inbound.envelope_id},
+        details={"type": INFORMATION_REQUEST, "what": what},
+        step={"what": what, "status": row.status},
     )
 
 

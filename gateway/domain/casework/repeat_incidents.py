@@ -22,14 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
-from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.federation import envelope_writer, handlers
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
-from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import Conflict, Invalid, Refused
 from keys import CryptoError, MasterKey, open_own_copy, parse_envelope
@@ -86,20 +84,19 @@ def report(
         payload = dump_repeat_incident(notice)
         load_repeat_incident(payload)  # what we send must be what a peer accepts
         actor = principal.actor(row.area_code, SEND_ROLES)
-        sent = envelope_writer.send_reply(
+        envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=REPEAT_INCIDENT,
-                payload=payload,
+            envelope_writer.reply(
+                row,
+                REPEAT_INCIDENT,
+                payload,
                 action=actions.REPEAT_INCIDENT_SENT,
                 actor=actor,
+                step=envelope_writer.Step("repeat_incident"),
             ),
             now,
-        )
-        timeline.note(
-            session, row, "repeat_incident", now, actor=actor, envelope_id=sent.envelope_id
         )
         session.flush()
         return view(row)
@@ -156,26 +153,14 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
     row = session.get(Transfer, transfer_id)
     if row is None:
         raise Refused("The notice cannot be applied.", reason="invalid-payload")
-    peer = Actor.peer(row.peer_area)
-    row.updated_at = inbound.now
-    timeline.note(
-        session, row, "repeat_incident", inbound.now, actor=peer, envelope_id=inbound.envelope_id
-    )
-    audit.record(
+    handlers.record_received(
         session,
-        row.area_code,
-        audit.Event(
-            action=actions.REPEAT_INCIDENT_RECEIVED,
-            actor=peer,
-            peer_area=row.peer_area,
-            objects={
-                "transfer": row.id,
-                "envelope": row.envelope_id,
-                "notice": inbound.envelope_id,
-            },
-            details={"type": REPEAT_INCIDENT},
-        ),
-        inbound.now,
+        inbound,
+        row,
+        kind="repeat_incident",
+        action=actions.REPEAT_INCIDENT_RECEIVED,
+        objects={"envelope": row.envelope_id, "notice": inbound.envelope_id},
+        details={"type": REPEAT_INCIDENT},
     )
 
 

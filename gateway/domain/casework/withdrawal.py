@@ -35,7 +35,7 @@ from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.retention import tombstone
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
-from gateway.errors import Conflict, NotFound, Refused
+from gateway.errors import Conflict, Refused
 from keys import MasterKey
 from schemas.wire.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 from schemas.wire.withdrawal import SCHEMA_VERSION as WITHDRAWAL_VERSION
@@ -71,25 +71,14 @@ def withdraw(
     data: Mapping[str, Any],
     now: datetime,
 ) -> TransferView:
-    """A coordinator (or a `transfers:write` client) of the sending area withdraws."""
+    """A coordinator (or a `transfers:write` client) of the sending area, or the operator,
+    withdraws."""
     body = _body(data)
     with session.begin():
         row = replying.locked_for_sender(session, principal, transfer_id)
         return _withdraw(
             session, master, row, body, principal.actor(row.area_code, SEND_ROLES), now
         )
-
-
-def withdraw_as_operator(
-    session: Session, master: MasterKey, transfer_id: str, data: Mapping[str, Any], now: datetime
-) -> TransferView:
-    """The same from the command line of the node (`transfer withdraw`)."""
-    body = _body(data)
-    with session.begin():
-        row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None:
-            raise NotFound("No such transfer.")
-        return _withdraw(session, master, row, body, Actor.operator(), now)
 
 
 def _withdraw(
@@ -114,16 +103,19 @@ def _withdraw(
     details: dict[str, Detail] = {"reason": body.reason, "notified": reached}
     envelope_id = None
     if reached:
-        sent = envelope_writer.send_reply(
+        sent = envelope_writer.write(
             session,
             master,
             row,
-            envelope_writer.Reply(
-                payload_type=WITHDRAWAL,
-                payload=_payload(body, row),
+            envelope_writer.reply(
+                row,
+                WITHDRAWAL,
+                _payload(body, row),
                 action=actions.TRANSFER_WITHDRAWN,
                 actor=actor,
                 details=details,
+                # Noted below, for a withdrawal sent or not.
+                step=None,
             ),
             now,
         )
@@ -243,32 +235,16 @@ def _apply_withdrawal(session: Session, inbound: handlers.Inbound, transfer_id: 
     dropped = row.opened_at is None
     if dropped:
         _drop_content(session, row, inbound.envelope_id, inbound.now)
-    peer = Actor.peer(row.peer_area)
     details: dict[str, Detail] = {"reason": inbound.summary.reason, "content_dropped": dropped}
-    timeline.note(
+    handlers.record_received(
         session,
+        inbound,
         row,
-        states.WITHDRAWN,
-        inbound.now,
-        actor=peer,
-        envelope_id=inbound.envelope_id,
-        **details,
-    )
-    audit.record(
-        session,
-        row.area_code,
-        audit.Event(
-            action=actions.WITHDRAWAL_RECEIVED,
-            actor=peer,
-            peer_area=row.peer_area,
-            objects={
-                "transfer": row.id,
-                "envelope": row.envelope_id,
-                "withdrawal": inbound.envelope_id,
-            },
-            details=details,
-        ),
-        inbound.now,
+        kind=states.WITHDRAWN,
+        action=actions.WITHDRAWAL_RECEIVED,
+        objects={"envelope": row.envelope_id, "withdrawal": inbound.envelope_id},
+        details=details,
+        step=details,
     )
 
 

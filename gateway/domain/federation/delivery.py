@@ -26,11 +26,11 @@ from gateway.domain.areas.peers import node_url, pinned_key
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.casework import messages
-from gateway.domain.federation.receiving import ENVELOPES_PATH
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
 from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
+from schemas.wire.envelope import ENVELOPES_PATH
 from schemas.wire.receipt import RECEIPT_KIND, ReceiptSchema
 
 PENDING = "pending"

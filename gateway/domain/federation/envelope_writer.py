@@ -1,15 +1,19 @@
-"""The envelopes that follow a transfer: one way to send them and one shape for receiving
-them (DESIGN section 2, workflow issue).
+"""The one writer of an outbound envelope (DESIGN sections 3 and 7).
 
-Everything after the first `transfer_request` (documents, acknowledgements, information
-requests, withdrawals, forward permissions, repeat-incident and flag notices) is an
-envelope `in_reply_to` a transfer's envelope. Sending one is always the same ONE
-transaction: seal, log the disclosure, sign a checkpoint, attach the evidence, store the
-envelope and queue it. Receiving one is always: validate the opened payload, keep only a
-content-free summary, find the transfer it concerns (or refuse), then apply it."""
+Every envelope an area sends (a transfer, a forward, and every reply that follows a
+transfer: documents, acknowledgements, information requests, withdrawals, forward
+permissions, repeat-incident and flag notices), and every draft it keeps to itself, is
+written here, in the caller's transaction: seal it, log the event, sign a checkpoint and
+attach the evidence of the disclosure, store the envelope, queue it for delivery, and put
+the step on the transfer's timeline. A transfer held for a chair is written the same way
+but neither proved nor queued until `release` (the chair's approval); a draft is sealed to
+the area's own key and never leaves.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,77 +21,83 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Envelope, Transfer
+from adapters.db.models import Envelope, OutboxItem, Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.identity.actors import Actor
-from gateway.domain.transfers.sending import queue_item
+from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import OUTBOUND
-from keys import MasterKey, canonical_json, seal_envelope
+from keys import AreaSecretKeys, MasterKey, canonical_json, seal_envelope
 
-# --- sending ------------------------------------------------------------------------------
+# How an envelope leaves: proved and queued at once; held for a chair (logged, proved and
+# queued on approval); or kept as a draft sealed to the area itself (never queued).
+SEND, HOLD, KEEP = "send", "hold", "keep"
 
 
 @dataclass(frozen=True)
-class Reply:
-    """One envelope to send in reply to a transfer's envelope, and how to log it."""
+class Step:
+    """The step the envelope puts on the transfer's timeline (content-free codes only)."""
+
+    kind: str
+    detail: Mapping[str, Detail] = field(default_factory=dict)
+    # Whether the step names the envelope (a draft's own envelope is dropped when sent).
+    names_envelope: bool = True
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One envelope from a transfer's area about that transfer, and how to log it.
+
+    `event` is the audit event without the envelope: the writer adds the transfer, the
+    envelope and its digest. `in_reply_to` is None for a transfer_request itself; a reply
+    names the transfer's envelope (or the envelope it answers)."""
 
     payload_type: str
     payload: Mapping[str, Any]
-    action: str
-    actor: Actor
-    details: Mapping[str, Detail] = field(default_factory=dict)
-    # Disclosure facts, where the reply itself discloses about a person (a forward).
-    legal_basis: tuple[str, ...] = ()
-    consent: str | None = None
-    # Reply to this envelope instead of the transfer's own (an answer to a request).
+    event: audit.Event
+    step: Step | None
     in_reply_to: str | None = None
-    # Extra content-free object ids for the audit leaf (a document id, a request id).
-    objects: Mapping[str, str] = field(default_factory=dict)
+    mode: str = SEND
+    # The transfer's own envelope (its transfer_request, or its draft): the row takes its
+    # id and is stored with it.
+    own: bool = False
 
 
-def send_reply(
-    session: Session, master: MasterKey, row: Transfer, reply: Reply, now: datetime
+def write(
+    session: Session, master: MasterKey, row: Transfer, outgoing: Outgoing, now: datetime
 ) -> Envelope:
-    """Seal `reply` from the transfer's area to its peer, log it with evidence, store and
-    queue it; in the caller's transaction. Returns the stored envelope."""
-    sender = current_secret_keys(session, master, row.area_code, now)
-    in_reply_to = reply.in_reply_to or row.envelope_id
+    """Seal, log, prove, store, queue and note `outgoing`; in the caller's transaction.
+    Returns the stored envelope."""
+    area = row.area_code
+    sender = current_secret_keys(session, master, area, now)
+    keep = outgoing.mode == KEEP
     sealed = seal_envelope(
         sender=sender,
-        recipient=recipient_key(session, row.peer_area, now),
-        payload_type=reply.payload_type,
-        payload=dict(reply.payload),
-        in_reply_to=in_reply_to,
+        recipient=recipient_key(session, area if keep else row.peer_area, now),
+        payload_type=outgoing.payload_type,
+        payload=dict(outgoing.payload),
+        in_reply_to=outgoing.in_reply_to,
         created_at=now,
     )
-    recorded = audit.record(
-        session,
-        row.area_code,
-        audit.Event(
-            action=reply.action,
-            actor=reply.actor,
-            peer_area=row.peer_area,
-            objects={"transfer": row.id, "envelope": sealed.id, **reply.objects},
-            envelope_digest=sealed.digest,
-            legal_basis=reply.legal_basis,
-            consent=reply.consent,
-            details={"type": reply.payload_type, **reply.details},
-        ),
-        now,
+    event = dataclasses.replace(
+        outgoing.event,
+        objects={"transfer": row.id, "envelope": sealed.id, **outgoing.event.objects},
+        envelope_digest=sealed.digest,
     )
-    proof = checkpoints.issue(session, master, row.area_code, now, sender)
-    wire = {**sealed.wire, "evidence": evidence.build(recorded, proof)}
+    recorded = audit.record(session, area, event, now, master)
+    wire = sealed.wire
+    if outgoing.mode == SEND:
+        wire = {**wire, "evidence": _evidence(session, master, area, recorded, now, sender)}
     envelope = Envelope(
         envelope_id=sealed.id,
-        area_code=row.area_code,
+        area_code=area,
         direction=OUTBOUND,
-        type=reply.payload_type,
+        type=outgoing.payload_type,
         peer_area=row.peer_area,
-        in_reply_to=in_reply_to,
+        in_reply_to=outgoing.in_reply_to,
         digest=sealed.digest,
         body=canonical_json(wire).decode("ascii"),
         self_sealed_key=sealed.self_sealed_key,
@@ -96,8 +106,106 @@ def send_reply(
         purged_at=None,
     )
     session.add(envelope)
+    if outgoing.own:
+        row.envelope_id = sealed.id
+        session.add(row)
     session.flush()
-    session.add(queue_item(envelope.pk, now))
+    if outgoing.mode == SEND:
+        session.add(queue_item(envelope.pk, now))
+    if outgoing.step is not None:
+        step = outgoing.step
+        named = sealed.id if step.names_envelope else None
+        timeline.note(
+            session, row, step.kind, now, actor=event.actor, envelope_id=named, **step.detail
+        )
     row.updated_at = now
     session.flush()
     return envelope
+
+
+def release(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    envelope: Envelope,
+    disclosure: audit.Event,
+    now: datetime,
+) -> None:
+    """Send an envelope that was held for a chair: log its disclosure now, prove it and
+    queue it; in the caller's transaction. The envelope's signed part is unchanged (the
+    evidence sits outside the signature), so its digest stays what was logged."""
+    area = envelope.area_code
+    event = dataclasses.replace(
+        disclosure,
+        objects={"transfer": row.id, "envelope": envelope.envelope_id, **disclosure.objects},
+        envelope_digest=envelope.digest,
+    )
+    recorded = audit.record(session, area, event, now, master)
+    wire = {
+        **json.loads(envelope.body),
+        "evidence": _evidence(session, master, area, recorded, now),
+    }
+    envelope.body = canonical_json(wire).decode("ascii")
+    session.add(queue_item(envelope.pk, now))
+    session.flush()
+
+
+def _evidence(
+    session: Session,
+    master: MasterKey,
+    area: str,
+    recorded: audit.Recorded,
+    now: datetime,
+    keys: AreaSecretKeys | None = None,
+) -> dict[str, Any]:
+    """The disclosure travels with the proof that it is in our signed log (DESIGN 7): its
+    leaf, its inclusion proof and a checkpoint signed now that ends with it."""
+    proof = checkpoints.issue(session, master, area, now, keys)
+    return evidence.build(recorded, proof)
+
+
+def queue_item(envelope_pk: int, now: datetime) -> OutboxItem:
+    """A new outbox row for a stored envelope, due at once."""
+    return OutboxItem(
+        envelope_pk=envelope_pk,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        claimed_until=None,
+        last_error=None,
+        created_at=now,
+        finished_at=None,
+    )
+
+
+def reply(
+    row: Transfer,
+    payload_type: str,
+    payload: Mapping[str, Any],
+    *,
+    action: str,
+    actor: Actor,
+    step: Step | None,
+    details: Mapping[str, Detail] | None = None,
+    objects: Mapping[str, str] | None = None,
+    legal_basis: tuple[str, ...] = (),
+    consent: str | None = None,
+    in_reply_to: str | None = None,
+) -> Outgoing:
+    """An envelope that follows the transfer `row`: in reply to its envelope (or to the one
+    it answers), logged as `action` with its payload type among the details."""
+    return Outgoing(
+        payload_type=payload_type,
+        payload=payload,
+        event=audit.Event(
+            action=action,
+            actor=actor,
+            peer_area=row.peer_area,
+            objects=dict(objects or {}),
+            legal_basis=legal_basis,
+            consent=consent,
+            details={"type": payload_type, **(details or {})},
+        ),
+        step=step,
+        in_reply_to=in_reply_to or row.envelope_id,
+    )

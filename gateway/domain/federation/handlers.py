@@ -1,12 +1,7 @@
-"""The envelopes that follow a transfer: one way to send them and one shape for receiving
-them (DESIGN section 2, workflow issue).
-
-Everything after the first `transfer_request` (documents, acknowledgements, information
-requests, withdrawals, forward permissions, repeat-incident and flag notices) is an
-envelope `in_reply_to` a transfer's envelope. Sending one is always the same ONE
-transaction: seal, log the disclosure, sign a checkpoint, attach the evidence, store the
-envelope and queue it. Receiving one is always: validate the opened payload, keep only a
-content-free summary, find the transfer it concerns (or refuse), then apply it."""
+"""The one shape of receiving a payload (DESIGN section 3, step 3): validate the opened
+payload, keep only a content-free summary, find the transfer it concerns (or refuse), then
+apply it; and the one record of a reply received (timeline step and audit event). Each
+payload type's handler is listed in `registry`."""
 
 from __future__ import annotations
 
@@ -19,6 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Transfer
+from gateway.domain import audit
+from gateway.domain.audit.log import Detail
+from gateway.domain.identity.actors import Actor
+from gateway.domain.transfers import timeline
 
 # --- receiving ----------------------------------------------------------------------------
 
@@ -88,3 +87,36 @@ def replied_transfer(
     if lock:
         query = query.with_for_update()
     return session.scalar(query)
+
+
+def record_received(
+    session: Session,
+    inbound: Inbound,
+    row: Transfer,
+    *,
+    kind: str,
+    action: str,
+    objects: Mapping[str, str],
+    details: Mapping[str, Detail],
+    step: Mapping[str, Detail] | None = None,
+) -> None:
+    """The one record of a reply received about a transfer, in the storing transaction: a
+    step on its timeline naming the reply's envelope, and an audit event naming the peer.
+    `objects` adds to the transfer's id what the event names (its envelope, the reply's)."""
+    peer = Actor.peer(inbound.sender)
+    row.updated_at = inbound.now
+    timeline.note(
+        session, row, kind, inbound.now, actor=peer, envelope_id=inbound.envelope_id, **(step or {})
+    )
+    audit.record(
+        session,
+        row.area_code,
+        audit.Event(
+            action=action,
+            actor=peer,
+            peer_area=inbound.sender,
+            objects={"transfer": row.id, **objects},
+            details=details,
+        ),
+        inbound.now,
+    )

@@ -9,7 +9,6 @@ is idempotent by envelope id: a retry gets the byte-identical receipt and create
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,26 +18,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.db.models import AreaKey, Envelope, Transfer, UsedToken
+from adapters.db.models import AreaKey, Envelope, UsedToken
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
 from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.areas.peers import pinned_key
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
-from gateway.domain.casework import (
-    acknowledgements,
-    documents,
-    information_requests,
-)
 from gateway.domain.federation import registry
-from gateway.domain.federation.handlers import Handler, Inbound
-from gateway.domain.flags.notice import FLAG_NOTICE_HANDLER
+from gateway.domain.federation.handlers import Inbound
 from gateway.domain.identity.actors import Actor
-from gateway.domain.schedule import notifications
-from gateway.domain.transfers import timeline
-from gateway.domain.transfers.reading import TRANSFER_REQUEST
-from gateway.domain.transfers.states import INBOUND, RECEIVED
+from gateway.domain.transfers.states import INBOUND
 from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
 from keys import (
     AreaSecretKeys,
@@ -55,80 +45,8 @@ from keys import (
     sign_document,
     verify_envelope,
 )
-from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
-from schemas.wire.envelope import EnvelopeSchema
-from schemas.wire.flags import PAYLOAD_TYPE as FLAG_NOTICE
+from schemas.wire.envelope import ENVELOPES_PATH, EnvelopeSchema
 from schemas.wire.receipt import RECEIPT_KIND
-from schemas.wire.transfer_request import TransferRequest, load_transfer_request
-
-ENVELOPES_PATH = "/federation/v1/envelopes"
-
-
-def _new_transfer(session: Session, inbound: Inbound) -> str:
-    return str(uuid.uuid4())
-
-
-@dataclass(frozen=True)
-class Restriction:
-    """Kept from an inbound transfer_request: its restriction reason code, if any."""
-
-    reason: str | None
-
-
-def _restriction_of(loaded: object) -> Restriction:
-    if isinstance(loaded, TransferRequest) and loaded.restricted:
-        return Restriction(loaded.restricted_reason or "other")
-    return Restriction(None)
-
-
-def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -> None:
-    assert transfer_id is not None  # noqa: S101 - _new_transfer always names one
-    row = Transfer(
-        id=transfer_id,
-        envelope_id=inbound.envelope_id,
-        area_code=inbound.area,
-        peer_area=inbound.sender,
-        direction=INBOUND,
-        status=RECEIVED,
-        failure_reason=None,
-        created_at=inbound.now,
-        updated_at=inbound.now,
-        delivered_at=inbound.now,
-        purged_at=None,
-    )
-    if isinstance(inbound.summary, Restriction):
-        row.restricted_reason = inbound.summary.reason
-    session.add(row)
-    session.flush()
-    timeline.note(
-        session,
-        row,
-        "received",
-        inbound.now,
-        actor=Actor.peer(inbound.sender),
-        envelope_id=inbound.envelope_id,
-        restricted=row.restricted_reason is not None,
-    )
-    # "A new transfer has arrived", queued with the transfer itself: all or nothing.
-    notifications.queue(session, inbound.area, notifications.NEW_TRANSFER, inbound.now)
-
-
-# The payload types this node accepts, each with how it is validated and applied. The
-# others in the contract arrive with their issues and are refused until then rather than
-# stored unchecked.
-HANDLERS: dict[str, Handler] = {
-    TRANSFER_REQUEST: Handler(
-        load=load_transfer_request,
-        target=_new_transfer,
-        summary=_restriction_of,
-        apply=_add_transfer,
-    ),
-    ACKNOWLEDGEMENT: acknowledgements.ACKNOWLEDGEMENT_HANDLER,
-    "document": documents.HANDLER,
-    "information_request": information_requests.HANDLER,
-    **registry.HANDLERS,
-    FLAG_NOTICE: FLAG_NOTICE_HANDLER,
-}
 
 
 @dataclass(frozen=True)
@@ -245,7 +163,7 @@ def _verify_and_validate(
         raise Refused("The envelope's signing key has expired.", reason="expired-key") from exc
     except CryptoError as exc:
         raise Refused(f"The envelope does not verify: {exc}.", reason=exc.code) from exc
-    handler = HANDLERS.get(wire["type"])
+    handler = registry.HANDLERS.get(wire["type"])
     if handler is None:
         raise Refused("This node does not yet accept that payload type.", reason="unsupported-type")
     try:
@@ -332,7 +250,7 @@ def _insert(
     """Store the envelope (still sealed), its transfer row and our audit event, and sign
     the receipt that commits to that event; all in the caller's transaction."""
     wire, area = arrival.wire, recipient.area
-    handler = HANDLERS[wire["type"]]
+    handler = registry.HANDLERS[wire["type"]]
     inbound = Inbound(area=area, wire=wire, summary=arrival.summary, now=now)
     # Checked here, in the storing transaction, so a refusal stores nothing.
     transfer_id = handler.target(session, inbound)

@@ -39,7 +39,6 @@ from gateway.domain.identity.principals import (
     FLAGS_WRITE,
     Principal,
 )
-from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import INBOUND, OUTBOUND
 from gateway.errors import Conflict, Invalid, NotFound, TooManyRequests, field_errors
 from keys import CryptoError, MasterKey, b64url_encode, open_envelope, open_own_copy, parse_envelope
@@ -497,28 +496,21 @@ def _notify(
         reviewed_at=row.reviewed_at,
         expires_at=row.expires_at,
     )
-    sent = envelope_writer.send_reply(
+    envelope_writer.write(
         session,
         master,
         transfer,
-        envelope_writer.Reply(
-            payload_type=PAYLOAD_TYPE,
-            payload=dump_flag_notice(notice),
+        envelope_writer.reply(
+            transfer,
+            PAYLOAD_TYPE,
+            dump_flag_notice(notice),
             action=actions.FLAG_NOTICE_SENT,
             actor=actor,
             details={"event": event},
             objects={"flag": row.id},
+            step=envelope_writer.Step("flag_notice_sent", {"event": event}),
         ),
         now,
-    )
-    timeline.note(
-        session,
-        transfer,
-        "flag_notice_sent",
-        now,
-        actor=actor,
-        envelope_id=sent.envelope_id,
-        event=event,
     )
 
 

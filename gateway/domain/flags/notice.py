@@ -8,12 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Flag, Transfer
-from gateway.domain import audit
 from gateway.domain.audit import actions
-from gateway.domain.federation.handlers import Handler, Inbound, replied_transfer
+from gateway.domain.audit.log import Detail
+from gateway.domain.federation.handlers import Handler, Inbound, record_received, replied_transfer
 from gateway.domain.flags.months import today
-from gateway.domain.identity.actors import Actor
-from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import OUTBOUND
 from gateway.errors import Refused
 from schemas.wire.flags import ACTIVE, CLEARED, EXPIRED, FlagNotice, load_flag_notice
@@ -56,29 +54,17 @@ def _apply(session: Session, inbound: Inbound, transfer_id: str | None) -> None:
             row.status = EXPIRED if notice.status == EXPIRED else CLEARED
             row.expires_at = min(row.expires_at, notice.expires_at)
         row.updated_at, row.index_dirty = inbound.now, True
-    audit.record(
+    matched: dict[str, Detail] = {"event": notice.event, "matched": row is not None}
+    record_received(
         session,
-        inbound.area,
-        audit.Event(
-            action=actions.FLAG_NOTICE_RECEIVED,
-            actor=Actor.peer(inbound.sender),
-            peer_area=inbound.sender,
-            objects={"transfer": transfer.id, "envelope": inbound.envelope_id}
-            | ({"flag": row.id} if row is not None else {}),
-            details={"event": notice.event, "matched": row is not None},
-        ),
-        inbound.now,
-    )
-    timeline.note(
-        session,
+        inbound,
         transfer,
-        "flag_notice_received",
-        inbound.now,
-        actor=Actor.peer(inbound.sender),
-        envelope_id=inbound.envelope_id,
-        event=notice.event,
-        matched=row is not None,
+        kind="flag_notice_received",
+        action=actions.FLAG_NOTICE_RECEIVED,
+        objects={"envelope": inbound.envelope_id} | ({"flag": row.id} if row is not None else {}),
+        details=matched,
+        step=matched,
     )
 
 
-FLAG_NOTICE_HANDLER = Handler(load=load_flag_notice, target=_target, summary=_keep, apply=_apply)
+HANDLER = Handler(load=load_flag_notice, target=_target, summary=_keep, apply=_apply)

@@ -1,4 +1,6 @@
-"""Who is asking: a signed-in user (roles per area) or an API client (scopes, one area).
+"""Who is asking: a signed-in user (roles per area), an API client (scopes, one area) or
+the operator at the node's command line. Every use case takes one of these and checks
+what it implies; there is no second entry point per caller.
 
 Roles and scopes (DESIGN sections 1 and 4):
 - coordinator: sends, lists and opens its area's transfers.
@@ -7,6 +9,11 @@ Roles and scopes (DESIGN sections 1 and 4):
 - admin: peers, keys and users; never case content, not even metadata of transfers.
 A user may hold roles in several areas of a shared node; every check names the area, so
 an area's users never see another area's data.
+
+The operator holds the node's master key, so it may act for any area the node hosts (the
+service still checks the area exists); it holds no role, so it never acts in a person's
+name: a chair's approval or a coordinator's acknowledgement at the command line is made
+as that named user's principal (`users.principal_of`).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ __all__ = ["ROLES", "SCOPES", "Principal"]
 
 @dataclass(frozen=True)
 class Principal:
-    kind: Literal["user", "client"]
+    kind: Literal["user", "client", "operator"]
     id: str
     # (area, role) pairs for users; empty for clients.
     roles: frozenset[tuple[str, str]] = field(default_factory=frozenset)
@@ -45,6 +52,14 @@ class Principal:
     @classmethod
     def client(cls, client_id: str, area: str, scopes: Iterable[str]) -> Principal:
         return cls("client", client_id, scopes=frozenset(scopes), area=area)
+
+    @classmethod
+    def operator(cls) -> Principal:
+        return cls("operator", "cli")
+
+    @property
+    def is_operator(self) -> bool:
+        return self.kind == "operator"
 
     def has_any_role(self, roles: Iterable[str]) -> bool:
         wanted = set(roles)
@@ -62,17 +77,21 @@ class Principal:
         return sorted({area for area, role in self.roles if role in wanted})
 
     def may_read_content(self, area: str) -> bool:
-        return area in self.areas_for(CONTENT_ROLES, TRANSFERS_READ)
+        return self.is_operator or area in self.areas_for(CONTENT_ROLES, TRANSFERS_READ)
 
     def may_list_transfers(self, area: str) -> bool:
-        return area in self.areas_for(METADATA_ROLES, TRANSFERS_READ)
+        return self.is_operator or area in self.areas_for(METADATA_ROLES, TRANSFERS_READ)
 
     def may_send(self, area: str) -> bool:
-        return area in self.areas_for(SEND_ROLES, TRANSFERS_WRITE)
+        return self.is_operator or area in self.areas_for(SEND_ROLES, TRANSFERS_WRITE)
 
     def choose_area(self, requested: str | None, roles: Iterable[str], scope: str) -> str:
         """The area to act in: the one asked for, or the only one the principal holds the
         right in. An area it holds no right in answers like one that does not exist."""
+        if self.is_operator:
+            if requested is None:
+                raise Invalid("Name the area.", errors={"area": ["Required."]})
+            return requested
         allowed = self.areas_for(roles, scope)
         if requested is None:
             if len(allowed) == 1:
@@ -88,6 +107,8 @@ class Principal:
         """The actor for an audit event: a user acting in the first matching role there."""
         if self.kind == "client":
             return Actor.client(self.id)
+        if self.is_operator:
+            return Actor.operator()
         wanted = list(roles)
         held = sorted(role for a, role in self.roles if a == area and role in wanted)
         return Actor.user(self.id, held[0] if held else None)

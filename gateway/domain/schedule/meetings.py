@@ -53,22 +53,28 @@ def _schedule(session: Session, area: str) -> Schedule:
     return Schedule(area, ack_working_days(row), _dates(session, area))
 
 
-def schedule(session: Session, area: str) -> Schedule:
+def schedule(session: Session, principal: Principal, area: str) -> Schedule:
+    """The area's meeting dates and limit: for any role of the area, a client of it with
+    transfers:read, or the operator; another area answers NotFound."""
+    if not principal.is_operator and area not in principal.areas_for(READ_ROLES, TRANSFERS_READ):
+        raise NotFound("No such area.")
     with session.begin():
         return _schedule(session, area)
 
 
 def set_meetings(
     session: Session,
+    principal: Principal,
     area: str,
     *,
     now: datetime,
-    actor: Actor,
     replace: Iterable[date] | None = None,
     add: Iterable[date] = (),
     remove: Iterable[date] = (),
 ) -> Schedule:
-    """Replace the meeting dates (`replace`), or add and remove some; one audit event."""
+    """Replace the meeting dates (`replace`), or add and remove some; one audit event.
+    An admin of the area (or the operator) sets them."""
+    actor = _admin(principal, area)
     with session.begin():
         get_area(session, area)
         current = set(_dates(session, area))
@@ -97,8 +103,10 @@ def set_meetings(
 
 
 def set_ack_working_days(
-    session: Session, area: str, working_days: int, *, now: datetime, actor: Actor
+    session: Session, principal: Principal, area: str, working_days: int, *, now: datetime
 ) -> Schedule:
+    """The acknowledgement limit in working days; an admin of the area (or the operator)."""
+    actor = _admin(principal, area)
     if not 1 <= working_days <= MAX_ACK_WORKING_DAYS:
         raise Invalid(
             "The acknowledgement limit is not valid.",
@@ -132,18 +140,11 @@ def check_listed_for(session: Session, area: str, listed_for: date | None) -> No
         )
 
 
-# --- who may read and change them ---------------------------------------------------------
-
-
-def readable_area(principal: Principal, area: str) -> str:
-    """Any role of the area, or a client of it with transfers:read; else NotFound."""
-    if area not in principal.areas_for(READ_ROLES, TRANSFERS_READ):
-        raise NotFound("No such area.")
-    return area
-
-
-def adminable_area(principal: Principal, area: str) -> str:
-    """Admins of the area only (never an API client); another area answers NotFound."""
+def _admin(principal: Principal, area: str) -> Actor:
+    """Admins of the area (never an API client) or the operator; another area answers
+    NotFound, as one that does not exist."""
+    if principal.is_operator:
+        return principal.actor(area)
     if principal.kind != "user" or area not in principal.areas_for({ADMIN}):
         raise NotFound("No such area.")
-    return area
+    return principal.actor(area, [ADMIN])

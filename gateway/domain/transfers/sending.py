@@ -1,7 +1,10 @@
-"""Outbound transfers: validate, seal, and queue in one transaction; list metadata.
+"""Sending a transfer (DESIGN section 3, "Sending a transfer"): validate it, then write the
+transfer row, its sealed envelope, its audit event and its outbox row in ONE transaction
+(through the one envelope writer), so a crash can lose nothing and half-send nothing.
 
-States and their transitions live in `gateway.domain.transfers.states`; approval and
-acknowledgement in `gateway.domain.workflow`."""
+States and their transitions live in `transfers.states`; a chair's approval of a held
+transfer in `casework.chair_approval`.
+"""
 
 from __future__ import annotations
 
@@ -13,30 +16,18 @@ from typing import Any
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Envelope, OutboxItem, Transfer
+from adapters.db.models import Transfer
 from gateway.domain import audit
-from gateway.domain.areas.local_areas import current_secret_keys, get_area
-from gateway.domain.areas.peers import recipient_key
-from gateway.domain.audit import actions, checkpoints, evidence
+from gateway.domain.areas.local_areas import get_area
+from gateway.domain.audit import actions
+from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
-from gateway.domain.identity.principals import (
-    SEND_ROLES,
-    Principal,
-)
-from gateway.domain.transfers import states, timeline
+from gateway.domain.identity.principals import SEND_ROLES, TRANSFERS_WRITE, Principal
+from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TRANSFER_REQUEST, TransferView, view
-from gateway.domain.transfers.states import (
-    AWAITING_APPROVAL,
-    DRAFT,
-    OUTBOUND,
-    QUEUED,
-)
+from gateway.domain.transfers.states import AWAITING_APPROVAL, DRAFT, OUTBOUND, QUEUED
 from gateway.errors import Forbidden, Invalid, field_errors
-from keys import (
-    MasterKey,
-    canonical_json,
-    seal_envelope,
-)
+from keys import MasterKey
 from schemas.wire.transfer_request import (
     TransferRequest,
     dump_transfer_request,
@@ -44,8 +35,9 @@ from schemas.wire.transfer_request import (
 )
 
 
-def _addressed_payload(data: Mapping[str, Any], from_area: str, to_area: str) -> dict[str, Any]:
-    """The flags fill `from_area`/`to_area`, or must match what the file already says."""
+def addressed(data: Mapping[str, Any], from_area: str, to_area: str) -> dict[str, Any]:
+    """The body with `from_area`/`to_area` filled in, or Invalid where it already names
+    other areas (the command line names them beside a file)."""
     payload = dict(data)
     problems = {
         key: ["Does not match the area given on the command line."]
@@ -61,7 +53,7 @@ def validated_request(
     data: Mapping[str, Any], from_area: str, to_area: str
 ) -> tuple[TransferRequest, dict[str, Any]]:
     """The request loaded (or Invalid naming the fields) and its canonical payload."""
-    payload = _addressed_payload(data, from_area, to_area)
+    payload = addressed(data, from_area, to_area)
     try:
         request = load_transfer_request(payload)
     except ValidationError as exc:
@@ -71,18 +63,17 @@ def validated_request(
     return request, dump_transfer_request(request)
 
 
-def send_transfer(
+def send(
     session: Session,
     master: MasterKey,
+    principal: Principal,
     data: Mapping[str, Any],
-    *,
-    from_area: str,
-    to_area: str,
     now: datetime,
-    actor: Actor,
 ) -> TransferView:
-    """Validate, seal and queue. The transfer row, the sealed envelope and its outbox row are
-    written in ONE transaction, so a crash can lose nothing and half-send nothing."""
+    """Send the transfer the body describes from the caller's area (a coordinator's, a
+    client's own, or the one the operator names): validated, sealed, logged and queued in
+    ONE transaction, or held for a chair when the chair decided after the meeting."""
+    from_area, to_area, actor = addressed_by(principal, data)
     request, canonical = validated_request(data, from_area, to_area)
     with session.begin():
         get_area(session, from_area)
@@ -137,63 +128,34 @@ def dispatch(
     *,
     event: Callable[[audit.Event], audit.Event] | None = None,
 ) -> None:
-    """Take a transfer out of `draft`: seal it to the recipient, log the disclosure (or the
-    hold for a chair), store the envelope and queue it; in the caller's transaction.
-    `event` may reshape the disclosure event (a forward logs `forward.sent` with where the
-    case came from)."""
+    """Take a transfer out of `draft` through the envelope writer: sealed to the
+    recipient, the disclosure logged (or the hold for a chair), stored and queued; in the
+    caller's transaction. `event` may reshape the disclosure event (a forward logs
+    `forward.sent` with where the case came from)."""
     # Decided by the chair after the meeting: nothing leaves before a chair approves it.
-    needs_approval = request.consent.decision_forum == "chair_after_meeting"
+    held = request.consent.decision_forum == "chair_after_meeting"
     transfer.restricted_reason = request.restricted_reason if request.restricted else None
-    from_area, to_area = transfer.area_code, transfer.peer_area
-    sender = current_secret_keys(session, master, from_area, now)
-    sealed = seal_envelope(
-        sender=sender,
-        recipient=recipient_key(session, to_area, now),
-        payload_type=TRANSFER_REQUEST,
-        payload=canonical,
-        created_at=now,
+    states.move(transfer, AWAITING_APPROVAL if held else QUEUED)
+    disclosure = disclosure_event(request, transfer, actor)
+    envelope_writer.write(
+        session,
+        master,
+        transfer,
+        envelope_writer.Outgoing(
+            payload_type=TRANSFER_REQUEST,
+            payload=canonical,
+            event=event(disclosure) if event else disclosure,
+            step=envelope_writer.Step(transfer.status),
+            mode=envelope_writer.HOLD if held else envelope_writer.SEND,
+            own=True,
+        ),
+        now,
     )
-    states.move(transfer, AWAITING_APPROVAL if needs_approval else QUEUED)
-    transfer.envelope_id = sealed.id
-    transfer.updated_at = now
-    disclosure = send_event(request, transfer, sealed.id, sealed.digest, actor)
-    if event is not None:
-        disclosure = event(disclosure)
-    recorded = audit.record(session, from_area, disclosure, now, master)
-    wire = sealed.wire
-    if not needs_approval:
-        # The disclosure travels with the proof that it is in our signed log. A held
-        # transfer gets its evidence when a chair approves it (workflow issue).
-        proof = checkpoints.issue(session, master, from_area, now, sender)
-        wire = {**wire, "evidence": evidence.build(recorded, proof)}
-    envelope = Envelope(
-        envelope_id=sealed.id,
-        area_code=from_area,
-        direction=OUTBOUND,
-        type=TRANSFER_REQUEST,
-        peer_area=to_area,
-        in_reply_to=None,
-        digest=sealed.digest,
-        body=canonical_json(wire).decode("ascii"),
-        self_sealed_key=sealed.self_sealed_key,
-        receipt=None,
-        created_at=now,
-        purged_at=None,
-    )
-    session.add(envelope)
-    session.add(transfer)
-    session.flush()
-    timeline.note(session, transfer, transfer.status, now, actor=actor, envelope_id=sealed.id)
-    if not needs_approval:
-        session.add(queue_item(envelope.pk, now))
-    session.flush()
 
 
-def send_event(
-    request: TransferRequest, transfer: Transfer, envelope_id: str, digest: str, actor: Actor
-) -> audit.Event:
+def disclosure_event(request: TransferRequest, transfer: Transfer, actor: Actor) -> audit.Event:
     """The disclosure (or, while held, the hold): the same shape whether sent at once or
-    released later by a chair's approval."""
+    released later by a chair's approval; the writer adds the envelope."""
     facts = audit.transfer_facts(request)
     return audit.Event(
         action=actions.TRANSFER_HELD
@@ -201,8 +163,6 @@ def send_event(
         else actions.TRANSFER_SENT,
         actor=actor,
         peer_area=transfer.peer_area,
-        objects={"transfer": transfer.id, "envelope": envelope_id},
-        envelope_digest=digest,
         legal_basis=facts.legal_basis,
         consent=facts.consent,
         details={"type": TRANSFER_REQUEST, "restricted": request.restricted},
@@ -210,24 +170,15 @@ def send_event(
     )
 
 
-def queue_item(envelope_pk: int, now: datetime) -> OutboxItem:
-    return OutboxItem(
-        envelope_pk=envelope_pk,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        claimed_until=None,
-        last_error=None,
-        created_at=now,
-        finished_at=None,
-    )
-
-
 def sending_area(principal: Principal, data: Mapping[str, Any]) -> str:
     """The caller's area is the sender: a client's own area; a user's area as the body
-    names it, or their only area with the coordinator role."""
-    allowed = principal.areas_for(SEND_ROLES, "transfers:write")
+    names it, or their only area with the coordinator role; the area the operator names."""
     named = data.get("from_area")
+    if principal.is_operator:
+        if not isinstance(named, str):
+            raise Invalid("Name the sending area.", errors={"from_area": ["Required."]})
+        return named
+    allowed = principal.areas_for(SEND_ROLES, TRANSFERS_WRITE)
     if principal.kind == "client" or named is None:
         if len(allowed) == 1:
             return allowed[0]
@@ -235,19 +186,6 @@ def sending_area(principal: Principal, data: Mapping[str, Any]) -> str:
     if named not in allowed:
         raise Forbidden("You may not send transfers for that area.")
     return str(named)
-
-
-def send_as(
-    session: Session,
-    master: MasterKey,
-    principal: Principal,
-    data: Mapping[str, Any],
-    now: datetime,
-) -> TransferView:
-    from_area, to_area, actor = addressed_by(principal, data)
-    return send_transfer(
-        session, master, data, from_area=from_area, to_area=to_area, now=now, actor=actor
-    )
 
 
 def addressed_by(principal: Principal, data: Mapping[str, Any]) -> tuple[str, str, Actor]:

@@ -54,16 +54,14 @@ def _settings(found: meetings.Schedule) -> Response:
 @api.get("/areas/<code>/meetings")
 @requires(roles=READERS, scopes=[TRANSFERS_READ])
 def get_meetings(code: str) -> Response:
-    area = meetings.readable_area(current_principal(), _code(code))
     with node().sessions() as db:
-        return _meetings(meetings.schedule(db, area))
+        return _meetings(meetings.schedule(db, current_principal(), _code(code)))
 
 
 @api.put("/areas/<code>/meetings")
 @requires(roles=[ADMIN])
 def put_meetings(code: str) -> Response:
-    principal = current_principal()
-    area = meetings.adminable_area(principal, _code(code))
+    area = _code(code)
     try:
         body = load_meeting_dates(_body())
     except ValidationError as exc:
@@ -72,7 +70,7 @@ def put_meetings(code: str) -> Response:
         ) from exc
     with node().sessions() as db:
         found = meetings.set_meetings(
-            db, area, replace=body.dates, now=utcnow(), actor=principal.actor(area, [ADMIN])
+            db, current_principal(), area, replace=body.dates, now=utcnow()
         )
     return _meetings(found)
 
@@ -80,22 +78,20 @@ def put_meetings(code: str) -> Response:
 @api.get("/areas/<code>/settings")
 @requires(roles=READERS, scopes=[TRANSFERS_READ])
 def get_settings(code: str) -> Response:
-    area = meetings.readable_area(current_principal(), _code(code))
     with node().sessions() as db:
-        return _settings(meetings.schedule(db, area))
+        return _settings(meetings.schedule(db, current_principal(), _code(code)))
 
 
 @api.put("/areas/<code>/settings")
 @requires(roles=[ADMIN])
 def put_settings(code: str) -> Response:
-    principal = current_principal()
-    area = meetings.adminable_area(principal, _code(code))
+    area = _code(code)
     try:
         body = load_area_settings(_body())
     except ValidationError as exc:
         raise Invalid("The settings are not valid.", errors=field_errors(exc.messages)) from exc
     with node().sessions() as db:
         found = meetings.set_ack_working_days(
-            db, area, body.ack_working_days, now=utcnow(), actor=principal.actor(area, [ADMIN])
+            db, current_principal(), area, body.ack_working_days, now=utcnow()
         )
     return _settings(found)

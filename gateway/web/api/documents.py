@@ -90,7 +90,7 @@ def post_document(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
         sent = documents.send_document(
             db,
             current.master,
-            documents.as_principal(current_principal()),
+            current_principal(),
             transfer_id,
             outgoing,
             utcnow(),

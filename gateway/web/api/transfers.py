@@ -32,7 +32,7 @@ def create_transfer() -> tuple[Response, int, dict[str, str]]:
         raise Invalid("The query is not valid.", errors=field_errors(exc.messages)) from exc
     data = json_object()
     current = node()
-    save = drafts.draft_as if draft else sending.send_as
+    save = drafts.save_draft if draft else sending.send
     with current.sessions() as db:
         sent = save(db, current.master, current_principal(), data, utcnow())
     location = url_for("api.get_transfer", transfer_id=sent.id)
@@ -116,5 +116,5 @@ def send_draft(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     current = node()
     with current.sessions() as db:
-        sent = drafts.send_draft_as(db, current.master, current_principal(), transfer_id, utcnow())
+        sent = drafts.send_draft(db, current.master, current_principal(), transfer_id, utcnow())
     return jsonify(transfer_item(sent))
