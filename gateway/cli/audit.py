@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
-from adapters.db.models import Area
 from adapters.db.session import reclaim
 from gateway.cli.root import current_node, friendly, main
 from gateway.domain import retention
@@ -31,11 +29,8 @@ def audit_group() -> None:
 
 
 def _local_areas(node: Node, only: str | None) -> list[str]:
-    with node.sessions() as session, session.begin():
-        if only is not None:
-            local_areas.get_area(session, only)
-            return [only]
-        return list(session.scalars(select(Area.code).order_by(Area.code)))
+    with node.sessions() as session:
+        return local_areas.area_codes(session, only)
 
 
 @audit_group.command("verify")
@@ -54,8 +49,8 @@ def audit_verify(area_code: str | None, peer: str | None, deep: bool, as_json: b
         sys.exit(0 if report.ok else 1)
     failed = False
     for code in _local_areas(node, area_code):
-        with node.sessions() as session, session.begin():
-            result = verify.verify_log(session, code, deep=deep)
+        with node.sessions() as session:
+            result = verify.verify_area(session, code, deep=deep)
         failed = failed or not result.ok
         _print_log(result, as_json)
     sys.exit(1 if failed else 0)
@@ -212,8 +207,8 @@ def audit_checkpoint(area_code: str | None) -> None:
     """Sign a checkpoint of the log now."""
     node = current_node()
     for code in _local_areas(node, area_code):
-        with node.sessions() as session, session.begin():
-            made = checkpoints.issue(session, node.master, code, utcnow())
+        with node.sessions() as session:
+            made = checkpoints.issue_now(session, node.master, code, utcnow())
         click.echo(f"{code}: checkpoint of size {made.size}, root {made.root.hex()}")
 
 

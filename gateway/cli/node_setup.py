@@ -52,8 +52,7 @@ def area_create(code: str, name: str, url: str | None, mailbox: str | None) -> N
             mailbox=mailbox or f"marac-coordinator@{code}.invalid",
             now=utcnow(),
         )
-        with session.begin():
-            bundle = local_areas.export_bundle(session, node.master, code, utcnow())
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow())
     click.echo(f"created area {created.code} with key {created.key_id}")
     click.echo(f"fingerprint: {fingerprint(bundle['body'])}")
 
@@ -64,8 +63,8 @@ def area_create(code: str, name: str, url: str | None, mailbox: str | None) -> N
 def area_export(code: str) -> None:
     """Print the signed public bundle; read the fingerprint to the peer out of band."""
     node = current_node()
-    with node.sessions() as session, session.begin():
-        bundle = local_areas.export_bundle(session, node.master, code, utcnow())
+    with node.sessions() as session:
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow())
     click.echo(json.dumps(bundle, indent=2, sort_keys=True))
     click.echo(f"fingerprint: {fingerprint(bundle['body'])}", err=True)
 
@@ -96,7 +95,7 @@ def peer_import(file: str, confirmed: str) -> None:
 @friendly
 def peer_list() -> None:
     node = current_node()
-    with node.sessions() as session, session.begin():
+    with node.sessions() as session:
         found = peers.list_peers(session)
     if not found:
         click.echo("no peers")
@@ -120,7 +119,6 @@ def keys_rotate(code: str) -> None:
         old, new, until = local_areas.rotate_keys(
             session, node.master, code, grace=node.key_grace, now=utcnow()
         )
-        with session.begin():
-            bundle = local_areas.export_bundle(session, node.master, code, utcnow())
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow())
     click.echo(f"rotated {code}: new key {new}; {old} honoured until {until.isoformat()}")
     click.echo(f"new fingerprint: {fingerprint(bundle['body'])} (peers re-import the bundle)")

@@ -15,15 +15,13 @@ from datetime import datetime
 
 import click
 
-from adapters.db.models import Transfer
 from gateway.cli.root import area, current_node, friendly, read_json, transfer
 from gateway.domain.casework import acknowledgements, chair_approval
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
 from gateway.domain.identity.principals import CHAIR, COORDINATOR, Principal
 from gateway.domain.schedule import meetings
-from gateway.domain.transfers import drafts, reading, sending, timeline
-from gateway.errors import Forbidden, NotFound
+from gateway.domain.transfers import drafts, reading, sending
 
 
 def _print(view: reading.TransferView) -> None:
@@ -34,18 +32,7 @@ def _acting(email: str, transfer_id: str, role: str) -> Principal:
     """The named person, who must hold `role` in the transfer's own area."""
     node = current_node()
     with node.sessions() as session:
-        user_id = users.find_user_id(session, email)
-        with session.begin():
-            row = session.get(Transfer, transfer_id)
-            if row is None:
-                raise NotFound("No such transfer.")
-            area_code = row.area_code
-            roles = users.roles_of(session, user_id) if user_id else frozenset()
-    if user_id is None:
-        raise NotFound("No user with that email on this node.")
-    if (area_code, role) not in roles:
-        raise Forbidden(f"That user is not a {role} of {area_code}.")
-    return Principal.user(user_id, roles)
+        return users.acting_on_transfer(session, email, transfer_id, role)
 
 
 # --- transfer -----------------------------------------------------------------------------
@@ -119,11 +106,8 @@ def transfer_acknowledge(transfer_id: str, file: str, email: str) -> None:
 def transfer_timeline(transfer_id: str, as_json: bool) -> None:
     """Every step of a transfer as this node saw it; metadata only."""
     node = current_node()
-    with node.sessions() as session, session.begin():
-        row = session.get(Transfer, transfer_id)
-        if row is None:
-            raise NotFound("No such transfer.")
-        steps = timeline.timeline(session, row)
+    with node.sessions() as session:
+        _, steps = reading.transfer_timeline(session, Principal.operator(), transfer_id)
     for step in steps:
         actor = step.actor or {}
         if as_json:

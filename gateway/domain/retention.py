@@ -22,6 +22,7 @@ from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.flags import flag_retention as flag_retention
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from keys import canonical_json
 from keys.envelope import HEADER_FIELDS
 
@@ -64,6 +65,7 @@ def months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=min(moment.day, 28))
 
 
+@owns_transaction
 def purge(
     session: Session,
     *,

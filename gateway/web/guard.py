@@ -129,8 +129,8 @@ def _session_principal() -> Principal | None:
     if state is None or not state.authenticated or state.user_id is None:
         return None
     restrict = session.get("roles")  # single sign-on: the roles granted at that login
-    with node().sessions() as db, db.begin():
-        held = users.roles_of(db, state.user_id)
+    with node().sessions() as db:
+        held = users.current_roles(db, state.user_id)
     if restrict is not None:
         held = held & {(str(a), str(r)) for a, r in restrict}
     return Principal.user(state.user_id, held)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 
-from adapters.db.models import OutboxItem, Transfer
+from gateway.domain.federation import delivery
 from gateway.web import node
 
 health = Blueprint("health", __name__)
@@ -29,15 +29,8 @@ def readyz() -> tuple[Response, int]:
 @health.get("/metrics")
 def metrics() -> Response:
     lines = []
-    with node().sessions() as session, session.begin():
-        outbox = session.execute(
-            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
-        ).all()
-        transfers = session.execute(
-            select(Transfer.direction, Transfer.status, func.count()).group_by(
-                Transfer.direction, Transfer.status
-            )
-        ).all()
+    with node().sessions() as session:
+        outbox, transfers = delivery.counts(session)
     lines.append("# TYPE gateway_outbox_items gauge")
     lines += [f'gateway_outbox_items{{status="{s}"}} {n}' for s, n in outbox]
     lines.append("# TYPE gateway_transfers gauge")

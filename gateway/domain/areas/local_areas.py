@@ -19,6 +19,7 @@ from adapters.peer_client import check_peer_url
 from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, Invalid, NotFound
 from keys import AreaSecretKeys, MasterKey, PublicAreaKey, b64url_encode, format_time, sign_document
 from schemas.common import AREA_CODE
@@ -41,6 +42,7 @@ def _seal_context(key_id: str, part: str) -> str:
     return f"area-key:{key_id}:{part}"
 
 
+@owns_transaction
 def create_area(
     session: Session,
     master: MasterKey,
@@ -109,6 +111,7 @@ def _add_key(session: Session, master: MasterKey, code: str, now: datetime) -> s
     return secrets.key_id
 
 
+@owns_transaction
 def rotate_keys(
     session: Session,
     master: MasterKey,
@@ -224,3 +227,22 @@ def _key_fields(row: AreaKey) -> dict[str, str]:
         "encryption_key": b64url_encode(row.encryption_public),
         "valid_from": format_time(row.valid_from),
     }
+
+
+@owns_transaction
+def published_bundle(
+    session: Session, master: MasterKey, code: str, now: datetime
+) -> dict[str, Any]:
+    """The area's public bundle as a peer fetches it (DESIGN section 4)."""
+    with session.begin():
+        return export_bundle(session, master, code, now)
+
+
+@owns_transaction
+def area_codes(session: Session, only: str | None = None) -> list[str]:
+    """The codes of the areas this node hosts, or just `only` (NotFound if not hosted)."""
+    with session.begin():
+        if only is not None:
+            get_area(session, only)
+            return [only]
+        return list(session.scalars(select(Area.code).order_by(Area.code)))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, UsedToken
 from gateway.domain.areas.peers import pinned_key
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Refused, Unauthorized
 from keys import (
     CryptoError,
@@ -32,6 +33,7 @@ def bearer(authorization: str | None) -> str:
     return token.strip()
 
 
+@owns_transaction
 def token_key(session: Session, authorization: str | None, now: datetime) -> PublicAreaKey:
     try:
         key_id = token_key_id(bearer(authorization))
@@ -48,6 +50,7 @@ def token_key(session: Session, authorization: str | None, now: datetime) -> Pub
     return key
 
 
+@owns_transaction
 def endpoint_url(session: Session, area: str, path: str) -> str:
     """The URL a sender must have bound its token to: the addressed area's published URL."""
     with session.begin():
@@ -82,6 +85,7 @@ def verify(
         raise Unauthorized(f"Request token refused: {exc}.") from exc
 
 
+@owns_transaction
 def authenticate(
     session: Session,
     authorization: str | None,

@@ -18,6 +18,7 @@ from gateway.domain import audit
 from gateway.domain.areas.local_areas import OPERATOR, local_public_key
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, Forbidden, Invalid, NotFound, field_errors
 from keys import (
     CryptoError,
@@ -42,6 +43,7 @@ class PeerView:
     key_ids: tuple[str, ...]
 
 
+@owns_transaction
 def import_peer(
     session: Session,
     document: Mapping[str, Any],
@@ -139,9 +141,12 @@ def peer_view(session: Session, code: str) -> PeerView:
     return PeerView(peer.code, peer.name, peer.url, peer.mailbox, peer.fingerprint, key_ids)
 
 
+@owns_transaction
 def list_peers(session: Session) -> list[PeerView]:
-    codes = session.scalars(select(Peer.code).order_by(Peer.code))
-    return [peer_view(session, code) for code in codes]
+    """Every pinned peer, with its fingerprint and key ids."""
+    with session.begin():
+        codes = list(session.scalars(select(Peer.code).order_by(Peer.code)))
+        return [peer_view(session, code) for code in codes]
 
 
 def pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:

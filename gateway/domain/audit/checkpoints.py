@@ -17,6 +17,7 @@ from adapters.db.models import Area, AuditCheckpoint, AuditHead, PeerCheckpoint
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import pinned_key
 from gateway.domain.audit.log import head_of
+from gateway.domain.transaction import owns_transaction
 from keys import (
     AreaSecretKeys,
     MasterKey,
@@ -104,6 +105,7 @@ def current(session: Session, master: MasterKey, area: str, now: datetime) -> Ch
     return issue(session, master, area, now)
 
 
+@owns_transaction
 def issue_due(session: Session, master: MasterKey, now: datetime) -> list[Checkpoint]:
     """Every area whose log grew and whose last checkpoint is older than the interval."""
     issued = []
@@ -189,3 +191,10 @@ def keep_peer_checkpoint(
                 verified_at=now if verified else None,
             )
         )
+
+
+@owns_transaction
+def issue_now(session: Session, master: MasterKey, area: str, now: datetime) -> Checkpoint:
+    """Sign the area's log as it stands, in a transaction of its own (on demand)."""
+    with session.begin():
+        return issue(session, master, area, now)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import AuditEvent
 from gateway.domain.areas.local_areas import get_area
+from gateway.domain.transaction import owns_transaction
 
 MAX_PAGE = 500
 
@@ -22,6 +23,7 @@ class Page:
     next: str | None
 
 
+@owns_transaction
 def list_events(
     session: Session,
     area: str,

@@ -25,6 +25,7 @@ from gateway.domain.audit import actions
 from gateway.domain.audit.checkpoints import Checkpoint, issue
 from gateway.domain.audit.log import fetch_nodes
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from keys import MasterKey, b64url_encode
 from keys.merkle import inclusion_nodes, inclusion_proof
 
@@ -56,6 +57,7 @@ def day_range(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
+@owns_transaction
 def export(
     session: Session,
     master: MasterKey,

@@ -18,6 +18,7 @@ from adapters.db.models import AuditEvent
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.audit.export import day_range
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid
 from schemas.common import parse_timestamp
 
@@ -59,6 +60,7 @@ def period_of(moment: datetime, period: str) -> str:
     return f"{moment.year}-{moment.month:02d}"
 
 
+@owns_transaction
 def disclosures(
     session: Session, area: str, start: date, end: date, period: str = "month"
 ) -> dict[str, Any]:

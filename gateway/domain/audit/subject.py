@@ -23,6 +23,7 @@ from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area, secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from keys import CryptoError, MasterKey, open_envelope, open_own_copy, parse_envelope
 from schemas.wire.grounds import LEGAL_GROUNDS
 from schemas.wire.transfer_request import TransferRequest, load_transfer_request
@@ -57,6 +58,7 @@ def normalise(name: str | None) -> str:
     return " ".join(cleaned.split())
 
 
+@owns_transaction
 def search(
     session: Session,
     master: MasterKey,

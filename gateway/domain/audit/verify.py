@@ -20,6 +20,7 @@ from adapters.db.session import param_mark, read_snapshot
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit.checkpoints import read_signed, root_of
 from gateway.domain.audit.log import format_at
+from gateway.domain.transaction import owns_transaction
 from keys import CryptoError, canonical_json
 from keys.merkle import Frontier, leaf_hash
 from schemas.wire.audit_evidence import LeafSchema
@@ -214,3 +215,10 @@ def _check_head(session: Session, report: LogReport, area: str, frontier: Fronti
         report.add(None, "the area has no log head")
     elif head.size != frontier.size or head.frontier != frontier.to_bytes():
         report.add(None, f"the head says {head.size} entries but the log has {frontier.size}")
+
+
+@owns_transaction
+def verify_area(session: Session, area: str, *, deep: bool = False) -> LogReport:
+    """`verify_log` in a read-only transaction of its own: verify the log now."""
+    with session.begin():
+        return verify_log(session, area, deep=deep)

@@ -32,6 +32,7 @@ from gateway.domain.audit.checkpoints import (
 )
 from gateway.domain.audit.log import fetch_nodes
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, Invalid, NotFound, Unauthorized, field_errors
 from keys import (
     CryptoError,
@@ -86,6 +87,7 @@ class PeerReport:
         }
 
 
+@owns_transaction
 def verify_peer(
     session: Session, master: MasterKey, client: PeerClient, peer: str, now: datetime
 ) -> PeerReport:
@@ -235,6 +237,7 @@ def _cosign(
 # --- The answering side ---------------------------------------------------------------
 
 
+@owns_transaction
 def answer_consistency(
     session: Session, master: MasterKey, body: bytes, authorization: str | None, now: datetime
 ) -> dict[str, Any]:
@@ -261,6 +264,7 @@ def answer_consistency(
     return {"checkpoint": checkpoint.document, "proofs": proofs}
 
 
+@owns_transaction
 def accept_cosignature(
     session: Session, body: bytes, authorization: str | None, now: datetime
 ) -> None:

@@ -21,6 +21,7 @@ from gateway.domain.casework import replying
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.schedule import meetings
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import NotFound, Refused
@@ -46,6 +47,7 @@ AWAITING_ANSWER = frozenset(
 # --- acknowledgement, receiving side -------------------------------------------------------
 
 
+@owns_transaction
 def acknowledge(
     session: Session,
     master: MasterKey,

@@ -19,6 +19,7 @@ from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.principals import CHAIR, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.domain.transfers.sending import disclosure_event
@@ -49,6 +50,7 @@ def _own_envelope(session: Session, row: Transfer) -> Envelope:
 # --- chair approval ------------------------------------------------------------------------
 
 
+@owns_transaction
 def approve(
     session: Session,
     master: MasterKey,

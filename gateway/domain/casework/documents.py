@@ -33,6 +33,7 @@ from gateway.domain.casework import media_types, replying
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import CONTENT_ROLES, SEND_ROLES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, states, timeline
 from gateway.domain.transfers.reading import TransferView, check_content_held, listed_transfer, view
 from gateway.errors import Conflict, DomainError, Invalid, NotFound, Refused, field_errors
@@ -172,6 +173,7 @@ def minutes_upload(data: Mapping[str, Any], max_bytes: int) -> Outgoing:
     return Outgoing(MINUTES, content, MINUTES_JSON, answers)
 
 
+@owns_transaction
 def send_document(
     session: Session,
     master: MasterKey,
@@ -301,6 +303,7 @@ def _payload(row: Transfer, outgoing: Outgoing) -> dict[str, Any]:
 # --- listing and downloading ---------------------------------------------------------------
 
 
+@owns_transaction
 def list_documents(
     session: Session, principal: Principal, transfer_id: str
 ) -> tuple[TransferView, list[DocumentView]]:
@@ -318,6 +321,7 @@ def list_documents(
         return view(row), [document_view(found) for found in rows]
 
 
+@owns_transaction
 def open_document(
     session: Session,
     master: MasterKey,

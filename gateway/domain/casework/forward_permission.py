@@ -18,6 +18,7 @@ from adapters.db.models import Transfer
 from gateway.domain.audit import actions
 from gateway.domain.federation import handlers
 from gateway.domain.identity.principals import Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import listed_transfer
 from gateway.errors import Refused
@@ -91,6 +92,7 @@ def new_permission(request_id: str, row: Transfer, forward_to: str, now: datetim
     )
 
 
+@owns_transaction
 def permissions(session: Session, principal: Principal, transfer_id: str) -> list[PermissionView]:
     """Every request to forward this transfer and its answer, for whoever may list the
     area's transfers (metadata: ids, areas, states, times)."""

@@ -39,6 +39,7 @@ from gateway.domain.casework import forward_permission, replying
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, states, timeline
 from gateway.domain.transfers.reading import TransferView, check_content_held, view
 from gateway.domain.transfers.sending import create_outbound
@@ -89,6 +90,7 @@ def _payload(row: Transfer, **values: Any) -> dict[str, Any]:
 # --- 1. the receiving area asks ------------------------------------------------------------
 
 
+@owns_transaction
 def request_permission(
     session: Session,
     master: MasterKey,
@@ -159,6 +161,7 @@ def _known_area(session: Session, area: str, now: datetime) -> None:
 # --- 2. the originating area answers -------------------------------------------------------
 
 
+@owns_transaction
 def decide(
     session: Session,
     master: MasterKey,
@@ -226,6 +229,7 @@ def decide(
 # --- 3. the receiving area forwards --------------------------------------------------------
 
 
+@owns_transaction
 def forward(
     session: Session,
     master: MasterKey,

@@ -25,6 +25,7 @@ from gateway.domain.casework import replying
 from gateway.domain.casework.documents import OPEN, proves_delivery
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, listed_transfer, view
 from gateway.errors import Conflict, Refused
@@ -79,6 +80,7 @@ def request_view(row: InformationRequest) -> RequestView:
     )
 
 
+@owns_transaction
 def request_information(
     session: Session,
     master: MasterKey,
@@ -139,6 +141,7 @@ def _payload(body: InformationRequestBody, row: Transfer) -> dict[str, Any]:
     )
 
 
+@owns_transaction
 def list_requests(
     session: Session, principal: Principal, transfer_id: str
 ) -> tuple[TransferView, list[RequestView]]:

@@ -26,6 +26,7 @@ from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.identity.principals import CONTENT_ROLES, SEND_ROLES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, timeline
 from gateway.domain.transfers.reading import (
     TransferView,
@@ -140,6 +141,7 @@ def message_view(session: Session, row: Transfer, envelope: Envelope) -> Message
     )
 
 
+@owns_transaction
 def list_messages(
     session: Session, principal: Principal, transfer_id: str
 ) -> tuple[TransferView, list[MessageView]]:
@@ -170,6 +172,7 @@ def _withdrawal_notice(envelope: Envelope) -> bool:
     return envelope.type == WITHDRAWAL and envelope.direction == INBOUND
 
 
+@owns_transaction
 def open_message(
     session: Session,
     master: MasterKey,
@@ -210,6 +213,7 @@ def open_message(
         return OpenedMessage(view(row), message_view(session, row, envelope), content)
 
 
+@owns_transaction
 def resend(
     session: Session, principal: Principal, transfer_id: str, envelope_id: str, now: datetime
 ) -> MessageView:

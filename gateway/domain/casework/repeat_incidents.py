@@ -27,6 +27,7 @@ from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import Conflict, Invalid, Refused
@@ -45,6 +46,7 @@ from schemas.wire.repeat_incident import (
 HOLDING = frozenset({states.DELIVERED, states.INFORMATION_REQUESTED, states.ACKNOWLEDGED})
 
 
+@owns_transaction
 def report(
     session: Session,
     master: MasterKey,

@@ -33,6 +33,7 @@ from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.retention import tombstone
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import Conflict, Refused
@@ -63,6 +64,7 @@ def _body(data: Mapping[str, Any]) -> WithdrawalBody:
     return replying.loaded_body(load_withdrawal_body, data, "withdrawal")
 
 
+@owns_transaction
 def withdraw(
     session: Session,
     master: MasterKey,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, UsedToken
@@ -27,6 +27,7 @@ from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.casework import messages
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
 from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
@@ -81,6 +82,7 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+@owns_transaction
 def claim_due(session: Session, *, now: datetime, lease: float, limit: int) -> list[Claim]:
     """Claim up to `limit` due items. On PostgreSQL concurrent workers skip each other's rows
     (FOR UPDATE SKIP LOCKED); on SQLite the immediate transaction serialises claimers."""
@@ -128,6 +130,7 @@ def deliver(
     return _record_delivery(session, claim, receipt, clock())
 
 
+@owns_transaction
 def _post(
     session: Session, master: MasterKey, client: PeerClient, claim: Claim, now: datetime
 ) -> str:
@@ -169,6 +172,7 @@ def _problem_slug(body: bytes) -> str:
     return f" ({slug})" if slug.replace("-", "").isalnum() else ""
 
 
+@owns_transaction
 def _check_receipt(session: Session, claim: Claim, text: str) -> None:
     try:
         document = json.loads(text)
@@ -189,6 +193,7 @@ def _check_receipt(session: Session, claim: Claim, text: str) -> None:
         raise DeliveryError("receipt is for another envelope", permanent=False)
 
 
+@owns_transaction
 def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime) -> Outcome:
     with session.begin():
         item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
@@ -254,6 +259,7 @@ def _objects(claim: Claim, transfer: Transfer | None) -> dict[str, str]:
     return objects
 
 
+@owns_transaction
 def _record_failure(
     session: Session, claim: Claim, error: DeliveryError, policy: DeliveryPolicy, now: datetime
 ) -> Outcome:
@@ -375,8 +381,24 @@ def _transfer(session: Session, claim: Claim) -> Transfer | None:
     )
 
 
+@owns_transaction
 def forget_used_tokens(session: Session, now: datetime) -> int:
     """Token ids only need keeping until the token could no longer verify."""
     with session.begin():
         result = session.execute(delete(UsedToken).where(UsedToken.expires_at < now))
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+@owns_transaction
+def counts(session: Session) -> tuple[list[tuple[str, int]], list[tuple[str, str, int]]]:
+    """Outbox items by status and transfers by direction and status: counts only."""
+    with session.begin():
+        outbox = session.execute(
+            select(OutboxItem.status, func.count()).group_by(OutboxItem.status)
+        ).all()
+        transfers = session.execute(
+            select(Transfer.direction, Transfer.status, func.count()).group_by(
+                Transfer.direction, Transfer.status
+            )
+        ).all()
+    return [(s, n) for s, n in outbox], [(d, s, n) for d, s, n in transfers]

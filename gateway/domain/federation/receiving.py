@@ -28,6 +28,7 @@ from gateway.domain.audit.log import Detail
 from gateway.domain.federation import registry
 from gateway.domain.federation.handlers import Inbound
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers.states import INBOUND
 from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
 from keys import (
@@ -55,6 +56,7 @@ class Accepted:
     duplicate: bool
 
 
+@owns_transaction
 def receive_envelope(
     session: Session,
     master: MasterKey,
@@ -123,6 +125,7 @@ def _load_header(wire: dict[str, Any]) -> Any:
         raise Malformed("The envelope is not valid.", errors=field_errors(exc.messages)) from exc
 
 
+@owns_transaction
 def _recipient_keys(
     session: Session, master: MasterKey, area: str, key_id: str, now: datetime
 ) -> AreaSecretKeys:
@@ -142,6 +145,7 @@ def _recipient_keys(
     return keys
 
 
+@owns_transaction
 def _verify_and_validate(
     session: Session,
     wire: dict[str, Any],
@@ -175,6 +179,7 @@ def _verify_and_validate(
         del payload  # plaintext lives only for this check and the audit commitment
 
 
+@owns_transaction
 def _store(
     session: Session,
     master: MasterKey,

@@ -15,6 +15,7 @@ from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Malformed, TooManyRequests
 from keys import CryptoError, MasterKey
 from keys.oprf import OprfKey
@@ -50,6 +51,7 @@ def authority_key(session: Session, master: MasterKey, now: datetime) -> OprfKey
     return OprfKey.from_bytes(master.open(row.key_sealed, _context(KEY_ID)))
 
 
+@owns_transaction
 def evaluate(
     session: Session,
     master: MasterKey,

@@ -24,6 +24,7 @@ from gateway.domain.audit import actions
 from gateway.domain.flags.months import expiry_instant
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
 from schemas.wire.flags import (
@@ -44,6 +45,7 @@ def _actor(caller: str, role_area: str) -> Actor:
     return Actor.peer(caller) if caller != role_area else Actor.system("flag-index")
 
 
+@owns_transaction
 def publish(
     session: Session,
     master: MasterKey,
@@ -107,6 +109,7 @@ class _Hit:
     expires_at: datetime
 
 
+@owns_transaction
 def match(
     session: Session,
     master: MasterKey,

@@ -39,6 +39,7 @@ from gateway.domain.identity.principals import (
     FLAGS_WRITE,
     Principal,
 )
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers.states import INBOUND, OUTBOUND
 from gateway.errors import Conflict, Invalid, NotFound, TooManyRequests, field_errors
 from keys import CryptoError, MasterKey, b64url_encode, open_envelope, open_own_copy, parse_envelope
@@ -141,6 +142,7 @@ class _Origin:
     held_by: str | None
 
 
+@owns_transaction
 def set_flag(
     session: Session,
     roles: Roles,
@@ -280,6 +282,7 @@ def _transfer_payload(session: Session, master: MasterKey, row: Transfer) -> dic
 # --- review, clear, expire --------------------------------------------------------------------
 
 
+@owns_transaction
 def review(
     session: Session,
     roles: Roles,
@@ -320,6 +323,7 @@ def review(
     return result
 
 
+@owns_transaction
 def expire_due(session: Session, roles: Roles, now: datetime) -> int:
     """The daily chore: flags whose 12 months have lapsed expire, the index hears of it
     (and of any change it missed), and the originating area of a transferred case too."""
@@ -370,6 +374,7 @@ def _shared(session: Session, row: Flag) -> bool:
 # --- the index ----------------------------------------------------------------------------
 
 
+@owns_transaction
 def sync(session: Session, roles: Roles, flag_id: str, now: datetime, hint: str = SET) -> bool:
     """Tell the index the flag's current state. A failure leaves it dirty for the worker."""
     with session.begin():
@@ -421,6 +426,7 @@ class FlagPage:
     next: tuple[datetime, str] | None  # (expiry as midnight UTC, id) of the last item
 
 
+@owns_transaction
 def list_flags(session: Session, principal: Principal, query: FlagQuery, now: datetime) -> FlagPage:
     """Soonest expiry first, `query.limit` at a time (keyset paging, like transfers)."""
     area = principal.choose_area(query.area, READ_ROLES, FLAGS_QUERY)
@@ -514,6 +520,7 @@ def _notify(
     )
 
 
+@owns_transaction
 def purge_index(session: Session, now: datetime) -> int:
     """When this node plays the index: drop lapsed tokens (the index expires by itself)."""
     from gateway.domain.flags import index
@@ -522,6 +529,7 @@ def purge_index(session: Session, now: datetime) -> int:
         return index.purge_expired(session, now)
 
 
+@owns_transaction
 def set_policy(
     session: Session,
     area: str,

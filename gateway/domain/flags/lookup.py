@@ -24,6 +24,7 @@ from gateway.domain.flags.roles import Roles
 from gateway.domain.flags.token_derivation import person_tokens
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
 from schemas.wire.flags import ACTIVE, CLEARED, STRONG, IndexMatch, Person, PersonSchema, WireToken
@@ -43,6 +44,7 @@ class Match:
     ref: str
 
 
+@owns_transaction
 def lookup(
     session: Session,
     roles: Roles,

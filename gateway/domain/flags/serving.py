@@ -22,6 +22,7 @@ from gateway.domain.flags.roles import (
     RoleAt,
     Roles,
 )
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from keys import b64url_decode, b64url_encode
 from schemas.wire.flags import (
@@ -60,6 +61,7 @@ def _parse(schema: Schema, raw: bytes, kind: type[T]) -> T:
         raise Invalid("The request is not valid.", errors=field_errors(exc.messages)) from exc
 
 
+@owns_transaction
 def _plays(session: Session, configured: RoleAt | None, to: str) -> None:
     with session.begin():
         local = session.get(Area, to) is not None

@@ -36,6 +36,7 @@ from gateway.domain.flags.roles import VERIFICATIONS_PATH, Roles, RoleUnavailabl
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, FLAGS_WRITE, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, NotFound, Refused, TooManyRequests
 from keys import (
     CryptoError,
@@ -60,6 +61,7 @@ READER_ROLES = (COORDINATOR,)
 # --- the querying area ----------------------------------------------------------------------
 
 
+@owns_transaction
 def request(
     session: Session,
     roles: Roles,
@@ -145,6 +147,7 @@ def _as_subject(body: VerificationBody) -> _Subject:
 # --- the flag index -------------------------------------------------------------------------
 
 
+@owns_transaction
 def relay(
     session: Session, roles: Roles, role_area: str, caller: str, req: RelayRequest, now: datetime
 ) -> None:
@@ -198,6 +201,7 @@ def _sealed_context(area: str, request_id: str) -> str:
     return f"flag-verification:v1:{area}:{request_id}"
 
 
+@owns_transaction
 def receive(session: Session, master: MasterKey, delivery: Delivery, now: datetime) -> None:
     """Keep a relayed request for the flag's coordinators (idempotent by request id)."""
     with session.begin():
@@ -250,6 +254,7 @@ def serve_delivery(
     receive(session, roles.master, delivery, now)
 
 
+@owns_transaction
 def list_received(
     session: Session,
     master: MasterKey,

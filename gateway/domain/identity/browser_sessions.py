@@ -24,6 +24,7 @@ from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.users import roles_of
+from gateway.domain.transaction import owns_transaction
 from keys import keyed_digest
 
 ANONYMOUS, PASSWORD, ENROL, FULL = "anonymous", "password", "enrol", "full"
@@ -57,6 +58,7 @@ def _digest(key: bytes, raw_id: str) -> str:
     return keyed_digest(key, raw_id)
 
 
+@owns_transaction
 def load(
     session: Session, key: bytes, raw_id: str, policy: SessionPolicy, now: datetime
 ) -> SessionState | None:
@@ -75,6 +77,7 @@ def load(
         return SessionState(raw_id, row.user_id, row.stage, json.loads(row.data))
 
 
+@owns_transaction
 def start(
     session: Session,
     key: bytes,
@@ -116,6 +119,7 @@ def start(
     return SessionState(raw_id, user_id, stage, dict(data))
 
 
+@owns_transaction
 def save_data(session: Session, key: bytes, raw_id: str, data: dict[str, Any]) -> None:
     with session.begin():
         row = session.get(WebSession, _digest(key, raw_id))
@@ -123,6 +127,7 @@ def save_data(session: Session, key: bytes, raw_id: str, data: dict[str, Any]) -
             row.data = json.dumps(data)
 
 
+@owns_transaction
 def end(session: Session, key: bytes, raw_id: str, now: datetime) -> None:
     with session.begin():
         row = session.get(WebSession, _digest(key, raw_id))

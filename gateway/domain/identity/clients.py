@@ -26,6 +26,7 @@ from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SCOPES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, Unauthorized
 from keys import (
     CryptoError,
@@ -71,6 +72,7 @@ def _secret_digest(master: MasterKey, client_id: str, secret: str) -> str:
     return keyed_digest(master.subkey("client-secret"), f"{client_id}:{secret}")
 
 
+@owns_transaction
 def create_client(
     session: Session, master: MasterKey, *, name: str, area: str, scopes: str, now: datetime
 ) -> tuple[ClientView, str]:
@@ -114,6 +116,7 @@ def _view(row: ApiClient) -> ClientView:
     return ClientView(row.id, row.name, row.area_code, frozenset(row.scopes.split()))
 
 
+@owns_transaction
 def find_client(session: Session, client_id: str) -> ClientView | None:
     if not _CLIENT_ID.match(client_id):
         return None
@@ -122,6 +125,7 @@ def find_client(session: Session, client_id: str) -> ClientView | None:
         return None if row is None or row.disabled else _view(row)
 
 
+@owns_transaction
 def check_secret(session: Session, master: MasterKey, client_id: str, secret: str) -> bool:
     if not _CLIENT_ID.match(client_id) or len(secret) > 200:
         return False
@@ -150,6 +154,7 @@ def _signing_key(session: Session, master: MasterKey, now: datetime) -> TokenSig
     return key
 
 
+@owns_transaction
 def issue_token(
     session: Session,
     master: MasterKey,
@@ -191,6 +196,7 @@ def issue_token(
     return IssuedToken(token, lifetime, " ".join(sorted(scopes)))
 
 
+@owns_transaction
 def verify_bearer(
     session: Session, token: str, *, issuer: str, audience: str, now: datetime
 ) -> Principal:

@@ -20,14 +20,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from adapters.db.models import RecoveryCode, User, UserRole
+from adapters.db.models import RecoveryCode, Transfer, User, UserRole
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
-from gateway.domain.identity.principals import ROLES
-from gateway.errors import Conflict, Invalid, TooManyRequests, Unauthorized
+from gateway.domain.identity.principals import ROLES, Principal
+from gateway.domain.transaction import owns_transaction
+from gateway.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from keys import (
     MasterKey,
     WeakPassword,
@@ -91,11 +92,13 @@ def _recovery_digest(master: MasterKey, user_id: str, code: str) -> str:
     return keyed_digest(master.subkey("recovery-code"), f"{user_id}:{code}")
 
 
+@owns_transaction
 def find_user_id(session: Session, email: str) -> str | None:
     with session.begin():
         return session.scalar(select(User.id).where(User.email == normalise_email(email)))
 
 
+@owns_transaction
 def add_user_role(
     session: Session,
     master: MasterKey,
@@ -241,6 +244,7 @@ def _record_failure(
     )
 
 
+@owns_transaction
 def check_password(
     session: Session,
     *,
@@ -271,6 +275,7 @@ def check_password(
     return PasswordAccepted(user.id, enrolled=user.totp_confirmed_at is not None)
 
 
+@owns_transaction
 def check_second_factor(
     session: Session,
     master: MasterKey,
@@ -335,6 +340,7 @@ def _spend_code(
     return True
 
 
+@owns_transaction
 def enrolment_for(session: Session, master: MasterKey, user_id: str) -> Enrolment:
     """The authenticator secret, only while it has not been confirmed with a first code."""
     with session.begin():
@@ -369,6 +375,7 @@ def mapped_roles(claims: Mapping[str, Any], rules: SsoRules) -> frozenset[str] |
     )
 
 
+@owns_transaction
 def sso_login(
     session: Session, *, area: str, claims: Mapping[str, Any], rules: SsoRules, now: datetime
 ) -> tuple[str, frozenset[tuple[str, str]]]:
@@ -421,3 +428,28 @@ def _audit_user(
     audit.record_everywhere(
         session, areas, audit.Event(action=action, actor=Actor.user(user_id), details=details), now
     )
+
+
+@owns_transaction
+def current_roles(session: Session, user_id: str) -> frozenset[tuple[str, str]]:
+    """The roles a signed-in user holds now, read afresh for every request."""
+    with session.begin():
+        return roles_of(session, user_id)
+
+
+@owns_transaction
+def acting_on_transfer(session: Session, email: str, transfer_id: str, role: str) -> Principal:
+    """The principal of the user with `email`, who must hold `role` in the transfer's own
+    area: how the command line acts as a named person (a chair approving, a coordinator
+    acknowledging), under every rule the API applies to them."""
+    with session.begin():
+        user_id = session.scalar(select(User.id).where(User.email == normalise_email(email)))
+        row = session.get(Transfer, transfer_id)
+        if row is None:
+            raise NotFound("No such transfer.")
+        if user_id is None:
+            raise NotFound("No user with that email on this node.")
+        roles = roles_of(session, user_id)
+    if (row.area_code, role) not in roles:
+        raise Forbidden(f"That user is not a {role} of {row.area_code}.")
+    return Principal.user(user_id, roles)

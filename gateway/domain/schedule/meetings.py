@@ -20,6 +20,7 @@ from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import ADMIN, METADATA_ROLES, TRANSFERS_READ, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, NotFound
 from schemas.api.areas import MAX_ACK_WORKING_DAYS, MAX_MEETINGS
 
@@ -53,6 +54,7 @@ def _schedule(session: Session, area: str) -> Schedule:
     return Schedule(area, ack_working_days(row), _dates(session, area))
 
 
+@owns_transaction
 def schedule(session: Session, principal: Principal, area: str) -> Schedule:
     """The area's meeting dates and limit: for any role of the area, a client of it with
     transfers:read, or the operator; another area answers NotFound."""
@@ -62,6 +64,7 @@ def schedule(session: Session, principal: Principal, area: str) -> Schedule:
         return _schedule(session, area)
 
 
+@owns_transaction
 def set_meetings(
     session: Session,
     principal: Principal,
@@ -102,6 +105,7 @@ def set_meetings(
         return _schedule(session, area)
 
 
+@owns_transaction
 def set_ack_working_days(
     session: Session, principal: Principal, area: str, working_days: int, *, now: datetime
 ) -> Schedule:

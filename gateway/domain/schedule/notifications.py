@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.models import Area, Notification
 from adapters.mail import Mail, Mailer, MailError
+from gateway.domain.transaction import owns_transaction
 
 log = logging.getLogger("gateway.notifications")
 
@@ -94,6 +95,7 @@ class Claimed:
     mail: Mail
 
 
+@owns_transaction
 def _claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
     """Claim due notifications under a lease (concurrent workers skip each other's rows on
     PostgreSQL; a worker that dies mid-send lets the lease lapse and the mail is retried)."""

@@ -24,6 +24,7 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.schedule import notifications
 from gateway.domain.schedule.meetings import ack_working_days
 from gateway.domain.schedule.working_calendar import due, is_overdue, is_working_day, london_day
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import DELIVERED, INBOUND, OUTBOUND, RECEIVED
 
@@ -44,6 +45,7 @@ def _started(row: Transfer) -> datetime | None:
     return row.created_at if row.direction == INBOUND else row.delivered_at
 
 
+@owns_transaction
 def send_reminders(session: Session, now: datetime) -> list[Reminder]:
     """Queue today's reminders and warnings for every overdue transfer; one transaction per
     transfer, so one failure costs nothing else."""

@@ -25,6 +25,7 @@ from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import actions
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TRANSFER_DRAFT, TRANSFER_REQUEST, TransferView, view
 from gateway.domain.transfers.sending import (
@@ -38,6 +39,7 @@ from keys import CryptoError, MasterKey, open_envelope
 from schemas.wire.transfer_request import dump_transfer_request, load_transfer_request
 
 
+@owns_transaction
 def save_draft(
     session: Session,
     master: MasterKey,
@@ -70,6 +72,7 @@ def save_draft(
         return view(transfer)
 
 
+@owns_transaction
 def send_draft(
     session: Session, master: MasterKey, principal: Principal, transfer_id: str, now: datetime
 ) -> TransferView:

@@ -23,6 +23,7 @@ from gateway.domain.identity.principals import (
     TRANSFERS_READ,
     Principal,
 )
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, timeline
 from gateway.domain.transfers.states import (
     INBOUND,
@@ -102,6 +103,7 @@ def view(row: Transfer) -> TransferView:
     )
 
 
+@owns_transaction
 def list_transfers(
     session: Session, area: str, *, direction: str | None = None
 ) -> list[TransferView]:
@@ -135,6 +137,7 @@ def listing_area(principal: Principal, requested: str | None) -> str:
     return principal.choose_area(requested, METADATA_ROLES, TRANSFERS_READ)
 
 
+@owns_transaction
 def list_transfer_page(
     session: Session,
     area: str,
@@ -164,6 +167,7 @@ def list_transfer_page(
     return TransferPage(items, (items[-1].created_at, items[-1].id) if more else None)
 
 
+@owns_transaction
 def open_transfer(
     session: Session,
     master: MasterKey,
@@ -246,6 +250,7 @@ def check_content_held(row: Transfer) -> None:
         )
 
 
+@owns_transaction
 def transfer_timeline(
     session: Session, principal: Principal, transfer_id: str
 ) -> tuple[TransferView, list[timeline.Step]]:

@@ -24,6 +24,7 @@ from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.identity.principals import CONTENT_ROLES, COORDINATOR, SEND_ROLES, Principal
 from gateway.domain.identity.users import normalise_email
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import INBOUND
 from gateway.errors import Conflict, Invalid, NotFound, Restricted
@@ -71,6 +72,7 @@ class Naming:
     users: list[str]
 
 
+@owns_transaction
 def name_users(
     session: Session,
     principal: Principal,
@@ -159,6 +161,7 @@ def _with_role(session: Session, area: str, user_ids: list[str], roles: Iterable
     )
 
 
+@owns_transaction
 def view(session: Session, principal: Principal, transfer_id: str) -> Naming:
     """Who is named (ids), for anyone who may list the area's transfers."""
     with session.begin():

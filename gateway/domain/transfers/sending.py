@@ -23,6 +23,7 @@ from gateway.domain.audit import actions
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, TRANSFERS_WRITE, Principal
+from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TRANSFER_REQUEST, TransferView, view
 from gateway.domain.transfers.states import AWAITING_APPROVAL, DRAFT, OUTBOUND, QUEUED
@@ -63,6 +64,7 @@ def validated_request(
     return request, dump_transfer_request(request)
 
 
+@owns_transaction
 def send(
     session: Session,
     master: MasterKey,

@@ -66,8 +66,8 @@ def list_audit() -> Response:
 @requires(roles=AUDITORS, scopes=[AUDIT_READ])
 def verify_audit() -> Response:
     area = _area(_load(AreaQuerySchema(), request.args.to_dict()).area)
-    with node().sessions() as session, session.begin():
-        result = verify.verify_log(session, area)
+    with node().sessions() as session:
+        result = verify.verify_area(session, area)
     return jsonify(result.as_dict())
 
 

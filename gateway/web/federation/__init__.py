@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request
 
-from gateway.domain.areas.local_areas import export_bundle
+from gateway.domain.areas.local_areas import published_bundle
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.receiving import receive_envelope as accept
@@ -44,8 +44,8 @@ def receive_envelope() -> Response:
 @federation.get("/areas/<code>/bundle")
 def bundle(code: str) -> Response:
     current = node()
-    with current.sessions() as session, session.begin():
-        document = export_bundle(session, current.master, code, utcnow())
+    with current.sessions() as session:
+        document = published_bundle(session, current.master, code, utcnow())
     return Response(json.dumps(document), mimetype="application/json")
 
 
