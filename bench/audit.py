@@ -92,6 +92,7 @@ from adapters.db import make_engine, upgrade
 from adapters.db.models import AuditEvent, AuditHead, UTCDateTime
 from adapters.db.session import normalise_url
 from gateway.config import Settings
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit import log as audit_log
@@ -102,7 +103,6 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import sending
 from gateway.node import Node, build_node
-from gateway.samples import sample_transfer
 from keys import MasterKey, b64url_encode, canonical_json, fingerprint
 from keys.merkle import (
     Frontier,

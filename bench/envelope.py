@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import emit, environment, note, r
 
-from gateway.samples import sample_transfer
+from gateway.devtools.samples import sample_transfer
 from keys import (
     AreaSecretKeys,
     b64url_decode,

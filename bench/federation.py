@@ -1,6 +1,6 @@
 """Node-to-node throughput and create-to-receipt latency, both nodes under gunicorn.
 
-Two real nodes are set up with gateway.demo's machinery in a temporary directory (db
+Two real nodes are set up with gateway.devtools.demo's machinery in a temporary directory (db
 upgrade, area create, bundle exchange with fingerprints), then each runs `marac-gateway
 serve` (gunicorn, gateway.serve.gunicorn_options) and the sender runs ONE delivery
 `worker`. Transfers are created in this process with gateway.domain.transfers.sending.send
@@ -53,13 +53,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, environment, note, percentile, r
 
 from gateway.config import Settings
-from gateway.demo import AREAS, DemoNode, free_port, setup, wait_ready
+from gateway.devtools.demo import AREAS, DemoNode, free_port, setup, wait_ready
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import sending
 from gateway.domain.transfers.states import DELIVERED, FAILED
 from gateway.node import Node, build_node
-from gateway.samples import sample_transfer
 from gateway.serve import gunicorn_options
 from keys import AreaSecretKeys, issue_request_token
 from schemas.wire.envelope import ENVELOPES_PATH

@@ -46,7 +46,7 @@ from _common import emit, environment, note, percentile, r
 from adapters.db import make_engine, upgrade
 from adapters.db.session import normalise_url
 from gateway.config import Settings
-from gateway.demo import free_port
+from gateway.devtools.demo import free_port
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import index

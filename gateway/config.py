@@ -79,7 +79,7 @@ class Settings:
     # Case content is purged this many months after the case's last activity, unless the
     # area sets its own period.
     retention_months: int = 12
-    # Identity and access (issue 4).
+    # Identity and access.
     session_idle_timeout: float = 30 * 60.0
     session_absolute_timeout: float = 12 * 3600.0
     login_max_failures: int = 5
@@ -87,9 +87,9 @@ class Settings:
     login_rate_limit: str = "20/10minutes"
     access_token_lifetime: float = 600.0
     oidc_config_file: Path | None = None
-    # Documents (workflow issue part 3): the largest file this node sends or accepts.
+    # Documents: the largest file this node sends or accepts.
     document_max_bytes: int = 20 * 1024 * 1024
-    # Notifications (workflow issue): no host means they are recorded as not sent.
+    # Notifications: no host means they are recorded as not sent.
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_from: str = "marac-gateway@localhost"

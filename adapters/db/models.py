@@ -439,7 +439,7 @@ class AuditCosignature(Base):
     received_at: Mapped[datetime]
 
 
-# --- identity and access (issue 4) --------------------------------------------------------
+# --- identity and access --------------------------------------------------------
 
 
 class User(Base):

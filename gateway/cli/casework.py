@@ -1,5 +1,5 @@
-"""`transfer withdraw` and `transfer forward`: casework at the node's command line
-(workflow issue, parts 6 and 7). The operator acts as `operator` in the audit."""
+"""`transfer withdraw` and `transfer forward`: casework at the node's command line.
+The operator acts as `operator` in the audit."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """`marac-gateway transfer attach TRANSFER_ID FILE --kind KIND`: send a document about a
-transfer from the command line (operator automation, workflow issue part 3).
+transfer from the command line (operator automation).
 
 The same rules as the API: the file is judged by its content, never its name (which is
 neither stored nor sent); it is bounded by GATEWAY_DOCUMENT_MAX_BYTES; it is sealed to the

@@ -47,6 +47,6 @@ def worker(once: bool) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False), default=".demo", show_default=True)
 def demo(exit_after: bool, workdir: str) -> None:
     """Two real nodes on 127.0.0.1 exchanging a transfer about fictional people."""
-    from gateway.demo import run_demo
+    from gateway.devtools.demo import run_demo
 
     sys.exit(run_demo(Path(workdir), exit_after=exit_after))

@@ -1,4 +1,4 @@
-"""API bodies for an area's meeting dates and acknowledgement limit (workflow issue).
+"""API bodies for an area's meeting dates and acknowledgement limit.
 
 `PUT /api/v1/areas/<code>/meetings` replaces the dates; `PUT /api/v1/areas/<code>/settings`
 sets the limit. Unknown fields are refused; loads into frozen dataclasses.

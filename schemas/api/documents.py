@@ -1,4 +1,4 @@
-"""API bodies for documents and information requests (workflow issue parts 3 and 5):
+"""API bodies for documents and information requests:
 listings (metadata only) and the request bodies the OpenAPI document describes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Payload `document`, schema_version 1 (DESIGN section 4; workflow issue part 3): one
+"""Payload `document`, schema_version 1 (DESIGN section 4): one
 file in reply to a transfer (minutes, the original referral, a completed MARAC referral
 form, a DASH risk checklist, anything else), sealed like every payload.
 

@@ -1,6 +1,6 @@
-"""Payload `information_request`, schema_version 1 (DESIGN section 4; workflow issue part
-5): the receiving area asks the sending area for more before it answers a transfer: the
-minutes, the original referral, the referral form, the DASH checklist or anything else.
+"""Payload `information_request`, schema_version 1 (DESIGN section 4): the receiving area
+asks the sending area for more before it answers a transfer: the minutes, the original
+referral, the referral form, the DASH checklist or anything else.
 
 `InformationRequestBodySchema` is what a coordinator posts to
 `/api/v1/transfers/<id>/information-requests`; `InformationRequestSchema` is the payload

@@ -44,7 +44,7 @@ class ReceiptBodySchema(StrictSchema):
     key = fields.String(required=True, validate=KEY_ID)
     received_at = UTCTimestamp(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["received"]))
-    # The receiver's own audit leaf for this envelope (from the audit issue on).
+    # The receiver's own audit leaf for this envelope (DESIGN section 7).
     audit = fields.Nested(AuditRefSchema, load_default=None)
 
     @post_load

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from support.site import PEER, A, B, Site, make_site
 
-from gateway.samples import sample_transfer
+from gateway.devtools.samples import sample_transfer
 
 LIST = "/api/v1/transfers"
 

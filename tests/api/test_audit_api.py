@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from support.site import PEER, A, B, Site, make_site
 
-from gateway.samples import sample_transfer
+from gateway.devtools.samples import sample_transfer
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Casework after a transfer across real nodes speaking real HTTP, through the real API with
-users who log in through the real pages (workflow issue, parts 6-9): withdrawal before and
+users who log in through the real pages: withdrawal before and
 after delivery and opening, forwarding to a third node only with the originating area's
 recorded permission, repeat-incident notices within 12 months, restricted cases opened
 only by named users; every illegal step refused with nothing sent, every audit log
@@ -28,10 +28,10 @@ from test_workflow import (
     south_transfer,
 )
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.audit import reports
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due, deliver
-from gateway.samples import sample_transfer
 
 WEST = "westdale"
 # Canaries: staff names and notes that travel sealed and must reach no leaf or log line.

@@ -21,9 +21,9 @@ from support.nodes import RunningNode
 from support.site import PEER, A, B, Site
 from support.smtp_sink import SmtpSink
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
-from gateway.samples import sample_transfer
 from gateway.worker import send_notifications
 
 LIST = "/api/v1/transfers"

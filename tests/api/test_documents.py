@@ -1,8 +1,8 @@
-"""Documents and information requests across two real nodes over real HTTP (workflow
-issue parts 3 and 5): every allowed type travels sealed and comes back byte-identical;
-anything else, anything too large and any tampered envelope is refused with nothing
-stored; no filename and no content ever reaches a log line or the database in clear; an
-information request and its answer move both sides' states."""
+"""Documents and information requests across two real nodes over real HTTP: every allowed
+type travels sealed and comes back byte-identical; anything else, anything too large and
+any tampered envelope is refused with nothing stored; no filename and no content ever
+reaches a log line or the database in clear; an information request and its answer move
+both sides' states."""
 
 from __future__ import annotations
 
@@ -23,13 +23,13 @@ from support.nodes import RunningNode
 from support.site import PEER, A, B, Site, make_site
 
 from adapters.db.models import Envelope
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import verify
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.envelope_writer import queue_item
 from gateway.domain.identity import clients
-from gateway.samples import sample_transfer
 from keys import canonical_json, seal_envelope, sha256_hex
 from schemas.wire.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
 

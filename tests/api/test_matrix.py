@@ -18,9 +18,9 @@ from flask.testing import FlaskClient
 from support.site import PEER, A, Site, make_site
 from werkzeug.routing import Rule
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.clock import utcnow
-from gateway.samples import sample_transfer
 from keys import b64url_encode, issue_request_token
 from keys.oprf import blind
 
@@ -135,7 +135,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_read=200,
     ),
-    # Documents and information requests (workflow issue parts 3 and 5). The matrix's
+    # Documents and information requests. The matrix's
     # transfer is outbound and queued: documents wait until it has arrived (409) and only
     # the receiving area asks for information (409); the listings are metadata (auditors
     # too); a download is content, and this id names no document (404 for those who may

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from support.site import PASSWORD, PEER, A, Site, csrf_from, fresh_code, make_site
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
-from gateway.samples import sample_transfer
 
 COOKIE = "__Host-gw-session"
 

@@ -16,6 +16,7 @@ from support.nodes import RunningNode
 from support.site import PEER, A, B, Site, make_site
 
 from adapters.db.models import Envelope, Transfer
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import reports, verify
@@ -23,7 +24,6 @@ from gateway.domain.clock import utcnow
 from gateway.domain.federation.envelope_writer import queue_item
 from gateway.domain.identity import users
 from gateway.domain.transfers import timeline
-from gateway.samples import sample_transfer
 from keys import canonical_json, seal_envelope
 
 LIST = "/api/v1/transfers"

@@ -23,7 +23,7 @@ from support.nodes import Pair
 
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings
-from gateway.samples import sample_transfer
+from gateway.devtools.samples import sample_transfer
 from keys import fingerprint
 
 REPO = Path(__file__).resolve().parents[2]

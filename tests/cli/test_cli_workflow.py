@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 from support.nodes import Pair, RunningNode
 
 from gateway.cli import main
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
-from gateway.samples import sample_transfer
 
 NORTH, SOUTH = "northshire", "south-vale"
 

@@ -11,7 +11,7 @@ import pytest
 from gateway.domain.transfers import states
 from gateway.errors import Conflict
 
-# Written out by hand from the workflow issue, not derived from the module under test.
+# Written out by hand from DESIGN section 2, not derived from the module under test.
 SENDER_MOVES = {
     ("draft", "awaiting_approval"),
     ("draft", "queued"),

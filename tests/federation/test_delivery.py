@@ -52,7 +52,7 @@ def test_nothing_due_means_nothing_sent(pair: Pair) -> None:
 
 
 def test_chair_decision_waits_for_approval_and_does_not_leave(pair: Pair) -> None:
-    from gateway.samples import sample_transfer
+    from gateway.devtools.samples import sample_transfer
 
     payload = sample_transfer("northshire", "south-vale")
     payload["consent"]["decision_forum"] = "chair_after_meeting"

@@ -107,7 +107,7 @@ def test_same_id_with_different_content_is_a_conflict(pair: Pair) -> None:
         b64url_decode(south_key["encryption_key"]),
         datetime(2020, 1, 1, tzinfo=UTC),
     )
-    from gateway.samples import sample_transfer
+    from gateway.devtools.samples import sample_transfer
 
     other = seal_envelope(
         sender=keys,
@@ -176,7 +176,7 @@ def test_envelope_to_an_area_not_hosted_here_is_refused(pair: Pair) -> None:
 def test_envelope_sealed_to_a_key_the_area_does_not_hold_is_refused(pair: Pair) -> None:
     keys = north_keys(pair)
     stranger = AreaSecretKeys.generate("south-vale").public(datetime(2020, 1, 1, tzinfo=UTC))
-    from gateway.samples import sample_transfer
+    from gateway.devtools.samples import sample_transfer
 
     sealed = seal_envelope(
         sender=keys,

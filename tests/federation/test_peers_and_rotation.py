@@ -112,7 +112,7 @@ def test_unreachable_peer_is_retried_then_failed_with_a_reason(node_factory) -> 
     south.create_area("south-vale")
     north.import_peer(south.bundle("south-vale"))
     south.stop()
-    from gateway.samples import sample_transfer
+    from gateway.devtools.samples import sample_transfer
 
     sent = north.send(sample_transfer("northshire", "south-vale"), "northshire", "south-vale")
     north.deliver()

@@ -1,4 +1,4 @@
-"""The audit API is closed until the identity issue brings authentication: every route
+"""The audit API is closed to anyone not authenticated: every route
 answers 401 problem+json, whatever credential-looking thing comes with the request, and
 gives away nothing of the log (DESIGN section 5: deny by default)."""
 

@@ -34,9 +34,9 @@ from support.audit_world import (
     verify_area,
 )
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
-from gateway.samples import sample_transfer
 from keys import (
     AreaSecretKeys,
     b64url_decode,

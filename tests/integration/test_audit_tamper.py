@@ -358,7 +358,7 @@ def test_peer_holding_earlier_checkpoints_detects_the_rewrite(world: World, kind
 
 
 def _sample() -> dict[str, object]:
-    from gateway.samples import sample_transfer
+    from gateway.devtools.samples import sample_transfer
 
     return sample_transfer(NORTH, "south-vale", victim="Regrown")
 

@@ -15,11 +15,11 @@ from sqlalchemy import inspect, text
 from support.nodes import RunningNode
 
 from gateway.cli import main
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle
 from gateway.domain.flags.months import expiry
 from gateway.domain.identity import clients
-from gateway.samples import sample_transfer
 
 NORTH, SOUTH, HUB = "northshire", "south-vale", "hub"
 SCOPES = "flags:query flags:write transfers:read transfers:write"

@@ -20,11 +20,11 @@ from support.nodes import RunningNode
 from support.smtp_sink import SmtpSink
 
 from adapters.db.models import Transfer
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.audit import verify
 from gateway.domain.schedule import notifications
 from gateway.domain.transfers import timeline
 from gateway.node import build_node
-from gateway.samples import sample_transfer
 from gateway.worker import remind, send_notifications
 
 NORTH, SOUTH = "northshire", "south-vale"

@@ -30,11 +30,11 @@ from support.audit_world import (
     verify_area,
 )
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain import retention
 from gateway.domain.audit import subject
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.actors import Actor
-from gateway.samples import sample_transfer
 from keys.envelope import HEADER_FIELDS
 
 VICTIM = subject.Person(SAMPLE_VICTIM[0], SAMPLE_VICTIM[1], date.fromisoformat(SAMPLE_VICTIM[2]))

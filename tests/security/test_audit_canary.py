@@ -26,10 +26,10 @@ from support.audit_world import (
     run_cli,
 )
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.audit import witness
 from gateway.domain.audit.log import salt_context
 from gateway.domain.clock import utcnow
-from gateway.samples import sample_transfer
 from keys import b64url_encode, canonical_json
 from keys.encoding import sha256
 

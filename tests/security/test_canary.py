@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import text
 from support.nodes import Pair, RunningNode, stored_envelope
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas.local_areas import secret_keys_by_id
-from gateway.samples import sample_transfer
 from keys import open_envelope
 
 ROUTE = ("--from", "northshire", "--to", "south-vale")

@@ -45,11 +45,11 @@ from sqlalchemy import Connection, MetaData, Table, select, text
 from support.nodes import Databases, RunningNode, pg_admin_url, start_node
 
 from gateway.cli import main as cli_main
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas
 from gateway.domain.audit import checkpoints, verify, witness
 from gateway.domain.audit.verify import LogReport
 from gateway.domain.clock import utcnow
-from gateway.samples import sample_transfer
 from keys import b64url_decode, b64url_encode, canonical_json, format_time, sign_document
 from keys.merkle import Frontier, NodeId, leaf_hash, node_hash
 

@@ -20,12 +20,12 @@ from adapters.db import make_engine, upgrade
 from adapters.db.session import normalise_url
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading, sending
 from gateway.node import Node, build_node
-from gateway.samples import sample_transfer
 from gateway.worker import run_worker
 from keys import MasterKey, fingerprint
 

@@ -12,9 +12,9 @@ from typing import Any
 from flask.testing import FlaskClient
 from support.nodes import RunningNode
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients, users
-from gateway.samples import sample_transfer
 from keys import totp_code
 
 A, B, PEER = "northshire", "eastmoor", "south-vale"

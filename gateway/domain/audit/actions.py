@@ -31,7 +31,7 @@ CONTENT_OPENED = "content.opened"
 # the outbox gave up on queued again by a coordinator (the same envelope, the same id).
 MESSAGE_OPENED = "message.opened"
 MESSAGE_RESENT = "message.resent"
-# Documents and information requests in reply to a transfer (workflow issue parts 3, 5).
+# Documents and information requests in reply to a transfer.
 DOCUMENT_SENT = "document.sent"  # a disclosure: sealed and queued for the peer
 DOCUMENT_RECEIVED = "document.received"  # applied to the local transfer on arrival
 DOCUMENT_DOWNLOADED = "document.downloaded"  # opened in memory and served
@@ -49,7 +49,7 @@ TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secre
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"
 LOGOUT = "logout"
-# Casework after a transfer (workflow issue, parts 6-9).
+# Casework after a transfer.
 # The originating area took a transfer back (before it left: nothing was disclosed)...
 TRANSFER_WITHDRAWN = "transfer.withdrawn"
 # ...and the receiving area applied the withdrawal (content dropped if never opened).

@@ -1,6 +1,6 @@
 """The MARAC-to-MARAC conversation after the first envelope: a chair's approval of a held
 transfer, the receiving coordinator's acknowledgement, and applying that acknowledgement
-on the sending node (DESIGN section 2, workflow issue).
+on the sending node (DESIGN section 2).
 
 Each step is ONE transaction: the state change, its audit events, the checkpoint and
 evidence of any disclosure, and the outbox row are written together or not at all."""

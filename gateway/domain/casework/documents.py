@@ -1,4 +1,4 @@
-"""Documents in reply to a transfer (workflow issue part 3; DESIGN sections 2 and 5).
+"""Documents in reply to a transfer (DESIGN sections 2 and 5).
 
 Either side of a transfer may send a document about it: the minutes, the original
 referral, a completed MARAC referral form, a DASH checklist or anything else, as a file

@@ -1,4 +1,4 @@
-"""Forwarding a received case to a third area (workflow issue, part 7). What was shared
+"""Forwarding a received case to a third area. What was shared
 stays the property of the originating area (seed 000 4.19.2, 004 ISP 3.5), so the
 receiving area may pass it on only with the originator's recorded permission:
 

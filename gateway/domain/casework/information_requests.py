@@ -1,4 +1,4 @@
-"""Information requests (workflow issue part 5): before it answers a transfer, the
+"""Information requests: before it answers a transfer, the
 receiving area may ask the sending area for the minutes, the original referral, the
 referral form, the DASH checklist or anything else. The request travels as a sealed
 `information_request` envelope in reply to the transfer; the sender's transfer moves

@@ -1,4 +1,4 @@
-"""Repeat incidents (workflow issue, part 8): after a transfer both the originating and
+"""Repeat incidents: after a transfer both the originating and
 the receiving area keep responsibilities for 12 months (seed 001 5.0); an incident within
 12 calendar months of the case's last MARAC referral makes it a repeat (000 4.3), and the
 originating area tells the area now holding the case with a `repeat_incident` notice.

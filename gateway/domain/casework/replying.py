@@ -1,5 +1,5 @@
 """The envelopes that follow a transfer: one way to send them and one shape for receiving
-them (DESIGN section 2, workflow issue).
+them (DESIGN section 2).
 
 Everything after the first `transfer_request` (documents, acknowledgements, information
 requests, withdrawals, forward permissions, repeat-incident and flag notices) is an

@@ -1,4 +1,4 @@
-"""Withdrawal (workflow issue, part 6): the originating area takes a transfer back, with a
+"""Withdrawal: the originating area takes a transfer back, with a
 reason, before or after it was delivered (seed 000 4.19.2: what was shared stays the
 originator's).
 

@@ -4,7 +4,7 @@ what it implies; there is no second entry point per caller.
 
 Roles and scopes (DESIGN sections 1 and 4):
 - coordinator: sends, lists and opens its area's transfers.
-- chair: lists and opens its area's transfers (approvals arrive with the workflow issue).
+- chair: lists and opens its area's transfers and approves those decided after the meeting.
 - auditor: sees metadata, the audit and reports of its area; never case content.
 - admin: peers, keys and users; never case content, not even metadata of transfers.
 A user may hold roles in several areas of a shared node; every check names the area, so

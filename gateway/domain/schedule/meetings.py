@@ -1,4 +1,4 @@
-"""An area's MARAC meeting dates and its acknowledgement limit (workflow issue, part 4).
+"""An area's MARAC meeting dates and its acknowledgement limit.
 
 Set by an admin of the area (or the operator). Meeting dates are what an accepted transfer
 is listed for: when an area has set any, an acknowledgement must name one of them. The

@@ -1,4 +1,4 @@
-"""Emails to an area's coordinator mailbox (workflow issue, part 10).
+"""Emails to an area's coordinator mailbox.
 
 The perpetrator is never informed (DESIGN section 2): an email carries a fixed text naming
 only the area, never a person, a case reference, a transfer id or a link with any of them.

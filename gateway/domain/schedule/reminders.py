@@ -1,4 +1,4 @@
-"""Overdue acknowledgements (workflow issue, part 4; DESIGN section 2).
+"""Overdue acknowledgements (DESIGN section 2).
 
 A transfer not acknowledged by the end of the Nth working day after it arrived (N: the
 area's limit, default 2) is overdue. The worker then reminds the receiving area's

@@ -116,7 +116,7 @@ def list_transfers(
         return [view(row) for row in rows]
 
 
-# --- the application API's view (identity issue) ----------------------------------------
+# --- the application API's view ----------------------------------------
 
 
 @dataclass(frozen=True)

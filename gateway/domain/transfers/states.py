@@ -1,4 +1,4 @@
-"""Transfer states and the transitions between them (DESIGN section 2, workflow issue).
+"""Transfer states and the transitions between them (DESIGN section 2).
 
 Each side of a transfer keeps its own state machine: the sender's row follows the
 envelope out and the acknowledgement back; the receiver's row follows what its

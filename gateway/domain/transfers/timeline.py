@@ -1,4 +1,4 @@
-"""A transfer's timeline as one area saw it (workflow issue): every step both sides can
+"""A transfer's timeline as one area saw it: every step both sides can
 read, from creation to acknowledgement, withdrawal or forward. Content-free, so auditors
 read it too; the audit log remains the tamper-evident record, this is the readable one.
 """

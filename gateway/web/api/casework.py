@@ -1,4 +1,4 @@
-"""`/api/v1/transfers/<id>/...` casework after a transfer (workflow issue, parts 6-9):
+"""`/api/v1/transfers/<id>/...` casework after a transfer:
 withdrawal, forwarding with the originating area's permission, repeat-incident notices,
 and who may open a restricted case. Thin handlers over the domain services."""
 

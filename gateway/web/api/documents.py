@@ -1,6 +1,6 @@
-"""`/api/v1/transfers/<id>/documents` and `/information-requests` (workflow issue parts
-3 and 5): send a document (a file, or structured minutes), list documents (metadata),
-download one (decrypted in memory, audited), ask the sender for information."""
+"""`/api/v1/transfers/<id>/documents` and `/information-requests`: send a document (a file,
+or structured minutes), list documents (metadata), download one (decrypted in memory,
+audited), ask the sender for information."""
 
 from __future__ import annotations
 

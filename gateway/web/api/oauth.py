@@ -100,7 +100,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
         """Nothing to store: the token is a signed JWT that expires by itself."""
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
-        """No signals: audit events are written by the domain (issue 3)."""
+        """No signals: audit events are written by the domain."""
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         return _TokenRequest(flask_request, node().settings.base_url + flask_request.path)

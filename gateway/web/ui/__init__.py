@@ -1,5 +1,5 @@
 """Plain server-rendered sign-in pages: password, second factor, authenticator enrolment,
-single sign-on, sign-out. No JavaScript, no external assets (a later issue restyles them).
+single sign-on, sign-out. No JavaScript, no external assets.
 
 Login steps, each ending in a session under a NEW id (gateway/web/sessions.py):
   password ok -> stage `password` (or `enrol` if no authenticator is confirmed yet)

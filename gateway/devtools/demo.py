@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from gateway.samples import sample_transfer
+from gateway.devtools.samples import sample_transfer
 
 AREAS = (("northshire", "Northshire MARAC"), ("south-vale", "South Vale MARAC"))
 
