@@ -15,8 +15,11 @@ from gateway.domain.schedule import meetings
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.web import node
 from gateway.web.api.common import api
+from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.areas import (
+    AreaSettingsSchema,
+    MeetingDatesSchema,
     MeetingsViewSchema,
     SettingsViewSchema,
     load_area_settings,
@@ -53,6 +56,13 @@ def _settings(found: meetings.Schedule) -> Response:
 
 @api.get("/areas/<code>/meetings")
 @requires(roles=READERS, scopes=[TRANSFERS_READ])
+@documented(
+    "getAreaMeetings",
+    "The area's meeting dates; for anyone with a role in the area.",
+    ok=(200, "The meeting dates"),
+    answer=MeetingsViewSchema,
+    problems=(401, 403, 404),
+)
 def get_meetings(code: str) -> Response:
     with node().sessions() as db:
         return _meetings(meetings.schedule(db, current_principal(), _code(code)))
@@ -60,6 +70,14 @@ def get_meetings(code: str) -> Response:
 
 @api.put("/areas/<code>/meetings")
 @requires(roles=[ADMIN])
+@documented(
+    "setAreaMeetings",
+    "Set the area's meeting dates; admins of the area only.",
+    ok=(200, "The meeting dates now"),
+    answer=MeetingsViewSchema,
+    problems=(400, 401, 403, 404, 422),
+    body=MeetingDatesSchema,
+)
 def put_meetings(code: str) -> Response:
     area = _code(code)
     try:
@@ -77,6 +95,13 @@ def put_meetings(code: str) -> Response:
 
 @api.get("/areas/<code>/settings")
 @requires(roles=READERS, scopes=[TRANSFERS_READ])
+@documented(
+    "getAreaSettings",
+    "The area's acknowledgement limit; for anyone with a role in the area.",
+    ok=(200, "The acknowledgement limit"),
+    answer=SettingsViewSchema,
+    problems=(401, 403, 404),
+)
 def get_settings(code: str) -> Response:
     with node().sessions() as db:
         return _settings(meetings.schedule(db, current_principal(), _code(code)))
@@ -84,6 +109,14 @@ def get_settings(code: str) -> Response:
 
 @api.put("/areas/<code>/settings")
 @requires(roles=[ADMIN])
+@documented(
+    "setAreaSettings",
+    "Set the area's acknowledgement limit; admins of the area only.",
+    ok=(200, "The acknowledgement limit now"),
+    answer=SettingsViewSchema,
+    problems=(400, 401, 403, 404, 422),
+    body=AreaSettingsSchema,
+)
 def put_settings(code: str) -> Response:
     area = _code(code)
     try:

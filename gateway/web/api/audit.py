@@ -21,12 +21,17 @@ from gateway.domain.identity.principals import AUDIT_READ, AUDITOR
 from gateway.errors import Invalid, Malformed, field_errors
 from gateway.web import node
 from gateway.web.api.common import api
+from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.audit import (
     AreaQuerySchema,
+    AuditPageSchema,
     AuditQuerySchema,
+    DisclosureReportSchema,
     ReportQuerySchema,
+    SubjectAccessSchema,
     SubjectRequestSchema,
+    VerifyReportSchema,
     integer_args,
 )
 
@@ -46,6 +51,14 @@ def _area(requested: str | None) -> str:
 
 @api.get("/audit")
 @requires(roles=AUDITORS, scopes=[AUDIT_READ])
+@documented(
+    "listAudit",
+    "The area's audit events, oldest first.",
+    ok=(200, "OK"),
+    answer=AuditPageSchema,
+    problems=(401, 403, 404, 422),
+    query=AuditQuerySchema,
+)
 def list_audit() -> Response:
     query = _load(AuditQuerySchema(), integer_args(request.args.to_dict(), "cursor", "limit"))
     area = _area(query.area)
@@ -64,6 +77,14 @@ def list_audit() -> Response:
 
 @api.get("/audit/verify")
 @requires(roles=AUDITORS, scopes=[AUDIT_READ])
+@documented(
+    "verifyAudit",
+    "Recompute the area's Merkle log and check every checkpoint.",
+    ok=(200, "OK"),
+    answer=VerifyReportSchema,
+    problems=(401, 403, 404, 422),
+    query=AreaQuerySchema,
+)
 def verify_audit() -> Response:
     area = _area(_load(AreaQuerySchema(), request.args.to_dict()).area)
     with node().sessions() as session:
@@ -73,6 +94,14 @@ def verify_audit() -> Response:
 
 @api.get("/reports/disclosures")
 @requires(roles=AUDITORS, scopes=[AUDIT_READ])
+@documented(
+    "disclosureReport",
+    "Disclosures by period, peer area, legal basis and consent; delivery times.",
+    ok=(200, "OK"),
+    answer=DisclosureReportSchema,
+    problems=(401, 403, 404, 422),
+    query=ReportQuerySchema,
+)
 def disclosure_report() -> Response:
     query = _load(ReportQuerySchema(), request.args.to_dict())
     area = _area(query.area)
@@ -85,6 +114,15 @@ def disclosure_report() -> Response:
 
 @api.post("/audit/subject-access")
 @requires(roles=AUDITORS, scopes=[AUDIT_READ])
+@documented(
+    "subjectAccess",
+    "Every disclosure concerning a person (subject access, court orders); the search is "
+    "audited with its match count only.",
+    ok=(200, "The disclosures found"),
+    answer=SubjectAccessSchema,
+    problems=(400, 401, 403, 404, 422),
+    body=SubjectRequestSchema,
+)
 def subject_access() -> Response:
     """Subject access and court orders (seed 004 ISP 9). The person is in the body."""
     body = request.get_json(silent=True) if request.is_json else None

@@ -22,9 +22,27 @@ from gateway.domain.transfers import restriction
 from gateway.errors import Invalid, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
+from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
-from schemas.api.restricted_access import NamedUsersViewSchema, load_named_users
-from schemas.wire.forward_permission import PermissionViewSchema, load_forward_body
+from schemas.api.restricted_access import (
+    NamedUsersSchema,
+    NamedUsersViewSchema,
+    load_named_users,
+)
+from schemas.api.transfers import TransferItemSchema
+from schemas.wire.forward_permission import (
+    ForwardBodySchema,
+    ForwardDecisionBodySchema,
+    ForwardRequestBodySchema,
+    PermissionListSchema,
+    PermissionViewSchema,
+    load_forward_body,
+)
+from schemas.wire.repeat_incident import RepeatIncidentBodySchema
+from schemas.wire.withdrawal import WithdrawalBodySchema
+
+# What every casework step may answer besides its success.
+STEP_PROBLEMS = (400, 401, 403, 404, 409, 410, 422)
 
 
 def _permission(view: forward_permission.PermissionView) -> dict[str, Any]:
@@ -39,6 +57,15 @@ def _naming(found: restriction.Naming) -> dict[str, Any]:
 
 @api.post("/transfers/<transfer_id>/withdrawal")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "withdrawTransfer",
+    "The sending area takes a transfer back, with a reason; the receiving area is told if "
+    "the transfer may have reached it.",
+    ok=(200, "Withdrawn"),
+    answer=TransferItemSchema,
+    problems=STEP_PROBLEMS,
+    body=WithdrawalBodySchema,
+)
 def withdraw_transfer(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     data = json_object()
@@ -52,6 +79,15 @@ def withdraw_transfer(transfer_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/forward-permission-requests")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "requestForwardPermission",
+    "The receiving area asks the originating area for permission to forward the case to a "
+    "third area.",
+    ok=(201, "Asked; the request is queued"),
+    answer=PermissionViewSchema,
+    problems=STEP_PROBLEMS,
+    body=ForwardRequestBodySchema,
+)
 def request_forward_permission(transfer_id: str) -> tuple[Response, int]:
     canonical_id(transfer_id)
     data = json_object()
@@ -65,6 +101,14 @@ def request_forward_permission(transfer_id: str) -> tuple[Response, int]:
 
 @api.post("/transfers/<transfer_id>/forward-permission")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "decideForwardPermission",
+    "The originating area grants or refuses a request to forward its case.",
+    ok=(200, "Answered; the answer is queued"),
+    answer=PermissionViewSchema,
+    problems=STEP_PROBLEMS,
+    body=ForwardDecisionBodySchema,
+)
 def decide_forward_permission(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     data = json_object()
@@ -78,6 +122,13 @@ def decide_forward_permission(transfer_id: str) -> Response:
 
 @api.get("/transfers/<transfer_id>/forward-permissions")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "listForwardPermissions",
+    "Requests to forward this transfer and their answers; metadata only.",
+    ok=(200, "The requests"),
+    answer=PermissionListSchema,
+    problems=(401, 403, 404),
+)
 def list_forward_permissions(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     with node().sessions() as db:
@@ -87,6 +138,15 @@ def list_forward_permissions(transfer_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/forward")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "forwardTransfer",
+    "The receiving area forwards the case to a third area, with a recorded grant for "
+    "exactly that area; a new outbound transfer.",
+    ok=(201, "The forwarded transfer, queued"),
+    answer=TransferItemSchema,
+    problems=STEP_PROBLEMS,
+    body=ForwardBodySchema,
+)
 def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
     canonical_id(transfer_id)
     try:
@@ -104,6 +164,15 @@ def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
 
 @api.post("/transfers/<transfer_id>/repeat-incidents")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "reportRepeatIncident",
+    "The originating area tells the area holding the case of an incident within 12 months "
+    "of the last MARAC referral.",
+    ok=(200, "The notice is queued"),
+    answer=TransferItemSchema,
+    problems=STEP_PROBLEMS,
+    body=RepeatIncidentBodySchema,
+)
 def report_repeat_incident(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     data = json_object()
@@ -117,6 +186,15 @@ def report_repeat_incident(transfer_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/access")
 @requires(roles=[COORDINATOR])
+@documented(
+    "nameTransferUsers",
+    "A coordinator of the receiving area names who may open a restricted case (the list "
+    "replaces the previous one).",
+    ok=(200, "Who is named (user ids)"),
+    answer=NamedUsersViewSchema,
+    problems=STEP_PROBLEMS,
+    body=NamedUsersSchema,
+)
 def name_transfer_users(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     try:
@@ -130,6 +208,13 @@ def name_transfer_users(transfer_id: str) -> Response:
 
 @api.get("/transfers/<transfer_id>/access")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "getTransferAccess",
+    "Whether the transfer is restricted and who is named (user ids).",
+    ok=(200, "Who is named"),
+    answer=NamedUsersViewSchema,
+    problems=(401, 403, 404),
+)
 def get_transfer_access(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     with node().sessions() as db:

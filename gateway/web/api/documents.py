@@ -21,10 +21,19 @@ from gateway.domain.identity.principals import (
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
+from gateway.web.api.declarations import JSON, documented
 from gateway.web.guard import CSRF_FIELD, current_principal, requires
-from schemas.api.documents import DocumentItemSchema, InformationRequestItemSchema
+from schemas.api.documents import (
+    DocumentItemSchema,
+    DocumentListSchema,
+    InformationRequestItemSchema,
+    InformationRequestListSchema,
+    MinutesUploadSchema,
+    UploadFormSchema,
+)
 from schemas.wire.document import DOCX, JPEG, MINUTES_JSON, ODT, PDF, PNG, RTF, TEXT
 from schemas.wire.document import load_upload_fields as load_fields
+from schemas.wire.information_request import InformationRequestBodySchema
 
 # The download's name is ours, never the uploader's: kind, short id, extension.
 EXTENSIONS = {
@@ -82,6 +91,16 @@ def _outgoing(max_bytes: int) -> documents.Outgoing:
 
 @api.post("/transfers/<transfer_id>/documents")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "sendDocument",
+    "Send a document about the transfer to the other area: a file (PDF, DOCX, ODT, RTF, "
+    "UTF-8 text, PNG or JPEG, judged by its content; its filename is ignored) or structured "
+    "minutes as JSON. Sealed, signed with its SHA-256 and size, and queued.",
+    ok=(201, "Sealed and queued"),
+    answer=DocumentItemSchema,
+    problems=(400, 401, 403, 404, 409, 413, 415, 422),
+    body={"multipart/form-data": UploadFormSchema, JSON: MinutesUploadSchema},
+)
 def post_document(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
     canonical_id(transfer_id)
     current = node()
@@ -101,6 +120,13 @@ def post_document(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
 
 @api.get("/transfers/<transfer_id>/documents")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "listDocuments",
+    "The transfer's documents, both directions, oldest first; metadata only.",
+    ok=(200, "Metadata of every document"),
+    answer=DocumentListSchema,
+    problems=(401, 403, 404),
+)
 def list_documents(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     with node().sessions() as db:
@@ -110,6 +136,14 @@ def list_documents(transfer_id: str) -> Response:
 
 @api.get("/transfers/<transfer_id>/documents/<document_id>")
 @requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
+@documented(
+    "getDocument",
+    "One document's bytes, decrypted in memory, checked against its signed SHA-256 and "
+    "size, served as an attachment under a generated name; audited.",
+    ok=(200, "The document"),
+    answer={"application/octet-stream": {"type": "string", "format": "binary"}},
+    problems=(401, 403, 404, 409),
+)
 def get_document(transfer_id: str, document_id: str) -> Response:
     canonical_id(transfer_id)
     _document_id(document_id)
@@ -130,6 +164,15 @@ def get_document(transfer_id: str, document_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/information-requests")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "requestInformation",
+    "A coordinator of the receiving area asks the sending area for documents (minutes, the "
+    "original referral, ...); the request travels sealed.",
+    ok=(201, "Sealed and queued"),
+    answer=InformationRequestItemSchema,
+    problems=(400, 401, 403, 404, 409, 422),
+    body=InformationRequestBodySchema,
+)
 def request_information(transfer_id: str) -> tuple[Response, int]:
     canonical_id(transfer_id)
     data = json_object()
@@ -143,6 +186,13 @@ def request_information(transfer_id: str) -> tuple[Response, int]:
 
 @api.get("/transfers/<transfer_id>/information-requests")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "listInformationRequests",
+    "Information requests about the transfer, both directions, open or answered; metadata only.",
+    ok=(200, "Every request"),
+    answer=InformationRequestListSchema,
+    problems=(401, 403, 404),
+)
 def list_information_requests(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     with node().sessions() as db:

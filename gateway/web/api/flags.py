@@ -14,15 +14,23 @@ from gateway.domain.identity.principals import CHAIR, COORDINATOR, FLAGS_QUERY, 
 from gateway.errors import Invalid, NotFound, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, json_object
+from gateway.web.api.declarations import ACTING_AREA, documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.pages import encode_cursor
 from schemas.common import AREA_CODE
 from schemas.wire.flags import (
     FlagItemSchema,
+    FlagPageSchema,
     FlagQuery,
     FlagQuerySchema,
+    LookupAnswerSchema,
     MatchSchema,
+    NewFlagSchema,
+    PersonSchema,
+    ReviewSchema,
+    VerificationBodySchema,
     VerificationItemSchema,
+    VerificationPageSchema,
     load,
 )
 
@@ -42,6 +50,16 @@ def flag_item(found: lifecycle.FlagView) -> dict[str, Any]:
 
 @api.post("/flags")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+@documented(
+    "setFlag",
+    "Flag a case for 12 calendar months after its review; subjects are sealed and their "
+    "linkage tokens published as the area's policy allows.",
+    ok=(201, "The flag (metadata)"),
+    answer=FlagItemSchema,
+    problems=(400, 401, 403, 409, 422, 503),
+    query=ACTING_AREA,
+    body=NewFlagSchema,
+)
 def create_flag() -> tuple[Response, int]:
     data = json_object()
     current = node()
@@ -54,6 +72,14 @@ def create_flag() -> tuple[Response, int]:
 
 @api.get("/flags")
 @requires(roles=[COORDINATOR, CHAIR], scopes=[FLAGS_QUERY])
+@documented(
+    "listFlags",
+    "This area's flags: metadata, where each case now sits.",
+    ok=(200, "Flags"),
+    answer=FlagPageSchema,
+    problems=(401, 403, 422),
+    query=FlagQuerySchema,
+)
 def list_flags() -> Response:
     try:
         query = load(FlagQuerySchema(), request.args.to_dict(flat=True), FlagQuery)
@@ -69,6 +95,14 @@ def list_flags() -> Response:
 
 @api.post("/flags/<flag_id>/reviews")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+@documented(
+    "reviewFlag",
+    "A review extends the flag to 12 calendar months after it, or clears it.",
+    ok=(200, "The flag (metadata)"),
+    answer=FlagItemSchema,
+    problems=(400, 401, 403, 404, 409, 422, 503),
+    body=ReviewSchema,
+)
 def review_flag(flag_id: str) -> Response:
     try:
         canonical = str(uuid.UUID(flag_id)) == flag_id
@@ -87,6 +121,15 @@ def review_flag(flag_id: str) -> Response:
 
 @api.post("/flags/lookups")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
+@documented(
+    "lookupPerson",
+    "Is this person flagged here or elsewhere? Rate-limited; audited with match counts only.",
+    ok=(200, "Local, remote and possible matches"),
+    answer=LookupAnswerSchema,
+    problems=(400, 401, 403, 422, 429, 503),
+    query=ACTING_AREA,
+    body=PersonSchema,
+)
 def lookup_person() -> Response:
     data = json_object()
     current = node()
@@ -105,6 +148,15 @@ def lookup_person() -> Response:
 
 @api.post("/flags/verifications")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
+@documented(
+    "requestVerification",
+    "Ask the area holding a possible match, through the flag index and sealed to that "
+    "flag, whether it is this person; the holder answers by envelope.",
+    ok=(202, "Relayed to the holding area"),
+    problems=(400, 401, 403, 404, 422, 429, 503),
+    query=ACTING_AREA,
+    body=VerificationBodySchema,
+)
 def request_verification() -> tuple[Response, int]:
     """Ask the area holding a possible match whether it is this person (sealed to it)."""
     data = json_object()
@@ -124,6 +176,14 @@ def request_verification() -> tuple[Response, int]:
 
 @api.get("/flags/verifications")
 @requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+@documented(
+    "listVerifications",
+    "Verification requests other areas sent about this area's flags.",
+    ok=(200, "Requests, opened for this area's coordinators"),
+    answer=VerificationPageSchema,
+    problems=(401, 403, 422),
+    query=ACTING_AREA,
+)
 def list_verifications() -> Response:
     """Requests other areas sent about this area's flags, for its coordinators."""
     current = node()

@@ -20,8 +20,9 @@ from gateway.domain.identity.principals import (
 from gateway.errors import NotFound
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, transfer_item
+from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
-from schemas.api.messages import MessageItemSchema
+from schemas.api.messages import MessageDetailSchema, MessageItemSchema, MessageListSchema
 
 
 def _message(found: messages.MessageView) -> dict[str, Any]:
@@ -42,6 +43,14 @@ def _ids(transfer_id: str, envelope_id: str) -> None:
 
 @api.get("/transfers/<transfer_id>/messages")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "listMessages",
+    "Every envelope in reply to the transfer as this area holds it (both directions, "
+    "documents included), oldest first; metadata only.",
+    ok=(200, "Metadata of every reply"),
+    answer=MessageListSchema,
+    problems=(401, 403, 404),
+)
 def list_messages(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     with node().sessions() as db:
@@ -51,6 +60,15 @@ def list_messages(transfer_id: str) -> Response:
 
 @api.get("/transfers/<transfer_id>/messages/<envelope_id>")
 @requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
+@documented(
+    "getMessage",
+    "One reply's payload (acknowledgement, information request, withdrawal, forward "
+    "permission, repeat incident, flag notice), decrypted in memory; audited. Documents "
+    "open through their own download.",
+    ok=(200, "The reply and its content"),
+    answer=MessageDetailSchema,
+    problems=(401, 403, 404, 410),
+)
 def get_message(transfer_id: str, envelope_id: str) -> Response:
     _ids(transfer_id, envelope_id)
     current = node()
@@ -67,6 +85,14 @@ def get_message(transfer_id: str, envelope_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/messages/<envelope_id>/resend")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "resendMessage",
+    "Queue again a reply whose delivery failed: the same sealed envelope under the same id "
+    "(the receiver keeps one copy); audited.",
+    ok=(202, "Queued again"),
+    answer=MessageItemSchema,
+    problems=(401, 403, 404, 409),
+)
 def resend_message(transfer_id: str, envelope_id: str) -> tuple[Response, int]:
     _ids(transfer_id, envelope_id)
     with node().sessions() as db:

@@ -25,6 +25,8 @@ from gateway.domain.identity.principals import SCOPES
 from gateway.errors import PROBLEM_BASE, Invalid
 from gateway.web import node
 from gateway.web.api.common import api
+from gateway.web.api.declarations import documented
+from schemas.api.oauth import TokenRequestSchema, TokenResponseSchema
 
 log = logging.getLogger("gateway.oauth")
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
@@ -161,6 +163,15 @@ _server = TokenServer()
 
 
 @api.post("/oauth/token")
+@documented(
+    "issueToken",
+    "Client credentials grant: a short-lived bearer token.",
+    ok=(200, "An access token"),
+    answer=TokenResponseSchema,
+    problems=(400, 401),
+    body={"application/x-www-form-urlencoded": TokenRequestSchema},
+    security=[{"basic": []}, {}],
+)
 def token() -> Response:
     response: Response = _server.create_token_response()
     return response

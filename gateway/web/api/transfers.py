@@ -18,13 +18,36 @@ from gateway.domain.transfers import drafts, reading, sending
 from gateway.errors import Invalid, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
+from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.pages import encode_cursor
-from schemas.api.transfers import TimelineStepSchema, load_create_query, load_transfer_query
+from schemas.api.transfers import (
+    CreateQuerySchema,
+    TimelineSchema,
+    TimelineStepSchema,
+    TransferDetailSchema,
+    TransferItemSchema,
+    TransferPageSchema,
+    TransferQuerySchema,
+    load_create_query,
+    load_transfer_query,
+)
+from schemas.wire.acknowledgement import AcknowledgementBodySchema
+from schemas.wire.transfer_request import TransferRequestSchema
 
 
 @api.post("/transfers")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "createTransfer",
+    "Validate, seal and queue a transfer from the caller's area (with draft=true: save it "
+    "as a draft sealed to the area's own key, not sent).",
+    ok=(201, "Queued, awaiting a chair's approval, or a draft"),
+    answer=TransferItemSchema,
+    problems=(400, 401, 403, 404, 422),
+    query=CreateQuerySchema,
+    body=TransferRequestSchema,
+)
 def create_transfer() -> tuple[Response, int, dict[str, str]]:
     try:
         draft = load_create_query(request.args.to_dict(flat=True))
@@ -41,6 +64,14 @@ def create_transfer() -> tuple[Response, int, dict[str, str]]:
 
 @api.get("/transfers")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "listTransfers",
+    "Transfers of one area, newest first; metadata only.",
+    ok=(200, "One page"),
+    answer=TransferPageSchema,
+    problems=(401, 403, 404, 422),
+    query=TransferQuerySchema,
+)
 def list_transfers() -> Response:
     try:
         query = load_transfer_query(request.args.to_dict(flat=True))
@@ -64,6 +95,13 @@ def list_transfers() -> Response:
 
 @api.get("/transfers/<transfer_id>")
 @requires(roles=[COORDINATOR, CHAIR], scopes=[TRANSFERS_READ])
+@documented(
+    "getTransfer",
+    "One transfer with its decrypted content.",
+    ok=(200, "Metadata and content"),
+    answer=TransferDetailSchema,
+    problems=(401, 403, 404, 410),
+)
 def get_transfer(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     current = node()
@@ -76,6 +114,13 @@ def get_transfer(transfer_id: str) -> Response:
 
 @api.get("/transfers/<transfer_id>/timeline")
 @requires(roles=[COORDINATOR, CHAIR, AUDITOR], scopes=[TRANSFERS_READ])
+@documented(
+    "getTimeline",
+    "Every step of one transfer as this area saw it; metadata only.",
+    ok=(200, "Metadata and the timeline"),
+    answer=TimelineSchema,
+    problems=(401, 403, 404),
+)
 def get_timeline(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     with node().sessions() as db:
@@ -87,6 +132,14 @@ def get_timeline(transfer_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/approve")
 @requires(roles=[CHAIR])
+@documented(
+    "approveTransfer",
+    "A chair of the sending area releases a transfer held for approval (never the person "
+    "who created it).",
+    ok=(200, "Queued for delivery"),
+    answer=TransferItemSchema,
+    problems=(401, 403, 404, 409),
+)
 def approve_transfer(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     current = node()
@@ -99,6 +152,15 @@ def approve_transfer(transfer_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/acknowledgement")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "acknowledgeTransfer",
+    "A coordinator of the receiving area accepts (and lists) or redirects an inbound "
+    "transfer; the answer travels back to the sender.",
+    ok=(200, "Acknowledged or redirected; the answer is queued"),
+    answer=TransferItemSchema,
+    problems=(400, 401, 403, 404, 409, 422),
+    body=AcknowledgementBodySchema,
+)
 def acknowledge_transfer(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     data = json_object()
@@ -112,6 +174,14 @@ def acknowledge_transfer(transfer_id: str) -> Response:
 
 @api.post("/transfers/<transfer_id>/send")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "sendDraft",
+    "Send a draft: sealed to the recipient and queued, or held for a chair's approval, "
+    "exactly as a transfer sent at once.",
+    ok=(200, "Queued (or awaiting a chair's approval)"),
+    answer=TransferItemSchema,
+    problems=(401, 403, 404, 409, 422),
+)
 def send_draft(transfer_id: str) -> Response:
     canonical_id(transfer_id)
     current = node()
