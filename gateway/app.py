@@ -15,6 +15,7 @@ from gateway.web.errors import install_error_handlers
 from gateway.web.federation import federation
 from gateway.web.guard import install_guard
 from gateway.web.health import health
+from gateway.web.problems import problems
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
@@ -47,6 +48,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(federation)
     app.register_blueprint(api)
     app.register_blueprint(ui)
+    app.register_blueprint(problems)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)
     logging.getLogger("gateway").setLevel(logging.INFO)

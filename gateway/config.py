@@ -96,6 +96,8 @@ class Settings:
     smtp_starttls: bool = False
     smtp_user: str | None = None
     smtp_password: str | None = None
+    # Where problem `type` URIs point; none: this node's own /problems/ pages.
+    problem_base_uri: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,6 +136,7 @@ class Settings:
                 _float(env, "GATEWAY_DOCUMENT_MAX_BYTES", float(20 * 1024 * 1024))
             ),
             **_smtp(env),
+            problem_base_uri=_problem_base(env),
         )
 
     @property
@@ -169,6 +172,15 @@ def _months(env: Mapping[str, str], name: str, default: int) -> int:
     if not 1 <= value <= 1200:
         raise ConfigError(f"{name} must be between 1 and 1200 months")
     return value
+
+
+def _problem_base(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("GATEWAY_PROBLEM_BASE_URI") or "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("https://", "http://")):
+        raise ConfigError("GATEWAY_PROBLEM_BASE_URI must be an http(s) URI")
+    return raw if raw.endswith("/") else raw + "/"
 
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -46,6 +46,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "federation.flag_match",
         "federation.flag_verifications",
         "static",
+        "problems.problem_type",
         "ui.login",
         "ui.login_submit",
         "ui.second_factor",

@@ -79,6 +79,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("ui.oidc_start", "GET"): row(404),  # no provider configured on this node
     ("ui.oidc_callback", "GET"): row(404),
     ("ui.home", "GET"): row(403, anonymous=401, peer=401, **users(200)),
+    ("problems.problem_type", "GET"): row(200),
     ("api.token", "POST"): row(401),  # no client credentials in the request
     ("api.openapi", "GET"): row(200),
     ("api.create_transfer", "POST"): row(
@@ -453,6 +454,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "document_id": "00000000-0000-4000-8000-000000000000",
         "envelope_id": "00000000-0000-4000-8000-000000000001",
         "flag_id": str(uuid.uuid4()),
+        "slug": "not-found",
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":

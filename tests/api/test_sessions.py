@@ -80,10 +80,11 @@ def test_logout_ends_the_session_and_a_replayed_cookie_gets_401(site: Site) -> N
     assert site.north.count("web_sessions") == 0
     replay = site.app.test_client()
     replay.set_cookie(COOKIE, stolen or "")
-    for path in ("/api/v1/transfers", "/"):
+    # The same 401 to each audience: a problem document for the API, a page for people.
+    for path, kind in (("/api/v1/transfers", "application/problem+json"), ("/", "text/html")):
         answer = replay.get(path)
         assert answer.status_code == 401
-        assert answer.mimetype == "application/problem+json"
+        assert answer.mimetype == kind
 
 
 def test_idle_timeout_ends_a_session(site: Site) -> None:

@@ -46,6 +46,10 @@ class RoleUnavailable(DomainError):
     """The authority or the index could not be reached or refused us: nothing derived."""
 
     status, slug, title = 503, "role-unavailable", "Service unavailable"
+    explanation = (
+        "The linkage authority or flag index could not be reached, or refused this node."
+        " Nothing was derived or sent; try again later."
+    )
 
 
 @dataclass(frozen=True)

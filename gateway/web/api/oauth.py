@@ -22,13 +22,33 @@ from flask import request as flask_request
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients
 from gateway.domain.identity.principals import SCOPES
-from gateway.errors import PROBLEM_BASE, Invalid
+from gateway.errors import Invalid, register_problem
 from gateway.web import node
 from gateway.web.api.common import api
 from gateway.web.api.declarations import documented
+from gateway.web.errors import problem_type_base
 from schemas.api.oauth import TokenRequestSchema, TokenResponseSchema
 
 log = logging.getLogger("gateway.oauth")
+
+# RFC 6749 section 5.2 error codes, each a problem type of its own.
+OAUTH_ERRORS = {
+    "invalid_request": "The token request is missing a parameter or repeats one.",
+    "invalid_client": "The client id or secret is wrong, or the client was revoked.",
+    "invalid_grant": "The grant is not valid for this client.",
+    "unauthorized_client": "This client may not use that grant type.",
+    "unsupported_grant_type": "Only the client_credentials grant is served.",
+    "invalid_scope": "A scope asked for is unknown or was not granted to this client.",
+}
+for _code, _text in OAUTH_ERRORS.items():
+    register_problem("oauth-" + _code.replace("_", "-"), "Token request refused", _text)
+
+
+def _oauth_type(code: object) -> str:
+    known = code if isinstance(code, str) and code in OAUTH_ERRORS else "invalid_request"
+    return problem_type_base() + "oauth-" + known.replace("_", "-")
+
+
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
@@ -110,7 +130,7 @@ class TokenServer(AuthorizationServer):  # type: ignore[misc]
     def handle_response(self, status: int, body: Any, headers: Any) -> Response:
         if status >= 400 and isinstance(body, dict):
             body = {
-                "type": PROBLEM_BASE + "oauth-" + str(body.get("error", "error")).replace("_", "-"),
+                "type": _oauth_type(body.get("error")),
                 "title": "Token request refused",
                 "status": status,
                 "error": body.get("error", "invalid_request"),

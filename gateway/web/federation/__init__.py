@@ -12,15 +12,11 @@ from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.receiving import receive_envelope as accept
 from gateway.domain.flags import serving
-from gateway.errors import DomainError
+from gateway.errors import UnsupportedMediaType
 from gateway.web import node
 
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
 log = logging.getLogger("gateway.federation")
-
-
-class UnsupportedMediaType(DomainError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 @federation.post("/envelopes")
