@@ -560,6 +560,50 @@ def load_transfer_request(data: Mapping[str, Any]) -> TransferRequest:
     return result
 
 
+# What a part of a draft may not set: the envelope's addressing and the version.
+FIXED_FIELDS = frozenset({"schema_version", "from_area", "to_area"})
+
+
+def load_part(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate some fields of a request on their own (one page of the send journey) and
+    return their canonical JSON values; raises ValidationError keyed by field. A name is a
+    top-level field (`victim`) or one field of a nested object (`consent.grounds`, which
+    comes back as `{"consent": {"grounds": [...]}}`). The rules that span several fields
+    wait until the whole request is loaded."""
+    errors: dict[str, Any] = {}
+    canonical: dict[str, Any] = {}
+    for name, value in data.items():
+        parent, _, child = name.partition(".")
+        field = _part_field(parent, child)
+        if field is None:
+            errors[name] = ["Unknown field."]
+            continue
+        try:
+            loaded = field.deserialize(value, name, data)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+            continue
+        dumped = field.serialize("value", {"value": loaded})
+        if child:
+            canonical.setdefault(parent, {})[child] = dumped
+        else:
+            canonical[name] = dumped
+    if errors:
+        raise ValidationError(errors)
+    return canonical
+
+
+def _part_field(parent: str, child: str) -> fields.Field[Any] | None:
+    field = _SCHEMA.fields.get(parent)
+    if field is None or parent in FIXED_FIELDS:
+        return None
+    if not child:
+        return field
+    if not isinstance(field, fields.Nested) or not isinstance(field.schema, StrictSchema):
+        return None
+    return field.schema.fields.get(child)
+
+
 def dump_transfer_request(request: TransferRequest) -> dict[str, Any]:
     """The canonical JSON-able dict for a loaded request (inverse of load_transfer_request)."""
     result: dict[str, Any] = _SCHEMA.dump(request)
@@ -587,5 +631,6 @@ __all__ = [
     "TransferRequestSchema",
     "Victim",
     "dump_transfer_request",
+    "load_part",
     "load_transfer_request",
 ]

@@ -9,6 +9,7 @@ AREA_CREATED = "area.created"
 KEYS_ROTATED = "keys.rotated"
 PEER_IMPORTED = "peer.imported"
 TRANSFER_DRAFTED = "transfer.drafted"  # saved sealed to the area's own key: nothing left
+TRANSFER_DRAFT_DELETED = "transfer.draft_deleted"  # a draft that never left, deleted
 TRANSFER_SENT = "transfer.sent"  # the disclosure: sealed and queued for the peer
 TRANSFER_HELD = "transfer.awaiting_approval"  # decided after the meeting: nothing left yet
 TRANSFER_APPROVED = "transfer.approved"  # a chair released a held transfer
@@ -33,6 +34,7 @@ MESSAGE_OPENED = "message.opened"
 MESSAGE_RESENT = "message.resent"
 # Documents and information requests in reply to a transfer.
 DOCUMENT_SENT = "document.sent"  # a disclosure: sealed and queued for the peer
+DOCUMENT_HELD = "document.held"  # kept sealed to the area until its transfer is delivered
 DOCUMENT_RECEIVED = "document.received"  # applied to the local transfer on arrival
 DOCUMENT_DOWNLOADED = "document.downloaded"  # opened in memory and served
 INFORMATION_REQUEST_SENT = "information_request.sent"

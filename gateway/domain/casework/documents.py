@@ -10,6 +10,11 @@ At rest the bytes exist only inside the sealed envelope; the `documents` table h
 metadata (kind, media type, size, digest, direction), keyed by the envelope id, which is
 the document's id on both nodes. A download opens the envelope in memory, checks the bytes
 against the signed digest and size, and is audited. No filename is ever kept or used.
+
+A document added to an outbound transfer that has not reached the other area yet (a draft,
+one waiting for a chair, one still queued) is HELD: sealed to the area's own key, listed
+with direction `held`, and sent by `release_held` the moment the transfer's delivery
+receipt is recorded, so it can never arrive before the transfer it replies to.
 """
 
 from __future__ import annotations
@@ -59,6 +64,11 @@ from schemas.wire.minutes import load_minutes
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 OPEN, ANSWERED = "open", "answered"
+# The direction of a document kept with an outbound transfer until it is delivered.
+HELD = "held"
+# Its envelope: the document payload wrapped and sealed to the area itself (like a draft).
+HELD_TYPE = "document_held"
+HOLDABLE = frozenset({states.DRAFT, states.AWAITING_APPROVAL, states.QUEUED, states.FAILED})
 
 # A document follows its transfer: it is sent once the transfer has reached the peer, so
 # it can never arrive before the transfer it replies to (and be refused for good).
@@ -190,57 +200,165 @@ def send_document(
     now: datetime,
 ) -> DocumentView:
     """Seal the document to the transfer's peer, log it, store its metadata and queue it,
-    in ONE transaction; a document answering an information request closes it."""
+    in ONE transaction; a document answering an information request closes it. On an
+    outbound transfer that has not reached the peer yet the document is held instead and
+    follows the transfer once it is delivered."""
     with session.begin():
         row = replying.locked_for_sender(session, principal, transfer_id)
         actor = principal.actor(row.area_code, SEND_ROLES)
+        if row.direction == states.OUTBOUND and row.status in HOLDABLE and not outgoing.answers:
+            return _hold(session, master, row, outgoing, actor, now)
         if row.status not in SENDABLE.get(row.direction, frozenset()):
             raise Conflict(
                 f"Documents follow a transfer once it has reached the other area; this "
                 f"{row.direction} transfer is '{row.status}'."
             )
-        request = _answered_request(session, row, outgoing.answers)
-        payload = _payload(row, outgoing)
-        sent = envelope_writer.write(
-            session,
-            master,
+        return _send(session, master, row, outgoing, actor, now)
+
+
+def _send(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    outgoing: Outgoing,
+    actor: Actor,
+    now: datetime,
+) -> DocumentView:
+    request = _answered_request(session, row, outgoing.answers)
+    payload = _payload(row, outgoing)
+    sent = envelope_writer.write(
+        session,
+        master,
+        row,
+        envelope_writer.reply(
             row,
-            envelope_writer.reply(
-                row,
-                DOCUMENT,
-                payload,
-                action=actions.DOCUMENT_SENT,
-                actor=actor,
-                details={
-                    "kind": outgoing.kind,
-                    "media_type": outgoing.media_type,
-                    "size": len(outgoing.content),
-                },
-                objects={"answers": outgoing.answers} if outgoing.answers else {},
-                step=envelope_writer.Step(
-                    "document_sent",
-                    {"document_kind": outgoing.kind, "answers": outgoing.answers},
-                ),
+            DOCUMENT,
+            payload,
+            action=actions.DOCUMENT_SENT,
+            actor=actor,
+            details={
+                "kind": outgoing.kind,
+                "media_type": outgoing.media_type,
+                "size": len(outgoing.content),
+            },
+            objects={"answers": outgoing.answers} if outgoing.answers else {},
+            step=envelope_writer.Step(
+                "document_sent",
+                {"document_kind": outgoing.kind, "answers": outgoing.answers},
             ),
-            now,
+        ),
+        now,
+    )
+    record = _record(row, sent.envelope_id, states.OUTBOUND, outgoing, payload, now)
+    session.add(record)
+    if request is not None:
+        _close_request(session, row, request, sent.envelope_id, now, actor)
+    session.flush()
+    return document_view(record)
+
+
+def _record(
+    row: Transfer,
+    document_id: str,
+    direction: str,
+    outgoing: Outgoing,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> TransferDocument:
+    return TransferDocument(
+        document_id=document_id,
+        area_code=row.area_code,
+        transfer_id=row.id,
+        direction=direction,
+        kind=outgoing.kind,
+        media_type=outgoing.media_type,
+        size=len(outgoing.content),
+        sha256=payload["sha256"],
+        answers=outgoing.answers,
+        created_at=now,
+    )
+
+
+def _hold(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    outgoing: Outgoing,
+    actor: Actor,
+    now: datetime,
+) -> DocumentView:
+    """Keep the document sealed to our own area beside the transfer (nothing leaves; the
+    log notes that it is held, which discloses nothing)."""
+    payload = _payload(row, outgoing)
+    kept = envelope_writer.write(
+        session,
+        master,
+        row,
+        envelope_writer.Outgoing(
+            payload_type=HELD_TYPE,
+            payload={"from_area": row.area_code, "to_area": row.area_code, DOCUMENT: payload},
+            event=audit.Event(
+                action=actions.DOCUMENT_HELD,
+                actor=actor,
+                peer_area=row.peer_area,
+                details={"kind": outgoing.kind, "size": len(outgoing.content)},
+            ),
+            step=envelope_writer.Step("document_held", {"document_kind": outgoing.kind}),
+            mode=envelope_writer.KEEP,
+        ),
+        now,
+    )
+    record = _record(row, kept.envelope_id, HELD, outgoing, payload, now)
+    session.add(record)
+    session.flush()
+    return document_view(record)
+
+
+def release_held(session: Session, master: MasterKey, row: Transfer, now: datetime) -> int:
+    """Send every document held for `row`, now that the transfer has been delivered: each
+    opened from our own sealed copy and sent exactly as a document sent now; in the
+    caller's transaction. Returns how many were sent."""
+    held = session.scalars(
+        select(TransferDocument)
+        .where(
+            TransferDocument.transfer_id == row.id,
+            TransferDocument.area_code == row.area_code,
+            TransferDocument.direction == HELD,
         )
-        record = TransferDocument(
-            document_id=sent.envelope_id,
-            area_code=row.area_code,
-            transfer_id=row.id,
-            direction=states.OUTBOUND,
-            kind=outgoing.kind,
-            media_type=outgoing.media_type,
-            size=len(outgoing.content),
-            sha256=payload["sha256"],
-            answers=outgoing.answers,
-            created_at=now,
-        )
-        session.add(record)
-        if request is not None:
-            _close_request(session, row, request, sent.envelope_id, now, actor)
+        .order_by(TransferDocument.created_at, TransferDocument.document_id)
+    ).all()
+    for record in held:
+        envelope = _stored(session, record)
+        document = _open(session, master, envelope, record)
+        outgoing = Outgoing(document.kind, document.content, document.media_type)
+        session.delete(record)
+        session.delete(envelope)
         session.flush()
-        return document_view(record)
+        _send(session, master, row, outgoing, Actor.system(), now)
+    return len(held)
+
+
+def drop_held(session: Session, row: Transfer) -> None:
+    """Forget the documents held for a transfer that will never be sent (a deleted
+    draft); in the caller's transaction."""
+    for record in session.scalars(
+        select(TransferDocument).where(
+            TransferDocument.transfer_id == row.id,
+            TransferDocument.area_code == row.area_code,
+            TransferDocument.direction == HELD,
+        )
+    ).all():
+        session.delete(_stored(session, record))
+        session.delete(record)
+    session.flush()
+
+
+def _stored(session: Session, record: TransferDocument) -> Envelope:
+    return session.scalars(
+        select(Envelope).where(
+            Envelope.envelope_id == record.document_id, Envelope.area_code == record.area_code
+        )
+    ).one()
 
 
 def _answered_request(
@@ -349,11 +467,7 @@ def open_document(
         # A document is the case's content: withdrawal and restriction apply to it too.
         check_content_held(row)
         restriction.check_may_open(session, principal, row)
-        envelope = session.scalars(
-            select(Envelope).where(
-                Envelope.envelope_id == document_id, Envelope.area_code == row.area_code
-            )
-        ).one()
+        envelope = _stored(session, record)
         if envelope.purged_at is not None:
             raise NotFound("This document was purged under the retention schedule.")
         document = _open(session, master, envelope, record)
@@ -390,7 +504,9 @@ def _open(
             payload = open_own_copy(wire, envelope.self_sealed_key, keys)
         else:
             payload = open_envelope(wire, keys)
-        document = load_document(payload)
+        # A held document is wrapped like a draft: {from_area, to_area, document}.
+        inner = payload.get(DOCUMENT) if envelope.type == HELD_TYPE else payload
+        document = load_document(inner if isinstance(inner, dict) else {})
     except (CryptoError, ValidationError) as exc:
         raise NotFound("This document can no longer be opened.") from exc
     # The bytes must be exactly what was signed and what we recorded, or nothing is served.

@@ -25,7 +25,7 @@ from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.areas.peers import node_url, pinned_key
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
-from gateway.domain.casework import messages
+from gateway.domain.casework import documents, messages
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
@@ -127,7 +127,7 @@ def deliver(
         receipt = _post(session, master, client, claim, clock())
     except DeliveryError as exc:
         return _record_failure(session, claim, exc, policy, clock())
-    return _record_delivery(session, claim, receipt, clock())
+    return _record_delivery(session, master, claim, receipt, clock())
 
 
 @owns_transaction
@@ -194,7 +194,9 @@ def _check_receipt(session: Session, claim: Claim, text: str) -> None:
 
 
 @owns_transaction
-def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime) -> Outcome:
+def _record_delivery(
+    session: Session, master: MasterKey, claim: Claim, receipt: str, now: datetime
+) -> Outcome:
     with session.begin():
         item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
         envelope = _envelope(session, claim)
@@ -232,6 +234,10 @@ def _record_delivery(session: Session, claim: Claim, receipt: str, now: datetime
         else:
             _reply_delivered(session, claim, now)
         audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
+        if transfer is not None and transfer.status != WITHDRAWN:
+            # Documents added before it left follow it now, never ahead of it (an
+            # acknowledgement may have overtaken this receipt: they follow all the same).
+            documents.release_held(session, master, transfer, now)
     return Outcome(claim.envelope_id, True, True, "delivered")
 
 

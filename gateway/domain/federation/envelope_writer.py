@@ -123,6 +123,36 @@ def write(
     return envelope
 
 
+def reseal_kept(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    kept: Envelope,
+    payload: Mapping[str, Any],
+    now: datetime,
+) -> Envelope:
+    """Replace the transfer's own kept envelope (a draft) with `payload` sealed afresh to
+    the area itself; nothing is logged or queued, because nothing leaves the area. In the
+    caller's transaction."""
+    area = row.area_code
+    keys = current_secret_keys(session, master, area, now)
+    sealed = seal_envelope(
+        sender=keys,
+        recipient=recipient_key(session, area, now),
+        payload_type=kept.type,
+        payload=dict(payload),
+        in_reply_to=None,
+        created_at=now,
+    )
+    kept.envelope_id, kept.digest = sealed.id, sealed.digest
+    kept.body = canonical_json(sealed.wire).decode("ascii")
+    kept.self_sealed_key = sealed.self_sealed_key
+    kept.created_at = now
+    row.envelope_id, row.updated_at = sealed.id, now
+    session.flush()
+    return kept
+
+
 def release(
     session: Session,
     master: MasterKey,

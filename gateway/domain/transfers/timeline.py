@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Transfer, TransferEvent
@@ -68,3 +68,13 @@ def timeline(session: Session, row: Transfer) -> list[Step]:
         )
         for event in rows
     ]
+
+
+def forget(session: Session, row: Transfer) -> None:
+    """Drop the steps of a transfer that is itself being deleted (a draft that never
+    left); in the caller's transaction."""
+    session.execute(
+        delete(TransferEvent).where(
+            TransferEvent.transfer_id == row.id, TransferEvent.area_code == row.area_code
+        )
+    )
