@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean assets
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/linkage.py
 	@if [ -n "$$GATEWAY_BENCH_DATABASE_URL" ]; then $(BIN)/python bench/flags.py; \
 	else echo 'bench/flags.py skipped: set GATEWAY_BENCH_DATABASE_URL (PostgreSQL)'; fi
+
+# Rebuilds gateway/web/static from GOV.UK Frontend (needs Node.js and npm; the output is
+# committed, so nothing else does).
+assets:
+	cd tools/assets && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 clean:
 	rm -rf $(VENV) .demo instance .pytest_cache .mypy_cache .ruff_cache

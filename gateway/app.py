@@ -18,13 +18,14 @@ from gateway.web.health import health
 from gateway.web.problems import problems
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
+from gateway.web.ui.layout import install_layout
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
 
 
 def create_app(settings: Settings, node: Node | None = None) -> Flask:
     settings.check_web()
     node = node or build_node(settings)
-    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app = Flask(__name__, instance_path=str(settings.instance_dir), static_folder="web/static")
     app.request_class = GatewayRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -42,6 +43,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
         raise ConfigError(f"GATEWAY_OIDC_CONFIG: {exc}") from exc
     app.extensions["gateway.oidc"] = register_providers(app, providers)
     app.session_interface = DatabaseSessionInterface(node)
+    install_layout(app)
     install_error_handlers(app)
     install_guard(app)
     app.register_blueprint(health)

@@ -177,12 +177,13 @@ def install_guard(app: Flask) -> None:
         # Nothing this node serves may be cached: case content, tokens, login pages.
         headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("Pragma", "no-cache")
-        # Our pages use only our own stylesheet: no script, no inline style, no frames,
-        # forms post only to us.
+        # Our pages use only our own stylesheet and scripts (GOV.UK Frontend, served by
+        # this node): no inline script or style, no frames, forms post only to us, and
+        # the one script request (the idle-timeout keep-alive) goes only to us.
         headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         )
         # Sent always (browsers ignore it over plain http); behind a TLS proxy the app
         # itself may not see https.

@@ -80,6 +80,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("ui.oidc_callback", "GET"): row(404),
     ("ui.home", "GET"): row(403, anonymous=401, peer=401, **users(200)),
     ("problems.problem_type", "GET"): row(200),
+    ("ui.choose_area", "GET"): row(403, anonymous=401, peer=401, **users(200)),
+    # The empty form chooses no area: the page again with its error.
+    ("ui.choose_area_submit", "POST"): row(403, anonymous=401, peer=401, **users(400)),
+    ("ui.keep_alive", "POST"): row(403, anonymous=401, peer=401, **users(200)),
     ("api.token", "POST"): row(401),  # no client credentials in the request
     ("api.openapi", "GET"): row(200),
     ("api.create_transfer", "POST"): row(

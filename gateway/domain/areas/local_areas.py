@@ -7,6 +7,7 @@ they are used; nothing here caches them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -246,3 +247,12 @@ def area_codes(session: Session, only: str | None = None) -> list[str]:
             get_area(session, only)
             return [only]
         return list(session.scalars(select(Area.code).order_by(Area.code)))
+
+
+@owns_transaction
+def area_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
+    """The names of those of `codes` this node hosts, by code (the page header shows them)."""
+    wanted = sorted(set(codes))
+    with session.begin():
+        rows = session.execute(select(Area.code, Area.name).where(Area.code.in_(wanted)))
+        return {code: name for code, name in rows}

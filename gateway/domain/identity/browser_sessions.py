@@ -48,6 +48,9 @@ class SessionState:
     user_id: str | None
     stage: str
     data: dict[str, Any] = field(default_factory=dict)
+    # When the session ends if nothing more happens: the idle or the absolute limit,
+    # whichever comes first. Pages show it (WCAG 2.2.1: the person is told in advance).
+    ends_at: datetime | None = None
 
     @property
     def authenticated(self) -> bool:
@@ -74,7 +77,27 @@ def load(
             return None
         if now - row.last_seen_at >= TOUCH_INTERVAL:
             row.last_seen_at = now
-        return SessionState(raw_id, row.user_id, row.stage, json.loads(row.data))
+        return SessionState(
+            raw_id, row.user_id, row.stage, json.loads(row.data), _ends_at(row, policy)
+        )
+
+
+def _ends_at(row: WebSession, policy: SessionPolicy) -> datetime:
+    return min(row.expires_at, row.last_seen_at + policy.idle)
+
+
+@owns_transaction
+def touch(
+    session: Session, key: bytes, raw_id: str, policy: SessionPolicy, now: datetime
+) -> datetime | None:
+    """The person asked to stay signed in: the idle clock restarts now. Returns the new
+    end of the session, or None when it has already ended."""
+    with session.begin():
+        row = session.get(WebSession, _digest(key, raw_id))
+        if row is None or now >= row.expires_at or now - row.last_seen_at >= policy.idle:
+            return None
+        row.last_seen_at = now
+        return _ends_at(row, policy)
 
 
 @owns_transaction
@@ -116,7 +139,7 @@ def start(
                 expires_at=now + lifetime,
             )
         )
-    return SessionState(raw_id, user_id, stage, dict(data))
+    return SessionState(raw_id, user_id, stage, dict(data), min(now + lifetime, now + policy.idle))
 
 
 @owns_transaction

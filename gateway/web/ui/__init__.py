@@ -1,5 +1,6 @@
-"""Plain server-rendered sign-in pages: password, second factor, authenticator enrolment,
-single sign-on, sign-out. No JavaScript, no external assets.
+"""Server-rendered pages on the GOV.UK layout (gateway/web/ui/layout.py): sign-in with
+password, second factor, authenticator enrolment, single sign-on, sign-out, the area
+switcher and the idle-timeout keep-alive. Every page works with JavaScript off.
 
 Login steps, each ending in a session under a NEW id (gateway/web/sessions.py):
   password ok -> stage `password` (or `enrol` if no authenticator is confirmed yet)
@@ -17,6 +18,7 @@ import segno
 from authlib.integrations.base_client import OAuthError
 from flask import (
     Blueprint,
+    jsonify,
     make_response,
     redirect,
     render_template,
@@ -38,7 +40,9 @@ from gateway.domain.identity.rate_limits import RateLimit
 from gateway.errors import Conflict, NotFound, TooManyRequests, Unauthorized
 from gateway.web import node
 from gateway.web.guard import current_principal, requires
-from gateway.web.sessions import ServerSession
+from gateway.web.sessions import ServerSession, policy
+from gateway.web.sessions import id_key as session_id_key
+from gateway.web.ui.layout import AREA_KEY, areas_of, current_area, local_time
 
 ui = Blueprint("ui", __name__, template_folder="templates")
 log = logging.getLogger("gateway.login")
@@ -85,10 +89,11 @@ def _page(template: str, status: int = 200, **context: Any) -> Response:
     return response
 
 
-def _refused(template: str, error: Exception, **context: Any) -> Response:
+def _refused(template: str, error: Exception, field: str, **context: Any) -> Response:
+    """The page again with the refusal at `field`; what was typed is not shown again."""
     status = 429 if isinstance(error, TooManyRequests) else 401
     detail = getattr(error, "detail", users.FAILED)
-    response = _page(template, status, error=detail, **context)
+    response = _page(template, status, errors={field: detail}, **context)
     if isinstance(error, TooManyRequests):
         response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -117,7 +122,7 @@ def login_submit() -> Response:
             )
     except (Unauthorized, TooManyRequests) as exc:
         log.info("login refused step=password")
-        return _refused("login.html", exc, providers=_providers().areas())
+        return _refused("login.html", exc, "email", providers=_providers().areas())
     next_stage = stages.PASSWORD if accepted.enrolled else stages.ENROL
     _session().begin_stage(accepted.user_id, next_stage)
     return _go("ui.second_factor" if accepted.enrolled else "ui.enrol")
@@ -141,7 +146,7 @@ def _second_factor(enrolling: bool) -> Response | None:
             )
     except (Unauthorized, TooManyRequests) as exc:
         log.info("login refused step=%s", "enrol" if enrolling else "totp")
-        return _refused(template, exc, **(_enrolment(user_id or "") if enrolling else {}))
+        return _refused(template, exc, "code", **(_enrolment(user_id or "") if enrolling else {}))
     _session().begin_stage(user_id or "", stages.FULL)
     log.info("login accepted")
     return None
@@ -203,6 +208,49 @@ def home() -> Response:
     return _page("home.html", roles=sorted(principal.roles))
 
 
+def _area_page(status: int = 200, errors: dict[str, str] | None = None) -> Response:
+    principal = current_principal()
+    chosen = current_area(principal)
+    choices = [{"value": a, "text": a, "checked": a == chosen} for a in areas_of(principal)]
+    return _page("areas.html", status, choices=choices, errors=errors)
+
+
+@ui.get("/area")
+@requires(roles=ROLES)
+def choose_area() -> Response:
+    return _area_page()
+
+
+@ui.post("/area")
+@requires(roles=ROLES)
+def choose_area_submit() -> Response:
+    """Remember the chosen area in the server-side session; only an area the person
+    holds a role in is accepted."""
+    area = request.form.get("area", "")
+    if area not in areas_of(current_principal()):
+        return _area_page(400, {"area": "Choose one of the areas listed"})
+    _session()[AREA_KEY] = area
+    return _go("ui.home")
+
+
+@ui.post("/session/keep-alive")
+@requires(roles=ROLES)
+def keep_alive() -> Response:
+    """'Stay signed in' on the idle-timeout warning: the idle clock restarts now."""
+    state = _session().state
+    current = node()
+    with current.sessions() as db:
+        ends_at = (
+            stages.touch(db, session_id_key(current), state.raw_id, policy(current), utcnow())
+            if state
+            else None
+        )
+    if ends_at is None:
+        raise Unauthorized("Your session has ended. Sign in again.")
+    left = max(0, int((ends_at - utcnow()).total_seconds()))
+    return jsonify(seconds_left=left, ends_at=local_time(ends_at))
+
+
 # --- single sign-on ---------------------------------------------------------------------
 
 
@@ -255,7 +303,7 @@ def oidc_callback(area: str) -> Response:
             if isinstance(exc, Unauthorized)
             else Unauthorized("Single sign-on did not complete. Try again.")
         )
-        return _refused("login.html", error, providers=_providers().areas())
+        return _refused("login.html", error, "email", providers=_providers().areas())
     _session().begin_stage(user_id, stages.FULL, roles=sorted([a, r] for a, r in roles))
     log.info("login accepted method=oidc area=%s", area)
     return _go("ui.home")
