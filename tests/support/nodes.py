@@ -149,7 +149,10 @@ class RunningNode:
         self.node.close()
 
 
-def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any) -> RunningNode:
+def prepare_node(
+    name: str, databases: Databases, tmp_path: Path, **overrides: Any
+) -> tuple[Path, Settings, Node]:
+    """A node's home, settings, master key and migrated database, not yet serving."""
     home = tmp_path / name
     home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -167,7 +170,11 @@ def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any
     engine = make_engine(settings.database_url)
     upgrade(engine)
     engine.dispose()
-    node = build_node(settings)
+    return home, settings, build_node(settings)
+
+
+def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any) -> RunningNode:
+    home, settings, node = prepare_node(name, databases, tmp_path, **overrides)
     app = create_app(settings, node)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
