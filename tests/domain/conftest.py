@@ -6,7 +6,7 @@ other's bundles (as `pair` in tests/conftest.py, without the web servers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,20 +30,31 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def north(databases: Databases, tmp_path: Path, now: datetime) -> Iterator[LocalNode]:
-    found = local_node("north", 8101, databases, tmp_path)
-    found.create_area(NORTH, now)
-    yield found
-    found.close()
+def make_node(
+    databases: Databases, tmp_path: Path, now: datetime
+) -> Iterator[Callable[[str, str], LocalNode]]:
+    """A new node hosting one area, closed at the end of the test."""
+    made: list[LocalNode] = []
+
+    def make(name: str, area: str) -> LocalNode:
+        found = local_node(name, 8100 + len(made), databases, tmp_path)
+        made.append(found)
+        found.create_area(area, now)
+        return found
+
+    yield make
+    for found in made:
+        found.close()
 
 
 @pytest.fixture
-def linked(
-    north: LocalNode, databases: Databases, tmp_path: Path, now: datetime
-) -> Iterator[Linked]:
-    south = local_node("south", 8102, databases, tmp_path)
-    south.create_area(SOUTH, now)
+def north(make_node: Callable[[str, str], LocalNode]) -> LocalNode:
+    return make_node("north", NORTH)
+
+
+@pytest.fixture
+def linked(north: LocalNode, make_node: Callable[[str, str], LocalNode], now: datetime) -> Linked:
+    south = make_node("south", SOUTH)
     south.import_peer(north.bundle(NORTH, now), now)
     north.import_peer(south.bundle(SOUTH, now), now)
-    yield Linked(north, south)
-    south.close()
+    return Linked(north, south)
