@@ -127,9 +127,16 @@ def local_node(name: str, port: int, databases: Databases, tmp_path: Path) -> Lo
     return LocalNode(name, home, settings, node, f"http://127.0.0.1:{port}")
 
 
+def due(sender: LocalNode, now: datetime) -> list[delivery.Claim]:
+    """Claim the sender's due envelopes, exactly as its worker does."""
+    with sender.session() as session:
+        return delivery.claim_due(session, now=now, lease=60, limit=100)
+
+
 def request_token(
-    sender: LocalNode, claim: delivery.Claim, receiver: LocalNode, now: datetime
+    sender: LocalNode, claim: delivery.Claim, receiver: LocalNode, body: bytes, now: datetime
 ) -> str:
+    """The token the sending area signs for posting `body` to the receiving node."""
     with sender.session() as session, session.begin():
         keys = local_areas.secret_keys_by_id(session, sender.master, claim.from_key)
     assert keys is not None
@@ -138,26 +145,29 @@ def request_token(
         audience=claim.to_area,
         method="POST",
         url=receiver.url + ENVELOPES_PATH,
-        body=claim.body.encode("ascii"),
+        body=body,
         now=int(now.timestamp()),
     )
 
 
+def hand_over(
+    sender: LocalNode,
+    claim: delivery.Claim,
+    receiver: LocalNode,
+    now: datetime,
+    *,
+    body: bytes | None = None,
+    token: str | None = None,
+) -> receiving.Accepted:
+    """Post one claimed envelope (or another `body` in its place) to the receiving service."""
+    posted = claim.body.encode("ascii") if body is None else body
+    token = token or request_token(sender, claim, receiver, posted, now)
+    with receiver.session() as session:
+        return receiving.receive_envelope(
+            session, receiver.master, body=posted, authorization=f"Bearer {token}", now=now
+        )
+
+
 def carry(sender: LocalNode, receiver: LocalNode, now: datetime) -> list[receiving.Accepted]:
     """Hand every due envelope of `sender` to `receiver`'s receiving service."""
-    with sender.session() as session:
-        claims = delivery.claim_due(session, now=now, lease=60, limit=100)
-    accepted = []
-    for claim in claims:
-        token = request_token(sender, claim, receiver, now)
-        with receiver.session() as session:
-            accepted.append(
-                receiving.receive_envelope(
-                    session,
-                    receiver.master,
-                    body=claim.body.encode("ascii"),
-                    authorization=f"Bearer {token}",
-                    now=now,
-                )
-            )
-    return accepted
+    return [hand_over(sender, claim, receiver, now) for claim in due(sender, now)]
