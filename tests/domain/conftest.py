@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.local_nodes import NORTH, SOUTH, LocalNode, local_node
-from support.nodes import Databases
+from support.nodes import Databases, migrate
 
 from gateway.domain.clock import utcnow
 
@@ -29,15 +29,24 @@ def now() -> datetime:
     return utcnow()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database built by the migrations, copied for each SQLite node (the
+    PostgreSQL half migrates each database it creates)."""
+    path = tmp_path_factory.mktemp("migrated") / "gateway.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
 def make_node(
-    databases: Databases, tmp_path: Path, now: datetime
+    databases: Databases, tmp_path: Path, now: datetime, sqlite_template: Path
 ) -> Iterator[Callable[[str, str], LocalNode]]:
     """A new node hosting one area, closed at the end of the test."""
     made: list[LocalNode] = []
 
     def make(name: str, area: str) -> LocalNode:
-        found = local_node(name, 8100 + len(made), databases, tmp_path)
+        found = local_node(name, 8100 + len(made), databases, tmp_path, sqlite_template)
         made.append(found)
         found.create_area(area, now)
         return found

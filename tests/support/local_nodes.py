@@ -121,9 +121,12 @@ class LocalNode:
         self.node.close()
 
 
-def local_node(name: str, port: int, databases: Databases, tmp_path: Path) -> LocalNode:
-    """`port` only names the node's published URL: nothing listens there."""
-    home, settings, node = prepare_node(name, databases, tmp_path)
+def local_node(
+    name: str, port: int, databases: Databases, tmp_path: Path, template: Path | None = None
+) -> LocalNode:
+    """`port` only names the node's published URL: nothing listens there. `template`: a
+    SQLite database the migrations built, copied rather than migrated again."""
+    home, settings, node = prepare_node(name, databases, tmp_path, template=template)
     return LocalNode(name, home, settings, node, f"http://127.0.0.1:{port}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from adapters.db import make_engine, upgrade
@@ -150,9 +151,15 @@ class RunningNode:
 
 
 def prepare_node(
-    name: str, databases: Databases, tmp_path: Path, **overrides: Any
+    name: str,
+    databases: Databases,
+    tmp_path: Path,
+    *,
+    template: Path | None = None,
+    **overrides: Any,
 ) -> tuple[Path, Settings, Node]:
-    """A node's home, settings, master key and migrated database, not yet serving."""
+    """A node's home, settings, master key and migrated database, not yet serving. A SQLite
+    node may start from a copy of `template`, a database the migrations already built."""
     home = tmp_path / name
     home.mkdir(parents=True, exist_ok=True)
     env = {
@@ -167,10 +174,18 @@ def prepare_node(
     }
     settings = Settings.from_env(env)
     MasterKey.create_file(settings.master_key_file)
-    engine = make_engine(settings.database_url)
+    url = make_url(settings.database_url)
+    if template is not None and url.get_backend_name() == "sqlite" and url.database:
+        shutil.copyfile(template, url.database)
+    else:
+        migrate(settings.database_url)
+    return home, settings, build_node(settings)
+
+
+def migrate(url: str) -> None:
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    return home, settings, build_node(settings)
 
 
 def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any) -> RunningNode:
