@@ -162,3 +162,17 @@ def test_rotation_keeps_the_old_key_for_its_grace(linked: Any, now: datetime) ->
         assert peers.recipient_key(session, NORTH, now + timedelta(days=30)).key_id == new
         with pytest.raises(NotFound):
             peers.recipient_key(session, "nowhere", now)
+
+
+def test_a_rotation_in_the_same_instant_makes_the_new_key_current(
+    north: LocalNode, now: datetime
+) -> None:
+    """The area was created at `now`; rotating at that very instant (a script, a coarse
+    clock) must still publish the new key and sign with it."""
+    with north.session() as session:
+        old, new, _ = local_areas.rotate_keys(
+            session, north.master, NORTH, grace=timedelta(days=7), now=now
+        )
+    body = north.bundle(NORTH, now)["body"]
+    assert body["key_id"] == new
+    assert [k["key_id"] for k in body["previous_keys"]] == [old]
