@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.local_nodes import NORTH, SOUTH, LocalNode, local_node
-from support.nodes import Databases, migrate
+from support.nodes import Databases, Templates
 
 from gateway.domain.clock import utcnow
 
@@ -30,23 +30,22 @@ def now() -> datetime:
 
 
 @pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SQLite database built by the migrations, copied for each SQLite node (the
-    PostgreSQL half migrates each database it creates)."""
-    path = tmp_path_factory.mktemp("migrated") / "gateway.db"
-    migrate(f"sqlite:///{path}")
-    return path
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    """The migrations run once per backend; each node starts from a copy."""
+    made = Templates(tmp_path_factory.mktemp("migrated"))
+    yield made
+    made.drop()
 
 
 @pytest.fixture
 def make_node(
-    databases: Databases, tmp_path: Path, now: datetime, sqlite_template: Path
+    databases: Databases, tmp_path: Path, now: datetime, templates: Templates
 ) -> Iterator[Callable[[str, str], LocalNode]]:
     """A new node hosting one area, closed at the end of the test."""
     made: list[LocalNode] = []
 
     def make(name: str, area: str) -> LocalNode:
-        found = local_node(name, 8100 + len(made), databases, tmp_path, sqlite_template)
+        found = local_node(name, 8100 + len(made), databases, tmp_path, templates)
         made.append(found)
         found.create_area(area, now)
         return found

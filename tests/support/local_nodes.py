@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
-from support.nodes import Databases, prepare_node
+from support.nodes import Databases, Templates, prepare_node
 
 from gateway.config import Settings
 from gateway.devtools.samples import sample_transfer
@@ -122,11 +122,11 @@ class LocalNode:
 
 
 def local_node(
-    name: str, port: int, databases: Databases, tmp_path: Path, template: Path | None = None
+    name: str, port: int, databases: Databases, tmp_path: Path, templates: Templates | None = None
 ) -> LocalNode:
-    """`port` only names the node's published URL: nothing listens there. `template`: a
-    SQLite database the migrations built, copied rather than migrated again."""
-    home, settings, node = prepare_node(name, databases, tmp_path, template=template)
+    """`port` only names the node's published URL: nothing listens there. `templates`: the
+    migrated databases to copy rather than migrating again."""
+    home, settings, node = prepare_node(name, databases, tmp_path, templates=templates)
     return LocalNode(name, home, settings, node, f"http://127.0.0.1:{port}")
 
 
