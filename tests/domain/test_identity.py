@@ -195,6 +195,7 @@ def test_client_tokens(north: LocalNode, now: datetime) -> None:
         )
         assert clients.check_secret(session, north.master, client.id, secret)
         assert not clients.check_secret(session, north.master, client.id, secret + "x")
+        before = north.counts("token_keys", "audit_events")
         with pytest.raises(Invalid):
             clients.issue_token(
                 session,
@@ -206,6 +207,7 @@ def test_client_tokens(north: LocalNode, now: datetime) -> None:
                 lifetime=300,
                 now=now,
             )
+        assert north.counts("token_keys", "audit_events") == before
         issued = clients.issue_token(
             session,
             north.master,
