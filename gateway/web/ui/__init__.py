@@ -32,6 +32,7 @@ from requests import RequestException
 from werkzeug.wrappers import Response
 
 from adapters.oidc import OidcProviders, ProviderMisconfigured
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import browser_sessions as stages
 from gateway.domain.identity import users
@@ -210,8 +211,10 @@ def home() -> Response:
 
 def _area_page(status: int = 200, errors: dict[str, str] | None = None) -> Response:
     principal = current_principal()
-    chosen = current_area(principal)
-    choices = [{"value": a, "text": a, "checked": a == chosen} for a in areas_of(principal)]
+    chosen, areas = current_area(principal), areas_of(principal)
+    with node().sessions() as db:
+        names = local_areas.area_names(db, areas)
+    choices = [{"value": a, "text": names.get(a, a), "checked": a == chosen} for a in areas]
     return _page("areas.html", status, choices=choices, errors=errors)
 
 
