@@ -43,7 +43,7 @@ from gateway.web import node
 from gateway.web.guard import current_principal, requires
 from gateway.web.sessions import ServerSession, policy
 from gateway.web.sessions import id_key as session_id_key
-from gateway.web.ui.layout import AREA_KEY, areas_of, current_area, local_time
+from gateway.web.ui.layout import AREA_KEY, FORM, areas_of, current_area, local_time
 
 ui = Blueprint("ui", __name__, template_folder="templates")
 log = logging.getLogger("gateway.login")
@@ -306,7 +306,7 @@ def oidc_callback(area: str) -> Response:
             if isinstance(exc, Unauthorized)
             else Unauthorized("Single sign-on did not complete. Try again.")
         )
-        return _refused("login.html", error, "email", providers=_providers().areas())
+        return _refused("login.html", error, FORM, providers=_providers().areas())
     _session().begin_stage(user_id, stages.FULL, roles=sorted([a, r] for a, r in roles))
     log.info("login accepted method=oidc area=%s", area)
     return _go("ui.home")
