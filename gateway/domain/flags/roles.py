@@ -26,6 +26,7 @@ from gateway.errors import DomainError
 from keys import MasterKey, b64url_decode, b64url_encode, canonical_json, issue_request_token
 from schemas.common import AREA_CODE
 from schemas.wire.flags import (
+    SCORED_MATCH_MEDIA_TYPE,
     EvaluateAnswer,
     EvaluateAnswerSchema,
     IndexMatch,
@@ -142,8 +143,20 @@ def match(
         with roles.sessions() as session:
             return index.match(session, roles.master, caller, caller, tokens, roles.role_limit, now)
     body = {"to": roles.index.area, "tokens": [{"kind": t.kind, "token": t.token} for t in tokens]}
-    answer = _post(roles, caller, roles.index, MATCH_PATH, body, now, MatchAnswerSchema())
-    return list(checked(MatchAnswerSchema(), answer, tuple))
+    answer = _post(
+        roles,
+        caller,
+        roles.index,
+        MATCH_PATH,
+        body,
+        now,
+        MatchAnswerSchema(),
+        accept=f"{SCORED_MATCH_MEDIA_TYPE}, application/json;q=0.5",
+    )
+    found: list[IndexMatch] = list(checked(MatchAnswerSchema(), answer, tuple))
+    if any(m.met is not None and max(m.met) >= len(tokens) for m in found):
+        raise RoleUnavailable("The flag index answered about tokens it was not sent.")
+    return found
 
 
 def _post(
@@ -154,6 +167,7 @@ def _post(
     body: dict[str, Any],
     now: datetime,
     schema: Schema | None,
+    accept: str | None = None,
 ) -> Any:
     data = canonical_json(body)
     url = role.url + path
@@ -163,7 +177,7 @@ def _post(
         keys, audience=role.area, method="POST", url=url, body=data, now=int(now.timestamp())
     )
     try:
-        response = roles.client.post(url, data, token)
+        response = roles.client.post(url, data, token, accept)
     except PeerUnreachable as exc:
         raise RoleUnavailable(
             f"The {_name(path)} could not be reached ({exc}); try again later."
