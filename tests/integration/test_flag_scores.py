@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import delete
 from support.nodes import RunningNode
-from test_flags import HUB, NORTH, SOUTH, Three, lookup, set_flag, start_three
+from test_flags import HUB, NORTH, SOUTH, Three, lookup, set_flag, start_three, subject
 
 from adapters.db.models import Flag, FlagToken
 from gateway.domain.areas.local_areas import current_secret_keys
@@ -122,3 +122,24 @@ def test_flags_set_under_older_rules_keep_matching_until_the_worker_rederives_th
     assert three.hub.count("index_tokens") > len(old)
     assert kinds(lookup(three, SOUTH, date_of_birth="1987-03-15")) == [("possible", "weak")]
     assert kinds(lookup(three, SOUTH)) == [("remote", "strong")]
+
+
+def test_a_subject_with_many_names_is_flagged_and_found(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    """More inputs than one request carries (256): evaluated and matched in several."""
+    three = start_three(node_factory)
+    names = {
+        "aliases": ["Zeb", "Zebby", "Bede", "Zed"],
+        "previous_family_names": ["Harrow", "Quill", "Feathers"],
+    }
+    set_flag(three, NORTH, "SC-4", subject(**names))
+    evaluations = three.hub.scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'linkage.evaluated'"
+    )
+    assert evaluations >= 2
+    assert kinds(lookup(three, SOUTH, **names)) == [("remote", "strong")]
+    assert kinds(lookup(three, SOUTH, family_name="Harrow")) == [("remote", "strong")]
+    assert kinds(lookup(three, SOUTH, given_names="Bede", family_name="Quil")) == [
+        ("possible", "weak")
+    ]
