@@ -67,7 +67,7 @@ RULES: dict[str, Agreement] = {
     "v2:names-yd": Agreement(3, 4, 1),
     "v2:phonetic-dob": Agreement(1, 2, 2),
     "v2:family-dob": Agreement(0, 2, 2),
-    "v2:close-given": Agreement(2, 2, 2),
+    "v2:close-given": Agreement(2, 0, 2),
     "v2:close-family": Agreement(0, 2, 2),
     # Both records lack a given name: that absence agrees (level 2), and nothing else can.
     "v2:no-given": Agreement(2, 4, 2),

@@ -22,9 +22,9 @@ Space v2 (published and queried since this release; levels in scoring.py):
     phonetic-dob    phonetic first given + phonetic family + swap-invariant date
     family-dob      phonetic family name + swap-invariant date (never enough alone:
                     siblings and twins share it)
-    close-given     first given name with one letter out + the first or the last three
-                    letters of the family name + swap-invariant date (typos in both names,
-                    beyond what the phonetic code absorbs: one edit leaves one end intact)
+    close-given     first given name with one letter out + swap-invariant date (never
+                    enough alone; with a family name that agrees or is close, a typo the
+                    phonetic code does not absorb, in the given name or in both names)
     close-family    family name with one letter out + swap-invariant date (never enough
                     alone; with a given name that agrees, a typo in the family name)
     no-given        whole family name + swap-invariant date, only when no given name is recorded:
@@ -173,10 +173,8 @@ def _v2(name: _Name, dob: date) -> Iterator[LinkageInput]:
         if first:
             yield _input(2, "weak", "phonetic-dob", names.phonetic(first), code, swapped)
     if first and family_full:
-        family_ends = ("^" + family_full[:3], family_full[-3:] + "$")
         for near in names.one_letter_out(first):
-            for end in family_ends:
-                yield _input(2, "weak", "close-given", near, end, swapped)
+            yield _input(2, "weak", "close-given", near, swapped)
         for near in names.one_letter_out(family_full):
             yield _input(2, "weak", "close-family", near, swapped)
 
