@@ -18,7 +18,8 @@ from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle
 from gateway.domain.flags.roles import MATCH_PATH
-from gateway.domain.flags.token_derivation import person_tokens
+from gateway.domain.flags.token_derivation import person_tokens, subject_of
+from gateway.domain.linkage import linkage_inputs
 from keys import b64url_encode, canonical_json, issue_request_token
 from schemas.wire.flags import SCORED_MATCH_MEDIA_TYPE, Person
 
@@ -129,9 +130,17 @@ def test_a_subject_with_many_names_is_flagged_and_found(
 ) -> None:
     """More inputs than one request carries (256): evaluated and matched in several."""
     three = start_three(node_factory)
+    many = Person(
+        "Zebedee",
+        "Quillfeather",
+        date(1987, 3, 14),
+        ("Zeb", "Zebby", "Bede", "Zed", "Edward"),
+        ("Harrow", "Quill", "Feathers", "Bramble"),
+    )
+    assert len(linkage_inputs(subject_of(many))) > 256
     names = {
-        "aliases": ["Zeb", "Zebby", "Bede", "Zed"],
-        "previous_family_names": ["Harrow", "Quill", "Feathers"],
+        "aliases": ["Zeb", "Zebby", "Bede", "Zed", "Edward"],
+        "previous_family_names": ["Harrow", "Quill", "Feathers", "Bramble"],
     }
     set_flag(three, NORTH, "SC-4", subject(**names))
     evaluations = three.hub.scalar(
