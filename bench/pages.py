@@ -187,9 +187,9 @@ def main() -> None:
             body = bundle(there, code)
             with here.sessions() as db:
                 peers.import_peer(db, body, fingerprint(body["body"]), utcnow())
+        request = sending.addressed(sample_transfer(SOUTH, NORTH), SOUTH, NORTH)
         with south.sessions() as db:
-            sending.send(db, south.master, Principal.operator(),
-                         sending.addressed(sample_transfer(SOUTH, NORTH), SOUTH, NORTH), utcnow())  # fmt: skip
+            sending.send(db, south.master, Principal.operator(), request, utcnow())
         run_worker(south, once=True)
         with north.sessions() as db:
             case = reading.list_transfers(db, NORTH)[0].id
