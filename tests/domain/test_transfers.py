@@ -88,7 +88,7 @@ def refusals(node: LocalNode, who: Principal, transfer_id: str, now: datetime) -
         ):
             with pytest.raises(NotFound) as refused:
                 call()
-            answers.append(refused.value.problem())
+            answers.append(refused.value.problem("/problems/"))
     return answers
 
 

@@ -459,6 +459,7 @@ def rederive_stale(session: Session, roles: Roles, now: datetime) -> int:
     return done
 
 
+@owns_transaction
 def _rederive(session: Session, roles: Roles, flag_id: str, now: datetime) -> bool:
     with session.begin():
         row = session.get(Flag, flag_id)
