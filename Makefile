@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/python tools/check_import_cycles.py gateway
 	if [ -f ../shared/tools/check_layers.py ]; then $(BIN)/python ../shared/tools/check_layers.py .; fi
+
+# Property tests over every parser of outside bytes, with a fixed and much larger budget
+# of examples than `make test` gives them (about two minutes at 2000).
+fuzz: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/security/test_parser_properties.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/envelope.py

@@ -15,6 +15,7 @@ from gateway.web.errors import install_error_handlers
 from gateway.web.federation import federation
 from gateway.web.guard import install_guard
 from gateway.web.health import health
+from gateway.web.limits import install_limits
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
@@ -42,6 +43,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.extensions["gateway.oidc"] = register_providers(app, providers)
     app.session_interface = DatabaseSessionInterface(node)
     install_error_handlers(app)
+    install_limits(app)
     install_guard(app)
     app.register_blueprint(health)
     app.register_blueprint(federation)

@@ -68,6 +68,10 @@ class Restricted(Forbidden):
     slug, title = "restricted-case", "Restricted case"
 
 
+class UnsupportedMediaType(DomainError):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 class TooManyRequests(DomainError):
     """A rate limit or lockout window; `retry_after` is in seconds."""
 
@@ -89,5 +93,16 @@ class Refused(DomainError):
 
 
 def field_errors(messages: Any) -> dict[str, Any]:
-    """Marshmallow's messages, which name the field and the rule but never echo the value."""
-    return messages if isinstance(messages, dict) else {"_schema": messages}
+    """Marshmallow's messages, which name the field and the rule but never echo the value.
+    Keys become strings: a form part without a name is reported under `None`, and the
+    problem document's keys are sorted."""
+    found = _string_keys(messages)
+    return found if isinstance(found, dict) else {"_schema": found}
+
+
+def _string_keys(messages: Any) -> Any:
+    if isinstance(messages, dict):
+        return {str(key): _string_keys(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_string_keys(item) for item in messages]
+    return messages

@@ -36,7 +36,15 @@ from gateway.domain.identity.principals import CONTENT_ROLES, SEND_ROLES, Princi
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, states, timeline
 from gateway.domain.transfers.reading import TransferView, check_content_held, listed_transfer, view
-from gateway.errors import Conflict, DomainError, Invalid, NotFound, Refused, field_errors
+from gateway.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    Refused,
+    UnsupportedMediaType,
+    field_errors,
+)
 from keys import CryptoError, MasterKey, canonical_json, open_envelope, open_own_copy, sha256_hex
 from schemas.wire.document import (
     MINUTES,
@@ -78,10 +86,6 @@ RECEIVABLE = {
 
 class TooLarge(DomainError):
     status, slug, title = 413, "too-large", "Document too large"
-
-
-class UnsupportedMediaType(DomainError):
-    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 @dataclass(frozen=True)

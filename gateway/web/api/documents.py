@@ -18,7 +18,7 @@ from gateway.domain.identity.principals import (
     TRANSFERS_READ,
     TRANSFERS_WRITE,
 )
-from gateway.errors import Invalid, Malformed, NotFound, field_errors
+from gateway.errors import Invalid, Malformed, NotFound, UnsupportedMediaType, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
 from gateway.web.api.declarations import JSON, documented
@@ -70,7 +70,7 @@ def _outgoing(max_bytes: int) -> documents.Outgoing:
     if request.is_json:
         return documents.minutes_upload(json_object(), max_bytes)
     if request.mimetype != "multipart/form-data":
-        raise documents.UnsupportedMediaType(
+        raise UnsupportedMediaType(
             "Send the document as multipart/form-data with a part named 'file' and a "
             "'kind' field, or structured minutes as application/json."
         )
