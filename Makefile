@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean fuzz
+.PHONY: demo test lint bench clean fuzz test-lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ fuzz: $(VENV)/.installed-dev
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} \
 		$(BIN)/python -m pytest -q -p no:cacheprovider tests/security/test_parser_properties.py
 
+# The lowest versions pyproject.toml allows, in a scratch venv (.lowest), and a smoke subset.
+test-lowest:
+	PYTHON=$(PYTHON) tools/lowest_deps.sh .lowest
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/federation.py
@@ -46,4 +50,4 @@ bench: $(VENV)/.installed-dev
 	else echo 'bench/flags.py skipped: set GATEWAY_BENCH_DATABASE_URL (PostgreSQL)'; fi
 
 clean:
-	rm -rf $(VENV) .demo instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .lowest instance .pytest_cache .mypy_cache .ruff_cache

@@ -79,6 +79,7 @@ def read_json(path: str) -> dict[str, Any]:
 
 
 @click.group(help="MARAC Exchange Gateway node administration.")
+@click.version_option(package_name="marac-gateway", message="%(prog)s %(version)s")
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs full URLs at INFO; ours carry no personal data, but keep the noise down.
