@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent
@@ -76,6 +77,14 @@ def _tune_sqlite(engine: Engine) -> None:
         # on a large log would otherwise stall every writer for its whole run.
         snapshot = connection.get_execution_options().get(SNAPSHOT, False)
         connection.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
+
+
+def is_outage(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (a restart, a failover,
+    a full disk, SQLite's lock wait running out): transient, retried later, never a bug."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class AppendOnlyViolation(RuntimeError):

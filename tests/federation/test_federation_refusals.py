@@ -235,7 +235,14 @@ def test_bundle_endpoint_serves_a_verifiable_bundle(pair: Pair) -> None:
 def test_routes_are_closed_by_default(pair: Pair) -> None:
     assert_problem(httpx.get(pair.south.url + "/api/v1/transfers"), 401)
     assert httpx.get(pair.south.url + "/healthz").status_code == 200
-    assert httpx.get(pair.south.url + "/readyz").json() == {"status": "ok", "database": "ok"}
+    ready = httpx.get(pair.south.url + "/readyz").json()
+    assert ready == {
+        "status": "ok",
+        "database": "ok",
+        "schema": "ok",
+        "master_key": "ok",
+        "area_keys": "ok",
+    }
     metrics = httpx.get(pair.south.url + "/metrics").text
     assert "gateway_transfers" in metrics
 

@@ -72,6 +72,7 @@ class Claim:
     body: str
     digest: str
     created_at: datetime
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def claim_due(session: Session, *, now: datetime, lease: float, limit: int) -> l
                     body=envelope.body,
                     digest=envelope.digest,
                     created_at=item.created_at,
+                    request_id=item.request_id,
                 )
             )
         return claims
