@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean assets
+.PHONY: demo test lint bench clean assets fuzz test-lowest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,16 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/python tools/check_import_cycles.py gateway
 	if [ -f ../shared/tools/check_layers.py ]; then $(BIN)/python ../shared/tools/check_layers.py .; fi
 
+# Property tests over every parser of outside bytes, with a fixed and much larger budget
+# of examples than `make test` gives them (about two minutes at 2000).
+fuzz: $(VENV)/.installed-dev
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-2000} \
+		$(BIN)/python -m pytest -q -p no:cacheprovider tests/security/test_parser_properties.py
+
+# The lowest versions pyproject.toml allows, in a scratch venv (.lowest), and a smoke subset.
+test-lowest:
+	PYTHON=$(PYTHON) tools/lowest_deps.sh .lowest
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/envelope.py
 	$(BIN)/python bench/federation.py
@@ -45,4 +55,4 @@ assets:
 	cd tools/assets && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
 
 clean:
-	rm -rf $(VENV) .demo instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .lowest instance .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,10 @@ from gateway.web.errors import install_error_handlers
 from gateway.web.federation import federation
 from gateway.web.guard import install_guard
 from gateway.web.health import health
+from gateway.web.limits import install_limits
+from gateway.web.outage import install_outage_handler
 from gateway.web.problems import problems
+from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.ui.layout import install_layout
@@ -46,6 +49,9 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.session_interface = DatabaseSessionInterface(node)
     install_layout(app)
     install_error_handlers(app)
+    install_limits(app)
+    install_outage_handler(app)
+    install_request_ids(app)
     install_guard(app)
     app.register_blueprint(health)
     app.register_blueprint(federation)

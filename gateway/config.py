@@ -17,6 +17,82 @@ class ConfigError(Exception):
 
 MIN_SECRET_LENGTH = 32
 
+# Every variable the node reads. Anything else named GATEWAY_* is refused at start-up (a
+# typo would otherwise leave a setting at its default unnoticed), except the prefixes the
+# test suite and the benchmarks use for their own database URLs.
+KNOWN_VARIABLES = frozenset(
+    {
+        "GATEWAY_ENV",
+        "GATEWAY_INSTANCE_DIR",
+        "GATEWAY_DATABASE_URL",
+        "GATEWAY_MASTER_KEY_FILE",
+        "GATEWAY_SECRET_KEY",
+        "GATEWAY_BASE_URL",
+        "GATEWAY_LINKAGE_AUTHORITY",
+        "GATEWAY_FLAG_INDEX",
+        "GATEWAY_LOOKUP_RATE_LIMIT",
+        "GATEWAY_LINKAGE_RATE_LIMIT",
+        "GATEWAY_DELIVERY_BACKOFF",
+        "GATEWAY_DELIVERY_BACKOFF_CAP",
+        "GATEWAY_DELIVERY_MAX_AGE",
+        "GATEWAY_DELIVERY_LEASE",
+        "GATEWAY_WORKER_POLL",
+        "GATEWAY_PEER_TIMEOUT",
+        "GATEWAY_PEER_CA_BUNDLE",
+        "GATEWAY_KEY_GRACE_DAYS",
+        "GATEWAY_RETENTION_MONTHS",
+        "GATEWAY_SESSION_IDLE_TIMEOUT",
+        "GATEWAY_SESSION_ABSOLUTE_TIMEOUT",
+        "GATEWAY_LOGIN_MAX_FAILURES",
+        "GATEWAY_LOGIN_LOCKOUT",
+        "GATEWAY_LOGIN_RATE_LIMIT",
+        "GATEWAY_ACCESS_TOKEN_LIFETIME",
+        "GATEWAY_OIDC_CONFIG",
+        "GATEWAY_DOCUMENT_MAX_BYTES",
+        "GATEWAY_SMTP_HOST",
+        "GATEWAY_SMTP_PORT",
+        "GATEWAY_SMTP_FROM",
+        "GATEWAY_SMTP_STARTTLS",
+        "GATEWAY_SMTP_USER",
+        "GATEWAY_SMTP_PASSWORD",
+        "GATEWAY_LOG_FORMAT",
+        "GATEWAY_PROBLEM_BASE_URI",
+    }
+)
+# Secrets may instead be read from a file named by <NAME>_FILE, as container platforms
+# mount them (the file's content, without a trailing newline).
+SECRET_VARIABLES = ("GATEWAY_SECRET_KEY", "GATEWAY_DATABASE_URL", "GATEWAY_SMTP_PASSWORD")
+RESERVED_PREFIXES = ("GATEWAY_TEST_", "GATEWAY_BENCH_")
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    allowed = KNOWN_VARIABLES | {name + "_FILE" for name in SECRET_VARIABLES}
+    return sorted(
+        name
+        for name in env
+        if name.startswith("GATEWAY_")
+        and name not in allowed
+        and not name.startswith(RESERVED_PREFIXES)
+    )
+
+
+def with_secret_files(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment with each `<NAME>_FILE` read into `<NAME>`; both set is an error."""
+    merged = dict(env)
+    for name in SECRET_VARIABLES:
+        path = env.get(name + "_FILE")
+        if not path:
+            continue
+        if env.get(name):
+            raise ConfigError(f"set {name} or {name}_FILE, not both")
+        try:
+            merged[name] = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE: cannot read {path} ({exc.strerror})") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{name}_FILE: {path} is not UTF-8 text") from None
+    return merged
+
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
@@ -87,6 +163,8 @@ class Settings:
     login_rate_limit: str = "20/10minutes"
     access_token_lifetime: float = 600.0
     oidc_config_file: Path | None = None
+    # "json": one JSON object per log line; "text": the classic human-readable line.
+    log_format: str = "json"
     # Documents: the largest file this node sends or accepts.
     document_max_bytes: int = 20 * 1024 * 1024
     # Notifications: no host means they are recorded as not sent.
@@ -101,7 +179,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if env is None else env
+        env = with_secret_files(os.environ if env is None else env)
         instance = Path(env.get("GATEWAY_INSTANCE_DIR", "instance")).resolve()
         return cls(
             instance_dir=instance,
@@ -135,6 +213,7 @@ class Settings:
             document_max_bytes=int(
                 _float(env, "GATEWAY_DOCUMENT_MAX_BYTES", float(20 * 1024 * 1024))
             ),
+            log_format=_log_format(env),
             **_smtp(env),
             problem_base_uri=_problem_base(env),
         )
@@ -159,6 +238,13 @@ class Settings:
             raise ConfigError("the session idle timeout must not exceed the absolute timeout")
         if self.delivery_lease <= self.peer_timeout:
             raise ConfigError("GATEWAY_DELIVERY_LEASE must exceed GATEWAY_PEER_TIMEOUT")
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = (env.get("GATEWAY_LOG_FORMAT") or "json").lower()
+    if value not in ("json", "text"):
+        raise ConfigError("GATEWAY_LOG_FORMAT must be json or text")
+    return value
 
 
 def _months(env: Mapping[str, str], name: str, default: int) -> int:

@@ -187,5 +187,16 @@ for _reason, _text in REFUSAL_REASONS.items():
 
 
 def field_errors(messages: Any) -> dict[str, Any]:
-    """Marshmallow's messages, which name the field and the rule but never echo the value."""
-    return messages if isinstance(messages, dict) else {"_schema": messages}
+    """Marshmallow's messages, which name the field and the rule but never echo the value.
+    Keys become strings: a form part without a name is reported under `None`, and the
+    problem document's keys are sorted."""
+    found = _string_keys(messages)
+    return found if isinstance(found, dict) else {"_schema": found}
+
+
+def _string_keys(messages: Any) -> Any:
+    if isinstance(messages, dict):
+        return {str(key): _string_keys(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_string_keys(item) for item in messages]
+    return messages

@@ -119,6 +119,7 @@ class Node:
 
 
 def build_node(settings: Settings) -> Node:
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the folder holds the database file and, by default, the master key.
+    settings.instance_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     return Node(settings=settings, engine=engine, sessions=make_session_factory(engine))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ from gateway.config import Settings
 
 # No referer or user agent: access lines say who asked for which path, nothing else
 # (paths never carry personal data, by design).
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
@@ -42,6 +43,23 @@ def gunicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
         "access_log_format": ACCESS_LOG_FORMAT,
         "errorlog": "-",
         "limit_request_line": 4094,
+        "logconfig_dict": _log_config(),
+    }
+
+
+def _log_config() -> dict[str, Any]:
+    """gunicorn's own lines (start-up, workers, access) in the same one-line format."""
+    text = os.environ.get("GATEWAY_LOG_FORMAT", "").lower() == "text"
+    formatter = "gateway.logs.TextFormatter" if text else "gateway.logs.JsonFormatter"
+    handler = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
+    quiet = {"level": "INFO", "handlers": ["console"], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"()": formatter}},
+        "handlers": {"console": handler},
+        "root": {"level": "INFO", "handlers": ["console"]},
+        "loggers": {"gunicorn.error": quiet, "gunicorn.access": quiet},
     }
 
 

@@ -10,9 +10,11 @@ import logging
 import signal
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
+from adapters.db import is_outage
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
@@ -20,6 +22,7 @@ from gateway.domain.flags import lifecycle
 from gateway.domain.identity import rate_limits
 from gateway.domain.schedule import notifications, reminders
 from gateway.errors import DomainError
+from gateway.logs import new_request_id, request_id
 from gateway.node import Node
 
 log = logging.getLogger("gateway.worker")
@@ -32,29 +35,62 @@ COUNTER_KEEP = timedelta(days=2)
 # Notifications go out within seconds of the event; reminders are looked for every few
 # minutes (they are at most daily, and `send_reminders` is idempotent per day).
 NOTIFY_LOOK = 5.0
+# After a failed pass against an unreachable database: 0.5 s, doubling, at most 30 s.
+OUTAGE_PAUSE, OUTAGE_PAUSE_CAP = 0.5, 30.0
 
 
 def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None = None) -> int:
-    """Deliver until stopped; with `once`, until nothing is due. Returns items handled."""
+    """Deliver until stopped; with `once`, until nothing is due. Returns items handled.
+
+    A database outage (a PostgreSQL restart, say) does not end a long-running worker: it
+    logs, waits with a growing pause and carries on; claims it held simply lapse."""
     stop = stop or threading.Event()
     _stop_on_signals(stop)
-    handled, last_chores, last_look, last_notify = 0, None, None, None
+    state = _Pass()
+    outages = 0
     while not stop.is_set():
-        if _due(last_chores, CHORE_INTERVAL):
-            _chores(node)
-            last_chores = time.monotonic()
-        if _due(last_look, CHECKPOINT_LOOK):
-            _checkpoint_due(node)
-            last_look = time.monotonic()
-        if _due(last_notify, NOTIFY_LOOK):
-            send_notifications(node)
-            last_notify = time.monotonic()
-        handled_now = deliver_batch(node)
-        handled += handled_now
+        try:
+            handled_now = _one_pass(node, state)
+        except Exception as exc:
+            if once or not is_outage(exc):
+                raise
+            outages += 1
+            pause = min(OUTAGE_PAUSE_CAP, OUTAGE_PAUSE * 2 ** min(outages - 1, 10))
+            log.warning("database unavailable (%s); retrying in %.1f s", type(exc).__name__, pause)
+            stop.wait(pause)
+            continue
+        if outages:
+            log.info("database reachable again after %s failed pass(es)", outages)
+            outages = 0
         if handled_now == 0:
             if once:
                 break
             stop.wait(node.settings.worker_poll_interval)
+    return state.handled
+
+
+@dataclass
+class _Pass:
+    """When each periodic job last ran in this process (None: not yet), and the total."""
+
+    handled: int = 0
+    chores: float | None = None
+    look: float | None = None
+    notify: float | None = None
+
+
+def _one_pass(node: Node, state: _Pass) -> int:
+    if _due(state.chores, CHORE_INTERVAL):
+        _chores(node)
+        state.chores = time.monotonic()
+    if _due(state.look, CHECKPOINT_LOOK):
+        _checkpoint_due(node)
+        state.look = time.monotonic()
+    if _due(state.notify, NOTIFY_LOOK):
+        send_notifications(node)
+        state.notify = time.monotonic()
+    handled = deliver_batch(node)
+    state.handled += handled
     return handled
 
 
@@ -68,8 +104,12 @@ def deliver_batch(node: Node) -> int:
     with node.sessions() as session:
         claims = claim_due(session, now=utcnow(), lease=policy.lease, limit=BATCH)
         for claim in claims:
-            outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
-            log.info("envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail)
+            # The id of the request that queued it; one of its own for older rows.
+            with request_id(claim.request_id or new_request_id()):
+                outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
+                log.info(
+                    "envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail
+                )
     return len(claims)
 
 

@@ -10,6 +10,7 @@ from keys.access_tokens import (
     token_key_id as access_key_id,
 )
 from keys.area import AreaSecretKeys, PublicAreaKey, key_id_for
+from keys.bounded_json import DEFAULT_LIMITS, BadJson, JsonLimits, parse_json
 from keys.digests import keyed_digest, same_digest
 from keys.encoding import b64url_decode, b64url_encode, canonical_json, sha256_hex
 from keys.envelope import (
@@ -43,7 +44,9 @@ from keys.otp import (
 from keys.passwords import WeakPassword, check_policy, hash_password, verify_password
 from keys.request_tokens import (
     RequestClaims,
+    check_body,
     issue_request_token,
+    token_audience,
     token_key_id,
     verify_request_token,
 )
@@ -57,13 +60,16 @@ from keys.signed import (
 from keys.vault import MasterKey, MasterKeyError
 
 __all__ = [
+    "DEFAULT_LIMITS",
     "AccessClaims",
     "AreaSecretKeys",
+    "BadJson",
     "BadSignature",
     "BadToken",
     "CryptoError",
     "EnvelopeParts",
     "ExpiredKey",
+    "JsonLimits",
     "Malformed",
     "MasterKey",
     "MasterKeyError",
@@ -78,6 +84,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "canonical_json",
+    "check_body",
     "check_policy",
     "document_body",
     "envelope_digest",
@@ -96,10 +103,12 @@ __all__ = [
     "open_envelope",
     "open_own_copy",
     "parse_envelope",
+    "parse_json",
     "same_digest",
     "seal_envelope",
     "sha256_hex",
     "sign_document",
+    "token_audience",
     "token_key_id",
     "totp_code",
     "totp_uri",

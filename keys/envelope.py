@@ -13,7 +13,6 @@ The same byte string, hashed, is the envelope digest that receipts and the audit
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from nacl.bindings import (
 from nacl.public import SealedBox
 
 from keys.area import AreaSecretKeys, PublicAreaKey
+from keys.bounded_json import JsonLimits, parse_json
 from keys.encoding import b64url_decode, b64url_encode, canonical_json, sha256, sha256_hex
 from keys.errors import BadSignature, Malformed, WrongAddressee
 
@@ -201,6 +201,10 @@ def open_own_copy(wire: Wire, self_sealed_key: bytes, sender: AreaSecretKeys) ->
     return _decrypt(parts, self_sealed_key, sender)
 
 
+# A payload may carry a document as one base64url string: its size bounds the strings.
+PAYLOAD_LIMITS = JsonLimits(max_string=None)
+
+
 def _decrypt(parts: EnvelopeParts, sealed_key: bytes, keys: AreaSecretKeys) -> dict[str, Any]:
     try:
         content_key = SealedBox(keys.box_private()).decrypt(sealed_key)
@@ -210,7 +214,7 @@ def _decrypt(parts: EnvelopeParts, sealed_key: bytes, keys: AreaSecretKeys) -> d
     except (nacl.exceptions.CryptoError, ValueError) as exc:
         raise BadSignature("envelope does not decrypt") from exc
     try:
-        payload = json.loads(plaintext)
+        payload = parse_json(plaintext, PAYLOAD_LIMITS)
     except ValueError as exc:
         raise Malformed("payload is not JSON") from exc
     if not isinstance(payload, dict):

@@ -9,7 +9,6 @@ because it needs durable storage.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -20,12 +19,14 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
 from keys.area import AreaSecretKeys, PublicAreaKey
+from keys.bounded_json import TOKEN_LIMITS, parse_json
 from keys.encoding import b64url_decode, b64url_encode, sha256
 from keys.errors import BadSignature, BadToken, Malformed
 
 ALGORITHM = "Ed25519"  # RFC 9864 fully-specified name; "EdDSA" is not accepted
 MAX_LIFETIME = 120
 CLOCK_LEEWAY = 30
+MAX_TOKEN_CHARS = 8192
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
 _REQUIRED = ("iss", "aud", "iat", "exp", "jti", "htm", "htu", "bsh")
 
@@ -37,6 +38,7 @@ class RequestClaims:
     jti: str
     iat: int
     exp: int
+    bsh: str = ""
 
 
 def body_hash(body: bytes) -> str:
@@ -78,6 +80,27 @@ def issue_request_token(
     return jwt.encode(header, claims, private, algorithms=[ALGORITHM])
 
 
+def token_audience(token: str) -> str:
+    """Read `aud` from the claims (unverified) so the caller can rebuild the bound URL
+    before the body arrives; `verify_request_token` then checks it with the signature."""
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_CHARS:
+        raise BadToken("not a compact JWS")
+    try:
+        claims = parse_json(b64url_decode(token.split(".")[1]), TOKEN_LIMITS)
+    except (Malformed, ValueError) as exc:
+        raise BadToken("token claims are not base64url JSON") from exc
+    audience = claims.get("aud") if isinstance(claims, dict) else None
+    if not isinstance(audience, str) or not audience:
+        raise BadToken("token names no audience")
+    return audience
+
+
+def check_body(claims: RequestClaims, body: bytes) -> None:
+    """The body read after the token was verified must be the one it was bound to."""
+    if not claims.bsh or claims.bsh != body_hash(body):
+        raise BadToken("token bsh does not match this request")
+
+
 def token_key_id(token: str) -> str:
     """Read `kid` from the protected header (unverified) so the caller can pick the key."""
     header = _unverified_header(token)
@@ -94,9 +117,11 @@ def verify_request_token(
     audience: str,
     method: str,
     url: str,
-    body: bytes,
+    body: bytes | None,
     now: int | None = None,
 ) -> RequestClaims:
+    """Verify the token for this request. With `body=None` the body is not read yet: the
+    claims carry its bound hash and the caller must `check_body` once it has it."""
     header = _unverified_header(token)
     if header.get("kid") != key.key_id:
         raise BadToken("token key id does not match the chosen key")
@@ -116,7 +141,7 @@ def _check_claims(
     audience: str,
     method: str,
     url: str,
-    body: bytes,
+    body: bytes | None,
     now: int | None,
 ) -> RequestClaims:
     if any(name not in claims for name in _REQUIRED):
@@ -136,15 +161,19 @@ def _check_claims(
         "aud": audience,
         "htm": method.upper(),
         "htu": url,
-        "bsh": body_hash(body),
     }
+    if body is not None:
+        checks["bsh"] = body_hash(body)
     for name, expected in checks.items():
         if claims[name] != expected:
             raise BadToken(f"token {name} does not match this request")
     jti = claims["jti"]
     if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
         raise BadToken("token jti is invalid")
-    return RequestClaims(iss=key.area, aud=audience, jti=jti, iat=iat, exp=exp)
+    bsh = claims["bsh"]
+    if not isinstance(bsh, str):
+        raise BadToken("token bsh is invalid")
+    return RequestClaims(iss=key.area, aud=audience, jti=jti, iat=iat, exp=exp, bsh=bsh)
 
 
 def checked_header(token: str) -> dict[str, Any]:
@@ -154,10 +183,10 @@ def checked_header(token: str) -> dict[str, Any]:
 
 
 def _unverified_header(token: str) -> dict[str, Any]:
-    if not isinstance(token, str) or token.count(".") != 2 or len(token) > 8192:
+    if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_CHARS:
         raise BadToken("not a compact JWS")
     try:
-        header = json.loads(b64url_decode(token.split(".", 1)[0]))
+        header = parse_json(b64url_decode(token.split(".", 1)[0]), TOKEN_LIMITS)
     except (Malformed, ValueError) as exc:
         raise BadToken("token header is not base64url JSON") from exc
     if not isinstance(header, dict):

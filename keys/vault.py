@@ -36,7 +36,7 @@ class MasterKey:
     @classmethod
     def create_file(cls, path: Path) -> MasterKey:
         """Write a fresh key with mode 0600; never overwrites an existing file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = nacl.utils.random(MASTER_KEY_BYTES)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:

@@ -324,6 +324,8 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # The request that queued it (X-Request-ID), for the worker's log lines.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class UsedToken(Base):

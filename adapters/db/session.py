@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent
@@ -29,10 +33,25 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
+        _create_owner_only(make_url(url).database)
         engine = create_engine(url, **kwargs)
         _tune_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_owner_only(database: str | None) -> None:
+    """SQLite creates a missing database file with the process umask (often readable by
+    everyone); create it first, mode 0600, in an owner-only folder. Its -wal and -shm
+    files take the database file's mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _tune_sqlite(engine: Engine) -> None:
@@ -58,6 +77,14 @@ def _tune_sqlite(engine: Engine) -> None:
         # on a large log would otherwise stall every writer for its whole run.
         snapshot = connection.get_execution_options().get(SNAPSHOT, False)
         connection.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
+
+
+def is_outage(error: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (a restart, a failover,
+    a full disk, SQLite's lock wait running out): transient, retried later, never a bug."""
+    if isinstance(error, OperationalError | InterfaceError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
 class AppendOnlyViolation(RuntimeError):

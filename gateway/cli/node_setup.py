@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 
-from adapters.db import upgrade
+from adapters.db import current_revisions, head_revisions, upgrade
 from gateway.cli.root import area, current_node, friendly, main, read_json
+from gateway.config import ConfigError, Settings, unknown_variables
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
+from gateway.readiness import readiness
 from keys import MasterKey, fingerprint
 
 
@@ -32,6 +35,56 @@ def db_upgrade() -> None:
         MasterKey.load_file(key_file)
     upgrade(node.engine)
     click.echo("database is up to date")
+
+
+@db.command("current")
+@friendly
+def db_current() -> None:
+    """Print the schema revision the database is at, and the head this code expects."""
+    node = current_node()
+    current = sorted(current_revisions(node.engine)) or ["(none: never migrated)"]
+    click.echo(f"current: {', '.join(current)}")
+    click.echo(f"head:    {', '.join(sorted(head_revisions()))}")
+
+
+@db.command("check")
+@friendly
+def db_check() -> None:
+    """Exit 0 if the schema is at head, 1 (saying what to run) otherwise."""
+    node = current_node()
+    current, heads = current_revisions(node.engine), head_revisions()
+    if current != heads:
+        raise click.ClickException(
+            f"schema at {', '.join(sorted(current)) or 'nothing'}, head is "
+            f"{', '.join(sorted(heads))}: run `marac-gateway db upgrade`"
+        )
+    click.echo(f"schema at head {', '.join(sorted(heads))}")
+
+
+# --- config -----------------------------------------------------------------------------
+@main.group()
+def config() -> None:
+    """The node's settings."""
+
+
+@config.command("check")
+@friendly
+def config_check() -> None:
+    """Check every setting, then the database, schema, master key and area keys (what
+    `serve` and `worker` check before they start); exit 1 naming every problem."""
+    settings = Settings.from_env()
+    problems = [f"unknown setting {name}" for name in unknown_variables(os.environ)]
+    try:
+        settings.check_web()
+    except ConfigError as exc:
+        problems.append(str(exc))
+    for check in readiness(current_node()):
+        click.echo(f"{check.name}: {'ok' if check.ok else 'FAILED'} ({check.detail})")
+        if not check.ok:
+            problems.append(f"{check.name}: {check.detail}")
+    if problems:
+        raise click.ClickException("; ".join(problems))
+    click.echo("configuration ok")
 
 
 @area.command("create")

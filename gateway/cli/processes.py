@@ -9,6 +9,7 @@ import click
 
 from gateway.cli.root import app_factory, current_node, friendly, main
 from gateway.config import Settings
+from gateway.readiness import startup_checks
 
 
 # --- processes --------------------------------------------------------------------------
@@ -21,7 +22,9 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web app under gunicorn."""
     from gateway.serve import run_gunicorn
 
-    Settings.from_env().check_web()
+    settings = Settings.from_env()
+    settings.check_web()
+    startup_checks(current_node())
     run_gunicorn(app_factory(), host=host, port=port, workers=workers)
 
 
@@ -32,7 +35,9 @@ def worker(once: bool) -> None:
     """Deliver the outbox, send notifications and reminders (and, as it lands, expire flags)."""
     from gateway.worker import run_worker
 
-    handled = run_worker(current_node(), once=once)
+    node = current_node()
+    startup_checks(node)
+    handled = run_worker(node, once=once)
     if once:
         click.echo(f"handled {handled} outbox item(s)")
 

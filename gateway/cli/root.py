@@ -7,7 +7,7 @@ Every command is also reachable as `flask --app wsgi ...`."""
 from __future__ import annotations
 
 import json
-import logging
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 from flask import Flask, current_app, has_app_context
 
+from gateway import logs
 from gateway.config import ConfigError, Settings
 from gateway.errors import DomainError
 from gateway.node import Node, build_node
@@ -79,10 +80,10 @@ def read_json(path: str) -> dict[str, Any]:
 
 
 @click.group(help="MARAC Exchange Gateway node administration.")
+@click.version_option(package_name="marac-gateway", message="marac-gateway %(version)s")
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs full URLs at INFO; ours carry no personal data, but keep the noise down.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Read here, before the settings: a bad value is refused with the settings later.
+    logs.configure("text" if os.environ.get("GATEWAY_LOG_FORMAT", "").lower() == "text" else "json")
 
 
 @main.group()

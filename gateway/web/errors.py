@@ -113,21 +113,29 @@ def _http(error: HTTPException) -> Response:
     return response
 
 
-def _unexpected(error: Exception) -> Response:
+def plain_error(status: int, title: str, detail: str, **headers: str) -> Response:
+    """A plain HTTP error (type about:blank) to either audience: a problem document for
+    programs, the page for `status` for people."""
+    if for_machines():
+        doc = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+        response = problem_response(doc, status)
+    else:
+        response = error_page(status)
+    response.headers.update(headers)
+    return response
+
+
+def unexpected(error: Exception) -> Response:
     # The class name only: exception text can hold values from the request.
     log.error("unexpected %s", type(error).__name__)
-    if not for_machines():
-        return error_page(500)
-    doc = {
-        "type": "about:blank",
-        "title": "Internal Server Error",
-        "status": 500,
-        "detail": "Something went wrong on this node; nothing was stored. Try again.",
-    }
-    return problem_response(doc, 500)
+    return plain_error(
+        500,
+        "Internal Server Error",
+        "Something went wrong on this node; nothing was stored. Try again.",
+    )
 
 
 def install_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, _domain)
     app.register_error_handler(HTTPException, _http)
-    app.register_error_handler(Exception, _unexpected)
+    app.register_error_handler(Exception, unexpected)

@@ -14,6 +14,8 @@ from marshmallow import Schema, ValidationError, fields
 from schemas.common import AREA_CODE, UUIDString
 
 PAGE_DEFAULT, PAGE_MAX = 50, 200
+# base64url of a timestamp and a UUID is about 110 characters.
+CURSOR_MAX_CHARS = 200
 
 
 class Cursor(fields.String):
@@ -24,6 +26,8 @@ class Cursor(fields.String):
         self, value: Any, attr: str | None, data: Any, **kwargs: Any
     ) -> tuple[datetime, str]:
         raw = super()._deserialize(value, attr, data, **kwargs)
+        if len(raw) > CURSOR_MAX_CHARS:  # before decoding: the JSON inside nests nothing
+            raise ValidationError("Not a cursor from this API.")
         try:
             decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
             created, ident = decoded

@@ -67,8 +67,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("health.readyz", "GET"): row(200),
     ("health.metrics", "GET"): row(200),
     ("federation.bundle", "GET"): row(200),
-    # The request token is valid; the body `{}` is not an envelope.
-    ("federation.receive_envelope", "POST"): row(400),
+    # The request token is checked before the body is read: without one, 401; the peer's
+    # is valid, and the body `{}` is not an envelope.
+    ("federation.receive_envelope", "POST"): row(401, peer=400),
     ("ui.login", "GET"): row(200, **users(303)),
     ("ui.login_submit", "POST"): row(403, **users(401)),
     ("ui.second_factor", "GET"): row(303),

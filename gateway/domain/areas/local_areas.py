@@ -22,7 +22,15 @@ from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, Invalid, NotFound
-from keys import AreaSecretKeys, MasterKey, PublicAreaKey, b64url_encode, format_time, sign_document
+from keys import (
+    AreaSecretKeys,
+    CryptoError,
+    MasterKey,
+    PublicAreaKey,
+    b64url_encode,
+    format_time,
+    sign_document,
+)
 from schemas.common import AREA_CODE
 from schemas.wire.bundle import BUNDLE_KIND
 
@@ -260,3 +268,16 @@ def area_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
     with session.begin():
         rows = session.execute(select(Area.code, Area.name).where(Area.code.in_(wanted)))
         return {code: name for code, name in rows}
+
+
+def areas_whose_keys_do_not_open(session: Session, master: MasterKey, now: datetime) -> int:
+    """How many hosted areas have no current key that opens under this master key (a wrong
+    master key, a key past its validity): each would refuse every envelope sent to it."""
+    failing = 0
+    with session.begin():
+        for code in session.scalars(select(Area.code)):
+            try:
+                current_secret_keys(session, master, code, now)
+            except (NotFound, CryptoError):
+                failing += 1
+    return failing

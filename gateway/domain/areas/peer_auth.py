@@ -18,6 +18,8 @@ from keys import (
     ExpiredKey,
     PublicAreaKey,
     RequestClaims,
+    check_body,
+    token_audience,
     token_key_id,
     verify_request_token,
 )
@@ -81,6 +83,38 @@ def verify(
             body=body,
             now=int(now.timestamp()),
         )
+    except CryptoError as exc:
+        raise Unauthorized(f"Request token refused: {exc}.") from exc
+
+
+def verify_before_body(
+    session: Session, authorization: str | None, *, method: str, path: str, now: datetime
+) -> RequestClaims:
+    """Everything but the body binding, checked before the body is read: a stranger cannot
+    make this node read (up to its largest limit) a body no pinned key signed for.
+    `body_matches` finishes the check once the body is in. A token addressed to an area
+    this node does not host is refused as `wrong-addressee`, as the envelope would be."""
+    key = token_key(session, authorization, now)
+    token = bearer(authorization)
+    try:
+        audience = token_audience(token)
+        url = endpoint_url(session, audience, path)
+        return verify_request_token(
+            token,
+            key,
+            audience=audience,
+            method=method,
+            url=url,
+            body=None,
+            now=int(now.timestamp()),
+        )
+    except CryptoError as exc:
+        raise Unauthorized(f"Request token refused: {exc}.") from exc
+
+
+def body_matches(claims: RequestClaims, body: bytes) -> None:
+    try:
+        check_body(claims, body)
     except CryptoError as exc:
         raise Unauthorized(f"Request token refused: {exc}.") from exc
 

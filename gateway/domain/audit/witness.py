@@ -8,7 +8,6 @@ co-sign the new checkpoint (witnessing) and send the co-signature back, where it
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +32,7 @@ from gateway.domain.audit.checkpoints import (
 from gateway.domain.audit.log import fetch_nodes
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
-from gateway.errors import Conflict, Invalid, NotFound, Unauthorized, field_errors
+from gateway.errors import Conflict, Invalid, Malformed, NotFound, Unauthorized, field_errors
 from keys import (
     CryptoError,
     MasterKey,
@@ -43,6 +42,7 @@ from keys import (
     canonical_json,
     format_time,
     issue_request_token,
+    parse_json,
     sign_document,
     verify_document,
 )
@@ -149,7 +149,7 @@ def _ask(
     if response.status != 200:
         raise Conflict(f"The peer refused the consistency request (HTTP {response.status}).")
     try:
-        loaded: ConsistencyAnswer = ConsistencyAnswerSchema().load(json.loads(response.body))
+        loaded: ConsistencyAnswer = ConsistencyAnswerSchema().load(parse_json(response.body))
     except (ValueError, ValidationError) as exc:
         raise Conflict("The peer sent a malformed consistency answer.") from exc
     return loaded
@@ -344,11 +344,11 @@ def _store_cosignature(session: Session, area: str, witness: str, size: int, roo
 
 def _json(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = parse_json(body)
     except ValueError as exc:
-        raise Invalid("The body is not JSON.") from exc
+        raise Malformed("The body is not JSON.") from exc
     if not isinstance(document, dict):
-        raise Invalid("The body must be a JSON object.")
+        raise Malformed("The body must be a JSON object.")
     return document
 
 

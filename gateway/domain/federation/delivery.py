@@ -30,7 +30,14 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
-from keys import CryptoError, MasterKey, issue_request_token, sha256_hex, verify_document
+from keys import (
+    CryptoError,
+    MasterKey,
+    issue_request_token,
+    parse_json,
+    sha256_hex,
+    verify_document,
+)
 from schemas.wire.envelope import ENVELOPES_PATH
 from schemas.wire.receipt import RECEIPT_KIND, ReceiptSchema
 
@@ -65,6 +72,7 @@ class Claim:
     body: str
     digest: str
     created_at: datetime
+    request_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,7 @@ def claim_due(session: Session, *, now: datetime, lease: float, limit: int) -> l
                     body=envelope.body,
                     digest=envelope.digest,
                     created_at=item.created_at,
+                    request_id=item.request_id,
                 )
             )
         return claims
@@ -165,7 +174,7 @@ def _post(
 def _problem_slug(body: bytes) -> str:
     """The peer's problem type (our own fixed vocabulary), never its free text."""
     try:
-        kind = json.loads(body).get("type", "")
+        kind = parse_json(body).get("type", "")
     except (ValueError, AttributeError):
         return ""
     slug = str(kind).rsplit("/", 1)[-1][:40]
@@ -175,7 +184,7 @@ def _problem_slug(body: bytes) -> str:
 @owns_transaction
 def _check_receipt(session: Session, claim: Claim, text: str) -> None:
     try:
-        document = json.loads(text)
+        document = parse_json(text)
         receipt = ReceiptSchema().load(document)
     except (ValueError, ValidationError) as exc:
         raise DeliveryError("peer sent a malformed receipt", permanent=False) from exc

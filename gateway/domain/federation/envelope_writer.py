@@ -30,6 +30,7 @@ from gateway.domain.audit.log import Detail
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import OUTBOUND
+from gateway.logs import current_request_id
 from keys import AreaSecretKeys, MasterKey, canonical_json, seal_envelope
 
 # How an envelope leaves: proved and queued at once; held for a chair (logged, proved and
@@ -205,6 +206,7 @@ def queue_item(envelope_pk: int, now: datetime) -> OutboxItem:
         last_error=None,
         created_at=now,
         finished_at=None,
+        request_id=current_request_id(),
     )
 
 

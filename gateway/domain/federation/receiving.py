@@ -8,7 +8,7 @@ is idempotent by envelope id: a retry gets the byte-identical receipt and create
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,9 +33,11 @@ from gateway.domain.transfers.states import INBOUND
 from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
 from keys import (
     AreaSecretKeys,
+    BadJson,
     CryptoError,
     EnvelopeParts,
     ExpiredKey,
+    JsonLimits,
     MasterKey,
     RequestClaims,
     canonical_json,
@@ -43,11 +45,15 @@ from keys import (
     format_time,
     open_envelope,
     parse_envelope,
+    parse_json,
     sign_document,
     verify_envelope,
 )
 from schemas.wire.envelope import ENVELOPES_PATH, EnvelopeSchema
 from schemas.wire.receipt import RECEIPT_KIND
+
+# The ciphertext is one string as large as the sealed document it carries.
+WIRE_LIMITS = JsonLimits(max_string=None)
 
 
 @dataclass(frozen=True)
@@ -61,21 +67,21 @@ def receive_envelope(
     session: Session,
     master: MasterKey,
     *,
-    body: bytes,
+    read_body: Callable[[], bytes],
     authorization: str | None,
     now: datetime,
 ) -> Accepted:
+    """`read_body` is called only once the request token has verified, so a stranger
+    cannot make this node read a body up to the envelope limit."""
+    claims = peer_auth.verify_before_body(
+        session, authorization, method="POST", path=ENVELOPES_PATH, now=now
+    )
+    body = read_body()
+    peer_auth.body_matches(claims, body)
     wire = _parse_body(body)
     header = _load_header(wire)
-    claims = peer_auth.verify(
-        session,
-        authorization,
-        audience=header.recipient.area,
-        method="POST",
-        path=ENVELOPES_PATH,
-        body=body,
-        now=now,
-    )
+    if header.recipient.area != claims.aud:
+        raise Unauthorized("The token's audience is not the envelope's recipient.")
     if header.sender.area != claims.iss:
         raise Unauthorized("The token's issuer is not the envelope's sender.")
     to_area = header.recipient.area
@@ -110,9 +116,9 @@ def _parse_parts(wire: dict[str, Any]) -> EnvelopeParts:
 
 def _parse_body(body: bytes) -> dict[str, Any]:
     try:
-        wire = json.loads(body)
-    except ValueError as exc:
-        raise Malformed("The body is not JSON.") from exc
+        wire = parse_json(body, WIRE_LIMITS)
+    except BadJson as exc:
+        raise Malformed(f"The body is not acceptable JSON: {exc}.") from exc
     if not isinstance(wire, dict):
         raise Malformed("The body must be a JSON object.")
     return wire

@@ -10,7 +10,6 @@ calling area (DESIGN section 4), a local one in-process under the area's own nam
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,7 +22,14 @@ from adapters.peer_client import PeerClient, PeerUnreachable, check_peer_url
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.identity.rate_limits import RateLimit
 from gateway.errors import DomainError
-from keys import MasterKey, b64url_decode, b64url_encode, canonical_json, issue_request_token
+from keys import (
+    MasterKey,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+    issue_request_token,
+    parse_json,
+)
 from schemas.common import AREA_CODE
 from schemas.wire.flags import (
     MAX_ELEMENTS,
@@ -228,7 +234,7 @@ def _post(
     if schema is None:
         return None
     try:
-        return json.loads(response.body)
+        return parse_json(response.body)
     except ValueError as exc:
         raise RoleUnavailable(f"The {_name(path)} sent a malformed answer.") from exc
 

@@ -4,7 +4,6 @@ call the same service an area on this node calls in-process."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -25,7 +24,7 @@ from gateway.domain.flags.roles import (
 )
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
-from keys import b64url_decode, b64url_encode
+from keys import b64url_decode, b64url_encode, parse_json
 from schemas.wire.flags import (
     Delivery,
     DeliverySchema,
@@ -46,7 +45,7 @@ T = TypeVar("T")
 
 def _object(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
+        data = parse_json(raw)
     except ValueError as exc:
         raise Malformed("The body is not JSON.") from exc
     if not isinstance(data, dict):

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from marshmallow import ValidationError
 
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, TRANSFERS_READ
 from gateway.domain.schedule import meetings
-from gateway.errors import Invalid, Malformed, NotFound, field_errors
+from gateway.errors import Invalid, NotFound, field_errors
 from gateway.web import node
-from gateway.web.api.common import api
+from gateway.web.api.common import api, json_object
 from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.areas import (
@@ -31,12 +31,7 @@ READERS = [COORDINATOR, CHAIR, AUDITOR, ADMIN]
 
 
 def _body() -> Any:
-    if not request.is_json:
-        raise Malformed("Send a JSON object (Content-Type: application/json).")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Malformed("The body is not a JSON object.")
-    return body
+    return json_object()
 
 
 def _code(code: str) -> str:

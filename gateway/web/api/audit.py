@@ -18,9 +18,9 @@ from gateway.domain.audit import events, reports, subject, verify
 from gateway.domain.audit.export import day_range
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import AUDIT_READ, AUDITOR
-from gateway.errors import Invalid, Malformed, field_errors
+from gateway.errors import Invalid, field_errors
 from gateway.web import node
-from gateway.web.api.common import api
+from gateway.web.api.common import api, json_object
 from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.audit import (
@@ -125,10 +125,7 @@ def disclosure_report() -> Response:
 )
 def subject_access() -> Response:
     """Subject access and court orders (seed 004 ISP 9). The person is in the body."""
-    body = request.get_json(silent=True) if request.is_json else None
-    if not isinstance(body, dict):
-        raise Malformed("Send a JSON object (Content-Type: application/json).")
-    asked = _load(SubjectRequestSchema(), body)
+    asked = _load(SubjectRequestSchema(), json_object())
     area = _area(asked.area)
     person = subject.Person(asked.given_names, asked.family_name, asked.date_of_birth)
     principal = current_principal()

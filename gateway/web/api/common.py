@@ -10,6 +10,7 @@ from flask import Blueprint, request
 
 from gateway.domain.transfers import reading
 from gateway.errors import Malformed, NotFound
+from gateway.web.limits import require_utf8
 from schemas.api.transfers import TransferItemSchema
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -18,6 +19,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v1")
 def json_object() -> dict[str, Any]:
     if not request.is_json:
         raise Malformed("Send a JSON object (Content-Type: application/json).")
+    require_utf8()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise Malformed("The body is not a JSON object.")

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload
 from authlib.oauth2.rfc6749 import AuthorizationServer, ClientMixin, OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidRequestError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import ClientCredentialsGrant
 from flask import Request, Response, json
 from flask import request as flask_request
@@ -50,6 +50,8 @@ def _oauth_type(code: object) -> str:
 
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+# Form fields that each authenticate a client on their own.
+BODY_CREDENTIALS = ("client_secret", "client_assertion")
 
 
 class _Client(ClientMixin):  # type: ignore[misc]
@@ -193,5 +195,16 @@ _server = TokenServer()
     security=[{"basic": []}, {}],
 )
 def token() -> Response:
+    if _authenticates_twice(flask_request):
+        error = InvalidRequestError(description="Use one client authentication method.")
+        refused: Response = _server.handle_error_response(None, error)
+        return refused
     response: Response = _server.create_token_response()
     return response
+
+
+def _authenticates_twice(request: Request) -> bool:
+    """RFC 6749 section 2.3: a client MUST NOT use more than one authentication method in a
+    request; Authlib would answer for whichever it tries first."""
+    in_body = [name for name in BODY_CREDENTIALS if name in request.form]
+    return len(in_body) > 1 or (bool(in_body) and "Authorization" in request.headers)

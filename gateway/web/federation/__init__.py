@@ -12,8 +12,8 @@ from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.receiving import receive_envelope as accept
 from gateway.domain.flags import serving
-from gateway.errors import UnsupportedMediaType
 from gateway.web import node
+from gateway.web.limits import require_json
 from schemas.wire.flags import SCORED_MATCH_MEDIA_TYPE
 
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
@@ -22,14 +22,13 @@ log = logging.getLogger("gateway.federation")
 
 @federation.post("/envelopes")
 def receive_envelope() -> Response:
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("Envelopes are sent as application/json.")
+    require_json("Envelopes")
     current = node()
     with current.sessions() as session:
         result = accept(
             session,
             current.master,
-            body=request.get_data(cache=False),
+            read_body=lambda: request.get_data(cache=False),
             authorization=request.headers.get("Authorization"),
             now=utcnow(),
         )
@@ -49,8 +48,7 @@ def bundle(code: str) -> Response:
 @federation.post("/audit/consistency")
 def audit_consistency() -> Response:
     """A peer holding our checkpoints asks us to prove our log still extends them."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("Requests are sent as application/json.")
+    require_json()
     current = node()
     with current.sessions() as session:
         answer = witness.answer_consistency(
@@ -64,8 +62,7 @@ def audit_consistency() -> Response:
 
 
 def _flag_role(serve: Any, status: int = 200, **options: Any) -> Response:
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("Requests are sent as application/json.")
+    require_json()
     current = node()
     with current.sessions() as session:
         answer = serve(
@@ -111,8 +108,7 @@ def flag_verifications() -> Response:
 @federation.post("/audit/cosignatures")
 def audit_cosignature() -> Response:
     """A peer that verified our log co-signs a checkpoint of it (witnessing)."""
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("Requests are sent as application/json.")
+    require_json()
     current = node()
     with current.sessions() as session:
         witness.accept_cosignature(
