@@ -167,7 +167,11 @@ def hand_over(
     token = token or request_token(sender, claim, receiver, posted, now)
     with receiver.session() as session:
         return receiving.receive_envelope(
-            session, receiver.master, body=posted, authorization=f"Bearer {token}", now=now
+            session,
+            receiver.master,
+            read_body=lambda: posted,
+            authorization=f"Bearer {token}",
+            now=now,
         )
 
 

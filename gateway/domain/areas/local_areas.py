@@ -270,6 +270,7 @@ def area_names(session: Session, codes: Iterable[str]) -> dict[str, str]:
         return {code: name for code, name in rows}
 
 
+@owns_transaction
 def areas_whose_keys_do_not_open(session: Session, master: MasterKey, now: datetime) -> int:
     """How many hosted areas have no current key that opens under this master key (a wrong
     master key, a key past its validity): each would refuse every envelope sent to it."""
