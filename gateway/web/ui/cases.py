@@ -22,13 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
-from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from gateway.domain.areas import local_areas, peers
@@ -51,12 +49,10 @@ from gateway.web.api.common import canonical_id
 from gateway.web.downloads import attachment
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import case_content as words
+from gateway.web.ui import case_forms
 from gateway.web.ui.forms import (
     CHECKBOXES,
-    DATE,
     RADIOS,
-    TEXTAREA,
-    YESNO,
     Question,
     anchors,
     nest,
@@ -64,10 +60,7 @@ from gateway.web.ui.forms import (
     read_answers,
 )
 from gateway.web.ui.layout import FORM, ErrorMap
-from schemas.wire.acknowledgement import ACCEPTED, REDIRECTED
-from schemas.wire.document import KINDS
 from schemas.wire.forward_permission import GRANTED, load_forward_body
-from schemas.wire.forward_permission import REASONS as FORWARD_REASONS
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -253,36 +246,6 @@ def document(transfer_id: str, document_id: str) -> Response:
 # --- forms: the answers as the API's bodies -----------------------------------------------
 
 
-def _person(prefix: str) -> list[Question]:
-    return [
-        Question(f"{prefix}.name", "Your name", required=True, width="govuk-!-width-one-half"),
-        Question(
-            f"{prefix}.role",
-            "Your role",
-            hint="For example, MARAC coordinator",
-            required=True,
-            width="govuk-!-width-one-half",
-        ),
-    ]
-
-
-def _typed(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str, Any]:
-    """What was typed, back in the boxes after a refusal (never in a message)."""
-    shown: dict[str, Any] = {}
-    for q in questions:
-        if q.kind == DATE:
-            shown[q.path] = {box: form.get(f"{q.id}-{box}") for box in ("day", "month", "year")}
-        elif q.kind == CHECKBOXES:
-            shown[q.path] = {"chosen": form.getlist(q.id)}
-        else:
-            shown[q.path] = {"text": form.get(q.id), "choice": form.get(q.id)}
-    return shown
-
-
-def _defaults(questions: Sequence[Question], **values: Any) -> dict[str, Any]:
-    return {q.path: values[q.path] for q in questions if q.path in values}
-
-
 def _submit(
     transfer_id: str,
     questions: Sequence[Question],
@@ -298,7 +261,7 @@ def _submit(
             call(db, body(answers))
     except Invalid as exc:
         found = problems(exc.errors or {}, questions) or {FORM: exc.detail}
-        return None, _worded(found, questions), exc.status
+        return None, case_forms.worded(found, questions), exc.status
     except (Conflict, Restricted) as exc:
         return None, {FORM: exc.detail}, exc.status
     target = url_for("cases.done", transfer_id=transfer_id, action=done)
@@ -306,36 +269,6 @@ def _submit(
 
 
 # A missing answer in the words GOV.UK uses for it (what to do, not the question again).
-MISSING = {
-    "status": "Select whether you accept or redirect the case",
-    "idva_referred": "Select yes if a referral to the IDVA service has been made",
-    "redirect_to": "Select the area the case should go to",
-    "what": "Select what you need from the sending area",
-    "forward_to": "Select the area you want to forward the case to",
-    "reason": "Select why you want to forward the case",
-    "to_area": "Select the area to forward the case to",
-    "acknowledged_by.name": "Enter your name",
-    "acknowledged_by.role": "Enter your role",
-    "requested_by.name": "Enter your name",
-    "requested_by.role": "Enter your role",
-}
-
-
-def _worded(errors: ErrorMap, questions: Sequence[Question]) -> dict[str, str]:
-    kinds = {q.path: q.kind for q in questions}
-    worded = {}
-    for path, message in errors.items():
-        missing = message.startswith(("Select ", "Enter ", "Required when"))
-        if path == "listed_for" and missing:
-            message = (
-                "Enter the date of the meeting the case is listed for"
-                if kinds.get(path) == DATE
-                else "Select the meeting the case is listed for"
-            )
-        elif missing and path in MISSING:
-            message = MISSING[path]
-        worded[path] = message
-    return worded
 
 
 def _form_page(
@@ -347,7 +280,7 @@ def _form_page(
     values: Mapping[str, Any],
     **context: Any,
 ) -> Response:
-    shown = _typed(request.form, questions) if request.method == "POST" else values
+    shown = case_forms.typed(request.form, questions) if request.method == "POST" else values
     return _page(
         template,
         status,
@@ -370,70 +303,7 @@ def _peer_choices(found: Case) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _without_blank(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in data.items() if v is not None}
-
-
 # --- acknowledge ----------------------------------------------------------------------------
-
-
-def _ack_questions(found: Case, dates: Sequence[date]) -> list[Question]:
-    upcoming = [d for d in dates if d >= utcnow().date()] or list(dates)
-    listed = (
-        Question(
-            "listed_for",
-            "Which meeting is the case listed for?",
-            kind=RADIOS,
-            options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming),
-        )
-        if dates
-        else Question(
-            "listed_for",
-            "Which meeting is the case listed for?",
-            kind=DATE,
-            hint="For example, 27 3 2027",
-        )
-    )
-    return [
-        Question(
-            "status",
-            "What is your answer?",
-            kind=RADIOS,
-            options=(
-                (ACCEPTED, "Accept the case and list it for a meeting"),
-                (REDIRECTED, "Redirect it to the area it belongs to"),
-            ),
-        ),
-        listed,
-        Question("idva_referred", "Has a referral to the IDVA service been made?", kind=YESNO),
-        Question(
-            "receiving_case_ref",
-            "Your case reference (optional)",
-            hint="Your own reference for this case, if you have one",
-            width="govuk-input--width-20",
-        ),
-        Question(
-            "redirect_to",
-            "Which area should the case go to?",
-            kind=RADIOS,
-            options=_peer_choices(found),
-        ),
-        Question("note", "Note for the sending area (optional)", kind=TEXTAREA),
-        *_person("acknowledged_by"),
-    ]
-
-
-ACCEPT_ONLY = ("listed_for", "receiving_case_ref")
-REDIRECT_ONLY = ("redirect_to",)
-
-
-def _ack_body(answers: dict[str, Any]) -> dict[str, Any]:
-    """The branch not chosen is hidden on the page (conditional reveal), so its answers
-    are not part of the answer."""
-    chosen = answers.get("status")
-    dropped = REDIRECT_ONLY if chosen == ACCEPTED else ACCEPT_ONLY if chosen == REDIRECTED else ()
-    kept = {k: v for k, v in answers.items() if k not in dropped}
-    return _without_blank(nest(kept)) | {"idva_referred": kept.get("idva_referred")}
 
 
 @cases.route("/cases/<transfer_id>/acknowledge", methods=["GET", "POST"])
@@ -443,7 +313,7 @@ def acknowledge(transfer_id: str) -> Response:
     found = _case(principal, transfer_id)
     with node().sessions() as db:
         dates = meetings.schedule(db, principal, _area(found.transfer)).meeting_dates
-    questions = _ack_questions(found, dates)
+    questions = case_forms.acknowledge_questions(dates, _peer_choices(found), utcnow().date())
     errors: ErrorMap = {}
     status = 200
     if request.method == "POST":
@@ -454,7 +324,9 @@ def acknowledge(transfer_id: str) -> Response:
                 db, current.master, principal, transfer_id, data, utcnow()
             )
 
-        done, errors, status = _submit(transfer_id, questions, call, _ack_body, "acknowledged")
+        done, errors, status = _submit(
+            transfer_id, questions, call, case_forms.acknowledgement_body, "acknowledged"
+        )
         if done is not None:
             return done
     return _form_page(
@@ -471,26 +343,12 @@ def acknowledge(transfer_id: str) -> Response:
 # --- ask for more information ----------------------------------------------------------------
 
 
-def _request_questions() -> list[Question]:
-    return [
-        Question(
-            "what",
-            "What do you need from the sending area?",
-            kind=CHECKBOXES,
-            hint="Select all that apply",
-            options=tuple((kind, words.words(words.DOCUMENT_KINDS, kind)) for kind in KINDS),
-        ),
-        Question("note", "Anything else they should know (optional)", kind=TEXTAREA),
-        *_person("requested_by"),
-    ]
-
-
 @cases.route("/cases/<transfer_id>/request-information", methods=["GET", "POST"])
 @requires(roles=ACTORS)
 def request_information(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
-    questions = _request_questions()
+    questions = case_forms.request_questions()
     errors: ErrorMap = {}
     status = 200
     if request.method == "POST":
@@ -502,7 +360,7 @@ def request_information(transfer_id: str) -> Response:
             )
 
         def body(answers: dict[str, Any]) -> dict[str, Any]:
-            return _without_blank(nest(answers)) | {"what": answers.get("what") or []}
+            return case_forms.without_blank(nest(answers)) | {"what": answers.get("what") or []}
 
         done, errors, status = _submit(transfer_id, questions, call, body, "information-requested")
         if done is not None:
@@ -524,31 +382,12 @@ def request_information(transfer_id: str) -> Response:
 # --- forwarding -------------------------------------------------------------------------------
 
 
-def _ask_forward_questions(found: Case) -> list[Question]:
-    return [
-        Question(
-            "forward_to",
-            "Which area do you want to forward the case to?",
-            kind=RADIOS,
-            options=_peer_choices(found),
-        ),
-        Question(
-            "reason",
-            "Why?",
-            kind=RADIOS,
-            options=tuple((r, words.words(words.REASONS, r)) for r in FORWARD_REASONS),
-        ),
-        Question("note", "Note for the sending area (optional)", kind=TEXTAREA),
-        *_person("requested_by"),
-    ]
-
-
 @cases.route("/cases/<transfer_id>/ask-forward", methods=["GET", "POST"])
 @requires(roles=ACTORS)
 def ask_forward(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
-    questions = _ask_forward_questions(found)
+    questions = case_forms.ask_forward_questions(_peer_choices(found))
     errors: ErrorMap = {}
     status = 200
     if request.method == "POST":
@@ -560,7 +399,7 @@ def ask_forward(transfer_id: str) -> Response:
             )
 
         def body(answers: dict[str, Any]) -> dict[str, Any]:
-            return _without_blank(nest(answers))
+            return case_forms.without_blank(nest(answers))
 
         done, errors, status = _submit(transfer_id, questions, call, body, "forward-asked")
         if done is not None:
