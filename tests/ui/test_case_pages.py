@@ -15,11 +15,18 @@ from flask.testing import FlaskClient
 from support.site import PEER, A, B, Site, csrf_from, make_site
 
 from gateway.devtools.samples import sample_transfer
-from gateway.domain.casework import documents, forwarding, withdrawal
+from gateway.domain.casework import (
+    acknowledgements,
+    documents,
+    forwarding,
+    information_requests,
+    withdrawal,
+)
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import meetings
 
+WEST = "west-fen"
 CANARY_NAME = "Quillonbright"
 CANARY_REF = "CANARY-REF-7781"
 TITLE = re.compile(r"<title>(.*?)</title>", re.S)
@@ -264,7 +271,13 @@ def test_ask_for_more_information(site: Site) -> None:
     visits.check_no_canary()
 
 
-def test_ask_permission_then_forward_once_granted(site: Site) -> None:
+def test_ask_permission_then_forward_to_a_third_node_once_granted(
+    site: Site, node_factory: Any
+) -> None:
+    west = node_factory("west")
+    west.create_area(WEST)
+    west.import_peer(site.north.bundle(A))
+    site.north.import_peer(west.bundle(WEST))
     transfer_id = canary(site)
     browser = signed_in(site, "coord", "coordinator")
     visits = Visits()
@@ -274,7 +287,7 @@ def test_ask_permission_then_forward_once_granted(site: Site) -> None:
         browser,
         f"/cases/{transfer_id}/ask-forward",
         {
-            "forward_to": B,
+            "forward_to": WEST,
             "reason": "relocation_permanent",
             "requested_by-name": "Cora",
             "requested_by-role": "Coordinator",
@@ -302,7 +315,7 @@ def test_ask_permission_then_forward_once_granted(site: Site) -> None:
     assert site.south.deliver() == 1
     case = visits.get(browser, f"/cases/{transfer_id}")
     assert "Forward this case" in case.text
-    done = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": B})
+    done = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
     assert done.status_code == 303, done.text
     confirmation = visits.get(browser, done.headers["Location"])
     assert "Case forwarded" in confirmation.text
@@ -311,6 +324,10 @@ def test_ask_permission_then_forward_once_granted(site: Site) -> None:
     outbound = visits.get(browser, f"/cases/{onward[1]}")
     assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in outbound.text
     assert f"/cases/{onward[1]}/withdraw" in outbound.text
+    # The case arrives at the third node, from this area, sealed again.
+    assert site.north.deliver() == 1
+    arrived = west.transfers(WEST)
+    assert len(arrived) == 1 and arrived[0].from_area == A
     visits.check_no_canary()
 
 
@@ -361,3 +378,62 @@ def test_a_case_withdrawn_before_it_was_opened_is_gone(site: Site) -> None:
     auditor = signed_in(site, "audit", "auditor")
     metadata = auditor.get(f"/cases/{transfer_id}")
     assert metadata.status_code == 200 and "Withdrawn by the sending area" in metadata.text
+
+
+def test_the_sender_sees_the_receipt_the_answer_and_open_requests(site: Site) -> None:
+    transfer_id = site.outbound(A)
+    assert site.north.deliver() == 1
+    received = next(t for t in site.south.transfers(PEER) if t.direction == "inbound")
+    listed = (utcnow() + timedelta(days=5)).date()
+    asker = {"name": "Sam", "role": "MARAC coordinator"}
+    with site.south.node.sessions() as db:
+        information_requests.request_information(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            received.id,
+            {"what": ["minutes"], "requested_by": asker},
+            utcnow(),
+        )
+    with site.south.node.sessions() as db:
+        acknowledgements.acknowledge(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            received.id,
+            {
+                "status": "accepted",
+                "listed_for": listed.isoformat(),
+                "idva_referred": True,
+                "acknowledged_by": asker,
+            },
+            utcnow(),
+        )
+    assert site.south.deliver() == 2
+    browser = signed_in(site, "coord", "coordinator")
+    page = browser.get(f"/cases/{transfer_id}")
+    assert page.status_code == 200
+    assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in page.text
+    assert "Delivery receipt" in page.text and "No receipt yet" not in page.text
+    assert "Accepted and listed for a meeting" in page.text
+    assert listed.strftime("%-d %B %Y") in page.text
+    request_id = site.north.scalar("SELECT request_id FROM information_requests")
+    assert f"/cases/{transfer_id}/requests/{request_id}/answer" in page.text
+    assert f"/cases/{transfer_id}/withdraw" in page.text
+    assert f"/cases/{transfer_id}/repeat-incident" in page.text
+    # The sender's own case content is readable by its coordinator.
+    assert "Before you contact anyone" in page.text
+
+
+def test_an_overdue_acknowledgement_is_bannered_with_its_due_day(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    assert "The acknowledgement is overdue." not in browser.get(f"/cases/{transfer_id}").text
+    site.sql(
+        "UPDATE transfers SET created_at = :at WHERE id = :id",
+        at=utcnow() - timedelta(days=14),
+        id=transfer_id,
+    )
+    page = browser.get(f"/cases/{transfer_id}")
+    assert "The acknowledgement is overdue." in page.text
+    assert "Acknowledgement due by" in page.text

@@ -142,6 +142,15 @@ def kinds(what: Iterable[str]) -> str:
     return ", ".join(words(DOCUMENT_KINDS, kind) for kind in what) or NOT_GIVEN
 
 
+def answer(status: str) -> str:
+    """The receiving area's answer to an outbound transfer, as far as the sender knows."""
+    return {
+        "acknowledged": "Accepted and listed for a meeting",
+        "redirected": "Redirected to another area",
+        "withdrawn": "None: the transfer was withdrawn",
+    }.get(status, "Not yet")
+
+
 def status_tag(status: str) -> dict[str, str]:
     text, colour = STATUSES.get(status, (words({}, status), "govuk-tag--grey"))
     return {"text": text, "classes": colour}
