@@ -423,6 +423,15 @@ def test_the_sender_sees_the_receipt_the_answer_and_open_requests(site: Site) ->
     assert f"/cases/{transfer_id}/repeat-incident" in page.text
     # The sender's own case content is readable by its coordinator.
     assert "Before you contact anyone" in page.text
+    # The acknowledgement opens on its own page, audited.
+    views = re.findall(rf'href="(/cases/{transfer_id}/messages/[0-9a-f-]+)"', page.text)
+    shown = [browser.get(url).text for url in views]
+    answer = next(text for text in shown if '<h1 class="govuk-heading-l">Acknowledgement' in text)
+    assert "Accepted and listed for a meeting" in answer and "Sam, MARAC coordinator" in answer
+    opened = site.north.scalar("SELECT count(*) FROM audit_events WHERE action = 'message.opened'")
+    assert opened == len(views) == 2
+    auditor = signed_in(site, "audit", "auditor")
+    assert auditor.get(views[0]).status_code == 403
 
 
 def test_an_overdue_acknowledgement_is_bannered_with_its_due_day(site: Site) -> None:

@@ -448,3 +448,64 @@ def who(actor: Mapping[str, str] | None) -> str:
         return "A connected case system"
     role = actor.get("role")
     return role.capitalize() if role else "Someone in this area"
+
+
+# A reply's payload (gateway/domain/casework/messages.py), field by field in words.
+MESSAGE_LABELS = {
+    "status": "Answer",
+    "listed_for": "Listed for",
+    "idva_referred": "Referral to the IDVA service made",
+    "receiving_case_ref": "Their case reference",
+    "redirect_to": "Redirected to",
+    "note": "Note",
+    "acknowledged_by": "Acknowledged by",
+    "what": "Asked for",
+    "requested_by": "Asked by",
+    "reason": "Reason",
+    "withdrawn_by": "Withdrawn by",
+    "kind": "What this is",
+    "forward_to": "Third area",
+    "decided_by": "Decided by",
+    "incident_date": "Date of the incident",
+    "summary": "Summary",
+    "reported_by": "Reported by",
+    "last_referral_date": "Date of the last referral",
+}
+MESSAGE_SKIPPED = frozenset({"schema_version", "from_area", "to_area", "request_id"})
+ANSWERS = {"accepted": "Accepted and listed for a meeting", "redirected": "Redirected"}
+PERMISSION_KINDS = {
+    "request": "A request for permission to forward",
+    "grant": "Permission granted",
+    "refusal": "Permission refused",
+}
+AREA_FIELDS = frozenset({"redirect_to", "forward_to"})
+
+
+def message_rows(kind: str, content: Mapping[str, Any], names: Mapping[str, str]) -> list[Row]:
+    """The opened reply's fields in words, in the payload's order."""
+    return [
+        (MESSAGE_LABELS.get(key, words({}, key)), _message_value(kind, key, value, names))
+        for key, value in content.items()
+        if key not in MESSAGE_SKIPPED
+    ]
+
+
+def _message_value(kind: str, key: str, value: Any, names: Mapping[str, str]) -> str:
+    if value is None:
+        return NOT_GIVEN
+    if key in AREA_FIELDS and isinstance(value, str):
+        return names.get(value, value)
+    if key == "what" and isinstance(value, list):
+        return kinds(value)
+    if key == "status":
+        return words(ANSWERS, str(value))
+    if key == "kind":
+        return words(PERMISSION_KINDS, str(value))
+    if key == "reason":
+        table = WITHDRAWAL_REASONS if kind == "withdrawal" else REASONS
+        return words(table, str(value))
+    if isinstance(value, Mapping):
+        return ", ".join(str(v) for v in value.values() if v not in (None, "")) or NOT_GIVEN
+    if key.endswith("date") or key == "listed_for":
+        return long_date(str(value))
+    return _text(value)

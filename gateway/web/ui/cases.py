@@ -243,6 +243,29 @@ def document(transfer_id: str, document_id: str) -> Response:
     return attachment(opened)
 
 
+@cases.get("/cases/<transfer_id>/messages/<envelope_id>")
+@requires(roles=DOWNLOADERS)
+def message(transfer_id: str, envelope_id: str) -> Response:
+    """One reply opened: decrypted in memory and audited as the API's getMessage."""
+    canonical_id(transfer_id)
+    canonical_id(envelope_id)
+    current = node()
+    with current.sessions() as db:
+        opened = messages.open_message(
+            db, current.master, current_principal(), transfer_id, envelope_id, utcnow()
+        )
+        names = _area_names(db)
+    kind = opened.message.type
+    return _page(
+        "cases/message.html",
+        transfer=opened.transfer,
+        message=opened.message,
+        heading=words.words(words.MESSAGE_TYPES, kind),
+        rows=words.message_rows(kind, opened.content, names),
+        words=words,
+    )
+
+
 # --- forms: the answers as the API's bodies -----------------------------------------------
 
 
