@@ -187,6 +187,7 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     form = visits.get(browser, url)
     assert form.status_code == 200
     assert f'value="{meeting.isoformat()}"' in form.text
+    assert ">None<" not in form.text
 
     refused = visits.post(browser, url, {"status": "accepted", **PERSON})
     assert refused.status_code == 422

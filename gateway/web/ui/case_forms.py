@@ -51,7 +51,7 @@ def typed(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str,
         elif q.kind == CHECKBOXES:
             shown[q.path] = {"chosen": form.getlist(q.id)}
         else:
-            shown[q.path] = {"text": form.get(q.id), "choice": form.get(q.id)}
+            shown[q.path] = {"text": form.get(q.id, ""), "choice": form.get(q.id)}
     return shown
 
 

@@ -303,7 +303,9 @@ def _form_page(
     values: Mapping[str, Any],
     **context: Any,
 ) -> Response:
-    shown = case_forms.typed(request.form, questions) if request.method == "POST" else values
+    given = case_forms.typed(request.form, questions) if request.method == "POST" else values
+    # Every box gets a value: the textarea macro would print a missing one as "None".
+    shown = {q.path: {"text": ""} | dict(given.get(q.path) or {}) for q in questions}
     return _page(
         template,
         status,
