@@ -454,3 +454,23 @@ def test_an_overdue_acknowledgement_is_bannered_with_its_due_day(site: Site) -> 
     page = browser.get(f"/cases/{transfer_id}")
     assert "The acknowledgement is overdue." in page.text
     assert "Acknowledgement due by" in page.text
+
+
+def test_a_reply_whose_delivery_failed_can_be_sent_again(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    done = visits.post(
+        browser,
+        f"/cases/{transfer_id}/request-information",
+        {"what": ["minutes"], "requested_by-name": "Cora", "requested_by-role": "Coordinator"},
+    )
+    assert done.status_code == 303
+    site.sql("UPDATE outbox SET status = 'failed'")
+    page = visits.get(browser, f"/cases/{transfer_id}")
+    resend = re.search(rf'action="(/cases/{transfer_id}/messages/[0-9a-f-]+/resend)"', page.text)
+    assert resend and "Send again" in page.text
+    assert "Not delivered" in page.text
+    # A request this area made is not one it answers.
+    assert "/answer" not in page.text
+    visits.check_no_canary()

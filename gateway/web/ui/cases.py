@@ -165,7 +165,7 @@ def case(transfer_id: str) -> Response:
         named=[p for p in people if p.named],
         actions=_actions(found) if principal.may_send(area) else [],
         may_read=principal.may_read_content(area),
-        links=_outbound_links(found) if found.transfer.direction == OUTBOUND else {},
+        links=_links(found) if principal.may_send(area) else {},
         words=words,
     )
 
@@ -180,7 +180,7 @@ def _actions(found: Case) -> list[tuple[str, str]]:
     if t.direction == OUTBOUND:
         if t.status == WITHDRAWN:
             return []
-        links = _outbound_links(found)
+        links = _links(found)
         return [
             (links["repeat"], "Report a repeat incident"),
             (links["withdraw"], "Withdraw this transfer"),
@@ -204,21 +204,24 @@ def _colleagues(principal: Principal, transfer_id: str) -> list[restriction.Coll
         return restriction.colleagues(db, principal, transfer_id)
 
 
-def _outbound_links(found: Case) -> dict[str, Any]:
-    """The sending area's actions, served by their own pages under these paths."""
+def _links(found: Case) -> dict[str, Any]:
+    """Steps served by their own pages under these paths: the sending area's (withdraw,
+    report a repeat incident, answer a request for information or to forward) and either
+    side's sending again of a reply whose delivery failed."""
     base = f"/cases/{found.transfer.id}"
+    sender = found.transfer.direction == OUTBOUND
     return {
         "withdraw": _href(base + "/withdraw"),
         "repeat": _href(base + "/repeat-incident"),
         "answer": {
             r.id: _href(f"{base}/requests/{r.id}/answer")
             for r in found.requests
-            if r.direction == INBOUND and r.status == OPEN
+            if sender and r.direction == INBOUND and r.status == OPEN
         },
         "decide": {
             p.request_id: _href(f"{base}/forward-requests/{p.request_id}")
             for p in found.permissions
-            if p.status == forward_permission.REQUESTED
+            if sender and p.status == forward_permission.REQUESTED
         },
         "resend": {
             m.envelope_id: _href(f"{base}/messages/{m.envelope_id}/resend")
