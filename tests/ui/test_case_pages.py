@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from support.site import PEER, A, B, Site, csrf_from, make_site
+from support.site import PASSWORD, PEER, A, B, Site, csrf_from, make_site
 
 from gateway.devtools.samples import sample_transfer
 from gateway.domain.casework import (
@@ -23,6 +23,7 @@ from gateway.domain.casework import (
     withdrawal,
 )
 from gateway.domain.clock import utcnow
+from gateway.domain.identity import users
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import meetings
 
@@ -474,3 +475,26 @@ def test_a_reply_whose_delivery_failed_can_be_sent_again(site: Site) -> None:
     # A request this area made is not one it answers.
     assert "/answer" not in page.text
     visits.check_no_canary()
+
+
+def test_a_case_of_another_of_the_persons_areas_says_so(site: Site) -> None:
+    transfer_id = canary(site)
+    person = site.add_user("both", A, "coordinator")
+    with site.north.node.sessions() as db:
+        users.add_user_role(
+            db,
+            site.north.node.master,
+            email=person.email,
+            area=B,
+            role="coordinator",
+            password=PASSWORD,
+            now=utcnow(),
+        )
+    browser = site.login(person)
+    # Working in Eastmoor (the first of the areas by code): the Northshire case says so.
+    page = browser.get(f"/cases/{transfer_id}")
+    assert page.status_code == 200
+    assert "This case belongs to Northshire MARAC" in page.text
+    home = browser.get("/area")
+    browser.post("/area", data={"area": A, "csrf_token": csrf_from(home.text)})
+    assert "This case belongs to" not in browser.get(f"/cases/{transfer_id}").text

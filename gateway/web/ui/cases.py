@@ -59,7 +59,7 @@ from gateway.web.ui.forms import (
     problems,
     read_answers,
 )
-from gateway.web.ui.layout import FORM, ErrorMap
+from gateway.web.ui.layout import FORM, ErrorMap, current_area
 from schemas.wire.forward_permission import GRANTED, load_forward_body
 
 cases = Blueprint("cases", __name__, template_folder="templates")
@@ -162,6 +162,7 @@ def case(transfer_id: str) -> Response:
         safety=words.safety(content) if content else None,
         sections=words.sections(content) if content else [],
         restricted_page=restricted,
+        elsewhere=current_area(principal) != area,
         named=[p for p in people if p.named],
         actions=_actions(found) if principal.may_send(area) else [],
         may_read=principal.may_read_content(area),
