@@ -26,6 +26,7 @@ from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import meetings
+from gateway.domain.transfers import drafts
 
 WEST = "west-fen"
 CANARY_NAME = "Quillonbright"
@@ -498,3 +499,21 @@ def test_a_case_of_another_of_the_persons_areas_says_so(site: Site) -> None:
     home = browser.get("/area")
     browser.post("/area", data={"area": A, "csrf_token": csrf_from(home.text)})
     assert "This case belongs to" not in browser.get(f"/cases/{transfer_id}").text
+
+
+def test_a_draft_reads_as_an_outbound_case_and_links_to_its_task_list(site: Site) -> None:
+    with site.north.node.sessions() as db:
+        draft = drafts.save_draft(
+            db,
+            site.north.node.master,
+            Principal.operator(),
+            sample_transfer(A, PEER, victim=CANARY_NAME),
+            utcnow(),
+        )
+    browser = signed_in(site, "coord", "coordinator")
+    page = browser.get(f"/cases/{draft.id}")
+    assert page.status_code == 200
+    assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in page.text
+    assert f'href="/drafts/{draft.id}"' in page.text and "Draft" in page.text
+    assert CANARY_NAME in page.text
+    assert "Withdraw this transfer" not in page.text

@@ -181,6 +181,8 @@ def _actions(found: Case) -> list[tuple[str, str]]:
     if t.direction == OUTBOUND:
         if t.status == WITHDRAWN:
             return []
+        if t.status == states.DRAFT:
+            return [(_href(f"/drafts/{t.id}"), "Continue this draft")]
         links = _links(found)
         return [
             (links["repeat"], "Report a repeat incident"),
