@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.web.ui import case_content as words
 from gateway.web.ui.forms import (
+    BLANK,
     CHECKBOXES,
     DATE,
     RADIOS,
@@ -20,6 +21,7 @@ from gateway.web.ui.forms import (
     YESNO,
     Question,
     nest,
+    plain,
 )
 from gateway.web.ui.layout import ErrorMap
 from schemas.wire.acknowledgement import ACCEPTED, REDIRECTED
@@ -55,36 +57,16 @@ def typed(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str,
     return shown
 
 
-MISSING = {
-    "status": "Select whether you accept or redirect the case",
-    "idva_referred": "Select yes if a referral to the IDVA service has been made",
-    "redirect_to": "Select the area the case should go to",
-    "what": "Select what you need from the sending area",
-    "forward_to": "Select the area you want to forward the case to",
-    "reason": "Select why you want to forward the case",
-    "to_area": "Select the area to forward the case to",
-    "acknowledged_by.name": "Enter your name",
-    "acknowledged_by.role": "Enter your role",
-    "requested_by.name": "Enter your name",
-    "requested_by.role": "Enter your role",
-}
-
-
 def worded(errors: ErrorMap, questions: Sequence[Question]) -> dict[str, str]:
-    kinds = {q.path: q.kind for q in questions}
-    worded = {}
-    for path, message in errors.items():
-        missing = message.startswith(("Select ", "Enter ", "Required when"))
-        if path == "listed_for" and missing:
-            message = (
-                "Enter the date of the meeting the case is listed for"
-                if kinds.get(path) == DATE
-                else "Select the meeting the case is listed for"
-            )
-        elif missing and path in MISSING:
-            message = MISSING[path]
-        worded[path] = message
-    return worded
+    """A rule's "Required when ..." about an answer on this page worded as that answer
+    missing ("Select the meeting the case is listed for"); everything else as it is."""
+    by_path = {q.path: q for q in questions}
+    return {
+        path: plain(BLANK[0], by_path[path])
+        if message.startswith("Required when") and path in by_path
+        else message
+        for path, message in errors.items()
+    }
 
 
 def without_blank(data: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +82,7 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             "listed_for",
             "Which meeting is the case listed for?",
             kind=RADIOS,
+            noun="the meeting the case is listed for",
             options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming),
         )
         if dates
@@ -107,6 +90,7 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             "listed_for",
             "Which meeting is the case listed for?",
             kind=DATE,
+            noun="the date of the meeting the case is listed for",
             hint="For example, 27 3 2027",
         )
     )
@@ -114,6 +98,7 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
         Question(
             "status",
             "What is your answer?",
+            noun="whether you accept or redirect the case",
             kind=RADIOS,
             options=(
                 (ACCEPTED, "Accept the case and list it for a meeting"),
@@ -121,7 +106,13 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             ),
         ),
         listed,
-        Question("idva_referred", "Has a referral to the IDVA service been made?", kind=YESNO),
+        Question(
+            "idva_referred",
+            "Has a referral to the IDVA service been made?",
+            kind=YESNO,
+            required=True,
+            noun="yes if a referral to the IDVA service has been made",
+        ),
         Question(
             "receiving_case_ref",
             "Your case reference (optional)",
@@ -131,6 +122,7 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
         Question(
             "redirect_to",
             "Which area should the case go to?",
+            noun="the area the case should go to",
             kind=RADIOS,
             options=areas,
         ),
@@ -157,6 +149,7 @@ def request_questions() -> list[Question]:
         Question(
             "what",
             "What do you need from the sending area?",
+            noun="what you need from the sending area",
             kind=CHECKBOXES,
             hint="Select all that apply",
             options=tuple((kind, words.words(words.DOCUMENT_KINDS, kind)) for kind in KINDS),
@@ -171,12 +164,14 @@ def ask_forward_questions(areas: Choices) -> list[Question]:
         Question(
             "forward_to",
             "Which area do you want to forward the case to?",
+            noun="the area you want to forward the case to",
             kind=RADIOS,
             options=areas,
         ),
         Question(
             "reason",
             "Why?",
+            noun="why you want to forward the case",
             kind=RADIOS,
             options=tuple((r, words.words(words.REASONS, r)) for r in FORWARD_REASONS),
         ),

@@ -469,6 +469,7 @@ def forward(transfer_id: str) -> Response:
             "Which area do you want to forward the case to?",
             kind=RADIOS,
             hint="Only the areas the sending MARAC gave permission for",
+            noun="the area to forward the case to",
             options=granted,
         )
     ]

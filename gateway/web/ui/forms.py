@@ -35,7 +35,12 @@ NOT_A_DATE = "not-a-date"
 TEXT, TEXTAREA, EMAIL, NUMBER = "text", "textarea", "email", "number"
 DATE, MOMENT = "date", "moment"  # a day; a day and a time of day (UK time)
 RADIOS, CHECKBOXES, YESNO, LINES = "radios", "checkboxes", "yesno", "lines"
-BLANK = ("Missing data for required field.", "Field may not be null.", "May not be blank.")
+BLANK = (
+    "Missing data for required field.",
+    "Field may not be null.",
+    "May not be blank.",
+    "Required.",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Question:
     # The answer is required by the schema (a blank answer reads "Enter ...").
     required: bool = False
     width: str | None = None
+    # How an error message names the answer when the label is a question:
+    # "Select whether the victim was told" rather than "Select was the victim told?".
+    noun: str | None = None
 
     @property
     def id(self) -> str:
@@ -88,8 +96,19 @@ class Question:
 
 
 def read_answers(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str, Any]:
-    """Each question's answer by its path, typed for the schema (blank -> None)."""
-    return {q.path: _read(form, q) for q in questions}
+    """Each question's answer by its path, typed for the schema (blank -> None). An
+    optional yes/no left unanswered is left out, so the schema's default (no) applies."""
+    answers = {q.path: _read(form, q) for q in questions}
+    return {
+        path: value
+        for path, value in answers.items()
+        if not (value is None and _by_path(questions, path).kind == YESNO)
+        or _by_path(questions, path).required
+    }
+
+
+def _by_path(questions: Sequence[Question], path: str) -> Question:
+    return next(q for q in questions if q.path == path)
 
 
 def _read(form: MultiDict[str, str], q: Question) -> Any:
@@ -206,9 +225,7 @@ def flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(messages))]
 
 
-def problems(
-    messages: Any, questions: Iterable[Question], *, prefix: str = ""
-) -> dict[str, str]:
+def problems(messages: Any, questions: Iterable[Question], *, prefix: str = "") -> dict[str, str]:
     """The page's ErrorMap: each schema message in plain English at the question whose
     path it names (a path under `prefix` is read relative to it); a message about no
     question on this page is the form's own ("")."""
@@ -238,7 +255,7 @@ def _owner(by_path: Mapping[str, Question], path: str) -> Question | None:
 
 def plain(message: str, q: Question | None) -> str:
     """A schema message as a GOV.UK error message: what to do, naming the question."""
-    label = _lower_first(q.label) if q else "this answer"
+    label = (q.noun or _lower_first(q.label)) if q else "this answer"
     choose = q is not None and q.kind in (RADIOS, YESNO, CHECKBOXES)
     if message in BLANK:
         return f"Select {label}" if choose else f"Enter {label}"
