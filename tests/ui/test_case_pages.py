@@ -196,6 +196,9 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     assert "<title>Error: Acknowledge the transfer" in refused.text
     assert "There is a problem" in refused.text
     assert 'href="#idva_referred"' in refused.text
+    # What was typed is back in its box, and the answer chosen stays chosen.
+    assert 'value="Cora Ordinator"' in refused.text
+    assert re.search(r'value="accepted" checked|checked[^>]*value="accepted"', refused.text)
     refused = visits.post(browser, url, {"status": "accepted", "idva_referred": "no", **PERSON})
     assert refused.status_code == 422
     assert 'href="#listed_for"' in refused.text

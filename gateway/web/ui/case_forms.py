@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from werkzeug.datastructures import MultiDict
-
 from gateway.web.ui import case_content as words
 from gateway.web.ui.forms import (
     BLANK,
@@ -42,19 +40,6 @@ def person(prefix: str) -> list[Question]:
             width="govuk-!-width-one-half",
         ),
     ]
-
-
-def typed(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str, Any]:
-    """What was typed, back in the boxes after a refusal (never in a message)."""
-    shown: dict[str, Any] = {}
-    for q in questions:
-        if q.kind == DATE:
-            shown[q.path] = {box: form.get(f"{q.id}-{box}") for box in ("day", "month", "year")}
-        elif q.kind == CHECKBOXES:
-            shown[q.path] = {"chosen": form.getlist(q.id)}
-        else:
-            shown[q.path] = {"text": form.get(q.id, ""), "choice": form.get(q.id)}
-    return shown
 
 
 def worded(errors: ErrorMap, questions: Sequence[Question]) -> dict[str, str]:

@@ -309,9 +309,8 @@ def _form_page(
     values: Mapping[str, Any],
     **context: Any,
 ) -> Response:
-    given = case_forms.typed(request.form, questions) if request.method == "POST" else values
     # Every box gets a value: the textarea macro would print a missing one as "None".
-    shown = {q.path: {"text": ""} | dict(given.get(q.path) or {}) for q in questions}
+    shown = {q.path: {"text": ""} | dict(values.get(q.path) or {}) for q in questions}
     return _page(
         template,
         status,
@@ -319,6 +318,8 @@ def _form_page(
         questions={q.path: q for q in questions},
         ordered=questions,
         values=shown,
+        # After a refusal the boxes show what was typed (the `raw_values` template global).
+        form=request.form if request.method == "POST" else None,
         errors=errors,
         anchors=anchors(questions),
         words=words,
