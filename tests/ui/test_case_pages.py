@@ -191,6 +191,8 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     assert f'value="{meeting.isoformat()}"' in form.text
     assert ">None<" not in form.text
 
+    # Nothing acknowledged yet: no confirmation to show.
+    assert visits.get(browser, f"/cases/{transfer_id}/done/acknowledged").status_code == 404
     refused = visits.post(browser, url, {"status": "accepted", **PERSON})
     assert refused.status_code == 422
     assert "<title>Error: Acknowledge the transfer" in refused.text

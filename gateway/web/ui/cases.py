@@ -573,6 +573,9 @@ def done(transfer_id: str, action: str) -> Response:
     if action not in DONE:
         abort(404)
     found = _case(current_principal(), transfer_id)
+    answered = found.transfer.status in (states.ACKNOWLEDGED, states.REDIRECTED)
+    if action == "acknowledged" and not answered:
+        abort(404)  # nothing to confirm: the page never says what did not happen
     forwarded = [p.used_by for p in found.permissions if p.used_by]
     return _page(
         "cases/done.html",
@@ -580,5 +583,4 @@ def done(transfer_id: str, action: str) -> Response:
         action=action,
         forwarded_to=forwarded[-1] if forwarded else None,
         words=words,
-        withdrawn=found.transfer.status == WITHDRAWN,
     )
