@@ -21,6 +21,7 @@ from gateway.web.problems import problems
 from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
+from gateway.web.ui.cases import cases
 from gateway.web.ui.layout import install_layout
 from gateway.web.ui.send import send
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
@@ -58,6 +59,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(ui)
     app.register_blueprint(send)
+    app.register_blueprint(cases)
     app.register_blueprint(problems)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)

@@ -404,6 +404,60 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_read=200,
     ),
+    # The case page and the receiving area's actions (browser pages: users only, never an
+    # API client). The matrix's transfer is outbound and withdrawn by now: the page shows
+    # it to whoever may list the area's transfers (auditors see metadata only), never to
+    # admins (403) or another area (404). A download names no document here (404 for the
+    # roles that may download). Each action's page is for the area's coordinators; its
+    # empty form is refused by the domain's schema (422) or, for naming who may open a
+    # case that is not restricted, by its state (409).
+    ("cases.case", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=404,
+    ),
+    ("cases.document", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
+    ),
+    ("cases.message", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
+    ),
+    ("cases.acknowledge", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
+    ),
+    ("cases.acknowledge", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
+    ),
+    ("cases.request_information", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
+    ),
+    ("cases.request_information", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
+    ),
+    ("cases.ask_forward", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
+    ),
+    ("cases.ask_forward", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
+    ),
+    ("cases.forward", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
+    ),
+    ("cases.forward", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
+    ),
+    ("cases.name_access", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
+    ),
+    ("cases.name_access", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=409, coordinator_b=404
+    ),
+    # The matrix's transfer was never acknowledged: there is nothing to confirm (404).
+    ("cases.done", "GET"): row(403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404),
 }
 
 PERSON = {"name": "Coordinator", "role": "MARAC coordinator"}
@@ -489,6 +543,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "slug": "not-found",
         "key": "perpetrators",
         "index": "0",
+        "action": "acknowledged",
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":

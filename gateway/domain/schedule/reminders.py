@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -40,9 +41,40 @@ class Reminder:
     due: date
 
 
-def _started(row: Transfer) -> datetime | None:
+class Timed(Protocol):
+    """A transfer as a row or its view: what the acknowledgement clock reads."""
+
+    @property
+    def direction(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def delivered_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class Due:
+    """When the coordinator acknowledgement is due, and whether that day has passed."""
+
+    by: date
+    overdue: bool
+
+
+def _started(row: Timed) -> datetime | None:
     """When the acknowledgement clock started: arrival here, or delivery there."""
     return row.created_at if row.direction == INBOUND else row.delivered_at
+
+
+def acknowledgement_due(row: Timed, working_days: int, now: datetime) -> Due | None:
+    """The due day of an acknowledgement still awaited (an inbound transfer received and
+    not answered, an outbound one delivered and not answered), judged by this area's limit
+    exactly as the reminders are; None when none is awaited."""
+    started = _started(row)
+    if row.status not in (RECEIVED, DELIVERED) or started is None:
+        return None
+    return Due(due(started, working_days), is_overdue(started, working_days, now))
 
 
 @owns_transaction

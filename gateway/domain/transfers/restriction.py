@@ -169,3 +169,44 @@ def view(session: Session, principal: Principal, transfer_id: str) -> Naming:
         if row is None or not principal.may_list_transfers(row.area_code):
             raise NotFound("No such transfer.")
         return Naming(row.id, is_restricted(row), named_users(session, row.id))
+
+
+@dataclass(frozen=True)
+class Colleague:
+    """A coordinator or chair of the transfer's area: who may be named on a restricted
+    case, and whom to ask to be named. Staff contact data, never a subject's."""
+
+    user_id: str
+    email: str
+    roles: tuple[str, ...]
+    named: bool
+
+
+@owns_transaction
+def colleagues(session: Session, principal: Principal, transfer_id: str) -> list[Colleague]:
+    """The area's coordinators and chairs with whether each is named on the transfer, for
+    anyone who may list the area's transfers (NotFound for everyone else, as for a missing
+    id): the page for naming offers them, the restricted page says whom to ask."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_list_transfers(row.area_code):
+            raise NotFound("No such transfer.")
+        named = set(named_users(session, row.id))
+        held: dict[str, set[str]] = {}
+        for user_id, role in session.execute(
+            select(UserRole.user_id, UserRole.role).where(
+                UserRole.area_code == row.area_code, UserRole.role.in_(sorted(CONTENT_ROLES))
+            )
+        ):
+            held.setdefault(user_id, set()).add(role)
+        emails = {
+            user_id: email
+            for user_id, email in session.execute(
+                select(User.id, User.email).where(User.id.in_(sorted(held)))
+            )
+        }
+        found = [
+            Colleague(user_id, emails.get(user_id, ""), tuple(sorted(roles)), user_id in named)
+            for user_id, roles in held.items()
+        ]
+        return sorted(found, key=lambda c: c.email)

@@ -22,6 +22,7 @@ from gateway.errors import Invalid, Malformed, NotFound, UnsupportedMediaType, f
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
 from gateway.web.api.declarations import JSON, documented
+from gateway.web.downloads import attachment
 from gateway.web.guard import CSRF_FIELD, current_principal, requires
 from schemas.api.documents import (
     DocumentItemSchema,
@@ -31,21 +32,9 @@ from schemas.api.documents import (
     MinutesUploadSchema,
     UploadFormSchema,
 )
-from schemas.wire.document import DOCX, JPEG, MINUTES_JSON, ODT, PDF, PNG, RTF, TEXT
 from schemas.wire.document import load_upload_fields as load_fields
 from schemas.wire.information_request import InformationRequestBodySchema
 
-# The download's name is ours, never the uploader's: kind, short id, extension.
-EXTENSIONS = {
-    PDF: "pdf",
-    DOCX: "docx",
-    ODT: "odt",
-    RTF: "rtf",
-    TEXT: "txt",
-    PNG: "png",
-    JPEG: "jpg",
-    MINUTES_JSON: "json",
-}
 FILE_PART = "file"
 
 
@@ -154,14 +143,7 @@ def get_document(transfer_id: str, document_id: str) -> Response:
         opened = documents.open_document(
             db, current.master, current_principal(), transfer_id, document_id, utcnow()
         )
-    meta = opened.document
-    name = f"{meta.kind}-{meta.id[:8]}.{EXTENSIONS.get(meta.media_type, 'bin')}"
-    response = Response(opened.content, mimetype=meta.media_type)
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["X-Document-SHA256"] = meta.sha256
-    return response
+    return attachment(opened)
 
 
 @api.post("/transfers/<transfer_id>/information-requests")

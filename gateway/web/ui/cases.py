@@ -1,0 +1,586 @@
+"""The case page and the receiving area's actions (DESIGN section 8).
+
+    GET  /cases/<id>                          the case (inbound or outbound)
+    GET  /cases/<id>/documents/<document_id>  a document, as an audited download
+    GET|POST /cases/<id>/acknowledge          accept (listed for a meeting) or redirect
+    GET|POST /cases/<id>/request-information  ask the sending area for documents
+    GET|POST /cases/<id>/ask-forward          ask the sending area's permission to forward
+    GET|POST /cases/<id>/forward              forward, once that permission is granted
+    GET|POST /cases/<id>/access               name who may open a restricted case
+    GET  /cases/<id>/done/<action>            what happens next, after each action
+
+Every view calls the same domain services as the API (gateway/web/api/), so who may see or
+do what is decided there: auditors get metadata and the timeline only, admins and other
+areas never reach a case, a restricted case opens only for the people named on it
+(Restricted: a page saying whom to ask), a case withdrawn before it was opened is gone
+(the 410 page). Forms post the answers as the API's JSON bodies; a refusal comes back as
+the GOV.UK error summary, and every change ends in a 303 to a confirmation page. URLs carry
+opaque ids only, titles are generic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from gateway.domain.areas import local_areas, peers
+from gateway.domain.casework import (
+    acknowledgements,
+    documents,
+    forward_permission,
+    forwarding,
+    information_requests,
+    messages,
+)
+from gateway.domain.clock import utcnow
+from gateway.domain.identity.principals import AUDITOR, CHAIR, COORDINATOR, Principal
+from gateway.domain.schedule import meetings, reminders
+from gateway.domain.transfers import reading, restriction, states
+from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
+from gateway.errors import Conflict, Invalid, Restricted, field_errors
+from gateway.web import node
+from gateway.web.api.common import canonical_id
+from gateway.web.downloads import attachment
+from gateway.web.guard import current_principal, requires
+from gateway.web.ui import case_content as words
+from gateway.web.ui import case_forms
+from gateway.web.ui.forms import (
+    CHECKBOXES,
+    RADIOS,
+    Question,
+    anchors,
+    nest,
+    problems,
+    read_answers,
+)
+from gateway.web.ui.layout import FORM, ErrorMap, current_area
+from schemas.wire.forward_permission import GRANTED, load_forward_body
+
+cases = Blueprint("cases", __name__, template_folder="templates")
+
+READERS = (COORDINATOR, CHAIR, AUDITOR)
+DOWNLOADERS = (COORDINATOR, CHAIR)
+ACTORS = (COORDINATOR,)
+OPEN = "open"
+
+
+# --- what the domain says about one case -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """Everything the case page shows, each part from the service the API uses for it."""
+
+    transfer: reading.TransferView
+    steps: list[Any]
+    documents: list[documents.DocumentView]
+    messages: list[messages.MessageView]
+    requests: list[information_requests.RequestView]
+    permissions: list[forward_permission.PermissionView]
+    naming: restriction.Naming
+    due: reminders.Due | None
+    names: dict[str, str]
+
+
+def _area_names(db: Session) -> dict[str, str]:
+    """Area names by code: the pinned peers and this node's own areas."""
+    names = {peer.code: peer.name for peer in peers.list_peers(db)}
+    names.update(local_areas.area_names(db, local_areas.area_codes(db)))
+    return names
+
+
+def _case(principal: Principal, transfer_id: str) -> Case:
+    """The case's metadata; NotFound (as for a missing id) for anyone who may not list the
+    area's transfers."""
+    canonical_id(transfer_id)
+    with node().sessions() as db:
+        found, steps = reading.transfer_timeline(db, principal, transfer_id)
+        _, docs = documents.list_documents(db, principal, transfer_id)
+        _, thread = messages.list_messages(db, principal, transfer_id)
+        _, asked = information_requests.list_requests(db, principal, transfer_id)
+        permissions = forward_permission.permissions(db, principal, transfer_id)
+        naming = restriction.view(db, principal, transfer_id)
+        schedule = meetings.schedule(db, principal, _area(found))
+        names = _area_names(db)
+    due = reminders.acknowledgement_due(found, schedule.ack_working_days, utcnow())
+    return Case(found, steps, docs, thread, asked, permissions, naming, due, names)
+
+
+def _area(found: reading.TransferView) -> str:
+    """The area holding the case on this node."""
+    return found.to_area if found.direction == INBOUND else found.from_area
+
+
+def _title(found: reading.TransferView) -> str:
+    return "Inbound transfer" if found.direction == INBOUND else "Outbound transfer"
+
+
+def _href(path: str) -> str:
+    """A link to a page another module serves, built from its documented path."""
+    return request.script_root + path
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    return make_response(render_template(template, **context), status)
+
+
+# --- the case page ------------------------------------------------------------------------
+
+
+@cases.get("/cases/<transfer_id>")
+@requires(roles=READERS)
+def case(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    area = _area(found.transfer)
+    content: dict[str, Any] | None = None
+    restricted = False
+    if principal.may_read_content(area):
+        try:
+            with node().sessions() as db:
+                opened = reading.open_transfer(
+                    db, node().master, principal, transfer_id, now=utcnow()
+                )
+            content = opened.content
+        except Restricted:
+            restricted = True
+    # Opening an inbound case records when it was first read; show the state after it.
+    people = _colleagues(principal, transfer_id) if restricted else []
+    return _page(
+        "cases/case.html",
+        403 if restricted else 200,
+        title=_title(found.transfer),
+        case=found,
+        area=area,
+        content=content,
+        safety=words.safety(content) if content else None,
+        sections=words.sections(content) if content else [],
+        restricted_page=restricted,
+        elsewhere=current_area(principal) != area,
+        named=[p for p in people if p.named],
+        actions=_actions(found) if principal.may_send(area) else [],
+        may_read=principal.may_read_content(area),
+        links=_links(found) if principal.may_send(area) else {},
+        words=words,
+    )
+
+
+def _actions(found: Case) -> list[tuple[str, str]]:
+    """Links to the steps the case's state allows (the domain refuses any other)."""
+    t = found.transfer
+
+    def link(endpoint: str) -> str:
+        return url_for(endpoint, transfer_id=t.id)
+
+    if t.direction == OUTBOUND:
+        if t.status == WITHDRAWN:
+            return []
+        if t.status == states.DRAFT:
+            return [(_href(f"/drafts/{t.id}"), "Continue this draft")]
+        links = _links(found)
+        return [
+            (links["repeat"], "Report a repeat incident"),
+            (links["withdraw"], "Withdraw this transfer"),
+        ]
+    offered: list[tuple[str, str]] = []
+    if states.allowed(INBOUND, t.status, states.ACKNOWLEDGED):
+        offered.append((link("cases.acknowledge"), "Acknowledge or redirect"))
+    if t.status in information_requests.ASKABLE:
+        offered.append((link("cases.request_information"), "Ask for more information"))
+    if t.status != WITHDRAWN:
+        offered.append((link("cases.ask_forward"), "Ask permission to forward"))
+        if _granted(found):
+            offered.append((link("cases.forward"), "Forward this case"))
+    if found.naming.restricted:
+        offered.append((link("cases.name_access"), "Name who may open this case"))
+    return offered
+
+
+def _colleagues(principal: Principal, transfer_id: str) -> list[restriction.Colleague]:
+    with node().sessions() as db:
+        return restriction.colleagues(db, principal, transfer_id)
+
+
+def _links(found: Case) -> dict[str, Any]:
+    """Steps served by their own pages under these paths: the sending area's (withdraw,
+    report a repeat incident, answer a request for information or to forward) and either
+    side's sending again of a reply whose delivery failed."""
+    base = f"/cases/{found.transfer.id}"
+    sender = found.transfer.direction == OUTBOUND
+    return {
+        "withdraw": _href(base + "/withdraw"),
+        "repeat": _href(base + "/repeat-incident"),
+        "answer": {
+            r.id: _href(f"{base}/requests/{r.id}/answer")
+            for r in found.requests
+            if sender and r.direction == INBOUND and r.status == OPEN
+        },
+        "decide": {
+            p.request_id: _href(f"{base}/forward-requests/{p.request_id}")
+            for p in found.permissions
+            if sender and p.status == forward_permission.REQUESTED
+        },
+        "resend": {
+            m.envelope_id: _href(f"{base}/messages/{m.envelope_id}/resend")
+            for m in found.messages
+            if m.delivery == "failed"
+        },
+    }
+
+
+@cases.get("/cases/<transfer_id>/documents/<document_id>")
+@requires(roles=DOWNLOADERS)
+def document(transfer_id: str, document_id: str) -> Response:
+    """The document's bytes as the API serves them: decrypted in memory, checked against
+    its signed digest, audited, an attachment under a generated name."""
+    canonical_id(transfer_id)
+    canonical_id(document_id)
+    current = node()
+    with current.sessions() as db:
+        opened = documents.open_document(
+            db, current.master, current_principal(), transfer_id, document_id, utcnow()
+        )
+    return attachment(opened)
+
+
+@cases.get("/cases/<transfer_id>/messages/<envelope_id>")
+@requires(roles=DOWNLOADERS)
+def message(transfer_id: str, envelope_id: str) -> Response:
+    """One reply opened: decrypted in memory and audited as the API's getMessage."""
+    canonical_id(transfer_id)
+    canonical_id(envelope_id)
+    current = node()
+    with current.sessions() as db:
+        opened = messages.open_message(
+            db, current.master, current_principal(), transfer_id, envelope_id, utcnow()
+        )
+        names = _area_names(db)
+    kind = opened.message.type
+    return _page(
+        "cases/message.html",
+        transfer=opened.transfer,
+        message=opened.message,
+        heading=words.words(words.MESSAGE_TYPES, kind),
+        rows=words.message_rows(kind, opened.content, names),
+        words=words,
+    )
+
+
+# --- forms: the answers as the API's bodies -----------------------------------------------
+
+
+def _submit(
+    transfer_id: str,
+    questions: Sequence[Question],
+    call: Callable[[Session, dict[str, Any]], object],
+    body: Callable[[dict[str, Any]], dict[str, Any]],
+    done: str,
+) -> tuple[Response | None, ErrorMap, int]:
+    """Post the answers through the domain: a 303 to the confirmation, or the refusal as
+    an ErrorMap (Invalid at its fields; a state conflict for the form as a whole)."""
+    answers = read_answers(request.form, questions)
+    try:
+        with node().sessions() as db:
+            call(db, body(answers))
+    except Invalid as exc:
+        found = problems(exc.errors or {}, questions) or {FORM: exc.detail}
+        return None, case_forms.worded(found, questions), exc.status
+    except (Conflict, Restricted) as exc:
+        return None, {FORM: exc.detail}, exc.status
+    target = url_for("cases.done", transfer_id=transfer_id, action=done)
+    return redirect(target, code=303), {}, 303
+
+
+# A missing answer in the words GOV.UK uses for it (what to do, not the question again).
+
+
+def _form_page(
+    template: str,
+    found: Case,
+    questions: Sequence[Question],
+    errors: ErrorMap,
+    status: int,
+    values: Mapping[str, Any],
+    **context: Any,
+) -> Response:
+    # Every box gets a value: the textarea macro would print a missing one as "None".
+    shown = {q.path: {"text": ""} | dict(values.get(q.path) or {}) for q in questions}
+    return _page(
+        template,
+        status,
+        case=found,
+        questions={q.path: q for q in questions},
+        ordered=questions,
+        values=shown,
+        # After a refusal the boxes show what was typed (the `raw_values` template global).
+        form=request.form if request.method == "POST" else None,
+        errors=errors,
+        anchors=anchors(questions),
+        words=words,
+        **context,
+    )
+
+
+def _peer_choices(found: Case) -> tuple[tuple[str, str], ...]:
+    """Areas this node can send to, other than the two of this transfer."""
+    skip = {found.transfer.from_area, found.transfer.to_area}
+    return tuple(
+        (code, found.names.get(code, code)) for code in sorted(found.names) if code not in skip
+    )
+
+
+# --- acknowledge ----------------------------------------------------------------------------
+
+
+@cases.route("/cases/<transfer_id>/acknowledge", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def acknowledge(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    with node().sessions() as db:
+        dates = meetings.schedule(db, principal, _area(found.transfer)).meeting_dates
+    questions = case_forms.acknowledge_questions(dates, _peer_choices(found), utcnow().date())
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return acknowledgements.acknowledge(
+                db, current.master, principal, transfer_id, data, utcnow()
+            )
+
+        done, errors, status = _submit(
+            transfer_id, questions, call, case_forms.acknowledgement_body, "acknowledged"
+        )
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/acknowledge.html",
+        found,
+        questions,
+        errors,
+        status,
+        {"acknowledged_by.role": {"text": "MARAC coordinator"}},
+        meeting_dates=bool(dates),
+    )
+
+
+# --- ask for more information ----------------------------------------------------------------
+
+
+@cases.route("/cases/<transfer_id>/request-information", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def request_information(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    questions = case_forms.request_questions()
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return information_requests.request_information(
+                db, current.master, principal, transfer_id, data, utcnow()
+            )
+
+        def body(answers: dict[str, Any]) -> dict[str, Any]:
+            return case_forms.without_blank(nest(answers)) | {"what": answers.get("what") or []}
+
+        done, errors, status = _submit(transfer_id, questions, call, body, "information-requested")
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/action.html",
+        found,
+        questions,
+        errors,
+        status,
+        {"requested_by.role": {"text": "MARAC coordinator"}},
+        heading="Ask the sending area for more information",
+        intro="Your request goes to the sending MARAC, sealed. They will send what you ask "
+        "for as documents on this case.",
+        button="Send the request",
+    )
+
+
+# --- forwarding -------------------------------------------------------------------------------
+
+
+@cases.route("/cases/<transfer_id>/ask-forward", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def ask_forward(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    questions = case_forms.ask_forward_questions(_peer_choices(found))
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return forwarding.request_permission(
+                db, current.master, principal, transfer_id, data, utcnow()
+            )
+
+        def body(answers: dict[str, Any]) -> dict[str, Any]:
+            return case_forms.without_blank(nest(answers))
+
+        done, errors, status = _submit(transfer_id, questions, call, body, "forward-asked")
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/action.html",
+        found,
+        questions,
+        errors,
+        status,
+        {"requested_by.role": {"text": "MARAC coordinator"}},
+        heading="Ask permission to forward this case",
+        intro="What was shared stays the sending area's: you may pass the case to a third "
+        "area only with their permission. They will grant or refuse it on their side.",
+        button="Ask for permission",
+    )
+
+
+def _granted(found: Case) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        (p.forward_to, found.names.get(p.forward_to, p.forward_to))
+        for p in found.permissions
+        if p.status == GRANTED and p.used_by is None
+    )
+
+
+@cases.route("/cases/<transfer_id>/forward", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def forward(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    granted = _granted(found)
+    questions = [
+        Question(
+            "to_area",
+            "Which area do you want to forward the case to?",
+            kind=RADIOS,
+            hint="Only the areas the sending MARAC gave permission for",
+            noun="the area to forward the case to",
+            options=granted,
+        )
+    ]
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            try:
+                chosen = load_forward_body(data)
+            except ValidationError as exc:
+                raise Invalid(
+                    "The forward is not valid.", errors=field_errors(exc.messages)
+                ) from exc
+            return forwarding.forward(
+                db, current.master, principal, transfer_id, chosen.to_area, utcnow()
+            )
+
+        done, errors, status = _submit(transfer_id, questions, call, nest, "forwarded")
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/action.html",
+        found,
+        questions,
+        errors,
+        status,
+        {},
+        heading="Forward this case",
+        intro="The case is sealed again for the area you choose and sent as a new transfer "
+        "from your area. You keep your copy and your responsibilities for this case.",
+        button="Forward the case",
+        nothing=None
+        if granted
+        else "The sending area has not given permission to forward this case to any area "
+        "yet. Ask for permission first.",
+    )
+
+
+# --- naming who may open a restricted case ---------------------------------------------------
+
+
+@cases.route("/cases/<transfer_id>/access", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def name_access(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    people = _colleagues(principal, transfer_id)
+    questions = [
+        Question(
+            "users",
+            "Who may open this case?",
+            kind=CHECKBOXES,
+            hint="Name at least one coordinator. Nobody else in your area can open it.",
+            options=tuple(
+                (p.user_id, f"{p.email} ({', '.join(r.capitalize() for r in p.roles)})")
+                for p in people
+            ),
+        )
+    ]
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return restriction.name_users(db, principal, transfer_id, data["users"], utcnow())
+
+        def body(answers: dict[str, Any]) -> dict[str, Any]:
+            return {"users": answers.get("users") or []}
+
+        done, errors, status = _submit(transfer_id, questions, call, body, "access-named")
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/action.html",
+        found,
+        questions,
+        errors,
+        status,
+        {"users": {"chosen": [p.user_id for p in people if p.named]}},
+        heading="Who may open this restricted case",
+        intro="This case is restricted. Only the people you name here can open it; "
+        "everyone else in your area sees only that it exists and where it stands.",
+        button="Save who may open it",
+        nothing=None
+        if found.naming.restricted
+        else "This case is not restricted: everyone who works on your area's cases can open it.",
+    )
+
+
+# --- confirmations ----------------------------------------------------------------------------
+
+DONE = ("acknowledged", "information-requested", "forward-asked", "forwarded", "access-named")
+
+
+@cases.get("/cases/<transfer_id>/done/<action>")
+@requires(roles=ACTORS)
+def done(transfer_id: str, action: str) -> Response:
+    if action not in DONE:
+        abort(404)
+    found = _case(current_principal(), transfer_id)
+    answered = found.transfer.status in (states.ACKNOWLEDGED, states.REDIRECTED)
+    if action == "acknowledged" and not answered:
+        abort(404)  # nothing to confirm: the page never says what did not happen
+    forwarded = [p.used_by for p in found.permissions if p.used_by]
+    return _page(
+        "cases/done.html",
+        case=found,
+        action=action,
+        forwarded_to=forwarded[-1] if forwarded else None,
+        words=words,
+    )

@@ -1,0 +1,524 @@
+"""The case page and the receiving area's actions, through the Flask test client on real
+nodes: the peer seals and delivers a real transfer over HTTP, people sign in through the
+real login pages, every form posts with the session's CSRF token, and what the pages do is
+checked on both nodes (the acknowledgement, request and permission arrive at the sender).
+A canary victim name and case reference must never reach a URL or a page title."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from support.site import PASSWORD, PEER, A, B, Site, csrf_from, make_site
+
+from gateway.devtools.samples import sample_transfer
+from gateway.domain.casework import (
+    acknowledgements,
+    documents,
+    forwarding,
+    information_requests,
+    withdrawal,
+)
+from gateway.domain.clock import utcnow
+from gateway.domain.identity import users
+from gateway.domain.identity.principals import Principal
+from gateway.domain.schedule import meetings
+from gateway.domain.transfers import drafts
+
+WEST = "west-fen"
+CANARY_NAME = "Quillonbright"
+CANARY_REF = "CANARY-REF-7781"
+TITLE = re.compile(r"<title>(.*?)</title>", re.S)
+PERSON = {"acknowledged_by-name": "Cora Ordinator", "acknowledged_by-role": "MARAC coordinator"}
+
+
+@pytest.fixture
+def site(node_factory: Any) -> Site:
+    return make_site(node_factory)
+
+
+def canary(site: Site, area: str = A, **changes: Any) -> str:
+    """A transfer from the peer carrying the canary, delivered over HTTP; its id here."""
+    payload = sample_transfer(PEER, area, victim=CANARY_NAME)
+    payload["originating_case_ref"] = CANARY_REF
+    payload.update(changes)
+    site.south.send(payload, PEER, area)
+    assert site.south.deliver() == 1
+    return next(t for t in site.north.transfers(area) if t.direction == "inbound").id
+
+
+def card(body: str, title: str) -> int:
+    """Where the summary card with this title starts on the page."""
+    found = re.search(rf'summary-card__title">\s*{re.escape(title)}\s*<', body)
+    assert found, title
+    return found.start()
+
+
+def sender_status(site: Site) -> str:
+    return str(site.south.scalar("SELECT status FROM transfers ORDER BY created_at DESC"))
+
+
+def signed_in(site: Site, name: str, role: str, area: str = A) -> FlaskClient:
+    return site.login(site.add_user(name, area, role))
+
+
+class Visits:
+    """Every URL asked for and every title seen, to check for the canary at the end."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+        self.titles: list[str] = []
+
+    def get(self, browser: FlaskClient, url: str) -> Any:
+        answer = browser.get(url)
+        self.saw(url, answer)
+        return answer
+
+    def post(self, browser: FlaskClient, url: str, data: dict[str, Any]) -> Any:
+        page = self.get(browser, url)
+        answer = browser.post(url, data={**data, "csrf_token": csrf_from(page.text)})
+        self.saw(url, answer)
+        return answer
+
+    def saw(self, url: str, answer: Any) -> None:
+        self.urls += [url, answer.headers.get("Location", "")]
+        if answer.mimetype == "text/html":
+            found = TITLE.search(answer.text)
+            assert found, url
+            self.titles.append(found[1])
+
+    def check_no_canary(self) -> None:
+        for seen in (*self.urls, *self.titles):
+            assert CANARY_NAME not in seen and CANARY_REF not in seen, seen
+
+
+def test_coordinator_and_chair_read_the_case_with_safe_contact_first(site: Site) -> None:
+    transfer_id = canary(site)
+    visits = Visits()
+    for name, role in (("coord", "coordinator"), ("chair", "chair")):
+        browser = signed_in(site, name, role)
+        page = visits.get(browser, f"/cases/{transfer_id}")
+        assert page.status_code == 200
+        body = page.text
+        assert "<title>Inbound transfer \u2013 MARAC Exchange</title>" in body
+        assert CANARY_NAME in body and CANARY_REF in body
+        safety = body.index("Before you contact anyone")
+        # The safe number and the restrictions come before the case and the victim.
+        assert safety < body.index("01632 960000") < body.index(CANARY_NAME)
+        assert body.index("Not to be shared beyond the receiving MARAC.") < card(body, "Victim")
+        # Referral-form order, lawful grounds by their labels, status as a tag with text.
+        order = [card(body, h) for h in ("Sender", "Case", "Move", "Victim", "Perpetrator 1")]
+        assert order == sorted(order)
+        assert "Crime and Disorder Act 1998, section 115" in body
+        assert "Waiting for acknowledgement" in body and "govuk-tag" in body
+        assert "Received from the sending area" in body  # the timeline in words
+    opened = site.north.scalar("SELECT count(*) FROM audit_events WHERE action = 'content.opened'")
+    assert opened == 2
+    visits.check_no_canary()
+
+
+def test_the_auditor_sees_metadata_and_the_timeline_only(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "audit", "auditor")
+    page = browser.get(f"/cases/{transfer_id}")
+    assert page.status_code == 200
+    assert CANARY_NAME not in page.text and CANARY_REF not in page.text
+    assert "01632 960000" not in page.text
+    assert "Received from the sending area" in page.text
+    assert "but not what it says about anyone" in page.text
+    assert "Acknowledge or redirect" not in page.text
+    opened = site.north.scalar("SELECT count(*) FROM audit_events WHERE action = 'content.opened'")
+    assert opened == 0
+
+
+def test_admins_and_other_areas_never_reach_the_case(site: Site) -> None:
+    transfer_id = canary(site)
+    admin = signed_in(site, "admin", "admin")
+    assert admin.get(f"/cases/{transfer_id}").status_code == 403
+    other = signed_in(site, "other", "coordinator", area=B)
+    answer = other.get(f"/cases/{transfer_id}")
+    assert answer.status_code == 404
+    assert CANARY_NAME not in answer.text
+    assert other.get(f"/cases/{transfer_id}/acknowledge").status_code == 404
+    assert other.get("/cases/not-a-uuid").status_code == 404
+
+
+def test_a_document_downloads_as_the_api_serves_it_and_is_audited(site: Site) -> None:
+    transfer_id = canary(site)
+    sent = site.south.transfers(PEER)[0]
+    with site.south.node.sessions() as db:
+        documents.send_document(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            documents.file_upload("minutes", b"Minutes of the meeting.\n", None, 10_000),
+            utcnow(),
+        )
+    assert site.south.deliver() == 1
+    coordinator = signed_in(site, "coord", "coordinator")
+    page = coordinator.get(f"/cases/{transfer_id}")
+    link = re.search(rf'href="(/cases/{transfer_id}/documents/[0-9a-f-]+)"', page.text)
+    assert link, "no download link"
+    download = coordinator.get(link[1])
+    assert download.status_code == 200
+    assert download.data == b"Minutes of the meeting.\n"
+    assert re.fullmatch(
+        r'attachment; filename="minutes-[0-9a-f]{8}\.txt"', download.headers["Content-Disposition"]
+    )
+    assert download.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    downloaded = site.north.scalar(
+        "SELECT count(*) FROM audit_events WHERE action = 'document.downloaded'"
+    )
+    assert downloaded == 1
+    auditor = signed_in(site, "audit", "auditor")
+    assert auditor.get(link[1]).status_code == 403
+
+
+def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
+    transfer_id = canary(site)
+    meeting = (utcnow() + timedelta(days=9)).date()
+    with site.north.node.sessions() as db:
+        meetings.set_meetings(db, Principal.operator(), A, now=utcnow(), replace=[meeting])
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    url = f"/cases/{transfer_id}/acknowledge"
+    form = visits.get(browser, url)
+    assert form.status_code == 200
+    assert f'value="{meeting.isoformat()}"' in form.text
+    assert ">None<" not in form.text
+
+    # Nothing acknowledged yet: no confirmation to show.
+    assert visits.get(browser, f"/cases/{transfer_id}/done/acknowledged").status_code == 404
+    refused = visits.post(browser, url, {"status": "accepted", **PERSON})
+    assert refused.status_code == 422
+    assert "<title>Error: Acknowledge the transfer" in refused.text
+    assert "There is a problem" in refused.text
+    assert 'href="#idva_referred"' in refused.text
+    # What was typed is back in its box, and the answer chosen stays chosen.
+    assert 'value="Cora Ordinator"' in refused.text
+    assert re.search(r'value="accepted" checked|checked[^>]*value="accepted"', refused.text)
+    refused = visits.post(browser, url, {"status": "accepted", "idva_referred": "no", **PERSON})
+    assert refused.status_code == 422
+    assert 'href="#listed_for"' in refused.text
+    assert "Select the meeting the case is listed for" in refused.text
+
+    done = visits.post(
+        browser,
+        url,
+        {
+            "status": "accepted",
+            "listed_for": meeting.isoformat(),
+            "idva_referred": "yes",
+            "receiving_case_ref": "LOCAL-1",
+            "redirect_to": B,  # the other branch: ignored
+            **PERSON,
+        },
+    )
+    assert done.status_code == 303
+    assert done.headers["Location"] == f"/cases/{transfer_id}/done/acknowledged"
+    confirmation = visits.get(browser, done.headers["Location"])
+    assert "Case accepted" in confirmation.text
+    assert meeting.strftime("%-d %B %Y") in confirmation.text
+    assert site.north.deliver() == 1
+    assert sender_status(site) == "acknowledged"
+    case = visits.get(browser, f"/cases/{transfer_id}")
+    assert "Acknowledged" in case.text and "Acknowledge or redirect" not in case.text
+    visits.check_no_canary()
+
+
+def test_redirect_to_another_area(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    url = f"/cases/{transfer_id}/acknowledge"
+    form = visits.get(browser, url)
+    # No meeting dates set: a date is asked for; the peers offered exclude this case's two.
+    assert 'name="listed_for-day"' in form.text
+    assert f'value="{B}"' in form.text and f'value="{PEER}"' not in form.text
+    done = visits.post(
+        browser,
+        url,
+        {"status": "redirected", "redirect_to": B, "idva_referred": "no", **PERSON},
+    )
+    assert done.status_code == 303, done.text
+    assert "Case redirected" in visits.get(browser, done.headers["Location"]).text
+    assert site.north.deliver() == 1
+    assert sender_status(site) == "redirected"
+    visits.check_no_canary()
+
+
+def test_ask_for_more_information(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    url = f"/cases/{transfer_id}/request-information"
+    refused = visits.post(
+        browser, url, {"requested_by-name": "Cora", "requested_by-role": "Coordinator"}
+    )
+    assert refused.status_code == 422 and 'href="#what"' in refused.text
+    done = browser.post(
+        url,
+        data={
+            "what": ["minutes", "dash_ric"],
+            "note": "The last two meetings, please.",
+            "requested_by-name": "Cora",
+            "requested_by-role": "Coordinator",
+            "csrf_token": csrf_from(refused.text),
+        },
+    )
+    assert done.status_code == 303
+    assert "Request sent" in visits.get(browser, done.headers["Location"]).text
+    assert site.north.deliver() == 1
+    assert sender_status(site) == "information_requested"
+    case = visits.get(browser, f"/cases/{transfer_id}")
+    assert "Minutes of the MARAC meeting, The DASH risk checklist" in case.text
+    visits.check_no_canary()
+
+
+def test_ask_permission_then_forward_to_a_third_node_once_granted(
+    site: Site, node_factory: Any
+) -> None:
+    west = node_factory("west")
+    west.create_area(WEST)
+    west.import_peer(site.north.bundle(A))
+    site.north.import_peer(west.bundle(WEST))
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    forward = visits.get(browser, f"/cases/{transfer_id}/forward")
+    assert "has not given permission" in forward.text
+    done = visits.post(
+        browser,
+        f"/cases/{transfer_id}/ask-forward",
+        {
+            "forward_to": WEST,
+            "reason": "relocation_permanent",
+            "requested_by-name": "Cora",
+            "requested_by-role": "Coordinator",
+        },
+    )
+    assert done.status_code == 303, done.text
+    assert "Permission asked for" in visits.get(browser, done.headers["Location"]).text
+    assert site.north.deliver() == 1
+    # The originating area grants it on its own node; the grant travels back.
+    sent = site.south.transfers(PEER)[0]
+    request_id = site.south.scalar("SELECT request_id FROM forward_permissions")
+    with site.south.node.sessions() as db:
+        forwarding.decide(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            {
+                "request_id": request_id,
+                "decision": "granted",
+                "decided_by": {"name": "Sam", "role": "MARAC coordinator"},
+            },
+            utcnow(),
+        )
+    assert site.south.deliver() == 1
+    case = visits.get(browser, f"/cases/{transfer_id}")
+    assert "Forward this case" in case.text
+    done = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
+    assert done.status_code == 303, done.text
+    confirmation = visits.get(browser, done.headers["Location"])
+    assert "Case forwarded" in confirmation.text
+    onward = re.search(r'href="/cases/([0-9a-f-]{36})"', confirmation.text)
+    assert onward and onward[1] != transfer_id
+    outbound = visits.get(browser, f"/cases/{onward[1]}")
+    assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in outbound.text
+    assert f"/cases/{onward[1]}/withdraw" in outbound.text
+    # The case arrives at the third node, from this area, sealed again.
+    assert site.north.deliver() == 1
+    arrived = west.transfers(WEST)
+    assert len(arrived) == 1 and arrived[0].from_area == A
+    visits.check_no_canary()
+
+
+def test_a_restricted_case_opens_only_for_the_named(site: Site) -> None:
+    transfer_id = canary(site, restricted=True, restricted_reason="honour_based_violence")
+    first = site.add_user("first", A, "coordinator")
+    second = site.add_user("second", A, "coordinator")
+    one, two = site.login(first), site.login(second)
+    visits = Visits()
+    # Nobody named yet: nobody opens it, and the page says so.
+    page = visits.get(one, f"/cases/{transfer_id}")
+    assert page.status_code == 403
+    assert "You cannot open this case" in page.text and CANARY_NAME not in page.text
+    assert "Nobody has been named on it yet" in page.text
+    naming = visits.get(one, f"/cases/{transfer_id}/access")
+    assert first.email in naming.text and second.email in naming.text
+    done = visits.post(one, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
+    assert done.status_code == 303, done.text
+    assert "Access saved" in visits.get(one, done.headers["Location"]).text
+    opened = visits.get(one, f"/cases/{transfer_id}")
+    assert opened.status_code == 200 and CANARY_NAME in opened.text
+    refused = visits.get(two, f"/cases/{transfer_id}")
+    assert refused.status_code == 403
+    assert first.email in refused.text and CANARY_NAME not in refused.text
+    # Only a named coordinator changes the list.
+    again = visits.post(two, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
+    assert again.status_code == 403
+    assert "Only a named coordinator may change" in again.text
+    # A chair who is not named is refused the same way; an auditor sees the metadata.
+    chair = visits.get(signed_in(site, "chair", "chair"), f"/cases/{transfer_id}")
+    assert chair.status_code == 403 and first.email in chair.text
+    auditor = visits.get(signed_in(site, "audit", "auditor"), f"/cases/{transfer_id}")
+    assert auditor.status_code == 200 and "This is a restricted case." in auditor.text
+    assert CANARY_NAME not in auditor.text
+    visits.check_no_canary()
+
+
+def test_a_case_withdrawn_before_it_was_opened_is_gone(site: Site) -> None:
+    transfer_id = canary(site)
+    sent = site.south.transfers(PEER)[0]
+    with site.south.node.sessions() as db:
+        withdrawal.withdraw(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            {"reason": "sent_in_error", "withdrawn_by": {"name": "Sam", "role": "Coordinator"}},
+            utcnow(),
+        )
+    assert site.south.deliver() == 1
+    browser = signed_in(site, "coord", "coordinator")
+    page = browser.get(f"/cases/{transfer_id}")
+    assert page.status_code == 410
+    assert "This case was withdrawn" in page.text and CANARY_NAME not in page.text
+    auditor = signed_in(site, "audit", "auditor")
+    metadata = auditor.get(f"/cases/{transfer_id}")
+    assert metadata.status_code == 200 and "Withdrawn by the sending area" in metadata.text
+
+
+def test_the_sender_sees_the_receipt_the_answer_and_open_requests(site: Site) -> None:
+    transfer_id = site.outbound(A)
+    assert site.north.deliver() == 1
+    received = next(t for t in site.south.transfers(PEER) if t.direction == "inbound")
+    listed = (utcnow() + timedelta(days=5)).date()
+    asker = {"name": "Sam", "role": "MARAC coordinator"}
+    with site.south.node.sessions() as db:
+        information_requests.request_information(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            received.id,
+            {"what": ["minutes"], "requested_by": asker},
+            utcnow(),
+        )
+    with site.south.node.sessions() as db:
+        acknowledgements.acknowledge(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            received.id,
+            {
+                "status": "accepted",
+                "listed_for": listed.isoformat(),
+                "idva_referred": True,
+                "acknowledged_by": asker,
+            },
+            utcnow(),
+        )
+    assert site.south.deliver() == 2
+    browser = signed_in(site, "coord", "coordinator")
+    page = browser.get(f"/cases/{transfer_id}")
+    assert page.status_code == 200
+    assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in page.text
+    assert "Delivery receipt" in page.text and "No receipt yet" not in page.text
+    assert "Accepted and listed for a meeting" in page.text
+    assert listed.strftime("%-d %B %Y") in page.text
+    request_id = site.north.scalar("SELECT request_id FROM information_requests")
+    assert f"/cases/{transfer_id}/requests/{request_id}/answer" in page.text
+    assert f"/cases/{transfer_id}/withdraw" in page.text
+    assert f"/cases/{transfer_id}/repeat-incident" in page.text
+    # The sender's own case content is readable by its coordinator.
+    assert "Before you contact anyone" in page.text
+    # The acknowledgement opens on its own page, audited.
+    views = re.findall(rf'href="(/cases/{transfer_id}/messages/[0-9a-f-]+)"', page.text)
+    shown = [browser.get(url).text for url in views]
+    answer = next(text for text in shown if '<h1 class="govuk-heading-l">Acknowledgement' in text)
+    assert "Accepted and listed for a meeting" in answer and "Sam, MARAC coordinator" in answer
+    opened = site.north.scalar("SELECT count(*) FROM audit_events WHERE action = 'message.opened'")
+    assert opened == len(views) == 2
+    auditor = signed_in(site, "audit", "auditor")
+    assert auditor.get(views[0]).status_code == 403
+
+
+def test_an_overdue_acknowledgement_is_bannered_with_its_due_day(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    assert "The acknowledgement is overdue." not in browser.get(f"/cases/{transfer_id}").text
+    site.sql(
+        "UPDATE transfers SET created_at = :at WHERE id = :id",
+        at=utcnow() - timedelta(days=14),
+        id=transfer_id,
+    )
+    page = browser.get(f"/cases/{transfer_id}")
+    assert "The acknowledgement is overdue." in page.text
+    assert "Acknowledgement due by" in page.text
+
+
+def test_a_reply_whose_delivery_failed_can_be_sent_again(site: Site) -> None:
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    done = visits.post(
+        browser,
+        f"/cases/{transfer_id}/request-information",
+        {"what": ["minutes"], "requested_by-name": "Cora", "requested_by-role": "Coordinator"},
+    )
+    assert done.status_code == 303
+    site.sql("UPDATE outbox SET status = 'failed'")
+    page = visits.get(browser, f"/cases/{transfer_id}")
+    resend = re.search(rf'action="(/cases/{transfer_id}/messages/[0-9a-f-]+/resend)"', page.text)
+    assert resend and "Send again" in page.text
+    assert "Not delivered" in page.text
+    # A request this area made is not one it answers.
+    assert "/answer" not in page.text
+    visits.check_no_canary()
+
+
+def test_a_case_of_another_of_the_persons_areas_says_so(site: Site) -> None:
+    transfer_id = canary(site)
+    person = site.add_user("both", A, "coordinator")
+    with site.north.node.sessions() as db:
+        users.add_user_role(
+            db,
+            site.north.node.master,
+            email=person.email,
+            area=B,
+            role="coordinator",
+            password=PASSWORD,
+            now=utcnow(),
+        )
+    browser = site.login(person)
+    # Working in Eastmoor (the first of the areas by code): the Northshire case says so.
+    page = browser.get(f"/cases/{transfer_id}")
+    assert page.status_code == 200
+    assert "This case belongs to Northshire MARAC" in page.text
+    home = browser.get("/area")
+    browser.post("/area", data={"area": A, "csrf_token": csrf_from(home.text)})
+    assert "This case belongs to" not in browser.get(f"/cases/{transfer_id}").text
+
+
+def test_a_draft_reads_as_an_outbound_case_and_links_to_its_task_list(site: Site) -> None:
+    with site.north.node.sessions() as db:
+        draft = drafts.save_draft(
+            db,
+            site.north.node.master,
+            Principal.operator(),
+            sample_transfer(A, PEER, victim=CANARY_NAME),
+            utcnow(),
+        )
+    browser = signed_in(site, "coord", "coordinator")
+    page = browser.get(f"/cases/{draft.id}")
+    assert page.status_code == 200
+    assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in page.text
+    assert f'href="/drafts/{draft.id}"' in page.text and "Draft" in page.text
+    assert CANARY_NAME in page.text
+    assert "Withdraw this transfer" not in page.text
