@@ -52,7 +52,7 @@ def test_plain_http_errors_are_about_blank_and_405_says_what_is_allowed(site: Si
 
 def test_pages_get_html_error_pages_that_echo_nothing(site: Site) -> None:
     client = site.app.test_client()
-    missing = client.get(f"/cases/{CANARY}")
+    missing = client.get(f"/nowhere/{CANARY}")
     assert missing.status_code == 404 and missing.mimetype == "text/html"
     assert "Page not found" in missing.text and CANARY not in missing.text
     # A form posted without its CSRF token: refused with a page, not JSON.

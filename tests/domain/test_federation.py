@@ -76,7 +76,9 @@ def _other_content(wire: dict[str, Any]) -> dict[str, Any]:
         (_bad_signature, Refused, "bad-signature"),
         (_other_content, Refused, "bad-signature"),
         (lambda w: {**w, "type": "gossip"}, Malformed, "malformed"),
-        (lambda w: {**w, "to": {**w["to"], "area": "nowhere"}}, Refused, "wrong-addressee"),
+        # The token names the real recipient: the envelope addressed elsewhere is refused
+        # with the token, before its body is stored.
+        (lambda w: {**w, "to": {**w["to"], "area": "nowhere"}}, Unauthorized, "unauthorized"),
     ],
 )
 def test_a_bad_envelope_is_refused_and_nothing_is_stored(

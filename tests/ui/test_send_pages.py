@@ -11,6 +11,9 @@ import pytest
 from flask.testing import FlaskClient
 from support.site import PEER, A, Site, csrf_from, make_site
 
+from gateway.domain.identity.principals import Principal
+from gateway.domain.transfers import drafts
+
 VICTIM = "Marigold Featherstonehaugh"
 CASE_REF = "NS-CANARY-7731"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -141,6 +144,10 @@ def test_a_coordinator_sends_a_transfer_page_by_page(site: Site) -> None:
     draft = started.headers["Location"].rsplit("/", 1)[-1]
     assert "Not yet started" in j.get(f"/drafts/{draft}")
     _fill(j, draft)
+    # A box left empty is saved as no answer (never the text "None").
+    with site.north.node.sessions() as db:
+        _, content = drafts.draft_content(db, site.north.node.master, Principal.operator(), draft)
+    assert content["victim"]["address"] is None and content["move"]["new_address"] is None
     task_list = j.get(f"/drafts/{draft}")
     assert task_list.count("Completed") >= 11, task_list
     j.post(
