@@ -18,7 +18,11 @@ from gateway.web.health import health
 from gateway.web.problems import problems
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
+from gateway.web.ui.chair import chair
 from gateway.web.ui.layout import install_layout
+from gateway.web.ui.outbound import outbound
+from gateway.web.ui.pages import install_page_helpers
+from gateway.web.ui.work import work
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
 
 
@@ -44,12 +48,16 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.extensions["gateway.oidc"] = register_providers(app, providers)
     app.session_interface = DatabaseSessionInterface(node)
     install_layout(app)
+    install_page_helpers(app)
     install_error_handlers(app)
     install_guard(app)
     app.register_blueprint(health)
     app.register_blueprint(federation)
     app.register_blueprint(api)
     app.register_blueprint(ui)
+    app.register_blueprint(work)
+    app.register_blueprint(chair)
+    app.register_blueprint(outbound)
     app.register_blueprint(problems)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)

@@ -26,7 +26,13 @@ from gateway.domain.schedule.meetings import ack_working_days
 from gateway.domain.schedule.working_calendar import due, is_overdue, is_working_day, london_day
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import timeline
-from gateway.domain.transfers.states import DELIVERED, INBOUND, OUTBOUND, RECEIVED
+from gateway.domain.transfers.states import (
+    DELIVERED,
+    INBOUND,
+    OUTBOUND,
+    RECEIVED,
+    acknowledgement_clock,
+)
 
 WORKER = Actor.system("worker")
 REMINDED, OVERDUE = "acknowledgement_reminder", "acknowledgement_overdue"
@@ -38,11 +44,6 @@ class Reminder:
     transfer_id: str
     kind: str  # notifications.ACK_REMINDER or ACK_OVERDUE
     due: date
-
-
-def _started(row: Transfer) -> datetime | None:
-    """When the acknowledgement clock started: arrival here, or delivery there."""
-    return row.created_at if row.direction == INBOUND else row.delivered_at
 
 
 @owns_transaction
@@ -90,7 +91,7 @@ def _remind(
     row = session.get(Transfer, transfer_id, with_for_update=True)
     if row is None or row.status not in (RECEIVED, DELIVERED):
         return None
-    started, limit = _started(row), limits.get(row.area_code)
+    started, limit = acknowledgement_clock(row), limits.get(row.area_code)
     if started is None or limit is None or not is_overdue(started, limit, now):
         return None
     inbound = row.direction == INBOUND

@@ -206,9 +206,7 @@ def flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix, str(messages))]
 
 
-def problems(
-    messages: Any, questions: Iterable[Question], *, prefix: str = ""
-) -> dict[str, str]:
+def problems(messages: Any, questions: Iterable[Question], *, prefix: str = "") -> dict[str, str]:
     """The page's ErrorMap: each schema message in plain English at the question whose
     path it names (a path under `prefix` is read relative to it); a message about no
     question on this page is the form's own ("")."""
