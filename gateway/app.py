@@ -22,6 +22,7 @@ from gateway.web.ui.chair import chair
 from gateway.web.ui.layout import install_layout
 from gateway.web.ui.outbound import outbound
 from gateway.web.ui.pages import install_page_helpers
+from gateway.web.ui.send import send
 from gateway.web.ui.work import work
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(federation)
     app.register_blueprint(api)
     app.register_blueprint(ui)
+    app.register_blueprint(send)
     app.register_blueprint(work)
     app.register_blueprint(chair)
     app.register_blueprint(outbound)

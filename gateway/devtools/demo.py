@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -31,6 +32,7 @@ from typing import Any
 import httpx
 
 from gateway.devtools.samples import sample_transfer
+from keys import totp_code
 
 AREAS = (("northshire", "Northshire MARAC"), ("south-vale", "South Vale MARAC"))
 
@@ -43,6 +45,10 @@ LOOKUPS: tuple[tuple[str, dict[str, str], str], ...] = (
     ("day and month of birth swapped", {"date_of_birth": "1985-07-03"}, "possible"),
 )
 FLAG_SCOPES = "flags:write flags:query"
+# The demo's people sign in to the pages with this password and a one-time code the demo
+# prints (it holds their authenticator secrets, so nobody needs a phone). Demo only.
+DEMO_PASSWORD = "demo only, never in production"  # noqa: S105 - printed on purpose
+PAGE_ROLES = ("coordinator", "chair")
 
 
 @dataclass
@@ -233,11 +239,7 @@ def show_audit(sender: DemoNode, receiver: DemoNode) -> None:
 def acknowledge(sender: DemoNode, receiver: DemoNode, timeout: float) -> bool:
     """The receiving coordinator answers; the answer travels back as its own envelope."""
     print("7. South Vale's coordinator accepts the case and lists it for their next meeting")
-    email = f"coordinator@{receiver.code}.example"
-    receiver.run(
-        "user", "create", email, "--area", receiver.code, "--role", "coordinator",
-        "--password-stdin", stdin=secrets.token_urlsafe(24) + "\n",
-    )  # fmt: skip
+    email = f"coordinator@{receiver.code}.example"  # made with the demo's people
     inbound = str(transfer_rows(receiver)[0]["id"])
     answer = receiver.home / "acknowledgement.json"
     answer.write_text(json.dumps(acknowledgement_body(), indent=2), encoding="utf-8")
@@ -389,6 +391,63 @@ def expected_match(matches: list[dict[str, Any]], kind: str, holder: str) -> boo
     )
 
 
+def add_people(nodes: tuple[DemoNode, ...]) -> dict[str, str]:
+    """A coordinator and a chair for each area: their emails and authenticator secrets."""
+    people: dict[str, str] = {}
+    for node in nodes:
+        for role in PAGE_ROLES:
+            email = f"{role}@{node.code}.example"
+            out = node.run(
+                "user",
+                "create",
+                email,
+                "--area",
+                node.code,
+                "--role",
+                role,
+                "--password-stdin",
+                stdin=DEMO_PASSWORD + "\n",
+            )
+            found = re.search(r"authenticator secret: (\S+)", out)
+            if found is None:
+                raise RuntimeError(f"{node.code}: user create printed no authenticator secret")
+            people[email] = found[1]
+    return people
+
+
+def show_pages(nodes: tuple[DemoNode, ...], people: dict[str, str]) -> None:
+    print("12. The pages: open a node's address in a browser and sign in")
+    for node in nodes:
+        emails = ", ".join(f"{role}@{node.code}.example" for role in PAGE_ROLES)
+        print(f"     {node.name}: {node.url}/  as {emails}")
+    print(f'     password (every demo account): "{DEMO_PASSWORD}"')
+    print("     The first sign-in shows an authenticator set-up page: type the current code")
+    print("     printed below instead of using a phone. The case sent above is there to open:")
+    print("     delivered and acknowledged on both sides.")
+    show_codes(people)
+
+
+def show_codes(people: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    left = 30 - int(now.timestamp()) % 30
+    print(f"     one-time codes (valid for {left} s more, then new ones are printed):")
+    for email, secret in people.items():
+        print(f"       {email:34} {totp_code(secret, now)}", flush=True)
+
+
+def keep_serving(people: dict[str, str]) -> None:
+    """Print fresh sign-in codes every 30 s until Ctrl-C or SIGTERM."""
+    # sigwait needs the signals blocked, or SIGTERM's default action would kill us
+    # before `finally` stops the nodes. Blocked only now: children keep their defaults.
+    stopping = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+    while True:
+        wait = 30 - int(time.time()) % 30 + 0.5
+        if signal.sigtimedwait(stopping, wait) is not None:
+            return
+        show_codes(people)
+
+
 def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -408,6 +467,7 @@ def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
         for node in pair:
             wait_ready(node)
             print(f"     {node.code} is up at {node.url}")
+        people = add_people(pair)
         delivered = send_and_watch(*pair, timeout=timeout)
         if delivered:
             show_audit(*pair)
@@ -416,14 +476,11 @@ def run_demo(workdir: Path, *, exit_after: bool, timeout: float = 60.0) -> int:
             set_flag(pair[1])
         ok = answered and look_up(*pair)
         print("11. Case content stays sealed at rest on both nodes; files are in", workdir)
+        show_pages(pair, people)
         if exit_after:
             return 0 if ok else 1
         print("Both nodes keep serving. Press Ctrl-C to stop.", flush=True)
-        # sigwait needs the signals blocked, or SIGTERM's default action would kill us
-        # before `finally` stops the nodes. Blocked only now: children keep their defaults.
-        stopping = {signal.SIGINT, signal.SIGTERM}
-        signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
-        signal.sigwait(stopping)
+        keep_serving(people)
         return 0 if ok else 1
     except RuntimeError as exc:
         print(f"demo failed: {exc}", file=sys.stderr)

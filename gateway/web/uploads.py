@@ -14,7 +14,7 @@ from typing import IO
 
 from flask import Request, current_app
 
-UPLOAD_ENDPOINTS = frozenset({"api.post_document"})
+UPLOAD_ENDPOINTS = frozenset({"api.post_document", "send.documents_page"})
 UPLOAD_LIMIT_KEY = "GATEWAY_UPLOAD_MAX_BYTES"
 
 

@@ -371,8 +371,13 @@ def test_documents_wait_for_the_transfer_to_arrive(site: Site) -> None:
         pdf(),
         **south_bearer(site),
     )
-    assert answer.status_code == 409 and "queued" in answer.json["detail"]
-    assert site.south.scalar("SELECT count(*) FROM documents") == 0
+    # Held, sealed to the sender's own area: nothing about it is queued for the peer.
+    assert answer.status_code == 201 and answer.json["direction"] == "held"
+    assert site.south.count("outbox") == 1
+    # The transfer, then the document its receipt released, in that order.
+    assert site.south.deliver() == 2
+    assert site.south.scalar("SELECT direction FROM documents") == "outbound"
+    assert site.north.scalar("SELECT count(*) FROM documents") == 1
 
 
 def forge_document(site: Site, in_reply_to: str, **spoil: Any) -> str:

@@ -84,6 +84,32 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The empty form chooses no area: the page again with its error.
     ("ui.choose_area_submit", "POST"): row(403, anonymous=401, peer=401, **users(400)),
     ("ui.keep_alive", "POST"): row(403, anonymous=401, peer=401, **users(200)),
+    # The send journey: coordinators only. The matrix's transfer has been sent, so the
+    # draft pages answer 409 to its own area's coordinator and 404 to another area's; an
+    # empty start form is refused with its error summary (422).
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, coordinator_a=a, coordinator_b=b)
+        for endpoint, method, a, b in (
+            ("send.start", "GET", 200, 200),
+            ("send.start", "POST", 422, 422),
+            ("send.task_list", "GET", 409, 404),
+            ("send.question", "GET", 404, 404),  # the matrix's slug names no page
+            ("send.question", "POST", 404, 404),
+            ("send.list_page", "GET", 409, 404),
+            ("send.list_page", "POST", 409, 404),
+            ("send.item", "GET", 409, 404),
+            ("send.item", "POST", 409, 404),
+            ("send.remove_item", "POST", 409, 404),
+            ("send.documents_page", "GET", 409, 404),
+            ("send.documents_page", "POST", 409, 404),
+            ("send.check", "GET", 409, 404),
+            ("send.send_now", "POST", 409, 404),
+            ("send.sent", "GET", 200, 404),
+            ("send.delete", "GET", 409, 404),
+            ("send.delete", "POST", 409, 404),
+            ("send.deleted", "GET", 200, 200),
+        )
+    },
     ("api.token", "POST"): row(401),  # no client credentials in the request
     ("api.openapi", "GET"): row(200),
     ("api.create_transfer", "POST"): row(
@@ -145,13 +171,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # the receiving area asks for information (409); the listings are metadata (auditors
     # too); a download is content, and this id names no document (404 for those who may
     # download, 403 for roles that never may).
+    # The matrix's transfer is still queued: its document is held until it is delivered.
     ("api.post_document", "POST"): row(
         403,
         anonymous=401,
         peer=401,
-        coordinator_a=409,
+        coordinator_a=201,
         coordinator_b=404,
-        client_transfers_write=409,
+        client_transfers_write=201,
     ),
     ("api.list_documents", "GET"): row(
         403,
@@ -459,6 +486,8 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "envelope_id": "00000000-0000-4000-8000-000000000001",
         "flag_id": str(uuid.uuid4()),
         "slug": "not-found",
+        "key": "perpetrators",
+        "index": "0",
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":

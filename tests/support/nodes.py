@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from werkzeug.serving import make_server
 
 from adapters.db import make_engine, upgrade
@@ -46,17 +47,15 @@ class Databases:
         self.backend, self.tmp_path = backend, tmp_path
         self.created: list[str] = []
 
-    def new(self, name: str) -> str:
+    def new(self, name: str, template: str | None = None) -> str:
+        """A new empty database, or on PostgreSQL a copy of the `template` database."""
         if self.backend == "sqlite":
             return f"sqlite:///{self.tmp_path / name / 'gateway.db'}"
-        admin = normalise_url(pg_admin_url() or "")
         database = f"marac_test_{uuid.uuid4().hex[:12]}"
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
-        engine.dispose()
+        copied = f' TEMPLATE "{template}"' if template else ""
+        _admin_execute(f'CREATE DATABASE "{database}"{copied}')
         self.created.append(database)
-        return admin.rsplit("/", 1)[0] + "/" + database
+        return _database_url(database)
 
     def drop_all(self) -> None:
         if not self.created:
@@ -66,6 +65,46 @@ class Databases:
             for database in self.created:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         engine.dispose()
+
+
+def _admin_execute(statement: str) -> None:
+    engine = create_engine(normalise_url(pg_admin_url() or ""), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(statement))
+    engine.dispose()
+
+
+def _database_url(database: str) -> str:
+    return normalise_url(pg_admin_url() or "").rsplit("/", 1)[0] + "/" + database
+
+
+class Templates:
+    """One database per backend built by the migrations, made on first use and copied for
+    each new node instead of migrating it again; `drop` removes the PostgreSQL one."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._sqlite: Path | None = None
+        self._postgresql: str | None = None
+
+    def sqlite(self) -> Path:
+        if self._sqlite is None:
+            path = self.folder / "gateway.db"
+            migrate(f"sqlite:///{path}")
+            self._sqlite = path
+        return self._sqlite
+
+    def postgresql(self) -> str:
+        if self._postgresql is None:
+            database = f"marac_template_{uuid.uuid4().hex[:12]}"
+            _admin_execute(f'CREATE DATABASE "{database}"')
+            self._postgresql = database
+            migrate(_database_url(database))
+        return self._postgresql
+
+    def drop(self) -> None:
+        if self._postgresql is not None:
+            _admin_execute(f'DROP DATABASE IF EXISTS "{self._postgresql}" WITH (FORCE)')
 
 
 @dataclass
@@ -149,12 +188,23 @@ class RunningNode:
         self.node.close()
 
 
-def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any) -> RunningNode:
+def prepare_node(
+    name: str,
+    databases: Databases,
+    tmp_path: Path,
+    *,
+    templates: Templates | None = None,
+    **overrides: Any,
+) -> tuple[Path, Settings, Node]:
+    """A node's home, settings, master key and migrated database, not yet serving; the
+    database is a copy of the migrated template when `templates` are given."""
     home = tmp_path / name
     home.mkdir(parents=True, exist_ok=True)
+    copied = templates is not None and databases.backend == "postgresql"
+    url = databases.new(name, templates.postgresql() if templates and copied else None)
     env = {
         "GATEWAY_INSTANCE_DIR": str(home),
-        "GATEWAY_DATABASE_URL": databases.new(name),
+        "GATEWAY_DATABASE_URL": url,
         "GATEWAY_MASTER_KEY_FILE": str(home / "master.key"),
         "GATEWAY_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "GATEWAY_DELIVERY_BACKOFF": "0.05",
@@ -164,10 +214,22 @@ def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any
     }
     settings = Settings.from_env(env)
     MasterKey.create_file(settings.master_key_file)
-    engine = make_engine(settings.database_url)
+    file = make_url(settings.database_url).database
+    if templates is not None and databases.backend == "sqlite" and file:
+        shutil.copyfile(templates.sqlite(), file)
+    elif not copied:
+        migrate(settings.database_url)
+    return home, settings, build_node(settings)
+
+
+def migrate(url: str) -> None:
+    engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    node = build_node(settings)
+
+
+def start_node(name: str, databases: Databases, tmp_path: Path, **overrides: Any) -> RunningNode:
+    home, settings, node = prepare_node(name, databases, tmp_path, **overrides)
     app = create_app(settings, node)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

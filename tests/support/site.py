@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -29,16 +29,17 @@ def csrf_from(html: str) -> str:
     return found[1]
 
 
-def fresh_code(secret: str) -> str:
+def fresh_code(secret: str, generate: Callable[[str, datetime], str] = totp_code) -> str:
     """A TOTP code for a time step this secret has not used yet (the node refuses reuse),
-    within the +-1 step the node accepts."""
+    within the +-1 step the node accepts. `generate` makes the code for a moment (the
+    browser tests use pyotp, an implementation independent of the node's)."""
     now = utcnow()
     for offset in (0, 30, -30):
         moment = now + timedelta(seconds=offset)
         step = int(moment.timestamp()) // 30
         if step > _USED_STEPS.get(secret, -1):
             _USED_STEPS[secret] = step
-            return totp_code(secret, moment)
+            return generate(secret, moment)
     raise AssertionError("three logins within one TOTP window for one user")
 
 

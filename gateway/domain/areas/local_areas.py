@@ -153,8 +153,12 @@ def get_area(session: Session, code: str) -> Area:
 
 def _current_key_row(session: Session, code: str, now: datetime) -> AreaKey:
     get_area(session, code)
+    # The open-ended key first: a rotation in the same instant as the key it retires leaves
+    # two keys with one valid_from, and the new one is current (as in `recipient_key`).
     rows = session.scalars(
-        select(AreaKey).where(AreaKey.area_code == code).order_by(AreaKey.valid_from.desc())
+        select(AreaKey)
+        .where(AreaKey.area_code == code)
+        .order_by(AreaKey.valid_until.is_(None).desc(), AreaKey.valid_from.desc())
     )
     for row in rows:
         if row.valid_from <= now and (row.valid_until is None or row.valid_until > now):

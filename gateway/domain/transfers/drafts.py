@@ -76,14 +76,19 @@ def start_draft(
 ) -> TransferView:
     """Begin a draft from `to_area` and the `reason` (and `from_area` for a caller who
     sends for several areas); everything else is added by `update_draft`."""
-    from_area, to_area, actor = addressed_by(principal, data)
     errors: dict[str, Any] = {}
-    if to_area == from_area:
-        errors["to_area"] = ["Must differ from from_area."]
     try:
         part = load_part({"reason": data.get("reason")})
     except ValidationError as exc:
-        errors.update(exc.messages if isinstance(exc.messages, dict) else {})
+        errors.update(field_errors(exc.messages))
+    try:
+        from_area, to_area, actor = addressed_by(principal, data)
+    except Invalid as exc:
+        raise Invalid(
+            "The draft cannot be started.", errors={**(exc.errors or {}), **errors}
+        ) from exc
+    if to_area == from_area:
+        errors["to_area"] = ["Must differ from from_area."]
     if errors:
         raise Invalid("The draft cannot be started.", errors=errors)
     content = {

@@ -95,8 +95,10 @@ def _outgoing(max_bytes: int) -> documents.Outgoing:
     "sendDocument",
     "Send a document about the transfer to the other area: a file (PDF, DOCX, ODT, RTF, "
     "UTF-8 text, PNG or JPEG, judged by its content; its filename is ignored) or structured "
-    "minutes as JSON. Sealed, signed with its SHA-256 and size, and queued.",
-    ok=(201, "Sealed and queued"),
+    "minutes as JSON. Sealed, signed with its SHA-256 and size, and queued; on an outbound "
+    "transfer that has not reached the other area yet it is held (direction `held`) and "
+    "sent the moment the transfer is delivered.",
+    ok=(201, "Sealed and queued, or held until the transfer is delivered"),
     answer=DocumentItemSchema,
     problems=(400, 401, 403, 404, 409, 413, 415, 422),
     body={"multipart/form-data": UploadFormSchema, JSON: MinutesUploadSchema},

@@ -32,6 +32,7 @@ from requests import RequestException
 from werkzeug.wrappers import Response
 
 from adapters.oidc import OidcProviders, ProviderMisconfigured
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import browser_sessions as stages
 from gateway.domain.identity import users
@@ -42,7 +43,7 @@ from gateway.web import node
 from gateway.web.guard import current_principal, requires
 from gateway.web.sessions import ServerSession, policy
 from gateway.web.sessions import id_key as session_id_key
-from gateway.web.ui.layout import AREA_KEY, areas_of, current_area, local_time
+from gateway.web.ui.layout import AREA_KEY, FORM, areas_of, current_area, local_time
 from gateway.web.ui.work import home_page
 
 ui = Blueprint("ui", __name__, template_folder="templates")
@@ -205,14 +206,16 @@ def logout() -> Response:
 @ui.get("/")
 @requires(roles=ROLES)
 def home() -> Response:
-    """ "Your work": gateway/web/ui/work.py."""
+    """Your work: gateway/web/ui/work.py."""
     return home_page()
 
 
 def _area_page(status: int = 200, errors: dict[str, str] | None = None) -> Response:
     principal = current_principal()
-    chosen = current_area(principal)
-    choices = [{"value": a, "text": a, "checked": a == chosen} for a in areas_of(principal)]
+    chosen, areas = current_area(principal), areas_of(principal)
+    with node().sessions() as db:
+        names = local_areas.area_names(db, areas)
+    choices = [{"value": a, "text": names.get(a, a), "checked": a == chosen} for a in areas]
     return _page("areas.html", status, choices=choices, errors=errors)
 
 
@@ -304,7 +307,7 @@ def oidc_callback(area: str) -> Response:
             if isinstance(exc, Unauthorized)
             else Unauthorized("Single sign-on did not complete. Try again.")
         )
-        return _refused("login.html", error, "email", providers=_providers().areas())
+        return _refused("login.html", error, FORM, providers=_providers().areas())
     _session().begin_stage(user_id, stages.FULL, roles=sorted([a, r] for a, r in roles))
     log.info("login accepted method=oidc area=%s", area)
     return _go("ui.home")

@@ -35,7 +35,12 @@ NOT_A_DATE = "not-a-date"
 TEXT, TEXTAREA, EMAIL, NUMBER = "text", "textarea", "email", "number"
 DATE, MOMENT = "date", "moment"  # a day; a day and a time of day (UK time)
 RADIOS, CHECKBOXES, YESNO, LINES = "radios", "checkboxes", "yesno", "lines"
-BLANK = ("Missing data for required field.", "Field may not be null.", "May not be blank.")
+BLANK = (
+    "Missing data for required field.",
+    "Field may not be null.",
+    "May not be blank.",
+    "Required.",
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,9 @@ class Question:
     # The answer is required by the schema (a blank answer reads "Enter ...").
     required: bool = False
     width: str | None = None
+    # How an error message names the answer when the label is a question:
+    # "Select whether the victim was told" rather than "Select was the victim told?".
+    noun: str | None = None
 
     @property
     def id(self) -> str:
@@ -236,7 +244,7 @@ def _owner(by_path: Mapping[str, Question], path: str) -> Question | None:
 
 def plain(message: str, q: Question | None) -> str:
     """A schema message as a GOV.UK error message: what to do, naming the question."""
-    label = _lower_first(q.label) if q else "this answer"
+    label = (q.noun or _lower_first(q.label)) if q else "this answer"
     choose = q is not None and q.kind in (RADIOS, YESNO, CHECKBOXES)
     if message in BLANK:
         return f"Select {label}" if choose else f"Enter {label}"

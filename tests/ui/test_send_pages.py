@@ -1,0 +1,215 @@
+"""The send journey in the browser's terms (Flask test client against real nodes): start a
+draft, answer every section, add documents, check, send, and see what happens next."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from support.site import PEER, A, Site, csrf_from, make_site
+
+VICTIM = "Marigold Featherstonehaugh"
+CASE_REF = "NS-CANARY-7731"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def site(node_factory: Any) -> Site:
+    return make_site(node_factory)
+
+
+def _boxes(name: str, day: date) -> dict[str, str]:
+    return {
+        f"{name}-day": str(day.day),
+        f"{name}-month": str(day.month),
+        f"{name}-year": str(day.year),
+    }
+
+
+class Journey:
+    """A coordinator's browser: every page fetched, every form posted with its CSRF token,
+    every URL and title kept for the canary check."""
+
+    def __init__(self, browser: FlaskClient) -> None:
+        self.browser = browser
+        self.seen: list[str] = []
+
+    def get(self, url: str, status: int = 200) -> str:
+        page = self.browser.get(url)
+        assert page.status_code == status, (url, page.status_code)
+        self.seen.append(url)
+        title = re.search(r"<title>(.*?)</title>", page.text, re.S)
+        if title:
+            self.seen.append(title[1])
+        return page.text
+
+    def post(self, url: str, data: dict[str, Any], status: int = 303, **kw: Any) -> Any:
+        token = data.pop("csrf_token", None) or csrf_from(self.get(url))
+        answer = self.browser.post(url, data={"csrf_token": token, **data}, **kw)
+        assert answer.status_code == status, (url, answer.status_code, answer.text[:3000])
+        if answer.status_code == 303:
+            self.seen.append(answer.headers["Location"])
+        return answer
+
+
+def _fill(j: Journey, draft: str) -> None:
+    today = date.today()
+    j.post(
+        f"/drafts/{draft}/sender",
+        {
+            "sender-name": "Bea Sample",
+            "sender-role": "MARAC coordinator",
+            "sender-mailbox": "marac@northshire.example",
+        },
+    )
+    j.post(
+        f"/drafts/{draft}/case",
+        {
+            "originating_case_ref": CASE_REF,
+            "marac_count_last_12_months": "2",
+            **_boxes("last_marac_date", today - timedelta(days=14)),
+        },
+    )
+    j.post(
+        f"/drafts/{draft}/move",
+        {
+            **_boxes("move-date", today + timedelta(days=3)),
+            "move-contact_safe": "no",
+            "move-safe_contact-notes": "Via the refuge key worker only",
+        },
+    )
+    given, family = VICTIM.split()
+    j.post(
+        f"/drafts/{draft}/victim",
+        {
+            "victim-given_names": given,
+            "victim-family_name": family,
+            **_boxes("victim-date_of_birth", date(1990, 4, 2)),
+            "victim-interpreter_needed": "no",
+        },
+    )
+    j.post(f"/drafts/{draft}/list/perpetrators/new", {"given_names": "Rex", "family_name": "Stone"})
+    j.post(f"/drafts/{draft}/list/perpetrators", {})
+    j.post(f"/drafts/{draft}/list/children", {})
+    j.post(
+        f"/drafts/{draft}/risk", {"referral_criteria": ["visible_high_risk"], "dash_score": "17"}
+    )
+    j.post(
+        f"/drafts/{draft}/list/risks/new",
+        {"risk": "Stalking at the new address", "to_whom": "victim"},
+    )
+    j.post(f"/drafts/{draft}/list/risks", {})
+    j.post(f"/drafts/{draft}/list/outstanding_actions", {})
+    j.post(f"/drafts/{draft}/restriction", {"restricted": "no"})
+    j.post(f"/drafts/{draft}/consent-informed", {"consent-victim_informed": "yes"})
+    j.post(f"/drafts/{draft}/consent-given", {"consent-consent": "refused"})
+    j.post(
+        f"/drafts/{draft}/consent-grounds",
+        {
+            "consent-grounds": [
+                "dpa_2018_sch1_para18_safeguarding",
+                "crime_and_disorder_act_1998_s115",
+            ]
+        },
+    )
+    j.post(
+        f"/drafts/{draft}/consent-disclosure",
+        {
+            "consent-rationale": "Risk of serious harm",
+            "consent-disclosed": "The case and the minutes",
+        },
+    )
+    j.post(
+        f"/drafts/{draft}/consent-decision",
+        {
+            "consent-decided_by-name": "Cal Chair",
+            "consent-decided_by-role": "MARAC chair",
+            **_boxes("consent-decided_at", today),
+            "consent-decided_at-time": "00:05",
+            "consent-decision_forum": "at_meeting",
+        },
+    )
+
+
+def test_a_coordinator_sends_a_transfer_page_by_page(site: Site) -> None:
+    person = site.add_user("coord", A, "coordinator")
+    j = Journey(site.login(person))
+    started = j.post("/transfers/new", {"to_area": PEER, "reason": "relocation_refuge"})
+    draft = started.headers["Location"].rsplit("/", 1)[-1]
+    assert "Not yet started" in j.get(f"/drafts/{draft}")
+    _fill(j, draft)
+    task_list = j.get(f"/drafts/{draft}")
+    assert task_list.count("Completed") >= 11, task_list
+    j.post(
+        f"/drafts/{draft}/documents",
+        {"kind": "minutes", "file": (__import__("io").BytesIO(PDF), "x.pdf")},
+        content_type="multipart/form-data",
+    )
+    check = j.get(f"/drafts/{draft}/check")
+    assert "Send the transfer" in check and VICTIM.split()[0] in check
+    sent = j.post(f"/drafts/{draft}/send", {"csrf_token": csrf_from(check)})
+    assert j.get(sent.headers["Location"]).count("Transfer sent") >= 1
+    # Delivered by the worker; the minutes follow it.
+    assert site.north.deliver() >= 1
+    site.north.deliver()
+    assert site.south.count("documents") == 1
+    for seen in j.seen:
+        assert VICTIM.split()[0] not in seen and CASE_REF not in seen, seen
+
+
+def test_refusals_are_worded_at_their_fields_and_nothing_is_kept(site: Site) -> None:
+    person = site.add_user("coord", A, "coordinator")
+    j = Journey(site.login(person))
+    page = j.get("/transfers/new")
+    refused = j.browser.post("/transfers/new", data={"csrf_token": csrf_from(page)})
+    assert refused.status_code == 422
+    assert "Error: Send a transfer" in refused.text
+    assert (
+        'href="#to_area"' in refused.text
+        and "Select the MARAC you are sending the case to" in refused.text
+    )
+    started = j.post("/transfers/new", {"to_area": PEER, "reason": "risk_in_other_area"})
+    draft = started.headers["Location"].rsplit("/", 1)[-1]
+    page = j.get(f"/drafts/{draft}/victim")
+    refused = j.browser.post(
+        f"/drafts/{draft}/victim",
+        data={
+            "csrf_token": csrf_from(page),
+            "victim-family_name": "Zzyzx-Canary",
+            "victim-date_of_birth-day": "31",
+            "victim-date_of_birth-month": "2",
+            "victim-date_of_birth-year": "1990",
+        },
+    )
+    assert refused.status_code == 422
+    assert "Enter given names" in refused.text
+    assert "Date of birth must be a real date" in refused.text
+    assert 'href="#victim-date_of_birth-day"' in refused.text
+    # What was typed is shown again in its box, never in a message.
+    assert refused.text.count("Zzyzx-Canary") == 1
+    # The move section does not apply to a risk in another area.
+    assert "The move" not in j.get(f"/drafts/{draft}")
+    check = j.get(f"/drafts/{draft}/check")
+    assert "The transfer cannot be sent yet" in check and "Send the transfer" not in check
+    assert f'href="/drafts/{draft}/victim"' in check
+
+
+def test_a_draft_can_be_deleted_and_others_cannot_open_it(site: Site) -> None:
+    person = site.add_user("coord", A, "coordinator")
+    other = site.add_user("other", "eastmoor", "coordinator")
+    chair = site.add_user("chair", A, "chair")
+    j = Journey(site.login(person))
+    draft = (
+        j.post("/transfers/new", {"to_area": PEER, "reason": "relocation_refuge"})
+        .headers["Location"]
+        .rsplit("/", 1)[-1]
+    )
+    assert site.login(other).get(f"/drafts/{draft}").status_code == 404
+    assert site.login(chair).get(f"/drafts/{draft}").status_code == 403
+    done = j.post(f"/drafts/{draft}/delete", {})
+    assert done.headers["Location"] == "/drafts/deleted"
+    assert j.browser.get(f"/drafts/{draft}").status_code == 404
+    assert site.north.count("transfers") == 0
