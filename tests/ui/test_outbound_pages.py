@@ -65,7 +65,7 @@ def test_withdrawing_a_delivered_transfer_tells_the_receiving_area(site: Site) -
 
     refused = browser.post(f"/cases/{north_id}/withdraw", {})
     assert refused.status_code == 422 and "There is a problem" in refused.text
-    assert "Select why are you withdrawing the transfer?" not in refused.text
+    assert "Select why you are withdrawing the transfer" in refused.text
     assert 'href="#reason"' in refused.text and 'href="#withdrawn_by-name"' in refused.text
     assert "Enter your name" in refused.text
     assert status_on_north(site, north_id) == "delivered"
@@ -158,7 +158,7 @@ def test_a_request_to_forward_is_granted(site: Site) -> None:
     page = browser.get(path)
     assert page.status_code == 200 and "Eastmoor MARAC" in page.text
     refused = browser.post(path, {**signer("decided_by")})
-    assert refused.status_code == 422 and "Select may they forward the case?" in refused.text
+    assert refused.status_code == 422 and "Select whether they may forward the case" in refused.text
     done = browser.post(path, {"decision": "granted", **signer("decided_by")})
     assert done.headers["Location"] == f"{path}/answered"
     assert "Permission given" in browser.follow(done).text

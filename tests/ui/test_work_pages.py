@@ -163,7 +163,7 @@ def test_the_transfers_table_filters_and_pages(site: Site, monkeypatch: pytest.M
     # Refusals: an unknown status, an overdue value, a cursor from nowhere.
     bad = coordinator.get("/transfers?status=lost")
     assert bad.status_code == 400 and "There is a problem" in bad.text
-    assert "Select status" in bad.text and 'href="#status"' in bad.text
+    assert "Select a status from the list" in bad.text and 'href="#status"' in bad.text
     assert coordinator.get("/transfers?overdue=maybe").status_code == 400
     gone = coordinator.get("/transfers?cursor=bm90LWEtY3Vyc29y")
     assert gone.status_code == 400 and "Start again from the first page" in gone.text

@@ -26,7 +26,8 @@ from gateway.domain.transfers import reading, states
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.web import node
 from gateway.web.guard import current_principal, requires
-from gateway.web.ui.case_content import cards
+from gateway.web.ui import send_sections
+from gateway.web.ui.forms import value_at
 from gateway.web.ui.layout import FORM, current_area
 from gateway.web.ui.pages import go, refusal, render
 from gateway.web.ui.transfer_words import area_names, long_date, short_reference, status_tag
@@ -102,7 +103,10 @@ def _review(transfer_id: str, status: int = 200, errors: dict[str, str] | None =
         status_tag=status_tag(transfer.status),
         waiting=transfer.status == states.AWAITING_APPROVAL,
         created=long_date(transfer.created_at),
-        cards=cards(opened.content),
+        sections=[s for s in send_sections.SECTIONS if s.applies(opened.content.get("reason"))],
+        content=opened.content,
+        value_at=value_at,
+        reason=send_sections.REASON_WORDS.get(str(opened.content.get("reason")), ""),
         may_withdraw=principal.may_send(transfer.from_area),
         errors=errors or {},
     )

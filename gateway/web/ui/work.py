@@ -95,6 +95,7 @@ FILTER_QUESTIONS = (
     Question(
         "status",
         "Status",
+        noun="a status from the list",
         kind=RADIOS,
         options=(("", "Any status"), *((code, words) for code, (words, _) in STATUSES.items())),
     ),
