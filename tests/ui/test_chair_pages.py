@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from pages_world import (
+from support.pages_world import (
     CASE_REF,
     VICTIM,
     Browser,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pages_world import (
+from support.pages_world import (
     SIGNER,
     Browser,
     delivered,
