@@ -180,7 +180,9 @@ def list_transfer_page(
             )
         order = (Transfer.created_at.desc(), Transfer.id.desc())
         rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
-    items = [view(row) for row in rows[:limit]]
+        # Read inside the transaction: after it the rows are expired, and each would be
+        # loaded again, one query per row.
+        items = [view(row) for row in rows[:limit]]
     more = len(rows) > limit and items
     due, overdue = {}, set()
     for item in items if now is not None else []:
