@@ -58,8 +58,10 @@ class PeerClient:
             headers={"User-Agent": USER_AGENT},
         )
 
-    def post(self, url: str, body: bytes, token: str) -> PeerResponse:
+    def post(self, url: str, body: bytes, token: str, accept: str | None = None) -> PeerResponse:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        if accept is not None:
+            headers["Accept"] = accept
         return self._send("POST", url, body, headers)
 
     def get(self, url: str) -> PeerResponse:

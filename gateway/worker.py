@@ -105,10 +105,15 @@ def send_notifications(node: Node, now: datetime | None = None) -> int:
 
 
 def expire_flags(node: Node, now: datetime) -> None:
-    """Expire flags whose 12 months have lapsed and drop lapsed index tokens."""
+    """Re-derive flags set under older linkage rules, expire flags whose 12 months have
+    lapsed, tell the index, and drop lapsed index tokens."""
     with node.sessions() as session:
         # Idempotent, so running it every few minutes makes expiry daily to the minute.
         try:
+            # Before expiry: its index pass then publishes the re-derived flags.
+            rederived = lifecycle.rederive_stale(session, node.flag_roles, now)
+            if rederived:
+                log.info("flags re-derived under the current linkage rules=%s", rederived)
             expired = lifecycle.expire_due(session, node.flag_roles, now)
             purged = lifecycle.purge_index(session, now)
         except DomainError as exc:  # a peer key gone, say: the next pass retries

@@ -570,6 +570,10 @@ class Flag(Base):
     subjects_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # The index has not yet heard the flag's current state (the worker retries).
     index_dirty: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The linkage token spaces its tokens were derived under, e.g. "2,1"; None: "1" (set
+    # before token spaces were recorded). The worker re-derives flags whose spaces differ
+    # from this release's.
+    token_spaces: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     # Retention purged the subjects, references, tokens and verification requests.

@@ -11,7 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_dump,
+    post_load,
+    validate,
+    validates_schema,
+)
 
 from schemas.api.pages import PAGE_DEFAULT, PAGE_MAX, Cursor
 from schemas.common import (
@@ -199,6 +207,13 @@ class MatchSchema(Schema):
     expires_at = fields.Date(allow_none=True)
     repeat = fields.Boolean()
     ref = fields.String()
+    basis = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The strength in words: which parts of the identity agreed "
+            "(never their values); null when the flag index does not say."
+        },
+    )
 
 
 # --- federation bodies (linkage authority, flag index) ---------------------------------
@@ -319,6 +334,14 @@ class IndexMatch:
     ref: str
     # The flag's own public key, to seal a verification request to (never an area's).
     seal_to: str
+    # Which of the request's tokens met this flag (0-based positions, ascending); None
+    # from an index that predates scored matches (docs/contract.md).
+    met: tuple[int, ...] | None = None
+
+
+# A querier that scores matches asks for `met` with this media type; an index answers
+# with it only when asked, so callers that predate it get the answer they parse.
+SCORED_MATCH_MEDIA_TYPE = "application/vnd.marac.flag-match.v2+json"
 
 
 class IndexMatchSchema(StrictSchema):
@@ -328,6 +351,11 @@ class IndexMatchSchema(StrictSchema):
     expires_at = fields.Date(required=True, allow_none=True)
     ref = B64Url(required=True, validate=validate.Length(max=REF_LIMIT))
     seal_to = B64Url(required=True, validate=validate.Length(equal=TOKEN_B64_LENGTH))
+    met = fields.List(
+        StrictInteger(validate=validate.Range(0, MAX_ELEMENTS - 1)),
+        load_default=None,
+        validate=validate.Length(min=1, max=MAX_ELEMENTS),
+    )
 
     @validates_schema
     def check_weak(self, data: dict[str, Any], **_: Any) -> None:
@@ -335,9 +363,15 @@ class IndexMatchSchema(StrictSchema):
         if data.get("strength") == WEAK and (data.get("area") or data.get("mailbox")):
             raise ValidationError({"area": ["A weak-only match names no area."]})
 
+    @post_dump
+    def drop_unknown_met(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("met") is None:
+            data.pop("met", None)
+        return data
+
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> IndexMatch:
-        return IndexMatch(**data)
+        return IndexMatch(**_tupled(data))
 
 
 class MatchAnswerSchema(StrictSchema):

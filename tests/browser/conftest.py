@@ -52,6 +52,14 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The browser tests run on SQLite only: the pages run no SQL of their own (they call
+    the domain services, whose tests run on both databases), and a browser journey on
+    PostgreSQL doubles CI time for no new coverage."""
+    return str(request.param)
+
+
 @pytest.fixture
 def site(node_factory: Callable[..., Any]) -> Site:
     return make_site(node_factory)

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
+
 DEMO = [sys.executable, "-m", "gateway.cli", "demo"]
 
 
@@ -107,6 +109,39 @@ def test_demo_delivers_a_transfer_and_stops_its_nodes(tmp_path: Path) -> None:
     assert not list(workdir.rglob("transfer.json"))
     assert (workdir / "northshire" / "gateway.db").exists()
     assert (workdir / "south-vale" / "gateway.db").exists()
+    # The pages: each node's address, its coordinator and chair, the password and codes.
+    for area, name in (("northshire", "Northshire MARAC"), ("south-vale", "South Vale MARAC")):
+        assert re.search(rf"{name}: http://127\.0\.0\.1:\d+/  as coordinator@{area}", stdout)
+        assert re.search(rf"chair@{area}\.example +\d{{6}}", stdout)
+
+
+def sign_in_from_the_output(text: str) -> None:
+    """A chair signs in to South Vale's pages with only what the demo printed: the
+    address, the password and a one-time code (first sign-in: the enrolment page)."""
+    url = re.findall(r"South Vale MARAC: (http://127\.0\.0\.1:\d+)/  as ", text)[0]
+    password = re.findall(r'password \(every demo account\): "([^"]+)"', text)[0]
+    codes = re.findall(r"chair@south-vale\.example +(\d{6})", text)
+    cookie: dict[str, str] = {}
+
+    def call(method: str, path: str, **form: str) -> httpx.Response:
+        # The session cookie is Secure; the demo is plain http on loopback, so it is
+        # carried by hand as a browser would on 127.0.0.1.
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookie.items())}
+        answer = httpx.request(method, url + path, data=form or None, headers=headers)
+        for line in answer.headers.get_list("set-cookie"):
+            name, _, rest = line.partition("=")
+            cookie[name] = rest.split(";", 1)[0]
+        return answer
+
+    token = re.compile(r'name="csrf_token" value="([^"]+)"')
+    page = call("GET", "/login")
+    step = call("POST", "/login", email="chair@south-vale.example", password=password,
+                csrf_token=token.findall(page.text)[0])  # fmt: skip
+    assert step.status_code == 303 and step.headers["location"] == "/login/enrol"
+    page = call("GET", "/login/enrol")
+    done = call("POST", "/login/enrol", code=codes[-1], csrf_token=token.findall(page.text)[0])
+    assert done.status_code == 303 and done.headers["location"] == "/", done.text[:500]
+    assert call("GET", "/").status_code == 200
 
 
 def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
@@ -130,6 +165,7 @@ def test_demo_stops_its_nodes_when_terminated(tmp_path: Path) -> None:
         assert "Press Ctrl-C" in log.read_text()
         ports = [int(p) for p in re.findall(r"is up at http://127\.0\.0\.1:(\d+)", log.read_text())]
         assert len(processes_serving(workdir)) >= 4  # two web servers, two workers
+        sign_in_from_the_output(log.read_text())
 
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)

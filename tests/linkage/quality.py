@@ -3,8 +3,9 @@
 Shared by tests/linkage/test_quality.py (asserts the goals) and bench/linkage.py (prints
 the figures). Not product code.
 
-Matching rule under evaluation: two records match *strongly* if they share a strong token,
-*possibly* if they share only weak tokens; every other pair is a non-match.
+Matching rule under evaluation: the product's own, `gateway.domain.linkage.decide` over the
+rules whose tokens two records share (`strong`, `possible` or nothing); `any_token_pairs` is
+the rule before it (any shared token; weak-only = possible), kept for the comparison.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from gateway.domain.linkage import LinkageInput, Subject, linkage_inputs
+from gateway.domain.linkage import SPACES, LinkageInput, Subject, decide, linkage_inputs
 from gateway.domain.linkage.names import _nicknamer  # the same table the tokens use
 
 TokenFn = Callable[[LinkageInput], bytes]
@@ -140,12 +141,30 @@ def input_as_token(item: LinkageInput) -> bytes:
 
 
 def token_sets(
-    subjects: dict[str, Subject], token: TokenFn = input_as_token
+    subjects: dict[str, Subject],
+    token: TokenFn = input_as_token,
+    spaces: Sequence[int] = SPACES,
 ) -> dict[str, list[tuple[str, bytes]]]:
+    """(rule, token) per record; the rule's kind is in its name ("v2:strong")."""
     return {
-        rec_id: [(i.kind, token(i)) for i in linkage_inputs(subject)]
+        rec_id: [(i.rule, token(i)) for i in linkage_inputs(subject, spaces)]
         for rec_id, subject in subjects.items()
     }
+
+
+def _rules_met(
+    tokens_a: dict[str, list[tuple[str, bytes]]], tokens_b: dict[str, list[tuple[str, bytes]]]
+) -> dict[tuple[str, str], set[str]]:
+    index: dict[bytes, set[str]] = defaultdict(set)
+    for rec_id, tokens in tokens_a.items():
+        for _, token in tokens:
+            index[token].add(rec_id)
+    met: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for rec_b, tokens in tokens_b.items():
+        for rule, token in tokens:
+            for rec_a in index.get(token, ()):
+                met[(rec_a, rec_b)].add(rule)
+    return met
 
 
 @dataclass(frozen=True)
@@ -195,18 +214,23 @@ class Quality:
 def match_pairs(
     tokens_a: dict[str, list[tuple[str, bytes]]], tokens_b: dict[str, list[tuple[str, bytes]]]
 ) -> dict[tuple[str, str], str]:
-    """Every (a, b) sharing a token, tiered: "strong" if any shared token is strong."""
-    index: dict[tuple[str, bytes], list[str]] = defaultdict(list)
-    for rec_id, tokens in tokens_a.items():
-        for kind_token in set(tokens):
-            index[kind_token].append(rec_id)
+    """Every (a, b) the product's scoring calls "strong" or "possible"."""
     pairs: dict[tuple[str, str], str] = {}
-    for rec_b, tokens in tokens_b.items():
-        for kind, token in set(tokens):
-            for rec_a in index.get((kind, token), ()):
-                if kind == "strong" or (rec_a, rec_b) not in pairs:
-                    pairs[(rec_a, rec_b)] = kind
-    return {pair: ("strong" if kind == "strong" else "possible") for pair, kind in pairs.items()}
+    for pair, rules in _rules_met(tokens_a, tokens_b).items():
+        tier = decide(rules)
+        if tier is not None:
+            pairs[pair] = tier
+    return pairs
+
+
+def any_token_pairs(
+    tokens_a: dict[str, list[tuple[str, bytes]]], tokens_b: dict[str, list[tuple[str, bytes]]]
+) -> dict[tuple[str, str], str]:
+    """The rule before scoring: any shared token matches; strong if a strong one is shared."""
+    return {
+        pair: "strong" if any(rule.endswith(":strong") for rule in rules) else "possible"
+        for pair, rules in _rules_met(tokens_a, tokens_b).items()
+    }
 
 
 def quality(pairs: dict[tuple[str, str], str], truth: set[tuple[str, str]]) -> Quality:

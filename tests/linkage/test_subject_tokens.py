@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.domain.linkage import LinkageInput, Subject, derive_tokens, linkage_inputs
+from gateway.domain.linkage import (
+    LinkageInput,
+    Subject,
+    basis,
+    decide,
+    derive_tokens,
+    linkage_inputs,
+)
 from gateway.domain.linkage.names import family_forms, fold, given_forms, given_variants, words
 from keys import Malformed
 from keys.oprf import OprfKey, evaluate, evaluate_direct
@@ -65,7 +72,17 @@ def test_strong_input_exact_weak_inputs_tolerant() -> None:
     assert _strong(base) == _strong(Subject("MARY", "O Brien", DOB))
     swapped = Subject("Mary", "O'Brien", date(1980, 7, 3))
     assert not _strong(base) & _strong(swapped)  # strong uses the exact date
-    assert _weak(base) == _weak(swapped)  # weak ones are swap-invariant
+    # The weak ones are swap-invariant, except those that keep the exact date or one field.
+    exact_date_rules = {"v2:given-full-dob", "v2:names-ym", "v2:names-yd"}
+
+    def tolerant(subject: Subject) -> set[bytes]:
+        return {
+            i.data
+            for i in linkage_inputs(subject)
+            if i.kind == "weak" and i.rule not in exact_date_rules
+        }
+
+    assert tolerant(base) == tolerant(swapped)
 
 
 def test_married_name_change_meets_on_a_weak_input_only() -> None:
@@ -112,7 +129,8 @@ def test_inputs_deduplicated_deterministic_strong_first_and_labelled() -> None:
     kinds = [i.kind for i in inputs]
     assert kinds == sorted(kinds, key=lambda k: k != "strong")
     # Every input carries its rule label, so inputs of two rules never coincide.
-    assert all(i.data.startswith(b"marac-linkage:v1:") for i in inputs)
+    assert all(i.data.startswith(f"marac-linkage:{i.rule}".encode()) for i in inputs)
+    assert {i.rule.split(":")[0] for i in inputs} == {"v1", "v2"}
     assert "smith" not in repr(inputs[0]).lower()
 
 
@@ -127,7 +145,7 @@ def test_derive_tokens_one_round_trip_equals_direct() -> None:
     inputs = linkage_inputs(Subject("Jon", "Smith", DOB))
     tokens = derive_tokens(inputs, authority)
     assert calls == [len(inputs)]
-    assert tokens == [(i.kind, evaluate_direct(key, i.data)) for i in inputs]
+    assert tokens == [(i.kind, i.rule, evaluate_direct(key, i.data)) for i in inputs]
 
 
 def test_derive_tokens_refuses_bad_authority_answers() -> None:
@@ -140,7 +158,7 @@ def test_derive_tokens_refuses_bad_authority_answers() -> None:
 
 
 def test_linkage_input_is_frozen() -> None:
-    item = LinkageInput("weak", b"x")
+    item = LinkageInput("weak", "v2:given-dob", b"x")
     with pytest.raises(AttributeError):
         item.kind = "strong"  # type: ignore[misc]
 
@@ -166,3 +184,51 @@ def test_first_letter_typo_or_missing_given_name_meets_on_family_and_date() -> N
     assert _weak(known) & _weak(Subject("Ajck", "Raward", date(1980, 7, 3)))
     assert _weak(known) & _weak(Subject("", "Raward", DOB))
     assert not _weak(known) & _weak(Subject("Jack", "Raward", date(1981, 7, 3)))
+
+
+def test_space_v1_inputs_are_byte_for_byte_those_published_before() -> None:
+    """Flags published before v2 keep meeting: the v1 inputs did not change."""
+    inputs = linkage_inputs(Subject("Jon", "Smith", DOB), spaces=(1,))
+    assert [i.data for i in inputs][:2] == [
+        b"marac-linkage:v1:strong\x1fjon\x1fsmith\x1f19800307",
+        b"marac-linkage:v1:family-dob\x1fSM0\x1f19800307",
+    ]
+
+
+def _decide(one: Subject, other: Subject) -> str | None:
+    shared = {i.data: i.rule for i in linkage_inputs(one)}
+    return decide({shared[i.data] for i in linkage_inputs(other) if i.data in shared})
+
+
+@pytest.mark.parametrize(
+    ("other", "expected"),
+    [
+        (Subject("Mary", "Smith", DOB), "strong"),
+        (Subject("Mary Jane", "Smith", DOB), "possible"),  # middle name in one record
+        (Subject("Smith", "Mary", DOB), "possible"),  # names in the other order
+        (Subject("Mary", "Smith", date(1980, 3, 17)), "possible"),  # day mistyped
+        (Subject("Mary", "Smith", date(1980, 8, 7)), "possible"),  # month mistyped
+        (Subject("Mray", "Smiht", DOB), "possible"),  # typos in both names
+        (Subject("Mary", "Jones-Smith", DOB), "possible"),  # one part of a double name
+        (Subject("Mary", "Williams", DOB), "possible"),  # married name, old one unrecorded
+        (Subject("Susan", "Smith", DOB), None),  # twin: family name and date alone
+        (Subject("Martha", "Smith", DOB), None),  # twin sharing the initial
+        (Subject("Mary", "Smith", date(1983, 3, 7)), None),  # namesake, another year
+        (Subject("Mary", "Smith", None), None),  # no date of birth, no tokens
+    ],
+)
+def test_scored_matches(other: Subject, expected: str | None) -> None:
+    assert _decide(Subject("Mary", "Smith", DOB), other) == expected
+
+
+def test_a_single_family_and_date_rule_never_makes_a_possible() -> None:
+    assert decide({"v1:family-dob", "v2:family-dob", "v2:close-family"}) is None
+    assert decide({"v1:initial-dob", "v1:family-dob"}) is None
+    assert decide({"v2:given-dob", "v2:family-dob"}) == "possible"
+    assert decide({"v1:strong"}) == "strong"
+    assert decide(set()) is None
+    assert basis({"v2:names-ym"}) == (
+        "a given name agrees (or is a known variant); family name agrees; "
+        "date of birth differs in one field"
+    )
+    assert basis(set()) is None

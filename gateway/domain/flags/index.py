@@ -107,6 +107,7 @@ class _Hit:
     ref: str
     kind: str
     expires_at: datetime
+    token: bytes
 
 
 @owns_transaction
@@ -133,8 +134,15 @@ def match_in(
     limit: rate_limits.RateLimit,
     now: datetime,
 ) -> list[IndexMatch]:
-    """`match` inside the caller's transaction (a local lookup makes one)."""
-    wanted = sorted({b64url_decode(t.token, length=32) for t in tokens})
+    """`match` inside the caller's transaction (a local lookup makes one).
+
+    Each answer says which of the caller's tokens met that flag (`met`, positions in
+    `tokens`): the caller knows which rule built each of its tokens and scores the match
+    itself (linkage.scoring); this index compares tokens only and never learns a rule."""
+    positions: dict[bytes, list[int]] = {}
+    for position, item in enumerate(tokens):
+        positions.setdefault(b64url_decode(item.token, length=32), []).append(position)
+    wanted = sorted(positions)
     decision = rate_limits.hit(session, f"index-match:{caller}", limit, now)
     if not decision.allowed:
         raise TooManyRequests(
@@ -142,7 +150,13 @@ def match_in(
             retry_after=decision.retry_after,
         )
     rows = session.execute(
-        select(IndexToken.area, IndexToken.ref, IndexToken.kind, IndexToken.expires_at).where(
+        select(
+            IndexToken.area,
+            IndexToken.ref,
+            IndexToken.kind,
+            IndexToken.expires_at,
+            IndexToken.token,
+        ).where(
             IndexToken.token.in_(wanted),
             IndexToken.expires_at > now,
             IndexToken.area != caller,
@@ -151,7 +165,7 @@ def match_in(
     flags: dict[tuple[str, str], list[_Hit]] = {}
     for row in rows:
         flags.setdefault((row[0], row[1]), []).append(_Hit(*row))
-    answers = [_answer(session, master, hits) for hits in flags.values()]
+    answers = [_answer(session, master, hits, positions) for hits in flags.values()]
     audit.record(
         session,
         role_area,
@@ -170,9 +184,12 @@ def match_in(
     return sorted(answers, key=lambda a: (a.strength != STRONG, a.ref))
 
 
-def _answer(session: Session, master: MasterKey, hits: list[_Hit]) -> IndexMatch:
+def _answer(
+    session: Session, master: MasterKey, hits: list[_Hit], positions: dict[bytes, list[int]]
+) -> IndexMatch:
     first = hits[0]
     ref = seal_ref(master, first.area, first.ref)
+    met = tuple(sorted({p for hit in hits for p in positions[bytes(hit.token)]}))
     if any(hit.kind == STRONG for hit in hits):
         return IndexMatch(
             strength=STRONG,
@@ -181,9 +198,16 @@ def _answer(session: Session, master: MasterKey, hits: list[_Hit]) -> IndexMatch
             expires_at=max(hit.expires_at for hit in hits).date(),
             ref=ref,
             seal_to=first.ref,
+            met=met,
         )
     return IndexMatch(
-        strength=WEAK, area=None, mailbox=None, expires_at=None, ref=ref, seal_to=first.ref
+        strength=WEAK,
+        area=None,
+        mailbox=None,
+        expires_at=None,
+        ref=ref,
+        seal_to=first.ref,
+        met=met,
     )
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, Envelope, Flag, FlagToken, Transfer
@@ -30,7 +30,7 @@ from gateway.domain.federation import envelope_writer
 from gateway.domain.flags import roles as role_calls
 from gateway.domain.flags.months import expiry, today
 from gateway.domain.flags.roles import Roles, RoleUnavailable
-from gateway.domain.flags.token_derivation import person_tokens
+from gateway.domain.flags.token_derivation import person_tokens, spaces_label
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import (
     CHAIR,
@@ -39,6 +39,7 @@ from gateway.domain.identity.principals import (
     FLAGS_WRITE,
     Principal,
 )
+from gateway.domain.linkage import SPACES, Token
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers.states import INBOUND, OUTBOUND
 from gateway.errors import Conflict, Invalid, NotFound, TooManyRequests, field_errors
@@ -61,6 +62,7 @@ from schemas.wire.flags import (
     FlagQuery,
     NewFlag,
     NewFlagSchema,
+    Person,
     Publication,
     Review,
     ReviewSchema,
@@ -184,6 +186,7 @@ def set_flag(
             subject_roles=",".join(s.role for s in new.subjects),
             subjects_sealed=None,
             index_dirty=True,
+            token_spaces=spaces_label(),
             created_at=now,
             updated_at=now,
         )
@@ -195,12 +198,7 @@ def set_flag(
         session.add(row)
         session.flush()
         for subject, tokens in zip(new.subjects, derived, strict=True):
-            for kind, token in tokens:
-                session.add(
-                    FlagToken(
-                        flag_id=flag_id, token=token, kind=kind, shared=subject.role in sharing
-                    )
-                )
+            _add_tokens(session, flag_id, tokens, subject.role in sharing)
         actor = principal.actor(area, WRITE_ROLES)
         audit.record(
             session,
@@ -224,6 +222,13 @@ def set_flag(
         result = view(row, shared)
     sync(session, roles, flag_id, now, hint=SET)
     return result
+
+
+def _add_tokens(session: Session, flag_id: str, tokens: list[Token], shared: bool) -> None:
+    session.add_all(
+        FlagToken(flag_id=flag_id, token=t.token, kind=t.kind, shared=shared)
+        for t in {t.token: t for t in tokens}.values()
+    )
 
 
 def _subject_dict(subject: Any) -> dict[str, Any]:
@@ -415,6 +420,87 @@ def _publication(row: Flag, tokens: list[Any], hint: str, roles: Roles) -> Publi
         )
     wire = tuple(WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens)
     return Publication(to=to, action=SET, ref=row.index_ref, expires_at=row.expires_at, tokens=wire)
+
+
+# --- new linkage rules -----------------------------------------------------------------------
+
+REDERIVE_BATCH = 50
+
+
+@owns_transaction
+def rederive_stale(session: Session, roles: Roles, now: datetime) -> int:
+    """Flags whose tokens were derived under other token spaces than this release's get
+    new tokens from their sealed subjects (opened in memory under the master key, never
+    written in clear), keep whether each subject was shared, and are marked for the index:
+    the next sync replaces their tokens there. Nobody re-types anything. A batch a pass;
+    stops at the first authority failure (the next pass retries)."""
+    current = spaces_label()
+    with session.begin():
+        stale = list(
+            session.scalars(
+                select(Flag.id)
+                .where(
+                    Flag.status != CLEARED,
+                    Flag.purged_at.is_(None),
+                    Flag.subjects_sealed.is_not(None),
+                    or_(Flag.token_spaces.is_(None), Flag.token_spaces != current),
+                )
+                .order_by(Flag.id)
+                .limit(REDERIVE_BATCH)
+            )
+        )
+    done = 0
+    for flag_id in stale:
+        try:
+            done += _rederive(session, roles, flag_id, now)
+        except (RoleUnavailable, TooManyRequests) as exc:
+            log.warning("linkage re-derivation deferred (%s)", type(exc).__name__)
+            break
+    return done
+
+
+def _rederive(session: Session, roles: Roles, flag_id: str, now: datetime) -> bool:
+    with session.begin():
+        row = session.get(Flag, flag_id)
+        if row is None or row.subjects_sealed is None:
+            return False
+        area, stamp = row.area_code, row.updated_at
+        old = {int(space) for space in (row.token_spaces or "1").split(",")}
+        sealed = roles.master.open(row.subjects_sealed, _subjects_context(area, flag_id))
+        was_shared = set(
+            session.scalars(
+                select(FlagToken.token).where(
+                    FlagToken.flag_id == flag_id, FlagToken.shared.is_(True)
+                )
+            )
+        )
+    people = [_person(item) for item in json.loads(sealed)]
+    # The old spaces are derived too, only to learn which subjects were shared.
+    spaces = sorted(old | set(SPACES), reverse=True)
+    derived = [person_tokens(roles, area, person, now, spaces=spaces) for person in people]
+    with session.begin():
+        row = session.get(Flag, flag_id, with_for_update=True)
+        if row is None or row.updated_at != stamp or row.purged_at is not None:
+            return False  # changed meanwhile: the next pass looks again
+        session.execute(delete(FlagToken).where(FlagToken.flag_id == flag_id))
+        keep = {f"v{space}" for space in SPACES}
+        for tokens in derived:
+            shared = any(bytes(t.token) in was_shared for t in tokens)
+            current = [t for t in tokens if t.rule.split(":")[0] in keep]
+            _add_tokens(session, flag_id, current, shared)
+        row.token_spaces, row.index_dirty = spaces_label(), True
+    return True
+
+
+def _person(item: dict[str, Any]) -> Person:
+    born = item.get("date_of_birth")
+    return Person(
+        given_names=item["given_names"],
+        family_name=item["family_name"],
+        date_of_birth=date.fromisoformat(born) if born else None,
+        aliases=tuple(item.get("aliases", ())),
+        previous_family_names=tuple(item.get("previous_family_names", ())),
+    )
 
 
 # --- listing --------------------------------------------------------------------------------

@@ -24,10 +24,20 @@ from gateway.domain.flags.roles import Roles
 from gateway.domain.flags.token_derivation import person_tokens
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, Principal
+from gateway.domain.linkage import Token, basis, decide
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import NotFound, TooManyRequests
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode
-from schemas.wire.flags import ACTIVE, CLEARED, STRONG, IndexMatch, Person, PersonSchema, WireToken
+from schemas.wire.flags import (
+    ACTIVE,
+    CLEARED,
+    STRONG,
+    WEAK,
+    IndexMatch,
+    Person,
+    PersonSchema,
+    WireToken,
+)
 
 LOOKUP_ROLES = (COORDINATOR,)
 
@@ -42,6 +52,7 @@ class Match:
     expires_at: date | None
     repeat: bool
     ref: str
+    basis: str | None  # the strength in words (linkage.basis); never a value
 
 
 @owns_transaction
@@ -84,18 +95,35 @@ def _lookup(
             "Too many lookups; try again later.", retry_after=decision.retry_after
         )
     tokens = person_tokens(roles, area, person, now, inside)
-    wire = [WireToken(kind=kind, token=b64url_encode(token)) for kind, token in tokens]
+    # Sent in the order of the token values: the order says nothing of which rule built
+    # which token; the index's `met` positions are read against this same list.
+    ordered = sorted(tokens, key=lambda t: t.token)
+    wire = [WireToken(kind=t.kind, token=b64url_encode(t.token)) for t in ordered]
     elsewhere = role_calls.match(roles, area, wire, now, inside) if wire else []
-    remote = [
-        Match("remote", m.area, m.mailbox, None, STRONG, m.expires_at, True, _wrap(roles, area, m))
-        for m in elsewhere
-        if m.strength == STRONG
-    ]
-    possible = [
-        Match("possible", None, None, None, m.strength, None, False, _wrap(roles, area, m))
-        for m in elsewhere
-        if m.strength != STRONG
-    ]
+    remote: list[Match] = []
+    possible: list[Match] = []
+    for found in elsewhere:
+        rules = None if found.met is None else {ordered[i].rule for i in found.met}
+        words = basis(rules) if rules else None
+        ref = _wrap(roles, area, found)
+        if found.strength == STRONG:
+            remote.append(
+                Match(
+                    "remote",
+                    found.area,
+                    found.mailbox,
+                    None,
+                    STRONG,
+                    found.expires_at,
+                    True,
+                    ref,
+                    words,
+                )
+            )
+        elif rules is None or decide(rules) is not None:
+            # An index that predates scored matches (no `met`): every weak-only match is
+            # `possible`, as it always was (docs/contract.md).
+            possible.append(Match("possible", None, None, None, WEAK, None, False, ref, words))
     with step():
         local = _local(session, area, tokens, now)
         audit.record(
@@ -111,37 +139,40 @@ def _lookup(
     return [*local, *remote, *possible]
 
 
-def _local(
-    session: Session, area: str, tokens: list[tuple[str, bytes]], now: datetime
-) -> list[Match]:
-    """This area's flags sharing a token, expired ones included: a case heard within 12
-    months of its last review is a repeat (seed 001 4.2.1), an older one is not. In the
-    caller's transaction."""
+def _local(session: Session, area: str, tokens: list[Token], now: datetime) -> list[Match]:
+    """This area's flags whose shared tokens score `strong` or `possible` (the same rule as
+    for flags elsewhere), expired ones included: a case heard within 12 months of its last
+    review is a repeat (seed 001 4.2.1), an older one is not. In the caller's transaction."""
+    rule_of = {t.token: t.rule for t in tokens}
     rows = session.execute(
-        select(Flag, FlagToken.kind)
+        select(Flag, FlagToken.token)
         .join(FlagToken, FlagToken.flag_id == Flag.id)
         .where(
             Flag.area_code == area,
             Flag.status != CLEARED,
-            FlagToken.token.in_(sorted({token for _, token in tokens})),
+            FlagToken.token.in_(sorted(rule_of)),
         )
     ).all()
-    strongest: dict[str, tuple[Flag, bool]] = {}
-    for flag, kind in rows:
-        known = strongest.get(flag.id)
-        strongest[flag.id] = (flag, (known[1] if known else False) or kind == STRONG)
+    flags: dict[str, Flag] = {}
+    met: dict[str, set[str]] = {}
+    for flag, token in rows:
+        flags[flag.id] = flag
+        met.setdefault(flag.id, set()).add(rule_of[bytes(token)])
+    scored = [(flags[i], decide(rules), rules) for i, rules in met.items()]
     return [
         Match(
             kind="local",
             area=area,
             mailbox=None,
             case_ref=flag.case_ref,
-            strength=STRONG if strong else "weak",
+            strength=STRONG if tier == STRONG else WEAK,
             expires_at=flag.expires_at,
             repeat=flag.status == ACTIVE and flag.expires_at > today(now),
             ref=flag.id,
+            basis=basis(rules),
         )
-        for flag, strong in sorted(strongest.values(), key=lambda f: (not f[1], f[0].id))
+        for flag, tier, rules in sorted(scored, key=lambda f: (f[1] != STRONG, f[0].id))
+        if tier is not None
     ]
 
 

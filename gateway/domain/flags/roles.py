@@ -11,10 +11,10 @@ calling area (DESIGN section 4), a local one in-process under the area's own nam
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from marshmallow import Schema, ValidationError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +26,9 @@ from gateway.errors import DomainError
 from keys import MasterKey, b64url_decode, b64url_encode, canonical_json, issue_request_token
 from schemas.common import AREA_CODE
 from schemas.wire.flags import (
+    MAX_ELEMENTS,
+    SCORED_MATCH_MEDIA_TYPE,
+    STRONG,
     EvaluateAnswer,
     EvaluateAnswerSchema,
     IndexMatch,
@@ -36,6 +39,7 @@ from schemas.wire.flags import (
     load,
 )
 
+T = TypeVar("T")
 EVALUATE_PATH = "/federation/v1/linkage/evaluate"
 TOKENS_PATH = "/federation/v1/flags/tokens"
 MATCH_PATH = "/federation/v1/flags/match"
@@ -104,15 +108,22 @@ def authority_for(
                 return authority.evaluate(
                     session, roles.master, caller, caller, elements, roles.role_limit, now
                 )
-        body = {"to": roles.authority.area, "elements": [b64url_encode(e) for e in elements]}
-        answer = checked(
-            EvaluateAnswerSchema(),
-            _post(roles, caller, roles.authority, EVALUATE_PATH, body, now, EvaluateAnswerSchema()),
-            EvaluateAnswer,
-        )
-        if len(answer.evaluated) != len(elements):
-            raise RoleUnavailable("The linkage authority answered a different number of values.")
-        return [b64url_decode(value, length=32) for value in answer.evaluated]
+        found: list[bytes] = []
+        for chunk in _chunks(elements):
+            body = {"to": roles.authority.area, "elements": [b64url_encode(e) for e in chunk]}
+            answer = checked(
+                EvaluateAnswerSchema(),
+                _post(
+                    roles, caller, roles.authority, EVALUATE_PATH, body, now, EvaluateAnswerSchema()
+                ),
+                EvaluateAnswer,
+            )
+            if len(answer.evaluated) != len(chunk):
+                raise RoleUnavailable(
+                    "The linkage authority answered a different number of values."
+                )
+            found.extend(b64url_decode(value, length=32) for value in answer.evaluated)
+        return found
 
     return evaluate
 
@@ -145,9 +156,46 @@ def match(
 
         with roles.sessions() as session:
             return index.match(session, roles.master, caller, caller, tokens, roles.role_limit, now)
-    body = {"to": roles.index.area, "tokens": [{"kind": t.kind, "token": t.token} for t in tokens]}
-    answer = _post(roles, caller, roles.index, MATCH_PATH, body, now, MatchAnswerSchema())
-    return list(checked(MatchAnswerSchema(), answer, tuple))
+    merged: dict[str, IndexMatch] = {}
+    offset = 0
+    for chunk in _chunks(tokens):
+        body = {
+            "to": roles.index.area,
+            "tokens": [{"kind": t.kind, "token": t.token} for t in chunk],
+        }
+        answer = _post(
+            roles,
+            caller,
+            roles.index,
+            MATCH_PATH,
+            body,
+            now,
+            MatchAnswerSchema(),
+            accept=f"{SCORED_MATCH_MEDIA_TYPE}, application/json;q=0.5",
+        )
+        for found in checked(MatchAnswerSchema(), answer, tuple):
+            if found.met is not None and max(found.met) >= len(chunk):
+                raise RoleUnavailable("The flag index answered about tokens it was not sent.")
+            merged[found.seal_to] = _merge(merged.get(found.seal_to), found, offset)
+        offset += len(chunk)
+    return list(merged.values())
+
+
+def _chunks(items: Sequence[T]) -> list[Sequence[T]]:
+    """At most MAX_ELEMENTS a request (a subject with several aliases and previous family
+    names has more inputs than that)."""
+    return [items[i : i + MAX_ELEMENTS] for i in range(0, len(items), MAX_ELEMENTS)]
+
+
+def _merge(known: IndexMatch | None, found: IndexMatch, offset: int) -> IndexMatch:
+    """One flag's answers over several requests (keyed by the flag's own key, `seal_to`):
+    the strongest answer, with the positions of every request, numbered in the whole list."""
+    met = None if found.met is None else tuple(p + offset for p in found.met)
+    if known is None:
+        return replace(found, met=met)
+    best = found if found.strength == STRONG and known.strength != STRONG else known
+    both = None if met is None or known.met is None else tuple(sorted({*known.met, *met}))
+    return replace(best, met=both)
 
 
 def _post(
@@ -158,6 +206,7 @@ def _post(
     body: dict[str, Any],
     now: datetime,
     schema: Schema | None,
+    accept: str | None = None,
 ) -> Any:
     data = canonical_json(body)
     url = role.url + path
@@ -167,7 +216,7 @@ def _post(
         keys, audience=role.area, method="POST", url=url, body=data, now=int(now.timestamp())
     )
     try:
-        response = roles.client.post(url, data, token)
+        response = roles.client.post(url, data, token, accept)
     except PeerUnreachable as exc:
         raise RoleUnavailable(
             f"The {_name(path)} could not be reached ({exc}); try again later."

@@ -5,6 +5,7 @@ call the same service an area on this node calls in-process."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -101,14 +102,23 @@ def serve_publish(
 
 
 def serve_match(
-    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+    session: Session,
+    roles: Roles,
+    raw: bytes,
+    authorization: str | None,
+    now: datetime,
+    scored: bool = False,
 ) -> dict[str, Any]:
+    """`scored`: the caller asked for `met` (SCORED_MATCH_MEDIA_TYPE); a caller that did
+    not gets the answer it has always parsed, without it (docs/contract.md)."""
     request = _parse(MatchRequestSchema(), raw, MatchRequest)
     _plays(session, roles.index, request.to)
     caller = _caller(session, authorization, request.to, MATCH_PATH, raw, now)
     found = index.match(
         session, roles.master, request.to, caller, request.tokens, roles.role_limit, now
     )
+    if not scored:
+        found = [replace(match, met=None) for match in found]
     return {"matches": IndexMatchSchema(many=True).dump(found)}
 
 

@@ -4,12 +4,13 @@ so it cannot compute a token for any name on its own."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from gateway.domain.flags.roles import Roles, authority_for
-from gateway.domain.linkage import Subject, derive_tokens, linkage_inputs
+from gateway.domain.linkage import SPACES, Subject, Token, derive_tokens, linkage_inputs
 from schemas.wire.flags import Person
 
 
@@ -23,9 +24,19 @@ def subject_of(person: Person) -> Subject:
     )
 
 
+def spaces_label(spaces: Iterable[int] = SPACES) -> str:
+    """How a flag records the token spaces it was derived under: "2,1"."""
+    return ",".join(str(space) for space in spaces)
+
+
 def person_tokens(
-    roles: Roles, area: str, person: Person, now: datetime, inside: Session | None = None
-) -> list[tuple[str, bytes]]:
-    """(kind, token) pairs, one authority call for the whole batch."""
-    inputs = linkage_inputs(subject_of(person))
+    roles: Roles,
+    area: str,
+    person: Person,
+    now: datetime,
+    inside: Session | None = None,
+    spaces: Iterable[int] = SPACES,
+) -> list[Token]:
+    """(kind, rule, token) for every input, one authority call for the whole batch."""
+    inputs = linkage_inputs(subject_of(person), spaces)
     return derive_tokens(inputs, authority_for(roles, area, now, inside))

@@ -109,3 +109,20 @@ def given_variants(first: str) -> list[str]:
 def phonetic(word: str) -> str:
     """Sound-alike code for typo-tolerant weak tokens (choice measured in bench/linkage.py)."""
     return jellyfish.metaphone(word) if word else ""
+
+
+# Below this length a name minus one letter is close to an initial: "ben" and "bea" would
+# meet at "be". Such names meet only through their other rules.
+MIN_NEIGHBOUR_LENGTH = 3
+
+
+def one_letter_out(word: str) -> list[str]:
+    """The word and every form of it with one letter removed, sorted.
+
+    Two spellings one edit apart (a letter substituted, inserted, dropped, or two adjacent
+    letters swapped) always share at least one of these forms, whatever the letters: the
+    typo tolerance the phonetic code does not give ("Jakc" and "Jack", "Xara" and "Sara").
+    """
+    if len(word) < MIN_NEIGHBOUR_LENGTH:
+        return [word] if word else []
+    return sorted({word} | {word[:i] + word[i + 1 :] for i in range(len(word))})

@@ -14,6 +14,7 @@ from gateway.domain.federation.receiving import receive_envelope as accept
 from gateway.domain.flags import serving
 from gateway.errors import UnsupportedMediaType
 from gateway.web import node
+from schemas.wire.flags import SCORED_MATCH_MEDIA_TYPE
 
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
 log = logging.getLogger("gateway.federation")
@@ -62,7 +63,7 @@ def audit_consistency() -> Response:
     return Response(json.dumps(answer), mimetype="application/json")
 
 
-def _flag_role(serve: Any, status: int = 200) -> Response:
+def _flag_role(serve: Any, status: int = 200, **options: Any) -> Response:
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("Requests are sent as application/json.")
     current = node()
@@ -73,6 +74,7 @@ def _flag_role(serve: Any, status: int = 200) -> Response:
             request.get_data(cache=False),
             request.headers.get("Authorization"),
             utcnow(),
+            **options,
         )
     if answer is None:
         return Response(status=204)
@@ -93,8 +95,11 @@ def flag_tokens() -> Response:
 
 @federation.post("/flags/match")
 def flag_match() -> Response:
-    """The flag index: which active tokens of other areas equal these."""
-    return _flag_role(serving.serve_match)
+    """The flag index: which active tokens of other areas equal these (and, for a caller
+    that asks for scored matches, which of its tokens met each flag)."""
+    # Named exactly: "*/*" (which HTTP clients send by default) does not ask for it.
+    scored = any(v == SCORED_MATCH_MEDIA_TYPE and q > 0 for v, q in request.accept_mimetypes)
+    return _flag_role(serving.serve_match, scored=scored)
 
 
 @federation.post("/flags/verifications")

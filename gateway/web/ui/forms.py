@@ -96,8 +96,19 @@ class Question:
 
 
 def read_answers(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str, Any]:
-    """Each question's answer by its path, typed for the schema (blank -> None)."""
-    return {q.path: _read(form, q) for q in questions}
+    """Each question's answer by its path, typed for the schema (blank -> None). An
+    optional yes/no left unanswered is left out, so the schema's default (no) applies."""
+    answers = {q.path: _read(form, q) for q in questions}
+    return {
+        path: value
+        for path, value in answers.items()
+        if not (value is None and _by_path(questions, path).kind == YESNO)
+        or _by_path(questions, path).required
+    }
+
+
+def _by_path(questions: Sequence[Question], path: str) -> Question:
+    return next(q for q in questions if q.path == path)
 
 
 def _read(form: MultiDict[str, str], q: Question) -> Any:
