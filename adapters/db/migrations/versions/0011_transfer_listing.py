@@ -3,14 +3,15 @@ time (keyset on created_at, id): an index in that order, so a page costs what it
 and not a sort of the whole area.
 
 Revision ID: 0011_transfer_listing
-Revises: 0010_flagops
+Revises: 0012_linkage_rules (main had taken 0012 after 0010 when it was merged
+here; the lead re-chains at merge time)
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
 revision = "0011_transfer_listing"
-down_revision = "0010_flagops"
+down_revision = "0012_linkage_rules"
 branch_labels = None
 depends_on = None
 
