@@ -68,7 +68,7 @@ def home_page() -> Response:
     area = current_area(principal)
     roles = roles_here(principal, area)
     if area is None or not roles & METADATA_ROLES:
-        return _render("work/admin_home.html", admin=ADMIN in roles)
+        return _render("work/admin_home.html", admin=ADMIN in roles, roles=sorted(principal.roles))
     with node().sessions() as db:
         counts = worklist.work_counts(db, principal, area, utcnow())
     return _render(
@@ -79,6 +79,7 @@ def home_page() -> Response:
         auditor_only=roles & METADATA_ROLES == {AUDITOR},
         short_reference=short_reference,
         recent_days=worklist.RECENT_DAYS,
+        roles=sorted(principal.roles),
     )
 
 
