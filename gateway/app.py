@@ -22,8 +22,12 @@ from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.ui.cases import cases
+from gateway.web.ui.chair import chair
 from gateway.web.ui.layout import install_layout
+from gateway.web.ui.outbound import outbound
+from gateway.web.ui.pages import install_page_helpers
 from gateway.web.ui.send import send
+from gateway.web.ui.work import work
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
 
 
@@ -49,6 +53,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.extensions["gateway.oidc"] = register_providers(app, providers)
     app.session_interface = DatabaseSessionInterface(node)
     install_layout(app)
+    install_page_helpers(app)
     install_error_handlers(app)
     install_limits(app)
     install_outage_handler(app)
@@ -60,6 +65,9 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(ui)
     app.register_blueprint(send)
     app.register_blueprint(cases)
+    app.register_blueprint(work)
+    app.register_blueprint(chair)
+    app.register_blueprint(outbound)
     app.register_blueprint(problems)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)

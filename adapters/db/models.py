@@ -168,6 +168,8 @@ class Transfer(Base):
     __table_args__ = (
         UniqueConstraint("envelope_id", "area_code", name="uq_transfers_envelope_area"),
         Index("ix_transfers_area_direction_status", "area_code", "direction", "status"),
+        # The list, newest first a page at a time (migration 0011).
+        Index("ix_transfers_area_created", "area_code", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

@@ -111,6 +111,47 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
             ("send.deleted", "GET", 200, 200),
         )
     },
+    # Your work and the transfers table: metadata, for whoever may list the area's
+    # transfers (another area's coordinator sees their own area's); admins see none.
+    ("work.transfers", "GET"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=200,
+        chair_a=200,
+        auditor_a=200,
+        coordinator_b=200,
+    ),
+    # Chair approval: chairs only. By the time these run the matrix's transfer has been
+    # withdrawn (api.withdraw_transfer): the check-answers view still opens it, approving
+    # it is an illegal transition (409), and it was never approved (404).
+    ("chair.queue", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
+    ("chair.review", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
+    ("chair.approve", "POST"): row(403, anonymous=401, peer=401, chair_a=409),
+    ("chair.approved", "GET"): row(403, anonymous=401, peer=401, chair_a=404),
+    # The sending area's case actions: coordinators only, another area's get 404. The
+    # transfer is withdrawn: its withdrawal page and confirmation show (200), an empty form
+    # is refused with its error summary (422); the request, permission and message ids of
+    # the matrix name nothing (404).
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, coordinator_a=a, coordinator_b=404)
+        for endpoint, method, a in (
+            ("outbound.withdraw", "GET", 200),
+            ("outbound.withdraw", "POST", 422),
+            ("outbound.withdrawn", "GET", 200),
+            ("outbound.repeat_incident", "GET", 200),
+            ("outbound.repeat_incident", "POST", 422),
+            ("outbound.repeat_incident_sent", "GET", 404),
+            ("outbound.forward_permission", "GET", 404),
+            ("outbound.forward_permission", "POST", 404),
+            ("outbound.forward_permission_answered", "GET", 404),
+            ("outbound.answer_request", "GET", 404),
+            ("outbound.answer_request", "POST", 404),
+            ("outbound.answer_sent", "GET", 404),
+            ("outbound.resend", "POST", 404),
+            ("outbound.resent", "GET", 404),
+        )
+    },
     ("api.token", "POST"): row(401),  # no client credentials in the request
     ("api.openapi", "GET"): row(200),
     ("api.create_transfer", "POST"): row(
@@ -544,6 +585,8 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "key": "perpetrators",
         "index": "0",
         "action": "acknowledged",
+        "request_id": "00000000-0000-4000-8000-000000000002",
+        "message_id": "00000000-0000-4000-8000-000000000003",
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":

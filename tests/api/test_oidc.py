@@ -102,8 +102,10 @@ def test_good_login_gets_the_roles_both_sides_grant_in_that_area(
     assert answer.status_code == 303 and answer.headers["Location"] == "/"
     home = browser.get("/")
     assert home.status_code == 200
-    assert "coordinator in northshire" in home.text
-    assert "chair" not in home.text and B not in home.text  # withdrawn / other area
+    # The home page lists the roles this session holds (its "Your roles").
+    held = home.text.split('id="your-roles"', 1)[1].split("</ul>", 1)[0]
+    assert "coordinator in northshire" in held
+    assert "chair" not in held and B not in held  # withdrawn / other area
     assert browser.get("/api/v1/transfers").status_code == 200
     assert signed_in_sessions(site) == 1
     assert email.lower() not in caplog.text.lower()

@@ -3,9 +3,11 @@ one-off days included) do not count; days are London days. Expected dates by han
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.domain.schedule.working_calendar import (
     add_working_days,
@@ -13,6 +15,7 @@ from gateway.domain.schedule.working_calendar import (
     is_overdue,
     is_working_day,
     london_day,
+    overdue_cutoff,
     overdue_from,
 )
 
@@ -84,3 +87,31 @@ def test_working_days() -> None:
     assert not is_working_day(date(2026, 11, 22))  # a Sunday
     with pytest.raises(ValueError, match="at least 1"):
         add_working_days(date(2026, 1, 5), 0)
+
+
+MOMENTS = st.datetimes(
+    min_value=datetime(2026, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(
+    started=MOMENTS,
+    later=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=40)),
+    working_days=st.integers(min_value=1, max_value=10),
+)
+def test_the_overdue_cutoff_agrees_with_is_overdue(
+    started: datetime, later: timedelta, working_days: int
+) -> None:
+    """A list filters on one comparison with the cutoff; it must judge exactly as the
+    reminders do, across weekends, bank holidays and the clock changes."""
+    now = started + later
+    cutoff = overdue_cutoff(now, working_days)
+    assert (started < cutoff) == is_overdue(started, working_days, now)
+
+
+def test_the_overdue_cutoff_over_christmas() -> None:
+    # Limit 2: anything received from Thursday 24 December 2026 to Monday 28th (Christmas,
+    # the weekend and the substitute Boxing Day) is due Wednesday 30th, so overdue on the
+    # 31st; what arrived on Tuesday 29th is due on the 31st itself.
+    cutoff = overdue_cutoff(at(2026, 12, 31, 9), 2)
+    assert cutoff == datetime(2026, 12, 29, 0, 0, tzinfo=UTC)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -27,7 +26,14 @@ from gateway.domain.schedule.meetings import ack_working_days
 from gateway.domain.schedule.working_calendar import due, is_overdue, is_working_day, london_day
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import timeline
-from gateway.domain.transfers.states import DELIVERED, INBOUND, OUTBOUND, RECEIVED
+from gateway.domain.transfers.states import (
+    DELIVERED,
+    INBOUND,
+    OUTBOUND,
+    RECEIVED,
+    Clocked,
+    acknowledgement_clock,
+)
 
 WORKER = Actor.system("worker")
 REMINDED, OVERDUE = "acknowledgement_reminder", "acknowledgement_overdue"
@@ -41,19 +47,6 @@ class Reminder:
     due: date
 
 
-class Timed(Protocol):
-    """A transfer as a row or its view: what the acknowledgement clock reads."""
-
-    @property
-    def direction(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def delivered_at(self) -> datetime | None: ...
-
-
 @dataclass(frozen=True)
 class Due:
     """When the coordinator acknowledgement is due, and whether that day has passed."""
@@ -62,17 +55,12 @@ class Due:
     overdue: bool
 
 
-def _started(row: Timed) -> datetime | None:
-    """When the acknowledgement clock started: arrival here, or delivery there."""
-    return row.created_at if row.direction == INBOUND else row.delivered_at
-
-
-def acknowledgement_due(row: Timed, working_days: int, now: datetime) -> Due | None:
+def acknowledgement_due(row: Clocked, working_days: int, now: datetime) -> Due | None:
     """The due day of an acknowledgement still awaited (an inbound transfer received and
     not answered, an outbound one delivered and not answered), judged by this area's limit
     exactly as the reminders are; None when none is awaited."""
-    started = _started(row)
-    if row.status not in (RECEIVED, DELIVERED) or started is None:
+    started = acknowledgement_clock(row)
+    if started is None:
         return None
     return Due(due(started, working_days), is_overdue(started, working_days, now))
 
@@ -122,7 +110,7 @@ def _remind(
     row = session.get(Transfer, transfer_id, with_for_update=True)
     if row is None or row.status not in (RECEIVED, DELIVERED):
         return None
-    started, limit = _started(row), limits.get(row.area_code)
+    started, limit = acknowledgement_clock(row), limits.get(row.area_code)
     if started is None or limit is None or not is_overdue(started, limit, now):
         return None
     inbound = row.direction == INBOUND

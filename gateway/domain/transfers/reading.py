@@ -6,11 +6,12 @@ acknowledgement in `gateway.domain.workflow`."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
@@ -23,12 +24,17 @@ from gateway.domain.identity.principals import (
     TRANSFERS_READ,
     Principal,
 )
+from gateway.domain.schedule.meetings import ack_working_days
+from gateway.domain.schedule.working_calendar import due as due_day
+from gateway.domain.schedule.working_calendar import is_overdue, overdue_cutoff
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, timeline
 from gateway.domain.transfers.states import (
+    AWAITING_ACKNOWLEDGEMENT,
     INBOUND,
     OUTBOUND,
     WITHDRAWN,
+    acknowledgement_clock,
 )
 from gateway.errors import Gone, NotFound
 from keys import (
@@ -124,6 +130,10 @@ class TransferPage:
     items: list[TransferView]
     # Keyset cursor: (created_at, id) of the last item, when there may be more.
     next: tuple[datetime, str] | None
+    # The last day an acknowledgement is on time, for each listed transfer awaiting one,
+    # and which of those are overdue (given `now`).
+    due: Mapping[str, date] = field(default_factory=dict)
+    overdue: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -146,14 +156,22 @@ def list_transfer_page(
     status: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
+    overdue_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> TransferPage:
-    """Newest first, `limit` at a time; metadata only."""
+    """Newest first, `limit` at a time; metadata only. With `overdue_at`, only the
+    transfers whose acknowledgement is overdue at that moment (by the area's limit in
+    working days, as the reminders judge it). With `now`, each listed transfer awaiting an
+    acknowledgement carries its due day."""
     with session.begin():
+        working_days = ack_working_days(get_area(session, area))
         query = select(Transfer).where(Transfer.area_code == area)
         if direction:
             query = query.where(Transfer.direction == direction)
         if status:
             query = query.where(Transfer.status == status)
+        if overdue_at is not None:
+            query = query.where(_overdue(overdue_cutoff(overdue_at, working_days)))
         if after is not None:
             created, ident = after
             query = query.where(
@@ -162,9 +180,35 @@ def list_transfer_page(
             )
         order = (Transfer.created_at.desc(), Transfer.id.desc())
         rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
-    items = [view(row) for row in rows[:limit]]
+        # Read inside the transaction: after it the rows are expired, and each would be
+        # loaded again, one query per row.
+        items = [view(row) for row in rows[:limit]]
     more = len(rows) > limit and items
-    return TransferPage(items, (items[-1].created_at, items[-1].id) if more else None)
+    due, overdue = {}, set()
+    for item in items if now is not None else []:
+        started = acknowledgement_clock(item)
+        if started is not None and now is not None:
+            due[item.id] = due_day(started, working_days)
+            if is_overdue(started, working_days, now):
+                overdue.add(item.id)
+    last = (items[-1].created_at, items[-1].id) if more else None
+    return TransferPage(items, last, due, frozenset(overdue))
+
+
+def _overdue(cutoff: datetime) -> ColumnElement[bool]:
+    """Awaiting an acknowledgement whose clock started before `cutoff`."""
+    return or_(
+        and_(
+            Transfer.direction == INBOUND,
+            Transfer.status == AWAITING_ACKNOWLEDGEMENT[INBOUND],
+            Transfer.created_at < cutoff,
+        ),
+        and_(
+            Transfer.direction == OUTBOUND,
+            Transfer.status == AWAITING_ACKNOWLEDGEMENT[OUTBOUND],
+            Transfer.delivered_at < cutoff,
+        ),
+    )
 
 
 @owns_transaction

@@ -8,6 +8,7 @@ twice, acknowledging an outbound transfer) is refused in one place with one word
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from gateway.errors import Conflict
@@ -84,3 +85,27 @@ def check(row: Stateful, target: str) -> None:
         raise Conflict(
             f"An {row.direction} transfer cannot go from '{row.status}' to '{target}'{hint}."
         )
+
+
+# Waiting for the receiving area's answer, and since when (DESIGN section 2: the
+# acknowledgement limit): an inbound transfer from its arrival here, an outbound one from
+# its delivery there. The reminders and the lists judge "overdue" by this one clock.
+AWAITING_ACKNOWLEDGEMENT = {INBOUND: RECEIVED, OUTBOUND: DELIVERED}
+
+
+class Clocked(Protocol):
+    @property
+    def direction(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def delivered_at(self) -> datetime | None: ...
+
+
+def acknowledgement_clock(row: Clocked) -> datetime | None:
+    """When the acknowledgement clock started, for a transfer awaiting one; else None."""
+    if AWAITING_ACKNOWLEDGEMENT.get(row.direction) != row.status:
+        return None
+    return row.created_at if row.direction == INBOUND else row.delivered_at

@@ -3,7 +3,7 @@ for flags set before there was more than one (space v1), which the worker re-der
 from the sealed subjects and re-publishes (DESIGN section 6).
 
 Revision ID: 0012_linkage_rules
-Revises: 0010_flagops
+Revises: 0011_transfer_listing
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "0012_linkage_rules"
-down_revision = "0010_flagops"
+down_revision = "0011_transfer_listing"
 branch_labels = None
 depends_on = None
 

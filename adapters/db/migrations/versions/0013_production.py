@@ -3,7 +3,7 @@ delivery log lines carry the same request id as the API call (never personal dat
 opaque id the caller or this node chose).
 
 Revision ID: 0013_production
-Revises: 0010_flagops
+Revises: 0012_linkage_rules
 Create Date: 2026-12-03
 """
 
