@@ -95,7 +95,15 @@ def _section(hand: Mouse, title: str) -> None:
     hand.follow(title)
 
 
-def send_a_transfer(visitor: Visitor, hand: Mouse, upload: Path) -> None:
+def send_a_transfer(
+    visitor: Visitor,
+    hand: Mouse,
+    upload: Path,
+    to_area: str = PEER,
+    forum: str = "at_meeting",
+) -> None:
+    """The whole journey from "Send a transfer" to its confirmation: a move to a refuge,
+    consent refused, two lawful grounds, the minutes attached."""
     page = visitor.page
     today = date.today()
     visitor.visit("/transfers/new")
@@ -103,7 +111,7 @@ def send_a_transfer(visitor: Visitor, hand: Mouse, upload: Path) -> None:
     hand.press("Save and continue")
     assert visitor.title() == "Error: Send a transfer" + SUFFIX
     assert "Select the MARAC you are sending the case to" in page.inner_text(".govuk-error-summary")
-    hand.choose("to_area", PEER)
+    hand.choose("to_area", to_area)
     hand.choose("reason", "relocation_refuge")
     hand.press("Save and continue")
     assert visitor.heading() == "Send a transfer"
@@ -172,7 +180,7 @@ def send_a_transfer(visitor: Visitor, hand: Mouse, upload: Path) -> None:
     hand.fill("consent-decided_by-role", "MARAC chair")
     _date(hand, "consent-decided_at", today)
     hand.fill("consent-decided_at-time", "00:05")
-    hand.choose("consent-decision_forum", "at_meeting")
+    hand.choose("consent-decision_forum", forum)
     hand.press("Save and continue")
     assert "You have completed 11 of 11 sections" in page.inner_text("main")
 
@@ -187,7 +195,9 @@ def send_a_transfer(visitor: Visitor, hand: Mouse, upload: Path) -> None:
     assert visitor.heading() == "Check your answers before sending"
     assert VICTIM[0] in page.inner_text("main")
     hand.press("Send the transfer")
-    assert visitor.title() == "Transfer sent" + SUFFIX
+    held = forum == "chair_after_meeting"
+    wanted = "Waiting for a chair's approval" if held else "Transfer sent"
+    assert visitor.title() == wanted + SUFFIX
 
 
 @pytest.mark.parametrize("how", ["mouse-js-on", "mouse-js-off", "keyboard"])

@@ -62,12 +62,21 @@ class Site:
     def app(self) -> Any:
         return self.north.app
 
-    def add_user(self, name: str, area: str, role: str, email: str | None = None) -> Person:
+    def add_user(
+        self,
+        name: str,
+        area: str,
+        role: str,
+        email: str | None = None,
+        on: RunningNode | None = None,
+    ) -> Person:
+        """A user with `role` in `area`, on the shared node or on the node `on`."""
         email = email or f"{name}@{area}.example"
-        with self.north.node.sessions() as session:
+        node = (on or self.north).node
+        with node.sessions() as session:
             grant = users.add_user_role(
                 session,
-                self.north.node.master,
+                node.master,
                 email=email,
                 area=area,
                 role=role,

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.web.ui.code_words import DOCUMENT_KINDS as DOCUMENT_KINDS
 from gateway.web.ui.layout import UK, local_time
 from schemas.wire.grounds import ground_label
 
@@ -51,13 +52,6 @@ CONSENT = {
 FORUMS = {
     "at_meeting": "At the MARAC meeting",
     "chair_after_meeting": "By the chair after the meeting",
-}
-DOCUMENT_KINDS = {
-    "minutes": "Minutes of the MARAC meeting",
-    "original_referral": "The original referral",
-    "marac_referral_form": "The MARAC referral form",
-    "dash_ric": "The DASH risk checklist",
-    "other": "Another document",
 }
 WITHDRAWAL_REASONS = {
     "sent_in_error": "Sent in error",

@@ -42,10 +42,10 @@ from gateway.domain.transfers import reading, states, timeline
 from gateway.errors import DomainError, Invalid, NotFound, UnsupportedMediaType
 from gateway.web import node
 from gateway.web.guard import current_principal, requires
+from gateway.web.ui.code_words import DOCUMENT_KINDS
 from gateway.web.ui.forms import Question, anchors, nest, read_answers
 from gateway.web.ui.outbound_questions import (
     DECIDE,
-    DOCUMENT_KINDS,
     MESSAGE_WORDS,
     REPEAT,
     WITHDRAW,

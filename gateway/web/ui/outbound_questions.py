@@ -8,13 +8,6 @@ from gateway.web.ui.forms import DATE, RADIOS, TEXT, TEXTAREA, Question
 from schemas.wire.forward_permission import GRANTED, REFUSED
 from schemas.wire.withdrawal import REASONS as WITHDRAWAL_REASONS
 
-DOCUMENT_KINDS = {
-    "minutes": "Minutes of the MARAC meeting",
-    "original_referral": "The original referral",
-    "marac_referral_form": "The completed MARAC referral form",
-    "dash_ric": "The DASH risk checklist",
-    "other": "Another document",
-}
 WITHDRAWAL_WORDS = {
     "sent_in_error": "It was sent in error",
     "wrong_area": "It went to the wrong area",

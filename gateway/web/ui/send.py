@@ -27,6 +27,7 @@ from gateway.errors import DomainError, Invalid
 from gateway.web import node
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import send_sections as sections
+from gateway.web.ui.code_words import DOCUMENT_KINDS as DOCUMENT_WORDS
 from gateway.web.ui.forms import (
     RADIOS,
     Question,
@@ -43,14 +44,7 @@ from schemas.wire.document import KINDS
 
 send = Blueprint("send", __name__)
 
-DOCUMENT_KINDS = (
-    ("minutes", "Minutes of the MARAC meeting"),
-    ("original_referral", "The original referral"),
-    ("marac_referral_form", "A completed MARAC referral form"),
-    ("dash_ric", "The DASH risk checklist"),
-    ("other", "Another document"),
-)
-assert tuple(k for k, _ in DOCUMENT_KINDS) == KINDS  # noqa: S101 - every kind has words
+DOCUMENT_KINDS = tuple(DOCUMENT_WORDS.items())
 
 
 def sending_area() -> str:
