@@ -7,6 +7,7 @@ the list pages read metadata only). A coordinator signs in through the real page
 
     transfers  GET /transfers, the first page of the area's transfers
     case       GET /cases/<id>, the inbound case page (content opened, audited)
+    home       GET /, "Your work": the area's counts
     baseline   the same template rendered with the same context by Flask alone (captured
                from the real request), in the same run: what the page costs beyond
                drawing it (authentication, the session, the database, the audit)
@@ -197,7 +198,8 @@ def main() -> None:
         fill(north, args.transfers)
         browser = signed_in(north, app)
         results = []
-        for label, path in (("transfers", "/transfers"), ("case", f"/cases/{case}")):
+        pages = (("transfers", "/transfers"), ("case", f"/cases/{case}"), ("home", "/"))
+        for label, path in pages:
             timed(browser, path, 10)  # warm-up
             page = summary(label, timed(browser, path, args.count), args.transfers)
             bare = summary(label + "_baseline", rendering(app, browser, path, args.count),
