@@ -7,10 +7,12 @@ acknowledged. axe-core checks every page; no canary reaches a URL or a title."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from support.browser import SUFFIX, Visitor, sign_in
 from support.site import PEER, A, Site
 from test_send_journey import CASE_REF, PDF, VICTIM, Mouse, send_a_transfer
@@ -29,8 +31,13 @@ def open_case(visitor: Visitor) -> str:
 
 
 def test_the_whole_conversation_in_the_browser(
-    site: Site, browser_page: Any, canaries: list[str], tmp_path: Path
+    site: Site,
+    browser_page: Any,
+    canaries: list[str],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     canaries += [*VICTIM, CASE_REF]
     meeting = (utcnow() + timedelta(days=9)).date()
     with site.north.node.sessions() as db:
@@ -111,3 +118,11 @@ def test_the_whole_conversation_in_the_browser(
     south.check()
     shown = south.page.locator("main").inner_text()
     assert "Acknowledged" in shown and meeting.strftime("%-d %B %Y") in shown
+
+    # Nothing personal in any log line or in either node's files (databases included).
+    for secret in (*VICTIM, CASE_REF):
+        assert secret not in caplog.text
+        for node in (site.north, site.south):
+            for path in node.home.rglob("*"):
+                if path.is_file():
+                    assert secret.encode() not in path.read_bytes(), path
