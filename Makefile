@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Tests run in parallel processes (each test makes its own databases, files and ports);
+# most of their time is spent waiting on nodes, so three fit two cores.
+TEST_WORKERS ?= 3
 
 .PHONY: demo test lint bench clean assets fuzz test-lowest
 
@@ -21,7 +24,7 @@ demo: $(VENV)/.installed
 	$(BIN)/marac-gateway demo
 
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -266,7 +266,8 @@ def _publish(three: Any, area: str, node: RunningNode, ref: str) -> Any:
 def test_index_limits_publications_per_calling_area(
     node_factory: Callable[..., RunningNode],
 ) -> None:
-    three = start_three(node_factory, hub={"GATEWAY_LINKAGE_RATE_LIMIT": "3/minute"})
+    # Per hour, not minute: a slow run must not cross into a fresh window midway.
+    three = start_three(node_factory, hub={"GATEWAY_LINKAGE_RATE_LIMIT": "3/hour"})
     refs = [b64url_encode(bytes([n]) * 32) for n in range(4)]
     for ref in refs[:3]:
         assert _publish(three, NORTH, three.north, ref).status_code == 204
