@@ -318,15 +318,7 @@ def release_held(session: Session, master: MasterKey, row: Transfer, now: dateti
     """Send every document held for `row`, now that the transfer has been delivered: each
     opened from our own sealed copy and sent exactly as a document sent now; in the
     caller's transaction. Returns how many were sent."""
-    held = session.scalars(
-        select(TransferDocument)
-        .where(
-            TransferDocument.transfer_id == row.id,
-            TransferDocument.area_code == row.area_code,
-            TransferDocument.direction == HELD,
-        )
-        .order_by(TransferDocument.created_at, TransferDocument.document_id)
-    ).all()
+    held = _held(session, row)
     for record in held:
         envelope = _stored(session, record)
         document = _open(session, master, envelope, record)
@@ -341,16 +333,25 @@ def release_held(session: Session, master: MasterKey, row: Transfer, now: dateti
 def drop_held(session: Session, row: Transfer) -> None:
     """Forget the documents held for a transfer that will never be sent (a deleted
     draft); in the caller's transaction."""
-    for record in session.scalars(
-        select(TransferDocument).where(
-            TransferDocument.transfer_id == row.id,
-            TransferDocument.area_code == row.area_code,
-            TransferDocument.direction == HELD,
-        )
-    ).all():
+    for record in _held(session, row):
         session.delete(_stored(session, record))
         session.delete(record)
     session.flush()
+
+
+def _held(session: Session, row: Transfer) -> list[TransferDocument]:
+    """The documents held for `row`, oldest first."""
+    return list(
+        session.scalars(
+            select(TransferDocument)
+            .where(
+                TransferDocument.transfer_id == row.id,
+                TransferDocument.area_code == row.area_code,
+                TransferDocument.direction == HELD,
+            )
+            .order_by(TransferDocument.created_at, TransferDocument.document_id)
+        )
+    )
 
 
 def _stored(session: Session, record: TransferDocument) -> Envelope:
