@@ -49,6 +49,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/audit_proofs.py
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/linkage.py
+	$(BIN)/python bench/pages.py
 	@if [ -n "$$GATEWAY_BENCH_DATABASE_URL" ]; then $(BIN)/python bench/flags.py; \
 	else echo 'bench/flags.py skipped: set GATEWAY_BENCH_DATABASE_URL (PostgreSQL)'; fi
 
