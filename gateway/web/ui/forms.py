@@ -96,19 +96,14 @@ class Question:
 
 
 def read_answers(form: MultiDict[str, str], questions: Sequence[Question]) -> dict[str, Any]:
-    """Each question's answer by its path, typed for the schema (blank -> None). An
-    optional yes/no left unanswered is left out, so the schema's default (no) applies."""
-    answers = {q.path: _read(form, q) for q in questions}
-    return {
-        path: value
-        for path, value in answers.items()
-        if not (value is None and _by_path(questions, path).kind == YESNO)
-        or _by_path(questions, path).required
-    }
-
-
-def _by_path(questions: Sequence[Question], path: str) -> Question:
-    return next(q for q in questions if q.path == path)
+    """Each question's answer by its path, typed for the schema (blank -> None)."""
+    answers: dict[str, Any] = {}
+    for q in questions:
+        value = _read(form, q)
+        if value is None and q.kind == YESNO and not q.required:
+            continue  # an optional yes/no left unanswered: the schema's default (no) applies
+        answers[q.path] = value
+    return answers
 
 
 def _read(form: MultiDict[str, str], q: Question) -> Any:
