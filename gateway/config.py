@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.domain.identity.rate_limits import RateLimit
+from gateway.domain.identity.rate_spec import RateLimit
 
 
 class ConfigError(Exception):
