@@ -3,6 +3,7 @@ lookup of pinned public keys used to verify everything a peer sends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Area, AreaKey, Peer, PeerKey
 from adapters.peer_client import check_peer_url
 from gateway.domain import audit
-from gateway.domain.areas.local_areas import OPERATOR, local_public_key
+from gateway.domain.areas.local_areas import FULL_ACCEPTS, OPERATOR, local_public_key
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
@@ -30,6 +31,7 @@ from keys import (
     verify_document,
 )
 from schemas.common import parse_timestamp
+from schemas.wire import payload_versions
 from schemas.wire.bundle import BUNDLE_KIND, BundleBody, BundleKey, BundleSchema
 
 
@@ -186,6 +188,17 @@ def recipient_key(session: Session, area: str, now: datetime) -> PublicAreaKey:
             f"Area {area} is not a known peer with a valid key; import its bundle first."
         )
     return max(valid, key=lambda key: (key.valid_until is None, key.valid_from))
+
+
+def accepts_of(session: Session, area: str) -> payload_versions.Accepts:
+    """The payload versions a recipient area accepts: a peer's as its imported bundle lists
+    them (none listed: version 1 of everything, docs/contract.md); one of this node's own
+    areas accepts what this release understands."""
+    peer = session.get(Peer, area)
+    if peer is None:
+        return FULL_ACCEPTS
+    body = json.loads(peer.bundle).get("body", {})
+    return payload_versions.peer_accepts(body.get("accepts"))
 
 
 def node_url(session: Session, area: str) -> str:
