@@ -176,3 +176,38 @@ def test_an_admin_sets_up_the_area(
     assert newcomer.page.get_by_label(long_date(day)).count() == 1
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("gateway"))
     assert NAME not in logged and EMAIL not in logged
+
+
+def test_the_other_admin_pages_and_their_errors_without_java_script(
+    site: Site, browser_page: Any, canaries: list[str]
+) -> None:
+    """Managing a person (a refusal shown in the error summary), a second factor reset and
+    its new link, a link that no longer works, and the limit's error state, JavaScript off."""
+    canaries += [NAME, EMAIL]
+    admin = browser_page(java_script=False)
+    person = site.add_user("admin", A, "admin")
+    sign_in(admin, person)
+    path = add_a_coordinator(admin)
+    page = admin.page
+    page.get_by_role("link", name="Back to people").click()
+    admin.check()
+    page.get_by_role("link", name=f"Manage {NAME}").click()
+    admin.check()
+    assert admin.title() == "Manage a person" + SUFFIX
+    page.get_by_role("button", name="Add the role").click()
+    admin.check()
+    assert admin.title() == "Error: Manage a person" + SUFFIX
+    page.get_by_role("link", name="Reset their second factor").click()
+    admin.check()
+    page.get_by_role("button", name="Reset and make a new link").click()
+    admin.check()
+    assert admin.title() == "Second factor reset" + SUFFIX
+    gone = browser_page(java_script=False)
+    gone.visit(path)  # the first link stopped working when the new one was made
+    assert gone.title() == "This link no longer works" + SUFFIX
+    admin.visit("/admin/meetings")
+    page.get_by_label("Working days to acknowledge").fill("30")
+    page.get_by_role("button", name="Save the limit").click()
+    admin.check()
+    assert admin.title() == "Error: Meetings, time limits and retention" + SUFFIX
+    assert "between 1 and 20" in page.locator(".govuk-error-summary").inner_text()
