@@ -54,6 +54,7 @@ PERSON_QUESTIONS = (
         "email",
         "Email address",
         kind=EMAIL,
+        personal=True,  # someone else's address: never the admin's own autofilled
         hint="Their work email. They sign in with it, and their setup link is sent to it.",
         noun="their email address",
     ),
