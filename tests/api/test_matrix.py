@@ -129,6 +129,51 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("chair.review", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
     ("chair.approve", "POST"): row(403, anonymous=401, peer=401, chair_a=409),
     ("chair.approved", "GET"): row(403, anonymous=401, peer=401, chair_a=404),
+    # Node administration: the area's admins only. The matrix posts empty forms (each
+    # page again with its errors, 400) and names a person and a client that do not exist
+    # (404); nothing was rotated or uploaded, so those confirmations are 404 too.
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, admin_a=status)
+        for endpoint, method, status in (
+            ("admin.hub", "GET", 200),
+            ("admin.area", "GET", 200),
+            ("admin.bundle", "GET", 200),
+            ("admin.rotate", "GET", 200),
+            ("admin.rotate_submit", "POST", 400),
+            ("admin.rotated", "GET", 404),
+            ("admin.peer_list", "GET", 200),
+            ("admin.import_peer", "GET", 200),
+            ("admin.import_peer_submit", "POST", 400),
+            ("admin.confirm_peer", "GET", 404),
+            ("admin.confirm_peer_submit", "POST", 404),
+            ("admin.client_list", "GET", 200),
+            ("admin.new_client", "GET", 200),
+            ("admin.new_client_submit", "POST", 400),
+            ("admin.revoke_client", "GET", 404),
+            ("admin.revoke_client_submit", "POST", 404),
+            ("admin.meeting_page", "GET", 200),
+            ("admin.add_meeting", "POST", 400),
+            ("admin.remove_meeting", "POST", 400),
+            ("admin.set_ack_limit", "POST", 400),
+            ("admin.set_retention", "POST", 400),
+            ("people.people_list", "GET", 200),
+            ("people.add", "GET", 200),
+            ("people.add_submit", "POST", 400),
+            ("people.manage", "GET", 404),
+            ("people.grant", "POST", 404),
+            ("people.remove", "POST", 404),
+            ("people.unlock", "POST", 404),
+            ("people.reset", "GET", 404),
+            ("people.reset_submit", "POST", 404),
+        )
+    },
+    # First sign-in through a single-use link: public like the login pages (their POSTs
+    # need a session's CSRF token); the matrix holds no link, so every page says it no
+    # longer works (404).
+    ("welcome.start", "GET"): row(404),
+    ("welcome.start_submit", "POST"): row(403, **users(404)),
+    ("welcome.password", "GET"): row(404),
+    ("welcome.password_submit", "POST"): row(403, **users(404)),
     # The sending area's case actions: coordinators only, another area's get 404. The
     # transfer is withdrawn: its withdrawal page and confirmation show (200), an empty form
     # is refused with its error summary (422); the request, permission and message ids of
@@ -587,6 +632,8 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "action": "acknowledged",
         "request_id": "00000000-0000-4000-8000-000000000002",
         "message_id": "00000000-0000-4000-8000-000000000003",
+        "user_id": "00000000-0000-4000-8000-000000000004",
+        "client_id": "gwc-AAAAAAAAAAAAAAAAAAAAAAAA",
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":

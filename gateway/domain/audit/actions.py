@@ -46,7 +46,16 @@ PEER_INCONSISTENT = "audit.peer_inconsistent"
 COSIGNED = "audit.cosigned"
 RETENTION_PURGED = "retention.purged"
 USER_ROLE_GRANTED = "user.role_granted"
+# An admin's changes to people (gateway/domain/identity/people.py): a single-use link made
+# (a new person, or a lost second factor reset), a role removed, a lock lifted; and the
+# person setting their password through the link.
+USER_INVITED = "user.invited"
+USER_ROLE_REMOVED = "user.role_removed"
+USER_UNLOCKED = "user.unlocked"
+USER_SECOND_FACTOR_RESET = "user.second_factor_reset"
+USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name, not a secret
 CLIENT_CREATED = "client.created"
+CLIENT_REVOKED = "client.revoked"
 TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secret
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"

@@ -18,7 +18,6 @@ from adapters.db.models import Area, AreaMeeting
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import ADMIN, METADATA_ROLES, TRANSFERS_READ, Principal
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, NotFound
@@ -77,7 +76,7 @@ def set_meetings(
 ) -> Schedule:
     """Replace the meeting dates (`replace`), or add and remove some; one audit event.
     An admin of the area (or the operator) sets them."""
-    actor = _admin(principal, area)
+    actor = principal.admin_actor(area)
     with session.begin():
         get_area(session, area)
         current = set(_dates(session, area))
@@ -110,7 +109,7 @@ def set_ack_working_days(
     session: Session, principal: Principal, area: str, working_days: int, *, now: datetime
 ) -> Schedule:
     """The acknowledgement limit in working days; an admin of the area (or the operator)."""
-    actor = _admin(principal, area)
+    actor = principal.admin_actor(area)
     if not 1 <= working_days <= MAX_ACK_WORKING_DAYS:
         raise Invalid(
             "The acknowledgement limit is not valid.",
@@ -142,13 +141,3 @@ def check_listed_for(session: Session, area: str, listed_for: date | None) -> No
             "The acknowledgement is not valid.",
             errors={"listed_for": ["Not one of the area's meeting dates."]},
         )
-
-
-def _admin(principal: Principal, area: str) -> Actor:
-    """Admins of the area (never an API client) or the operator; another area answers
-    NotFound, as one that does not exist."""
-    if principal.is_operator:
-        return principal.actor(area)
-    if principal.kind != "user" or area not in principal.areas_for({ADMIN}):
-        raise NotFound("No such area.")
-    return principal.actor(area, [ADMIN])

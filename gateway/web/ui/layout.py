@@ -25,7 +25,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.principals import Principal
+from gateway.domain.identity.principals import ADMIN, Principal
 from gateway.web import node
 
 SERVICE_NAME = "MARAC Exchange"
@@ -108,6 +108,7 @@ class SignedIn:
     several_areas: bool
     ends_at: str | None
     seconds_left: int | None
+    admin: bool = False  # the navigation links to Administration
 
 
 def _signed_in(principal: Principal) -> SignedIn:
@@ -126,6 +127,7 @@ def _signed_in(principal: Principal) -> SignedIn:
         several_areas=len(areas) > 1,
         ends_at=None if ends_at is None else local_time(ends_at),
         seconds_left=left,
+        admin=(area, ADMIN) in principal.roles,
     )
 
 
