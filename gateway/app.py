@@ -23,6 +23,7 @@ from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.ui.cases import cases
 from gateway.web.ui.chair import chair
+from gateway.web.ui.flags import flags
 from gateway.web.ui.layout import install_layout
 from gateway.web.ui.outbound import outbound
 from gateway.web.ui.pages import install_page_helpers
@@ -67,6 +68,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(cases)
     app.register_blueprint(work)
     app.register_blueprint(chair)
+    app.register_blueprint(flags)
     app.register_blueprint(outbound)
     app.register_blueprint(problems)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
