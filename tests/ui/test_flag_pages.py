@@ -154,13 +154,16 @@ REFUSALS = [
 
 
 def test_a_refused_flag_shows_each_problem_at_its_question(site: Site) -> None:
-    delivered(site)  # one transfer to offer as the source
-    coordinator, _ = coordinators(site)
+    delivered(site)  # one transfer of area A to offer as the source
+    coordinator, other = coordinators(site)
     for change, field, message in REFUSALS:
         refused = coordinator.post("/flags/new", {**flag_form(), **change})
         assert refused.status_code == 422, (change, refused.text)
         assert "<title>Error: Set a flag" in refused.text
         assert f'href="#{field}"' in refused.text and message in refused.text, change
+    # An area with no transfer: the source question itself says so.
+    alone = other.post("/flags/new", {**flag_form(), "source": "transfer"})
+    assert alone.status_code == 422 and 'href="#source"' in alone.text
     assert not site.north.scalar("SELECT count(*) FROM flags")
     coordinator.no_canaries()
 

@@ -42,7 +42,16 @@ from gateway.web import node
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import flag_questions as fq
 from gateway.web.ui.flag_words import flag_status_tag, subject_words
-from gateway.web.ui.forms import RADIOS, Question, anchors, nest, prefill, problems, read_answers
+from gateway.web.ui.forms import (
+    DATE,
+    RADIOS,
+    Question,
+    anchors,
+    nest,
+    prefill,
+    problems,
+    read_answers,
+)
 from gateway.web.ui.layout import FORM, current_area
 from gateway.web.ui.pages import go, refusal, render
 from gateway.web.ui.transfer_words import DIRECTIONS, area_names, long_date, short_reference
@@ -332,7 +341,12 @@ def set_flag() -> Response:
         return _set_page(200, count - 1, transfer)
     body = _flag_body(request.form, count)
     if body.get("source") == fq.TRANSFER:
-        return _set_page(422, count, transfer, {fq.TRANSFER_ID: "Select the transfer"})
+        missing = (
+            {fq.TRANSFER_ID: "Select the transfer"}
+            if transfer
+            else {fq.SOURCE.path: "This area has no transfer to choose: choose its own meeting"}
+        )
+        return _set_page(422, count, transfer, missing)
     current = node()
     try:
         with current.sessions() as db:
@@ -489,7 +503,7 @@ def _hidden(person: Mapping[str, Any]) -> list[tuple[str, str]]:
     fields: list[tuple[str, str]] = []
     for q in fq.LOOKUP:
         shown = prefill(q, person.get(q.path))
-        if q.kind == "date":
+        if q.kind == DATE:
             fields += [(f"{q.id}-{box}", shown.get(box, "")) for box in ("day", "month", "year")]
         else:
             fields.append((q.id, shown.get("text", "")))
