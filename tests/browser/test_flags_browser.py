@@ -2,11 +2,12 @@
 through the pages on the peer node (JavaScript off, "add another person" included) is a
 strong match for a coordinator on the shared node, which plays the linkage authority and
 the flag index for both; a possible match is sent to its holder to check, and the holder
-reads the request. No name or case reference in any URL or page title."""
+reads the request. No name or case reference in any URL, page title or log line."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -28,6 +29,15 @@ def site(node_factory: Callable[..., Any]) -> Site:
     return make_site(node_factory, flag_roles_on_north=True)
 
 
+@pytest.fixture
+def quiet_logs(caplog: pytest.LogCaptureFixture, canaries: list[str]) -> Iterator[None]:
+    """Every log line of both nodes (in this process): no canary in any of them."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    for canary in canaries:
+        assert canary.lower() not in caplog.text.lower(), f"{canary!r} in the logs"
+
+
 def fill_date(page: Any, prefix: str, day: date) -> None:
     page.fill(f"#{prefix}-day", str(day.day))
     page.fill(f"#{prefix}-month", str(day.month))
@@ -42,7 +52,7 @@ def fill_person(page: Any, prefix: str, given: str, family: str, born: date) -> 
 
 
 def test_a_flag_set_on_one_node_is_a_strong_match_from_the_other(
-    site: Site, browser_page: Any, canaries: list[str]
+    site: Site, browser_page: Any, canaries: list[str], quiet_logs: None
 ) -> None:
     canaries += [GIVEN, FAMILY, CASE_REF, BORN.isoformat()]
     setter: Visitor = browser_page(java_script=False, base_url=site.south.url)
@@ -90,7 +100,7 @@ def test_a_flag_set_on_one_node_is_a_strong_match_from_the_other(
 
 
 def test_a_possible_match_is_sent_to_its_holder_to_check(
-    site: Site, browser_page: Any, canaries: list[str]
+    site: Site, browser_page: Any, canaries: list[str], quiet_logs: None
 ) -> None:
     canaries += [GIVEN, FAMILY, OTHER_FAMILY, HOLDER_REF]
     holder = site.add_user("em-coord", B, "coordinator")
