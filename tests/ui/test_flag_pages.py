@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from support.pages_world import CASE_REF, VICTIM, Browser, delivered
+from support.pages_world import CASE_REF, VICTIM, Browser, delivered, grant
 from support.site import A, B, Site, make_site
 
 from gateway.domain.clock import utcnow
@@ -135,12 +135,21 @@ def test_set_a_flag_with_another_person_and_see_it_listed(
     assert VICTIM not in listed.text and "Tiny" not in listed.text
     assert f"/flags/{flag_id}/review" in listed.text
 
+    # A coordinator of both areas sees the flags of the area they work in.
+    both = site.add_user("coord-both", A, "coordinator")
+    grant(site, both, B, "coordinator")
+    several = Browser(site, both)
+    set_flag(several, case_ref=OTHER_REF)  # in Eastmoor, the first of their areas
+    shown = several.get("/flags")
+    assert shown.status_code == 200 and OTHER_REF in shown.text and CASE_REF not in shown.text
+    assert several.get("/flags/lapsed.csv").status_code == 200
+
     # A chair reads the list, without the coordinator's actions.
     chair = Browser(site, site.add_user("chair-a", A, "chair"))
     read = chair.get("/flags")
     assert read.status_code == 200 and CASE_REF in read.text
     assert "/review" not in read.text and "Set a flag" not in read.text
-    no_canaries(logged, coordinator, chair)
+    no_canaries(logged, coordinator, chair, several)
 
 
 REFUSALS = [

@@ -85,13 +85,14 @@ def _no_store(response: Response) -> Response:
 # --- the area's flags ------------------------------------------------------------------------
 
 
-def _query(args: Mapping[str, Any], limit: int) -> tuple[dict[str, Any], dict[str, str]]:
-    """The list's filters (GET: they hold no personal detail) as the API's query."""
+def _query(area: str, limit: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """The list's filters (GET: they hold no personal detail) as the API's query, for the
+    area the person is working in (one with roles in several areas chose it)."""
     answers = read_answers(request.args, fq.FILTERS)
     show = answers.get("show") or fq.SHOW_ALL
-    data: dict[str, Any] = {"limit": limit}
-    if args.get("cursor"):
-        data["cursor"] = args["cursor"]
+    data: dict[str, Any] = {"area": area, "limit": limit}
+    if request.args.get("cursor"):
+        data["cursor"] = request.args["cursor"]
     if show == fq.EXPIRING:
         data["expiring_within"] = fq.EXPIRING_DAYS
     elif show == fq.LAPSED:
@@ -170,7 +171,7 @@ def _filter_form() -> dict[str, Any]:
 @requires(roles=[COORDINATOR, CHAIR])
 def flag_list() -> Response:
     area = _area([COORDINATOR, CHAIR], FLAGS_QUERY)
-    data, errors = _query(request.args, PAGE_SIZE)
+    data, errors = _query(area, PAGE_SIZE)
     query, more = (None, {}) if errors else _load_query(data)
     errors = errors or more
     if query is None:
@@ -200,7 +201,7 @@ def flag_list() -> Response:
 @requires(roles=[COORDINATOR, CHAIR])
 def printable() -> Response:
     area = _area([COORDINATOR, CHAIR], FLAGS_QUERY)
-    data, errors = _query(request.args, PAGE_MAX)
+    data, errors = _query(area, PAGE_MAX)
     data.pop("cursor", None)
     items, more = ([], {}) if errors else _everything(data)
     errors = errors or more
@@ -246,7 +247,7 @@ def lapsed_csv() -> Response:
     since = read_answers(request.args, (fq.SINCE,)).get(fq.SINCE.path)
     if since is None:
         since = (utcnow().date() - timedelta(days=fq.EXPIRING_DAYS)).isoformat()
-    items, errors = _everything({"lapsed_since": since})
+    items, errors = _everything({"area": area, "lapsed_since": since})
     if errors:
         return render("flags/list.html", 400, rows=[], errors=errors, **_filter_form())
     name = f"lapsed-flags-{utcnow().date().isoformat()}.csv"
