@@ -85,6 +85,24 @@ def test_a_flag_set_on_one_node_is_a_strong_match_from_the_other(
     setter.visit("/flags")
     assert CASE_REF in page.locator("tbody").inner_text()
     assert "victim, child" in page.locator("tbody").inner_text()
+    setter.visit("/flags?show=lapsed")  # the filter's error state
+    assert setter.title() == "Error: Shared flags" + SUFFIX
+    setter.visit("/flags/print")
+    assert CASE_REF in page.locator("tbody").inner_text()
+
+    # A review: refused without an outcome, then kept from today.
+    setter.visit("/flags")
+    page.get_by_role("link", name="Review").first.click()
+    setter.check()
+    page.get_by_role("button", name="Record the review").click()
+    setter.check()
+    assert setter.title() == "Error: Review the flag" + SUFFIX
+    fill_date(page, "reviewed_at", utcnow().date())
+    page.check("#outcome")
+    page.get_by_role("button", name="Record the review").click()
+    setter.check()
+    assert setter.title() == "Flag reviewed" + SUFFIX
+    expiry = page.locator("#new-expiry").inner_text()
 
     finder: Visitor = browser_page()
     sign_in(finder, site.add_user("ns-coord", A, "coordinator"))
@@ -102,7 +120,7 @@ def test_a_flag_set_on_one_node_is_a_strong_match_from_the_other(
 def test_a_possible_match_is_sent_to_its_holder_to_check(
     site: Site, browser_page: Any, canaries: list[str], quiet_logs: None
 ) -> None:
-    canaries += [GIVEN, FAMILY, OTHER_FAMILY, HOLDER_REF]
+    canaries += [GIVEN, FAMILY, OTHER_FAMILY, HOLDER_REF, "Nobodycanary"]
     holder = site.add_user("em-coord", B, "coordinator")
     with site.north.node.sessions() as session:
         lifecycle.set_flag(
@@ -142,6 +160,25 @@ def test_a_possible_match_is_sent_to_its_holder_to_check(
     page.get_by_role("button", name="Ask them to check").click()
     asker.check()
     assert asker.title() == "Request sent" + SUFFIX
+
+    asker.visit("/flags/verifications")  # none about this area's flags
+    asker.visit("/flags/lookup")
+    fill_person(page, "", "Nobodycanary", OTHER_FAMILY, BORN)
+    page.fill("#date_of_birth-year", "")
+    page.fill("#date_of_birth-month", "")
+    page.fill("#date_of_birth-day", "")
+    page.get_by_role("button", name="Look them up").click()
+    asker.check()
+    assert "nothing was checked" in page.locator("#main-content").inner_text()
+
+    admin: Visitor = browser_page()
+    sign_in(admin, site.add_user("ns-admin", A, "admin"))
+    admin.page.get_by_role("link", name="choose what the area").click()
+    admin.check()
+    admin.page.check("#perpetrators")
+    admin.page.get_by_role("button", name="Save the policy").click()
+    admin.check()
+    assert admin.title() == "Sharing policy saved" + SUFFIX
 
     reader: Visitor = browser_page()
     sign_in(reader, holder)
