@@ -24,6 +24,7 @@ from gateway.web.ui import ui
 from gateway.web.ui.admin import admin
 from gateway.web.ui.cases import cases
 from gateway.web.ui.chair import chair
+from gateway.web.ui.flags import flags
 from gateway.web.ui.layout import install_layout
 from gateway.web.ui.outbound import outbound
 from gateway.web.ui.pages import install_page_helpers
@@ -70,6 +71,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(cases)
     app.register_blueprint(work)
     app.register_blueprint(chair)
+    app.register_blueprint(flags)
     app.register_blueprint(outbound)
     app.register_blueprint(admin)
     app.register_blueprint(people_pages)

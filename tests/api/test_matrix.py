@@ -125,6 +125,35 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Chair approval: chairs only. By the time these run the matrix's transfer has been
     # withdrawn (api.withdraw_transfer): the check-answers view still opens it, approving
     # it is an illegal transition (409), and it was never approved (404).
+    # The shared-flag pages: the list (and its printable list and CSV) for coordinators
+    # and chairs of the area; setting, reviewing, lookups and verification requests for
+    # coordinators; the sharing policy for admins. The matrix's flag id names no flag
+    # (404); an empty form is refused with its error summary (422).
+    **{
+        (endpoint, "GET"): row(
+            403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, chair_a=200
+        )
+        for endpoint in ("flags.flag_list", "flags.printable", "flags.lapsed_csv")
+    },
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, coordinator_a=a, coordinator_b=a)
+        for endpoint, method, a in (
+            ("flags.set_flag", "GET", 200),
+            ("flags.set_flag", "POST", 422),
+            ("flags.flag_set", "GET", 404),
+            ("flags.review", "GET", 404),
+            ("flags.review", "POST", 404),
+            ("flags.reviewed", "GET", 404),
+            ("flags.lookup_form", "GET", 200),
+            ("flags.lookup_answer", "POST", 422),
+            ("flags.ask", "POST", 422),
+            ("flags.asked", "GET", 200),
+            ("flags.verifications", "GET", 200),
+        )
+    },
+    ("flags.policy", "GET"): row(403, anonymous=401, peer=401, admin_a=200),
+    ("flags.policy", "POST"): row(403, anonymous=401, peer=401, admin_a=422),
+    ("flags.policy_saved", "GET"): row(403, anonymous=401, peer=401, admin_a=200),
     ("chair.queue", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
     ("chair.review", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
     ("chair.approve", "POST"): row(403, anonymous=401, peer=401, chair_a=409),
