@@ -21,6 +21,8 @@ from gateway.web.problems import problems
 from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
+from gateway.web.ui.about import about
+from gateway.web.ui.auditing import auditing
 from gateway.web.ui.cases import cases
 from gateway.web.ui.chair import chair
 from gateway.web.ui.layout import install_layout
@@ -69,6 +71,8 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(chair)
     app.register_blueprint(outbound)
     app.register_blueprint(problems)
+    app.register_blueprint(auditing)
+    app.register_blueprint(about)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)
     logging.getLogger("gateway").setLevel(logging.INFO)

@@ -56,6 +56,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "ui.logout",
         "ui.oidc_start",
         "ui.oidc_callback",
+        "about.accessibility",
+        "about.cookies",
         "api.token",
         # Public on purpose: it describes the API's shape (paths, schemas, security
         # schemes), never data, and integrators and test tools read it before they hold

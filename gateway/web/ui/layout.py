@@ -108,6 +108,9 @@ class SignedIn:
     several_areas: bool
     ends_at: str | None
     seconds_left: int | None
+    # The person's roles in the area they are working in (the navigation shows each
+    # group of pages only to the roles that can use it).
+    roles: frozenset[str] = frozenset()
 
 
 def _signed_in(principal: Principal) -> SignedIn:
@@ -126,6 +129,7 @@ def _signed_in(principal: Principal) -> SignedIn:
         several_areas=len(areas) > 1,
         ends_at=None if ends_at is None else local_time(ends_at),
         seconds_left=left,
+        roles=frozenset(role for held, role in principal.roles if held == area),
     )
 
 
