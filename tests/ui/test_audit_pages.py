@@ -179,6 +179,7 @@ def test_subject_access_marks_a_perpetrator_and_records_the_decision(site: Site)
     assert "must not be disclosed to a perpetrator" in found.text
     assert re.search(r"govuk-tag--red\">\s*Perpetrator", found.text)
     assert "Consult Northshire MARAC" in found.text
+    assert 'name="csrf_token" value=""' not in found.text  # the decision form can be sent
     [search] = leaves(site, "audit.subject_access")
     assert search["details"] == {"matches": 1, "as_perpetrator": 1, "reference": REFERENCE}
     assert search["actor"]["role"] == "auditor"

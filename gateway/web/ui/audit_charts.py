@@ -16,8 +16,10 @@ from typing import Any
 from gateway.web.ui import audit_words
 from gateway.web.ui.transfer_words import area_names
 
-WIDTH = 640  # the SVG's coordinate width; it scales to the column
-BAR_SPACE = 440  # the longest bar, leaving room for the value after it
+# The SVG's coordinate width, about the half column it sits in on a desktop screen, so
+# its 16px text stays 16px there (it scales with the column on other screens).
+WIDTH = 460
+BAR_SPACE = 330  # the longest bar, leaving room for the value after it
 ROW = 46  # a label line and a bar
 
 
@@ -37,6 +39,10 @@ class Chart:
     what: str  # the column header of the labels in the table
     unit: str  # the column header of the values
     bars: list[Bar]
+
+    @property
+    def width(self) -> int:
+        return WIDTH
 
     @property
     def height(self) -> int:
