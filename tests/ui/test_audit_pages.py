@@ -43,8 +43,8 @@ def site(node_factory: Any) -> Site:
 
 def leaves(site: Site, action: str) -> list[dict[str, Any]]:
     with site.north.node.engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT leaf FROM audit_events WHERE action = ? ORDER BY seq", (action,)
+        rows = connection.execute(
+            text("SELECT leaf FROM audit_events WHERE action = :a ORDER BY seq"), {"a": action}
         ).all()
     return [json.loads(leaf) for (leaf,) in rows]
 
