@@ -111,3 +111,21 @@ def test_the_public_pages(site: Site, browser_page: Any, canaries: list[str]) ->
     visitor.page.get_by_role("link", name="Cookies").click()
     visitor.check()
     assert "__Host-gw-session" in visitor.page.locator("main").inner_text()
+
+
+def test_the_report_and_subject_access_without_javascript(
+    site: Site, browser_page: Any, canaries: list[str]
+) -> None:
+    canaries += ["Perpcanary"]
+    delivered(site)
+    visitor = browser_page(java_script=False)
+    sign_in(visitor, site.add_user("aud", A, "auditor"))
+    visitor.visit("/audit/reports")
+    assert visitor.page.get_by_role("img", name="Disclosures sent, by peer area").count() == 1
+    visitor.visit("/audit/subject-access")
+    visitor.page.get_by_label("Given names").fill("Quentin")
+    visitor.page.get_by_label("Family name").fill("Perpcanary")
+    visitor.page.get_by_role("button", name="Search").click()
+    visitor.check()
+    assert visitor.title() == "Error: Search for disclosures about a person" + SUFFIX
+    assert "Enter date of birth" in visitor.page.locator(".govuk-error-summary").inner_text()

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from conftest import Linked
-from support.local_nodes import NORTH, SOUTH, LocalNode
+from support.local_nodes import NORTH, SOUTH, LocalNode, carry
 
 from gateway.domain import audit
-from gateway.domain.audit import actions, events, reports, subject
+from gateway.domain.audit import actions, events, reports, subject, witness
 from gateway.domain.identity.actors import Actor
 from gateway.errors import Conflict, Invalid, NotFound
 
@@ -141,3 +141,17 @@ def test_the_report_counts_overdue_acknowledgements_once_per_transfer(
     with north.session() as session:
         report = reports.disclosures(session, NORTH, now.date(), now.date() + timedelta(days=1))
     assert report["overdue_acknowledgements"] == {"total": 2, "by_peer_area": {SOUTH: 2}}
+
+
+def test_the_peers_an_area_can_hold_to_their_checkpoints(linked: Linked, now: datetime) -> None:
+    north, south = linked.north, linked.south
+    with north.session() as session:
+        assert witness.held_peers(session, NORTH) == []
+    south.send(SOUTH, NORTH, now)
+    assert carry(south, north, now)  # the envelope carries the peer's signed checkpoint
+    with north.session() as session:
+        [held] = witness.held_peers(session, NORTH)
+    assert (held.peer, held.last_verified) == (SOUTH, None)
+    assert held.checkpoints >= 1 and held.largest >= 1
+    with north.session() as session, pytest.raises(NotFound):
+        witness.held_peers(session, "nowhere")
