@@ -116,6 +116,17 @@ def _log_row(item: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     }
 
 
+def _log_context(filters: dict[str, str], peer_options: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "filters": filters,
+        "periods": PERIODS,
+        "default_period": DEFAULT_PERIOD,
+        "actions": sorted(audit_words.ACTIONS.items(), key=lambda pair: pair[1]),
+        "peers": peer_options,
+        "formats": FORMATS,
+    }
+
+
 @auditing.get("/audit")
 @requires(roles=AUDITORS)
 def log() -> Response:
@@ -134,14 +145,7 @@ def log() -> Response:
     after = decode_seq(filters["cursor"]) if filters.get("cursor") else None
     if filters.get("cursor") and after is None:
         errors[FORM] = CURSOR_GONE
-    context: dict[str, Any] = {
-        "filters": filters,
-        "periods": PERIODS,
-        "default_period": DEFAULT_PERIOD,
-        "actions": sorted(audit_words.ACTIONS.items(), key=lambda pair: pair[1]),
-        "peers": peer_options,
-        "formats": FORMATS,
-    }
+    context = _log_context(filters, peer_options)
     if errors or span is None:
         return render("audit/log.html", 400, rows=None, errors=errors, **context)
     lo, hi = export.day_range(*span)
@@ -184,18 +188,8 @@ def download() -> Response:
             problems["export-period"] = "Select the period to download"
         if fmt not in FORMATS:
             problems["format"] = "Select a format"
-        return render(
-            "audit/log.html",
-            400,
-            rows=None,
-            errors=problems,
-            filters={},
-            periods=PERIODS,
-            default_period=DEFAULT_PERIOD,
-            actions=sorted(audit_words.ACTIONS.items(), key=lambda pair: pair[1]),
-            peers=_peer_options(),
-            formats=FORMATS,
-        )
+        context = _log_context({}, _peer_options())
+        return render("audit/log.html", 400, rows=None, errors=problems, **context)
     current, principal = node(), current_principal()
     with current.sessions() as db:
         lines = list(
