@@ -25,7 +25,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.principals import Principal
+from gateway.domain.identity.principals import AUDITOR, Principal
 from gateway.web import node
 
 SERVICE_NAME = "MARAC Exchange"
@@ -108,9 +108,8 @@ class SignedIn:
     several_areas: bool
     ends_at: str | None
     seconds_left: int | None
-    # The person's roles in the area they are working in (the navigation shows each
-    # group of pages only to the roles that can use it).
-    roles: frozenset[str] = frozenset()
+    # The navigation's "Audit" (gateway/web/ui/auditing.py): the area's auditors.
+    auditor: bool = False
 
 
 def _signed_in(principal: Principal) -> SignedIn:
@@ -129,7 +128,7 @@ def _signed_in(principal: Principal) -> SignedIn:
         several_areas=len(areas) > 1,
         ends_at=None if ends_at is None else local_time(ends_at),
         seconds_left=left,
-        roles=frozenset(role for held, role in principal.roles if held == area),
+        auditor=(area, AUDITOR) in principal.roles,
     )
 
 
