@@ -21,7 +21,9 @@ from gateway.web.problems import problems
 from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
+from gateway.web.ui.about import about
 from gateway.web.ui.admin import admin
+from gateway.web.ui.auditing import auditing
 from gateway.web.ui.cases import cases
 from gateway.web.ui.chair import chair
 from gateway.web.ui.flags import flags
@@ -77,6 +79,8 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(people_pages)
     app.register_blueprint(welcome)
     app.register_blueprint(problems)
+    app.register_blueprint(auditing)
+    app.register_blueprint(about)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)
     logging.getLogger("gateway").setLevel(logging.INFO)

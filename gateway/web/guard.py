@@ -61,6 +61,8 @@ PUBLIC_ENDPOINTS = frozenset(
         "welcome.start_submit",
         "welcome.password",
         "welcome.password_submit",
+        "about.accessibility",
+        "about.cookies",
         "api.token",
         # Public on purpose: it describes the API's shape (paths, schemas, security
         # schemes), never data, and integrators and test tools read it before they hold

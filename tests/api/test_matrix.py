@@ -254,6 +254,30 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("api.subject_access", "POST"): row(
         403, anonymous=401, peer=401, auditor_a=200, client_audit_read=200
     ),
+    # A decision names a search of the area's log: entry 0 is the area's creation (404).
+    ("api.subject_access_decision", "POST"): row(
+        403, anonymous=401, peer=401, auditor_a=404, client_audit_read=404
+    ),
+    # The auditor's pages: the area's auditors only (never an API client). Empty forms
+    # are refused with their error summary; the matrix's area holds no peer checkpoint and
+    # has recorded no subject access decision (404).
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, auditor_a=status)
+        for endpoint, method, status in (
+            ("auditing.log", "GET", 200),
+            ("auditing.download", "POST", 400),
+            ("auditing.report", "GET", 200),
+            ("auditing.check", "GET", 200),
+            ("auditing.check_peer", "POST", 404),
+            ("auditing.subject_form", "GET", 200),
+            ("auditing.subject_search", "POST", 422),
+            ("auditing.subject_decision", "POST", 404),
+            ("auditing.subject_decided", "GET", 404),
+        )
+    },
+    # The accessibility statement and the cookies page are public.
+    ("about.accessibility", "GET"): row(200),
+    ("about.cookies", "GET"): row(200),
     # Peer audit endpoints authenticate by federation request token only.
     ("federation.audit_consistency", "POST"): row(401, peer=200),
     # The token is valid; the body `{}` is not a co-signature.
@@ -663,6 +687,8 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "message_id": "00000000-0000-4000-8000-000000000003",
         "user_id": "00000000-0000-4000-8000-000000000004",
         "client_id": "gwc-AAAAAAAAAAAAAAAAAAAAAAAA",
+        "peer": PEER,
+        "seq": 0,
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":
@@ -672,6 +698,9 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
     if rule.endpoint == "api.subject_access":
         person = {"given_names": "Nobody", "date_of_birth": "1990-01-01"}
         return path, (json.dumps(person).encode(), "json")
+    if rule.endpoint == "api.subject_access_decision":
+        decision = {"search": 0, "reference": "M-1", "decision": "withheld"}
+        return path, (json.dumps(decision).encode(), "json")
     if rule.endpoint == "federation.audit_consistency":
         return path, (json.dumps({"area": A, "sizes": [1]}).encode(), "json")
     if rule.endpoint == "federation.audit_cosignature":

@@ -25,7 +25,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.principals import ADMIN, CHAIR, COORDINATOR, Principal
+from gateway.domain.identity.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, Principal
 from gateway.web import node
 
 SERVICE_NAME = "MARAC Exchange"
@@ -112,6 +112,8 @@ class SignedIn:
     admin: bool = False  # the navigation links to Administration
     # The navigation's "Shared flags" (gateway/web/ui/flags.py): coordinators and chairs.
     flags: bool = False
+    # The navigation's "Audit" (gateway/web/ui/auditing.py): the area's auditors.
+    auditor: bool = False
 
 
 def _signed_in(principal: Principal) -> SignedIn:
@@ -132,6 +134,7 @@ def _signed_in(principal: Principal) -> SignedIn:
         seconds_left=left,
         admin=(area, ADMIN) in principal.roles,
         flags=any(held == area and role in FLAG_ROLES for held, role in principal.roles),
+        auditor=(area, AUDITOR) in principal.roles,
     )
 
 
