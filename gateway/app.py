@@ -18,6 +18,7 @@ from gateway.web.health import health
 from gateway.web.limits import install_limits
 from gateway.web.outage import install_outage_handler
 from gateway.web.problems import problems
+from gateway.web.proxies import install_proxy_fix
 from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
@@ -59,6 +60,8 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     install_outage_handler(app)
     install_request_ids(app)
     install_guard(app)
+    # Outermost, so every layer inside sees the client's address.
+    install_proxy_fix(app, settings.trusted_proxies)
     app.register_blueprint(health)
     app.register_blueprint(federation)
     app.register_blueprint(api)
