@@ -20,6 +20,7 @@ from gateway.web.outage import install_outage_handler
 from gateway.web.problems import problems
 from gateway.web.proxies import install_proxy_fix
 from gateway.web.request_ids import install_request_ids
+from gateway.web.request_metrics import install_request_metrics
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.ui.cases import cases
@@ -59,6 +60,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     install_limits(app)
     install_outage_handler(app)
     install_request_ids(app)
+    install_request_metrics(app)
     install_guard(app)
     # Outermost, so every layer inside sees the client's address.
     install_proxy_fix(app, settings.trusted_proxies)

@@ -59,6 +59,7 @@ KNOWN_VARIABLES = frozenset(
         "GATEWAY_PROBLEM_BASE_URI",
         "GATEWAY_TRUSTED_PROXIES",
         "GATEWAY_METRICS_TOKEN",
+        "GATEWAY_GUNICORN_CONFIG",
     }
 )
 # Secrets may instead be read from a file named by <NAME>_FILE, as container platforms
