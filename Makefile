@@ -38,7 +38,7 @@ lint: $(VENV)/.installed-dev
 # every runtime dependency pinned, for the Python of the container image (Dockerfile).
 lock: $(VENV)/.installed-dev
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.12 --quiet \
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --quiet \
 		--custom-compile-command 'make lock' -o requirements.lock
 
 # Property tests over every parser of outside bytes, with a fixed and much larger budget

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
+from functools import cache
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -68,11 +69,18 @@ FLAG_LOOKUPS = Counter(
     "Flag lookups answered, by whether anything matched.",
     ["result"],
 )
-WORKER_HEARTBEAT = Gauge(
-    "gateway_worker_heartbeat_timestamp_seconds",
-    "When a worker last finished a pass (Unix time); alert when it falls behind.",
-    multiprocess_mode="max",
-)
+
+
+@cache
+def _heartbeat() -> Gauge:
+    """Made on the worker's first pass, not at import: in multiprocess mode a metric
+    without labels opens its file when it is made, and a command-line verb (say `db
+    upgrade` in a read-only container) must not need the metrics directory."""
+    return Gauge(
+        "gateway_worker_heartbeat_timestamp_seconds",
+        "When a worker last finished a pass (Unix time); alert when it falls behind.",
+        multiprocess_mode="max",
+    )
 
 
 def metrics_directory_problems(env: Mapping[str, str]) -> list[str]:
@@ -105,7 +113,7 @@ def flag_lookup(matched: bool) -> None:
 
 
 def worker_heartbeat() -> None:
-    WORKER_HEARTBEAT.set_to_current_time()
+    _heartbeat().set_to_current_time()
 
 
 class DatabaseCollector(Collector):
