@@ -35,6 +35,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from adapters.db import is_outage
 from gateway.domain.clock import utcnow
 from gateway.domain.federation import delivery
 from gateway.domain.federation.delivery import Outcome
@@ -124,9 +125,20 @@ class DatabaseCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = utcnow()
-        with self.node.sessions() as session:
-            outbox, transfers = delivery.counts(session)
-            backlog = delivery.backlog_by_peer(session)
+        up = GaugeMetricFamily("gateway_database_up", "1 if the database answered this scrape.")
+        try:
+            with self.node.sessions() as session:
+                outbox, transfers = delivery.counts(session)
+                backlog = delivery.backlog_by_peer(session)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            # The processes' own metrics still matter most while the database is away.
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
         by_status = GaugeMetricFamily(
             "gateway_outbox_items", "Outbox items by status.", labels=["status"]
         )

@@ -20,8 +20,11 @@ from flask import request
 from support.nodes import Databases, start_node
 from support.site import csrf_from
 
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.devtools.samples import sample_transfer
 from gateway.logs import JsonFormatter
+from gateway.node import build_node
 
 
 def wrong_password(http: Any, client: str, email: str) -> int:
@@ -172,6 +175,7 @@ def test_metrics_count_requests_by_route_deliveries_and_the_backlog(node_factory
     assert sample(text, "gateway_outbox_pending", peer="south-vale") == 1
     assert 0 <= (sample(text, "gateway_outbox_oldest_age_seconds", peer="south-vale") or -1) < 600
     assert sample(text, "gateway_outbox_items", status="delivered") == 1
+    assert sample(text, "gateway_database_up") == 1
     assert (sample(text, "gateway_worker_heartbeat_timestamp_seconds") or 0) > 0
     assert sample(text, "process_resident_memory_bytes")
     # Counts, templates and area codes only: no person, no transfer id.
@@ -234,3 +238,26 @@ def answers(url: str) -> bool:
         return httpx.get(url + "/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_metrics_still_answer_when_the_database_does_not(tmp_path: Path) -> None:
+    # An unmigrated SQLite file stands in for an unreachable database: both are an outage.
+    settings = Settings.from_env(
+        {
+            "GATEWAY_INSTANCE_DIR": str(tmp_path / "bare"),
+            "GATEWAY_SECRET_KEY": "s" * 22 + "0123456789abcdefghij",
+            "GATEWAY_METRICS_TOKEN": METRICS_TOKEN,
+        }
+    )
+    node = build_node(settings)
+    try:
+        answer = (
+            create_app(settings, node)
+            .test_client()
+            .get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        )
+    finally:
+        node.close()
+    assert answer.status_code == 200
+    assert sample(answer.text, "gateway_database_up") == 0
+    assert sample(answer.text, "process_resident_memory_bytes")
