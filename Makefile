@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # most of their time is spent waiting on nodes, so three fit two cores.
 TEST_WORKERS ?= 3
 
-.PHONY: demo test lint bench clean assets fuzz test-lowest
+.PHONY: demo test lint bench clean assets fuzz test-lowest lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,14 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 	$(BIN)/python tools/check_import_cycles.py gateway
 	if [ -f ../shared/tools/check_layers.py ]; then $(BIN)/python ../shared/tools/check_layers.py .; fi
+	$(BIN)/python tools/check_advisories.py
+
+# The hashed lock file deployments install from (pip install --require-hashes --no-deps):
+# every runtime dependency pinned, for the Python of the container image (Dockerfile).
+lock: $(VENV)/.installed-dev
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.11 --quiet \
+		--custom-compile-command 'make lock' -o requirements.lock
 
 # Property tests over every parser of outside bytes, with a fixed and much larger budget
 # of examples than `make test` gives them (about two minutes at 2000).

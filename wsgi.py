@@ -1,4 +1,5 @@
-from gateway.app import create_app
-from gateway.config import Settings
+"""`flask --app wsgi <command>` from a checkout; the app itself is gateway/wsgi.py."""
 
-app = create_app(Settings.from_env())
+from gateway.wsgi import app
+
+__all__ = ["app"]

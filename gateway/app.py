@@ -18,7 +18,9 @@ from gateway.web.health import health
 from gateway.web.limits import install_limits
 from gateway.web.outage import install_outage_handler
 from gateway.web.problems import problems
+from gateway.web.proxies import install_proxy_fix
 from gateway.web.request_ids import install_request_ids
+from gateway.web.request_metrics import install_request_metrics
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
 from gateway.web.ui.about import about
@@ -64,7 +66,10 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     install_limits(app)
     install_outage_handler(app)
     install_request_ids(app)
+    install_request_metrics(app)
     install_guard(app)
+    # Outermost, so every layer inside sees the client's address.
+    install_proxy_fix(app, settings.trusted_proxies)
     app.register_blueprint(health)
     app.register_blueprint(federation)
     app.register_blueprint(api)

@@ -58,11 +58,19 @@ KNOWN_VARIABLES = frozenset(
         "GATEWAY_LOG_FORMAT",
         "GATEWAY_PROBLEM_BASE_URI",
         "GATEWAY_PAYLOAD_VERSIONS",
+        "GATEWAY_TRUSTED_PROXIES",
+        "GATEWAY_METRICS_TOKEN",
+        "GATEWAY_GUNICORN_CONFIG",
     }
 )
 # Secrets may instead be read from a file named by <NAME>_FILE, as container platforms
 # mount them (the file's content, without a trailing newline).
-SECRET_VARIABLES = ("GATEWAY_SECRET_KEY", "GATEWAY_DATABASE_URL", "GATEWAY_SMTP_PASSWORD")
+SECRET_VARIABLES = (
+    "GATEWAY_SECRET_KEY",
+    "GATEWAY_DATABASE_URL",
+    "GATEWAY_SMTP_PASSWORD",
+    "GATEWAY_METRICS_TOKEN",
+)
 RESERVED_PREFIXES = ("GATEWAY_TEST_", "GATEWAY_BENCH_")
 
 
@@ -180,6 +188,12 @@ class Settings:
     # Payload type -> the newest version this node accepts and advertises, below the
     # newest this release understands (a staged roll-out; docs/contract.md). Empty: all.
     payload_version_caps: Mapping[str, int] = field(default_factory=dict)
+    # How many reverse proxies in front of the node set X-Forwarded-For/-Proto; 0: none,
+    # the socket's address is the client's (a forwarded header is then ignored, since
+    # anyone could send one).
+    trusted_proxies: int = 0
+    # The bearer token a scraper shows for /metrics; none: /metrics is refused.
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -221,6 +235,8 @@ class Settings:
             **_smtp(env),
             problem_base_uri=_problem_base(env),
             payload_version_caps=_version_caps(env.get("GATEWAY_PAYLOAD_VERSIONS") or ""),
+            trusted_proxies=_hops(env, "GATEWAY_TRUSTED_PROXIES"),
+            metrics_token=env.get("GATEWAY_METRICS_TOKEN") or None,
         )
 
     @property
@@ -237,6 +253,8 @@ class Settings:
                 "GATEWAY_SECRET_KEY is missing or weak: use at least 32 random characters "
                 "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if self.metrics_token is not None and len(self.metrics_token) < MIN_SECRET_LENGTH:
+            raise ConfigError("GATEWAY_METRICS_TOKEN must be at least 32 random characters")
         if not 60 <= self.access_token_lifetime <= 3600:
             raise ConfigError("GATEWAY_ACCESS_TOKEN_LIFETIME must be 60-3600 seconds")
         if self.session_idle_timeout > self.session_absolute_timeout:
@@ -273,6 +291,13 @@ def _log_format(env: Mapping[str, str]) -> str:
     if value not in ("json", "text"):
         raise ConfigError("GATEWAY_LOG_FORMAT must be json or text")
     return value
+
+
+def _hops(env: Mapping[str, str], name: str) -> int:
+    raw = (env.get(name) or "0").strip()
+    if not raw.isdigit() or int(raw) > 10:
+        raise ConfigError(f"{name} must be a whole number of proxies, 0-10")
+    return int(raw)
 
 
 def _months(env: Mapping[str, str], name: str, default: int) -> int:

@@ -1,7 +1,9 @@
 """Logging: one line per event, JSON by default (GATEWAY_LOG_FORMAT=text for people), each
 with its time (UTC), level, logger, message and, inside a request or a delivery, the
 request id. What we log never names a person, an email or a case reference (DESIGN
-section 5); an exception is logged by its class name, never its text.
+section 5); an exception is logged by its class name, never its text, with its traceback
+scrubbed to `file:line in function` for each frame (no source text, no locals, no
+argument values), so a 500 can be found by its request id and traced to the line.
 
 The request id comes from the caller's `X-Request-ID` when it is well formed (so a proxy's
 id follows the request), is generated otherwise, and is returned on the response; a
@@ -14,11 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import traceback
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from pathlib import PurePath
+from types import TracebackType
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{8,128}")
@@ -54,6 +59,40 @@ def request_id(value: str | None) -> Iterator[None]:
         _current.reset(token)
 
 
+# How many innermost frames a scrubbed traceback keeps (the outer ones are the framework's).
+TRACEBACK_FRAMES = 20
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+
+def scrubbed_traceback(exc_info: ExcInfo) -> list[str]:
+    """Each frame as `path:line in function`, innermost last, and for each chained cause
+    `caused by <Class>`: where it failed, never with what (no message, locals or source)."""
+    lines: list[str] = []
+    error: BaseException | None = exc_info[1]
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen and len(seen) < 5:
+        seen.add(id(error))
+        if lines:
+            lines.append(f"caused by {type(error).__name__}")
+        frames = traceback.extract_tb(error.__traceback__)[-TRACEBACK_FRAMES:]
+        lines += [f"{_short(f.filename)}:{f.lineno} in {f.name}" for f in frames]
+        error = error.__cause__ or error.__context__
+    return lines
+
+
+def _short(filename: str) -> str:
+    """A path from the package down (`gateway/web/ui/cases.py`): where the code is
+    installed says nothing an operator needs and makes lines long."""
+    parts = PurePath(filename).parts
+    for anchor in ("site-packages", "dist-packages"):
+        if anchor in parts:
+            return "/".join(parts[parts.index(anchor) + 1 :])
+    for package in ("gateway", "adapters", "keys", "schemas"):
+        if package in parts:
+            return "/".join(parts[len(parts) - 1 - parts[::-1].index(package) :])
+    return filename
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, object] = {
@@ -67,6 +106,7 @@ class JsonFormatter(logging.Formatter):
             line["request_id"] = found
         if record.exc_info and record.exc_info[0] is not None:
             line["exception"] = record.exc_info[0].__name__
+            line["traceback"] = scrubbed_traceback(record.exc_info)
         return json.dumps(line, ensure_ascii=False)
 
 
@@ -75,14 +115,15 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
+        text = super().format(record).replace("\n", " ")  # the scrubbed traceback too
         found = _current.get()  # formatted in the thread that logs
         return f"{text} request_id={found}" if found else text
 
     def formatException(self, ei: object) -> str:
-        # The class name only: a traceback's text can quote values from the request.
-        exc_type = ei[0] if isinstance(ei, tuple) else None
-        return f"exception {exc_type.__name__}" if exc_type else ""
+        # The class name and the scrubbed frames: a traceback's text can quote values.
+        if not isinstance(ei, tuple) or ei[0] is None:
+            return ""
+        return f"exception {ei[0].__name__} at " + " <- ".join(reversed(scrubbed_traceback(ei)))
 
 
 def configure(log_format: str = "json", level: int = logging.INFO) -> None:

@@ -13,6 +13,7 @@ from adapters.db import current_revisions, head_revisions, is_outage
 from gateway.config import ConfigError, unknown_variables
 from gateway.domain.areas.local_areas import areas_whose_keys_do_not_open
 from gateway.domain.clock import utcnow
+from gateway.metrics import metrics_directory_problems
 from gateway.node import Node
 from keys import MasterKeyError
 
@@ -69,7 +70,9 @@ def _area_keys(node: Node) -> Check:
 
 def startup_checks(node: Node, env: Mapping[str, str] | None = None) -> None:
     """Refuse to start (ConfigError, naming every problem) rather than run half-broken."""
-    problems = [f"unknown setting {name}" for name in unknown_variables(env or os.environ)]
+    env = os.environ if env is None else env
+    problems = [f"unknown setting {name}" for name in unknown_variables(env)]
+    problems += metrics_directory_problems(env)
     problems += [f"{check.name}: {check.detail}" for check in readiness(node) if not check.ok]
     if problems:
         raise ConfigError("not ready: " + "; ".join(problems))

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from adapters.db import is_outage
+from gateway import metrics
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
@@ -59,6 +60,7 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
             log.warning("database unavailable (%s); retrying in %.1f s", type(exc).__name__, pause)
             stop.wait(pause)
             continue
+        metrics.worker_heartbeat()
         if outages:
             log.info("database reachable again after %s failed pass(es)", outages)
             outages = 0
@@ -107,6 +109,7 @@ def deliver_batch(node: Node) -> int:
             # The id of the request that queued it; one of its own for older rows.
             with request_id(claim.request_id or new_request_id()):
                 outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
+                metrics.observe_delivery(outcome)
                 log.info(
                     "envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail
                 )

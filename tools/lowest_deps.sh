@@ -27,7 +27,7 @@ fi
 VENV_PYTHON="$SCRATCH/venv/bin/python"
 "$UV" pip install --quiet --python "$VENV_PYTHON" --resolution lowest-direct -e '.[dev]'
 "$UV" pip list --python "$VENV_PYTHON" 2>/dev/null \
-    | grep -i -E '^(pynacl|joserfc|flask|sqlalchemy|alembic|marshmallow|psycopg|gunicorn|httpx|click|authlib|requests|pyotp|segno|apispec|nicknames|jellyfish|anyascii|holidays) '
+    | grep -i -E '^(pynacl|joserfc|flask|sqlalchemy|alembic|marshmallow|psycopg|gunicorn|httpx|click|authlib|requests|pyotp|segno|apispec|nicknames|jellyfish|anyascii|holidays|prometheus-client) '
 
 # The smoke subset, on SQLite: the cryptography (the OPRF's point checks need PyNaCl 1.6.2's
 # libsodium), the token endpoint on a loopback http base URL (Authlib 1.6.0 answered it

@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.db.grants import MAINTAIN_FROM
 from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent
 
 APPEND_ONLY = (AuditEvent, AuditCheckpoint, AuditCosignature)
@@ -134,11 +135,13 @@ def _refuse_audit_changes(session: Session, _context: Any, _instances: Any) -> N
             raise AppendOnlyViolation(f"{type(obj).__name__} rows are append-only")
 
 
-def reclaim(engine: Engine, tables: tuple[str, ...]) -> None:
+def reclaim(engine: Engine, tables: tuple[str, ...]) -> list[str]:
     """After a purge: on SQLite fold the write-ahead log into the database (secure_delete
     has zeroed the freed cells, the WAL still holds the old pages until then); on
     PostgreSQL VACUUM the tables so the old row versions are removed now rather than
-    whenever autovacuum comes by."""
+    whenever autovacuum comes by. Returns the tables it could not vacuum: a role that
+    neither owns a table nor holds MAINTAIN on it (adapters/db/grants.py) is skipped by
+    PostgreSQL with only a warning, so the caller must say it loudly."""
     if engine.dialect.name == "sqlite":
         # Outside any transaction (a checkpoint cannot run inside one): the raw connection
         # is in autocommit mode, as _tune_sqlite leaves every connection.
@@ -147,7 +150,27 @@ def reclaim(engine: Engine, tables: tuple[str, ...]) -> None:
             raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             raw.close()
-        return
+        return []
+    skipped = []
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         for table in tables:
+            if not _may_vacuum(connection, table):
+                skipped.append(table)
+                continue
             connection.exec_driver_sql(f"VACUUM {table}")  # table names are ours, not input
+    return skipped
+
+
+def _may_vacuum(connection: Connection, table: str) -> bool:
+    owner = connection.execute(
+        text("SELECT pg_has_role(tableowner, 'USAGE') FROM pg_tables WHERE tablename = :t"),
+        {"t": table},
+    ).scalar()
+    if owner:
+        return True
+    version = int(connection.execute(text("SHOW server_version_num")).scalar_one())
+    return version >= MAINTAIN_FROM and bool(
+        connection.execute(
+            text("SELECT has_table_privilege(:t, 'MAINTAIN')"), {"t": table}
+        ).scalar()
+    )

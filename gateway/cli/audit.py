@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from adapters.db.grants import PURGED_TABLES
 from adapters.db.session import reclaim
 from gateway.cli.root import current_node, friendly, main
 from gateway.domain import retention
@@ -234,22 +235,20 @@ def retention_purge(area_code: str | None, dry_run: bool) -> None:
             dry_run=dry_run,
             actor=Actor.operator(),
         )
-    if not dry_run:
-        reclaim(
-            node.engine,
-            (
-                "envelopes",
-                "audit_salts",
-                "flags",
-                "flag_tokens",
-                "flag_verifications",
-                "index_tokens",
-            ),
-        )
+    skipped = [] if dry_run else reclaim(node.engine, PURGED_TABLES)
     verb = "would purge" if dry_run else "purged"
     for report in found:
         click.echo(
             f"{report.area}: {verb} {report.transfers} case(s), {report.envelopes} envelope(s) "
             f"with no activity since {report.cutoff:%Y-%m-%d}; {report.flags} flag(s) "
             "that ended before then"
+        )
+    if skipped:
+        # The rows are gone, but PostgreSQL keeps their old versions until a VACUUM,
+        # which before version 17 only the tables' owner may run.
+        click.echo(
+            f"WARNING: not vacuumed (this role does not own them): {', '.join(skipped)}. "
+            f"The purged content stays on disk until the owner runs: VACUUM "
+            f"{', '.join(skipped)};",
+            err=True,
         )

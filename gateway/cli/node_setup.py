@@ -8,6 +8,7 @@ import os
 import click
 
 from adapters.db import current_revisions, head_revisions, upgrade
+from adapters.db.grants import grant, grant_statements, server_version
 from gateway.cli.root import area, current_node, friendly, main, read_json
 from gateway.config import ConfigError, Settings, unknown_variables
 from gateway.domain.areas import local_areas, peers
@@ -35,6 +36,25 @@ def db_upgrade() -> None:
         MasterKey.load_file(key_file)
     upgrade(node.engine)
     click.echo("database is up to date")
+
+
+@db.command("grant")
+@click.argument("role")
+@click.option("--sql", "print_only", is_flag=True, help="Print the statements; run nothing.")
+@friendly
+def db_grant(role: str, print_only: bool) -> None:
+    """PostgreSQL: grant ROLE (the role `serve` and `worker` run as, owning nothing) what
+    the node uses. Run as the tables' owner after every `db upgrade`."""
+    node = current_node()
+    try:
+        if print_only:
+            for statement in grant_statements(role, server_version(node.engine)):
+                click.echo(statement + ";")
+            return
+        grant(node.engine, role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"granted {role} the rows, not the schema")
 
 
 @db.command("current")

@@ -14,18 +14,29 @@ from gateway.readiness import startup_checks
 
 # --- processes --------------------------------------------------------------------------
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--host", help="[default: 127.0.0.1, or the config file's bind]")
+@click.option("--port", type=int, help="[default: 5000, or the config file's bind]")
+@click.option("--workers", type=int, help="[default: 2, or the config file's workers]")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="GATEWAY_GUNICORN_CONFIG",
+    help="A gunicorn configuration file (e.g. deploy/gunicorn.conf.py); GUNICORN_CMD_ARGS "
+    "and the options above override it.",
+)
 @friendly
-def serve(host: str, port: int, workers: int) -> None:
+def serve(
+    host: str | None, port: int | None, workers: int | None, config_file: Path | None
+) -> None:
     """Run the web app under gunicorn."""
     from gateway.serve import run_gunicorn
 
     settings = Settings.from_env()
     settings.check_web()
     startup_checks(current_node())
-    run_gunicorn(app_factory(), host=host, port=port, workers=workers)
+    run_gunicorn(app_factory(), host=host, port=port, workers=workers, config_file=config_file)
 
 
 @main.command()

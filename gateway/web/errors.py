@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.errors import DomainError, TooManyRequests
+from gateway.logs import current_request_id
 from gateway.web import node
 
 log = logging.getLogger("gateway.web")
@@ -126,13 +127,21 @@ def plain_error(status: int, title: str, detail: str, **headers: str) -> Respons
 
 
 def unexpected(error: Exception) -> Response:
-    # The class name only: exception text can hold values from the request.
-    log.error("unexpected %s", type(error).__name__)
-    return plain_error(
-        500,
-        "Internal Server Error",
-        "Something went wrong on this node; nothing was stored. Try again.",
-    )
+    """500, logged with the request id and the scrubbed traceback (gateway/logs.py: the
+    frames, never the exception's text, locals or arguments); the caller is given the
+    request id to quote, which finds that line."""
+    log.error("unexpected %s", type(error).__name__, exc_info=error)
+    reference = current_request_id() or ""
+    if for_machines():
+        doc = {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "Something went wrong on this node; nothing was stored. Try again.",
+            "request_id": reference,
+        }
+        return problem_response(doc, 500)
+    return error_page(500, f"If you contact the person who runs this node, quote {reference}.")
 
 
 def install_error_handlers(app: Flask) -> None:

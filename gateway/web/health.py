@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import hmac
 
-from gateway.domain.federation import delivery
+from flask import Blueprint, Response, jsonify, request
+
+from gateway.errors import Forbidden, Unauthorized
+from gateway.metrics import exposition
 from gateway.readiness import readiness
 from gateway.web import node
 
@@ -29,11 +32,14 @@ def readyz() -> tuple[Response, int]:
 
 @health.get("/metrics")
 def metrics() -> Response:
-    lines = []
-    with node().sessions() as session:
-        outbox, transfers = delivery.counts(session)
-    lines.append("# TYPE gateway_outbox_items gauge")
-    lines += [f'gateway_outbox_items{{status="{s}"}} {n}' for s, n in outbox]
-    lines.append("# TYPE gateway_transfers gauge")
-    lines += [f'gateway_transfers{{direction="{d}",status="{s}"}} {n}' for d, s, n in transfers]
-    return Response("\n".join(lines) + "\n", mimetype="text/plain; version=0.0.4")
+    """Prometheus text, only for the scraper holding GATEWAY_METRICS_TOKEN; without the
+    setting, for nobody. The guard leaves this route to its own token, which is no user's
+    or client's: metrics are for the operator's monitoring, not the node's callers."""
+    expected = node().settings.metrics_token
+    if expected is None:
+        raise Forbidden("Metrics are off on this node (GATEWAY_METRICS_TOKEN is not set).")
+    offered = request.headers.get("Authorization", "")
+    if not hmac.compare_digest(offered.encode(), f"Bearer {expected}".encode()):
+        raise Unauthorized("The metrics token is missing or wrong.")
+    body, content_type = exposition(node())
+    return Response(body, content_type=content_type)

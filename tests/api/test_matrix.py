@@ -65,7 +65,8 @@ def users(status: int) -> dict[str, int]:
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("health.healthz", "GET"): row(200),
     ("health.readyz", "GET"): row(200),
-    ("health.metrics", "GET"): row(200),
+    # For the monitoring scraper's own token only (none set here): no caller's.
+    ("health.metrics", "GET"): row(403),
     ("federation.bundle", "GET"): row(200),
     # The request token is checked before the body is read: without one, 401; the peer's
     # is valid, and the body `{}` is not an envelope.

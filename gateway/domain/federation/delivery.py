@@ -81,13 +81,17 @@ class Outcome:
     delivered: bool
     final: bool
     detail: str
+    # A fixed word for metrics (gateway/metrics.py): "" when delivered, else
+    # DeliveryError.reason; never a value from the peer beyond its HTTP status.
+    reason: str = ""
 
 
 class DeliveryError(Exception):
-    def __init__(self, detail: str, *, permanent: bool) -> None:
+    def __init__(self, detail: str, *, permanent: bool, reason: str) -> None:
         super().__init__(detail)
         self.detail = detail
         self.permanent = permanent
+        self.reason = reason
 
 
 @owns_transaction
@@ -147,7 +151,9 @@ def _post(
         url = node_url(session, claim.to_area) + ENVELOPES_PATH
         sender = secret_keys_by_id(session, master, claim.from_key)
     if sender is None:
-        raise DeliveryError("the sending key is no longer held", permanent=True)
+        raise DeliveryError(
+            "the sending key is no longer held", permanent=True, reason="sending_key_gone"
+        )
     body = claim.body.encode("ascii")
     token = issue_request_token(
         sender,
@@ -160,11 +166,14 @@ def _post(
     try:
         response = client.post(url, body, token)
     except PeerUnreachable as exc:
-        raise DeliveryError(f"peer unreachable ({exc})", permanent=False) from exc
+        raise DeliveryError(
+            f"peer unreachable ({exc})", permanent=False, reason="unreachable"
+        ) from exc
     if response.status not in (200, 202):
         raise DeliveryError(
             f"peer answered HTTP {response.status}{_problem_slug(response.body)}",
             permanent=response.status in PERMANENT_STATUSES,
+            reason=f"http_{response.status}",
         )
     text = response.body.decode("utf-8", errors="replace")
     _check_receipt(session, claim, text)
@@ -187,19 +196,27 @@ def _check_receipt(session: Session, claim: Claim, text: str) -> None:
         document = parse_json(text)
         receipt = ReceiptSchema().load(document)
     except (ValueError, ValidationError) as exc:
-        raise DeliveryError("peer sent a malformed receipt", permanent=False) from exc
+        raise DeliveryError(
+            "peer sent a malformed receipt", permanent=False, reason="bad_receipt"
+        ) from exc
     body = receipt.body
     with session.begin():
         key = pinned_key(session, body.key)
     if key is None or key.area != claim.to_area:
-        raise DeliveryError("receipt signed by a key not pinned for the peer", permanent=False)
+        raise DeliveryError(
+            "receipt signed by a key not pinned for the peer", permanent=False, reason="bad_receipt"
+        )
     try:
         verify_document(document, RECEIPT_KIND, key.signing_public)
     except CryptoError as exc:
-        raise DeliveryError("receipt signature does not verify", permanent=False) from exc
+        raise DeliveryError(
+            "receipt signature does not verify", permanent=False, reason="bad_receipt"
+        ) from exc
     expected = (claim.envelope_id, claim.digest, claim.to_area, claim.from_area)
     if (body.envelope_id, body.envelope_digest, body.from_area, body.to_area) != expected:
-        raise DeliveryError("receipt is for another envelope", permanent=False)
+        raise DeliveryError(
+            "receipt is for another envelope", permanent=False, reason="bad_receipt"
+        )
 
 
 @owns_transaction
@@ -286,6 +303,7 @@ def _record_failure(
                 item is not None and item.status == DELIVERED,
                 True,
                 "already settled",
+                "already_settled",
             )
         item.attempts += 1
         item.claimed_until = None
@@ -328,9 +346,9 @@ def _record_failure(
                 ),
                 now,
             )
-            return Outcome(claim.envelope_id, False, True, reason)
+            return Outcome(claim.envelope_id, False, True, reason, error.reason)
         item.next_attempt_at = now + timedelta(seconds=delay)
-        return Outcome(claim.envelope_id, False, False, error.detail)
+        return Outcome(claim.envelope_id, False, False, error.detail, error.reason)
 
 
 def _reply_failed(session: Session, claim: Claim, now: datetime) -> Transfer | None:
@@ -417,3 +435,24 @@ def counts(session: Session) -> tuple[list[tuple[str, int]], list[tuple[str, str
             )
         ).all()
     return [(s, n) for s, n in outbox], [(d, s, n) for d, s, n in transfers]
+
+
+@dataclass(frozen=True)
+class PeerBacklog:
+    peer_area: str
+    pending: int
+    oldest: datetime
+
+
+@owns_transaction
+def backlog_by_peer(session: Session) -> list[PeerBacklog]:
+    """Pending outbox items per receiving area and when the oldest was queued: counts and
+    times only, for the metrics scraped from the database (gateway/metrics.py)."""
+    with session.begin():
+        rows = session.execute(
+            select(Envelope.peer_area, func.count(), func.min(OutboxItem.created_at))
+            .join(Envelope, Envelope.pk == OutboxItem.envelope_pk)
+            .where(OutboxItem.status == PENDING)
+            .group_by(Envelope.peer_area)
+        ).all()
+    return [PeerBacklog(peer, n, oldest) for peer, n, oldest in rows]

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from marshmallow import ValidationError
 
+from gateway import metrics
 from gateway.domain.clock import utcnow
 from gateway.domain.flags import lifecycle, lookup, verification
 from gateway.domain.identity.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
@@ -143,6 +144,7 @@ def lookup_person() -> Response:
             current.lookup_limit,
             utcnow(),
         )
+    metrics.flag_lookup(matched=bool(matches))
     return jsonify(matches=MatchSchema(many=True).dump(matches))
 
 

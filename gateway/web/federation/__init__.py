@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, json, request
 
+from gateway import metrics
 from gateway.domain.areas.local_areas import published_bundle
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
@@ -34,6 +35,8 @@ def receive_envelope() -> Response:
             accepts=current.accepts,
         )
     status = 200 if result.duplicate else 202
+    if not result.duplicate:
+        metrics.receipt_issued()
     log.info("envelope accepted status=%s", status)
     return Response(result.receipt, status=status, mimetype="application/json")
 
