@@ -72,18 +72,23 @@ def _fill(j: Journey, draft: str) -> None:
         f"/drafts/{draft}/case",
         {
             "originating_case_ref": CASE_REF,
+            "heard_at_originating_marac": "yes",
             "marac_count_last_12_months": "2",
             **_boxes("last_marac_date", today - timedelta(days=14)),
         },
     )
+    j.post(f"/drafts/{draft}/urgency", {"urgent": "no"})
+    j.post(f"/drafts/{draft}/move", {**_boxes("move-date", today + timedelta(days=3))})
+    # Safe contact asks one thing a page, each leading to the next.
+    answer = j.post(f"/drafts/{draft}/contact-allowed", {"contact-do_not_contact": "no"})
+    assert answer.headers["Location"].endswith("/contact-phone")
+    j.post(f"/drafts/{draft}/contact-phone", {})
     j.post(
-        f"/drafts/{draft}/move",
-        {
-            **_boxes("move-date", today + timedelta(days=3)),
-            "move-contact_safe": "no",
-            "move-safe_contact-notes": "Via the refuge key worker only",
-        },
+        f"/drafts/{draft}/contact-other",
+        {"contact-other_safe_ways": "Via the refuge key worker only"},
     )
+    j.post(f"/drafts/{draft}/referral", {"referral-incident": "Assault at the former home"})
+    j.post(f"/drafts/{draft}/idva", {})
     given, family = VICTIM.split()
     j.post(
         f"/drafts/{draft}/victim",
@@ -123,6 +128,7 @@ def _fill(j: Journey, draft: str) -> None:
         {
             "consent-rationale": "Risk of serious harm",
             "consent-disclosed": "The case and the minutes",
+            "consent-restrictions": "Only for the receiving MARAC",
         },
     )
     j.post(
@@ -148,6 +154,7 @@ def test_a_coordinator_sends_a_transfer_page_by_page(site: Site) -> None:
     with site.north.node.sessions() as db:
         _, content = drafts.draft_content(db, site.north.node.master, Principal.operator(), draft)
     assert content["victim"]["address"] is None and content["move"]["new_address"] is None
+    assert content["idva"] is None  # an optional page left empty records no IDVA
     task_list = j.get(f"/drafts/{draft}")
     assert task_list.count("Completed") >= 11, task_list
     j.post(

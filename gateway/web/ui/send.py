@@ -182,7 +182,9 @@ def _page_part(page: sections.Page, answers: dict[str, Any]) -> dict[str, Any]:
     """The page's answers as the part of the request they set."""
     if page.root:
         whole = _tidy(nest(answers)[page.root])
-        return {page.root: whole}
+        # An optional object left wholly empty (no IDVA) is no object at all.
+        empty = all(v in (None, [], "") for v in whole.values())
+        return {page.root: None if empty else whole}
     part: dict[str, Any] = {}
     for path, value in answers.items():
         head, _, rest = path.partition(".")
@@ -214,9 +216,13 @@ def _tidy(value: Any) -> Any:
 
 
 def _next_page(page: sections.Page, transfer_id: str) -> Response:
-    slugs = [p.slug for p in sections.CONSENT_PAGES]
-    if page.slug in slugs and page.slug != slugs[-1]:
-        return _go("send.question", transfer_id=transfer_id, slug=slugs[slugs.index(page.slug) + 1])
+    """The section's next page (consent and safe contact ask one thing a page), else the
+    task list."""
+    for section in sections.SECTIONS:
+        slugs = [p.slug for p in section.pages]
+        if page.slug in slugs and page.slug != slugs[-1]:
+            following = slugs[slugs.index(page.slug) + 1]
+            return _go("send.question", transfer_id=transfer_id, slug=following)
     return _go("send.task_list", transfer_id=transfer_id)
 
 
