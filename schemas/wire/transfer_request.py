@@ -947,17 +947,19 @@ def _misfits(request: TransferRequest) -> tuple[str, ...]:
 FIXED_FIELDS = frozenset({"schema_version", "from_area", "to_area"})
 
 
-def load_part(data: Mapping[str, Any]) -> dict[str, Any]:
+def load_part(data: Mapping[str, Any], version: int = SCHEMA_VERSION) -> dict[str, Any]:
     """Validate some fields of a request on their own (one page of the send journey) and
     return their canonical JSON values; raises ValidationError keyed by field. A name is a
     top-level field (`victim`) or one field of a nested object (`consent.grounds`, which
     comes back as `{"consent": {"grounds": [...]}}`). The rules that span several fields
-    wait until the whole request is loaded."""
+    wait until the whole request is loaded. `version` is the draft's own: a draft keeps the
+    version it was started in."""
+    schema = _SCHEMAS.get(version, _NEWEST)
     errors: dict[str, Any] = {}
     canonical: dict[str, Any] = {}
     for name, value in data.items():
         parent, _, child = name.partition(".")
-        field = _part_field(parent, child)
+        field = _part_field(schema, parent, child)
         if field is None:
             errors[name] = ["Unknown field."]
             continue
@@ -976,8 +978,8 @@ def load_part(data: Mapping[str, Any]) -> dict[str, Any]:
     return canonical
 
 
-def _part_field(parent: str, child: str) -> fields.Field[Any] | None:
-    field = _NEWEST.fields.get(parent)
+def _part_field(schema: TransferRequestSchema, parent: str, child: str) -> fields.Field[Any] | None:
+    field = schema.fields.get(parent)
     if field is None or parent in FIXED_FIELDS:
         return None
     if not child:
