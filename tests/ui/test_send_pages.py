@@ -11,6 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from support.site import PEER, A, Site, csrf_from, make_site
 
+from gateway.domain.areas import local_areas
+from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import drafts
 
@@ -227,3 +229,25 @@ def test_a_draft_can_be_deleted_and_others_cannot_open_it(site: Site) -> None:
     assert done.headers["Location"] == "/drafts/deleted"
     assert j.browser.get(f"/drafts/{draft}").status_code == 404
     assert site.north.count("transfers") == 0
+
+
+def test_a_peer_on_version_1_refuses_what_it_cannot_carry_on_the_check_page(site: Site) -> None:
+    # The peer's bundle as a node accepting only transfer_request version 1 publishes it.
+    with site.south.node.sessions() as db, db.begin():
+        bundle = local_areas.export_bundle(
+            db, site.south.node.master, PEER, utcnow(), {"transfer_request": (1,)}
+        )
+    site.north.import_peer(bundle)
+    person = site.add_user("coord", A, "coordinator")
+    j = Journey(site.login(person))
+    started = j.post("/transfers/new", {"to_area": PEER, "reason": "relocation_refuge"})
+    draft = started.headers["Location"].rsplit("/", 1)[-1]
+    _fill(j, draft)
+    check = j.get(f"/drafts/{draft}/check")
+    refused = j.post(f"/drafts/{draft}/send", {"csrf_token": csrf_from(check)}, status=409)
+    assert "transfer_request version(s) 1 only" in refused.text
+    assert f'href="/drafts/{draft}/referral"' in refused.text
+    assert VICTIM.split()[0] not in refused.text.split("govuk-error-summary")[1][:2000]
+    with site.north.node.sessions() as db:
+        assert drafts.draft_content(db, site.north.node.master, Principal.operator(), draft)
+    assert site.north.count("outbox") == 0
