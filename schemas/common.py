@@ -20,6 +20,15 @@ MEDIUM = 2_000
 LONG = 20_000
 
 
+class DoesNotFit(Exception):
+    """A payload carries facts an older version of its type has no place for; `fields`
+    names them (raised by down-converters, schemas/wire/payload_versions.py)."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
+
+
 class StrictSchema(Schema):
     """Unknown fields are refused everywhere: a typo must not silently drop a fact."""
 

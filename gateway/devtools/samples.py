@@ -1,4 +1,6 @@
-"""A complete transfer_request about fictional people, dated relative to today.
+"""A complete transfer_request about fictional people, dated relative to today: version 2
+(`sample_transfer`), and the same case as version 1 (`sample_transfer_v1`, what a node or
+client that predates version 2 sends).
 
 Used by the demo so a newcomer sees a realistic transfer; every name, address and
 reference here is invented.
@@ -11,6 +13,55 @@ from typing import Any
 
 
 def sample_transfer(from_area: str, to_area: str, *, victim: str = "Ada") -> dict[str, Any]:
+    """Version 2: safe contact, urgency, the referral narrative, documents to follow, the
+    IDVA handover, and consent reasons apart from the lawful grounds."""
+    older = sample_transfer_v1(from_area, to_area, victim=victim)
+    today = datetime.now(UTC).date()
+    move = {key: older["move"][key] for key in ("date", "new_address")}
+    consent = {**older["consent"], "not_seeking_reasons": []}
+    return {
+        **older,
+        "schema_version": 2,
+        "heard_at_originating_marac": True,
+        "urgent": False,
+        "urgent_reason": None,
+        "contact": {
+            "phone": "01632 960000",
+            "safe_to_call": False,
+            "safe_times": "Weekdays 10:00-12:00",
+            "other_safe_ways": "Via the refuge key worker only.",
+            "do_not_contact": False,
+            "do_not_contact_reason": None,
+        },
+        "move": move,
+        "referral": {
+            "incident": "Assault at the former home after she asked him to leave.",
+            "contributory_factors": "Separation; his drinking.",
+            "relevant_history": "Two earlier MARACs; a non-molestation order in 2025.",
+            "comment": None,
+            "police_callouts_12_months": 4,
+        },
+        "equality": None,
+        "documents": {
+            "to_follow": [
+                {"document": "MARAC minutes", "by": (today + timedelta(days=5)).isoformat()}
+            ],
+            "not_shared": [
+                {"document": "Health records", "reason": "Held by the GP; ask them directly."}
+            ],
+        },
+        "idva": {
+            "name": "Ida Sample",
+            "organisation": "Sample IDVA service",
+            "phone": "01632 960001",
+            "email": f"idva@{from_area}.example",
+        },
+        "consent": consent,
+    }
+
+
+def sample_transfer_v1(from_area: str, to_area: str, *, victim: str = "Ada") -> dict[str, Any]:
+    """The same case as version 1 (DESIGN section 4)."""
     now = datetime.now(UTC)
     today = now.date()
 

@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from schemas.common import DoesNotFit
+from schemas.wire import transfer_request
 from schemas.wire.envelope import PAYLOAD_TYPES
 
 # A payload rewritten for the version below its own (its `schema_version` included).
@@ -28,14 +30,6 @@ DownConverter = Callable[[Mapping[str, Any]], dict[str, Any]]
 Accepts = Mapping[str, tuple[int, ...]]
 # Far above any real history; keeps a peer's bundle from naming a huge list.
 MAX_VERSION = 100
-
-
-class DoesNotFit(Exception):
-    """The payload carries facts the older version has no place for; `fields` names them."""
-
-    def __init__(self, fields: tuple[str, ...]) -> None:
-        super().__init__(", ".join(fields))
-        self.fields = fields
 
 
 class NotAccepted(Exception):
@@ -86,6 +80,9 @@ Registry = Mapping[str, Versions]
 
 def _registry() -> dict[str, Versions]:
     registry = {payload_type: Versions() for payload_type in PAYLOAD_TYPES}
+    registry[transfer_request.PAYLOAD_TYPE] = Versions(
+        newest=transfer_request.SCHEMA_VERSION, down={2: transfer_request.down_to_v1}
+    )
     return registry
 
 

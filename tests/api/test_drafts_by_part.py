@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from support.nodes import Pair
 
-from gateway.devtools.samples import sample_transfer
+from gateway.devtools.samples import sample_transfer, sample_transfer_v1
 from gateway.domain.casework import documents
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
@@ -135,3 +135,15 @@ def test_an_unfinished_draft_is_not_sent_and_a_sent_one_is_not_a_draft(pair: Pai
     with pytest.raises(Invalid) as fixed:
         _update(pair, transfer_id, {"to_area": "elsewhere", "consent.nope": 1})
     assert set(fixed.value.errors or {}) == {"to_area", "consent.nope"}
+
+
+def test_a_version_1_draft_keeps_its_version_part_by_part(pair: Pair) -> None:
+    older = sample_transfer_v1(A, B)
+    with pair.north.node.sessions() as db:
+        saved = drafts.save_draft(db, pair.north.node.master, OPERATOR, older, utcnow())
+    # Its parts are checked against version 1: the move still carries its safe contact.
+    _update(pair, saved.id, {"move": older["move"]})
+    with pytest.raises(Invalid) as refused:
+        _update(pair, saved.id, {"urgent": True})
+    assert set(refused.value.errors or {}) == {"urgent"}
+    assert _content(pair, saved.id)["schema_version"] == 1

@@ -124,14 +124,17 @@ def send_a_transfer(
 
     _section(hand, "The case")
     hand.fill("originating_case_ref", CASE_REF)
+    hand.choose("heard_at_originating_marac", "yes")
     _date(hand, "last_marac_date", today - timedelta(days=14))
     hand.fill("marac_count_last_12_months", "2")
     hand.press("Save and continue")
 
+    _section(hand, "Urgency")
+    hand.choose("urgent", "no")
+    hand.press("Save and continue")
+
     _section(hand, "The move")
     _date(hand, "move-date", today + timedelta(days=3))
-    hand.choose("move-contact_safe", "no")
-    hand.fill("move-safe_contact-notes", "Only through the refuge key worker")
     hand.press("Save and continue")
 
     _section(hand, "The victim")
@@ -142,6 +145,15 @@ def send_a_transfer(
     assert "Enter given names" in page.inner_text(".govuk-error-summary")
     assert page.get_attribute("#victim-given_names", "autocomplete") == "off"
     hand.fill("victim-given_names", VICTIM[0])
+    hand.press("Save and continue")
+    assert visitor.heading() == "Equality monitoring (optional)"
+    hand.press("Save and continue")
+
+    _section(hand, "Contacting the victim safely")  # one thing a page
+    hand.choose("contact-do_not_contact", "no")
+    hand.press("Save and continue")
+    hand.press("Save and continue")  # no phone number
+    hand.fill("contact-other_safe_ways", "Only through the refuge key worker")
     hand.press("Save and continue")
 
     _section(hand, "Perpetrators")
@@ -157,6 +169,8 @@ def send_a_transfer(
     hand.choose("referral_criteria", "visible_high_risk")
     hand.fill("dash_score", "17")
     hand.press("Save and continue")
+    hand.fill("referral-incident", "Assault at the former home")
+    hand.press("Save and continue")
     _section(hand, "Risks")
     hand.press("Continue")
     _section(hand, "Outstanding actions")
@@ -170,11 +184,13 @@ def send_a_transfer(
     hand.press("Save and continue")
     hand.choose("consent-consent", "refused")
     hand.press("Save and continue")
+    hand.press("Save and continue")  # consent was sought: no reasons for not seeking it
     hand.choose("consent-grounds", "dpa_2018_sch1_para18_safeguarding")
     hand.choose("consent-grounds", "crime_and_disorder_act_1998_s115")
     hand.press("Save and continue")
     hand.fill("consent-rationale", "Risk of serious harm at the new address")
     hand.fill("consent-disclosed", "The case, its risks and the minutes")
+    hand.fill("consent-restrictions", "Only for the receiving MARAC")
     hand.press("Save and continue")
     hand.fill("consent-decided_by-name", "Cal Chair")
     hand.fill("consent-decided_by-role", "MARAC chair")
@@ -182,7 +198,9 @@ def send_a_transfer(
     hand.fill("consent-decided_at-time", "00:05")
     hand.choose("consent-decision_forum", forum)
     hand.press("Save and continue")
-    assert "You have completed 11 of 11 sections" in page.inner_text("main")
+    _section(hand, "IDVA handover")
+    hand.press("Save and continue")  # optional: no IDVA
+    assert "You have completed 14 of 14 sections" in page.inner_text("main")
 
     _section(hand, "Documents")
     hand.choose("kind", "minutes")

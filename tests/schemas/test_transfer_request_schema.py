@@ -476,8 +476,8 @@ def test_bad_area_code_refused(request_data, code):
     assert at(errors_of(request_data), "from_area")
 
 
-@pytest.mark.parametrize("version", [2, 0, "1", True])
-def test_schema_version_must_be_one(request_data, version):
+@pytest.mark.parametrize("version", [3, 0, "1", True])
+def test_schema_version_must_be_a_known_version(request_data, version):
     request_data["schema_version"] = version
     assert at(errors_of(request_data), "schema_version")
 

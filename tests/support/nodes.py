@@ -151,8 +151,11 @@ class RunningNode:
         self.areas.append(code)
 
     def bundle(self, code: str) -> dict[str, Any]:
+        """The bundle the node publishes (listing the payload versions it accepts)."""
         with self.node.sessions() as session, session.begin():
-            return local_areas.export_bundle(session, self.node.master, code, utcnow())
+            return local_areas.export_bundle(
+                session, self.node.master, code, utcnow(), self.node.accepts
+            )
 
     def import_peer(self, bundle: dict[str, Any]) -> None:
         with self.node.sessions() as session:

@@ -522,3 +522,19 @@ def test_a_draft_reads_as_an_outbound_case_and_links_to_its_task_list(site: Site
     assert f'href="/drafts/{draft.id}"' in page.text and "Draft" in page.text
     assert CANARY_NAME in page.text
     assert "Withdraw this transfer" not in page.text
+
+
+def test_an_urgent_version_2_case_shows_urgency_and_do_not_contact_first(site: Site) -> None:
+    transfer_id = canary(
+        site,
+        urgent=True,
+        urgent_reason="Emergency MARAC on Friday",
+        contact={"do_not_contact": True, "do_not_contact_reason": "He monitors her phone"},
+    )
+    body = signed_in(site, "coord", "coordinator").get(f"/cases/{transfer_id}").text
+    safety = body.index("Before you contact anyone")
+    assert safety < body.index("Emergency MARAC on Friday") < body.index("He monitors her phone")
+    assert body.index("He monitors her phone") < card(body, "Victim")
+    assert "Do not contact the victim" in body
+    assert body.index("Assault at the former home") > card(body, "Victim")  # the narrative
+    assert "Ida Sample" in body  # the IDVA handover

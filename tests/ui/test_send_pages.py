@@ -11,6 +11,8 @@ import pytest
 from flask.testing import FlaskClient
 from support.site import PEER, A, Site, csrf_from, make_site
 
+from gateway.domain.areas import local_areas
+from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import drafts
 
@@ -72,18 +74,23 @@ def _fill(j: Journey, draft: str) -> None:
         f"/drafts/{draft}/case",
         {
             "originating_case_ref": CASE_REF,
+            "heard_at_originating_marac": "yes",
             "marac_count_last_12_months": "2",
             **_boxes("last_marac_date", today - timedelta(days=14)),
         },
     )
+    j.post(f"/drafts/{draft}/urgency", {"urgent": "no"})
+    j.post(f"/drafts/{draft}/move", {**_boxes("move-date", today + timedelta(days=3))})
+    # Safe contact asks one thing a page, each leading to the next.
+    answer = j.post(f"/drafts/{draft}/contact-allowed", {"contact-do_not_contact": "no"})
+    assert answer.headers["Location"].endswith("/contact-phone")
+    j.post(f"/drafts/{draft}/contact-phone", {})
     j.post(
-        f"/drafts/{draft}/move",
-        {
-            **_boxes("move-date", today + timedelta(days=3)),
-            "move-contact_safe": "no",
-            "move-safe_contact-notes": "Via the refuge key worker only",
-        },
+        f"/drafts/{draft}/contact-other",
+        {"contact-other_safe_ways": "Via the refuge key worker only"},
     )
+    j.post(f"/drafts/{draft}/referral", {"referral-incident": "Assault at the former home"})
+    j.post(f"/drafts/{draft}/idva", {})
     given, family = VICTIM.split()
     j.post(
         f"/drafts/{draft}/victim",
@@ -123,6 +130,7 @@ def _fill(j: Journey, draft: str) -> None:
         {
             "consent-rationale": "Risk of serious harm",
             "consent-disclosed": "The case and the minutes",
+            "consent-restrictions": "Only for the receiving MARAC",
         },
     )
     j.post(
@@ -148,6 +156,7 @@ def test_a_coordinator_sends_a_transfer_page_by_page(site: Site) -> None:
     with site.north.node.sessions() as db:
         _, content = drafts.draft_content(db, site.north.node.master, Principal.operator(), draft)
     assert content["victim"]["address"] is None and content["move"]["new_address"] is None
+    assert content["idva"] is None  # an optional page left empty records no IDVA
     task_list = j.get(f"/drafts/{draft}")
     assert task_list.count("Completed") >= 11, task_list
     j.post(
@@ -220,3 +229,25 @@ def test_a_draft_can_be_deleted_and_others_cannot_open_it(site: Site) -> None:
     assert done.headers["Location"] == "/drafts/deleted"
     assert j.browser.get(f"/drafts/{draft}").status_code == 404
     assert site.north.count("transfers") == 0
+
+
+def test_a_peer_on_version_1_refuses_what_it_cannot_carry_on_the_check_page(site: Site) -> None:
+    # The peer's bundle as a node accepting only transfer_request version 1 publishes it.
+    with site.south.node.sessions() as db, db.begin():
+        bundle = local_areas.export_bundle(
+            db, site.south.node.master, PEER, utcnow(), {"transfer_request": (1,)}
+        )
+    site.north.import_peer(bundle)
+    person = site.add_user("coord", A, "coordinator")
+    j = Journey(site.login(person))
+    started = j.post("/transfers/new", {"to_area": PEER, "reason": "relocation_refuge"})
+    draft = started.headers["Location"].rsplit("/", 1)[-1]
+    _fill(j, draft)
+    check = j.get(f"/drafts/{draft}/check")
+    refused = j.post(f"/drafts/{draft}/send", {"csrf_token": csrf_from(check)}, status=409)
+    assert "transfer_request version(s) 1 only" in refused.text
+    assert f'href="/drafts/{draft}/referral"' in refused.text
+    assert VICTIM.split()[0] not in refused.text.split("govuk-error-summary")[1][:2000]
+    with site.north.node.sessions() as db:
+        assert drafts.draft_content(db, site.north.node.master, Principal.operator(), draft)
+    assert site.north.count("outbox") == 0

@@ -158,14 +158,16 @@ def update_draft(
 ) -> TransferView:
     """Replace some answers of a draft (each validated on its own; see `load_part`) and
     seal it again to the area's own key. Nothing is logged: nothing left the area."""
-    try:
-        values = load_part(part)
-    except ValidationError as exc:
-        raise Invalid("Some answers are not valid.", errors=field_errors(exc.messages)) from exc
     with session.begin():
         row = _own_draft(session, principal, transfer_id, lock=True)
         envelope = _draft_envelope(session, row)
         content = _opened(session, master, envelope)
+        # A draft keeps the payload version it was started in (one saved before version 2
+        # is finished as version 1, which every node accepts).
+        try:
+            values = load_part(part, content.get("schema_version", SCHEMA_VERSION))
+        except ValidationError as exc:
+            raise Invalid("Some answers are not valid.", errors=field_errors(exc.messages)) from exc
         # `consent.grounds` sets one answer within consent; `victim` replaces the victim.
         within = {name.partition(".")[0] for name in part if "." in name}
         for name, value in values.items():

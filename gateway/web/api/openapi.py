@@ -21,7 +21,14 @@ from gateway.web.api.common import api
 from gateway.web.api.declarations import DECLARATION, JSON, Body, Operation, Security, documented
 from gateway.web.guard import ACCESS_ATTRIBUTE, PUBLIC_ENDPOINTS, SAFE_METHODS
 from schemas.api import documents, pages
-from schemas.wire import acknowledgement, flags, forward_permission, repeat_incident, withdrawal
+from schemas.wire import (
+    acknowledgement,
+    flags,
+    forward_permission,
+    repeat_incident,
+    transfer_request,
+    withdrawal,
+)
 
 PROBLEM = "application/problem+json"
 ROUTE_ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
@@ -59,6 +66,8 @@ NAMES: dict[type[Schema], str] = {
     flags.ReviewSchema: "FlagReview",
     flags.PersonSchema: "LookupPerson",
     flags.VerificationBodySchema: "VerificationRequest",
+    transfer_request.TransferRequestSchema: "TransferRequest",
+    transfer_request.TransferRequestV2Schema: "TransferRequestV2",
 }
 
 

@@ -18,7 +18,7 @@ from gateway.domain.transfers import drafts, reading, sending
 from gateway.errors import Invalid, field_errors
 from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
-from gateway.web.api.declarations import documented
+from gateway.web.api.declarations import JSON, documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.pages import encode_cursor
 from schemas.api.transfers import (
@@ -33,7 +33,7 @@ from schemas.api.transfers import (
     load_transfer_query,
 )
 from schemas.wire.acknowledgement import AcknowledgementBodySchema
-from schemas.wire.transfer_request import TransferRequestSchema
+from schemas.wire.transfer_request import TransferRequestSchema, TransferRequestV2Schema
 
 
 @api.post("/transfers")
@@ -41,12 +41,15 @@ from schemas.wire.transfer_request import TransferRequestSchema
 @documented(
     "createTransfer",
     "Validate, seal and queue a transfer from the caller's area (with draft=true: save it "
-    "as a draft sealed to the area's own key, not sent).",
+    "as a draft sealed to the area's own key, not sent). The body is a transfer_request of "
+    "schema_version 2 or 1 (docs/contract.md); it is sent as the newest version the "
+    "receiving area accepts, down-converted if its content fits, else refused with 409 "
+    "naming the versions that area accepts and the fields they have no place for.",
     ok=(201, "Queued, awaiting a chair's approval, or a draft"),
     answer=TransferItemSchema,
-    problems=(400, 401, 403, 404, 422),
+    problems=(400, 401, 403, 404, 409, 422),
     query=CreateQuerySchema,
-    body=TransferRequestSchema,
+    body={JSON: {"oneOf": [TransferRequestV2Schema, TransferRequestSchema]}},
 )
 def create_transfer() -> tuple[Response, int, dict[str, str]]:
     try:

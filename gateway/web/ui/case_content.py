@@ -40,6 +40,7 @@ TO_WHOM = {"victim": "The victim", "child": "A child", "other": "Someone else", 
 RESTRICTED_REASONS = {
     "honour_based_violence": "Honour-based violence",
     "position_of_trust": "A person in a position of trust",
+    "forced_marriage": "Forced marriage",
     "other": "Another reason",
 }
 INFORMED = {"yes": "Yes", "no": "No", "not_safe": "No, it was not safe to tell them"}
@@ -49,6 +50,12 @@ CONSENT = {
     "not_sought": "Not sought",
     "unable": "Unable to consent",
 }
+NOT_SEEKING = {
+    "would_increase_risk": "Seeking it would increase the risk",
+    "would_prejudice_crime_prevention": "Seeking it would prejudice preventing a serious crime",
+    "would_cause_undue_delay": "Seeking it would cause undue delay",
+}
+MONITORING = {"yes": "Yes", "no": "No", "not_known": "Not known"}
 FORUMS = {
     "at_meeting": "At the MARAC meeting",
     "chair_after_meeting": "By the chair after the meeting",
@@ -200,29 +207,52 @@ class Section:
 
 
 def safety(content: Mapping[str, Any]) -> Section:
-    """What a coordinator must read before contacting anyone: the restrictions the sending
-    MARAC placed on the information, and how (or whether) the victim may be contacted."""
+    """What a coordinator must read before contacting anyone, first on the page: whether
+    the transfer is urgent, the restrictions the sending MARAC placed on the information,
+    and how (or whether) the victim may be contacted."""
     consent = content.get("consent") or {}
-    move = content.get("move")
-    rows: list[Row] = [("Restrictions on use", _text(consent.get("restrictions")))]
-    if move:
-        rows.append(("Safe to contact the victim the usual way", _text(move.get("contact_safe"))))
-        safe = move.get("safe_contact") or {}
-        rows += [
-            ("Safe phone number", _text(safe.get("phone"))),
-            ("Safe times to call", _text(safe.get("times"))),
-            ("How to make contact safely", _text(safe.get("notes"))),
+    rows: list[Row] = []
+    if content.get("urgent"):
+        rows.append(("Urgent", f"Yes: {_text(content.get('urgent_reason'))}"))
+    rows.append(("Restrictions on use", _text(consent.get("restrictions"))))
+    contact = content.get("contact")
+    rows += _contact_rows(contact) if contact else _v1_contact_rows(content.get("move"))
+    rows.append(("Not safe to talk to", _text(content.get("not_safe_to_talk_to"))))
+    return Section("Before you contact anyone", rows)
+
+
+def _contact_rows(contact: Mapping[str, Any]) -> list[Row]:
+    """Version 2: the victim's contact, on every transfer."""
+    if contact.get("do_not_contact"):
+        return [
+            ("Do not contact the victim", _text(contact.get("do_not_contact_reason"))),
+            ("Phone number (do not call)", _text(contact.get("phone"))),
         ]
-    else:
-        rows.append(
+    return [
+        ("Phone number", _text(contact.get("phone"))),
+        ("Safe to call this number", _text(contact.get("safe_to_call"))),
+        ("Safe times to call", _text(contact.get("safe_times"))),
+        ("Other safe ways to make contact", _text(contact.get("other_safe_ways"))),
+    ]
+
+
+def _v1_contact_rows(move: Mapping[str, Any] | None) -> list[Row]:
+    """Version 1: safe contact travels only with a move."""
+    if not move:
+        return [
             (
                 "Safe contact",
                 "The sending area recorded no move and no safe-contact details. Ask them "
                 "before you contact the victim.",
             )
-        )
-    rows.append(("Not safe to talk to", _text(content.get("not_safe_to_talk_to"))))
-    return Section("Before you contact anyone", rows)
+        ]
+    safe = move.get("safe_contact") or {}
+    return [
+        ("Safe to contact the victim the usual way", _text(move.get("contact_safe"))),
+        ("Safe phone number", _text(safe.get("phone"))),
+        ("Safe times to call", _text(safe.get("times"))),
+        ("How to make contact safely", _text(safe.get("notes"))),
+    ]
 
 
 def sections(content: Mapping[str, Any]) -> list[Section]:
@@ -234,10 +264,13 @@ def sections(content: Mapping[str, Any]) -> list[Section]:
         _victim(content),
         _perpetrators(content),
         _children(content),
+        _referral(content),
         _risks(content),
         _actions(content),
+        _documents(content),
         _restriction(content),
         _consent(content),
+        _idva(content),
     ]
 
 
@@ -255,11 +288,13 @@ def _sender(content: Mapping[str, Any]) -> Section:
 
 def _case(content: Mapping[str, Any]) -> Section:
     criteria = content.get("referral_criteria") or []
+    heard = content.get("heard_at_originating_marac")
     return Section(
         "Case",
         [
             ("Reason for the transfer", words(REASONS, content.get("reason"))),
             ("Sending area's case reference", _text(content.get("originating_case_ref"))),
+            ("Heard at the sending MARAC", NOT_GIVEN if heard is None else _text(heard)),
             ("Last MARAC meeting", long_date(content.get("last_marac_date"))),
             ("MARACs in the last 12 months", _text(content.get("marac_count_last_12_months"))),
             ("Referral criteria", ", ".join(words(CRITERIA, c) for c in criteria) or NOT_GIVEN),
@@ -273,18 +308,13 @@ def _move(content: Mapping[str, Any]) -> Section:
     move = content.get("move")
     if not move:
         return Section("Move", empty="No move was recorded (the risk is in this area).")
-    safe = move.get("safe_contact") or {}
-    return Section(
-        "Move",
-        [
-            ("Date of the move", long_date(move.get("date"))),
-            ("New address", _text(move.get("new_address"))),
-            ("Safe to contact the usual way", _text(move.get("contact_safe"))),
-            ("Safe phone number", _text(safe.get("phone"))),
-            ("Safe times to call", _text(safe.get("times"))),
-            ("Notes on safe contact", _text(safe.get("notes"))),
-        ],
-    )
+    rows = [
+        ("Date of the move", long_date(move.get("date"))),
+        ("New address", _text(move.get("new_address"))),
+    ]
+    if "contact_safe" in move:  # version 1: safe contact travels with the move
+        rows += _v1_contact_rows(move)
+    return Section("Move", rows)
 
 
 def _victim(content: Mapping[str, Any]) -> Section:
@@ -300,6 +330,65 @@ def _victim(content: Mapping[str, Any]) -> Section:
             ("Address", _text(victim.get("address"))),
             ("Language", _text(victim.get("language"))),
             ("Needs an interpreter", _text(victim.get("interpreter_needed"))),
+            *_equality_rows(content.get("equality")),
+        ],
+    )
+
+
+def _equality_rows(equality: Mapping[str, Any] | None) -> list[Row]:
+    if not equality:
+        return []
+    return [
+        ("Black or minority ethnic", words(MONITORING, equality.get("bme"))),
+        ("Disabled", words(MONITORING, equality.get("disabled"))),
+        ("Lesbian, gay, bisexual or trans", words(MONITORING, equality.get("lgbt"))),
+    ]
+
+
+def _referral(content: Mapping[str, Any]) -> Section:
+    referral = content.get("referral")
+    if referral is None:
+        return Section("What prompted the referral", empty="Not recorded (an older transfer).")
+    return Section(
+        "What prompted the referral",
+        [
+            ("Incident or information", _text(referral.get("incident"))),
+            ("Contributory factors", _text(referral.get("contributory_factors"))),
+            ("Relevant history", _text(referral.get("relevant_history"))),
+            ("Comment", _text(referral.get("comment"))),
+            ("Police call-outs in 12 months", _text(referral.get("police_callouts_12_months"))),
+        ],
+    )
+
+
+def _documents(content: Mapping[str, Any]) -> Section:
+    plan = content.get("documents") or {}
+    follow = [
+        f"{d.get('document')} by {long_date(d.get('by'))}" for d in plan.get("to_follow") or []
+    ]
+    withheld = [f"{d.get('document')}: {d.get('reason')}" for d in plan.get("not_shared") or []]
+    if not follow and not withheld:
+        return Section("Documents promised", empty="None recorded.")
+    return Section(
+        "Documents promised",
+        [
+            ("To follow", "\n".join(follow) or NOT_GIVEN),
+            ("Not shared, and why", "\n".join(withheld) or NOT_GIVEN),
+        ],
+    )
+
+
+def _idva(content: Mapping[str, Any]) -> Section:
+    idva = content.get("idva")
+    if not idva:
+        return Section("IDVA handover", empty="No IDVA contact given.")
+    return Section(
+        "IDVA handover",
+        [
+            ("Name", _text(idva.get("name"))),
+            ("Service", _text(idva.get("organisation"))),
+            ("Phone", _text(idva.get("phone"))),
+            ("Email", _text(idva.get("email"))),
         ],
     )
 
@@ -393,6 +482,7 @@ def _consent(content: Mapping[str, Any]) -> Section:
             ("Victim told about the transfer", words(INFORMED, consent.get("victim_informed"))),
             ("Victim's consent", words(CONSENT, consent.get("consent"))),
             ("Lawful grounds", "\n".join(ground_label(g) for g in grounds) or NOT_GIVEN),
+            *_not_seeking_rows(consent),
             ("The risk the disclosure addresses", _text(consent.get("rationale"))),
             ("What is disclosed", _text(consent.get("disclosed"))),
             ("Restrictions on use", _text(consent.get("restrictions"))),
@@ -409,6 +499,13 @@ def _consent(content: Mapping[str, Any]) -> Section:
             ),
         ],
     )
+
+
+def _not_seeking_rows(consent: Mapping[str, Any]) -> list[Row]:
+    reasons = consent.get("not_seeking_reasons") or []
+    if not reasons:
+        return []
+    return [("Why consent was not sought", "\n".join(words(NOT_SEEKING, r) for r in reasons))]
 
 
 def step_words(kind: str, detail: Mapping[str, Any], names: Mapping[str, str]) -> str:

@@ -23,7 +23,7 @@ from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import COORDINATOR
 from gateway.domain.transfers import drafts, reading, sending
 from gateway.domain.transfers.states import AWAITING_APPROVAL
-from gateway.errors import DomainError, Invalid
+from gateway.errors import Conflict, DomainError, Invalid
 from gateway.web import node
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import send_sections as sections
@@ -182,7 +182,9 @@ def _page_part(page: sections.Page, answers: dict[str, Any]) -> dict[str, Any]:
     """The page's answers as the part of the request they set."""
     if page.root:
         whole = _tidy(nest(answers)[page.root])
-        return {page.root: whole}
+        # An optional object left wholly empty (no IDVA) is no object at all.
+        empty = all(v in (None, [], "") for v in whole.values())
+        return {page.root: None if empty else whole}
     part: dict[str, Any] = {}
     for path, value in answers.items():
         head, _, rest = path.partition(".")
@@ -214,9 +216,13 @@ def _tidy(value: Any) -> Any:
 
 
 def _next_page(page: sections.Page, transfer_id: str) -> Response:
-    slugs = [p.slug for p in sections.CONSENT_PAGES]
-    if page.slug in slugs and page.slug != slugs[-1]:
-        return _go("send.question", transfer_id=transfer_id, slug=slugs[slugs.index(page.slug) + 1])
+    """The section's next page (consent and safe contact ask one thing a page), else the
+    task list."""
+    for section in sections.SECTIONS:
+        slugs = [p.slug for p in section.pages]
+        if page.slug in slugs and page.slug != slugs[-1]:
+            following = slugs[slugs.index(page.slug) + 1]
+            return _go("send.question", transfer_id=transfer_id, slug=following)
     return _go("send.task_list", transfer_id=transfer_id)
 
 
@@ -444,8 +450,13 @@ def check(transfer_id: str) -> Response:
     return _check_page(transfer, content, 200)
 
 
-def _check_page(transfer: reading.TransferView, content: dict[str, Any], status: int) -> Response:
-    found = _full_problems(content, transfer.id)
+def _check_page(
+    transfer: reading.TransferView,
+    content: dict[str, Any],
+    status: int,
+    refused: list[dict[str, str]] | None = None,
+) -> Response:
+    found = refused or _full_problems(content, transfer.id)
     return _render(
         "send/check.html",
         status,
@@ -472,6 +483,14 @@ def send_now(transfer_id: str) -> Response:
     except Invalid:
         transfer, content = _draft(transfer_id)
         return _check_page(transfer, content, 422)
+    except Conflict as exc:
+        # The receiving area's gateway accepts only older versions that have no place for
+        # some answers (docs/contract.md, "Payload versions"): say so, linking each answer.
+        transfer, content = _draft(transfer_id)
+        named = [_linked(path, str(m[0]), transfer_id) for path, m in (exc.errors or {}).items()]
+        found = [{"text": exc.detail, "href": url_for("send.task_list", transfer_id=transfer_id)}]
+        found += [{"href": href, "text": text} for href, text in named]
+        return _check_page(transfer, content, 409, found)
     return _go("send.sent", transfer_id=sent.id)
 
 

@@ -23,7 +23,7 @@ from gateway.web.ui.forms import (
     Question,
 )
 from schemas.wire.grounds import LEGAL_GROUNDS
-from schemas.wire.transfer_request import RELOCATION_REASONS
+from schemas.wire.transfer_request import RELOCATION_REASONS, V1_REASON_GROUNDS
 
 REASONS = (
     ("relocation_permanent", "The victim has moved to your area permanently"),
@@ -61,6 +61,7 @@ FORUMS = (
 )
 RESTRICTED_REASONS = (
     ("honour_based_violence", "Honour-based violence"),
+    ("forced_marriage", "Forced marriage"),
     ("position_of_trust", "Someone involved is in a position of trust"),
     ("other", "Another reason"),
 )
@@ -70,7 +71,19 @@ RISK_TO = (
     ("other", "Someone else"),
     ("staff", "Staff"),
 )
-GROUNDS = tuple(LEGAL_GROUNDS.items())
+# Lawful bases only: from version 2 on, why consent was not sought is its own question.
+GROUNDS = tuple(
+    (code, label) for code, label in LEGAL_GROUNDS.items() if code not in V1_REASON_GROUNDS.values()
+)
+NOT_SEEKING = (
+    ("would_increase_risk", "Seeking it would increase the risk to the victim or others"),
+    (
+        "would_prejudice_crime_prevention",
+        "Seeking it would prejudice the prevention or detection of a serious crime",
+    ),
+    ("would_cause_undue_delay", "Seeking it would cause undue delay in protecting someone"),
+)
+MONITORING = (("yes", "Yes"), ("no", "No"), ("not_known", "Not known or not given"))
 
 
 @dataclass(frozen=True)
@@ -143,18 +156,25 @@ CASE = Page(
             width="govuk-input--width-20",
         ),
         Question(
+            "heard_at_originating_marac",
+            "Has the case been heard at your MARAC?",
+            noun="whether the case has been heard at your MARAC",
+            kind=YESNO,
+            required=True,
+            hint="No, for example, after an incident while the victim was visiting your area",
+        ),
+        Question(
             "last_marac_date",
             "Date the case was last heard at your MARAC",
             kind=DATE,
-            required=True,
-            hint="For example, 27 3 2026",
+            hint="Needed if it was heard. For example, 27 3 2026",
         ),
         Question(
             "marac_count_last_12_months",
             "How many times the case was heard at your MARAC in the last 12 months",
             kind=NUMBER,
-            required=True,
             width="govuk-input--width-3",
+            hint="Needed if it was heard",
         ),
         Question(
             "incident_date",
@@ -181,31 +201,6 @@ MOVE = Page(
             kind=TEXTAREA,
             personal=True,
             hint="Leave this empty for a refuge whose address is withheld",
-        ),
-        Question(
-            "move.contact_safe",
-            "Is it safe to contact the victim in the usual way?",
-            noun="whether it is safe to contact the victim in the usual way",
-            kind=YESNO,
-            required=True,
-        ),
-        Question(
-            "move.safe_contact.phone",
-            "A safe phone number",
-            personal=True,
-            hint="Needed if the usual way is not safe, unless you give notes below",
-            width="govuk-input--width-20",
-        ),
-        Question(
-            "move.safe_contact.times",
-            "Safe times to call",
-            hint="For example, weekdays 10am to 12pm",
-        ),
-        Question(
-            "move.safe_contact.notes",
-            "Other safe ways to make contact",
-            kind=TEXTAREA,
-            hint="For example, only through the refuge key worker",
         ),
     ),
     root="move",
@@ -249,6 +244,91 @@ VICTIM = Page(
         ),
     ),
     root="victim",
+)
+
+URGENCY = Page(
+    "urgency",
+    "Is this transfer urgent?",
+    (
+        Question(
+            "urgent",
+            "Is this transfer urgent?",
+            noun="whether the transfer is urgent",
+            kind=YESNO,
+            required=True,
+            hint="For example, an emergency MARAC is needed before the next meeting",
+        ),
+        Question("urgent_reason", "Why it is urgent", kind=TEXTAREA, hint="Needed if it is"),
+    ),
+)
+
+# Safe contact, one thing a page (seed 004 referral form: "Is this number safe to call?").
+CONTACT_PAGES = (
+    Page(
+        "contact-allowed",
+        "May the receiving MARAC contact the victim?",
+        (
+            Question(
+                "contact.do_not_contact",
+                "Must the victim not be contacted?",
+                noun="whether the victim must not be contacted",
+                kind=YESNO,
+                required=True,
+                hint="Yes, if contacting the victim would increase the risk to them",
+            ),
+            Question(
+                "contact.do_not_contact_reason",
+                "Why the victim must not be contacted",
+                kind=TEXTAREA,
+                hint="Needed if they must not be contacted",
+            ),
+        ),
+    ),
+    Page(
+        "contact-phone",
+        "The victim's phone number",
+        (
+            Question("contact.phone", "Phone number", personal=True, width="govuk-input--width-20"),
+            Question(
+                "contact.safe_to_call",
+                "Is this number safe to call?",
+                noun="whether the number is safe to call",
+                kind=YESNO,
+                hint="Needed with a phone number",
+            ),
+            Question(
+                "contact.safe_times",
+                "Safe times to call",
+                hint="For example, weekdays 10am to 12pm",
+            ),
+        ),
+    ),
+    Page(
+        "contact-other",
+        "Other safe ways to contact the victim",
+        (
+            Question(
+                "contact.other_safe_ways",
+                "Other safe ways to contact the victim",
+                kind=TEXTAREA,
+                hint="For example, only through the refuge key worker. Needed without a "
+                "phone number that is safe to call",
+            ),
+        ),
+    ),
+)
+
+EQUALITY = Page(
+    "equality",
+    "Equality monitoring (optional)",
+    (
+        Question("equality.bme", "Black or minority ethnic", kind=RADIOS, options=MONITORING),
+        Question("equality.disabled", "Disabled", kind=RADIOS, options=MONITORING),
+        Question(
+            "equality.lgbt", "Lesbian, gay, bisexual or trans", kind=RADIOS, options=MONITORING
+        ),
+    ),
+    hint="For monitoring only, as on the SafeLives data form. Never used to find or match anyone.",
 )
 
 PERPETRATORS = ListSection(
@@ -330,6 +410,32 @@ RISK = Page(
     ),
 )
 
+NARRATIVE = Page(
+    "referral",
+    "What prompted the referral",
+    (
+        Question(
+            "referral.incident",
+            "The incident or information that prompted the referral",
+            kind=TEXTAREA,
+        ),
+        Question("referral.contributory_factors", "Contributory factors", kind=TEXTAREA),
+        Question("referral.relevant_history", "Relevant history", kind=TEXTAREA),
+        Question(
+            "referral.comment",
+            "Your comment on the referral",
+            kind=TEXTAREA,
+            hint="Needed for professional judgement or potential escalation",
+        ),
+        Question(
+            "referral.police_callouts_12_months",
+            "Police call-outs in the last 12 months",
+            kind=NUMBER,
+            width="govuk-input--width-3",
+        ),
+    ),
+)
+
 RISKS = ListSection(
     "risks",
     "Risks",
@@ -405,6 +511,20 @@ CONSENT_PAGES = (
         ),
     ),
     Page(
+        "consent-reasons",
+        "Why was consent not sought?",
+        (
+            Question(
+                "consent.not_seeking_reasons",
+                "Why was consent not sought?",
+                noun="why consent was not sought",
+                kind=CHECKBOXES,
+                options=NOT_SEEKING,
+                hint="Needed only if consent was not sought. Select all that apply.",
+            ),
+        ),
+    ),
+    Page(
         "consent-grounds",
         "Which lawful grounds allow the sharing?",
         (
@@ -438,6 +558,7 @@ CONSENT_PAGES = (
                 "consent.restrictions",
                 "Restrictions on what the receiving area may do",
                 kind=TEXTAREA,
+                hint="Needed unless the victim consented",
             ),
             Question(
                 "consent.minutes_sharing_agreed_by",
@@ -476,23 +597,44 @@ CONSENT_PAGES = (
     ),
 )
 
+IDVA = Page(
+    "idva",
+    "Your IDVA's contact for the handover (optional)",
+    (
+        Question("idva.name", "IDVA's name"),
+        Question("idva.organisation", "Their service"),
+        Question("idva.phone", "Phone", width="govuk-input--width-20"),
+        Question("idva.email", "Email", kind=EMAIL),
+    ),
+    root="idva",
+    hint="Give a phone or an email. Leave every answer empty if there is no IDVA.",
+)
+
 SECTIONS: tuple[Section, ...] = (
     Section("sender", "Your details", ("sender",), pages=(SENDER,)),
     Section(
         "case",
         "The case",
-        ("originating_case_ref", "last_marac_date", "marac_count_last_12_months"),
+        ("originating_case_ref", "heard_at_originating_marac"),
         pages=(CASE,),
     ),
+    Section("urgency", "Urgency", ("urgent",), pages=(URGENCY,)),
     Section("move", "The move", ("move",), pages=(MOVE,), relocation_only=True),
-    Section("victim", "The victim", ("victim",), pages=(VICTIM,)),
+    Section("victim", "The victim", ("victim",), pages=(VICTIM, EQUALITY)),
+    Section("contact", "Contacting the victim safely", ("contact",), pages=CONTACT_PAGES),
     Section("perpetrators", "Perpetrators", ("perpetrators",), list=PERPETRATORS),
     Section("children", "Children", ("children",), list=CHILDREN),
-    Section("risk", "Reason for the referral", ("referral_criteria",), pages=(RISK,)),
+    Section(
+        "risk",
+        "Reason for the referral",
+        ("referral_criteria", "referral"),
+        pages=(RISK, NARRATIVE),
+    ),
     Section("risks", "Risks", ("risks",), list=RISKS),
     Section("outstanding_actions", "Outstanding actions", ("outstanding_actions",), list=ACTIONS),
     Section("restriction", "Restricted case", ("restricted",), pages=(RESTRICTION,)),
     Section("consent", "Consent and lawful grounds", ("consent",), pages=CONSENT_PAGES),
+    Section("idva", "IDVA handover", ("idva",), pages=(IDVA,)),
 )
 
 PAGES = {page.slug: page for section in SECTIONS for page in section.pages}
