@@ -22,7 +22,10 @@ def site(node_factory: Any) -> Site:
     return make_site(node_factory)
 
 
+# Every operation of the API at 200 examples: the longest single test (several minutes on
+# two busy cores), so it has its own time limit rather than the suite's 300 s.
 @pytest.mark.slow
+@pytest.mark.timeout(1200)
 def test_no_operation_answers_5xx(site: Site) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", site.app)
     headers = site.bearer(A, " ".join(SCOPES))
