@@ -16,6 +16,7 @@ from gateway.cli import (
     identity,
     node_setup,
     processes,
+    retention,
     transfers,
     workflow,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "node_setup",
     "processes",
     "register_cli",
+    "retention",
     "run",
     "transfers",
     "workflow",

@@ -45,6 +45,10 @@ PEER_VERIFIED = "audit.peer_verified"
 PEER_INCONSISTENT = "audit.peer_inconsistent"
 COSIGNED = "audit.cosigned"
 RETENTION_PURGED = "retention.purged"
+# A person's retention decision on one area's copy of a case (reason code, never the note).
+RETENTION_HOLD_SET = "retention.hold_set"
+RETENTION_HOLD_LIFTED = "retention.hold_lifted"
+RETENTION_PURGED_EARLY = "retention.purged_early"
 USER_ROLE_GRANTED = "user.role_granted"
 CLIENT_CREATED = "client.created"
 TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secret

@@ -106,6 +106,9 @@ STEPS = {
     "reply_failed": "A reply could not be delivered",
     "reply_resent": "A reply was sent again",
     "reply_delivered": "A reply sent again was delivered",
+    "legal_hold_set": "Legal hold set: kept until it is lifted",
+    "legal_hold_lifted": "Legal hold lifted",
+    "purged_early": "Content purged early by decision",
 }
 MESSAGE_TYPES = {
     "acknowledgement": "Acknowledgement",
