@@ -309,10 +309,11 @@ class TransferAccess(Base):
 
 
 class Notification(Base):
-    """An email to a local area's coordinator mailbox, queued in the transaction of the event
-    it announces and sent by the worker, so a mail-server outage loses nothing. Holds no
-    text: the wording is fixed per `kind` and carries no personal data; `dedup` makes a
-    reminder at most once per transfer and day, even across restarts and workers."""
+    """An email to a local area's coordinator mailbox (or its chairs, by kind), queued in
+    the transaction of the event it announces and sent by the worker, so a mail-server
+    outage loses nothing. Holds no text and no address: the wording is fixed per `kind`
+    and carries no personal data; `dedup` makes a reminder at most once per transfer and
+    day, even across restarts and workers."""
 
     __tablename__ = "notifications"
     __table_args__ = (
