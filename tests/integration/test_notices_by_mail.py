@@ -177,6 +177,18 @@ def test_deliveries_given_up_and_held_transfers_are_notified(
 ) -> None:
     north, south = nodes
     north_box, south_box = ("marac@northshire.example",), ("marac@south-vale.example",)
+    held = case()
+    held["consent"]["decision_forum"] = "chair_after_meeting"
+    # No chair account yet: nobody to tell, recorded as not sent (never the mailbox instead).
+    north.send(held, NORTH, SOUTH)
+    send_notifications(north.node)
+    assert mails(sink) == []
+    assert (
+        north.scalar(
+            "SELECT status FROM notifications WHERE kind = :k", k=notifications.APPROVAL_NEEDED
+        )
+        == notifications.NOT_SENT
+    )
     # Two chairs of the sending area (and one of another area, who is not told).
     for email, area in (
         ("chair.one@northshire.example", NORTH),
@@ -193,8 +205,6 @@ def test_deliveries_given_up_and_held_transfers_are_notified(
                 password="correct horse battery staple 42",
                 now=utcnow(),
             )
-    held = case()
-    held["consent"]["decision_forum"] = "chair_after_meeting"
     waiting = north.send(held, NORTH, SOUTH)
     send_notifications(north.node)
     chairs = ("chair.one@northshire.example", "chair.two@northshire.example")
