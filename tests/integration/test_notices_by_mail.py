@@ -24,6 +24,7 @@ from gateway.domain.casework import (
     information_requests,
     repeat_incidents,
     withdrawal,
+    worklist,
 )
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
@@ -149,14 +150,17 @@ def test_replies_from_the_other_area_are_notified_content_free(
             expected(notifications.REPEAT_INCIDENT, "Northshire MARAC", *north_box),
         ]
     )
-    assert (
-        north.scalar(
-            "SELECT count(*) FROM transfer_events "
-            "WHERE transfer_id = :t AND kind = 'repeat_incident'",
-            t=sent.id,
-        )
-        == 2
-    )  # the one sent and the one received back
+    kinds = north.scalar(
+        "SELECT count(*) FROM transfer_events WHERE transfer_id = :t AND kind IN "
+        "('repeat_incident', 'repeat_incident_received')",
+        t=sent.id,
+    )
+    assert kinds == 2  # the one sent and the one received back
+    # Each area's worklist counts the one it received, not the one it sent.
+    for node, area, transfer_id in ((north, NORTH, sent.id), (south, SOUTH, received)):
+        with node.node.sessions() as session:
+            work = worklist.work_counts(session, OPERATOR, area, utcnow())
+        assert work.repeat_incidents == worklist.Count(1, (transfer_id,))
 
     # A redirect tells the sender; the case is then held elsewhere.
     redirect = {

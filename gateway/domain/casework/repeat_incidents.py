@@ -47,6 +47,11 @@ from schemas.wire.repeat_incident import (
 
 # Where this area may report from: the other area holds the case (outbound), or this area
 # does (inbound).
+# Timeline kinds: on an inbound transfer `repeat_incident` has always meant one received,
+# on an outbound one one sent; the other two directions have words of their own, so the
+# worklist counts only notices received.
+SENT_STEP = {states.OUTBOUND: "repeat_incident", states.INBOUND: "repeat_incident_sent"}
+RECEIVED_STEP = {states.INBOUND: "repeat_incident", states.OUTBOUND: "repeat_incident_received"}
 HOLDING = {
     states.OUTBOUND: frozenset(
         {states.DELIVERED, states.INFORMATION_REQUESTED, states.ACKNOWLEDGED}
@@ -105,7 +110,7 @@ def report(
                 payload,
                 action=actions.REPEAT_INCIDENT_SENT,
                 actor=actor,
-                step=envelope_writer.Step("repeat_incident"),
+                step=envelope_writer.Step(SENT_STEP[row.direction]),
             ),
             now,
         )
@@ -169,7 +174,7 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
         session,
         inbound,
         row,
-        kind="repeat_incident",
+        kind=RECEIVED_STEP[row.direction],
         action=actions.REPEAT_INCIDENT_RECEIVED,
         objects={"envelope": row.envelope_id, "notice": inbound.envelope_id},
         details={"type": REPEAT_INCIDENT},

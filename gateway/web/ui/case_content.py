@@ -98,6 +98,8 @@ STEPS = {
     "forwarded": "Forwarded to a third area",
     "forwarded_from": "Forwarded here from a case received earlier",
     "repeat_incident": "Repeat incident reported",
+    "repeat_incident_sent": "Repeat incident reported to the originating area",
+    "repeat_incident_received": "Repeat incident reported by the receiving area",
     "flag_notice_sent": "Flag notice sent",
     "flag_notice_received": "Flag notice received",
     "access_named": "People named who may open this restricted case",
