@@ -46,7 +46,7 @@ from gateway.domain.flags import flag_retention as flag_retention
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import CHAIR, COORDINATOR, Principal
 from gateway.domain.transaction import owns_transaction
-from gateway.domain.transfers import timeline
+from gateway.domain.transfers import states, timeline
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import MasterKey, canonical_json
 from keys.envelope import HEADER_FIELDS
@@ -332,6 +332,10 @@ def _lift(row: Transfer) -> None:
 def _purge_now(session: Session, row: Transfer, now: datetime) -> dict[str, Detail]:
     if row.legal_hold_reason is not None:
         raise Conflict("This case is under a legal hold: lift the hold before purging it.")
+    if row.status in (states.DRAFT, states.AWAITING_APPROVAL):
+        # Nothing has left yet: a draft is deleted, a held transfer withdrawn, never
+        # left half-purged for a chair to approve or a coordinator to send.
+        raise Conflict(f"The transfer is '{row.status}': withdraw or delete it instead.")
     if session.scalar(select(_waiting(row.area_code, row.envelope_id))):
         raise Conflict("This case is still waiting to be delivered; withdraw it first.")
     report = PurgeReport(row.area_code, now)

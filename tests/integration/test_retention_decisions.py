@@ -27,6 +27,7 @@ from support.audit_world import (
 )
 from test_retention import assert_intact, assert_tombstone, envelope_rows, salts_of
 
+from gateway.devtools.samples import sample_transfer
 from gateway.domain import retention
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
@@ -215,6 +216,13 @@ def test_early_purge_removes_content_and_keeps_metadata_and_audit(world: World) 
     assert verify_area(north, NORTH).ok
     with pytest.raises(Conflict):
         decide(north, coordinator, target.transfer_id, "purge", "other")  # already purged
+
+    # Nothing that has not left yet: a transfer waiting for a chair is withdrawn instead.
+    waiting = sample_transfer(NORTH, SOUTH, victim="Pia")
+    waiting["consent"]["decision_forum"] = "chair_after_meeting"
+    held_for_chair = north.send(waiting, NORTH, SOUTH)
+    with pytest.raises(Conflict, match="awaiting_approval"):
+        decide(north, coordinator, held_for_chair.id, "purge", "sent_in_error")
 
     # A held case is not purged early: the hold is lifted first.
     decide(north, coordinator, held.transfer_id, "hold", "subject_access_request")
