@@ -16,7 +16,6 @@ from gateway.cli import (
     identity,
     node_setup,
     processes,
-    retention,
     transfers,
     workflow,
 )
@@ -35,7 +34,6 @@ __all__ = [
     "node_setup",
     "processes",
     "register_cli",
-    "retention",
     "run",
     "transfers",
     "workflow",

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from gateway.cli import retention as retention  # its verbs load with the audit's
 from gateway.cli.root import current_node, friendly, main
 from gateway.domain.areas import local_areas
 from gateway.domain.audit import checkpoints, export, reports, subject, verify, witness
