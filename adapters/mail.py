@@ -1,5 +1,6 @@
 """Sending email through an SMTP server (smtplib): the one way the gateway reaches people
-outside it. It only ever sends the fixed, content-free texts of `gateway.domain.notices`.
+outside it. It only ever sends the fixed, content-free texts of
+`gateway.domain.schedule.notifications`.
 
 Failures are classified so the worker knows whether to retry: a 5xx answer (the server
 refuses the recipient or the message for good) is permanent; a refused connection, a
@@ -30,7 +31,7 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class Mail:
-    to: str
+    to: tuple[str, ...]  # one message to every address (an area's chairs, say)
     subject: str
     body: str
 
@@ -49,7 +50,7 @@ class Mailer:
     def message(self, mail: Mail) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.settings.sender
-        message["To"] = mail.to
+        message["To"] = ", ".join(mail.to)
         message["Subject"] = mail.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=self.settings.sender.rpartition("@")[2])

@@ -197,6 +197,29 @@ class Transfer(Base):
     # An outbound transfer that forwards an inbound one (with the originating area's
     # permission): the inbound transfer's id on this node.
     forwarded_from: Mapped[str | None] = mapped_column(String(36), default=None)
+    # A legal hold (seed 004 ISP 9.7-9.8): retention leaves the case alone until it is
+    # lifted. The reason code only; the decision and its sealed note are a
+    # `retention_decisions` row.
+    legal_hold_reason: Mapped[str | None] = mapped_column(String(40), default=None)
+    legal_hold_since: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class RetentionDecision(Base):
+    """A person's decision about keeping one area's copy of a case: a legal hold, its
+    lifting, or an early purge (seed 004 ISP 8.4-8.6, 9.7-9.8). The reason is a code; the
+    note may name people, so it is sealed under the master key, bound to the decision."""
+
+    __tablename__ = "retention_decisions"
+    __table_args__ = (Index("ix_retention_decisions_transfer", "transfer_id", "area_code"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    transfer_id: Mapped[str] = mapped_column(String(36))
+    decision: Mapped[str] = mapped_column(String(16))  # hold | lift | purge
+    reason: Mapped[str] = mapped_column(String(40))
+    note_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    decided_by: Mapped[str] = mapped_column(String(100))  # an actor id, never a name
+    decided_at: Mapped[datetime]
 
 
 class TransferEvent(Base):
@@ -286,10 +309,11 @@ class TransferAccess(Base):
 
 
 class Notification(Base):
-    """An email to a local area's coordinator mailbox, queued in the transaction of the event
-    it announces and sent by the worker, so a mail-server outage loses nothing. Holds no
-    text: the wording is fixed per `kind` and carries no personal data; `dedup` makes a
-    reminder at most once per transfer and day, even across restarts and workers."""
+    """An email to a local area's coordinator mailbox (or its chairs, by kind), queued in
+    the transaction of the event it announces and sent by the worker, so a mail-server
+    outage loses nothing. Holds no text and no address: the wording is fixed per `kind`
+    and carries no personal data; `dedup` makes a reminder at most once per transfer and
+    day, even across restarts and workers."""
 
     __tablename__ = "notifications"
     __table_args__ = (
@@ -308,6 +332,8 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # The event concerns an urgent transfer: the email may say "urgent", nothing more.
+    urgent: Mapped[bool | None] = mapped_column(Boolean, default=None)
 
 
 class OutboxItem(Base):

@@ -1,5 +1,5 @@
-"""CLI: the disclosure audit (verify, export, subject access, reports, checkpoints) and
-retention."""
+"""CLI: the disclosure audit (verify, export, subject access, reports, checkpoints);
+retention is in `retention`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,7 @@ from typing import Any
 
 import click
 
-from adapters.db.grants import PURGED_TABLES
-from adapters.db.session import reclaim
 from gateway.cli.root import current_node, friendly, main
-from gateway.domain import retention
 from gateway.domain.areas import local_areas
 from gateway.domain.audit import checkpoints, export, reports, subject, verify, witness
 from gateway.domain.clock import utcnow
@@ -211,44 +208,3 @@ def audit_checkpoint(area_code: str | None) -> None:
         with node.sessions() as session:
             made = checkpoints.issue_now(session, node.master, code, utcnow())
         click.echo(f"{code}: checkpoint of size {made.size}, root {made.root.hex()}")
-
-
-# --- retention --------------------------------------------------------------------------
-@main.group("retention")
-def retention_group() -> None:
-    """Case content retention."""
-
-
-@retention_group.command("purge")
-@click.option("--area", "area_code", help="One area (default: every area on this node).")
-@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
-@friendly
-def retention_purge(area_code: str | None, dry_run: bool) -> None:
-    """Purge case content past each area's retention period; the audit stays verifiable."""
-    node = current_node()
-    with node.sessions() as session:
-        found = retention.purge(
-            session,
-            now=utcnow(),
-            default_months=node.settings.retention_months,
-            area=area_code,
-            dry_run=dry_run,
-            actor=Actor.operator(),
-        )
-    skipped = [] if dry_run else reclaim(node.engine, PURGED_TABLES)
-    verb = "would purge" if dry_run else "purged"
-    for report in found:
-        click.echo(
-            f"{report.area}: {verb} {report.transfers} case(s), {report.envelopes} envelope(s) "
-            f"with no activity since {report.cutoff:%Y-%m-%d}; {report.flags} flag(s) "
-            "that ended before then"
-        )
-    if skipped:
-        # The rows are gone, but PostgreSQL keeps their old versions until a VACUUM,
-        # which before version 17 only the tables' owner may run.
-        click.echo(
-            f"WARNING: not vacuumed (this role does not own them): {', '.join(skipped)}. "
-            f"The purged content stays on disk until the owner runs: VACUUM "
-            f"{', '.join(skipped)};",
-            err=True,
-        )

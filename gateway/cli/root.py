@@ -117,7 +117,9 @@ VERBS: Mapping[str, Verb] = {
     "flags": Verb("Shared flags.", ("flags",)),
     "keys": Verb("Area keys.", ("node_setup",)),
     "peer": Verb("Other areas this node exchanges with.", ("node_setup",)),
-    "retention": Verb("Case content retention.", ("audit",)),
+    "retention": Verb(
+        "Case content retention: the schedule, legal holds and early purges.", ("retention",)
+    ),
     "serve": Verb("Run the web app under gunicorn.", ("processes",)),
     "transfer": Verb(
         "MARAC-to-MARAC transfers.", ("transfers", "workflow", "casework", "documents")

@@ -489,6 +489,18 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_write=409,
     ),
+    # Retention decisions are a person's (coordinators and chairs; no machine, no admin).
+    # Lifting runs first (nothing is held: 409), then the early purge (the transfer still
+    # waits in the outbox: 409), then the hold (set once, 200; a second hold is 409).
+    ("api.lift_legal_hold", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=409, chair_a=409, coordinator_b=404
+    ),
+    ("api.purge_early", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=409, chair_a=409, coordinator_b=404
+    ),
+    ("api.set_legal_hold", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, chair_a=409, coordinator_b=404
+    ),
     ("api.report_repeat_incident", "POST"): row(
         403,
         anonymous=401,
@@ -616,6 +628,9 @@ CASEWORK_BODIES: dict[str, dict[str, Any]] = {
     },
     "api.forward_transfer": {"to_area": "eastmoor"},
     "api.name_transfer_users": {"users": ["nobody@example.org"]},
+    "api.set_legal_hold": {"reason": "court_order", "note": "Matrix"},
+    "api.lift_legal_hold": {"reason": "set_in_error", "note": "Matrix"},
+    "api.purge_early": {"reason": "sent_in_error", "note": "Matrix"},
 }
 
 

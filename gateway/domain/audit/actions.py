@@ -46,6 +46,10 @@ PEER_VERIFIED = "audit.peer_verified"
 PEER_INCONSISTENT = "audit.peer_inconsistent"
 COSIGNED = "audit.cosigned"
 RETENTION_PURGED = "retention.purged"
+# A person's retention decision on one area's copy of a case (reason code, never the note).
+RETENTION_HOLD_SET = "retention.hold_set"
+RETENTION_HOLD_LIFTED = "retention.hold_lifted"
+RETENTION_PURGED_EARLY = "retention.purged_early"
 USER_ROLE_GRANTED = "user.role_granted"
 # An admin's changes to people (gateway/domain/identity/people.py): a single-use link made
 # (a new person, or a lost second factor reset), a role removed, a lock lifted; and the

@@ -20,7 +20,7 @@ from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.principals import SEND_ROLES, Principal
-from gateway.domain.schedule import meetings
+from gateway.domain.schedule import meetings, notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, view
@@ -172,4 +172,6 @@ def apply_reply(session: Session, row: Transfer, inbound: handlers.Inbound) -> N
         # acknowledgement from the disclosure; the acknowledgement is named apart.
         objects={"envelope": row.envelope_id, "acknowledgement": inbound.envelope_id},
         details={"type": ACKNOWLEDGEMENT, "status": reply.status},
+        # A redirect sends the case back to the sender to place: tell its coordinators.
+        notify=notifications.REDIRECTED if target == states.REDIRECTED else None,
     )

@@ -18,6 +18,7 @@ from adapters.db.models import Transfer
 from gateway.domain.audit import actions
 from gateway.domain.federation import handlers
 from gateway.domain.identity.principals import Principal
+from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import listed_transfer
@@ -173,14 +174,14 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
     if summary.kind == REQUEST:
         session.add(new_permission(inbound.envelope_id, row, summary.forward_to, inbound.now))
         kind, action = "forward_requested", actions.FORWARD_REQUEST_RECEIVED
-        request_id = inbound.envelope_id
+        request_id, notify = inbound.envelope_id, notifications.FORWARD_REQUEST
     else:
         permission = session.get(PermissionRow, (summary.request_id, row.area_code))
         assert permission is not None  # noqa: S101 - checked by _target in this transaction
         permission.status = GRANTED if summary.kind == GRANT else REFUSED
         permission.answer_id, permission.answered_at = inbound.envelope_id, inbound.now
         kind, action = f"forward_{permission.status}", actions.FORWARD_ANSWER_RECEIVED
-        request_id = permission.request_id
+        request_id, notify = permission.request_id, notifications.FORWARD_ANSWER
     handlers.record_received(
         session,
         inbound,
@@ -190,6 +191,7 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
         objects={"envelope": row.envelope_id, "request": request_id},
         details={"kind": summary.kind, "forward_to": summary.forward_to},
         step={"forward_to": summary.forward_to, "request": request_id},
+        notify=notify,
     )
 
 

@@ -25,6 +25,7 @@ from gateway.domain.casework import replying
 from gateway.domain.casework.documents import OPEN, proves_delivery
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, listed_transfer, view
@@ -220,6 +221,7 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
         objects={"envelope": row.envelope_id, "request": inbound.envelope_id},
         details={"type": INFORMATION_REQUEST, "what": what},
         step={"what": what, "status": row.status},
+        notify=notifications.INFORMATION_REQUEST,
     )
 
 

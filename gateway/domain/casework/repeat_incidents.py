@@ -1,18 +1,20 @@
 """Repeat incidents: after a transfer both the originating and
 the receiving area keep responsibilities for 12 months (seed 001 5.0); an incident within
-12 calendar months of the case's last MARAC referral makes it a repeat (000 4.3), and the
-originating area tells the area now holding the case with a `repeat_incident` notice.
+12 calendar months of the case's last MARAC referral makes it a repeat (000 4.3), and
+either area tells the other with a `repeat_incident` notice in reply to the transfer.
 
-"The area now holding it" is the area the transfer went to, once it has it (delivered,
-asked for more, or accepted). A case that area redirected is held elsewhere, and one that
-was withdrawn is held by nobody: both are refused. The last referral date is read from
-our own sealed copy of the transfer, in memory, like a chair's approval does.
+The originating area tells the area now holding the case: the area the transfer went to,
+once it has it (delivered, asked for more, or accepted). The receiving area tells the
+originating area of an incident in its own area while it holds the case (received or
+accepted). A case redirected is held elsewhere, and one withdrawn is held by nobody: both
+are refused on either side. The last referral date (the transfer's `last_marac_date`, the
+same on both sides) is read from this area's sealed copy of the transfer, in memory, like
+a chair's approval does; a restricted case's receiving area reads it only for a named user.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,16 +24,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
-from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.audit import actions
 from gateway.domain.casework import replying
 from gateway.domain.federation import envelope_writer, handlers
 from gateway.domain.identity.principals import SEND_ROLES, Principal
+from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
-from gateway.domain.transfers import states
-from gateway.domain.transfers.reading import TransferView, view
-from gateway.errors import Conflict, Invalid, Refused
-from keys import CryptoError, MasterKey, open_own_copy, parse_envelope
+from gateway.domain.transfers import restriction, states
+from gateway.domain.transfers.reading import TransferView, open_stored, view
+from gateway.errors import Conflict, Invalid, NotFound, Refused
+from keys import MasterKey
 from schemas.wire.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
 from schemas.wire.repeat_incident import SCHEMA_VERSION as REPEAT_VERSION
 from schemas.wire.repeat_incident import (
@@ -43,7 +45,19 @@ from schemas.wire.repeat_incident import (
     within_window,
 )
 
-HOLDING = frozenset({states.DELIVERED, states.INFORMATION_REQUESTED, states.ACKNOWLEDGED})
+# Where this area may report from: the other area holds the case (outbound), or this area
+# does (inbound).
+# Timeline kinds: on an inbound transfer `repeat_incident` has always meant one received,
+# on an outbound one one sent; the other two directions have words of their own, so the
+# worklist counts only notices received.
+SENT_STEP = {states.OUTBOUND: "repeat_incident", states.INBOUND: "repeat_incident_sent"}
+RECEIVED_STEP = {states.INBOUND: "repeat_incident", states.OUTBOUND: "repeat_incident_received"}
+HOLDING = {
+    states.OUTBOUND: frozenset(
+        {states.DELIVERED, states.INFORMATION_REQUESTED, states.ACKNOWLEDGED}
+    ),
+    states.INBOUND: frozenset({states.RECEIVED, states.ACKNOWLEDGED}),
+}
 
 
 @owns_transaction
@@ -58,13 +72,13 @@ def report(
     body = replying.loaded_body(load_repeat_incident_body, data, "repeat incident")
     with session.begin():
         row = replying.locked_for_sender(session, principal, transfer_id)
-        if row.direction != states.OUTBOUND:
-            raise Conflict("Only the originating area sends a repeat-incident notice.")
-        if row.status not in HOLDING:
+        if row.status not in HOLDING[row.direction]:
             raise Conflict(
-                f"The transfer is '{row.status}': a repeat-incident notice goes only to an "
-                "area that holds the case (delivered, asked for more, or accepted)."
+                f"The transfer is '{row.status}': a repeat-incident notice goes only between "
+                "the two areas while the receiving area holds the case."
             )
+        if row.direction == states.INBOUND:
+            restriction.check_may_open(session, principal, row)
         last = _last_referral(session, master, row)
         if not within_window(last, body.incident_date):
             raise Invalid(
@@ -96,7 +110,7 @@ def report(
                 payload,
                 action=actions.REPEAT_INCIDENT_SENT,
                 actor=actor,
-                step=envelope_writer.Step("repeat_incident"),
+                step=envelope_writer.Step(SENT_STEP[row.direction]),
             ),
             now,
         )
@@ -105,19 +119,16 @@ def report(
 
 
 def _last_referral(session: Session, master: MasterKey, row: Transfer) -> Any:
-    """`last_marac_date` from our own sealed copy, opened in memory and dropped."""
+    """`last_marac_date` from this area's sealed copy (ours as sent, or as received),
+    opened in memory and dropped."""
     envelope = session.scalars(
         select(Envelope).where(
             Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
         )
     ).one()
-    wire = json.loads(envelope.body)
     try:
-        keys = secret_keys_by_id(session, master, parse_envelope(wire).from_key)
-        if keys is None or envelope.self_sealed_key is None:
-            raise CryptoError("own copy gone")
-        content = open_own_copy(wire, envelope.self_sealed_key, keys)
-    except CryptoError as exc:
+        content = open_stored(session, master, envelope)
+    except NotFound as exc:
         raise Conflict("This transfer's content is no longer held here.") from exc
     try:
         return datetime.fromisoformat(str(content["last_marac_date"])).date()
@@ -140,7 +151,11 @@ def _notice_of(loaded: object) -> Notice | None:
 
 
 def _held_transfer(session: Session, inbound: handlers.Inbound) -> str:
-    row = handlers.replied_transfer(session, inbound, direction=states.INBOUND)
+    """The transfer the notice is about: one we received from the reporting area (it
+    originated the case), or one we sent to it (it holds the case)."""
+    row = handlers.replied_transfer(
+        session, inbound, direction=states.INBOUND
+    ) or handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
     if row is None:
         raise Refused(
             "The notice concerns no transfer this area received from its sender.",
@@ -159,10 +174,11 @@ def _apply(session: Session, inbound: handlers.Inbound, transfer_id: str | None)
         session,
         inbound,
         row,
-        kind="repeat_incident",
+        kind=RECEIVED_STEP[row.direction],
         action=actions.REPEAT_INCIDENT_RECEIVED,
         objects={"envelope": row.envelope_id, "notice": inbound.envelope_id},
         details={"type": REPEAT_INCIDENT},
+        notify=notifications.REPEAT_INCIDENT,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import (
@@ -27,6 +27,7 @@ from gateway.domain.areas.local_areas import get_area
 from gateway.domain.casework.documents import OPEN
 from gateway.domain.casework.forward_permission import REQUESTED
 from gateway.domain.casework.messages import thread_transfer
+from gateway.domain.casework.repeat_incidents import RECEIVED_STEP
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule.meetings import ack_working_days
 from gateway.domain.schedule.working_calendar import overdue_cutoff
@@ -157,8 +158,12 @@ def _repeat_incidents(session: Session, area: str, now: datetime) -> Count:
         )
         .where(
             TransferEvent.area_code == area,
-            TransferEvent.kind == "repeat_incident",
-            Transfer.direction == states.INBOUND,
+            or_(
+                (TransferEvent.kind == RECEIVED_STEP[states.INBOUND])
+                & (Transfer.direction == states.INBOUND),
+                (TransferEvent.kind == RECEIVED_STEP[states.OUTBOUND])
+                & (Transfer.direction == states.OUTBOUND),
+            ),
             TransferEvent.at >= now - timedelta(days=RECENT_DAYS),
         ),
     )

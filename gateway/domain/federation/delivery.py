@@ -27,6 +27,7 @@ from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.casework import documents, messages
 from gateway.domain.identity.actors import Actor
+from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
@@ -330,8 +331,10 @@ def _record_failure(
                     actor=Actor.system(),
                     envelope_id=claim.envelope_id,
                 )
+                _tell_failed(session, transfer, notifications.DELIVERY_FAILED, now)
             elif transfer is None:
                 transfer = _reply_failed(session, claim, now)
+                _tell_failed(session, transfer, notifications.REPLY_FAILED, now)
             audit.record(
                 session,
                 claim.from_area,
@@ -349,6 +352,13 @@ def _record_failure(
             return Outcome(claim.envelope_id, False, True, reason, error.reason)
         item.next_attempt_at = now + timedelta(seconds=delay)
         return Outcome(claim.envelope_id, False, False, error.detail, error.reason)
+
+
+def _tell_failed(session: Session, transfer: Transfer | None, kind: str, now: datetime) -> None:
+    """The outbox gave up for good: the area's coordinators must act (send again, or reach
+    the other area another way), so they are told, content-free, in the same transaction."""
+    if transfer is not None:
+        notifications.queue(session, transfer.area_code, kind, now, transfer_id=transfer.id)
 
 
 def _reply_failed(session: Session, claim: Claim, now: datetime) -> Transfer | None:

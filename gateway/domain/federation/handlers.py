@@ -17,6 +17,7 @@ from adapters.db.models import Transfer
 from gateway.domain import audit
 from gateway.domain.audit.log import Detail
 from gateway.domain.identity.actors import Actor
+from gateway.domain.schedule import notifications
 from gateway.domain.transfers import timeline
 
 # --- receiving ----------------------------------------------------------------------------
@@ -99,9 +100,11 @@ def record_received(
     objects: Mapping[str, str],
     details: Mapping[str, Detail],
     step: Mapping[str, Detail] | None = None,
+    notify: str | None = None,
 ) -> None:
     """The one record of a reply received about a transfer, in the storing transaction: a
-    step on its timeline naming the reply's envelope, and an audit event naming the peer.
+    step on its timeline naming the reply's envelope, an audit event naming the peer, and
+    (`notify`, a notification kind) a content-free email to the area, all or nothing.
     `objects` adds to the transfer's id what the event names (its envelope, the reply's)."""
     peer = Actor.peer(inbound.sender)
     row.updated_at = inbound.now
@@ -120,3 +123,5 @@ def record_received(
         ),
         inbound.now,
     )
+    if notify is not None:
+        notifications.queue(session, row.area_code, notify, inbound.now, transfer_id=row.id)

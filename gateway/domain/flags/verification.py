@@ -36,6 +36,7 @@ from gateway.domain.flags.roles import VERIFICATIONS_PATH, Roles, RoleUnavailabl
 from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import COORDINATOR, FLAGS_QUERY, FLAGS_WRITE, Principal
+from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, NotFound, Refused, TooManyRequests
 from keys import (
@@ -243,6 +244,8 @@ def receive(session: Session, master: MasterKey, delivery: Delivery, now: dateti
             ),
             now,
         )
+        # The holder's coordinators must look: content-free, with the request itself.
+        notifications.queue(session, flag.area_code, notifications.VERIFICATION_REQUEST, now)
 
 
 def serve_delivery(

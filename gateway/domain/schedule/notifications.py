@@ -1,10 +1,17 @@
-"""Emails to an area's coordinator mailbox.
+"""Emails to an area's coordinator mailbox, or to its chairs.
 
 The perpetrator is never informed (DESIGN section 2): an email carries a fixed text naming
-only the area, never a person, a case reference, a transfer id or a link with any of them.
+only the area and the kind of event, never a person, a case reference, a transfer id or a
+link with any of them; an urgent transfer's may add the word "urgent" and nothing more.
 A notification is queued in the transaction of the event it announces (a transfer
-received, a reminder) and sent by the worker, with retries, so an outage of the mail
-server loses nothing and a rolled-back event sends nothing.
+received, a reminder, a reply from the other area, a delivery given up) and sent by the
+worker, with retries, so an outage of the mail server loses nothing and a rolled-back
+event sends nothing.
+
+Most go to the coordinator mailbox (the area's `mailbox`). A transfer waiting for a chair's
+approval goes to the area's chairs, their addresses read from their user accounts when the
+worker sends it (not when it is queued): a chair who lost the role in between is not told,
+and no address is ever copied into the queue.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from adapters.db.models import Area, Notification
+from adapters.db.models import Area, Notification, User, UserRole
 from adapters.mail import Mail, Mailer, MailError
+from gateway.domain.identity.principals import CHAIR
 from gateway.domain.transaction import owns_transaction
 
 log = logging.getLogger("gateway.notifications")
@@ -25,7 +33,21 @@ log = logging.getLogger("gateway.notifications")
 NEW_TRANSFER = "new_transfer"
 ACK_REMINDER = "ack_reminder"  # to the receiving area: acknowledge it
 ACK_OVERDUE = "ack_overdue"  # to the sending area: the receiving area has not answered
+# Replies from the other area of a transfer (to the area they arrive at).
+INFORMATION_REQUEST = "information_request"
+FORWARD_REQUEST = "forward_request"  # the originating area is asked for permission
+FORWARD_ANSWER = "forward_answer"  # the receiving area learns the answer
+REPEAT_INCIDENT = "repeat_incident"  # either area of a transfer (seed 001 5.0)
+REDIRECTED = "redirected"
+VERIFICATION_REQUEST = "verification_request"  # a possible flag match to check
+# The outbox gave up: the transfer itself, or a reply about it.
+DELIVERY_FAILED = "delivery_failed"
+REPLY_FAILED = "reply_failed"
+# To the area's chairs: a transfer decided after the meeting waits for one of them.
+APPROVAL_NEEDED = "approval_needed"
+CHAIR_KINDS = frozenset({APPROVAL_NEEDED})
 PENDING, SENT, NOT_SENT, FAILED = "pending", "sent", "not_sent", "failed"
+URGENT_PREFIX = "Urgent: "
 
 # kind -> (subject, body). `{area}` is the local area's name: an area is not personal data.
 TEXTS: dict[str, tuple[str, str]] = {
@@ -42,15 +64,59 @@ TEXTS: dict[str, tuple[str, str]] = {
         "A transfer sent by {area} has not been acknowledged in time by the receiving "
         "area. Sign in to view it.",
     ),
+    INFORMATION_REQUEST: (
+        "MARAC information request",
+        "Another area has asked {area} for more information about a transfer. Sign in to view it.",
+    ),
+    FORWARD_REQUEST: (
+        "MARAC forwarding request",
+        "Another area has asked {area} for permission to forward a case. Sign in to answer it.",
+    ),
+    FORWARD_ANSWER: (
+        "MARAC forwarding answer",
+        "Another area has answered a forwarding request from {area}. Sign in to view it.",
+    ),
+    REPEAT_INCIDENT: (
+        "MARAC repeat incident",
+        "Another area has reported a repeat incident on a case shared with {area}. "
+        "Sign in to view it.",
+    ),
+    REDIRECTED: (
+        "MARAC transfer redirected",
+        "A transfer sent by {area} was redirected by the receiving area. Sign in to view it.",
+    ),
+    VERIFICATION_REQUEST: (
+        "MARAC flag verification request",
+        "Another area has asked {area} to verify a possible flag match. Sign in to answer it.",
+    ),
+    DELIVERY_FAILED: (
+        "MARAC transfer not delivered",
+        "A transfer sent by {area} could not be delivered. Sign in to view it.",
+    ),
+    REPLY_FAILED: (
+        "MARAC message not delivered",
+        "A message sent by {area} about a transfer could not be delivered. Sign in to view it.",
+    ),
+    APPROVAL_NEEDED: (
+        "MARAC transfer awaiting approval",
+        "A transfer from {area} is waiting for a chair's approval. Sign in to review it.",
+    ),
 }
 LEASE = timedelta(minutes=2)
 BACKOFF_BASE, BACKOFF_CAP = 30.0, 1800.0
 BATCH = 20
 
 
-def text_of(kind: str, area_name: str) -> tuple[str, str]:
+def is_urgent(request: object) -> bool:
+    """Whether a transfer request is marked urgent: the hook for `transfer_request` v2's
+    `urgent` field (docs/contract.md), read by name so that this module works before and
+    after it lands; a request without the field is not urgent."""
+    return getattr(request, "urgent", False) is True
+
+
+def text_of(kind: str, area_name: str, *, urgent: bool = False) -> tuple[str, str]:
     subject, body = TEXTS[kind]
-    return subject, body.format(area=area_name)
+    return (URGENT_PREFIX + subject if urgent else subject), body.format(area=area_name)
 
 
 def queue(
@@ -61,9 +127,11 @@ def queue(
     *,
     transfer_id: str | None = None,
     dedup: str | None = None,
+    urgent: bool = False,
 ) -> bool:
     """Queue one notification in the caller's transaction; False if `dedup` was queued
-    before for this area (the caller holds a lock that makes the check race-free)."""
+    before for this area (the caller holds a lock that makes the check race-free).
+    `urgent`: the event concerns an urgent transfer (the subject says so, nothing more)."""
     if kind not in TEXTS:
         raise ValueError(f"unknown notification kind {kind}")
     if dedup is not None and session.scalar(
@@ -82,6 +150,7 @@ def queue(
             last_error=None,
             created_at=now,
             sent_at=None,
+            urgent=urgent or None,
         )
     )
     return True
@@ -92,7 +161,21 @@ class Claimed:
     id: int
     area: str
     kind: str
-    mail: Mail
+    mail: Mail | None  # None: nobody to send it to (an area without chairs)
+
+
+def _recipients(session: Session, area: Area, kind: str) -> tuple[str, ...]:
+    if kind not in CHAIR_KINDS:
+        return (area.mailbox,)
+    return tuple(
+        session.scalars(
+            select(User.email)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.area_code == area.code, UserRole.role == CHAIR)
+            .order_by(User.email)
+            .distinct()
+        )
+    )
 
 
 @owns_transaction
@@ -111,8 +194,10 @@ def _claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
         claimed = []
         for row, area in rows:
             row.next_attempt_at = now + LEASE
-            subject, body = text_of(row.kind, area.name)
-            claimed.append(Claimed(row.id, area.code, row.kind, Mail(area.mailbox, subject, body)))
+            subject, body = text_of(row.kind, area.name, urgent=bool(row.urgent))
+            to = _recipients(session, area, row.kind)
+            mail = Mail(to, subject, body) if to else None
+            claimed.append(Claimed(row.id, area.code, row.kind, mail))
         return claimed
 
 
@@ -139,11 +224,14 @@ class Outcome:
 
 
 NO_MAILER = Outcome(NOT_SENT, "no SMTP host configured (GATEWAY_SMTP_HOST)")
+NO_RECIPIENT = Outcome(NOT_SENT, "nobody to tell: the area has no chair accounts")
 
 
 def _send(mailer: Mailer | None, item: Claimed) -> Outcome:
     if mailer is None:
         return NO_MAILER
+    if item.mail is None:
+        return NO_RECIPIENT
     try:
         mailer.send(item.mail)
     except MailError as exc:

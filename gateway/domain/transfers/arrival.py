@@ -25,15 +25,20 @@ def _new_transfer(session: Session, inbound: Inbound) -> str:
 
 @dataclass(frozen=True)
 class Restriction:
-    """Kept from an inbound transfer_request: its restriction reason code, if any."""
+    """Kept from an inbound transfer_request: its restriction reason code, if any, and
+    whether the sender marked it urgent (the notification may say so)."""
 
     reason: str | None
+    urgent: bool = False
 
 
 def _restriction_of(loaded: object) -> Restriction:
-    if isinstance(loaded, TransferRequest) and loaded.restricted:
-        return Restriction(loaded.restricted_reason or "other")
-    return Restriction(None)
+    if not isinstance(loaded, TransferRequest):
+        return Restriction(None)
+    urgent = notifications.is_urgent(loaded)
+    if loaded.restricted:
+        return Restriction(loaded.restricted_reason or "other", urgent)
+    return Restriction(None, urgent)
 
 
 def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -> None:
@@ -65,7 +70,15 @@ def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -
         restricted=row.restricted_reason is not None,
     )
     # "A new transfer has arrived", queued with the transfer itself: all or nothing.
-    notifications.queue(session, inbound.area, notifications.NEW_TRANSFER, inbound.now)
+    urgent = isinstance(inbound.summary, Restriction) and inbound.summary.urgent
+    notifications.queue(
+        session,
+        inbound.area,
+        notifications.NEW_TRANSFER,
+        inbound.now,
+        transfer_id=row.id,
+        urgent=urgent,
+    )
 
 
 HANDLER = Handler(

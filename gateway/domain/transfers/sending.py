@@ -23,6 +23,7 @@ from gateway.domain.audit import actions
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, TRANSFERS_WRITE, Principal
+from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TRANSFER_REQUEST, TransferView, view
@@ -153,6 +154,16 @@ def dispatch(
         ),
         now,
     )
+    if held:
+        # The area's chairs are told one waits for them, content-free, with the hold.
+        notifications.queue(
+            session,
+            transfer.area_code,
+            notifications.APPROVAL_NEEDED,
+            now,
+            transfer_id=transfer.id,
+            urgent=notifications.is_urgent(request),
+        )
 
 
 def disclosure_event(request: TransferRequest, transfer: Transfer, actor: Actor) -> audit.Event:

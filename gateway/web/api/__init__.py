@@ -15,6 +15,7 @@ from gateway.web.api import (  # the view modules register their routes on `api`
     flags,
     messages,
     oauth,
+    retention,
     transfers,
 )
 from gateway.web.api import openapi as openapi
@@ -30,5 +31,6 @@ __all__ = [
     "messages",
     "oauth",
     "openapi",
+    "retention",
     "transfers",
 ]

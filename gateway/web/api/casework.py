@@ -166,8 +166,8 @@ def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 @documented(
     "reportRepeatIncident",
-    "The originating area tells the area holding the case of an incident within 12 months "
-    "of the last MARAC referral.",
+    "Either area of a transfer tells the other of an incident within 12 months of the "
+    "last MARAC referral, while the receiving area holds the case.",
     ok=(200, "The notice is queued"),
     answer=TransferItemSchema,
     problems=STEP_PROBLEMS,

@@ -105,6 +105,8 @@ STEPS = {
     "forwarded": "Forwarded to a third area",
     "forwarded_from": "Forwarded here from a case received earlier",
     "repeat_incident": "Repeat incident reported",
+    "repeat_incident_sent": "Repeat incident reported to the originating area",
+    "repeat_incident_received": "Repeat incident reported by the receiving area",
     "flag_notice_sent": "Flag notice sent",
     "flag_notice_received": "Flag notice received",
     "access_named": "People named who may open this restricted case",
@@ -113,6 +115,9 @@ STEPS = {
     "reply_failed": "A reply could not be delivered",
     "reply_resent": "A reply was sent again",
     "reply_delivered": "A reply sent again was delivered",
+    "legal_hold_set": "Legal hold set: kept until it is lifted",
+    "legal_hold_lifted": "Legal hold lifted",
+    "purged_early": "Content purged early by decision",
 }
 MESSAGE_TYPES = {
     "acknowledgement": "Acknowledgement",

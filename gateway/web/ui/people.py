@@ -83,7 +83,7 @@ def _mail(to: str, link: str, expires: datetime) -> bool | None:
         return None
     body = MAIL_BODY.format(link=link, time=local_time(expires), date=long_date(expires))
     try:
-        mailer.send(Mail(to=to, subject=MAIL_SUBJECT, body=body))
+        mailer.send(Mail(to=(to,), subject=MAIL_SUBJECT, body=body))
     except (MailError, OSError) as exc:
         log.warning("setup link not mailed kind=%s", type(exc).__name__)
         return False
