@@ -281,3 +281,22 @@ def test_an_urgent_notification_says_urgent_and_nothing_more() -> None:
     assert subject == "Urgent: New MARAC transfer"
     assert body == notifications.text_of(notifications.NEW_TRANSFER, "South-Vale MARAC")[1]
     assert not notifications.is_urgent(object())
+
+
+def test_an_urgent_transfer_arrives_with_urgent_in_the_subject_only(
+    nodes: tuple[RunningNode, RunningNode], sink: SmtpSink
+) -> None:
+    north, south = nodes
+    payload = case()
+    payload["urgent"], payload["urgent_reason"] = True, "Emergency MARAC needed for Zqxnotified"
+    sent = north.send(payload, NORTH, SOUTH)
+    both(north, south)
+    canaries = (sent.id, inbound_id(south, sent.envelope_id), "Emergency MARAC needed")
+    assert mails(sink, *canaries) == [
+        expected(
+            notifications.NEW_TRANSFER,
+            "South-Vale MARAC",
+            "marac@south-vale.example",
+            urgent=True,
+        )
+    ]
