@@ -144,6 +144,13 @@ def check_listed_for(session: Session, area: str, listed_for: date | None) -> No
         )
 
 
+def is_meeting_day(session: Session, area: str, day: date) -> bool:
+    """Whether `day` is one of the area's recorded meeting dates; with none recorded the
+    gateway cannot tell, and takes the decision as made at the meeting."""
+    dates = _dates(session, area)
+    return not dates or day in dates
+
+
 def _admin(principal: Principal, area: str) -> Actor:
     """Admins of the area (never an API client) or the operator; another area answers
     NotFound, as one that does not exist."""
