@@ -78,6 +78,9 @@ class Area(Base):
     # Working days the area allows itself to acknowledge a received transfer (and expects
     # of its peers); None: the default of 2.
     ack_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Working days before each meeting by which a referral must reach the area to be
+    # listed for it (seeds 001 4.3, 003); None: no deadline, the next meeting.
+    referral_deadline_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
     # Flag-sharing policy (seed 004 2.5): None means the default (perpetrators off,
     # children on).

@@ -189,6 +189,8 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     form = visits.get(browser, url)
     assert form.status_code == 200
     assert f'value="{meeting.isoformat()}"' in form.text
+    # The first meeting whose referral deadline has not passed is the default.
+    assert f'value="{meeting.isoformat()}" checked' in form.text
     assert ">None<" not in form.text
 
     # Nothing acknowledged yet: no confirmation to show.

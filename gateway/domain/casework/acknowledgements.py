@@ -66,7 +66,7 @@ def acknowledge(
             raise NotFound("No such transfer.")
         target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
         states.move(row, target)
-        meetings.check_listed_for(session, row.area_code, body.listed_for)
+        meetings.check_listed_for(session, row.area_code, body.listed_for, now)
         actor = principal.actor(row.area_code, SEND_ROLES)
         envelope_writer.write(
             session,

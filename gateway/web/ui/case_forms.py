@@ -59,9 +59,9 @@ def without_blank(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) -> list[Question]:
-    """Accept (listed for one of the area's meeting dates, or a date when it has none) or
-    redirect to one of `areas`."""
-    upcoming = [d for d in dates if d >= today] or list(dates)
+    """Accept (listed for one of the area's coming meeting dates, or a date when it has
+    none) or redirect to one of `areas`. A past meeting is never offered (seed 000 4.5.2)."""
+    upcoming = [d for d in dates if d >= today]
     listed = (
         Question(
             "listed_for",
@@ -70,7 +70,7 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             noun="the meeting the case is listed for",
             options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming),
         )
-        if dates
+        if upcoming
         else Question(
             "listed_for",
             "Which meeting is the case listed for?",

@@ -344,8 +344,14 @@ def acknowledge(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
     with node().sessions() as db:
-        dates = meetings.schedule(db, principal, _area(found.transfer)).meeting_dates
+        schedule = meetings.schedule(db, principal, _area(found.transfer))
+    dates = schedule.meeting_dates
     questions = case_forms.acknowledge_questions(dates, _peer_choices(found), utcnow().date())
+    # The default: the first meeting whose referral deadline has not passed (seed 003).
+    suggested = schedule.suggested_listing(utcnow())
+    defaults: dict[str, Any] = {"acknowledged_by.role": {"text": "MARAC coordinator"}}
+    if suggested is not None:
+        defaults["listed_for"] = {"choice": suggested.isoformat()}
     errors: ErrorMap = {}
     status = 200
     if request.method == "POST":
@@ -367,7 +373,7 @@ def acknowledge(transfer_id: str) -> Response:
         questions,
         errors,
         status,
-        {"acknowledged_by.role": {"text": "MARAC coordinator"}},
+        defaults,
         meeting_dates=bool(dates),
     )
 

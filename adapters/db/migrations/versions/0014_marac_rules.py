@@ -1,0 +1,25 @@
+"""MARAC rules: an area's referral deadline in working days before each meeting (seeds 001
+4.3, 003), the one it suggests a received case be listed for.
+
+Revision ID: 0014_marac_rules
+Revises: 0013_production
+Create Date: 2026-12-03
+"""
+
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0014_marac_rules"
+down_revision = "0013_production"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("areas") as batch:
+        batch.add_column(sa.Column("referral_deadline_working_days", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("areas") as batch:
+        batch.drop_column("referral_deadline_working_days")
