@@ -200,6 +200,9 @@ class Transfer(Base):
     # An outbound transfer that forwards an inbound one (with the originating area's
     # permission): the inbound transfer's id on this node.
     forwarded_from: Mapped[str | None] = mapped_column(String(36), default=None)
+    # When a redirected inbound transfer's content was dropped, once the redirect reached
+    # the sender (seed 004 ISP 3.7): its metadata, timeline and audit stay.
+    content_dropped_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class TransferEvent(Base):

@@ -246,6 +246,18 @@ def test_redirect_to_another_area(site: Site) -> None:
         url,
         {"status": "redirected", "redirect_to": B, "idva_referred": "no", **PERSON},
     )
+    assert done.status_code == 422 and 'href="#redirect_reason"' in done.text
+    done = visits.post(
+        browser,
+        url,
+        {
+            "status": "redirected",
+            "redirect_to": B,
+            "redirect_reason": "victim_not_resident",
+            "idva_referred": "no",
+            **PERSON,
+        },
+    )
     assert done.status_code == 303, done.text
     assert "Case redirected" in visits.get(browser, done.headers["Location"]).text
     assert site.north.deliver() == 1

@@ -56,6 +56,8 @@ LOGOUT = "logout"
 TRANSFER_WITHDRAWN = "transfer.withdrawn"
 # ...and the receiving area applied the withdrawal (content dropped if never opened).
 WITHDRAWAL_RECEIVED = "withdrawal.received"
+# A redirect reached the sender: the redirecting area dropped the content it held.
+TRANSFER_CONTENT_DROPPED = "transfer.content_dropped"
 # Forwarding to a third area: asked of the originating area, answered, applied, sent.
 FORWARD_REQUESTED = "forward.requested"
 FORWARD_REQUEST_RECEIVED = "forward.request_received"

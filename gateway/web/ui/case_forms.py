@@ -22,7 +22,7 @@ from gateway.web.ui.forms import (
     plain,
 )
 from gateway.web.ui.layout import ErrorMap
-from schemas.wire.acknowledgement import ACCEPTED, REDIRECTED
+from schemas.wire.acknowledgement import ACCEPTED, REDIRECT_REASON_WORDS, REDIRECTED
 from schemas.wire.document import KINDS
 from schemas.wire.forward_permission import REASONS as FORWARD_REASONS
 
@@ -111,13 +111,21 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             kind=RADIOS,
             options=areas,
         ),
+        Question(
+            "redirect_reason",
+            "Why does the case go there?",
+            noun="why the case goes to another area",
+            kind=RADIOS,
+            options=tuple(REDIRECT_REASON_WORDS.items()),
+            hint="With another reason, say why in the note",
+        ),
         Question("note", "Note for the sending area (optional)", kind=TEXTAREA),
         *person("acknowledged_by"),
     ]
 
 
 ACCEPT_ONLY = ("listed_for", "receiving_case_ref")
-REDIRECT_ONLY = ("redirect_to",)
+REDIRECT_ONLY = ("redirect_to", "redirect_reason")
 
 
 def acknowledgement_body(answers: dict[str, Any]) -> dict[str, Any]:

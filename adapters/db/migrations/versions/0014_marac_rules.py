@@ -1,5 +1,6 @@
 """MARAC rules: an area's referral deadline in working days before each meeting (seeds 001
-4.3, 003), the one it suggests a received case be listed for.
+4.3, 003), the one it suggests a received case be listed for; when a redirected transfer's
+content was dropped (seed 004 ISP 3.7).
 
 Revision ID: 0014_marac_rules
 Revises: 0013_production
@@ -18,8 +19,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("areas") as batch:
         batch.add_column(sa.Column("referral_deadline_working_days", sa.Integer(), nullable=True))
+    with op.batch_alter_table("transfers") as batch:
+        batch.add_column(sa.Column("content_dropped_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("transfers") as batch:
+        batch.drop_column("content_dropped_at")
     with op.batch_alter_table("areas") as batch:
         batch.drop_column("referral_deadline_working_days")
