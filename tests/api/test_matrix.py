@@ -614,6 +614,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
             "attendees": [{"agency": "Police"}],
             "confidentiality_statement_confirmed": True,
             "entries": [{"kind": "fact", "source_agency": "Police", "text": "Seen."}],
+            "sharing_agreed_by": ["Police"],
         }
         return path, (json.dumps({"kind": "minutes", "minutes": minutes}).encode(), "json")
     if rule.endpoint == "api.request_information":
