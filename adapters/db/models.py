@@ -194,6 +194,9 @@ class Transfer(Base):
     # Restricted case (honour-based violence, position of trust): the reason code only.
     # On an inbound transfer only the users named in `transfer_access` may open it.
     restricted_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # This node's chair restricted its copy (a received case after arrival, or the
+    # sender's own copy): binding here whatever the direction. None: not (older rows).
+    restricted_here: Mapped[bool | None] = mapped_column(Boolean, default=False)
     # When the receiving area first opened the content: a withdrawal before this moment
     # takes the content away for good; after it, the area keeps what it already read.
     opened_at: Mapped[datetime | None] = mapped_column(default=None)

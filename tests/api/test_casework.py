@@ -525,15 +525,27 @@ def test_a_restricted_case_opens_only_for_the_users_its_receiving_area_named(
     assert as_second.get(path).status_code == 200
     assert as_first.get(path).status_code == 403
 
-    # A case that is not restricted has no list to set.
+    # The chair decides who is named (seed 001 4.5.3), named or not.
+    decided = post(site, as_chair, access, {"users": [first.user_id, second.user_id]})
+    assert decided.status_code == 200 and as_first.get(path).status_code == 200
+
+    # A case that is not restricted has no list to set...
     plain, _ = inbound(site)
     assert (
         post(site, as_first, f"{LIST}/{plain}/access", {"users": [first.user_id]}).status_code
         == 409
     )
+    # ...until a chair restricts it after arrival (a coordinator may not).
+    restriction = f"{LIST}/{plain}/restriction"
+    assert post(site, as_first, restriction, {"reason": "other"}).status_code == 403
+    invalid = post(site, as_chair, restriction, {"reason": "gossip"})
+    assert invalid.status_code == 422 and list(invalid.json["errors"]) == ["reason"]
+    restricted = post(site, as_chair, restriction, {"reason": "position_of_trust"})
+    assert restricted.json == {"transfer_id": plain, "restricted": True, "users": []}
+    assert as_first.get(f"{LIST}/{plain}").status_code == 403
 
     named_leaves = [x for x in leaves(site.north, A) if x["action"] == "transfer.access_named"]
-    assert len(named_leaves) == 2
+    assert len(named_leaves) == 3
     text = json.dumps(leaves(site.north, A))
     for person in (first, second, chair):
         assert person.email not in text

@@ -423,8 +423,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         client_transfers_write=409,
     ),
     ("api.name_transfer_users", "POST"): row(
-        403, anonymous=401, peer=401, coordinator_a=409, coordinator_b=404
+        403, anonymous=401, peer=401, coordinator_a=409, chair_a=409, coordinator_b=404
     ),
+    # A chair restricts its area's copy (here the sender's own); nobody else may.
+    ("api.restrict_transfer", "POST"): row(403, anonymous=401, peer=401, chair_a=422),
     ("api.get_transfer_access", "GET"): row(
         403,
         anonymous=401,
@@ -517,6 +519,8 @@ CASEWORK_BODIES: dict[str, dict[str, Any]] = {
     },
     "api.forward_transfer": {"to_area": "eastmoor"},
     "api.name_transfer_users": {"users": ["nobody@example.org"]},
+    # Not a reason: a chair gets as far as the validation, and the case stays open to all.
+    "api.restrict_transfer": {"reason": "gossip"},
 }
 
 

@@ -377,7 +377,7 @@ def test_a_restricted_case_opens_only_for_the_named(site: Site) -> None:
     # Only a named coordinator changes the list.
     again = visits.post(two, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
     assert again.status_code == 403
-    assert "Only a named coordinator may change" in again.text
+    assert "Only the chair or a named coordinator may change" in again.text
     # A chair who is not named is refused the same way; an auditor sees the metadata.
     chair = visits.get(signed_in(site, "chair", "chair"), f"/cases/{transfer_id}")
     assert chair.status_code == 403 and first.email in chair.text

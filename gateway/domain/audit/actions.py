@@ -70,6 +70,8 @@ REPEAT_INCIDENT_SENT = "repeat_incident.sent"
 REPEAT_INCIDENT_RECEIVED = "repeat_incident.received"
 # Who may open a restricted case was set (user ids only).
 ACCESS_NAMED = "transfer.access_named"
+# A chair restricted this node's copy of a transfer after the fact (seed 001 4.5.3).
+TRANSFER_RESTRICTED = "transfer.restricted"
 # Shared flags (DESIGN section 6). Leaves carry ids, dates and counts, never a name.
 FLAG_SET = "flag.set"
 FLAG_EXTENDED = "flag.extended"

@@ -1,6 +1,7 @@
 """MARAC rules: an area's referral deadline in working days before each meeting (seeds 001
 4.3, 003), the one it suggests a received case be listed for; when a redirected transfer's
-content was dropped (seed 004 ISP 3.7).
+content was dropped (seed 004 ISP 3.7); whether this node's chair restricted its copy
+(seed 001 4.5.3).
 
 Revision ID: 0014_marac_rules
 Revises: 0013_production
@@ -21,10 +22,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("referral_deadline_working_days", sa.Integer(), nullable=True))
     with op.batch_alter_table("transfers") as batch:
         batch.add_column(sa.Column("content_dropped_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("restricted_here", sa.Boolean(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("transfers") as batch:
         batch.drop_column("content_dropped_at")
+        batch.drop_column("restricted_here")
     with op.batch_alter_table("areas") as batch:
         batch.drop_column("referral_deadline_working_days")
