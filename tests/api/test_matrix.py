@@ -517,7 +517,12 @@ CASEWORK_BODIES: dict[str, dict[str, Any]] = {
         "reason": "relocation_permanent",
         "requested_by": PERSON,
     },
-    "api.forward_transfer": {"to_area": "eastmoor"},
+    # The forwarding area's own sender and consent decision (seed 004 ISP 3.4).
+    "api.forward_transfer": {
+        "to_area": "eastmoor",
+        "sender": sample_transfer(A, "eastmoor")["sender"],
+        "consent": sample_transfer(A, "eastmoor")["consent"],
+    },
     "api.name_transfer_users": {"users": ["nobody@example.org"]},
     # Not a reason: a chair gets as far as the validation, and the case stays open to all.
     "api.restrict_transfer": {"reason": "gossip"},

@@ -337,7 +337,26 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     assert site.south.deliver() == 1
     case = visits.get(browser, f"/cases/{transfer_id}")
     assert "Forward this case" in case.text
-    done = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
+    # Forwarding is this area's own disclosure: its sender details and consent decision.
+    missing = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
+    assert missing.status_code == 422 and 'href="#consent-victim_informed"' in missing.text
+    yesterday = utcnow().date() - timedelta(days=1)
+    own = {
+        "to_area": WEST,
+        "sender-name": "Cora",
+        "sender-role": "Coordinator",
+        "sender-mailbox": "marac@north.example",
+        "consent-victim_informed": "yes",
+        "consent-consent": "given",
+        "consent-decided_by-name": "Chair",
+        "consent-decided_by-role": "MARAC chair",
+        "consent-decided_at-day": str(yesterday.day),
+        "consent-decided_at-month": str(yesterday.month),
+        "consent-decided_at-year": str(yesterday.year),
+        "consent-decided_at-time": "10:00",
+        "consent-decision_forum": "at_meeting",
+    }
+    done = visits.post(browser, f"/cases/{transfer_id}/forward", own)
     assert done.status_code == 303, done.text
     confirmation = visits.get(browser, done.headers["Location"])
     assert "Case forwarded" in confirmation.text
