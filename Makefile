@@ -50,6 +50,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/audit.py
 	$(BIN)/python bench/linkage.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/cli_start.py
 	@if [ -n "$$GATEWAY_BENCH_DATABASE_URL" ]; then $(BIN)/python bench/flags.py; \
 	else echo 'bench/flags.py skipped: set GATEWAY_BENCH_DATABASE_URL (PostgreSQL)'; fi
 

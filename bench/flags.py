@@ -10,10 +10,12 @@ index is filled with --tokens random active tokens of 250 other areas by COPY, t
     match    index.match in process, with as many tokens as a lookup of one person sends
              (this release's token spaces; baseline in the same run: space v1 alone, as
              before): the indexed equality query and its audit leaf, p50/p99.
+    derive   PERSON's tokens blinded (an authority elsewhere; crypto only) and in process
+             (this node plays the authority), p50/p99.
     lookup   POST /api/v1/flags/lookups through gunicorn (`marac-gateway serve`, 2
-             workers): bearer token check, rate limit, blinding, the linkage authority's
-             evaluation (same code path, in process), unblinding, local match, index match,
-             audit: p50/p99 over --count sequential requests, half of them strong matches.
+             workers): bearer token check, rate limit, the tokens (this node plays the
+             linkage authority: rate limit, audit, derived in process), local match, index
+             match, audit: p50/p99 over --count sequential requests, half of them strong matches.
     baseline bench/bare_app.py under gunicorn with the same options, a POST of the same
              size, --count times, in the same run.
 
@@ -53,10 +55,12 @@ from gateway.domain.clock import utcnow
 from gateway.domain.flags import index
 from gateway.domain.identity import clients
 from gateway.domain.identity.rate_limits import RateLimit
-from gateway.domain.linkage import Subject, linkage_inputs
+from gateway.domain.linkage import Subject, derive_tokens, linkage_inputs
 from gateway.node import build_node
 from gateway.serve import gunicorn_options
 from keys import MasterKey, b64url_encode
+from keys.oprf import OprfKey, evaluate_direct
+from keys.oprf import evaluate as oprf_evaluate
 from schemas.wire.flags import SET, Publication, WireToken
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -152,6 +156,7 @@ def run(args: argparse.Namespace, url: str, home: Path) -> None:
             if flag.status_code != 201:
                 raise RuntimeError(f"flag not set: {flag.status_code} {flag.text}")
             match_latency(node)
+            derive_latency()
             lookups(client, base, reader, args.count)
     finally:
         server.terminate()
@@ -244,6 +249,35 @@ def match_latency(node: Any, rounds: int = 500) -> None:
                 "p50_ms": r(percentile(samples, 50)),
                 "p99_ms": r(percentile(samples, 99)),
                 "note": "in process, with audit leaf",
+            }
+        )
+
+
+def derive_latency(rounds: int = 200) -> None:
+    """PERSON's tokens computed the two ways a node can: blinded (an area whose authority is
+    another node: blind, the authority's evaluation, unblind; the HTTP round trip not
+    included) and in process (this node plays the authority: `authority.derive_in`'s
+    arithmetic). Interleaved round by round, crypto only."""
+    born = date.fromisoformat(PERSON["date_of_birth"])
+    inputs = linkage_inputs(Subject(PERSON["given_names"], PERSON["family_name"], born))
+    key = OprfKey.generate()
+    took: dict[str, list[float]] = {"blinded": [], "in_process": []}
+    for _ in range(rounds):
+        started = time.perf_counter()
+        derive_tokens(inputs, lambda elements: [oprf_evaluate(key, e) for e in elements])
+        took["blinded"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        [evaluate_direct(key, item.data) for item in inputs]
+        took["in_process"].append((time.perf_counter() - started) * 1000)
+    for label, samples in took.items():
+        emit(
+            {
+                "phase": "derive",
+                "path": label,
+                "inputs": len(inputs),
+                "rounds": rounds,
+                "p50_ms": r(percentile(samples, 50)),
+                "p99_ms": r(percentile(samples, 99)),
             }
         )
 

@@ -21,12 +21,18 @@ from gateway.web.problems import problems
 from gateway.web.request_ids import install_request_ids
 from gateway.web.sessions import DatabaseSessionInterface
 from gateway.web.ui import ui
+from gateway.web.ui.about import about
+from gateway.web.ui.admin import admin
+from gateway.web.ui.auditing import auditing
 from gateway.web.ui.cases import cases
 from gateway.web.ui.chair import chair
+from gateway.web.ui.flags import flags
 from gateway.web.ui.layout import install_layout
 from gateway.web.ui.outbound import outbound
 from gateway.web.ui.pages import install_page_helpers
+from gateway.web.ui.people import people_pages
 from gateway.web.ui.send import send
+from gateway.web.ui.welcome import welcome
 from gateway.web.ui.work import work
 from gateway.web.uploads import UPLOAD_LIMIT_KEY, GatewayRequest
 
@@ -67,8 +73,14 @@ def create_app(settings: Settings, node: Node | None = None) -> Flask:
     app.register_blueprint(cases)
     app.register_blueprint(work)
     app.register_blueprint(chair)
+    app.register_blueprint(flags)
     app.register_blueprint(outbound)
+    app.register_blueprint(admin)
+    app.register_blueprint(people_pages)
+    app.register_blueprint(welcome)
     app.register_blueprint(problems)
+    app.register_blueprint(auditing)
+    app.register_blueprint(about)
     # The CLI is handed the factory (for `serve`) rather than importing it back.
     register_cli(app, create_app)
     logging.getLogger("gateway").setLevel(logging.INFO)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.domain.identity.rate_limits import RateLimit
+from gateway.domain.identity.rate_spec import RateLimit
 
 
 class ConfigError(Exception):
@@ -57,6 +57,7 @@ KNOWN_VARIABLES = frozenset(
         "GATEWAY_SMTP_PASSWORD",
         "GATEWAY_LOG_FORMAT",
         "GATEWAY_PROBLEM_BASE_URI",
+        "GATEWAY_PAYLOAD_VERSIONS",
     }
 )
 # Secrets may instead be read from a file named by <NAME>_FILE, as container platforms
@@ -176,6 +177,9 @@ class Settings:
     smtp_password: str | None = None
     # Where problem `type` URIs point; none: this node's own /problems/ pages.
     problem_base_uri: str | None = None
+    # Payload type -> the newest version this node accepts and advertises, below the
+    # newest this release understands (a staged roll-out; docs/contract.md). Empty: all.
+    payload_version_caps: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -216,6 +220,7 @@ class Settings:
             log_format=_log_format(env),
             **_smtp(env),
             problem_base_uri=_problem_base(env),
+            payload_version_caps=_version_caps(env.get("GATEWAY_PAYLOAD_VERSIONS") or ""),
         )
 
     @property
@@ -238,6 +243,29 @@ class Settings:
             raise ConfigError("the session idle timeout must not exceed the absolute timeout")
         if self.delivery_lease <= self.peer_timeout:
             raise ConfigError("GATEWAY_DELIVERY_LEASE must exceed GATEWAY_PEER_TIMEOUT")
+
+
+def _version_caps(raw: str) -> dict[str, int]:
+    """`transfer_request=1,acknowledgement=1`: the newest version accepted per type."""
+    # Here, not at the top: the settings are read before `--help` answers, and the payload
+    # schemas (marshmallow) are not needed to start the command line.
+    from schemas.wire import payload_versions
+
+    caps: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        kind, _, number = item.partition("=")
+        versions = payload_versions.REGISTRY.get(kind.strip())
+        if versions is None or not number.strip().isdigit():
+            raise ConfigError(
+                "GATEWAY_PAYLOAD_VERSIONS must read like transfer_request=1 (known payload "
+                f"types, comma separated); {item!r} is not"
+            )
+        if not 1 <= int(number) <= versions.newest:
+            raise ConfigError(
+                f"GATEWAY_PAYLOAD_VERSIONS: {kind.strip()} has versions 1 to {versions.newest}"
+            )
+        caps[kind.strip()] = int(number)
+    return caps
 
 
 def _log_format(env: Mapping[str, str]) -> str:

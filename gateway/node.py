@@ -18,6 +18,7 @@ from gateway.domain.federation.delivery import DeliveryPolicy
 from gateway.domain.flags.roles import RoleAt, Roles
 from gateway.domain.identity.rate_limits import RateLimit
 from keys import MasterKey
+from schemas.wire import payload_versions
 
 # Request body limits. The floor for any body; an envelope may carry a sealed document and
 # so needs more, and the upload route takes one document plus its multipart framing.
@@ -107,6 +108,11 @@ class Node:
     @property
     def lookup_limit(self) -> RateLimit:
         return RateLimit.parse(self.settings.lookup_rate_limit)
+
+    @property
+    def accepts(self) -> payload_versions.Accepts:
+        """The payload versions this node accepts and lists in its areas' bundles."""
+        return payload_versions.accepted(self.settings.payload_version_caps)
 
     @property
     def key_grace(self) -> timedelta:

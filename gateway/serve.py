@@ -13,7 +13,9 @@ from gateway.config import Settings
 
 # No referer or user agent: access lines say who asked for which path, nothing else
 # (paths never carry personal data, by design).
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
+# The path without its query string: a single-use setup link carries its token there
+# (gateway/web/ui/people.py), and no query string names a person.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s'
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]

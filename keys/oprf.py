@@ -171,8 +171,10 @@ def finalize(blinded: Blinded, evaluated: bytes) -> bytes:
 def evaluate_direct(key: OprfKey, data: bytes) -> bytes:
     """The same token computed by the key holder without blinding.
 
-    For tests and benchmarks ONLY: production never calls it, because whoever holds k and
-    the input at once is exactly the single party DESIGN section 6 forbids.
+    Only where k and the input are already in one process: the node that plays the
+    linkage authority deriving its own areas' tokens (gateway/domain/flags/authority.py
+    `derive_in`), and tests. Anywhere else, whoever holds k and the input at once is
+    exactly the single party DESIGN section 6 forbids.
     """
     _check_input(data)
     return _token(data, _multiply(key.scalar, _hash_to_group(data)))

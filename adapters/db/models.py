@@ -464,6 +464,9 @@ class User(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # Deferred: loading a user for a login step never reads (or debug-logs) the email.
     email: Mapped[str] = mapped_column(String(320), unique=True, deferred=True)
+    # The name an admin gave when adding the person (staff contact data, like the email):
+    # shown on the admin's pages only, never logged; deferred for the same reason.
+    name: Mapped[str | None] = mapped_column(String(200), deferred=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     totp_confirmed_at: Mapped[datetime | None]
@@ -482,6 +485,23 @@ class UserRole(Base):
     area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), primary_key=True)
     created_at: Mapped[datetime]
+
+
+class Invitation(Base):
+    """A single-use link with which a person sets their password and enrols their second
+    factor: at first sign-in, or after an admin reset a lost second factor. Only the
+    token's keyed digest is stored; the link is shown once to the admin (and mailed)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    purpose: Mapped[str] = mapped_column(String(16))  # welcome | reset
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
 
 
 class RecoveryCode(Base):

@@ -1,48 +1,33 @@
 """`marac-gateway`: the operator's command line (DESIGN section 4, binding verbs).
 
 The group and its shared helpers live in `root`; each module beside it adds the verbs of
-one domain word. Importing this package registers them all.
+one domain word, imported when one of its verbs runs (`root.VERBS`).
 """
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import TYPE_CHECKING
 
-from gateway.cli import (
-    audit,
-    casework,
-    documents,
-    flags,
-    identity,
-    node_setup,
-    processes,
-    transfers,
-    workflow,
+from gateway.cli.root import (
+    APP_FACTORY_KEY,
+    AppFactory,
+    Wiring,
+    current_node,
+    friendly,
+    load_verbs,
+    main,
 )
-from gateway.cli.root import APP_FACTORY_KEY, AppFactory, Wiring, current_node, friendly, main
 
-__all__ = [
-    "Wiring",
-    "audit",
-    "casework",
-    "current_node",
-    "documents",
-    "flags",
-    "friendly",
-    "identity",
-    "main",
-    "node_setup",
-    "processes",
-    "register_cli",
-    "run",
-    "transfers",
-    "workflow",
-]
+if TYPE_CHECKING:
+    from flask import Flask
+
+__all__ = ["Wiring", "current_node", "friendly", "main", "register_cli", "run"]
 
 
 def register_cli(app: Flask, create_app: AppFactory) -> None:
     """Offer every verb under `flask --app wsgi`, with the factory `serve` needs."""
     app.extensions[APP_FACTORY_KEY] = create_app
+    load_verbs()
     for command in main.commands.values():
         app.cli.add_command(command)
 

@@ -1,6 +1,5 @@
 """`python -m gateway.cli`: the same command line as `marac-gateway`."""
 
-from gateway.app import create_app
-from gateway.cli import run
+from gateway.__main__ import main
 
-run(create_app)
+main()

@@ -150,7 +150,7 @@ def audit_subject(area_code: str, as_json: bool) -> None:
     with node.sessions() as session:
         found = subject.search(
             session, node.master, area_code, person, actor=Actor.operator(), now=utcnow()
-        )
+        ).disclosures
     if as_json:
         click.echo(json.dumps({"area": area_code, "disclosures": found}, indent=2))
         return

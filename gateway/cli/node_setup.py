@@ -105,19 +105,26 @@ def area_create(code: str, name: str, url: str | None, mailbox: str | None) -> N
             mailbox=mailbox or f"marac-coordinator@{code}.invalid",
             now=utcnow(),
         )
-        bundle = local_areas.published_bundle(session, node.master, code, utcnow())
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow(), node.accepts)
     click.echo(f"created area {created.code} with key {created.key_id}")
     click.echo(f"fingerprint: {fingerprint(bundle['body'])}")
 
 
 @area.command("export")
 @click.argument("code")
+@click.option(
+    "--without-versions",
+    is_flag=True,
+    help="Leave out the payload versions this node accepts, for a peer on a release that "
+    "predates them (its bundle parser refuses the member); that peer sends version 1.",
+)
 @friendly
-def area_export(code: str) -> None:
+def area_export(code: str, without_versions: bool) -> None:
     """Print the signed public bundle; read the fingerprint to the peer out of band."""
     node = current_node()
+    accepts = None if without_versions else node.accepts
     with node.sessions() as session:
-        bundle = local_areas.published_bundle(session, node.master, code, utcnow())
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow(), accepts)
     click.echo(json.dumps(bundle, indent=2, sort_keys=True))
     click.echo(f"fingerprint: {fingerprint(bundle['body'])}", err=True)
 
@@ -172,6 +179,6 @@ def keys_rotate(code: str) -> None:
         old, new, until = local_areas.rotate_keys(
             session, node.master, code, grace=node.key_grace, now=utcnow()
         )
-        bundle = local_areas.published_bundle(session, node.master, code, utcnow())
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow(), node.accepts)
     click.echo(f"rotated {code}: new key {new}; {old} honoured until {until.isoformat()}")
     click.echo(f"new fingerprint: {fingerprint(bundle['body'])} (peers re-import the bundle)")

@@ -22,11 +22,14 @@ from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.flags import flag_retention as flag_retention
 from gateway.domain.identity.actors import Actor
+from gateway.domain.identity.principals import Principal
 from gateway.domain.transaction import owns_transaction
+from gateway.errors import Invalid
 from keys import canonical_json
 from keys.envelope import HEADER_FIELDS
 
 DEFAULT_MONTHS = 12
+MAX_MONTHS = 1200  # the bound GATEWAY_RETENTION_MONTHS has (gateway/config.py)
 PENDING = "pending"
 
 
@@ -49,6 +52,50 @@ class PurgeReport:
             "commitment_salts": self.salts,
             "flags": self.flags,
         }
+
+
+@dataclass(frozen=True)
+class AreaRetention:
+    months: int
+    own: bool  # False: the node's default (GATEWAY_RETENTION_MONTHS) applies
+
+
+@owns_transaction
+def area_retention(
+    session: Session, principal: Principal, area: str, default_months: int
+) -> AreaRetention:
+    """The area's retention period as its admins see it."""
+    principal.admin_actor(area)
+    with session.begin():
+        own = get_area(session, area).retention_months
+    return AreaRetention(own or default_months, own is not None)
+
+
+@owns_transaction
+def set_area_retention(
+    session: Session, principal: Principal, area: str, months: int, *, now: datetime
+) -> AreaRetention:
+    """The area's own retention period in months (1-1200), set by an admin of the area;
+    the next purge applies it."""
+    actor = principal.admin_actor(area)
+    if not 1 <= months <= MAX_MONTHS:
+        raise Invalid(
+            "The retention period is not valid.",
+            errors={"retention_months": [f"Between 1 and {MAX_MONTHS} months."]},
+        )
+    with session.begin():
+        get_area(session, area).retention_months = months
+        audit.record(
+            session,
+            area,
+            audit.Event(
+                action=actions.AREA_SETTINGS_SET,
+                actor=actor,
+                details={"retention_months": months},
+            ),
+            now,
+        )
+    return AreaRetention(months, True)
 
 
 def months_before(moment: datetime, months: int) -> datetime:

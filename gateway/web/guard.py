@@ -56,6 +56,13 @@ PUBLIC_ENDPOINTS = frozenset(
         "ui.logout",
         "ui.oidc_start",
         "ui.oidc_callback",
+        # First sign-in through an admin's single-use link (gateway/web/ui/welcome.py).
+        "welcome.start",
+        "welcome.start_submit",
+        "welcome.password",
+        "welcome.password_submit",
+        "about.accessibility",
+        "about.cookies",
         "api.token",
         # Public on purpose: it describes the API's shape (paths, schemas, security
         # schemes), never data, and integrators and test tools read it before they hold

@@ -16,6 +16,8 @@ from flask import Request, current_app
 
 UPLOAD_ENDPOINTS = frozenset({"api.post_document", "send.documents_page"})
 UPLOAD_LIMIT_KEY = "GATEWAY_UPLOAD_MAX_BYTES"
+# Uploads with a small bound of their own: a peer's public bundle is a few kilobytes.
+SMALL_UPLOADS = {"admin.import_peer_submit": 128 * 1024}
 
 
 class GatewayRequest(Request):
@@ -23,6 +25,8 @@ class GatewayRequest(Request):
     def max_content_length(self) -> int | None:
         if self._max_content_length is not None:
             return self._max_content_length
+        if self.endpoint in SMALL_UPLOADS:
+            return SMALL_UPLOADS[self.endpoint]
         if current_app and self.endpoint in UPLOAD_ENDPOINTS:
             return int(current_app.config[UPLOAD_LIMIT_KEY])
         return super().max_content_length

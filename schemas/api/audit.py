@@ -86,12 +86,26 @@ class ReportQuerySchema(StrictSchema):
         return ReportQuery(**data)
 
 
+# The request's own reference (a data protection team's or a court's number), recorded
+# in the audit with the search: letters, digits and a few separators only.
+SUBJECT_REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9/_.-]{0,39}$"
+SUBJECT_DECISIONS = ("disclosed", "partly_disclosed", "withheld", "referred")
+REFERENCE_HELP = "Use up to 40 letters, digits, '/', '-', '_' or '.'."
+
+
+def _reference(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(SUBJECT_REFERENCE, error=REFERENCE_HELP), **kwargs
+    )
+
+
 @dataclass(frozen=True)
 class SubjectRequest:
     area: str | None
     given_names: str
     family_name: str | None
     date_of_birth: date
+    reference: str | None = None
 
 
 class SubjectRequestSchema(StrictSchema):
@@ -101,10 +115,35 @@ class SubjectRequestSchema(StrictSchema):
     given_names = text(SHORT, required=True)
     family_name = text(SHORT, load_default=None, allow_none=True)
     date_of_birth = _day(required=True)
+    reference = _reference(
+        load_default=None,
+        metadata={"description": "The request's own reference, recorded with the search."},
+    )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> SubjectRequest:
         return SubjectRequest(**data)
+
+
+@dataclass(frozen=True)
+class SubjectDecision:
+    area: str | None
+    search: int
+    reference: str
+    decision: str
+
+
+class SubjectDecisionSchema(StrictSchema):
+    """What was done with a subject access request, naming the search's audit entry."""
+
+    area = area_code(load_default=None, metadata=AREA_HELP)
+    search = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=2**62))
+    reference = _reference(required=True)
+    decision = fields.String(required=True, validate=validate.OneOf(SUBJECT_DECISIONS))
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> SubjectDecision:
+        return SubjectDecision(**data)
 
 
 def integer_args(args: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -160,8 +199,20 @@ class DisclosureReportSchema(Schema):
     disclosures_received = fields.Dict()
     delivery = fields.Dict()
     acknowledgement = fields.Dict()
+    overdue_acknowledgements = fields.Dict()
 
 
 class SubjectAccessSchema(Schema):
     area = fields.String()
+    search = fields.Integer()
+    reference = fields.String(allow_none=True)
+    perpetrator = fields.Boolean()
+    suppliers = fields.List(fields.String())
     disclosures = fields.List(fields.Dict())
+
+
+class SubjectDecisionAnswerSchema(Schema):
+    area = fields.String()
+    search = fields.Integer()
+    decision = fields.String()
+    recorded = fields.Integer()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import fields, post_load, validate
+from marshmallow import EXCLUDE, ValidationError, fields, post_load, validate
 
 from schemas.common import B64Url, StrictSchema, UTCTimestamp, area_code, text
 from schemas.wire.envelope import KEY_ID
+from schemas.wire.payload_versions import MAX_VERSION
 
 BUNDLE_KIND = "peer_bundle"
 _KEY = validate.Length(equal=43, error="Not a 32-byte key.")
@@ -36,6 +37,9 @@ class BundleBody:
     encryption_key: str
     valid_from: str
     previous_keys: list[BundleKey] = field(default_factory=list)
+    # Payload type -> the versions the area's node accepts (docs/contract.md, "Payload
+    # versions"); None: a node that predates the member, version 1 of everything.
+    accepts: dict[str, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,20 @@ class BundleKeySchema(StrictSchema):
         return BundleKey(**data)
 
 
+def _versions(values: list[int]) -> None:
+    # A node accepts every version it accepted before, so version 1 is always among them.
+    if 1 not in values or len(set(values)) != len(values):
+        raise ValidationError("Must list distinct versions including 1.")
+
+
 class BundleBodySchema(StrictSchema):
+    """Members this release does not know are ignored, not refused (they are signed and
+    fingerprinted all the same): a later release can add one without locking this one out,
+    as `accepts` had to be kept from nodes that predate it (docs/contract.md)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
     kind = fields.String(required=True, validate=validate.Equal(BUNDLE_KIND))
     v = fields.Integer(required=True, strict=True, validate=validate.Equal(1))
     area = area_code(required=True)
@@ -70,6 +87,15 @@ class BundleBodySchema(StrictSchema):
     # Keys retired by rotation that still verify until their `valid_until`.
     previous_keys = fields.List(
         fields.Nested(BundleKeySchema), load_default=list, validate=validate.Length(max=20)
+    )
+    accepts = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{0,62}$")),
+        values=fields.List(
+            fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION)),
+            validate=[validate.Length(min=1, max=MAX_VERSION), _versions],
+        ),
+        load_default=None,
+        validate=validate.Length(max=64),
     )
 
     @post_load

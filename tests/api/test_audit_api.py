@@ -136,3 +136,28 @@ def test_an_auditor_of_another_area_sees_nothing_of_it(site: Site) -> None:
     assert {item["area"] for item in own} == {B}
     coordinator = site.login(site.add_user("coord", A, "coordinator"))
     assert coordinator.get("/api/v1/audit").status_code == 403
+
+
+def test_a_subject_access_decision_through_the_api(site: Site) -> None:
+    headers = site.bearer(A, "audit:read")
+    client = site.app.test_client()
+    person = {"given_names": "Nobody", "date_of_birth": "1990-01-01", "reference": "DPA-9"}
+    found = client.post("/api/v1/audit/subject-access", json=person, headers=headers)
+    assert found.status_code == 200, found.text
+    assert (found.json["reference"], found.json["perpetrator"]) == ("DPA-9", False)
+    decision = {"search": found.json["search"], "reference": "DPA-9", "decision": "referred"}
+    done = client.post("/api/v1/audit/subject-access/decisions", json=decision, headers=headers)
+    assert done.status_code == 201, done.text
+    assert actions(site, A)[-1] == "audit.subject_access_decided"
+    again = client.post("/api/v1/audit/subject-access/decisions", json=decision, headers=headers)
+    assert again.status_code == 409
+    wrong = client.post(
+        "/api/v1/audit/subject-access/decisions",
+        json={**decision, "decision": "burned"},
+        headers=headers,
+    )
+    assert wrong.status_code == 422 and "decision" in wrong.json["errors"]
+    spaced = client.post(
+        "/api/v1/audit/subject-access", json={**person, "reference": "a b"}, headers=headers
+    )
+    assert spaced.status_code == 422 and "reference" in spaced.json["errors"]

@@ -125,10 +125,84 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # Chair approval: chairs only. By the time these run the matrix's transfer has been
     # withdrawn (api.withdraw_transfer): the check-answers view still opens it, approving
     # it is an illegal transition (409), and it was never approved (404).
+    # The shared-flag pages: the list (and its printable list and CSV) for coordinators
+    # and chairs of the area; setting, reviewing, lookups and verification requests for
+    # coordinators; the sharing policy for admins. The matrix's flag id names no flag
+    # (404); an empty form is refused with its error summary (422).
+    **{
+        (endpoint, "GET"): row(
+            403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, chair_a=200
+        )
+        for endpoint in ("flags.flag_list", "flags.printable", "flags.lapsed_csv")
+    },
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, coordinator_a=a, coordinator_b=a)
+        for endpoint, method, a in (
+            ("flags.set_flag", "GET", 200),
+            ("flags.set_flag", "POST", 422),
+            ("flags.flag_set", "GET", 404),
+            ("flags.review", "GET", 404),
+            ("flags.review", "POST", 404),
+            ("flags.reviewed", "GET", 404),
+            ("flags.lookup_form", "GET", 200),
+            ("flags.lookup_answer", "POST", 422),
+            ("flags.ask", "POST", 422),
+            ("flags.asked", "GET", 200),
+            ("flags.verifications", "GET", 200),
+        )
+    },
+    ("flags.policy", "GET"): row(403, anonymous=401, peer=401, admin_a=200),
+    ("flags.policy", "POST"): row(403, anonymous=401, peer=401, admin_a=422),
+    ("flags.policy_saved", "GET"): row(403, anonymous=401, peer=401, admin_a=200),
     ("chair.queue", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
     ("chair.review", "GET"): row(403, anonymous=401, peer=401, chair_a=200),
     ("chair.approve", "POST"): row(403, anonymous=401, peer=401, chair_a=409),
     ("chair.approved", "GET"): row(403, anonymous=401, peer=401, chair_a=404),
+    # Node administration: the area's admins only. The matrix posts empty forms (each
+    # page again with its errors, 400) and names a person and a client that do not exist
+    # (404); nothing was rotated or uploaded, so those confirmations are 404 too.
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, admin_a=status)
+        for endpoint, method, status in (
+            ("admin.hub", "GET", 200),
+            ("admin.area", "GET", 200),
+            ("admin.bundle", "GET", 200),
+            ("admin.rotate", "GET", 200),
+            ("admin.rotate_submit", "POST", 400),
+            ("admin.rotated", "GET", 404),
+            ("admin.peer_list", "GET", 200),
+            ("admin.import_peer", "GET", 200),
+            ("admin.import_peer_submit", "POST", 400),
+            ("admin.confirm_peer", "GET", 404),
+            ("admin.confirm_peer_submit", "POST", 404),
+            ("admin.client_list", "GET", 200),
+            ("admin.new_client", "GET", 200),
+            ("admin.new_client_submit", "POST", 400),
+            ("admin.revoke_client", "GET", 404),
+            ("admin.revoke_client_submit", "POST", 404),
+            ("admin.meeting_page", "GET", 200),
+            ("admin.add_meeting", "POST", 400),
+            ("admin.remove_meeting", "POST", 400),
+            ("admin.set_ack_limit", "POST", 400),
+            ("admin.set_retention", "POST", 400),
+            ("people.people_list", "GET", 200),
+            ("people.add", "GET", 200),
+            ("people.add_submit", "POST", 400),
+            ("people.manage", "GET", 404),
+            ("people.grant", "POST", 404),
+            ("people.remove", "POST", 404),
+            ("people.unlock", "POST", 404),
+            ("people.reset", "GET", 404),
+            ("people.reset_submit", "POST", 404),
+        )
+    },
+    # First sign-in through a single-use link: public like the login pages (their POSTs
+    # need a session's CSRF token); the matrix holds no link, so every page says it no
+    # longer works (404).
+    ("welcome.start", "GET"): row(404),
+    ("welcome.start_submit", "POST"): row(403, **users(404)),
+    ("welcome.password", "GET"): row(404),
+    ("welcome.password_submit", "POST"): row(403, **users(404)),
     # The sending area's case actions: coordinators only, another area's get 404. The
     # transfer is withdrawn: its withdrawal page and confirmation show (200), an empty form
     # is refused with its error summary (422); the request, permission and message ids of
@@ -180,6 +254,30 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("api.subject_access", "POST"): row(
         403, anonymous=401, peer=401, auditor_a=200, client_audit_read=200
     ),
+    # A decision names a search of the area's log: entry 0 is the area's creation (404).
+    ("api.subject_access_decision", "POST"): row(
+        403, anonymous=401, peer=401, auditor_a=404, client_audit_read=404
+    ),
+    # The auditor's pages: the area's auditors only (never an API client). Empty forms
+    # are refused with their error summary; the matrix's area holds no peer checkpoint and
+    # has recorded no subject access decision (404).
+    **{
+        (endpoint, method): row(403, anonymous=401, peer=401, auditor_a=status)
+        for endpoint, method, status in (
+            ("auditing.log", "GET", 200),
+            ("auditing.download", "POST", 400),
+            ("auditing.report", "GET", 200),
+            ("auditing.check", "GET", 200),
+            ("auditing.check_peer", "POST", 404),
+            ("auditing.subject_form", "GET", 200),
+            ("auditing.subject_search", "POST", 422),
+            ("auditing.subject_decision", "POST", 404),
+            ("auditing.subject_decided", "GET", 404),
+        )
+    },
+    # The accessibility statement and the cookies page are public.
+    ("about.accessibility", "GET"): row(200),
+    ("about.cookies", "GET"): row(200),
     # Peer audit endpoints authenticate by federation request token only.
     ("federation.audit_consistency", "POST"): row(401, peer=200),
     # The token is valid; the body `{}` is not a co-signature.
@@ -596,6 +694,10 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "action": "acknowledged",
         "request_id": "00000000-0000-4000-8000-000000000002",
         "message_id": "00000000-0000-4000-8000-000000000003",
+        "user_id": "00000000-0000-4000-8000-000000000004",
+        "client_id": "gwc-AAAAAAAAAAAAAAAAAAAAAAAA",
+        "peer": PEER,
+        "seq": 0,
     }
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":
@@ -605,6 +707,9 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
     if rule.endpoint == "api.subject_access":
         person = {"given_names": "Nobody", "date_of_birth": "1990-01-01"}
         return path, (json.dumps(person).encode(), "json")
+    if rule.endpoint == "api.subject_access_decision":
+        decision = {"search": 0, "reference": "M-1", "decision": "withheld"}
+        return path, (json.dumps(decision).encode(), "json")
     if rule.endpoint == "federation.audit_consistency":
         return path, (json.dumps({"area": A, "sizes": [1]}).encode(), "json")
     if rule.endpoint == "federation.audit_cosignature":

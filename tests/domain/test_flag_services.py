@@ -171,3 +171,17 @@ def test_the_daily_chore_expires_a_lapsed_flag_once(
     for flag_id, status in statuses.items():
         assert north.scalar("SELECT status FROM flags WHERE id = :f", f=flag_id) == status
     assert north.count("audit_events", "action = 'flag.expired'") == 1
+
+
+def test_one_flag_is_read_by_its_own_area_only(
+    north: LocalNode, coordinator: Principal, now: datetime
+) -> None:
+    made = set_flag(north, coordinator, new_flag(now.date()), now)
+    chair = north.user("chair@north.example", NORTH, "chair", now)
+    with north.session() as session:
+        assert lifecycle.get_flag(session, chair, made.id) == made
+    outsider = Principal.user(str(uuid.uuid4()), (("eastmoor", "coordinator"),))
+    auditor = north.user("a@north.example", NORTH, "auditor", now)
+    for who, flag_id in ((outsider, made.id), (auditor, made.id), (chair, str(uuid.uuid4()))):
+        with north.session() as session, pytest.raises(NotFound):
+            lifecycle.get_flag(session, who, flag_id)

@@ -12,10 +12,12 @@ from datetime import date, datetime
 import pytest
 from support.local_nodes import NORTH, LocalNode
 
+from gateway.domain.flags import authority
 from gateway.domain.flags.token_derivation import person_tokens
 from gateway.domain.identity.rate_limits import RateLimit
 from gateway.domain.linkage import Subject, derive_tokens, linkage_inputs
 from gateway.errors import TooManyRequests
+from keys.oprf import evaluate
 from schemas.wire.flags import Person
 
 WRITTEN = ("linkage_keys", "rate_counters", "audit_events")
@@ -63,3 +65,18 @@ def test_the_authority_rate_limits_each_area(north: LocalNode, now: datetime) ->
     with pytest.raises(TooManyRequests):
         person_tokens(roles, NORTH, person(date(1990, 4, 1)), now)
     assert north.count("audit_events") == before
+
+
+def test_in_process_tokens_equal_the_blinded_protocol(north: LocalNode, now: datetime) -> None:
+    """The node that plays the authority computes its own areas' tokens directly: they must
+    be exactly what an area elsewhere gets by blinding, the authority's evaluation and
+    unblinding with the same key (so flags meet across both paths)."""
+    roles = north.node.flag_roles
+    subject = person(date(1990, 4, 1), given="Ada Mary")
+    ours = person_tokens(roles, NORTH, subject, now)
+    with north.session() as session, session.begin():
+        key = authority.authority_key(session, north.master, now)
+    inputs = linkage_inputs(Subject("Ada Mary", "Example", date(1990, 4, 1)))
+    blinded = derive_tokens(inputs, lambda elements: [evaluate(key, e) for e in elements])
+    assert len(ours) == len(inputs) > 20
+    assert ours == blinded

@@ -63,15 +63,15 @@ def test_the_reason_reaches_the_sender_and_the_case_stays_until_the_receipt(
     carry(south, north, now)
     outbound = str(north.scalar("SELECT id FROM transfers"))
     assert north.scalar("SELECT status FROM transfers WHERE id = :t", t=outbound) == "redirected"
-    # Version 1 on the wire until the peer says it accepts version 2: the note says why.
+    # The peer's bundle lists version 2: the reason travels as its own member.
     with north.session() as session:
         _, thread = messages.list_messages(session, OPERATOR, outbound)
     [answer] = [m.envelope_id for m in thread if m.type == "acknowledgement"]
     with north.session() as session:
         opened = messages.open_message(session, north.master, OPERATOR, outbound, answer, now)
     message = opened.content
-    assert message["schema_version"] == 1 and "redirect_reason" not in message
-    assert message["note"].startswith("Reason for redirecting: Another reason")
+    assert (message["schema_version"], message["redirect_reason"]) == (2, "other")
+    assert message["note"] == "Moved abroad."
     with south.session() as session:
         opened = reading.open_transfer(session, south.master, OPERATOR, arrived, now=now)
     assert opened.content["victim"]["given_names"] == "Ada"

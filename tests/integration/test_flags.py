@@ -308,7 +308,7 @@ def test_extension_after_a_transfer_reaches_the_originating_area(three: Three) -
 
 
 def test_lookup_rate_limit_holds(node_factory: Callable[..., RunningNode]) -> None:
-    three = start_three(node_factory, GATEWAY_LOOKUP_RATE_LIMIT="2/minute")
+    three = start_three(node_factory, GATEWAY_LOOKUP_RATE_LIMIT="2/hour")
     assert lookup(three, SOUTH).status_code == 200
     assert lookup(three, SOUTH).status_code == 200
     refused = lookup(three, SOUTH)
@@ -320,7 +320,7 @@ def test_lookup_rate_limit_holds(node_factory: Callable[..., RunningNode]) -> No
 
 
 def test_authority_rate_limit_per_area(node_factory: Callable[..., RunningNode]) -> None:
-    three = start_three(node_factory, hub={"GATEWAY_LINKAGE_RATE_LIMIT": "3/minute"})
+    three = start_three(node_factory, hub={"GATEWAY_LINKAGE_RATE_LIMIT": "3/hour"})
     assert all(lookup(three, SOUTH).status_code == 200 for _ in range(3))
     limited = lookup(three, SOUTH)
     assert limited.status_code == 503 and "rate-limiting" in limited.json["detail"]

@@ -221,3 +221,12 @@ def test_db_and_config_verbs(tmp_path: Path) -> None:
     assert weak.returncode == 1 and "GATEWAY_SECRET_KEY" in weak.stderr
     version = run_cli(env, "--version")
     assert version.returncode == 0 and version.stdout.startswith("marac-gateway ")
+
+
+def test_payload_version_caps_are_read_and_checked() -> None:
+    settings = Settings.from_env({"GATEWAY_PAYLOAD_VERSIONS": "transfer_request=1"})
+    assert settings.payload_version_caps == {"transfer_request": 1}
+    assert Settings.from_env({}).payload_version_caps == {}
+    for wrong in ("transfer_request", "parcel=1", "transfer_request=0", "transfer_request=99"):
+        with pytest.raises(ConfigError, match="GATEWAY_PAYLOAD_VERSIONS"):
+            Settings.from_env({"GATEWAY_PAYLOAD_VERSIONS": wrong})

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
+from schemas.wire import payload_versions
 from schemas.wire.acknowledgement import (
     DoesNotFitVersion1,
     dump_acknowledgement,
@@ -131,3 +132,10 @@ def test_version_1_of_a_redirect_says_why_in_its_note() -> None:
     assert bare["note"] == "Reason for redirecting: The case belongs to another area."
     with pytest.raises(DoesNotFitVersion1):
         to_version_1({**new, "note": "x" * 1990})
+    # The negotiation uses it for a peer that reads version 1 only, and names the reason
+    # when even the note cannot carry it.
+    assert payload_versions.negotiate("acknowledgement", new, (1,)) == old
+    assert payload_versions.negotiate("acknowledgement", new, (1, 2)) == new
+    with pytest.raises(payload_versions.NotAccepted) as refused:
+        payload_versions.negotiate("acknowledgement", {**new, "note": "x" * 1990}, (1,))
+    assert refused.value.fields == ("redirect_reason",)

@@ -178,10 +178,20 @@ class Site:
         return newest.id
 
 
-def make_site(node_factory: Callable[..., RunningNode], **overrides: Any) -> Site:
+def make_site(
+    node_factory: Callable[..., RunningNode], flag_roles_on_north: bool = False, **overrides: Any
+) -> Site:
     """Use from a fixture: `return make_site(node_factory)`; overrides are settings of
-    the shared node (e.g. GATEWAY_LOGIN_RATE_LIMIT="3/minute")."""
-    north, south = node_factory("north", **overrides), node_factory("south")
+    the shared node (e.g. GATEWAY_LOGIN_RATE_LIMIT="3/minute"). `flag_roles_on_north`:
+    the peer node uses the shared node (area A) as its linkage authority and flag index,
+    so flags on either node meet (by default each node plays both roles for itself)."""
+    north = node_factory("north", **overrides)
+    roles = (
+        {"GATEWAY_LINKAGE_AUTHORITY": f"{A}@{north.url}", "GATEWAY_FLAG_INDEX": f"{A}@{north.url}"}
+        if flag_roles_on_north
+        else {}
+    )
+    south = node_factory("south", **roles)
     north.create_area(A)
     north.create_area(B)
     south.create_area(PEER)

@@ -32,7 +32,11 @@ from keys import (
     sign_document,
 )
 from schemas.common import AREA_CODE
+from schemas.wire import payload_versions
 from schemas.wire.bundle import BUNDLE_KIND
+
+# What this release accepts when the node sets no cap (GATEWAY_PAYLOAD_VERSIONS).
+FULL_ACCEPTS = payload_versions.accepted()
 
 OPERATOR = Actor.operator()
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -206,8 +210,16 @@ def local_public_key(row: AreaKey) -> PublicAreaKey:
     )
 
 
-def export_bundle(session: Session, master: MasterKey, code: str, now: datetime) -> dict[str, Any]:
-    """The signed public bundle: the current key plus retired keys still in their grace."""
+def export_bundle(
+    session: Session,
+    master: MasterKey,
+    code: str,
+    now: datetime,
+    accepts: payload_versions.Accepts | None = FULL_ACCEPTS,
+) -> dict[str, Any]:
+    """The signed public bundle: the current key plus retired keys still in their grace,
+    and the payload versions the node accepts (`accepts`; None leaves the member out, for
+    a peer on a release that predates it: its parser refuses unknown members)."""
     area = get_area(session, code)
     current = _current_key_row(session, code, now)
     previous = session.scalars(
@@ -230,6 +242,8 @@ def export_bundle(session: Session, master: MasterKey, code: str, now: datetime)
             if row.valid_until is not None
         ],
     }
+    if accepts is not None:
+        body["accepts"] = {kind: list(versions) for kind, versions in sorted(accepts.items())}
     return sign_document(body, _unseal(master, current))
 
 
@@ -244,11 +258,15 @@ def _key_fields(row: AreaKey) -> dict[str, str]:
 
 @owns_transaction
 def published_bundle(
-    session: Session, master: MasterKey, code: str, now: datetime
+    session: Session,
+    master: MasterKey,
+    code: str,
+    now: datetime,
+    accepts: payload_versions.Accepts | None = FULL_ACCEPTS,
 ) -> dict[str, Any]:
     """The area's public bundle as a peer fetches it (DESIGN section 4)."""
     with session.begin():
-        return export_bundle(session, master, code, now)
+        return export_bundle(session, master, code, now, accepts)
 
 
 @owns_transaction

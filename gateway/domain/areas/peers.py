@@ -3,6 +3,7 @@ lookup of pinned public keys used to verify everything a peer sends."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Area, AreaKey, Peer, PeerKey
 from adapters.peer_client import check_peer_url
 from gateway.domain import audit
-from gateway.domain.areas.local_areas import OPERATOR, local_public_key
+from gateway.domain.areas.local_areas import FULL_ACCEPTS, OPERATOR, local_public_key
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
@@ -30,6 +31,7 @@ from keys import (
     verify_document,
 )
 from schemas.common import parse_timestamp
+from schemas.wire import payload_versions
 from schemas.wire.bundle import BUNDLE_KIND, BundleBody, BundleKey, BundleSchema
 
 
@@ -41,6 +43,8 @@ class PeerView:
     mailbox: str
     fingerprint: str
     key_ids: tuple[str, ...]
+    # (key id, valid from, valid until or None), oldest first: what the peers page shows.
+    validity: tuple[tuple[str, datetime, datetime | None], ...] = ()
 
 
 @owns_transaction
@@ -56,20 +60,10 @@ def import_peer(
         expected = normalise_fingerprint(confirmed)
     except CryptoError as exc:
         raise Invalid("The fingerprint is not 64 hex digits.") from exc
-    try:
-        bundle = BundleSchema().load(dict(document))
-    except ValidationError as exc:
-        raise Invalid("The bundle is not valid.", errors=field_errors(exc.messages)) from exc
+    body = _loaded(document)
     if fingerprint(document["body"]) != expected:
         raise Forbidden("The bundle's fingerprint does not match the one confirmed. Not imported.")
-    body = bundle.body
-    current = _public_key(body.area, _as_key(body), None)
-    try:
-        verify_document(document, BUNDLE_KIND, current.signing_public)
-        check_peer_url(body.url)
-    except (CryptoError, ValueError) as exc:
-        raise Invalid("The bundle does not verify or names an unsafe URL.") from exc
-    keys = [current] + [_public_key(body.area, k, k.valid_until) for k in body.previous_keys]
+    keys = _verified_keys(document, body)
     with session.begin():
         if session.get(Area, body.area) is not None:
             raise Conflict(f"Area {body.area} is hosted on this node; it needs no import.")
@@ -86,6 +80,49 @@ def import_peer(
             now,
         )
     return peer_view(session, body.area)
+
+
+def _loaded(document: Mapping[str, Any]) -> BundleBody:
+    try:
+        bundle = BundleSchema().load(dict(document))
+    except ValidationError as exc:
+        raise Invalid("The bundle is not valid.", errors=field_errors(exc.messages)) from exc
+    body: BundleBody = bundle.body
+    return body
+
+
+def _verified_keys(document: Mapping[str, Any], body: BundleBody) -> list[PublicAreaKey]:
+    """The bundle's keys, once its signature verifies under its current key and its URL
+    is one this node may call."""
+    current = _public_key(body.area, _as_key(body), None)
+    try:
+        verify_document(document, BUNDLE_KIND, current.signing_public)
+        check_peer_url(body.url)
+    except (CryptoError, ValueError) as exc:
+        raise Invalid("The bundle does not verify or names an unsafe URL.") from exc
+    return [current] + [_public_key(body.area, k, k.valid_until) for k in body.previous_keys]
+
+
+@dataclass(frozen=True)
+class BundleSummary:
+    """What the import's second page names: the area, never the fingerprint (the admin
+    types the one read out by phone; showing it would invite copying it)."""
+
+    code: str
+    name: str
+    url: str
+
+
+@owns_transaction
+def read_bundle(session: Session, document: Mapping[str, Any]) -> BundleSummary:
+    """Check an uploaded bundle before its fingerprint is confirmed: well formed, signed
+    by its own key, a safe URL, not one of this node's own areas. Stores nothing."""
+    body = _loaded(document)
+    _verified_keys(document, body)
+    with session.begin():
+        if session.get(Area, body.area) is not None:
+            raise Conflict(f"Area {body.area} is hosted on this node; it needs no import.")
+    return BundleSummary(body.area, body.name, body.url.rstrip("/"))
 
 
 def _as_key(body: BundleBody) -> BundleKey:
@@ -137,8 +174,20 @@ def peer_view(session: Session, code: str) -> PeerView:
     peer = session.get(Peer, code)
     if peer is None:
         raise NotFound(f"Area {code} is not a known peer.")
-    key_ids = tuple(session.scalars(select(PeerKey.key_id).where(PeerKey.peer_code == code)))
-    return PeerView(peer.code, peer.name, peer.url, peer.mailbox, peer.fingerprint, key_ids)
+    rows = session.execute(
+        select(PeerKey.key_id, PeerKey.valid_from, PeerKey.valid_until)
+        .where(PeerKey.peer_code == code)
+        .order_by(PeerKey.valid_from, PeerKey.key_id)
+    ).all()
+    return PeerView(
+        peer.code,
+        peer.name,
+        peer.url,
+        peer.mailbox,
+        peer.fingerprint,
+        tuple(key_id for key_id, _, _ in rows),
+        tuple((key_id, start, end) for key_id, start, end in rows),
+    )
 
 
 @owns_transaction
@@ -186,6 +235,17 @@ def recipient_key(session: Session, area: str, now: datetime) -> PublicAreaKey:
             f"Area {area} is not a known peer with a valid key; import its bundle first."
         )
     return max(valid, key=lambda key: (key.valid_until is None, key.valid_from))
+
+
+def accepts_of(session: Session, area: str) -> payload_versions.Accepts:
+    """The payload versions a recipient area accepts: a peer's as its imported bundle lists
+    them (none listed: version 1 of everything, docs/contract.md); one of this node's own
+    areas accepts what this release understands."""
+    peer = session.get(Peer, area)
+    if peer is None:
+        return FULL_ACCEPTS
+    body = json.loads(peer.bundle).get("body", {})
+    return payload_versions.peer_accepts(body.get("accepts"))
 
 
 def node_url(session: Session, area: str) -> str:

@@ -40,13 +40,23 @@ DOCUMENT_DOWNLOADED = "document.downloaded"  # opened in memory and served
 INFORMATION_REQUEST_SENT = "information_request.sent"
 INFORMATION_REQUEST_RECEIVED = "information_request.received"
 AUDIT_EXPORTED = "audit.exported"
-SUBJECT_ACCESS = "audit.subject_access"
+SUBJECT_ACCESS = "audit.subject_access"  # the search: its reference and match counts
+SUBJECT_ACCESS_DECIDED = "audit.subject_access_decided"  # what was done with the request
 PEER_VERIFIED = "audit.peer_verified"
 PEER_INCONSISTENT = "audit.peer_inconsistent"
 COSIGNED = "audit.cosigned"
 RETENTION_PURGED = "retention.purged"
 USER_ROLE_GRANTED = "user.role_granted"
+# An admin's changes to people (gateway/domain/identity/people.py): a single-use link made
+# (a new person, or a lost second factor reset), a role removed, a lock lifted; and the
+# person setting their password through the link.
+USER_INVITED = "user.invited"
+USER_ROLE_REMOVED = "user.role_removed"
+USER_UNLOCKED = "user.unlocked"
+USER_SECOND_FACTOR_RESET = "user.second_factor_reset"
+USER_PASSWORD_SET = "user.password_set"  # noqa: S105 - an action name, not a secret
 CLIENT_CREATED = "client.created"
+CLIENT_REVOKED = "client.revoked"
 TOKEN_ISSUED = "client.token_issued"  # noqa: S105 - an action name, not a secret
 LOGIN = "login"
 LOGIN_FAILED = "login.failed"

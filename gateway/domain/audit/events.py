@@ -33,8 +33,11 @@ def list_events(
     action: str | None = None,
     start: datetime | None = None,
     end: datetime | None = None,
+    peer_area: str | None = None,
 ) -> Page:
-    """Oldest first; `next` is the cursor (the last sequence number) for the next page."""
+    """Oldest first; `next` is the cursor (the last sequence number) for the next page.
+    `peer_area` is matched in the leaf's canonical text, where it is always written as
+    `"peer_area":"<code>"` (canonical JSON has one spelling), so no column is needed."""
     limit = max(1, min(limit, MAX_PAGE))
     with session.begin():
         get_area(session, area)
@@ -49,6 +52,10 @@ def list_events(
             query = query.where(AuditEvent.at >= start)
         if end is not None:
             query = query.where(AuditEvent.at < end)
+        if peer_area:
+            query = query.where(
+                AuditEvent.leaf.contains(f'"peer_area":"{peer_area}"', autoescape=True)
+            )
         rows = session.execute(query.order_by(AuditEvent.seq).limit(limit + 1)).all()
     items = [{**json.loads(leaf), "leaf_hash": hashed.hex()} for _, leaf, hashed in rows[:limit]]
     more = len(rows) > limit

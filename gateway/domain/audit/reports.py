@@ -33,6 +33,7 @@ COUNTED = (
     actions.TRANSFER_DELIVERED,
     actions.ENVELOPE_RECEIVED,
     ACKNOWLEDGED,
+    actions.ACKNOWLEDGEMENT_OVERDUE,
 )
 
 
@@ -101,7 +102,18 @@ def _summarise(
         "disclosures_received": _breakdown(received, period),
         "delivery": _timing(sent, leaves, actions.TRANSFER_DELIVERED).__dict__,
         "acknowledgement": _timing(sent, leaves, ACKNOWLEDGED).__dict__,
+        "overdue_acknowledgements": _overdue(leaves),
     }
+
+
+def _overdue(leaves: list[dict[str, Any]]) -> dict[str, Any]:
+    """Transfers this area sent whose acknowledgement fell overdue in the period (the
+    reminder worker warns the sender at most once a day: each transfer counts once)."""
+    peers: dict[str, str] = {}
+    for leaf in leaves:
+        if leaf["action"] == actions.ACKNOWLEDGEMENT_OVERDUE:
+            peers.setdefault(leaf["objects"].get("transfer", ""), leaf["peer_area"] or "")
+    return {"total": len(peers), "by_peer_area": dict(sorted(Counter(peers.values()).items()))}
 
 
 def _breakdown(leaves: list[dict[str, Any]], period: str) -> dict[str, Any]:

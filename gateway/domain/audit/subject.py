@@ -2,12 +2,17 @@
 found by opening the area's own sealed records in memory (the audit holds no names to
 search), with the legal basis, the consent position and the recipients.
 
-The search itself is audited with its match count, never with the name searched for.
+The search itself is audited with the request's own reference, who asked and its match
+counts, never with the name searched for; so is the decision taken on the request
+afterwards (`decide`). A match where the person is a perpetrator is marked: the MARAC must
+not be disclosed to a perpetrator (seed 004 ISP 6.2), and the agencies that supplied the
+information must be consulted before anything is shared (ISP 9.2-9.4).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -22,13 +27,23 @@ from adapters.db.models import AuditEvent, AuditSalt, Envelope, Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area, secret_keys_by_id
 from gateway.domain.audit import actions
+from gateway.domain.audit.log import Detail
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
+from gateway.errors import Conflict, Invalid, NotFound
 from keys import CryptoError, MasterKey, open_envelope, open_own_copy, parse_envelope
+from schemas.api.audit import REFERENCE_HELP, SUBJECT_DECISIONS, SUBJECT_REFERENCE
 from schemas.wire.grounds import LEGAL_GROUNDS
 from schemas.wire.transfer_request import TransferRequest, load_transfer_request
 
 OUTBOUND = "outbound"
+PERPETRATOR = "perpetrator"
+# What was done with the request (seed 004 ISP 9): disclosed in full, in part, withheld,
+# or referred to the agency that supplied the information (ISP 9.4).
+DECISIONS = SUBJECT_DECISIONS
+# The request's own reference (a data protection team's or a court's number): letters,
+# digits and a few separators, so it cannot carry a sentence about the person.
+REFERENCE = re.compile(SUBJECT_REFERENCE)
 
 
 @dataclass(frozen=True)
@@ -58,6 +73,33 @@ def normalise(name: str | None) -> str:
     return " ".join(cleaned.split())
 
 
+@dataclass(frozen=True)
+class Answer:
+    """The disclosures found, and the search's own audit entry (`seq`), which a decision
+    on the request names."""
+
+    seq: int
+    reference: str | None
+    disclosures: list[dict[str, Any]]
+
+    @property
+    def perpetrator(self) -> bool:
+        return any(item["perpetrator"] for item in self.disclosures)
+
+    @property
+    def suppliers(self) -> list[str]:
+        """The areas whose information was found: each must be consulted (ISP 9.2)."""
+        return sorted({item["disclosed_by"] for item in self.disclosures})
+
+
+def check_reference(reference: str | None) -> None:
+    if reference is not None and not REFERENCE.match(reference):
+        raise Invalid(
+            "The request's reference is not valid.",
+            errors={"reference": [REFERENCE_HELP]},
+        )
+
+
 @owns_transaction
 def search(
     session: Session,
@@ -67,7 +109,9 @@ def search(
     *,
     actor: Actor,
     now: datetime,
-) -> list[dict[str, Any]]:
+    reference: str | None = None,
+) -> Answer:
+    check_reference(reference)
     with session.begin():
         get_area(session, area)
         found = [
@@ -75,15 +119,75 @@ def search(
             for envelope, request in _opened(session, master, area)
             if (roles := _roles(request, person))
         ]
-        audit.record(
+        details: dict[str, Detail] = {
+            "matches": len(found),
+            "as_perpetrator": sum(1 for item in found if item["perpetrator"]),
+        }
+        if reference is not None:
+            details["reference"] = reference
+        recorded = audit.record(
+            session,
+            area,
+            audit.Event(action=actions.SUBJECT_ACCESS, actor=actor, details=details),
+            now,
+        )
+    return Answer(recorded.seq, reference, found)
+
+
+@owns_transaction
+def decide(
+    session: Session,
+    area: str,
+    search_seq: int,
+    reference: str,
+    decision: str,
+    *,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """Record what was done with the request found by the search at `search_seq` (whose
+    reference must be the one given); once per search. Returns the decision's entry."""
+    check_reference(reference)
+    if decision not in DECISIONS:
+        raise Invalid("Unknown decision.", errors={"decision": ["Not a valid choice."]})
+    with session.begin():
+        get_area(session, area)
+        searched = _leaf(session, area, search_seq)
+        if (
+            searched is None
+            or searched["action"] != actions.SUBJECT_ACCESS
+            or searched["details"].get("reference") != reference
+        ):
+            raise NotFound("No subject access search with this reference.")
+        if _decided(session, area, search_seq):
+            raise Conflict("A decision on this request is already recorded.")
+        recorded = audit.record(
             session,
             area,
             audit.Event(
-                action=actions.SUBJECT_ACCESS, actor=actor, details={"matches": len(found)}
+                action=actions.SUBJECT_ACCESS_DECIDED,
+                actor=actor,
+                details={"search": search_seq, "reference": reference, "decision": decision},
             ),
             now,
         )
-    return found
+    return recorded.seq
+
+
+def _leaf(session: Session, area: str, seq: int) -> dict[str, Any] | None:
+    leaf = session.scalar(
+        select(AuditEvent.leaf).where(AuditEvent.area_code == area, AuditEvent.seq == seq)
+    )
+    return None if leaf is None else dict(json.loads(leaf))
+
+
+def _decided(session: Session, area: str, search_seq: int) -> bool:
+    leaves = session.scalars(
+        select(AuditEvent.leaf).where(
+            AuditEvent.area_code == area, AuditEvent.action == actions.SUBJECT_ACCESS_DECIDED
+        )
+    )
+    return any(json.loads(leaf)["details"].get("search") == search_seq for leaf in leaves)
 
 
 def _opened(
@@ -131,7 +235,7 @@ def _named(request: TransferRequest) -> Iterator[Named]:
         yield Named("victim", normalise(given or alias), _fam({family}), victim.date_of_birth)
     for perpetrator in request.perpetrators:
         yield Named(
-            "perpetrator",
+            PERPETRATOR,
             normalise(perpetrator.given_names),
             _fam({perpetrator.family_name}),
             perpetrator.date_of_birth,
@@ -182,6 +286,7 @@ def _disclosure(
         ),
         "status": transfer.status if transfer else None,
         "roles": roles,
+        "perpetrator": PERPETRATOR in roles,
         "consent": consent.consent,
         "victim_informed": consent.victim_informed,
         "decision_forum": consent.decision_forum,

@@ -89,11 +89,20 @@ class PeerReport:
 
 @owns_transaction
 def verify_peer(
-    session: Session, master: MasterKey, client: PeerClient, peer: str, now: datetime
+    session: Session,
+    master: MasterKey,
+    client: PeerClient,
+    peer: str,
+    now: datetime,
+    *,
+    area: str | None = None,
+    actor: Actor | None = None,
 ) -> PeerReport:
+    """Hold `peer` to its checkpoints. `area` (an auditor's page) checks and records in
+    that local area only; the operator's command line uses whichever area holds them."""
     report = PeerReport(peer)
     with session.begin():
-        held = _held(session, peer)
+        held = [row for row in _held(session, peer) if area is None or row.local_area == area]
         if not held:
             raise NotFound(f"No checkpoint from {peer} is held yet; nothing to check against.")
         local = held[0].local_area
@@ -109,7 +118,7 @@ def verify_peer(
         except Conflict as exc:
             # A checkpoint that does not verify is itself evidence: record it, then report.
             report.problems.append(exc.detail)
-            audit.record(session, local, _verified_event(report), now)
+            audit.record(session, local, _verified_event(report, actor), now)
             return report
         body, root = statement.body, statement.root
         report.size = body.size
@@ -118,10 +127,44 @@ def verify_peer(
             keep_peer_checkpoint(session, statement, local, now, verified=True)
             for row in held:
                 row.verified_at = now
-        audit.record(session, local, _verified_event(report), now)
+        audit.record(session, local, _verified_event(report, actor), now)
     if report.ok:
         report.cosigned = _cosign(client, keys, peer, url, body, now)
     return report
+
+
+@dataclass(frozen=True)
+class HeldPeer:
+    """A peer whose checkpoints an area holds: what it can be held to."""
+
+    peer: str
+    checkpoints: int
+    largest: int
+    last_verified: datetime | None
+
+
+@owns_transaction
+def held_peers(session: Session, area: str) -> list[HeldPeer]:
+    """The peers whose signed checkpoints `area` received with evidence, by code."""
+    with session.begin():
+        get_area(session, area)
+        rows = session.scalars(
+            select(PeerCheckpoint)
+            .where(PeerCheckpoint.local_area == area)
+            .order_by(PeerCheckpoint.peer_area)
+        )
+        found: dict[str, list[PeerCheckpoint]] = {}
+        for row in rows:
+            found.setdefault(row.peer_area, []).append(row)
+    return [
+        HeldPeer(
+            peer,
+            len(held),
+            max(row.size for row in held),
+            max((row.verified_at for row in held if row.verified_at), default=None),
+        )
+        for peer, held in found.items()
+    ]
 
 
 def _held(session: Session, peer: str) -> list[PeerCheckpoint]:
@@ -196,10 +239,10 @@ def _compare(
             )
 
 
-def _verified_event(report: PeerReport) -> audit.Event:
+def _verified_event(report: PeerReport, actor: Actor | None) -> audit.Event:
     return audit.Event(
         action=actions.PEER_VERIFIED if report.ok else actions.PEER_INCONSISTENT,
-        actor=Actor.operator(),
+        actor=actor or Actor.operator(),
         peer_area=report.peer,
         details={
             "peer_size": report.size,

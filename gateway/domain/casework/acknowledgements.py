@@ -27,18 +27,16 @@ from gateway.domain.schedule import meetings
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
-from gateway.errors import Invalid, NotFound, Refused
+from gateway.errors import NotFound, Refused
 from keys import (
     MasterKey,
 )
 from schemas.wire.acknowledgement import (
     ACCEPTED,
     Acknowledgement,
-    DoesNotFitVersion1,
     dump_acknowledgement,
     load_acknowledgement,
     load_acknowledgement_body,
-    to_version_1,
 )
 from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.wire.acknowledgement import SCHEMA_VERSION as ACK_VERSION
@@ -96,20 +94,15 @@ def acknowledge(
 
 def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
     """The posted body, addressed from our area back to the sender, validated whole, as
-    version 1 (every node accepts it): the reason for a redirect travels in the note.
-    Version 2 carries it as `redirect_reason` to peers that accept it (docs/contract.md)."""
+    version 2; the envelope writer sends a peer that reads only version 1 the reason for a
+    redirect in the note (docs/contract.md)."""
     values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
     ack = Acknowledgement(
         **values, schema_version=ACK_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
-    try:
-        payload = to_version_1(dump_acknowledgement(ack))
-    except DoesNotFitVersion1 as exc:
-        raise Invalid(
-            "The acknowledgement is not valid.",
-            errors={"note": ["Too long to carry the reason for redirecting as well."]},
-        ) from exc
-    return replying.checked_payload(payload, load_acknowledgement, "acknowledgement")
+    return replying.checked_payload(
+        dump_acknowledgement(ack), load_acknowledgement, "acknowledgement"
+    )
 
 
 # --- a redirect that reached the sender ------------------------------------------------------

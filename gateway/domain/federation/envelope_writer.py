@@ -24,18 +24,21 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Envelope, OutboxItem, Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import current_secret_keys
-from gateway.domain.areas.peers import recipient_key
+from gateway.domain.areas.peers import accepts_of, recipient_key
 from gateway.domain.audit import checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import OUTBOUND
+from gateway.errors import Conflict
 from gateway.logs import current_request_id
 from keys import AreaSecretKeys, MasterKey, canonical_json, seal_envelope
+from schemas.wire import payload_versions
 
 # How an envelope leaves: proved and queued at once; held for a chair (logged, proved and
 # queued on approval); or kept as a draft sealed to the area itself (never queued).
 SEND, HOLD, KEEP = "send", "hold", "keep"
+NO_PLACE = "The version the receiving area accepts has no place for this."
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ def write(
         sender=sender,
         recipient=recipient_key(session, area if keep else row.peer_area, now),
         payload_type=outgoing.payload_type,
-        payload=dict(outgoing.payload),
+        payload=dict(outgoing.payload) if keep else negotiated(session, row.peer_area, outgoing),
         in_reply_to=outgoing.in_reply_to,
         created_at=now,
     )
@@ -122,6 +125,22 @@ def write(
     row.updated_at = now
     session.flush()
     return envelope
+
+
+def negotiated(session: Session, recipient: str, outgoing: Outgoing) -> dict[str, Any]:
+    """The payload as the newest version the recipient accepts (DESIGN section 4), down-
+    converted if need be; Conflict naming the recipient's versions when none can carry it,
+    before anything is sealed or stored (the caller's transaction rolls back)."""
+    kind = outgoing.payload_type
+    accepted = payload_versions.versions_for(accepts_of(session, recipient), kind)
+    try:
+        return payload_versions.negotiate(kind, outgoing.payload, accepted)
+    except payload_versions.NotAccepted as exc:
+        raise Conflict(
+            exc.explanation + " Ask the receiving MARAC to upgrade its gateway and send "
+            "its bundle again, or send without the facts named.",
+            errors={field: [NO_PLACE] for field in exc.fields} or None,
+        ) from exc
 
 
 def reseal_kept(

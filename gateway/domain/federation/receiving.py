@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import AreaKey, Envelope, UsedToken
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
-from gateway.domain.areas.local_areas import secret_keys_by_id
+from gateway.domain.areas.local_areas import FULL_ACCEPTS, secret_keys_by_id
 from gateway.domain.areas.peers import pinned_key
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
@@ -49,6 +49,7 @@ from keys import (
     sign_document,
     verify_envelope,
 )
+from schemas.wire import payload_versions
 from schemas.wire.envelope import ENVELOPES_PATH, EnvelopeSchema
 from schemas.wire.receipt import RECEIPT_KIND
 
@@ -70,9 +71,11 @@ def receive_envelope(
     read_body: Callable[[], bytes],
     authorization: str | None,
     now: datetime,
+    accepts: payload_versions.Accepts = FULL_ACCEPTS,
 ) -> Accepted:
     """`read_body` is called only once the request token has verified, so a stranger
-    cannot make this node read a body up to the envelope limit."""
+    cannot make this node read a body up to the envelope limit. `accepts` are the payload
+    versions this node accepts (what its bundle lists); any other version is refused."""
     claims = peer_auth.verify_before_body(
         session, authorization, method="POST", path=ENVELOPES_PATH, now=now
     )
@@ -87,7 +90,7 @@ def receive_envelope(
     to_area = header.recipient.area
     recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
     parts = _parse_parts(wire)
-    facts, summary = _verify_and_validate(session, wire, parts, recipient, now)
+    facts, summary = _verify_and_validate(session, wire, parts, recipient, now, accepts)
     digest = envelope_digest(parts)
     with session.begin():
         proof = evidence.verify(session, wire, digest, now)
@@ -158,6 +161,7 @@ def _verify_and_validate(
     parts: EnvelopeParts,
     recipient: AreaSecretKeys,
     now: datetime,
+    accepts: payload_versions.Accepts,
 ) -> tuple[audit.DisclosureFacts, object | None]:
     sender_key_id = wire["from"]["key"]
     with session.begin():
@@ -176,6 +180,7 @@ def _verify_and_validate(
     handler = registry.HANDLERS.get(wire["type"])
     if handler is None:
         raise Refused("This node does not yet accept that payload type.", reason="unsupported-type")
+    _check_version(wire["type"], payload, accepts)
     try:
         loaded = handler.load(payload)
         return audit.facts_of(loaded), handler.summary(loaded)
@@ -183,6 +188,20 @@ def _verify_and_validate(
         raise Refused("The payload is not valid.", reason="invalid-payload") from exc
     finally:
         del payload  # plaintext lives only for this check and the audit commitment
+
+
+def _check_version(
+    payload_type: str, payload: dict[str, Any], accepts: payload_versions.Accepts
+) -> None:
+    """A version this node does not list in its bundle is refused: a sender that read the
+    bundle would have sent one it lists (DESIGN section 4)."""
+    listed = payload_versions.versions_for(accepts, payload_type)
+    if payload_versions.version_of(payload) not in listed:
+        versions = ", ".join(str(v) for v in listed)
+        raise Refused(
+            f"This node accepts {payload_type} version(s) {versions} only.",
+            reason="unsupported-type",
+        )
 
 
 @owns_transaction

@@ -548,6 +548,18 @@ def list_flags(session: Session, principal: Principal, query: FlagQuery, now: da
     return FlagPage(items, cursor)
 
 
+@owns_transaction
+def get_flag(session: Session, principal: Principal, flag_id: str) -> FlagView:
+    """One flag of an area the principal reads flags in (the pages' confirmation and review
+    pages); another area's flag, a purged one or no flag at all: the same NotFound."""
+    with session.begin():
+        row = session.get(Flag, flag_id)
+        readable = principal.areas_for(READ_ROLES, FLAGS_QUERY)
+        if row is None or row.area_code not in readable or row.purged_at is not None:
+            raise NotFound("No such flag.")
+        return view(row, _shared(session, row))
+
+
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 

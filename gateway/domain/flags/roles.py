@@ -3,7 +3,7 @@
 `GATEWAY_LINKAGE_AUTHORITY` and `GATEWAY_FLAG_INDEX` read `<area>@<base URL>`: the area
 whose key the role answers with, on the node at that URL. Unset, this node plays the role
 itself. Either way an area's request goes through the same service functions
-(`authority.evaluate`, `index.publish`, `index.match`), which rate-limit and audit per
+(`authority.evaluate`/`derive_in`, `index.publish`, `index.match`), which rate-limit and audit per
 calling area; a remote role is reached over HTTP with a request token signed by the
 calling area (DESIGN section 4), a local one in-process under the area's own name.
 """
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from adapters.peer_client import PeerClient, PeerUnreachable, check_peer_url
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.identity.rate_limits import RateLimit
+from gateway.domain.linkage import LinkageInput, Token, derive_tokens
 from gateway.errors import DomainError
 from keys import (
     MasterKey,
@@ -96,32 +97,43 @@ def plays_both(roles: Roles) -> bool:
     return roles.authority is None and roles.index is None
 
 
-def authority_for(
-    roles: Roles, caller: str, now: datetime, inside: Session | None = None
-) -> Evaluate:
-    """The `evaluate` callback `linkage.derive_tokens` calls once with the blinded batch.
-    `inside`: the caller's open transaction, used when this node plays the authority."""
+def tokens_for(
+    roles: Roles,
+    caller: str,
+    inputs: Sequence[LinkageInput],
+    now: datetime,
+    inside: Session | None = None,
+) -> list[Token]:
+    """`caller`'s tokens for `inputs`, one authority call for the whole batch.
+
+    A remote authority gets the blinded batch (`linkage.derive_tokens`). When this node
+    plays the authority, its areas' tokens are computed in process by `authority.derive_in`
+    after the same rate limit and audit. `inside`: the caller's open transaction."""
+    if not inputs:
+        return []
+    if roles.authority is not None:
+        return derive_tokens(inputs, _remote_evaluate(roles, roles.authority, caller, now))
+    from gateway.domain.flags import authority
+
+    data = [item.data for item in inputs]
+    if inside is not None:
+        values = authority.derive_in(inside, roles.master, caller, data, roles.role_limit, now)
+    else:
+        with roles.sessions() as session, session.begin():
+            values = authority.derive_in(session, roles.master, caller, data, roles.role_limit, now)
+    return [Token(i.kind, i.rule, value) for i, value in zip(inputs, values, strict=True)]
+
+
+def _remote_evaluate(roles: Roles, at: RoleAt, caller: str, now: datetime) -> Evaluate:
+    """The `evaluate` callback `linkage.derive_tokens` calls once with the blinded batch."""
 
     def evaluate(elements: list[bytes]) -> list[bytes]:
-        if roles.authority is None:
-            from gateway.domain.flags import authority
-
-            if inside is not None:
-                return authority.evaluate_in(
-                    inside, roles.master, caller, caller, elements, roles.role_limit, now
-                )
-            with roles.sessions() as session:
-                return authority.evaluate(
-                    session, roles.master, caller, caller, elements, roles.role_limit, now
-                )
         found: list[bytes] = []
         for chunk in _chunks(elements):
-            body = {"to": roles.authority.area, "elements": [b64url_encode(e) for e in chunk]}
+            body = {"to": at.area, "elements": [b64url_encode(e) for e in chunk]}
             answer = checked(
                 EvaluateAnswerSchema(),
-                _post(
-                    roles, caller, roles.authority, EVALUATE_PATH, body, now, EvaluateAnswerSchema()
-                ),
+                _post(roles, caller, at, EVALUATE_PATH, body, now, EvaluateAnswerSchema()),
                 EvaluateAnswer,
             )
             if len(answer.evaluated) != len(chunk):

@@ -1,6 +1,8 @@
 """A person's linkage tokens, derived through the linkage authority: blinded here, raised
-to the authority's key there, unblinded and hashed here. This node never holds the key,
-so it cannot compute a token for any name on its own."""
+to the authority's key there, unblinded and hashed here. A node that does not play the
+authority never holds the key, so it cannot compute a token for any name on its own; a
+node that plays it (the embedded default) computes its own areas' tokens in process,
+rate-limited and audited alike (`roles.tokens_for`)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from gateway.domain.flags.roles import Roles, authority_for
-from gateway.domain.linkage import SPACES, Subject, Token, derive_tokens, linkage_inputs
+from gateway.domain.flags.roles import Roles, tokens_for
+from gateway.domain.linkage import SPACES, Subject, Token, linkage_inputs
 from schemas.wire.flags import Person
 
 
@@ -39,4 +41,4 @@ def person_tokens(
 ) -> list[Token]:
     """(kind, rule, token) for every input, one authority call for the whole batch."""
     inputs = linkage_inputs(subject_of(person), spaces)
-    return derive_tokens(inputs, authority_for(roles, area, now, inside))
+    return tokens_for(roles, area, inputs, now, inside)

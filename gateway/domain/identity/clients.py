@@ -27,7 +27,7 @@ from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SCOPES, Principal
 from gateway.domain.transaction import owns_transaction
-from gateway.errors import Invalid, Unauthorized
+from gateway.errors import Conflict, Invalid, NotFound, Unauthorized
 from keys import (
     CryptoError,
     MasterKey,
@@ -40,6 +40,7 @@ from keys import (
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$")
 _CLIENT_ID = re.compile(r"^gwc-[A-Za-z0-9_-]{16,60}$")
+OPERATOR = Actor.operator()
 TOKEN_KEY_CONTEXT = "token-key:{key_id}"  # noqa: S105 - a sealing context, not a secret
 
 
@@ -49,6 +50,17 @@ class ClientView:
     name: str
     area: str
     scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ClientRow:
+    """A client as its area's admins see it in the list (revoked ones stay, marked)."""
+
+    id: str
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked: bool
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,14 @@ def _secret_digest(master: MasterKey, client_id: str, secret: str) -> str:
 
 @owns_transaction
 def create_client(
-    session: Session, master: MasterKey, *, name: str, area: str, scopes: str, now: datetime
+    session: Session,
+    master: MasterKey,
+    *,
+    name: str,
+    area: str,
+    scopes: str,
+    now: datetime,
+    actor: Actor = OPERATOR,
 ) -> tuple[ClientView, str]:
     """A new client and its secret; the secret is shown once and never stored."""
     granted = parse_scopes(scopes)
@@ -103,13 +122,53 @@ def create_client(
             area,
             audit.Event(
                 action=actions.CLIENT_CREATED,
-                actor=Actor.operator(),
+                actor=actor,
                 objects={"client": client_id},
                 details={"scopes": " ".join(sorted(granted))},
             ),
             now,
         )
     return ClientView(client_id, name, area, granted), secret
+
+
+@owns_transaction
+def list_clients(session: Session, principal: Principal, area: str) -> list[ClientRow]:
+    """The area's clients, newest first; for its admins (or the operator)."""
+    principal.admin_actor(area)
+    with session.begin():
+        get_area(session, area)
+        rows = session.scalars(
+            select(ApiClient)
+            .where(ApiClient.area_code == area)
+            .order_by(ApiClient.created_at.desc(), ApiClient.id)
+        )
+        return [
+            ClientRow(r.id, r.name, tuple(sorted(r.scopes.split())), r.created_at, r.disabled)
+            for r in rows
+        ]
+
+
+@owns_transaction
+def revoke_client(
+    session: Session, principal: Principal, area: str, client_id: str, now: datetime
+) -> ClientRow:
+    """The client's secret stops working and its tokens are refused at once (the bearer
+    check reads the client on every call). Another area's client answers NotFound."""
+    actor = principal.admin_actor(area)
+    with session.begin():
+        row = session.get(ApiClient, client_id) if _CLIENT_ID.match(client_id) else None
+        if row is None or row.area_code != area:
+            raise NotFound("No such API client.")
+        if row.disabled:
+            raise Conflict("This API client has already been revoked.")
+        row.disabled = True
+        audit.record(
+            session,
+            area,
+            audit.Event(action=actions.CLIENT_REVOKED, actor=actor, objects={"client": row.id}),
+            now,
+        )
+        return ClientRow(row.id, row.name, tuple(sorted(row.scopes.split())), row.created_at, True)
 
 
 def _view(row: ApiClient) -> ClientView:

@@ -112,3 +112,13 @@ class Principal:
         wanted = list(roles)
         held = sorted(role for a, role in self.roles if a == area and role in wanted)
         return Actor.user(self.id, held[0] if held else None)
+
+    def admin_actor(self, area: str) -> Actor:
+        """The actor of an admin of `area` (never an API client) or the operator, for the
+        node's administration (keys, peers, people, clients, the area's settings); any
+        other caller is told the area does not exist, as one that does not."""
+        if self.is_operator:
+            return self.actor(area)
+        if self.kind != "user" or area not in self.areas_for({ADMIN}):
+            raise NotFound("No such area.")
+        return self.actor(area, [ADMIN])

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,25 +24,8 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import RateCounter
 
-_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-_PATTERN = re.compile(r"^\s*(\d+)\s*/\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    count: int
-    period: timedelta
-
-    @classmethod
-    def parse(cls, text: str) -> RateLimit:
-        """`120/minute`, `5/second`, `20/10minutes`, `1000/day`."""
-        found = _PATTERN.match(text.lower())
-        if not found:
-            raise ValueError("a rate limit reads like 120/minute (second, minute, hour, day)")
-        count, multiple, unit = int(found[1]), int(found[2] or 1), found[3]
-        if count < 1 or multiple < 1:
-            raise ValueError("a rate limit allows at least one event per period")
-        return cls(count, timedelta(seconds=multiple * _UNITS[unit]))
+# Re-exported: callers name the limit and the limiter together (rate_limits.RateLimit).
+from gateway.domain.identity.rate_spec import RateLimit as RateLimit
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,7 @@ def normalise_email(email: str) -> str:
     return normal
 
 
-def _totp_context(user_id: str) -> str:
+def totp_context(user_id: str) -> str:
     return f"totp:{user_id}"
 
 
@@ -158,7 +158,7 @@ def _new_user(
         id=user_id,
         email=email,
         password_hash=hashed,
-        totp_secret_sealed=master.seal(secret.encode("ascii"), _totp_context(user_id)),
+        totp_secret_sealed=master.seal(secret.encode("ascii"), totp_context(user_id)),
         totp_confirmed_at=None,
         totp_last_step=None,
         failed_logins=0,
@@ -323,7 +323,7 @@ def _spend_code(
     allow_recovery: bool,
 ) -> bool:
     if user.totp_secret_sealed is not None:
-        secret = master.open(user.totp_secret_sealed, _totp_context(user.id)).decode("ascii")
+        secret = master.open(user.totp_secret_sealed, totp_context(user.id)).decode("ascii")
         step = match_totp(secret, code, now)
         if step is not None:
             if user.totp_last_step is not None and step <= user.totp_last_step:
@@ -347,7 +347,7 @@ def enrolment_for(session: Session, master: MasterKey, user_id: str) -> Enrolmen
         user = session.get(User, user_id)
         if user is None or user.totp_secret_sealed is None or user.totp_confirmed_at is not None:
             raise Conflict("The authenticator is already set up.")
-        secret = master.open(user.totp_secret_sealed, _totp_context(user_id)).decode("ascii")
+        secret = master.open(user.totp_secret_sealed, totp_context(user_id)).decode("ascii")
         label = _account_label(session, user_id)
         return Enrolment(secret, totp_uri(secret, account=label, issuer=ISSUER))
 

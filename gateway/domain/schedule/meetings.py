@@ -21,7 +21,6 @@ from adapters.db.models import Area, AreaMeeting
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
-from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import ADMIN, METADATA_ROLES, TRANSFERS_READ, Principal
 from gateway.domain.schedule.working_calendar import london_day, working_days_before
 from gateway.domain.transaction import owns_transaction
@@ -96,7 +95,7 @@ def set_meetings(
 ) -> Schedule:
     """Replace the meeting dates (`replace`), or add and remove some; one audit event.
     An admin of the area (or the operator) sets them."""
-    actor = _admin(principal, area)
+    actor = principal.admin_actor(area)
     with session.begin():
         get_area(session, area)
         current = set(_dates(session, area))
@@ -136,7 +135,7 @@ def set_settings(
 ) -> Schedule:
     """The acknowledgement limit and the referral deadline, in working days; each left as
     it is when not given. An admin of the area (or the operator); one audit event."""
-    actor = _admin(principal, area)
+    actor = principal.admin_actor(area)
     changed = _checked_settings(ack_working_days, referral_deadline_working_days)
     with session.begin():
         row = get_area(session, area)
@@ -189,13 +188,3 @@ def is_meeting_day(session: Session, area: str, day: date) -> bool:
     gateway cannot tell, and takes the decision as made at the meeting."""
     dates = _dates(session, area)
     return not dates or day in dates
-
-
-def _admin(principal: Principal, area: str) -> Actor:
-    """Admins of the area (never an API client) or the operator; another area answers
-    NotFound, as one that does not exist."""
-    if principal.is_operator:
-        return principal.actor(area)
-    if principal.kind != "user" or area not in principal.areas_for({ADMIN}):
-        raise NotFound("No such area.")
-    return principal.actor(area, [ADMIN])

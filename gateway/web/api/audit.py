@@ -1,5 +1,6 @@
-"""`/api/v1/audit`, `/api/v1/audit/verify`, `/api/v1/audit/subject-access` and
-`/api/v1/reports/disclosures`: for auditors (and clients with `audit:read`) of the area.
+"""`/api/v1/audit`, `/api/v1/audit/verify`, `/api/v1/audit/subject-access` (and its
+`/decisions`) and `/api/v1/reports/disclosures`: for auditors (and clients with
+`audit:read`) of the area.
 
 Everything here is content-free (leaves, hashes, counts) except subject access, which
 lists disclosures about one person (legal basis, recipients, dates; never the case
@@ -30,6 +31,8 @@ from schemas.api.audit import (
     DisclosureReportSchema,
     ReportQuerySchema,
     SubjectAccessSchema,
+    SubjectDecisionAnswerSchema,
+    SubjectDecisionSchema,
     SubjectRequestSchema,
     VerifyReportSchema,
     integer_args,
@@ -138,5 +141,40 @@ def subject_access() -> Response:
             person,
             actor=principal.actor(area, AUDITORS),
             now=utcnow(),
+            reference=asked.reference,
         )
-    return jsonify(area=area, disclosures=found)
+    return jsonify(
+        area=area,
+        search=found.seq,
+        reference=found.reference,
+        perpetrator=found.perpetrator,
+        suppliers=found.suppliers,
+        disclosures=found.disclosures,
+    )
+
+
+@api.post("/audit/subject-access/decisions")
+@requires(roles=AUDITORS, scopes=[AUDIT_READ])
+@documented(
+    "subjectAccessDecision",
+    "Record what was done with a subject access request (disclosed, partly disclosed, "
+    "withheld, referred to the supplying agency), naming the search's audit entry.",
+    ok=(201, "The decision was recorded"),
+    answer=SubjectDecisionAnswerSchema,
+    problems=(400, 401, 403, 404, 409, 422),
+    body=SubjectDecisionSchema,
+)
+def subject_access_decision() -> tuple[Response, int]:
+    asked = _load(SubjectDecisionSchema(), json_object())
+    area = _area(asked.area)
+    with node().sessions() as session:
+        recorded = subject.decide(
+            session,
+            area,
+            asked.search,
+            asked.reference,
+            asked.decision,
+            actor=current_principal().actor(area, AUDITORS),
+            now=utcnow(),
+        )
+    return jsonify(area=area, search=asked.search, decision=asked.decision, recorded=recorded), 201

@@ -31,6 +31,7 @@ def receive_envelope() -> Response:
             read_body=lambda: request.get_data(cache=False),
             authorization=request.headers.get("Authorization"),
             now=utcnow(),
+            accepts=current.accepts,
         )
     status = 200 if result.duplicate else 202
     log.info("envelope accepted status=%s", status)
@@ -41,7 +42,7 @@ def receive_envelope() -> Response:
 def bundle(code: str) -> Response:
     current = node()
     with current.sessions() as session:
-        document = published_bundle(session, current.master, code, utcnow())
+        document = published_bundle(session, current.master, code, utcnow(), current.accepts)
     return Response(json.dumps(document), mimetype="application/json")
 
 

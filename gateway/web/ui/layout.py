@@ -25,7 +25,7 @@ from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
 
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
-from gateway.domain.identity.principals import Principal
+from gateway.domain.identity.principals import ADMIN, AUDITOR, CHAIR, COORDINATOR, Principal
 from gateway.web import node
 
 SERVICE_NAME = "MARAC Exchange"
@@ -36,6 +36,7 @@ UK = ZoneInfo("Europe/London")
 
 ErrorMap = Mapping[str, str]
 FORM = ""  # the ErrorMap key of an error about the form as a whole
+FLAG_ROLES = (COORDINATOR, CHAIR)
 
 
 def install_layout(app: Flask) -> None:
@@ -108,6 +109,11 @@ class SignedIn:
     several_areas: bool
     ends_at: str | None
     seconds_left: int | None
+    admin: bool = False  # the navigation links to Administration
+    # The navigation's "Shared flags" (gateway/web/ui/flags.py): coordinators and chairs.
+    flags: bool = False
+    # The navigation's "Audit" (gateway/web/ui/auditing.py): the area's auditors.
+    auditor: bool = False
 
 
 def _signed_in(principal: Principal) -> SignedIn:
@@ -126,6 +132,9 @@ def _signed_in(principal: Principal) -> SignedIn:
         several_areas=len(areas) > 1,
         ends_at=None if ends_at is None else local_time(ends_at),
         seconds_left=left,
+        admin=(area, ADMIN) in principal.roles,
+        flags=any(held == area and role in FLAG_ROLES for held, role in principal.roles),
+        auditor=(area, AUDITOR) in principal.roles,
     )
 
 

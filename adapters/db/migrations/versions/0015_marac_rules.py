@@ -3,16 +3,16 @@
 content was dropped (seed 004 ISP 3.7); whether this node's chair restricted its copy
 (seed 001 4.5.3).
 
-Revision ID: 0014_marac_rules
-Revises: 0013_production
+Revision ID: 0015_marac_rules
+Revises: 0014_adminpages
 Create Date: 2026-12-03
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0014_marac_rules"
-down_revision = "0013_production"
+revision = "0015_marac_rules"
+down_revision = "0014_adminpages"
 branch_labels = None
 depends_on = None
 
