@@ -78,6 +78,9 @@ class Area(Base):
     # Working days the area allows itself to acknowledge a received transfer (and expects
     # of its peers); None: the default of 2.
     ack_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Working days before each meeting by which a referral must reach the area to be
+    # listed for it (seeds 001 4.3, 003); None: no deadline, the next meeting.
+    referral_deadline_working_days: Mapped[int | None] = mapped_column(Integer, default=None)
 
     # Flag-sharing policy (seed 004 2.5): None means the default (perpetrators off,
     # children on).
@@ -191,6 +194,9 @@ class Transfer(Base):
     # Restricted case (honour-based violence, position of trust): the reason code only.
     # On an inbound transfer only the users named in `transfer_access` may open it.
     restricted_reason: Mapped[str | None] = mapped_column(String(32), default=None)
+    # This node's chair restricted its copy (a received case after arrival, or the
+    # sender's own copy): binding here whatever the direction. None: not (older rows).
+    restricted_here: Mapped[bool | None] = mapped_column(Boolean, default=False)
     # When the receiving area first opened the content: a withdrawal before this moment
     # takes the content away for good; after it, the area keeps what it already read.
     opened_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -202,6 +208,9 @@ class Transfer(Base):
     # `retention_decisions` row.
     legal_hold_reason: Mapped[str | None] = mapped_column(String(40), default=None)
     legal_hold_since: Mapped[datetime | None] = mapped_column(default=None)
+    # When a redirected inbound transfer's content was dropped, once the redirect reached
+    # the sender (seed 004 ISP 3.7): its metadata, timeline and audit stay.
+    content_dropped_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RetentionDecision(Base):

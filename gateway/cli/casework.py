@@ -3,6 +3,9 @@ The operator acts as `operator` in the audit."""
 
 from __future__ import annotations
 
+import json
+from typing import TextIO
+
 import click
 
 from gateway.cli.root import current_node, friendly, transfer
@@ -34,13 +37,23 @@ def transfer_withdraw(
 
 @transfer.command("forward")
 @click.argument("transfer_id")
+@click.argument("decision", type=click.File("r", encoding="utf-8"))
 @click.option("--to", "to_area", required=True, help="The third area (a grant must be recorded).")
 @friendly
-def transfer_forward(transfer_id: str, to_area: str) -> None:
-    """Forward a received case to a third area with the originating area's permission."""
+def transfer_forward(transfer_id: str, decision: TextIO, to_area: str) -> None:
+    """Forward a received case to a third area with the originating area's permission.
+    DECISION is a JSON file `{"sender": {...}, "consent": {...}}`: this area's own
+    sender details and consent decision, as in a transfer request (seed 004 ISP 3.4)."""
     node = current_node()
+    try:
+        own = json.load(decision)
+    except ValueError as exc:
+        raise click.UsageError("DECISION is not JSON.") from exc
+    if not isinstance(own, dict):
+        raise click.UsageError("DECISION must be a JSON object.")
+    body = {**own, "to_area": to_area}
     with node.sessions() as session:
         sent = forwarding.forward(
-            session, node.master, Principal.operator(), transfer_id, to_area, utcnow()
+            session, node.master, Principal.operator(), transfer_id, body, utcnow()
         )
     click.echo(f"{sent.id}\t{sent.status}\tenvelope {sent.envelope_id}")

@@ -159,15 +159,30 @@ def area_meetings(code: str, added: tuple[datetime, ...], removed: tuple[datetim
 @click.option(
     "--ack-days",
     type=int,
-    required=True,
     help="Working days to acknowledge a received transfer (default 2).",
 )
+@click.option(
+    "--deadline-days",
+    type=int,
+    help="Working days before each meeting by which a referral must arrive (default 0).",
+)
 @friendly
-def area_set(code: str, ack_days: int) -> None:
-    """Set the area's acknowledgement limit in working days (England and Wales)."""
+def area_set(code: str, ack_days: int | None, deadline_days: int | None) -> None:
+    """Set the area's acknowledgement limit and referral deadline in working days
+    (England and Wales); an option left out stays as it is."""
+    if ack_days is None and deadline_days is None:
+        raise click.UsageError("Give --ack-days, --deadline-days or both.")
     node = current_node()
     with node.sessions() as session:
-        found = meetings.set_ack_working_days(
-            session, Principal.operator(), code, ack_days, now=utcnow()
+        found = meetings.set_settings(
+            session,
+            Principal.operator(),
+            code,
+            now=utcnow(),
+            ack_working_days=ack_days,
+            referral_deadline_working_days=deadline_days,
         )
-    click.echo(f"{found.area}: acknowledgement limit {found.ack_working_days} working days")
+    click.echo(
+        f"{found.area}: acknowledgement limit {found.ack_working_days} working days, "
+        f"referral deadline {found.referral_deadline_working_days} working days before a meeting"
+    )

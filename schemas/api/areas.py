@@ -10,13 +10,22 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import (
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from schemas.common import StrictSchema
 from schemas.wire.transfer_request import StrictInteger
 
 MAX_MEETINGS = 400
 MAX_ACK_WORKING_DAYS = 20
+MAX_DEADLINE_WORKING_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -26,7 +35,8 @@ class MeetingDates:
 
 @dataclass(frozen=True)
 class AreaSettings:
-    ack_working_days: int
+    ack_working_days: int | None = None
+    referral_deadline_working_days: int | None = None
 
 
 class MeetingDatesSchema(StrictSchema):
@@ -48,13 +58,26 @@ class MeetingDatesSchema(StrictSchema):
 
 
 class AreaSettingsSchema(StrictSchema):
+    """Each setting left out stays as it is; at least one is given."""
+
     ack_working_days = StrictInteger(
-        required=True,
         validate=validate.Range(min=1, max=MAX_ACK_WORKING_DAYS),
         metadata={
             "description": "Working days (England and Wales) to acknowledge a transfer; default 2."
         },
     )
+    referral_deadline_working_days = StrictInteger(
+        validate=validate.Range(min=0, max=MAX_DEADLINE_WORKING_DAYS),
+        metadata={
+            "description": "Working days before each meeting by which a referral must arrive "
+            "to be listed for it; default 0 (the next meeting)."
+        },
+    )
+
+    @validates_schema
+    def _something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("Give at least one setting.", "ack_working_days")
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> AreaSettings:
@@ -64,11 +87,19 @@ class AreaSettingsSchema(StrictSchema):
 class MeetingsViewSchema(Schema):
     area = fields.String(required=True)
     dates = fields.List(fields.Date(), required=True)
+    suggested_listing = fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "The meeting a case acknowledged today is listed for by default: the "
+            "first whose referral deadline has not passed; null when none can take it."
+        },
+    )
 
 
 class SettingsViewSchema(Schema):
     area = fields.String(required=True)
     ack_working_days = fields.Integer(required=True)
+    referral_deadline_working_days = fields.Integer(required=True)
 
 
 def load_meeting_dates(data: Any) -> MeetingDates:

@@ -12,6 +12,7 @@ from marshmallow import fields, post_load, validate
 
 from schemas.common import StrictSchema
 from schemas.wire.addressed import one_of
+from schemas.wire.transfer_request import RESTRICTED_REASONS
 
 MAX_NAMED = 50
 
@@ -40,9 +41,31 @@ class NamedUsersViewSchema(StrictSchema):
     users = fields.List(fields.String(), required=True, metadata={"description": "User ids."})
 
 
+@dataclass(frozen=True)
+class Restriction:
+    reason: str
+
+
+class RestrictionSchema(StrictSchema):
+    """Body of `POST /api/v1/transfers/<id>/restriction`: a chair restricts this node's
+    copy of a transfer (a received case after arrival, or the sender's own copy)."""
+
+    reason = fields.String(required=True, validate=validate.OneOf(RESTRICTED_REASONS))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Restriction:
+        return Restriction(**data)
+
+
+def load_restriction(data: Mapping[str, Any]) -> Restriction:
+    loaded: Restriction = one_of(_RESTRICTION, data, Restriction)
+    return loaded
+
+
 def load_named_users(data: Mapping[str, Any]) -> NamedUsers:
     loaded: NamedUsers = one_of(_SCHEMA, data, NamedUsers)
     return loaded
 
 
 _SCHEMA = NamedUsersSchema()
+_RESTRICTION = RestrictionSchema()

@@ -21,7 +21,12 @@ from marshmallow import ValidationError, fields, post_load, validate, validates_
 from schemas.common import MEDIUM, StrictSchema, UUIDString, area_code, optional_text
 from schemas.wire.addressed import addressed, one_of
 from schemas.wire.transfer_request import REASONS as TRANSFER_REASONS
-from schemas.wire.transfer_request import DecisionMaker, DecisionMakerSchema
+from schemas.wire.transfer_request import (
+    ConsentSchema,
+    DecisionMaker,
+    DecisionMakerSchema,
+    SenderSchema,
+)
 
 PAYLOAD_TYPE = "forward_permission"
 SCHEMA_VERSION = 1
@@ -125,6 +130,10 @@ class ForwardPermissionSchema(addressed(SCHEMA_VERSION)):  # type: ignore[misc]
 @dataclass(frozen=True)
 class ForwardBody:
     to_area: str
+    # Forwarding is a new disclosure (seed 004 ISP 3.4, 3.5): the forwarding area's own
+    # sender details and consent decision, canonical JSON, in place of the originator's.
+    sender: dict[str, Any]
+    consent: dict[str, Any]
 
 
 class ForwardBodySchema(StrictSchema):
@@ -132,10 +141,24 @@ class ForwardBodySchema(StrictSchema):
         required=True,
         metadata={"description": "The third area; a grant for exactly it must be recorded."},
     )
+    sender = fields.Nested(
+        SenderSchema,
+        required=True,
+        metadata={"description": "Who forwards: the forwarding area's own contact."},
+    )
+    consent = fields.Nested(
+        ConsentSchema,
+        required=True,
+        metadata={"description": "The forwarding area's own consent decision and lawful basis."},
+    )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ForwardBody:
-        return ForwardBody(**data)
+        return ForwardBody(
+            to_area=data["to_area"],
+            sender=SenderSchema().dump(data["sender"]),
+            consent=ConsentSchema().dump(data["consent"]),
+        )
 
 
 class PermissionViewSchema(StrictSchema):

@@ -6,6 +6,15 @@ and the actions agreed (agency, owner role, due date, status).
 They are posted as JSON to `/api/v1/transfers/<id>/documents` as `{"kind": "minutes",
 "minutes": {...}}` and travel as a `document` whose bytes are this object's canonical
 JSON, media type `application/vnd.marac.minutes+json`. Unknown fields are refused.
+
+The format is versioned like a payload (docs/contract.md, "Minutes, format version 2"):
+version 1 has no `schema_version` member; version 2 says `"schema_version": 2`, calls a
+professional's assessment `professional_judgement` (version 1's `opinion`, the same
+thing: seed 000 4.18), allows `repeat` as the referral basis, lets an attendee's agency
+name the `area` it covers, and records `sharing_agreed_by`, the agencies that agreed to
+share the minutes: every agency that supplied an entry must be among them (seed 002
+appendix 3 II). Receivers accept both; posted minutes are version 2. `to_version_1`
+writes version 2 minutes for a node that reads only version 1.
 """
 
 from __future__ import annotations
@@ -15,13 +24,27 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from schemas.common import LONG, MEDIUM, PastDate, StrictSchema, optional_text, required_text
+from schemas.common import (
+    LONG,
+    MEDIUM,
+    SHORT,
+    PastDate,
+    StrictSchema,
+    area_code,
+    optional_text,
+    required_text,
+)
 from schemas.wire.transfer_request import StrictBoolean, StrictInteger
 
-ENTRY_KINDS = ("fact", "opinion")
+FACT, OPINION, PROFESSIONAL_JUDGEMENT = "fact", "opinion", "professional_judgement"
+ENTRY_KINDS = (FACT, OPINION)
+ENTRY_KINDS_V2 = (FACT, PROFESSIONAL_JUDGEMENT)
+VERSION_2 = 2
 ACTION_STATUSES = ("open", "in_progress", "completed", "outstanding")
 RISK_SUBJECTS = ("victim", "child", "other", "staff")
 REFERRAL_BASES = ("visible_high_risk", "professional_judgement", "potential_escalation")
+REPEAT = "repeat"
+REFERRAL_BASES_V2 = (*REFERRAL_BASES, REPEAT)
 AWARE = ("yes", "no", "unknown")
 FLAGGED_TO = ("mappa_ppani", "child_protection", "safeguarding_adults")
 MAX_PEOPLE, MAX_ENTRIES, MAX_ITEMS = 100, 500, 200
@@ -124,14 +147,117 @@ class MinutesSchema(StrictSchema):
             )
 
 
+# --- version 2 ------------------------------------------------------------------------------
+
+
+class AttendeeV2Schema(AttendeeSchema):
+    area = area_code(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The area the attendee's agency covers, when it says."},
+    )
+
+
+class EntryV2Schema(EntrySchema):
+    kind = fields.String(required=True, validate=validate.OneOf(ENTRY_KINDS_V2))
+
+
+class MinutesV2Schema(MinutesSchema):
+    schema_version = StrictInteger(required=True, validate=validate.Equal(VERSION_2))
+    attendees = _list(AttendeeV2Schema, minimum=1, maximum=MAX_PEOPLE)
+    entries = _list(EntryV2Schema, minimum=1, maximum=MAX_ENTRIES)
+    referral_basis = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(REFERRAL_BASES_V2)
+    )
+    sharing_agreed_by = fields.List(
+        fields.String(validate=validate.Length(min=1, max=SHORT)),
+        required=True,
+        validate=validate.Length(max=MAX_PEOPLE),
+        metadata={"description": "The agencies that agreed to share these minutes."},
+    )
+
+    @validates_schema
+    def check_sharing(self, data: dict[str, Any], **_: Any) -> None:
+        """Minutes are not shared without the agreement of the agencies concerned (seed
+        002 appendix 3 II): each agency that supplied an entry."""
+        agreed = {_agency(name) for name in data.get("sharing_agreed_by") or ()}
+        missing = sorted(
+            {
+                entry["source_agency"]
+                for entry in data.get("entries") or ()
+                if _agency(entry["source_agency"]) not in agreed
+            }
+        )
+        if missing:
+            raise ValidationError(
+                {
+                    "sharing_agreed_by": [
+                        "These agencies supplied entries but did not agree to share the "
+                        "minutes: " + "; ".join(missing) + "."
+                    ]
+                }
+            )
+
+
+def _agency(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+class MinutesDoNotFitVersion1(ValueError):
+    """Version 2 minutes that version 1 cannot carry without losing a fact."""
+
+
 def load_minutes(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate structured minutes; returns the canonical JSON-able form (dates ISO 8601,
-    absent optional values null). Raises marshmallow.ValidationError."""
-    loaded = _SCHEMA.load(data)
-    dumped: dict[str, Any] = _SCHEMA.dump(loaded)
+    """Validate structured minutes of either version (no `schema_version`: version 1);
+    returns the canonical JSON-able form (dates ISO 8601, absent optional values null).
+    Raises marshmallow.ValidationError."""
+    schema = _V2 if "schema_version" in data else _SCHEMA
+    loaded = schema.load(data)
+    dumped: dict[str, Any] = schema.dump(loaded)
     return dumped
 
 
-_SCHEMA = MinutesSchema()
+def load_posted_minutes(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Minutes a coordinator posts: version 2 (its rules apply), `schema_version` implied."""
+    loaded = _V2.load({"schema_version": VERSION_2, **data})
+    dumped: dict[str, Any] = _V2.dump(loaded)
+    return dumped
 
-__all__ = ["MinutesSchema", "load_minutes"]
+
+def to_version_1(minutes: Mapping[str, Any]) -> dict[str, Any]:
+    """Canonical version 2 minutes written as version 1: a professional judgement is an
+    `opinion`, a `repeat` referral basis is `repeat: true`, an attendee's area goes into
+    its agency's text. The sharing agreement, checked by the sender, has no place in
+    version 1 and does not travel (docs/contract.md). Raises MinutesDoNotFitVersion1
+    when an agency's text would grow too long."""
+    result = {k: v for k, v in minutes.items() if k not in ("schema_version", "sharing_agreed_by")}
+    result["entries"] = [
+        {**entry, "kind": OPINION if entry["kind"] == PROFESSIONAL_JUDGEMENT else entry["kind"]}
+        for entry in minutes["entries"]
+    ]
+    result["attendees"] = [_attendee_v1(attendee) for attendee in minutes["attendees"]]
+    if minutes.get("referral_basis") == REPEAT:
+        result["referral_basis"], result["repeat"] = None, True
+    return result
+
+
+def _attendee_v1(attendee: Mapping[str, Any]) -> dict[str, Any]:
+    result = {k: v for k, v in attendee.items() if k != "area"}
+    if attendee.get("area"):
+        result["agency"] = f"{attendee['agency']} (covers {attendee['area']})"
+        if len(result["agency"]) > SHORT:
+            raise MinutesDoNotFitVersion1("attendees")
+    return result
+
+
+_SCHEMA = MinutesSchema()
+_V2 = MinutesV2Schema()
+
+__all__ = [
+    "MinutesDoNotFitVersion1",
+    "MinutesSchema",
+    "MinutesV2Schema",
+    "load_minutes",
+    "load_posted_minutes",
+    "to_version_1",
+]

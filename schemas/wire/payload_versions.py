@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.common import DoesNotFit
-from schemas.wire import transfer_request
+from schemas.wire import acknowledgement, transfer_request
 from schemas.wire.envelope import PAYLOAD_TYPES
 
 # A payload rewritten for the version below its own (its `schema_version` included).
@@ -78,10 +78,27 @@ class Versions:
 Registry = Mapping[str, Versions]
 
 
+def _fitting(convert: DownConverter, *fields: str) -> DownConverter:
+    """A payload module's converter, whose ValueError (it has no place for `fields`)
+    becomes DoesNotFit; the modules stay free of this one."""
+
+    def down(payload: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return convert(payload)
+        except ValueError as exc:
+            raise DoesNotFit(fields) from exc
+
+    return down
+
+
 def _registry() -> dict[str, Versions]:
     registry = {payload_type: Versions() for payload_type in PAYLOAD_TYPES}
     registry[transfer_request.PAYLOAD_TYPE] = Versions(
         newest=transfer_request.SCHEMA_VERSION, down={2: transfer_request.down_to_v1}
+    )
+    # Version 2: the reason for a redirect (docs/contract.md).
+    registry[acknowledgement.PAYLOAD_TYPE] = Versions(
+        newest=2, down={2: _fitting(acknowledgement.to_version_1, "redirect_reason")}
     )
     return registry
 

@@ -259,6 +259,16 @@ def answer(site: Site, browser: FlaskClient, south_id: str, request_id: str, dec
     return post(site, browser, f"{LIST}/{south_id}/forward-permission", body)
 
 
+FORWARDING_SENDER = {"name": "Forwarding Coordinator", "role": "MARAC coordinator"}
+
+
+def forwarding(to_area: str, **consent: Any) -> dict[str, Any]:
+    """A forward: this area's own sender details and consent decision (seed 004 ISP 3.4)."""
+    own = sample_transfer(A, to_area)
+    sender = {**FORWARDING_SENDER, "mailbox": "marac@forwarder.example"}
+    return {"to_area": to_area, "sender": sender, "consent": {**own["consent"], **consent}}
+
+
 def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
     site: Site, node_factory: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -272,7 +282,7 @@ def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
 
     # Without permission: refused, nothing sealed, nothing queued.
     before = (site.north.count("envelopes"), site.north.count("outbox"))
-    refused = post(site, coord, forward, {"to_area": WEST})
+    refused = post(site, coord, forward, forwarding(WEST))
     assert refused.status_code == 409 and "No permission" in refused.json["detail"]
     assert (site.north.count("envelopes"), site.north.count("outbox")) == before
     # Asking: not of a third area that is one of the two, not of an unknown area.
@@ -311,15 +321,20 @@ def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
     }
     assert mine == {WEST: "granted", B: "refused"}
 
+    # The forwarding area's own decision is required and judged like any transfer's.
+    incomplete = post(site, coord, forward, {"to_area": WEST, "sender": forwarding(WEST)["sender"]})
+    assert incomplete.status_code == 422 and list(incomplete.json["errors"]) == ["consent"]
+    ungrounded = post(site, coord, forward, forwarding(WEST, consent="refused", grounds=[]))
+    assert ungrounded.status_code == 422 and "consent" in ungrounded.json["errors"]
     # A grant for another area does not allow this one; a refusal allows nothing.
-    assert post(site, coord, forward, {"to_area": B}).status_code == 409
-    sent = post(site, coord, forward, {"to_area": WEST})
+    assert post(site, coord, forward, forwarding(B)).status_code == 409
+    sent = post(site, coord, forward, forwarding(WEST))
     assert sent.status_code == 201, sent.text
     forwarded = sent.json
     assert (forwarded["from_area"], forwarded["to_area"]) == (A, WEST)
     assert forwarded["direction"] == "outbound" and forwarded["status"] == "queued"
     # One grant, one forward.
-    used = post(site, coord, forward, {"to_area": WEST})
+    used = post(site, coord, forward, forwarding(WEST))
     assert used.status_code == 409 and "already used" in used.json["detail"]
 
     assert site.north.deliver() == 1
@@ -330,6 +345,11 @@ def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
     content = reader.get(f"{LIST}/{arrived.id}").json["content"]
     assert (content["from_area"], content["to_area"]) == (A, WEST)
     assert content["victim"]["given_names"] == VICTIM
+    # A new disclosure: the forwarding area's own sender and consent decision.
+    assert content["sender"]["name"] == FORWARDING_SENDER["name"]
+    assert content["sender"]["mailbox"] == "marac@forwarder.example"
+    mine = {k: v for k, v in forwarding(WEST)["consent"].items() if k != "decided_at"}
+    assert {k: v for k, v in content["consent"].items() if k != "decided_at"} == mine
 
     kinds = [s["kind"] for s in steps(coord, north_id)]
     assert kinds == [
@@ -386,7 +406,7 @@ def test_a_withdrawn_case_cannot_be_forwarded_nor_permission_granted(site: Site)
     assert late.status_code == 409 and "withdrawn" in late.json["detail"]
     assert site.south.deliver() == 1
     assert ask(site, coord, north_id, B).status_code == 409
-    assert post(site, coord, f"{LIST}/{north_id}/forward", {"to_area": B}).status_code == 409
+    assert post(site, coord, f"{LIST}/{north_id}/forward", forwarding(B)).status_code == 409
 
 
 # --- 8. repeat incidents -------------------------------------------------------------------
@@ -522,15 +542,27 @@ def test_a_restricted_case_opens_only_for_the_users_its_receiving_area_named(
     assert as_second.get(path).status_code == 200
     assert as_first.get(path).status_code == 403
 
-    # A case that is not restricted has no list to set.
+    # The chair decides who is named (seed 001 4.5.3), named or not.
+    decided = post(site, as_chair, access, {"users": [first.user_id, second.user_id]})
+    assert decided.status_code == 200 and as_first.get(path).status_code == 200
+
+    # A case that is not restricted has no list to set...
     plain, _ = inbound(site)
     assert (
         post(site, as_first, f"{LIST}/{plain}/access", {"users": [first.user_id]}).status_code
         == 409
     )
+    # ...until a chair restricts it after arrival (a coordinator may not).
+    restriction = f"{LIST}/{plain}/restriction"
+    assert post(site, as_first, restriction, {"reason": "other"}).status_code == 403
+    invalid = post(site, as_chair, restriction, {"reason": "gossip"})
+    assert invalid.status_code == 422 and list(invalid.json["errors"]) == ["reason"]
+    restricted = post(site, as_chair, restriction, {"reason": "position_of_trust"})
+    assert restricted.json == {"transfer_id": plain, "restricted": True, "users": []}
+    assert as_first.get(f"{LIST}/{plain}").status_code == 403
 
     named_leaves = [x for x in leaves(site.north, A) if x["action"] == "transfer.access_named"]
-    assert len(named_leaves) == 2
+    assert len(named_leaves) == 3
     text = json.dumps(leaves(site.north, A))
     for person in (first, second, chair):
         assert person.email not in text

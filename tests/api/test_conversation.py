@@ -136,8 +136,19 @@ def test_draft_to_acknowledgement(
     meeting = utcnow().date() + timedelta(days=9)
     dates = {"dates": [meeting.isoformat(), (meeting + timedelta(days=28)).isoformat()]}
     assert put(there, admin, f"/api/v1/areas/{PEER}/meetings", dates).status_code == 200
+    deadline = put(
+        there, admin, f"/api/v1/areas/{PEER}/settings", {"referral_deadline_working_days": 1}
+    )
+    assert deadline.json == {
+        "area": PEER,
+        "ack_working_days": 2,
+        "referral_deadline_working_days": 1,
+    }
+    nothing = put(there, admin, f"/api/v1/areas/{PEER}/settings", {})
+    assert nothing.status_code == 422 and list(nothing.json["errors"]) == ["ack_working_days"]
     receiver = there.login(there.add_user("receiver", PEER, "coordinator"))
-    assert receiver.get(f"/api/v1/areas/{PEER}/meetings").json["dates"] == dates["dates"]
+    schedule = receiver.get(f"/api/v1/areas/{PEER}/meetings").json
+    assert schedule == {**dates, "area": PEER, "suggested_listing": meeting.isoformat()}
     answer = {
         "status": "accepted",
         "listed_for": (meeting + timedelta(days=1)).isoformat(),

@@ -108,8 +108,13 @@ def minutes() -> dict[str, Any]:
         "confidentiality_statement_confirmed": True,
         "entries": [
             {"kind": "fact", "source_agency": "Police", "text": f"{CANARY} was seen."},
-            {"kind": "opinion", "source_agency": "IDVA service", "text": "Risk is rising."},
+            {
+                "kind": "professional_judgement",
+                "source_agency": "IDVA service",
+                "text": "Risk is rising.",
+            },
         ],
+        "sharing_agreed_by": ["Police", "IDVA service"],
         "risks": [{"risk": "Further assault", "to_whom": "victim"}],
         "actions": [
             {
@@ -346,6 +351,12 @@ def test_content_not_filename_decides_and_size_is_bounded(site: Site) -> None:
     )
     assert bad.status_code == 422 and "confidentiality_statement_confirmed" in bad.text
     assert CANARY not in bad.text
+    # An agency that supplied an entry but did not agree to share: refused, named.
+    unshared = {**minutes(), "sharing_agreed_by": ["Police"]}
+    refused = sender.post(path, json={"kind": "minutes", "minutes": unshared}, headers=bearer)
+    assert refused.status_code == 422
+    [why] = refused.json["errors"]["minutes"]["sharing_agreed_by"]
+    assert why.endswith("did not agree to share the minutes: IDVA service.")
     opinionless = {**minutes(), "entries": [{"kind": "rumour", "source_agency": "X", "text": "y"}]}
     assert (
         sender.post(

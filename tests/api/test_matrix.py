@@ -534,8 +534,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         client_transfers_write=409,
     ),
     ("api.name_transfer_users", "POST"): row(
-        403, anonymous=401, peer=401, coordinator_a=409, coordinator_b=404
+        403, anonymous=401, peer=401, coordinator_a=409, chair_a=409, coordinator_b=404
     ),
+    # A chair restricts its area's copy (here the sender's own); nobody else may.
+    ("api.restrict_transfer", "POST"): row(403, anonymous=401, peer=401, chair_a=422),
     ("api.get_transfer_access", "GET"): row(
         403,
         anonymous=401,
@@ -626,11 +628,18 @@ CASEWORK_BODIES: dict[str, dict[str, Any]] = {
         "reason": "relocation_permanent",
         "requested_by": PERSON,
     },
-    "api.forward_transfer": {"to_area": "eastmoor"},
+    # The forwarding area's own sender and consent decision (seed 004 ISP 3.4).
+    "api.forward_transfer": {
+        "to_area": "eastmoor",
+        "sender": sample_transfer(A, "eastmoor")["sender"],
+        "consent": sample_transfer(A, "eastmoor")["consent"],
+    },
     "api.name_transfer_users": {"users": ["nobody@example.org"]},
     "api.set_legal_hold": {"reason": "court_order", "note": "Matrix"},
     "api.lift_legal_hold": {"reason": "set_in_error", "note": "Matrix"},
     "api.purge_early": {"reason": "sent_in_error", "note": "Matrix"},
+    # Not a reason: a chair gets as far as the validation, and the case stays open to all.
+    "api.restrict_transfer": {"reason": "gossip"},
 }
 
 
@@ -735,6 +744,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
             "attendees": [{"agency": "Police"}],
             "confidentiality_statement_confirmed": True,
             "entries": [{"kind": "fact", "source_agency": "Police", "text": "Seen."}],
+            "sharing_agreed_by": ["Police"],
         }
         return path, (json.dumps({"kind": "minutes", "minutes": minutes}).encode(), "json")
     if rule.endpoint == "api.request_information":

@@ -98,6 +98,7 @@ def redirected(to: str) -> dict[str, Any]:
     return {
         "status": "redirected",
         "redirect_to": to,
+        "redirect_reason": "wrong_area",
         "idva_referred": False,
         "acknowledged_by": {"name": ACK_CANARIES[0], "role": "MARAC coordinator"},
     }
@@ -295,6 +296,14 @@ def test_a_redirected_acknowledgement_moves_the_sender_to_redirected(site: Site)
     sender_side = south_transfer(site, south_id)
     assert (sender_side.status, sender_side.listed_for) == ("redirected", None)
     assert leaves(site.south, PEER)[-1]["details"]["status"] == "redirected"
+    # The redirect reached the sender: the redirecting area no longer holds the content
+    # (seed 004 ISP 3.7), only its metadata, timeline and audit.
+    assert coord.get(f"{LIST}/{north_id}").status_code == 410
+    assert {t.id: t.status for t in site.north.transfers(A)}[north_id] == "redirected"
+    held = "SELECT count(*) FROM envelopes WHERE direction = 'inbound' AND purged_at IS NULL"
+    assert site.north.scalar(held) == 0
+    last = [leaf["action"] for leaf in leaves(site.north, A)[-2:]]
+    assert last == ["transfer.content_dropped", "transfer.delivered"]
     # Redirected is final: accepting afterwards is an illegal transition.
     late = post(site, coord, f"{LIST}/{north_id}/acknowledgement", accepted(next_week()))
     assert late.status_code == 409
@@ -326,6 +335,8 @@ def test_illegal_or_invalid_acknowledgements_send_nothing(site: Site) -> None:
     for body, field in (
         ({**accepted(next_week()), "listed_for": None}, "listed_for"),
         ({**redirected(B), "redirect_to": None}, "redirect_to"),
+        ({**redirected(B), "redirect_reason": None}, "redirect_reason"),
+        ({**redirected(B), "redirect_reason": "other"}, "note"),
         (redirected(A), "redirect_to"),  # redirecting to ourselves
         ({**accepted(next_week()), "redirect_to": B}, "redirect_to"),
         ({**accepted(next_week()), "surprise": 1}, "surprise"),

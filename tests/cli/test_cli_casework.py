@@ -4,13 +4,24 @@ message and change nothing."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from support.nodes import Pair
 from test_cli import cli
+
+from gateway.devtools.samples import sample_transfer
 
 WITHDRAW = ("--reason", "wrong_area", "--by", "Operator Canaryname", "--role", "coordinator")
 
 
-def test_the_operator_withdraws_and_a_forward_without_permission_is_refused(pair: Pair) -> None:
+def test_the_operator_withdraws_and_a_forward_without_permission_is_refused(
+    pair: Pair, tmp_path: Path
+) -> None:
+    # The forwarding area's own sender details and consent decision (seed 004 ISP 3.4).
+    own = sample_transfer("south-vale", "eastmoor")
+    decision = tmp_path / "decision.json"
+    decision.write_text(json.dumps({"sender": own["sender"], "consent": own["consent"]}))
     sent = pair.send()
     assert pair.north.deliver() == 1
     [received] = pair.south.transfers("south-vale")
@@ -31,7 +42,9 @@ def test_the_operator_withdraws_and_a_forward_without_permission_is_refused(pair
     inbound = cli(pair.south.env, "transfer", "withdraw", received.id, *WITHDRAW)
     assert inbound.returncode == 1 and "only the sending area" in inbound.stderr
 
-    unpermitted = cli(pair.south.env, "transfer", "forward", received.id, "--to", "eastmoor")
+    unpermitted = cli(
+        pair.south.env, "transfer", "forward", received.id, str(decision), "--to", "eastmoor"
+    )
     assert unpermitted.returncode == 1 and "No permission" in unpermitted.stderr
     assert pair.south.count("outbox") == 0
 
@@ -46,7 +59,9 @@ def test_the_operator_withdraws_and_a_forward_without_permission_is_refused(pair
 
     missing = cli(pair.north.env, "transfer", "withdraw", "not-a-transfer", *WITHDRAW)
     assert missing.returncode == 1 and "No such transfer" in missing.stderr
-    forward = cli(pair.south.env, "transfer", "forward", received.id, "--to", "eastmoor")
+    forward = cli(
+        pair.south.env, "transfer", "forward", received.id, str(decision), "--to", "eastmoor"
+    )
     assert forward.returncode == 1 and "withdrew" in forward.stderr
     for run in (done, again, inbound, forward):
         assert "Canaryname" not in run.stdout + run.stderr

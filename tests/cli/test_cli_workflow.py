@@ -92,6 +92,8 @@ def test_the_conversation_through_the_cli(pair: Pair, tmp_path: Path) -> None:
     assert "ack_working_days" in refused(south, "area", "set", SOUTH, "--ack-days", "25")
     assert "limit 3 working days" in ok(south, "area", "set", SOUTH, "--ack-days", "3")
     assert "not hosted" in refused(south, "area", "set", "nowhere", "--ack-days", "3")
+    deadline = ok(south, "area", "set", SOUTH, "--deadline-days", "2")
+    assert "limit 3 working days, referral deadline 2 working days" in deadline
 
     # The acknowledgement, for a named coordinator of the receiving area.
     person(south, "coord@s.example", SOUTH, "coordinator")

@@ -184,6 +184,12 @@ def test_the_receiving_area_never_withdraws(linked: Any, arrived: str, now: date
     assert written(south) == before and status(south, arrived) == "received"
 
 
+def own_forward(to_area: str) -> dict[str, Any]:
+    """A forward with the forwarding area's own sender and consent decision."""
+    own = sample_transfer(SOUTH, to_area)
+    return {"to_area": to_area, "sender": own["sender"], "consent": own["consent"]}
+
+
 def test_forwarding_needs_the_originating_areas_grant(
     linked: Any, arrived: str, now: datetime, make_node: Callable[[str, str], LocalNode]
 ) -> None:
@@ -191,7 +197,7 @@ def test_forwarding_needs_the_originating_areas_grant(
     south.import_peer(make_node("west", WEST).bundle(WEST, now), now)
     before = written(south)
     with south.session() as session, pytest.raises(Conflict, match="No permission"):
-        forwarding.forward(session, south.master, OPERATOR, arrived, WEST, now)
+        forwarding.forward(session, south.master, OPERATOR, arrived, own_forward(WEST), now)
     assert written(south) == before
     # Asking for the grant names a third area, never one of the transfer's two.
     ask = {"forward_to": NORTH, "reason": "relocation_refuge", "requested_by": SAM}
@@ -204,5 +210,5 @@ def test_forwarding_needs_the_originating_areas_grant(
     outbound = str(north.scalar("SELECT id FROM transfers"))
     north_before = written(north)
     with north.session() as session, pytest.raises(Conflict, match="Only the area that received"):
-        forwarding.forward(session, north.master, OPERATOR, outbound, WEST, now)
+        forwarding.forward(session, north.master, OPERATOR, outbound, own_forward(WEST), now)
     assert written(north) == north_before

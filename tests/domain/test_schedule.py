@@ -47,7 +47,7 @@ def test_only_an_admin_sets_meeting_dates(north: LocalNode, now: datetime, role:
         with pytest.raises(NotFound):
             meetings.set_meetings(session, who, NORTH, now=now, add=[now.date()])
         with pytest.raises(NotFound):
-            meetings.set_ack_working_days(session, who, NORTH, 5, now=now)
+            meetings.set_settings(session, who, NORTH, now=now, ack_working_days=5)
     assert north.counts(*WRITTEN) == before
 
 
@@ -60,7 +60,7 @@ def test_meeting_dates_and_the_limit_are_bounded(north: LocalNode, now: datetime
         assert refused.value.errors is not None and "dates" in refused.value.errors
         for days in (0, MAX_ACK_WORKING_DAYS + 1):
             with pytest.raises(Invalid):
-                meetings.set_ack_working_days(session, OPERATOR, NORTH, days, now=now)
+                meetings.set_settings(session, OPERATOR, NORTH, now=now, ack_working_days=days)
         with pytest.raises(NotFound):
             meetings.set_meetings(session, OPERATOR, "nowhere", now=now, add=[now.date()])
     assert north.counts(*WRITTEN) == before

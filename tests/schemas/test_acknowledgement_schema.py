@@ -1,5 +1,6 @@
-"""The `acknowledgement` payload (schema_version 1): exactly the DESIGN body plus its
-addressing; the outcome decides which fields are required; unknown fields are refused."""
+"""The `acknowledgement` payload (schema_version 1 and 2): exactly the DESIGN body plus its
+addressing, and from version 2 the reason for a redirect; the outcome decides which fields
+are required; unknown fields are refused."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
+from schemas.wire import payload_versions
 from schemas.wire.acknowledgement import (
+    DoesNotFitVersion1,
     dump_acknowledgement,
     load_acknowledgement,
     load_acknowledgement_body,
+    to_version_1,
 )
 
 
@@ -79,7 +83,8 @@ def test_redirected_needs_an_area_and_no_listing() -> None:
         ({"idva_referred": ...}, "idva_referred"),
         ({"acknowledged_by": {"name": "", "role": "x"}}, "acknowledged_by"),
         ({"acknowledged_by": {"name": "A", "role": "x", "mail": "y"}}, "acknowledged_by"),
-        ({"schema_version": 2}, "schema_version"),
+        ({"schema_version": 3}, "schema_version"),
+        ({"redirect_reason": "wrong_area"}, "redirect_reason"),
         ({"to_area": "south-vale"}, "to_area"),
         ({"surprise": True}, "surprise"),
         ({"note": "x" * 2001}, "note"),
@@ -93,3 +98,44 @@ def test_the_api_body_has_no_addressing() -> None:
     body = payload(schema_version=..., from_area=..., to_area=...)
     assert load_acknowledgement_body(body).status == "accepted"
     assert "from_area" in errors_of({**body, "from_area": "northshire"}, body=True)
+
+
+REDIRECT = {"status": "redirected", "listed_for": None, "redirect_to": "eastmoor"}
+
+
+def test_a_posted_redirect_says_why() -> None:
+    body = payload(schema_version=..., from_area=..., to_area=..., **REDIRECT)
+    assert set(errors_of(body, body=True)) == {"redirect_reason"}
+    assert load_acknowledgement_body({**body, "redirect_reason": "wrong_area"}).redirect_reason
+    assert set(errors_of({**body, "redirect_reason": "other"}, body=True)) == {"note"}
+    assert set(errors_of({**body, "redirect_reason": "moved"}, body=True)) == {"redirect_reason"}
+
+
+def test_version_2_carries_the_reason_and_version_1_has_none() -> None:
+    new = payload(schema_version=2, redirect_reason="victim_not_resident", **REDIRECT)
+    loaded = load_acknowledgement(new)
+    assert loaded.redirect_reason == "victim_not_resident"
+    assert dump_acknowledgement(loaded) == new
+    assert set(errors_of({**new, "redirect_reason": None})) == {"redirect_reason"}
+    old = load_acknowledgement(payload(**REDIRECT))  # a version 1 redirect: no reason
+    assert old.redirect_reason is None and "redirect_reason" not in dump_acknowledgement(old)
+    accepted = payload(schema_version=2, redirect_reason=None)
+    assert dump_acknowledgement(load_acknowledgement(accepted)) == accepted
+
+
+def test_version_1_of_a_redirect_says_why_in_its_note() -> None:
+    new = payload(schema_version=2, redirect_reason="other", note="Moved abroad.", **REDIRECT)
+    old = to_version_1(new)
+    assert old["note"] == "Reason for redirecting: Another reason (see the note).\n\nMoved abroad."
+    assert dump_acknowledgement(load_acknowledgement(old)) == old
+    bare = to_version_1({**new, "redirect_reason": "wrong_area", "note": None})
+    assert bare["note"] == "Reason for redirecting: The case belongs to another area."
+    with pytest.raises(DoesNotFitVersion1):
+        to_version_1({**new, "note": "x" * 1990})
+    # The negotiation uses it for a peer that reads version 1 only, and names the reason
+    # when even the note cannot carry it.
+    assert payload_versions.negotiate("acknowledgement", new, (1,)) == old
+    assert payload_versions.negotiate("acknowledgement", new, (1, 2)) == new
+    with pytest.raises(payload_versions.NotAccepted) as refused:
+        payload_versions.negotiate("acknowledgement", {**new, "note": "x" * 1990}, (1,))
+    assert refused.value.fields == ("redirect_reason",)

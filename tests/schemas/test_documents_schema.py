@@ -14,12 +14,12 @@ import pytest
 from marshmallow import ValidationError
 
 from gateway.domain.casework import documents, media_types
-from gateway.errors import Refused
+from gateway.errors import Invalid, Refused
 from gateway.node import envelope_limit
 from keys import AreaSecretKeys, canonical_json, seal_envelope, sha256_hex
 from schemas.wire.document import DOCX, ODT, PDF, TEXT, dump_document, load_document
 from schemas.wire.information_request import load_information_request_body
-from schemas.wire.minutes import load_minutes
+from schemas.wire.minutes import MinutesDoNotFitVersion1, load_minutes, to_version_1
 
 MAIN = DOCX + ".main+xml"
 
@@ -189,13 +189,76 @@ def test_minutes_follow_the_checklist() -> None:
         assert field in caught.value.messages, field
 
 
+def posted(**changes: Any) -> dict[str, Any]:
+    """Minutes as a coordinator posts them: version 2."""
+    entries = [{"kind": "professional_judgement", "source_agency": "Police", "text": "Rising."}]
+    return minutes(**{"entries": entries, "sharing_agreed_by": ["Police", "IDVA"], **changes})
+
+
 def test_structured_minutes_become_canonical_json_bytes() -> None:
-    made = documents.minutes_upload({"kind": "minutes", "minutes": minutes()}, 1_000_000)
+    made = documents.minutes_upload({"kind": "minutes", "minutes": posted()}, 1_000_000)
     assert made.media_type == "application/vnd.marac.minutes+json"
-    assert made.content == canonical_json(load_minutes(minutes()))
-    assert json.loads(made.content)["entries"][0]["kind"] == "opinion"
+    # Version 1 on the wire until payload versions are negotiated.
+    sent = json.loads(made.content)
+    assert made.content == canonical_json(load_minutes(sent))
+    assert "schema_version" not in sent and sent["entries"][0]["kind"] == "opinion"
     with pytest.raises(documents.TooLarge):
-        documents.minutes_upload({"kind": "minutes", "minutes": minutes()}, 10)
+        documents.minutes_upload({"kind": "minutes", "minutes": posted()}, 10)
+
+
+def test_version_2_minutes_name_the_agencies_that_agreed_to_share() -> None:
+    canonical = load_minutes({"schema_version": 2, **posted()})
+    assert canonical["entries"][0]["kind"] == "professional_judgement"
+    mixed = [
+        {"kind": "fact", "source_agency": "Police", "text": "Seen."},
+        {"kind": "fact", "source_agency": "Housing", "text": "Moved."},
+        {"kind": "fact", "source_agency": "  housing ", "text": "Moved."},
+        {"kind": "fact", "source_agency": "Health", "text": "Seen."},
+    ]
+    with pytest.raises(Invalid) as refused:
+        documents.minutes_upload({"kind": "minutes", "minutes": posted(entries=mixed)}, 10**6)
+    assert refused.value.errors == {
+        "minutes": {
+            "sharing_agreed_by": [
+                "These agencies supplied entries but did not agree to share the minutes: "
+                "  housing ; Health; Housing."
+            ]
+        }
+    }
+    agreed = posted(entries=mixed, sharing_agreed_by=["police", "HOUSING", "Health"])
+    assert documents.minutes_upload({"kind": "minutes", "minutes": agreed}, 10**6)
+    for changes, field in (
+        ({"sharing_agreed_by": ...}, "sharing_agreed_by"),
+        ({"entries": [{"kind": "opinion", "source_agency": "Police", "text": "x"}]}, "entries"),
+        ({"schema_version": 1}, "schema_version"),
+        ({"attendees": [{"agency": "Police", "area": "Not An Area"}]}, "attendees"),
+    ):
+        body = {k: v for k, v in posted(**changes).items() if v is not ...}
+        with pytest.raises(Invalid) as refused:
+            documents.minutes_upload({"kind": "minutes", "minutes": body}, 10**6)
+        assert refused.value.errors is not None
+        assert field in refused.value.errors["minutes"], field
+
+
+def test_version_2_minutes_written_as_version_1() -> None:
+    new = load_minutes(
+        {
+            "schema_version": 2,
+            **posted(
+                referral_basis="repeat",
+                attendees=[{"agency": "Police", "area": "south-vale"}, {"agency": "IDVA"}],
+            ),
+        }
+    )
+    assert new["referral_basis"] == "repeat"
+    old = to_version_1(new)
+    assert load_minutes(old) == old
+    assert (old["referral_basis"], old["repeat"]) == (None, True)
+    assert [a["agency"] for a in old["attendees"]] == ["Police (covers south-vale)", "IDVA"]
+    assert "area" not in old["attendees"][0] and "sharing_agreed_by" not in old
+    too_long = {**new, "attendees": [{"agency": "P" * 190, "area": "south-vale"}]}
+    with pytest.raises(MinutesDoNotFitVersion1):
+        to_version_1(too_long)
 
 
 def test_information_request_bodies() -> None:

@@ -189,6 +189,8 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     form = visits.get(browser, url)
     assert form.status_code == 200
     assert f'value="{meeting.isoformat()}"' in form.text
+    # The first meeting whose referral deadline has not passed is the default.
+    assert f'value="{meeting.isoformat()}" checked' in form.text
     assert ">None<" not in form.text
 
     # Nothing acknowledged yet: no confirmation to show.
@@ -243,6 +245,18 @@ def test_redirect_to_another_area(site: Site) -> None:
         browser,
         url,
         {"status": "redirected", "redirect_to": B, "idva_referred": "no", **PERSON},
+    )
+    assert done.status_code == 422 and 'href="#redirect_reason"' in done.text
+    done = visits.post(
+        browser,
+        url,
+        {
+            "status": "redirected",
+            "redirect_to": B,
+            "redirect_reason": "victim_not_resident",
+            "idva_referred": "no",
+            **PERSON,
+        },
     )
     assert done.status_code == 303, done.text
     assert "Case redirected" in visits.get(browser, done.headers["Location"]).text
@@ -323,7 +337,26 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     assert site.south.deliver() == 1
     case = visits.get(browser, f"/cases/{transfer_id}")
     assert "Forward this case" in case.text
-    done = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
+    # Forwarding is this area's own disclosure: its sender details and consent decision.
+    missing = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
+    assert missing.status_code == 422 and 'href="#consent-victim_informed"' in missing.text
+    yesterday = utcnow().date() - timedelta(days=1)
+    own = {
+        "to_area": WEST,
+        "sender-name": "Cora",
+        "sender-role": "Coordinator",
+        "sender-mailbox": "marac@north.example",
+        "consent-victim_informed": "yes",
+        "consent-consent": "given",
+        "consent-decided_by-name": "Chair",
+        "consent-decided_by-role": "MARAC chair",
+        "consent-decided_at-day": str(yesterday.day),
+        "consent-decided_at-month": str(yesterday.month),
+        "consent-decided_at-year": str(yesterday.year),
+        "consent-decided_at-time": "10:00",
+        "consent-decision_forum": "at_meeting",
+    }
+    done = visits.post(browser, f"/cases/{transfer_id}/forward", own)
     assert done.status_code == 303, done.text
     confirmation = visits.get(browser, done.headers["Location"])
     assert "Case forwarded" in confirmation.text
@@ -363,7 +396,7 @@ def test_a_restricted_case_opens_only_for_the_named(site: Site) -> None:
     # Only a named coordinator changes the list.
     again = visits.post(two, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
     assert again.status_code == 403
-    assert "Only a named coordinator may change" in again.text
+    assert "Only the chair or a named coordinator may change" in again.text
     # A chair who is not named is refused the same way; an auditor sees the metadata.
     chair = visits.get(signed_in(site, "chair", "chair"), f"/cases/{transfer_id}")
     assert chair.status_code == 403 and first.email in chair.text

@@ -70,6 +70,8 @@ LOGOUT = "logout"
 TRANSFER_WITHDRAWN = "transfer.withdrawn"
 # ...and the receiving area applied the withdrawal (content dropped if never opened).
 WITHDRAWAL_RECEIVED = "withdrawal.received"
+# A redirect reached the sender: the redirecting area dropped the content it held.
+TRANSFER_CONTENT_DROPPED = "transfer.content_dropped"
 # Forwarding to a third area: asked of the originating area, answered, applied, sent.
 FORWARD_REQUESTED = "forward.requested"
 FORWARD_REQUEST_RECEIVED = "forward.request_received"
@@ -82,6 +84,8 @@ REPEAT_INCIDENT_SENT = "repeat_incident.sent"
 REPEAT_INCIDENT_RECEIVED = "repeat_incident.received"
 # Who may open a restricted case was set (user ids only).
 ACCESS_NAMED = "transfer.access_named"
+# A chair restricted this node's copy of a transfer after the fact (seed 001 4.5.3).
+TRANSFER_RESTRICTED = "transfer.restricted"
 # Shared flags (DESIGN section 6). Leaves carry ids, dates and counts, never a name.
 FLAG_SET = "flag.set"
 FLAG_EXTENDED = "flag.extended"

@@ -13,16 +13,19 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Transfer
+from adapters.db.models import Envelope, Transfer
+from gateway.domain import audit
 from gateway.domain.audit import actions
-from gateway.domain.casework import replying
+from gateway.domain.casework import replying, withdrawal
 from gateway.domain.federation import envelope_writer, handlers
+from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.schedule import meetings, notifications
 from gateway.domain.transaction import owns_transaction
-from gateway.domain.transfers import states
+from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import NotFound, Refused
 from keys import (
@@ -38,6 +41,7 @@ from schemas.wire.acknowledgement import (
 from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.wire.acknowledgement import SCHEMA_VERSION as ACK_VERSION
 
+CONTENT_DROPPED = "content_dropped"
 # An answer is expected once the transfer has left; it may overtake the receipt.
 AWAITING_ANSWER = frozenset(
     {states.QUEUED, states.FAILED, states.DELIVERED, states.INFORMATION_REQUESTED}
@@ -66,7 +70,7 @@ def acknowledge(
             raise NotFound("No such transfer.")
         target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
         states.move(row, target)
-        meetings.check_listed_for(session, row.area_code, body.listed_for)
+        meetings.check_listed_for(session, row.area_code, body.listed_for, now)
         actor = principal.actor(row.area_code, SEND_ROLES)
         envelope_writer.write(
             session,
@@ -89,13 +93,52 @@ def acknowledge(
 
 
 def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
-    """The posted body, addressed from our area back to the sender, validated whole."""
+    """The posted body, addressed from our area back to the sender, validated whole, as
+    version 2; the envelope writer sends a peer that reads only version 1 the reason for a
+    redirect in the note (docs/contract.md)."""
     values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
     ack = Acknowledgement(
         **values, schema_version=ACK_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
     return replying.checked_payload(
         dump_acknowledgement(ack), load_acknowledgement, "acknowledgement"
+    )
+
+
+# --- a redirect that reached the sender ------------------------------------------------------
+
+
+def redirect_delivered(session: Session, envelope: Envelope, now: datetime) -> None:
+    """Once our redirect has reached the sender (its receipt), the case is not ours: the
+    content we hold of it is dropped, as for a withdrawal of an unopened case, keeping
+    the metadata, timeline and audit (seed 004 ISP 3.7, ISP 8). In the receipt's
+    transaction; anything other than a redirect is left alone."""
+    if envelope.type != ACKNOWLEDGEMENT or envelope.direction != states.OUTBOUND:
+        return
+    row = session.scalar(
+        select(Transfer).where(
+            Transfer.area_code == envelope.area_code,
+            Transfer.envelope_id == envelope.in_reply_to,
+            Transfer.direction == states.INBOUND,
+        )
+    )
+    if row is None or row.status != states.REDIRECTED or row.content_dropped_at is not None:
+        return
+    withdrawal.drop_content(session, row, now)
+    row.content_dropped_at = row.updated_at = now
+    system = Actor.system()
+    timeline.note(session, row, CONTENT_DROPPED, now, actor=system, envelope_id=row.envelope_id)
+    audit.record(
+        session,
+        row.area_code,
+        audit.Event(
+            action=actions.TRANSFER_CONTENT_DROPPED,
+            actor=system,
+            peer_area=row.peer_area,
+            objects={"transfer": row.id, "envelope": row.envelope_id},
+            details={"reason": states.REDIRECTED},
+        ),
+        now,
     )
 
 

@@ -60,7 +60,12 @@ from schemas.wire.document import (
     load_document,
 )
 from schemas.wire.document import PAYLOAD_TYPE as DOCUMENT
-from schemas.wire.minutes import load_minutes
+from schemas.wire.minutes import (
+    MinutesDoNotFitVersion1,
+    load_minutes,
+    load_posted_minutes,
+)
+from schemas.wire.minutes import to_version_1 as minutes_to_version_1
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 OPEN, ANSWERED = "open", "answered"
@@ -179,12 +184,19 @@ def minutes_upload(data: Mapping[str, Any], max_bytes: int) -> Outgoing:
         raise Invalid("The minutes are not valid.", errors=errors)
     assert isinstance(minutes, dict)  # noqa: S101 - checked just above, for mypy
     try:
-        canonical = load_minutes(minutes)
+        canonical = load_posted_minutes(minutes)
+        # Version 1 on the wire (every node reads it) until payload versions are
+        # negotiated; docs/contract.md "Minutes, format version 2".
+        content = canonical_json(minutes_to_version_1(canonical))
     except ValidationError as exc:
         raise Invalid(
             "The minutes are not valid.", errors={"minutes": field_errors(exc.messages)}
         ) from exc
-    content = canonical_json(canonical)
+    except MinutesDoNotFitVersion1 as exc:
+        raise Invalid(
+            "The minutes are not valid.",
+            errors={"minutes": {"attendees": ["An agency's name and area are too long."]}},
+        ) from exc
     if len(content) > max_bytes:
         raise TooLarge(f"Documents are limited to {max_bytes} bytes on this node.")
     return Outgoing(MINUTES, content, MINUTES_JSON, answers)

@@ -9,9 +9,11 @@ receiving area may pass it on only with the originator's recorded permission:
 3. with a grant for exactly that third area, the receiving coordinator forwards: the
    case is re-sealed as a new `transfer_request` from the receiving area to the third
    area (same content, new addressing), a new outbound transfer on this node that remembers
-   where it came from. One grant allows one forward. The inbound transfer keeps its own
-   state (the area still holds its copy and its 12 months of responsibility, 001 5.0);
-   its timeline says where the case went.
+   where it came from. Forwarding is a new disclosure (seed 004 ISP 3.4, 3.5): it carries
+   the forwarding area's own sender details and its own consent decision and lawful
+   basis, and waits for its chair just as any transfer it sends would. One grant allows
+   one forward. The inbound transfer keeps its own state (the area still holds its copy
+   and its 12 months of responsibility, 001 5.0); its timeline says where the case went.
 
 All envelopes reply to the transfer's own envelope, so retention purges them with it.
 The permission records and receiving the envelopes are in `forward_permission`.
@@ -50,8 +52,10 @@ from schemas.wire.forward_permission import (
     GRANTED,
     REFUSAL,
     REQUEST,
+    ForwardBody,
     ForwardPermission,
     dump_forward_permission,
+    load_forward_body,
     load_forward_decision_body,
     load_forward_permission,
     load_forward_request_body,
@@ -235,9 +239,15 @@ def forward(
     master: MasterKey,
     principal: Principal,
     transfer_id: str,
-    to_area: str,
+    data: Mapping[str, Any],
     now: datetime,
 ) -> TransferView:
+    """Forward with a grant for exactly `data`'s `to_area`, as the forwarding area's own
+    disclosure (its `sender` and `consent`, validated whole; Invalid naming the field)."""
+    try:
+        body = load_forward_body(data)
+    except ValidationError as exc:
+        raise _invalid("forward", exc) from exc
     with session.begin():
         row = replying.locked_for_sender(session, principal, transfer_id)
         return _forward(
@@ -245,7 +255,7 @@ def forward(
             master,
             row,
             principal,
-            to_area,
+            body,
             principal.actor(row.area_code, SEND_ROLES),
             now,
         )
@@ -256,14 +266,15 @@ def _forward(
     master: MasterKey,
     row: Transfer,
     principal: Principal,
-    to_area: str,
+    body: ForwardBody,
     actor: Actor,
     now: datetime,
 ) -> TransferView:
+    to_area = body.to_area
     _check_forwardable(session, principal, row)
     permission = _grant_for(session, row, to_area)
     check_content_held(row)
-    request = _readdressed(session, master, row, to_area)
+    request = _readdressed(session, master, row, body)
     originating = row.peer_area
 
     def as_forward(event: audit.Event) -> audit.Event:
@@ -337,9 +348,10 @@ def _grant_for(session: Session, row: Transfer, to_area: str) -> PermissionRow:
     )
 
 
-def _readdressed(session: Session, master: MasterKey, row: Transfer, to_area: str) -> Any:
-    """The received content, opened in memory, addressed from us to the third area and
-    validated whole; dropped once re-sealed."""
+def _readdressed(session: Session, master: MasterKey, row: Transfer, body: ForwardBody) -> Any:
+    """The received content, opened in memory, addressed from us to the third area with
+    our own sender details and consent decision, and validated whole; dropped once
+    re-sealed."""
     envelope = session.scalars(
         select(Envelope).where(
             Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
@@ -355,7 +367,13 @@ def _readdressed(session: Session, master: MasterKey, row: Transfer, to_area: st
         raise Conflict(
             "This transfer's content is no longer held; it cannot be forwarded."
         ) from exc
-    content = {**content, "from_area": row.area_code, "to_area": to_area}
+    content = {
+        **content,
+        "from_area": row.area_code,
+        "to_area": body.to_area,
+        "sender": body.sender,
+        "consent": body.consent,
+    }
     try:
         return load_transfer_request(content)
     except ValidationError as exc:

@@ -236,7 +236,7 @@ def _apply_withdrawal(session: Session, inbound: handlers.Inbound, transfer_id: 
     row.updated_at = inbound.now
     dropped = row.opened_at is None
     if dropped:
-        _drop_content(session, row, inbound.envelope_id, inbound.now)
+        drop_content(session, row, inbound.now, keep=inbound.envelope_id)
     details: dict[str, Detail] = {"reason": inbound.summary.reason, "content_dropped": dropped}
     handlers.record_received(
         session,
@@ -250,15 +250,18 @@ def _apply_withdrawal(session: Session, inbound: handlers.Inbound, transfer_id: 
     )
 
 
-def _drop_content(session: Session, row: Transfer, withdrawal_id: str, now: datetime) -> None:
+def drop_content(
+    session: Session, row: Transfer, now: datetime, *, keep: str | None = None
+) -> None:
     """The case's inbound envelopes keep only their content-free header: no ciphertext,
-    no sealed key. The withdrawal itself (its reason and note) stays readable."""
+    no sealed key. The envelope `keep` (a withdrawal: its reason and note) stays readable.
+    A redirect drops the same content once it reached the sender (acknowledgements)."""
     envelopes = session.scalars(
         select(Envelope).where(
             Envelope.area_code == row.area_code,
             Envelope.direction == states.INBOUND,
             (Envelope.envelope_id == row.envelope_id) | (Envelope.in_reply_to == row.envelope_id),
-            Envelope.envelope_id != withdrawal_id,
+            Envelope.envelope_id != (keep or ""),
             Envelope.purged_at.is_(None),
         )
     ).all()

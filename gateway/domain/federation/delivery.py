@@ -25,7 +25,7 @@ from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.areas.peers import node_url, pinned_key
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
-from gateway.domain.casework import documents, messages
+from gateway.domain.casework import acknowledgements, documents, messages
 from gateway.domain.identity.actors import Actor
 from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
@@ -260,6 +260,7 @@ def _record_delivery(
             transfer.updated_at = now
         else:
             _reply_delivered(session, claim, now)
+            acknowledgements.redirect_delivered(session, envelope, now)
         audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
         if transfer is not None and transfer.status != WITHDRAWN:
             # Documents added before it left follow it now, never ahead of it (an

@@ -1,15 +1,18 @@
-"""An area's MARAC meeting dates and its acknowledgement limit.
+"""An area's MARAC meeting dates, its acknowledgement limit and its referral deadline.
 
 Set by an admin of the area (or the operator). Meeting dates are what an accepted transfer
-is listed for: when an area has set any, an acknowledgement must name one of them. The
-limit is in working days (England and Wales, `gateway.domain.schedule.working_calendar`), default 2.
+is listed for: when an area has set any, an acknowledgement must name one of them, and
+never a day already past. The limit is in working days (England and Wales,
+`gateway.domain.schedule.working_calendar`), default 2. The referral deadline (working
+days before each meeting, default none) picks the meeting an acknowledgement suggests:
+the first whose deadline has not passed (seeds 001 4.3, 003).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -19,9 +22,10 @@ from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.identity.principals import ADMIN, METADATA_ROLES, TRANSFERS_READ, Principal
+from gateway.domain.schedule.working_calendar import london_day, working_days_before
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, NotFound
-from schemas.api.areas import MAX_ACK_WORKING_DAYS, MAX_MEETINGS
+from schemas.api.areas import MAX_ACK_WORKING_DAYS, MAX_DEADLINE_WORKING_DAYS, MAX_MEETINGS
 
 DEFAULT_ACK_WORKING_DAYS = 2
 READ_ROLES = frozenset({*METADATA_ROLES, ADMIN})
@@ -32,6 +36,20 @@ class Schedule:
     area: str
     ack_working_days: int
     meeting_dates: tuple[date, ...]
+    referral_deadline_working_days: int = 0
+
+    def suggested_listing(self, now: datetime) -> date | None:
+        """The first meeting whose referral deadline is today or later (London); None
+        when no meeting date is recorded that can still take the case."""
+        today = london_day(now)
+        return next(
+            (
+                day
+                for day in self.meeting_dates
+                if working_days_before(day, self.referral_deadline_working_days) >= today
+            ),
+            None,
+        )
 
 
 def ack_working_days(area: Area) -> int:
@@ -50,7 +68,8 @@ def _dates(session: Session, area: str) -> tuple[date, ...]:
 
 def _schedule(session: Session, area: str) -> Schedule:
     row = get_area(session, area)
-    return Schedule(area, ack_working_days(row), _dates(session, area))
+    deadline = row.referral_deadline_working_days or 0
+    return Schedule(area, ack_working_days(row), _dates(session, area), deadline)
 
 
 @owns_transaction
@@ -105,39 +124,67 @@ def set_meetings(
 
 
 @owns_transaction
-def set_ack_working_days(
-    session: Session, principal: Principal, area: str, working_days: int, *, now: datetime
+def set_settings(
+    session: Session,
+    principal: Principal,
+    area: str,
+    *,
+    now: datetime,
+    ack_working_days: int | None = None,
+    referral_deadline_working_days: int | None = None,
 ) -> Schedule:
-    """The acknowledgement limit in working days; an admin of the area (or the operator)."""
+    """The acknowledgement limit and the referral deadline, in working days; each left as
+    it is when not given. An admin of the area (or the operator); one audit event."""
     actor = principal.admin_actor(area)
-    if not 1 <= working_days <= MAX_ACK_WORKING_DAYS:
-        raise Invalid(
-            "The acknowledgement limit is not valid.",
-            errors={"ack_working_days": [f"Between 1 and {MAX_ACK_WORKING_DAYS} working days."]},
-        )
+    changed = _checked_settings(ack_working_days, referral_deadline_working_days)
     with session.begin():
         row = get_area(session, area)
-        row.ack_working_days = working_days
+        for name, value in changed.items():
+            setattr(row, name, value)
         audit.record(
             session,
             area,
-            audit.Event(
-                action=actions.AREA_SETTINGS_SET,
-                actor=actor,
-                details={"ack_working_days": working_days},
-            ),
+            audit.Event(action=actions.AREA_SETTINGS_SET, actor=actor, details=changed),
             now,
         )
         return _schedule(session, area)
 
 
-def check_listed_for(session: Session, area: str, listed_for: date | None) -> None:
-    """When the area has set meeting dates, an acceptance lists the case for one of them."""
+def _checked_settings(ack: int | None, deadline: int | None) -> dict[str, int]:
+    errors: dict[str, list[str]] = {}
+    if ack is not None and not 1 <= ack <= MAX_ACK_WORKING_DAYS:
+        errors["ack_working_days"] = [f"Between 1 and {MAX_ACK_WORKING_DAYS} working days."]
+    if deadline is not None and not 0 <= deadline <= MAX_DEADLINE_WORKING_DAYS:
+        errors["referral_deadline_working_days"] = [
+            f"Between 0 and {MAX_DEADLINE_WORKING_DAYS} working days."
+        ]
+    if errors:
+        raise Invalid("The settings are not valid.", errors=errors)
+    given = {"ack_working_days": ack, "referral_deadline_working_days": deadline}
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def check_listed_for(session: Session, area: str, listed_for: date | None, now: datetime) -> None:
+    """An acceptance never lists the case for a day already past (seed 000 4.5.2: the next
+    meeting); when the area has set meeting dates, it lists it for one of them."""
     if listed_for is None:
         return
+    # London's day never trails UTC's: the UTC day is the earliest "today" of either clock.
+    if listed_for < now.astimezone(UTC).date():
+        raise Invalid(
+            "The acknowledgement is not valid.",
+            errors={"listed_for": ["Must not be in the past."]},
+        )
     dates = _dates(session, area)
     if dates and listed_for not in dates:
         raise Invalid(
             "The acknowledgement is not valid.",
             errors={"listed_for": ["Not one of the area's meeting dates."]},
         )
+
+
+def is_meeting_day(session: Session, area: str, day: date) -> bool:
+    """Whether `day` is one of the area's recorded meeting dates; with none recorded the
+    gateway cannot tell, and takes the decision as made at the meeting."""
+    dates = _dates(session, area)
+    return not dates or day in dates

@@ -45,6 +45,17 @@ def add_working_days(start: date, working_days: int) -> date:
     return day
 
 
+def working_days_before(end: date, working_days: int) -> date:
+    """The `working_days`-th working day before `end` (`end` itself never counts); `end`
+    itself for none."""
+    day, counted = end, 0
+    while counted < working_days:
+        day -= timedelta(days=1)
+        if is_working_day(day):
+            counted += 1
+    return day
+
+
 def due(received_at: datetime, working_days: int) -> date:
     """The last London day on which an acknowledgement is on time: the end of the Nth
     working day after the day of receipt."""

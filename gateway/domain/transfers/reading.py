@@ -292,6 +292,11 @@ def check_content_held(row: Transfer) -> None:
             "The sending area withdrew this transfer before it was opened; "
             "its content is no longer held here."
         )
+    if row.direction == INBOUND and row.content_dropped_at is not None:
+        raise Gone(
+            "This area redirected the transfer and the sending area has the redirect; "
+            "its content is no longer held here."
+        )
 
 
 @owns_transaction

@@ -3,11 +3,15 @@
 receiving area named. Everyone else who may list the area's transfers sees that it exists
 and its state, nothing more; API clients never open one (a machine cannot be named).
 
-Who names: a coordinator of the receiving area. While nobody is named, any coordinator of
-the area may name (someone has to take the case in, and every coordinator may acknowledge
-it); once names exist, only a named coordinator may change them, so the circle cannot be
-widened from outside. The list must always keep at least one coordinator, or nobody could
-ever change it again.
+Who names: the receiving area's chair decides (seed 001 4.5.3): any chair of the area may
+name at any time. A coordinator may too while nobody is named (someone has to take the case
+in, and every coordinator may acknowledge it); once names exist, only a named coordinator
+may change them, so the circle cannot be widened from outside. The list must always keep
+at least one coordinator, who works the case.
+
+A chair of the area may also restrict a transfer that arrived unrestricted, and the
+sending area's chair its own copy of one it sent (`restrict`): the restriction then binds
+that node's copy exactly as a received restricted case.
 """
 
 from __future__ import annotations
@@ -22,12 +26,19 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Transfer, TransferAccess, User, UserRole
 from gateway.domain import audit
 from gateway.domain.audit import actions
-from gateway.domain.identity.principals import CONTENT_ROLES, COORDINATOR, SEND_ROLES, Principal
+from gateway.domain.identity.principals import (
+    CHAIR,
+    CONTENT_ROLES,
+    COORDINATOR,
+    SEND_ROLES,
+    Principal,
+)
 from gateway.domain.identity.users import normalise_email
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import INBOUND
 from gateway.errors import Conflict, Invalid, NotFound, Restricted
+from schemas.wire.transfer_request import RESTRICTED_REASONS
 
 RESTRICTED_DETAIL = (
     "This is a restricted case: only the users its receiving area named may open it."
@@ -35,8 +46,11 @@ RESTRICTED_DETAIL = (
 
 
 def is_restricted(row: Transfer) -> bool:
-    """Restriction binds the receiving area; the sender wrote the case and keeps it."""
-    return row.direction == INBOUND and row.restricted_reason is not None
+    """Restriction binds the receiving area; the sender wrote the case and keeps it,
+    unless its own chair restricted its copy too."""
+    return row.restricted_reason is not None and (
+        row.direction == INBOUND or bool(row.restricted_here)
+    )
 
 
 def named_users(session: Session, transfer_id: str) -> list[str]:
@@ -83,14 +97,20 @@ def name_users(
     """Replace the users named on a restricted inbound transfer; audited with ids only."""
     with session.begin():
         row = session.get(Transfer, transfer_id, with_for_update=True)
-        if row is None or principal.kind != "user" or not principal.may_send(row.area_code):
+        chair = principal.kind == "user" and row is not None and _is_chair(principal, row)
+        if (
+            row is None
+            or principal.kind != "user"
+            or not (chair or principal.may_send(row.area_code))
+        ):
             raise NotFound("No such transfer.")
         if not is_restricted(row):
-            raise Conflict("Only a restricted inbound transfer has named users.")
+            raise Conflict("Only a restricted transfer has named users.")
         current = named_users(session, row.id)
-        if current and principal.id not in current:
+        if current and principal.id not in current and not chair:
             raise Restricted(
-                "Only a named coordinator may change who can open this restricted case."
+                "Only the chair or a named coordinator may change who can open this "
+                "restricted case."
             )
         chosen = _resolve(session, row.area_code, list(entries))
         coordinators = _with_role(session, row.area_code, chosen, {COORDINATOR})
@@ -100,7 +120,7 @@ def name_users(
                 errors={"users": ["Must include a coordinator of the receiving area."]},
             )
         session.execute(delete(TransferAccess).where(TransferAccess.transfer_id == row.id))
-        actor = principal.actor(row.area_code, SEND_ROLES)
+        actor = principal.actor(row.area_code, {CHAIR} if chair else SEND_ROLES)
         for user_id in chosen:
             session.add(
                 TransferAccess(transfer_id=row.id, user_id=user_id, named_by=actor.id, named_at=now)
@@ -120,6 +140,44 @@ def name_users(
         )
         session.flush()
         return Naming(row.id, True, sorted(chosen))
+
+
+def _is_chair(principal: Principal, row: Transfer) -> bool:
+    return row.area_code in principal.areas_for({CHAIR})
+
+
+@owns_transaction
+def restrict(
+    session: Session, principal: Principal, transfer_id: str, reason: str, now: datetime
+) -> Naming:
+    """A chair of the transfer's area restricts this node's copy (seed 001 4.5.3): a
+    received case found to need it, or the sender's own copy. From then on only named
+    users open it; naming follows. Restricting again changes only the reason."""
+    if reason not in RESTRICTED_REASONS:
+        raise Invalid(
+            "The restriction is not valid.",
+            errors={"reason": [f"Must be one of: {', '.join(RESTRICTED_REASONS)}."]},
+        )
+    with session.begin():
+        row = session.get(Transfer, transfer_id, with_for_update=True)
+        if row is None or principal.kind != "user" or not _is_chair(principal, row):
+            raise NotFound("No such transfer.")
+        row.restricted_reason, row.restricted_here, row.updated_at = reason, True, now
+        actor = principal.actor(row.area_code, {CHAIR})
+        timeline.note(session, row, "restricted", now, actor=actor, reason=reason)
+        audit.record(
+            session,
+            row.area_code,
+            audit.Event(
+                action=actions.TRANSFER_RESTRICTED,
+                actor=actor,
+                peer_area=row.peer_area,
+                objects={"transfer": row.id},
+                details={"reason": reason},
+            ),
+            now,
+        )
+        return Naming(row.id, True, named_users(session, row.id))
 
 
 def _resolve(session: Session, area: str, entries: list[str]) -> list[str]:

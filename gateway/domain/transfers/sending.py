@@ -23,18 +23,23 @@ from gateway.domain.audit import actions
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, TRANSFERS_WRITE, Principal
-from gateway.domain.schedule import notifications
+from gateway.domain.schedule import meetings, notifications
+from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TRANSFER_REQUEST, TransferView, view
 from gateway.domain.transfers.states import AWAITING_APPROVAL, DRAFT, OUTBOUND, QUEUED
 from gateway.errors import Forbidden, Invalid, field_errors
 from keys import MasterKey
+from schemas.common import parse_timestamp
 from schemas.wire.transfer_request import (
     TransferRequest,
     dump_transfer_request,
     load_transfer_request,
 )
+
+# The decision forum that lets a transfer leave without a chair's approval here.
+AT_MEETING = "at_meeting"
 
 
 def addressed(data: Mapping[str, Any], from_area: str, to_area: str) -> dict[str, Any]:
@@ -135,8 +140,7 @@ def dispatch(
     recipient, the disclosure logged (or the hold for a chair), stored and queued; in the
     caller's transaction. `event` may reshape the disclosure event (a forward logs
     `forward.sent` with where the case came from)."""
-    # Decided by the chair after the meeting: nothing leaves before a chair approves it.
-    held = request.consent.decision_forum == "chair_after_meeting"
+    held = needs_chair(session, request)
     transfer.restricted_reason = request.restricted_reason if request.restricted else None
     states.move(transfer, AWAITING_APPROVAL if held else QUEUED)
     disclosure = disclosure_event(request, transfer, actor)
@@ -164,6 +168,17 @@ def dispatch(
             transfer_id=transfer.id,
             urgent=notifications.is_urgent(request),
         )
+
+
+def needs_chair(session: Session, request: TransferRequest) -> bool:
+    """Decided by the chair after the meeting, nothing leaves before a chair approves it
+    here; nor does a decision called `at_meeting` on a day that was none of the sending
+    area's recorded meetings: the chair cannot be bypassed by the label (seed 001 5.1)."""
+    consent = request.consent
+    if consent.decision_forum != AT_MEETING:
+        return True
+    decided_on = london_day(parse_timestamp(consent.decided_at))
+    return not meetings.is_meeting_day(session, request.from_area, decided_on)
 
 
 def disclosure_event(request: TransferRequest, transfer: Transfer, actor: Actor) -> audit.Event:

@@ -1,5 +1,6 @@
-"""`/api/v1/areas/<code>/meetings` and `/settings`: an area's MARAC meeting dates and its
-acknowledgement limit. Anyone of the area reads them (coordinators pick a meeting to list
+"""`/api/v1/areas/<code>/meetings` and `/settings`: an area's MARAC meeting dates (with the
+one a case acknowledged today is listed for by default), its acknowledgement limit and
+its referral deadline. Anyone of the area reads them (coordinators pick a meeting to list
 a case for); only an admin of the area changes them. Another area answers 404."""
 
 from __future__ import annotations
@@ -41,7 +42,13 @@ def _code(code: str) -> str:
 
 
 def _meetings(found: meetings.Schedule) -> Response:
-    dumped = MeetingsViewSchema().dump({"area": found.area, "dates": list(found.meeting_dates)})
+    dumped = MeetingsViewSchema().dump(
+        {
+            "area": found.area,
+            "dates": list(found.meeting_dates),
+            "suggested_listing": found.suggested_listing(utcnow()),
+        }
+    )
     return jsonify(dumped)
 
 
@@ -92,7 +99,7 @@ def put_meetings(code: str) -> Response:
 @requires(roles=READERS, scopes=[TRANSFERS_READ])
 @documented(
     "getAreaSettings",
-    "The area's acknowledgement limit; for anyone with a role in the area.",
+    "The area's acknowledgement limit and referral deadline; for anyone of the area.",
     ok=(200, "The acknowledgement limit"),
     answer=SettingsViewSchema,
     problems=(401, 403, 404),
@@ -106,7 +113,7 @@ def get_settings(code: str) -> Response:
 @requires(roles=[ADMIN])
 @documented(
     "setAreaSettings",
-    "Set the area's acknowledgement limit; admins of the area only.",
+    "Set the area's acknowledgement limit or referral deadline; admins only.",
     ok=(200, "The acknowledgement limit now"),
     answer=SettingsViewSchema,
     problems=(400, 401, 403, 404, 422),
@@ -119,7 +126,12 @@ def put_settings(code: str) -> Response:
     except ValidationError as exc:
         raise Invalid("The settings are not valid.", errors=field_errors(exc.messages)) from exc
     with node().sessions() as db:
-        found = meetings.set_ack_working_days(
-            db, current_principal(), area, body.ack_working_days, now=utcnow()
+        found = meetings.set_settings(
+            db,
+            current_principal(),
+            area,
+            now=utcnow(),
+            ack_working_days=body.ack_working_days,
+            referral_deadline_working_days=body.referral_deadline_working_days,
         )
     return _settings(found)

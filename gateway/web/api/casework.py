@@ -27,7 +27,9 @@ from gateway.web.guard import current_principal, requires
 from schemas.api.restricted_access import (
     NamedUsersSchema,
     NamedUsersViewSchema,
+    RestrictionSchema,
     load_named_users,
+    load_restriction,
 )
 from schemas.api.transfers import TransferItemSchema
 from schemas.wire.forward_permission import (
@@ -36,7 +38,6 @@ from schemas.wire.forward_permission import (
     ForwardRequestBodySchema,
     PermissionListSchema,
     PermissionViewSchema,
-    load_forward_body,
 )
 from schemas.wire.repeat_incident import RepeatIncidentBodySchema
 from schemas.wire.withdrawal import WithdrawalBodySchema
@@ -149,14 +150,10 @@ def list_forward_permissions(transfer_id: str) -> Response:
 )
 def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
     canonical_id(transfer_id)
-    try:
-        body = load_forward_body(json_object())
-    except ValidationError as exc:
-        raise Invalid("The forward is not valid.", errors=field_errors(exc.messages)) from exc
     current = node()
     with current.sessions() as db:
         sent = forwarding.forward(
-            db, current.master, current_principal(), transfer_id, body.to_area, utcnow()
+            db, current.master, current_principal(), transfer_id, json_object(), utcnow()
         )
     location = url_for("api.get_transfer", transfer_id=sent.id)
     return jsonify(transfer_item(sent)), 201, {"Location": location}
@@ -185,11 +182,11 @@ def report_repeat_incident(transfer_id: str) -> Response:
 
 
 @api.post("/transfers/<transfer_id>/access")
-@requires(roles=[COORDINATOR])
+@requires(roles=[COORDINATOR, CHAIR])
 @documented(
     "nameTransferUsers",
-    "A coordinator of the receiving area names who may open a restricted case (the list "
-    "replaces the previous one).",
+    "The area's chair (or, as the rules allow, a coordinator) names who may open a "
+    "restricted case (the list replaces the previous one).",
     ok=(200, "Who is named (user ids)"),
     answer=NamedUsersViewSchema,
     problems=STEP_PROBLEMS,
@@ -204,6 +201,28 @@ def name_transfer_users(transfer_id: str) -> Response:
     with node().sessions() as db:
         named = restriction.name_users(db, current_principal(), transfer_id, body.users, utcnow())
     return jsonify(_naming(named))
+
+
+@api.post("/transfers/<transfer_id>/restriction")
+@requires(roles=[CHAIR])
+@documented(
+    "restrictTransfer",
+    "A chair of the transfer's area restricts this node's copy: a received case after "
+    "arrival, or the sending area's own copy. Only named users open it from then on.",
+    ok=(200, "Restricted, and who is named (user ids)"),
+    answer=NamedUsersViewSchema,
+    problems=(400, 401, 403, 404, 422),
+    body=RestrictionSchema,
+)
+def restrict_transfer(transfer_id: str) -> Response:
+    canonical_id(transfer_id)
+    try:
+        body = load_restriction(json_object())
+    except ValidationError as exc:
+        raise Invalid("The restriction is not valid.", errors=field_errors(exc.messages)) from exc
+    with node().sessions() as db:
+        found = restriction.restrict(db, current_principal(), transfer_id, body.reason, utcnow())
+    return jsonify(_naming(found))
 
 
 @api.get("/transfers/<transfer_id>/access")

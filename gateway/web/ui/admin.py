@@ -537,7 +537,9 @@ def set_ack_limit() -> Response:
         )
     return _schedule_change(
         ACK_DAYS,
-        lambda db, who, code: meetings.set_ack_working_days(db, who, code, days, now=utcnow()),
+        lambda db, who, code: meetings.set_settings(
+            db, who, code, now=utcnow(), ack_working_days=days
+        ),
     )
 
 

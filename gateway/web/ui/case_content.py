@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.web.ui.code_words import DOCUMENT_KINDS as DOCUMENT_KINDS
 from gateway.web.ui.layout import UK, local_time
+from schemas.wire.acknowledgement import REDIRECT_REASON_WORDS
 from schemas.wire.grounds import ground_label
 
 Row = tuple[str, str]
@@ -94,6 +95,7 @@ STEPS = {
     "received": "Received from the sending area",
     "acknowledged": "Acknowledged and listed for a meeting",
     "redirected": "Redirected to another area",
+    "content_dropped": "Content dropped: the redirect reached the sending area",
     "information_requested": "More information asked for",
     "document_sent": "Document sent",
     "document_held": "Document held until the transfer is delivered",
@@ -553,6 +555,7 @@ MESSAGE_LABELS = {
     "idva_referred": "Referral to the IDVA service made",
     "receiving_case_ref": "Their case reference",
     "redirect_to": "Redirected to",
+    "redirect_reason": "Why",
     "note": "Note",
     "acknowledged_by": "Acknowledged by",
     "what": "Asked for",
@@ -597,6 +600,8 @@ def _message_value(kind: str, key: str, value: Any, names: Mapping[str, str]) ->
         return words(ANSWERS, str(value))
     if key == "kind":
         return words(PERMISSION_KINDS, str(value))
+    if key == "redirect_reason":
+        return words(REDIRECT_REASON_WORDS, str(value))
     if key == "reason":
         table = WITHDRAWAL_REASONS if kind == "withdrawal" else REASONS
         return words(table, str(value))

@@ -22,7 +22,7 @@ from gateway.web.ui.forms import (
     plain,
 )
 from gateway.web.ui.layout import ErrorMap
-from schemas.wire.acknowledgement import ACCEPTED, REDIRECTED
+from schemas.wire.acknowledgement import ACCEPTED, REDIRECT_REASON_WORDS, REDIRECTED
 from schemas.wire.document import KINDS
 from schemas.wire.forward_permission import REASONS as FORWARD_REASONS
 
@@ -59,9 +59,9 @@ def without_blank(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) -> list[Question]:
-    """Accept (listed for one of the area's meeting dates, or a date when it has none) or
-    redirect to one of `areas`."""
-    upcoming = [d for d in dates if d >= today] or list(dates)
+    """Accept (listed for one of the area's coming meeting dates, or a date when it has
+    none) or redirect to one of `areas`. A past meeting is never offered (seed 000 4.5.2)."""
+    upcoming = [d for d in dates if d >= today]
     listed = (
         Question(
             "listed_for",
@@ -70,7 +70,7 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             noun="the meeting the case is listed for",
             options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming),
         )
-        if dates
+        if upcoming
         else Question(
             "listed_for",
             "Which meeting is the case listed for?",
@@ -111,13 +111,21 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             kind=RADIOS,
             options=areas,
         ),
+        Question(
+            "redirect_reason",
+            "Why does the case go there?",
+            noun="why the case goes to another area",
+            kind=RADIOS,
+            options=tuple(REDIRECT_REASON_WORDS.items()),
+            hint="With another reason, say why in the note",
+        ),
         Question("note", "Note for the sending area (optional)", kind=TEXTAREA),
         *person("acknowledged_by"),
     ]
 
 
 ACCEPT_ONLY = ("listed_for", "receiving_case_ref")
-REDIRECT_ONLY = ("redirect_to",)
+REDIRECT_ONLY = ("redirect_to", "redirect_reason")
 
 
 def acknowledgement_body(answers: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
-from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -43,13 +42,13 @@ from gateway.domain.identity.principals import AUDITOR, CHAIR, COORDINATOR, Prin
 from gateway.domain.schedule import meetings, reminders
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
-from gateway.errors import Conflict, Invalid, Restricted, field_errors
+from gateway.errors import Conflict, Invalid, Restricted
 from gateway.web import node
 from gateway.web.api.common import canonical_id
 from gateway.web.downloads import attachment
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import case_content as words
-from gateway.web.ui import case_forms
+from gateway.web.ui import case_forms, send_sections
 from gateway.web.ui.forms import (
     CHECKBOXES,
     RADIOS,
@@ -60,7 +59,7 @@ from gateway.web.ui.forms import (
     read_answers,
 )
 from gateway.web.ui.layout import FORM, ErrorMap, current_area
-from schemas.wire.forward_permission import GRANTED, load_forward_body
+from schemas.wire.forward_permission import GRANTED
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -344,8 +343,14 @@ def acknowledge(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
     with node().sessions() as db:
-        dates = meetings.schedule(db, principal, _area(found.transfer)).meeting_dates
+        schedule = meetings.schedule(db, principal, _area(found.transfer))
+    dates = schedule.meeting_dates
     questions = case_forms.acknowledge_questions(dates, _peer_choices(found), utcnow().date())
+    # The default: the first meeting whose referral deadline has not passed (seed 003).
+    suggested = schedule.suggested_listing(utcnow())
+    defaults: dict[str, Any] = {"acknowledged_by.role": {"text": "MARAC coordinator"}}
+    if suggested is not None:
+        defaults["listed_for"] = {"choice": suggested.isoformat()}
     errors: ErrorMap = {}
     status = 200
     if request.method == "POST":
@@ -367,7 +372,7 @@ def acknowledge(transfer_id: str) -> Response:
         questions,
         errors,
         status,
-        {"acknowledged_by.role": {"text": "MARAC coordinator"}},
+        defaults,
         meeting_dates=bool(dates),
     )
 
@@ -464,6 +469,8 @@ def forward(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
     granted = _granted(found)
+    # Forwarding is this area's own disclosure (seed 004 ISP 3.4): its own sender details
+    # and consent decision, asked as the send journey asks them.
     questions = [
         Question(
             "to_area",
@@ -472,7 +479,9 @@ def forward(transfer_id: str) -> Response:
             hint="Only the areas the sending MARAC gave permission for",
             noun="the area to forward the case to",
             options=granted,
-        )
+        ),
+        *send_sections.SENDER.questions,
+        *(q for page in send_sections.CONSENT_PAGES for q in page.questions),
     ]
     errors: ErrorMap = {}
     status = 200
@@ -480,15 +489,7 @@ def forward(transfer_id: str) -> Response:
         current = node()
 
         def call(db: Session, data: dict[str, Any]) -> object:
-            try:
-                chosen = load_forward_body(data)
-            except ValidationError as exc:
-                raise Invalid(
-                    "The forward is not valid.", errors=field_errors(exc.messages)
-                ) from exc
-            return forwarding.forward(
-                db, current.master, principal, transfer_id, chosen.to_area, utcnow()
-            )
+            return forwarding.forward(db, current.master, principal, transfer_id, data, utcnow())
 
         done, errors, status = _submit(transfer_id, questions, call, nest, "forwarded")
         if done is not None:
