@@ -10,6 +10,7 @@ from flask import Flask
 
 from gateway.cli import (
     audit,
+    backups,
     casework,
     documents,
     flags,
@@ -24,6 +25,7 @@ from gateway.cli.root import APP_FACTORY_KEY, AppFactory, Wiring, current_node, 
 __all__ = [
     "Wiring",
     "audit",
+    "backups",
     "casework",
     "current_node",
     "documents",
