@@ -5,6 +5,7 @@ fork); an undeclared rewrite is still caught."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -63,6 +64,7 @@ def test_restore_resumes_delivery_and_the_peer_sees_a_declared_restore(
     assert master not in backup_file.read_bytes()  # the key is kept apart
 
     pair.north.node.engine.dispose()
+    began = time.monotonic()
     restored = cli(pair.north, "restore", str(backup_file), "--yes")
     assert restored.exit_code == 0, restored.output
     assert "audit log restored" in restored.output
@@ -77,6 +79,7 @@ def test_restore_resumes_delivery_and_the_peer_sees_a_declared_restore(
     # and new disclosures carry the declaration past the checkpoints the peer holds.
     again = [pair.send(), pair.send()]
     pair.north.deliver()
+    print(f"\nrestored and caught up in {time.monotonic() - began:.2f} s")  # pytest -s
     reasons = {t.failure_reason for t in pair.north.transfers("northshire")}
     assert set(statuses(pair.north, "northshire").values()) == {"delivered"}, reasons
     received = received_envelopes(pair)

@@ -2,7 +2,7 @@
 backup (our own, to send with evidence; our peers', so that the checkpoints their restore
 lost are not taken for a fork). Append-only, like the rest of the audit.
 
-Revision ID: 0014_restores
+Revision ID: 0015_restores
 Revises: 0013_production
 Create Date: 2026-12-03
 """
@@ -10,7 +10,8 @@ Create Date: 2026-12-03
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0014_restores"
+revision = "0015_restores"
+# On main this follows 0014_adminpages (the lead re-chains on merge); this branch has 0013.
 down_revision = "0013_production"
 branch_labels = None
 depends_on = None
