@@ -76,6 +76,24 @@ class Unauthorized(DomainError):
     explanation = "Sign in (or send a valid access token or request token) and try again."
 
 
+class ClockSkewed(Unauthorized):
+    """A peer's request token is outside this node's clock window: say so, with our time,
+    so the sender can tell a wrong clock from a bad key (DESIGN section 4, `iat`/`exp`)."""
+
+    slug, title = "clock-skew", "Clocks disagree"
+    explanation = (
+        "The request token was issued in the future or has expired by this node's clock."
+        " `server_time` is this node's time: check both nodes' clocks (NTP)."
+    )
+
+    def __init__(self, detail: str, *, server_time: str) -> None:
+        super().__init__(detail)
+        self.server_time = server_time
+
+    def problem(self, type_base: str) -> dict[str, Any]:
+        return {**super().problem(type_base), "server_time": self.server_time}
+
+
 class Forbidden(DomainError):
     status, slug, title = 403, "forbidden", "Not allowed"
     explanation = (

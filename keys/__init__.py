@@ -27,6 +27,7 @@ from keys.envelope import (
 from keys.errors import (
     BadSignature,
     BadToken,
+    ClockSkew,
     CryptoError,
     ExpiredKey,
     Malformed,
@@ -66,6 +67,7 @@ __all__ = [
     "BadJson",
     "BadSignature",
     "BadToken",
+    "ClockSkew",
     "CryptoError",
     "EnvelopeParts",
     "ExpiredKey",

@@ -49,6 +49,13 @@ class BadToken(CryptoError):
     code = "bad-token"
 
 
+class ClockSkew(BadToken):
+    """A request token's times fall outside this clock's window (issued in the future, or
+    expired): most often the two nodes' clocks disagree."""
+
+    code = "clock-skew"
+
+
 class ProofError(CryptoError):
     """A Merkle inclusion or consistency proof does not verify against the given tree heads."""
 

@@ -21,10 +21,11 @@ from joserfc.jwk import OKPKey
 from keys.area import AreaSecretKeys, PublicAreaKey
 from keys.bounded_json import TOKEN_LIMITS, parse_json
 from keys.encoding import b64url_decode, b64url_encode, sha256
-from keys.errors import BadSignature, BadToken, Malformed
+from keys.errors import BadSignature, BadToken, ClockSkew, Malformed
 
 ALGORITHM = "Ed25519"  # RFC 9864 fully-specified name; "EdDSA" is not accepted
 MAX_LIFETIME = 120
+# How far ahead of ours a sender's clock may be (behind: up to the token's lifetime).
 CLOCK_LEEWAY = 30
 MAX_TOKEN_CHARS = 8192
 _FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "x5t", "x5t#S256", "crit"})
@@ -153,9 +154,9 @@ def _check_claims(
     if exp - iat > MAX_LIFETIME or exp <= iat:
         raise BadToken("token lifetime exceeds 120 seconds")
     if iat > current + CLOCK_LEEWAY:
-        raise BadToken("token issued in the future")
+        raise ClockSkew("token issued in the future")
     if exp <= current:
-        raise BadToken("token expired")
+        raise ClockSkew("token expired")
     checks = {
         "iss": key.area,
         "aud": audience,

@@ -461,6 +461,26 @@ class PeerCheckpoint(Base):
     verified_at: Mapped[datetime | None]
 
 
+class AuditRestore(Base):
+    """A signed declaration that an area's log was restored from a backup at `size`: every
+    checkpoint of a larger size that the area signed at or before `issued_at` described entries
+    the restore lost. Kept for our own areas (sent with evidence) and for peers (so their
+    lost checkpoints are not taken for a fork). Append-only like the log."""
+
+    __tablename__ = "audit_restores"
+    __table_args__ = (
+        UniqueConstraint("area_code", "issued_at", name="uq_audit_restores_area_code"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    area_code: Mapped[str] = mapped_column(String(63))  # a local area or a peer
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    document: Mapped[str] = mapped_column(Text)  # the signed JSON, byte for byte
+    issued_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+
+
 class AuditCosignature(Base):
     """A peer's co-signature (witness statement) over one of our areas' checkpoints."""
 

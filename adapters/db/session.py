@@ -13,9 +13,9 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.grants import MAINTAIN_FROM
-from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent
+from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditRestore
 
-APPEND_ONLY = (AuditEvent, AuditCheckpoint, AuditCosignature)
+APPEND_ONLY = (AuditEvent, AuditCheckpoint, AuditCosignature, AuditRestore)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 

@@ -76,6 +76,9 @@ def _print_peer(report: witness.PeerReport, as_json: bool) -> None:
         click.echo(json.dumps(report.as_dict()))
         return
     sizes = ", ".join(str(s) for s in report.checked_sizes)
+    if report.lost_sizes:
+        lost = ", ".join(str(s) for s in sorted(report.lost_sizes))
+        click.echo(f"{report.peer}: restored from a backup; checkpoints lost: {lost}")
     if report.ok:
         witnessed = "co-signed" if report.cosigned else "co-signature not accepted"
         click.echo(f"{report.peer}: consistent from {sizes} to {report.size}: OK ({witnessed})")

@@ -105,6 +105,9 @@ class Verb:
 VERBS: Mapping[str, Verb] = {
     "area": Verb("Areas hosted on this node.", ("node_setup", "workflow")),
     "audit": Verb("The disclosure audit: verify, export, subject access, checkpoints.", ("audit",)),
+    "backup": Verb(
+        "Write a consistent copy of the database to FILE while the node runs.", ("backups",)
+    ),
     "client": Verb(
         "Machine clients (case-management systems) of the application API.", ("identity",)
     ),
@@ -117,6 +120,10 @@ VERBS: Mapping[str, Verb] = {
     "flags": Verb("Shared flags.", ("flags",)),
     "keys": Verb("Area keys.", ("node_setup",)),
     "peer": Verb("Other areas this node exchanges with.", ("node_setup",)),
+    "restore": Verb(
+        "Replace the database with the backup FILE and declare the restore to peers.",
+        ("backups",),
+    ),
     "retention": Verb(
         "Case content retention: the schedule, legal holds and early purges.", ("retention",)
     ),

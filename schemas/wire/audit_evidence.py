@@ -14,6 +14,8 @@ from schemas.wire.envelope import KEY_ID
 
 CHECKPOINT_KIND = "checkpoint"
 COSIGNATURE_KIND = "cosignature"
+RESTORE_KIND = "audit-restore"
+MAX_RESTORES = 16
 HASH_B64 = validate.Length(equal=43)  # 32 bytes, unpadded base64url
 MAX_PROOF = 64  # a proof for a tree of 2**63 leaves is at most 126 hashes; 64 is plenty here
 DIGEST_HEX = validate.Regexp(r"^[0-9a-f]{64}$")
@@ -79,11 +81,69 @@ class LeafSchema(StrictSchema):
 
 
 @dataclass(frozen=True)
+class RestoreBody:
+    """An area's signed word that its log was restored from a backup holding `size`
+    entries (root `root`): checkpoints it signed at or before `issued_at` of a larger size
+    describe entries the restore lost."""
+
+    kind: str
+    v: int
+    area: str
+    size: int
+    root: str
+    issued_at: str
+    key: str
+
+
+class RestoreBodySchema(StrictSchema):
+    kind = fields.String(required=True, validate=validate.Equal(RESTORE_KIND))
+    v = fields.Integer(required=True, strict=True, validate=validate.Equal(1))
+    area = area_code(required=True)
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    root = B64Url(required=True, validate=HASH_B64)
+    issued_at = UTCTimestamp(required=True)
+    key = fields.String(required=True, validate=KEY_ID)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RestoreBody:
+        return RestoreBody(**data)
+
+
+@dataclass(frozen=True)
+class RestoreProof:
+    declaration: dict[str, Any]
+    proof: list[str]
+
+
+class RestoreProofSchema(StrictSchema):
+    """A restore declaration and the consistency proof from its size to the checkpoint it
+    travels with: the restored log still extends what the backup held."""
+
+    declaration = fields.Dict(required=True)
+    proof = fields.List(
+        B64Url(validate=HASH_B64), required=True, validate=validate.Length(max=MAX_PROOF)
+    )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> RestoreProof:
+        return RestoreProof(**data)
+
+
+def restore_list() -> fields.List[Any]:
+    return fields.List(
+        fields.Nested(RestoreProofSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_RESTORES),
+    )
+
+
+@dataclass(frozen=True)
 class Evidence:
     leaf: dict[str, Any]
     index: int
     proof: list[str]
     checkpoint: dict[str, Any]
+    restores: list[RestoreProof]
 
 
 class EvidenceSchema(StrictSchema):
@@ -94,6 +154,7 @@ class EvidenceSchema(StrictSchema):
         B64Url(validate=HASH_B64), required=True, validate=validate.Length(max=MAX_PROOF)
     )
     checkpoint = fields.Dict(required=True)
+    restores = restore_list()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Evidence:
@@ -124,6 +185,7 @@ class ConsistencyRequestSchema(StrictSchema):
 class ConsistencyAnswer:
     checkpoint: dict[str, Any]
     proofs: dict[str, list[str]]
+    restores: list[RestoreProof]
 
 
 class ConsistencyAnswerSchema(StrictSchema):
@@ -133,6 +195,7 @@ class ConsistencyAnswerSchema(StrictSchema):
         values=fields.List(B64Url(validate=HASH_B64), validate=validate.Length(max=MAX_PROOF)),
         required=True,
     )
+    restores = restore_list()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ConsistencyAnswer:

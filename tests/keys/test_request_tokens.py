@@ -181,7 +181,7 @@ def test_lifetime_over_120_or_not_positive(
 def test_issued_in_the_future(alpha: AreaSecretKeys, alpha_pub: PublicAreaKey) -> None:
     verify(issue(alpha, now=NOW + 30), alpha_pub, now=NOW)  # within the leeway
     with pytest.raises(BadToken):
-        verify(issue(alpha, now=NOW + 31), alpha_pub, now=NOW)
+        verify(issue(alpha, now=NOW + 31), alpha_pub, now=NOW)  # ClockSkew, a BadToken
     with pytest.raises(BadToken):
         verify(issue(alpha, now=NOW + 3600), alpha_pub, now=NOW)
 

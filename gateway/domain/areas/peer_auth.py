@@ -12,13 +12,15 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Area, UsedToken
 from gateway.domain.areas.peers import pinned_key
 from gateway.domain.transaction import owns_transaction
-from gateway.errors import Refused, Unauthorized
+from gateway.errors import ClockSkewed, Refused, Unauthorized
 from keys import (
+    ClockSkew,
     CryptoError,
     ExpiredKey,
     PublicAreaKey,
     RequestClaims,
     check_body,
+    format_time,
     token_audience,
     token_key_id,
     verify_request_token,
@@ -83,6 +85,8 @@ def verify(
             body=body,
             now=int(now.timestamp()),
         )
+    except ClockSkew as exc:
+        raise _skewed(exc, now) from exc
     except CryptoError as exc:
         raise Unauthorized(f"Request token refused: {exc}.") from exc
 
@@ -108,8 +112,16 @@ def verify_before_body(
             body=None,
             now=int(now.timestamp()),
         )
+    except ClockSkew as exc:
+        raise _skewed(exc, now) from exc
     except CryptoError as exc:
         raise Unauthorized(f"Request token refused: {exc}.") from exc
+
+
+def _skewed(exc: ClockSkew, now: datetime) -> ClockSkewed:
+    return ClockSkewed(
+        f"Request token refused: {exc} by this node's clock.", server_time=format_time(now)
+    )
 
 
 def body_matches(claims: RequestClaims, body: bytes) -> None:

@@ -101,3 +101,7 @@ LINKAGE_EVALUATED = "linkage.evaluated"  # the authority, per calling area, coun
 INDEX_PUBLISHED = "index.published"
 INDEX_MATCHED = "index.matched"
 INDEX_RELAYED = "index.relayed"  # a sealed verification request passed on, unread
+# Backup and restore: an area's log restored from a backup (signed, sent to peers), and a
+# peer's declaration that it did so, verified and kept (its lost checkpoints counted).
+LOG_RESTORED = "audit.log_restored"
+PEER_LOG_RESTORED = "audit.peer_log_restored"

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import PeerCheckpoint
-from gateway.domain.audit import checkpoints
+from gateway.domain.audit import checkpoints, restores
 from gateway.domain.audit.checkpoints import Checkpoint, PeerStatement
 from gateway.domain.audit.log import Recorded
 from gateway.errors import Refused
@@ -29,18 +29,23 @@ from schemas.wire.audit_evidence import Evidence, EvidenceSchema, LeafSchema
 log = logging.getLogger("gateway.audit")
 
 
-def build(recorded: Recorded, checkpoint: Checkpoint) -> dict[str, Any]:
-    """The `evidence` member for the envelope whose disclosure `recorded` logged."""
+def build(session: Session, recorded: Recorded, checkpoint: Checkpoint) -> dict[str, Any]:
+    """The `evidence` member for the envelope whose disclosure `recorded` logged; with the
+    area's restore declarations, if it was ever restored from a backup (docs/contract.md)."""
     if checkpoint.size != recorded.size:
         raise ValueError("evidence needs the checkpoint that ends with its leaf")
     proof = inclusion_proof(recorded.seq, recorded.size, recorded.proof_nodes)
-    return {
+    built: dict[str, Any] = {
         "v": 1,
         "leaf": recorded.leaf,
         "index": recorded.seq,
         "proof": [b64url_encode(h) for h in proof],
         "checkpoint": checkpoint.document,
     }
+    declared = restores.attached(session, checkpoint.area, checkpoint.size)
+    if declared:
+        built["restores"] = declared
+    return built
 
 
 def verify(
@@ -70,6 +75,12 @@ def verify(
         )
     except CryptoError as exc:
         raise _bad("The audit leaf is not in the sender's signed log.") from exc
+    try:
+        restores.accept(
+            session, evidence.restores, body.area, body.size, root, wire["to"]["area"], now
+        )
+    except CryptoError as exc:
+        raise _bad("The sender's restore declaration does not verify.") from exc
     _check_fork(session, body.area, body.size, root)
     return statement
 
@@ -102,13 +113,12 @@ def _check_checkpoint(
 
 
 def _check_fork(session: Session, peer: str, size: int, root: bytes) -> None:
-    """Two signed checkpoints of one size with different roots: the peer's log forked."""
+    """Two signed checkpoints of one size with different roots: the peer's log forked
+    (unless the one we held described entries the peer lost in a declared restore)."""
     known = session.scalars(
-        select(PeerCheckpoint.root).where(
-            PeerCheckpoint.peer_area == peer, PeerCheckpoint.size == size
-        )
+        select(PeerCheckpoint).where(PeerCheckpoint.peer_area == peer, PeerCheckpoint.size == size)
     ).all()
-    if any(other != root for other in known):
+    if any(other.root != root and not restores.is_lost(session, other) for other in known):
         log.error("audit fork detected peer=%s size=%s", peer, size)
         raise Refused(
             "The sender signed two different logs of the same size (a fork).",

@@ -22,7 +22,7 @@ from gateway.domain import audit
 from gateway.domain.areas import peer_auth
 from gateway.domain.areas.local_areas import current_secret_keys, get_area
 from gateway.domain.areas.peers import node_url, pinned_key
-from gateway.domain.audit import actions
+from gateway.domain.audit import actions, restores
 from gateway.domain.audit.checkpoints import (
     PeerStatement,
     current,
@@ -71,6 +71,8 @@ class PeerReport:
     size: int | None = None
     problems: list[str] = field(default_factory=list)
     cosigned: bool = False
+    # Checkpoints of entries the peer lost in a declared restore: reported, not problems.
+    lost_sizes: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -84,6 +86,7 @@ class PeerReport:
             "peer_size": self.size,
             "problems": self.problems,
             "cosigned": self.cosigned,
+            "lost_in_restore": self.lost_sizes,
         }
 
 
@@ -108,11 +111,17 @@ def verify_peer(
         local = held[0].local_area
         url = node_url(session, peer)
         keys = current_secret_keys(session, master, local, now)
-        sizes = sorted({row.size for row in held})[-MAX_SIZES:]
+        # Checkpoints lost in a restore the peer declared are reported, not asked about.
+        sizes = sorted({row.size for row in held if not restores.is_lost(session, row)})
+        sizes = sizes[-MAX_SIZES:]
     report.checked_sizes = sizes
     answer = _ask(client, keys, peer, url, sizes, now)
     with session.begin():
-        held = [row for row in _held(session, peer) if row.size in sizes]
+        held = [
+            row
+            for row in _held(session, peer)
+            if row.size in sizes or restores.is_lost(session, row)
+        ]
         try:
             statement = _check_answer(session, answer, peer, now)
         except Conflict as exc:
@@ -122,11 +131,16 @@ def verify_peer(
             return report
         body, root = statement.body, statement.root
         report.size = body.size
+        try:
+            restores.accept(session, answer.restores, peer, body.size, root, local, now)
+        except CryptoError:
+            report.problems.append("the peer's restore declaration does not verify")
         _compare(session, report, held, body, root, answer)
         if report.ok:
             keep_peer_checkpoint(session, statement, local, now, verified=True)
             for row in held:
-                row.verified_at = now
+                if not restores.is_lost(session, row):
+                    row.verified_at = now
         audit.record(session, local, _verified_event(report, actor), now)
     if report.ok:
         report.cosigned = _cosign(client, keys, peer, url, body, now)
@@ -218,6 +232,9 @@ def _compare(
     answer: ConsistencyAnswer,
 ) -> None:
     for row in sorted(held, key=lambda r: r.size):
+        if restores.is_lost(session, row):
+            report.lost_sizes.append(row.size)
+            continue
         if row.size > body.size:
             report.problems.append(
                 f"the peer signed {row.size} entries before but now shows {body.size} "
@@ -304,7 +321,11 @@ def answer_consistency(
             proofs[str(old)] = [
                 b64url_encode(h) for h in consistency_proof(old, checkpoint.size, nodes)
             ]
-    return {"checkpoint": checkpoint.document, "proofs": proofs}
+        answer: dict[str, Any] = {"checkpoint": checkpoint.document, "proofs": proofs}
+        declared = restores.attached(session, request.area, checkpoint.size)
+        if declared:
+            answer["restores"] = declared
+    return answer
 
 
 @owns_transaction

@@ -4,18 +4,25 @@ Exactly-once at the receiver comes from two halves: the sender retries until it 
 valid signed receipt (at-least-once), and the receiver is idempotent by envelope id. A
 worker that dies mid-delivery leaves a claim that lapses after the lease; the next claim
 retries, and the receiver answers with the receipt it already issued.
+
+Backoff is per envelope, and per peer while the peer is down (unreachable, or answering
+429/502/503/504): the failed envelope becomes the peer's one probe, at the peer's backoff,
+and the rest of its backlog waits behind the probe; when a probe is delivered the backlog is
+due at once, so it drains at full speed instead of each envelope finding out alone.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, UsedToken
@@ -34,11 +41,13 @@ from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
 from keys import (
     CryptoError,
     MasterKey,
+    format_time,
     issue_request_token,
     parse_json,
     sha256_hex,
     verify_document,
 )
+from schemas.common import parse_timestamp
 from schemas.wire.envelope import ENVELOPES_PATH
 from schemas.wire.receipt import RECEIPT_KIND, ReceiptSchema
 
@@ -47,7 +56,11 @@ PENDING = "pending"
 REPLY_FAILED = "reply_failed"
 # The receiver has judged the envelope itself and will judge it the same way again.
 PERMANENT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
+# The peer as a whole is not answering: probe it with one envelope, not its whole backlog.
+PEER_DOWN_STATUSES = frozenset({429, 502, 503, 504})
+CLOCK_SKEW = "clock-skew"
 _jitter = secrets.SystemRandom()
+log = logging.getLogger("gateway.delivery")
 
 
 @dataclass(frozen=True)
@@ -88,11 +101,21 @@ class Outcome:
 
 
 class DeliveryError(Exception):
-    def __init__(self, detail: str, *, permanent: bool, reason: str) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        permanent: bool,
+        reason: str,
+        peer_down: bool = False,
+        slug: str = "",
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.permanent = permanent
-        self.reason = reason
+        self.reason = reason  # a bounded code for metrics: unreachable, http_<status>, ...
+        self.peer_down = peer_down
+        self.slug = slug  # the peer's problem slug, if it sent one
 
 
 @owns_transaction
@@ -168,13 +191,17 @@ def _post(
         response = client.post(url, body, token)
     except PeerUnreachable as exc:
         raise DeliveryError(
-            f"peer unreachable ({exc})", permanent=False, reason="unreachable"
+            f"peer unreachable ({exc})", permanent=False, reason="unreachable", peer_down=True
         ) from exc
     if response.status not in (200, 202):
+        slug = _problem_slug(response.body)
         raise DeliveryError(
-            f"peer answered HTTP {response.status}{_problem_slug(response.body)}",
+            f"peer answered HTTP {response.status}{f' ({slug})' if slug else ''}"
+            f"{_skew_note(response.body, now) if slug == CLOCK_SKEW else ''}",
             permanent=response.status in PERMANENT_STATUSES,
             reason=f"http_{response.status}",
+            peer_down=response.status in PEER_DOWN_STATUSES,
+            slug=slug,
         )
     text = response.body.decode("utf-8", errors="replace")
     _check_receipt(session, claim, text)
@@ -188,7 +215,18 @@ def _problem_slug(body: bytes) -> str:
     except (ValueError, AttributeError):
         return ""
     slug = str(kind).rsplit("/", 1)[-1][:40]
-    return f" ({slug})" if slug.replace("-", "").isalnum() else ""
+    return slug if slug.replace("-", "").isalnum() else ""
+
+
+def _skew_note(body: bytes, now: datetime) -> str:
+    """How far the peer's clock (its problem's `server_time`) is from ours, in words."""
+    try:
+        theirs = parse_timestamp(str(parse_json(body)["server_time"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    seconds = round((theirs - now).total_seconds())
+    side = "ahead of" if seconds >= 0 else "behind"
+    return f": the peer's clock is {abs(seconds)} s {side} ours (peer time {format_time(theirs)})"
 
 
 @owns_transaction
@@ -229,6 +267,8 @@ def _record_delivery(
         envelope = _envelope(session, claim)
         if item is None or envelope is None:
             return Outcome(claim.envelope_id, True, True, "already recorded")
+        if item.attempts and item.status == PENDING:
+            _release_backlog(session, claim, now)  # the peer answers again: drain it
         item.status, item.finished_at, item.claimed_until = DELIVERED, now, None
         item.last_error = None
         envelope.receipt = envelope.receipt or receipt
@@ -310,7 +350,9 @@ def _record_failure(
         item.attempts += 1
         item.claimed_until = None
         item.last_error = error.detail[:500]
-        delay = policy.next_delay(item.attempts)
+        # While the peer is down its backlog shares one backoff (this envelope probes).
+        level = _peer_level(session, claim) if error.peer_down else item.attempts
+        delay = policy.next_delay(max(level, item.attempts))
         too_old = (now + timedelta(seconds=delay) - claim.created_at).total_seconds()
         if error.permanent or too_old > policy.max_age:
             item.status, item.finished_at = FAILED, now
@@ -352,6 +394,12 @@ def _record_failure(
             )
             return Outcome(claim.envelope_id, False, True, reason, error.reason)
         item.next_attempt_at = now + timedelta(seconds=delay)
+        if error.peer_down:
+            _hold_backlog(
+                session, claim, item.next_attempt_at + timedelta(seconds=policy.lease), now
+            )
+        if error.slug == CLOCK_SKEW:
+            _note_clock_skew(session, claim, error, now)
         return Outcome(claim.envelope_id, False, False, error.detail, error.reason)
 
 
@@ -360,6 +408,72 @@ def _tell_failed(session: Session, transfer: Transfer | None, kind: str, now: da
     the other area another way), so they are told, content-free, in the same transaction."""
     if transfer is not None:
         notifications.queue(session, transfer.area_code, kind, now, transfer_id=transfer.id)
+
+
+def _backlog(claim: Claim, now: datetime) -> Any:
+    """The peer's other pending envelopes that no worker holds right now."""
+    return (
+        (OutboxItem.id != claim.outbox_id)
+        & (OutboxItem.status == PENDING)
+        & or_(OutboxItem.claimed_until.is_(None), OutboxItem.claimed_until < now)
+        & OutboxItem.envelope_pk.in_(
+            select(Envelope.pk).where(
+                Envelope.peer_area == claim.to_area, Envelope.area_code == claim.from_area
+            )
+        )
+    )
+
+
+def _peer_level(session: Session, claim: Claim) -> int:
+    """The peer's backoff level: the most attempts any of its pending envelopes has had, so
+    an envelope queued during an outage joins it where it stands instead of starting over."""
+    level = session.scalar(
+        select(func.max(OutboxItem.attempts)).where(
+            OutboxItem.status == PENDING,
+            OutboxItem.envelope_pk.in_(
+                select(Envelope.pk).where(
+                    Envelope.peer_area == claim.to_area, Envelope.area_code == claim.from_area
+                )
+            ),
+        )
+    )
+    return int(level or 0)
+
+
+def _hold_backlog(session: Session, claim: Claim, until: datetime, now: datetime) -> None:
+    """Put the rest of the backlog behind the probe. `until` lies a lease past the probe,
+    so a worker that dies while probing leaves the backlog to the next probe, not to a
+    stampede; a delivered probe releases it at once, a failed one holds it again."""
+    session.execute(
+        update(OutboxItem)
+        .where(_backlog(claim, now), OutboxItem.next_attempt_at < until)
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _release_backlog(session: Session, claim: Claim, now: datetime) -> None:
+    session.execute(
+        update(OutboxItem)
+        .where(_backlog(claim, now), OutboxItem.next_attempt_at > now)
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _note_clock_skew(session: Session, claim: Claim, error: DeliveryError, now: datetime) -> None:
+    """The peer refuses our tokens by its clock: say so on the transfer (it stays queued
+    and is retried; the operator fixes a clock) and in the log."""
+    log.warning(
+        "envelope %s to %s refused for clock skew: %s",
+        claim.envelope_id,
+        claim.to_area,
+        error.detail,
+    )
+    transfer = _transfer(session, claim)
+    if transfer is not None and transfer.status == QUEUED:
+        transfer.failure_reason = error.detail[:500]
+        transfer.updated_at = now
 
 
 def _reply_failed(session: Session, claim: Claim, now: datetime) -> Transfer | None:

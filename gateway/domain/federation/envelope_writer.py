@@ -211,7 +211,7 @@ def _evidence(
     """The disclosure travels with the proof that it is in our signed log (DESIGN 7): its
     leaf, its inclusion proof and a checkpoint signed now that ends with it."""
     proof = checkpoints.issue(session, master, area, now, keys)
-    return evidence.build(recorded, proof)
+    return evidence.build(session, recorded, proof)
 
 
 def queue_item(envelope_pk: int, now: datetime) -> OutboxItem:
