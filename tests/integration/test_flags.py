@@ -389,6 +389,58 @@ def test_verification_request_reaches_the_holder_sealed(three: Three) -> None:
     assert three.get(SOUTH, "/flags/verifications").json["items"] == []
 
 
+def test_the_holders_answer_comes_back_through_the_index(three: Three) -> None:
+    """North holds, south asks, the hub relays both ways on real HTTP: south learns north
+    only from a confirmed answer; the hub reads neither the request nor the answer."""
+    set_flag(three, NORTH, "NS-A")
+    set_flag(three, NORTH, "NS-B", subject(given_names="Ottoline", family_name="Brackwater"))
+    ids = []
+    for family, given in (("Harrowgate", "Zebedee"), ("Brackwaterly", "Ottoline")):
+        found = lookup(three, SOUTH, given_names=given, family_name=family).json["matches"]
+        [possible] = [m for m in found if m["kind"] == "possible"]
+        body = {"ref": possible["ref"], "person": person(given_names=given, family_name=family)}
+        sent = three.post(SOUTH, "/flags/verifications", body)
+        assert sent.status_code == 202, sent.text
+        ids.append(sent.json["id"])
+    confirm, deny = ids
+    assert three.post(
+        NORTH, f"/flags/verifications/{confirm}/answer", {"answer": "confirmed"}
+    ).json == {
+        "id": confirm,
+        "answer": "confirmed",
+    }
+    denied = three.post(NORTH, f"/flags/verifications/{deny}/answer", {"answer": "not_a_match"})
+    assert denied.status_code == 200, denied.text
+    again = three.post(NORTH, f"/flags/verifications/{deny}/answer", {"answer": "confirmed"})
+    assert again.status_code == 409
+    # South cannot answer north's requests, nor its own.
+    assert (
+        three.post(
+            SOUTH, f"/flags/verifications/{deny}/answer", {"answer": "confirmed"}
+        ).status_code
+        == 404
+    )
+    items = {i["id"]: i for i in three.get(SOUTH, "/flags/verifications/sent").json["items"]}
+    assert (items[confirm]["answer"], items[confirm]["area"]) == ("confirmed", NORTH)
+    assert items[confirm]["mailbox"] == f"marac@{NORTH}.example"
+    assert (items[deny]["answer"], items[deny]["area"], items[deny]["mailbox"]) == (
+        "not_a_match",
+        None,
+        None,
+    )
+    received = {
+        i["id"]: i["answer"] for i in three.get(NORTH, "/flags/verifications").json["items"]
+    }
+    assert received == {confirm: "confirmed", deny: "not_a_match"}
+    # The hub relayed sealed answers, once each, keeping neither them nor their words.
+    relayed = "SELECT count(*) FROM index_relays WHERE answered_at IS NOT NULL"
+    assert three.hub.scalar(relayed) == 2
+    hub = _database_text(three.hub)
+    assert b"not_a_match" not in hub and b"Ottoline" not in hub
+    audited = "SELECT count(*) FROM audit_events WHERE action = 'index.answer_relayed'"
+    assert three.hub.scalar(audited) == 2
+
+
 def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
     """South signs a delivery itself, pretending to be the index: refused."""
     from gateway.domain.areas.local_areas import current_secret_keys
