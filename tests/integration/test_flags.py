@@ -469,6 +469,32 @@ def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
     assert answer.status_code == 409 and three.north.count("flag_verifications") == 0
 
 
+def test_the_asker_takes_answers_only_from_its_index(three: Three) -> None:
+    """North signs an answer delivery itself, pretending to be the index: refused."""
+    from gateway.domain.areas.local_areas import current_secret_keys
+    from keys import canonical_json, issue_request_token
+
+    set_flag(three, NORTH, "NS-X")
+    [possible] = lookup(three, SOUTH, family_name="Harrowgate").json["matches"]
+    body = {"ref": possible["ref"], "person": person(family_name="Harrowgate")}
+    request_id = three.post(SOUTH, "/flags/verifications", body).json["id"]
+    raw = canonical_json({"to": SOUTH, "in_reply_to": request_id, "sealed": "AAAA"})
+    path = "/federation/v1/flags/verifications/answers"
+    with three.north.node.sessions() as session, session.begin():
+        keys = current_secret_keys(session, three.north.node.master, NORTH, utcnow())
+    token = issue_request_token(
+        keys, audience=SOUTH, method="POST", url=three.south.url + path, body=raw
+    )
+    answer = three.south.app.test_client().post(
+        path,
+        data=raw,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 409
+    [item] = three.get(SOUTH, "/flags/verifications/sent").json["items"]
+    assert item["answer"] is None
+
+
 def test_one_node_plays_both_roles_by_default(node_factory: Callable[..., RunningNode]) -> None:
     """The embedded default: no role settings, two areas on one node."""
     node = node_factory("solo")
