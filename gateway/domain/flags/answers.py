@@ -134,10 +134,13 @@ def _received(session: Session, area: str, request_id: str) -> FlagVerification:
 
 def _reply_key(inner: Mapping[str, Any]) -> bytes:
     """The asker's one-time key; an older gateway sent none and gets no answer."""
+    reply_to = inner.get("reply_to")
     try:
-        return b64url_decode(inner.get("reply_to"), length=32)  # type: ignore[arg-type]
-    except (CryptoError, ValueError) as exc:
-        raise CannotAnswer("The asking area's gateway cannot receive answers.") from exc
+        if isinstance(reply_to, str):
+            return b64url_decode(reply_to, length=32)
+    except (CryptoError, ValueError):
+        pass
+    raise CannotAnswer("The asking area's gateway cannot receive answers.")
 
 
 # --- the flag index -------------------------------------------------------------------------
