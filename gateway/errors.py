@@ -139,6 +139,18 @@ class Restricted(Forbidden):
     )
 
 
+class CannotAnswer(DomainError):
+    """A verification request from a gateway that sent no reply key (older than the
+    answer leg, docs/contract.md "Verification answers"): it cannot be answered through
+    the index."""
+
+    status, slug, title = 422, "cannot-answer", "This request cannot be answered here"
+    explanation = (
+        "The asking area's gateway cannot receive answers through the flag index. If it is"
+        " your case, contact the asking MARAC at their mailbox or send them a transfer."
+    )
+
+
 class UnsupportedMediaType(DomainError):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
     explanation = (

@@ -682,6 +682,40 @@ class FlagVerification(Base):
     from_area: Mapped[str] = mapped_column(String(63))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime]
+    # The holder's answer (`confirmed` or `not_a_match`), once, sealed to the asker's reply key.
+    answer: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class FlagVerificationSent(Base):
+    """A verification request this area sent: the one-time reply key's secret half (sealed
+    under the master key) and, once it came back through the index, the holder's answer
+    (the answer itself sealed under the master key: on `confirmed` it names the holder)."""
+
+    __tablename__ = "flag_verifications_sent"
+    __table_args__ = (Index("ix_flag_verifications_sent_area", "area_code", "sent_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"))
+    reply_secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    sent_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    answer_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class IndexRelay(Base):
+    """The flag index role: which area asked and which holds, per relayed request, so that
+    the holder's sealed answer can go back by the request's id (and only once)."""
+
+    __tablename__ = "index_relays"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    asker: Mapped[str] = mapped_column(String(63))
+    holder: Mapped[str] = mapped_column(String(63))
+    via: Mapped[str] = mapped_column(String(63))  # the index's own area the asker addressed
+    relayed_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class IndexToken(Base):

@@ -45,6 +45,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "federation.flag_tokens",
         "federation.flag_match",
         "federation.flag_verifications",
+        "federation.flag_verification_answers",
         "static",
         "problems.problem_type",
         "ui.login",
@@ -81,6 +82,7 @@ CSRF_EXEMPT = frozenset(
         "federation.flag_tokens",
         "federation.flag_match",
         "federation.flag_verifications",
+        "federation.flag_verification_answers",
         "api.token",
     }
 )

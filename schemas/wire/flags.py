@@ -524,6 +524,66 @@ class DeliverySchema(StrictSchema):
         return Delivery(**data)
 
 
+# The holder's answer to a verification request (docs/contract.md "Verification answers").
+CONFIRMED, NOT_A_MATCH = "confirmed", "not_a_match"
+ANSWERS = (CONFIRMED, NOT_A_MATCH)
+
+
+@dataclass(frozen=True)
+class AnswerBody:
+    answer: str
+
+
+class AnswerBodySchema(StrictSchema):
+    """The holder's coordinator: "this is our case, contact us" or "not a match"."""
+
+    answer = fields.String(required=True, validate=validate.OneOf(ANSWERS))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AnswerBody:
+        return AnswerBody(**data)
+
+
+@dataclass(frozen=True)
+class AnswerRelay:
+    to: str
+    id: str
+    sealed: str
+
+
+class AnswerRelaySchema(StrictSchema):
+    """Holder to flag index: relay this answer, sealed to the asker's reply key, back to
+    the area that sent request `id`."""
+
+    to = area_code(required=True)
+    id = UUIDString(required=True)
+    sealed = B64Url(required=True, validate=validate.Length(min=1, max=SEALED_LIMIT))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AnswerRelay:
+        return AnswerRelay(**data)
+
+
+@dataclass(frozen=True)
+class AnswerDelivery:
+    to: str
+    in_reply_to: str
+    sealed: str
+
+
+class AnswerDeliverySchema(StrictSchema):
+    """Flag index to asker: the sealed answer to the request `in_reply_to` (never who
+    answered: only a `confirmed` answer, opened, names the holder)."""
+
+    to = area_code(required=True)
+    in_reply_to = UUIDString(required=True)
+    sealed = B64Url(required=True, validate=validate.Length(min=1, max=SEALED_LIMIT))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AnswerDelivery:
+        return AnswerDelivery(**data)
+
+
 class VerificationItemSchema(Schema):
     id = fields.String()
     flag_id = fields.String()
@@ -533,6 +593,31 @@ class VerificationItemSchema(Schema):
     received_at = fields.DateTime()
     person = fields.Dict()
     note = fields.String(allow_none=True)
+    answer = fields.String(
+        allow_none=True,
+        metadata={"description": "confirmed, not_a_match, or null while unanswered."},
+    )
+    answerable = fields.Boolean(
+        metadata={"description": "False when the asking gateway sent no reply key."}
+    )
+
+
+class SentItemSchema(Schema):
+    """A request this area sent, with the holder's answer once it came back."""
+
+    id = fields.String()
+    sent_at = fields.DateTime()
+    answer = fields.String(allow_none=True)
+    answered_at = fields.DateTime(allow_none=True)
+    area = fields.String(
+        allow_none=True, metadata={"description": "The holding area, on confirmed only."}
+    )
+    mailbox = fields.String(allow_none=True, metadata={"description": "On confirmed only."})
+
+
+class SentPageSchema(Schema):
+    items = fields.List(fields.Nested(SentItemSchema))
+    next = fields.String(allow_none=True)
 
 
 class VerificationPageSchema(Schema):

@@ -150,6 +150,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
             ("flags.ask", "POST", 422),
             ("flags.asked", "GET", 200),
             ("flags.verifications", "GET", 200),
+            ("flags.answer", "GET", 404),
+            ("flags.answer", "POST", 404),
+            ("flags.answered", "GET", 404),
+            ("flags.sent", "GET", 200),
         )
     },
     ("flags.policy", "GET"): row(403, anonymous=401, peer=401, admin_a=200),
@@ -465,6 +469,16 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("api.list_verifications", "GET"): row(
         403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, client_flags_write=200
     ),
+    # Answers: the matrix's request id names no request (404) for the holder's coordinators
+    # and flags:write clients; the requests sent are the asker's coordinators' and
+    # flags:query clients'. The index relays an answer only for a request it relayed.
+    ("api.answer_verification", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404, client_flags_write=404
+    ),
+    ("api.list_sent_verifications", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=200, client_flags_query=200
+    ),
+    ("federation.flag_verification_answers", "POST"): row(401, peer=404),
     ("api.get_transfer", "GET"): row(
         403,
         anonymous=401,
@@ -770,6 +784,12 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
             "to": A,
             "id": str(uuid.uuid4()),
             "ref": b64url_encode(bytes(80)),
+            "sealed": b64url_encode(bytes(80)),
+        },
+        "api.answer_verification": {"answer": "confirmed"},
+        "federation.flag_verification_answers": {
+            "to": A,
+            "id": str(uuid.uuid4()),
             "sealed": b64url_encode(bytes(80)),
         },
         "federation.flag_match": {

@@ -1,8 +1,9 @@
 """Shared flags in chromium, every page and error state checked by axe-core: a flag set
 through the pages on the peer node (JavaScript off, "add another person" included) is a
 strong match for a coordinator on the shared node, which plays the linkage authority and
-the flag index for both; a possible match is sent to its holder to check, and the holder
-reads the request. No name or case reference in any URL, page title or log line."""
+the flag index for both; a possible match is sent to its holder to check, the holder
+reads the request and answers it, and the asker reads the answer. No name or case
+reference in any URL, page title or log line."""
 
 from __future__ import annotations
 
@@ -187,3 +188,23 @@ def test_a_possible_match_is_sent_to_its_holder_to_check(
     reader.check()
     request = reader.page.locator("#request-1").inner_text()
     assert OTHER_FAMILY in request and HOLDER_REF in request and "Northshire" in request
+
+    # The holder answers: one question (its error first), then the confirmation.
+    reader.page.locator("#request-1").get_by_role("link", name="Answer").click()
+    reader.check()
+    assert reader.title() == "Is this your case?" + SUFFIX
+    reader.page.get_by_role("button", name="Send the answer").click()
+    reader.check()
+    assert reader.title() == "Error: Is this your case?" + SUFFIX
+    reader.page.get_by_label("This is our case").check()
+    reader.page.get_by_role("button", name="Send the answer").click()
+    reader.check()
+    assert reader.title() == "Answer sent" + SUFFIX
+
+    # The asker reads it: which MARAC to contact, and how.
+    asker.visit("/flags/verifications")
+    asker.page.get_by_role("link", name="Requests you sent").click()
+    asker.check()
+    assert asker.title() == "Requests you sent" + SUFFIX
+    told = asker.page.locator("#sent-1").inner_text()
+    assert "Their case" in told and "Contact Eastmoor MARAC" in told

@@ -389,6 +389,58 @@ def test_verification_request_reaches_the_holder_sealed(three: Three) -> None:
     assert three.get(SOUTH, "/flags/verifications").json["items"] == []
 
 
+def test_the_holders_answer_comes_back_through_the_index(three: Three) -> None:
+    """North holds, south asks, the hub relays both ways on real HTTP: south learns north
+    only from a confirmed answer; the hub reads neither the request nor the answer."""
+    set_flag(three, NORTH, "NS-A")
+    set_flag(three, NORTH, "NS-B", subject(given_names="Ottoline", family_name="Brackwater"))
+    ids = []
+    for family, given in (("Harrowgate", "Zebedee"), ("Brackwaterly", "Ottoline")):
+        found = lookup(three, SOUTH, given_names=given, family_name=family).json["matches"]
+        [possible] = [m for m in found if m["kind"] == "possible"]
+        body = {"ref": possible["ref"], "person": person(given_names=given, family_name=family)}
+        sent = three.post(SOUTH, "/flags/verifications", body)
+        assert sent.status_code == 202, sent.text
+        ids.append(sent.json["id"])
+    confirm, deny = ids
+    assert three.post(
+        NORTH, f"/flags/verifications/{confirm}/answer", {"answer": "confirmed"}
+    ).json == {
+        "id": confirm,
+        "answer": "confirmed",
+    }
+    denied = three.post(NORTH, f"/flags/verifications/{deny}/answer", {"answer": "not_a_match"})
+    assert denied.status_code == 200, denied.text
+    again = three.post(NORTH, f"/flags/verifications/{deny}/answer", {"answer": "confirmed"})
+    assert again.status_code == 409
+    # South cannot answer north's requests, nor its own.
+    assert (
+        three.post(
+            SOUTH, f"/flags/verifications/{deny}/answer", {"answer": "confirmed"}
+        ).status_code
+        == 404
+    )
+    items = {i["id"]: i for i in three.get(SOUTH, "/flags/verifications/sent").json["items"]}
+    assert (items[confirm]["answer"], items[confirm]["area"]) == ("confirmed", NORTH)
+    assert items[confirm]["mailbox"] == f"marac@{NORTH}.example"
+    assert (items[deny]["answer"], items[deny]["area"], items[deny]["mailbox"]) == (
+        "not_a_match",
+        None,
+        None,
+    )
+    received = {
+        i["id"]: i["answer"] for i in three.get(NORTH, "/flags/verifications").json["items"]
+    }
+    assert received == {confirm: "confirmed", deny: "not_a_match"}
+    # The hub relayed sealed answers, once each, keeping neither them nor their words.
+    relayed = "SELECT count(*) FROM index_relays WHERE answered_at IS NOT NULL"
+    assert three.hub.scalar(relayed) == 2
+    hub = _database_text(three.hub)
+    assert b"not_a_match" not in hub and b"Ottoline" not in hub
+    audited = "SELECT count(*) FROM audit_events WHERE action = 'index.answer_relayed'"
+    assert three.hub.scalar(audited) == 2
+
+
 def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
     """South signs a delivery itself, pretending to be the index: refused."""
     from gateway.domain.areas.local_areas import current_secret_keys
@@ -415,6 +467,32 @@ def test_the_holder_takes_relays_only_from_its_index(three: Three) -> None:
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     assert answer.status_code == 409 and three.north.count("flag_verifications") == 0
+
+
+def test_the_asker_takes_answers_only_from_its_index(three: Three) -> None:
+    """North signs an answer delivery itself, pretending to be the index: refused."""
+    from gateway.domain.areas.local_areas import current_secret_keys
+    from keys import canonical_json, issue_request_token
+
+    set_flag(three, NORTH, "NS-X")
+    [possible] = lookup(three, SOUTH, family_name="Harrowgate").json["matches"]
+    body = {"ref": possible["ref"], "person": person(family_name="Harrowgate")}
+    request_id = three.post(SOUTH, "/flags/verifications", body).json["id"]
+    raw = canonical_json({"to": SOUTH, "in_reply_to": request_id, "sealed": "AAAA"})
+    path = "/federation/v1/flags/verifications/answers"
+    with three.north.node.sessions() as session, session.begin():
+        keys = current_secret_keys(session, three.north.node.master, NORTH, utcnow())
+    token = issue_request_token(
+        keys, audience=SOUTH, method="POST", url=three.south.url + path, body=raw
+    )
+    answer = three.south.app.test_client().post(
+        path,
+        data=raw,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 409
+    [item] = three.get(SOUTH, "/flags/verifications/sent").json["items"]
+    assert item["answer"] is None
 
 
 def test_one_node_plays_both_roles_by_default(node_factory: Callable[..., RunningNode]) -> None:

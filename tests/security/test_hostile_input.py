@@ -37,6 +37,7 @@ FEDERATION_POSTS = [
     "/federation/v1/flags/tokens",
     "/federation/v1/flags/match",
     "/federation/v1/flags/verifications",
+    "/federation/v1/flags/verifications/answers",
 ]
 
 

@@ -96,11 +96,14 @@ FLAG_NOTICE_SENT = "flag_notice.sent"
 FLAG_NOTICE_RECEIVED = "flag_notice.received"
 FLAG_VERIFICATION_SENT = "flag.verification_sent"
 FLAG_VERIFICATION_RECEIVED = "flag.verification_received"
+FLAG_VERIFICATION_ANSWERED = "flag.verification_answered"  # the answer word, never the holder
+FLAG_VERIFICATION_ANSWER_RECEIVED = "flag.verification_answer_received"
 LOOKUP = "lookup"  # match counts only, never the query
 LINKAGE_EVALUATED = "linkage.evaluated"  # the authority, per calling area, counts only
 INDEX_PUBLISHED = "index.published"
 INDEX_MATCHED = "index.matched"
 INDEX_RELAYED = "index.relayed"  # a sealed verification request passed on, unread
+INDEX_ANSWER_RELAYED = "index.answer_relayed"  # a sealed answer passed back, unread
 # Backup and restore: an area's log restored from a backup (signed, sent to peers), and a
 # peer's declaration that it did so, verified and kept (its lost checkpoints counted).
 LOG_RESTORED = "audit.log_restored"

@@ -51,6 +51,7 @@ EVALUATE_PATH = "/federation/v1/linkage/evaluate"
 TOKENS_PATH = "/federation/v1/flags/tokens"
 MATCH_PATH = "/federation/v1/flags/match"
 VERIFICATIONS_PATH = "/federation/v1/flags/verifications"
+ANSWERS_PATH = "/federation/v1/flags/verifications/answers"
 
 
 class RoleUnavailable(DomainError):

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area
 from gateway.domain.areas import peer_auth
-from gateway.domain.flags import authority, index, verification
+from gateway.domain.flags import answers, authority, index, verification
 from gateway.domain.flags.roles import (
+    ANSWERS_PATH,
     EVALUATE_PATH,
     MATCH_PATH,
     TOKENS_PATH,
@@ -26,6 +27,10 @@ from gateway.domain.transaction import owns_transaction
 from gateway.errors import Invalid, Malformed, NotFound, field_errors
 from keys import b64url_decode, b64url_encode, parse_json
 from schemas.wire.flags import (
+    AnswerDelivery,
+    AnswerDeliverySchema,
+    AnswerRelay,
+    AnswerRelaySchema,
     Delivery,
     DeliverySchema,
     EvaluateRequest,
@@ -135,3 +140,19 @@ def serve_verification(
     _plays(session, roles.index, relayed.to)
     caller = _caller(session, authorization, relayed.to, VERIFICATIONS_PATH, raw, now)
     verification.relay(session, roles, relayed.to, caller, relayed, now)
+
+
+def serve_answer(
+    session: Session, roles: Roles, raw: bytes, authorization: str | None, now: datetime
+) -> None:
+    """Two legs on one path, as for the request: the holder asks the index to relay its
+    sealed answer (`id`), or the index delivers it to the asker (`in_reply_to`)."""
+    if "in_reply_to" in _object(raw):
+        delivery = _parse(AnswerDeliverySchema(), raw, AnswerDelivery)
+        caller = _caller(session, authorization, delivery.to, ANSWERS_PATH, raw, now)
+        answers.serve_answer_delivery(session, roles, delivery, caller, now)
+        return
+    relayed = _parse(AnswerRelaySchema(), raw, AnswerRelay)
+    _plays(session, roles.index, relayed.to)
+    caller = _caller(session, authorization, relayed.to, ANSWERS_PATH, raw, now)
+    answers.relay_answer(session, roles, caller, relayed, now)

@@ -8,7 +8,9 @@ able to read it; the holder's coordinator reads it and, if it is the same person
 through a normal envelope (a transfer to the asking area, reason `risk_in_other_area`).
 
 Three steps, three functions: `request` (querying area), `relay` (flag index),
-`receive` (holding area); and `list_received` for the holder's coordinators.
+`receive` (holding area); and `list_received` for the holder's coordinators. The request
+also carries a one-time reply key of the asker, so that the holder can answer back through
+the index (`gateway.domain.flags.answers`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Area, Flag, FlagVerification
+from adapters.db.models import Area, Flag, FlagVerification, FlagVerificationSent, IndexRelay
 from adapters.peer_client import PeerUnreachable
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import current_secret_keys
@@ -47,7 +49,7 @@ from keys import (
     canonical_json,
     issue_request_token,
 )
-from keys.boxes import open_sealed, seal_to
+from keys.boxes import new_box_keypair, open_sealed, seal_to
 from schemas.wire.flags import (
     Delivery,
     DeliverySchema,
@@ -87,6 +89,9 @@ def request(
         own = session.get(Area, area)
         mailbox = own.mailbox if own else None
     request_id = str(uuid.uuid4())
+    # The holder seals its answer to this one-time key (docs/contract.md "Verification
+    # answers"); its secret half stays here, sealed under the master key, until the answer.
+    reply_secret, reply_public = new_box_keypair()
     plain = canonical_json(
         {
             "v": 1,
@@ -95,6 +100,7 @@ def request(
             "mailbox": mailbox,
             "person": {k: v for k, v in _subject_dict(_as_subject(body)).items() if k != "role"},
             "note": body.note,
+            "reply_to": b64url_encode(reply_public),
         }
     )
     sealed = b64url_encode(seal_to(b64url_decode(key, length=32), plain))
@@ -115,6 +121,16 @@ def request(
             None,
         )
     with session.begin():
+        session.add(
+            FlagVerificationSent(
+                id=request_id,
+                area_code=area,
+                reply_secret_sealed=roles.master.seal(
+                    reply_secret, reply_context(area, request_id)
+                ),
+                sent_at=now,
+            )
+        )
         audit.record(
             session,
             area,
@@ -126,6 +142,10 @@ def request(
             now,
         )
     return request_id
+
+
+def reply_context(area: str, request_id: str) -> str:
+    return f"flag-verification-reply:v1:{area}:{request_id}"
 
 
 @dataclass(frozen=True)
@@ -161,6 +181,14 @@ def relay(
                 "This area has sent too many verification requests; try again later.",
                 retry_after=decision.retry_after,
             )
+        known = session.get(IndexRelay, req.id)
+        if known is not None and (known.asker, known.holder) != (caller, holder):
+            raise Conflict("A request with this id was already relayed.")
+        if known is None:
+            # Kept so that the holder's answer can go back by the request's id, once.
+            session.add(
+                IndexRelay(id=req.id, asker=caller, holder=holder, via=role_area, relayed_at=now)
+            )
         local = session.get(Area, holder) is not None
         url = None if local else node_url(session, holder)
         audit.record(
@@ -180,19 +208,40 @@ def relay(
     if url is None:
         receive(session, roles.master, delivery, now)
         return
-    body = canonical_json(DeliverySchema().dump(delivery))
-    target = url + VERIFICATIONS_PATH
+    deliver(
+        session,
+        roles,
+        role_area,
+        holder,
+        url + VERIFICATIONS_PATH,
+        DeliverySchema().dump(delivery),
+        now,
+    )
+
+
+def deliver(
+    session: Session,
+    roles: Roles,
+    role_area: str,
+    to: str,
+    target: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The index posts to an area's node, signed with the index area's key (DESIGN
+    section 4): a request to its holder, or an answer back to its asker."""
+    body = canonical_json(data)
     with session.begin():
         keys = current_secret_keys(session, roles.master, role_area, now)
     token = issue_request_token(
-        keys, audience=holder, method="POST", url=target, body=body, now=int(now.timestamp())
+        keys, audience=to, method="POST", url=target, body=body, now=int(now.timestamp())
     )
     try:
         response = roles.client.post(target, body, token)
     except PeerUnreachable as exc:
-        raise RoleUnavailable("The holding area could not be reached; try again later.") from exc
+        raise RoleUnavailable("The other area could not be reached; try again later.") from exc
     if response.status not in (200, 201, 204):
-        raise RoleUnavailable(f"The holding area refused the request (HTTP {response.status}).")
+        raise RoleUnavailable(f"The other area refused the request (HTTP {response.status}).")
 
 
 # --- the holding area -----------------------------------------------------------------------
@@ -288,6 +337,9 @@ def list_received(
                     "received_at": row.received_at,
                     "person": inner.get("person", {}),
                     "note": inner.get("note"),
+                    "answer": row.answer,
+                    # An older gateway sent no reply key: no answer can reach it.
+                    "answerable": isinstance(inner.get("reply_to"), str),
                 }
             )
         if items:

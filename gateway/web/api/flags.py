@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 
 from gateway import metrics
 from gateway.domain.clock import utcnow
-from gateway.domain.flags import lifecycle, lookup, verification
+from gateway.domain.flags import answers, lifecycle, lookup, verification
 from gateway.domain.identity.principals import CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
 from gateway.errors import Invalid, NotFound, field_errors
 from gateway.web import node
@@ -20,6 +20,7 @@ from gateway.web.guard import current_principal, requires
 from schemas.api.pages import encode_cursor
 from schemas.common import AREA_CODE
 from schemas.wire.flags import (
+    AnswerBodySchema,
     FlagItemSchema,
     FlagPageSchema,
     FlagQuery,
@@ -29,6 +30,8 @@ from schemas.wire.flags import (
     NewFlagSchema,
     PersonSchema,
     ReviewSchema,
+    SentItemSchema,
+    SentPageSchema,
     VerificationBodySchema,
     VerificationItemSchema,
     VerificationPageSchema,
@@ -42,6 +45,16 @@ def _area() -> str | None:
     if area is not None and not AREA_CODE.match(area):
         raise Invalid("The query is not valid.", errors={"area": ["Not a valid area code."]})
     return area
+
+
+def _canonical_id(value: str, missing: str) -> None:
+    """Ids in paths are canonical UUIDs; anything else names nothing (404)."""
+    try:
+        canonical = str(uuid.UUID(value)) == value
+    except ValueError:
+        canonical = False
+    if not canonical:
+        raise NotFound(missing)
 
 
 def flag_item(found: lifecycle.FlagView) -> dict[str, Any]:
@@ -105,12 +118,7 @@ def list_flags() -> Response:
     body=ReviewSchema,
 )
 def review_flag(flag_id: str) -> Response:
-    try:
-        canonical = str(uuid.UUID(flag_id)) == flag_id
-    except ValueError:
-        canonical = False
-    if not canonical:
-        raise NotFound("No such flag.")
+    _canonical_id(flag_id, "No such flag.")
     data = json_object()
     current = node()
     with current.sessions() as db:
@@ -194,3 +202,45 @@ def list_verifications() -> Response:
             db, current.master, current_principal(), _area(), utcnow()
         )
     return jsonify(items=VerificationItemSchema(many=True).dump(items), next=None)
+
+
+@api.post("/flags/verifications/<request_id>/answer")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_WRITE])
+@documented(
+    "answerVerification",
+    "The holding area answers a verification request once: `confirmed` (this is our case: "
+    "the asker learns this area and its mailbox) or `not_a_match` (nothing else), sealed to "
+    "the asker and relayed back by the flag index.",
+    ok=(200, "The answer as sent"),
+    problems=(400, 401, 403, 404, 409, 422, 503),
+    query=ACTING_AREA,
+    body=AnswerBodySchema,
+)
+def answer_verification(request_id: str) -> Response:
+    """Answer a request another area sent about one of this area's flags."""
+    _canonical_id(request_id, "No such verification request.")
+    data = json_object()
+    current = node()
+    with current.sessions() as db:
+        word = answers.answer(
+            db, current.flag_roles, current_principal(), _area(), request_id, data, utcnow()
+        )
+    return jsonify(id=request_id, answer=word)
+
+
+@api.get("/flags/verifications/sent")
+@requires(roles=[COORDINATOR], scopes=[FLAGS_QUERY])
+@documented(
+    "listSentVerifications",
+    "Verification requests this area sent, with the holding area's answer once it came.",
+    ok=(200, "Requests sent, newest first"),
+    answer=SentPageSchema,
+    problems=(401, 403, 422),
+    query=ACTING_AREA,
+)
+def list_sent_verifications() -> Response:
+    """Requests this area sent and their answers, for its coordinators."""
+    current = node()
+    with current.sessions() as db:
+        items = answers.list_sent(db, current.master, current_principal(), _area(), utcnow())
+    return jsonify(items=SentItemSchema(many=True).dump(items), next=None)

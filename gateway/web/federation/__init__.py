@@ -109,6 +109,12 @@ def flag_verifications() -> Response:
     return _flag_role(serving.serve_verification, status=202)
 
 
+@federation.post("/flags/verifications/answers")
+def flag_verification_answers() -> Response:
+    """A holder's sealed answer: relayed back by the index, kept by the asking area."""
+    return _flag_role(serving.serve_answer, status=202)
+
+
 @federation.post("/audit/cosignatures")
 def audit_cosignature() -> Response:
     """A peer that verified our log co-signs a checkpoint of it (witnessing)."""

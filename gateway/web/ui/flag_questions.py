@@ -3,7 +3,7 @@ wire schemas (schemas/wire/flags.py) through the domain services; nothing here i
 
 from __future__ import annotations
 
-from gateway.web.ui.flag_words import ROLE_CHOICES
+from gateway.web.ui.flag_words import ANSWER_WORDS, ROLE_CHOICES
 from gateway.web.ui.forms import DATE, LINES, RADIOS, TEXTAREA, YESNO, Question
 from schemas.wire.flags import CHILD, CLEAR, EXTEND, PERPETRATOR
 
@@ -149,3 +149,14 @@ SINCE = Question(
     noun="the date the flags lapsed since",
 )
 FILTERS = (SHOW, SINCE)
+
+# The holder's one question about a verification request (docs/contract.md).
+ANSWER = Question(
+    "answer",
+    "Is this your case?",
+    hint="Compare the person they describe with the people on your case.",
+    kind=RADIOS,
+    options=tuple(ANSWER_WORDS.items()),
+    required=True,
+    noun="whether this is your case",
+)

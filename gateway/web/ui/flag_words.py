@@ -6,7 +6,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from schemas.wire.flags import ACTIVE, CHILD, CLEARED, EXPIRED, PERPETRATOR, ROLES, STATUSES, VICTIM
+from schemas.wire.flags import (
+    ACTIVE,
+    ANSWERS,
+    CHILD,
+    CLEARED,
+    CONFIRMED,
+    EXPIRED,
+    NOT_A_MATCH,
+    PERPETRATOR,
+    ROLES,
+    STATUSES,
+    VICTIM,
+)
 
 FLAG_STATUSES: dict[str, tuple[str, str]] = {
     ACTIVE: ("Active", "govuk-tag--green"),
@@ -21,6 +33,12 @@ ROLE_WORDS: dict[str, tuple[str, str]] = {
     PERPETRATOR: ("perpetrator", "perpetrators"),
 }
 assert set(ROLE_WORDS) == set(ROLES)  # noqa: S101 - every role has words
+# The holder's answer to a verification request, as the holder chooses it.
+ANSWER_WORDS: dict[str, str] = {
+    CONFIRMED: "This is our case: the asking area should contact us",
+    NOT_A_MATCH: "Not a match: this is not our case",
+}
+assert set(ANSWER_WORDS) == set(ANSWERS)  # noqa: S101 - every answer has words
 ROLE_CHOICES = tuple((role, ROLE_WORDS[role][0].capitalize()) for role in ROLES)
 
 

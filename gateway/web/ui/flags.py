@@ -17,6 +17,9 @@ Pages:
   POST /flags/lookup/ask        (a verification request; 303)              coordinators
   /flags/lookup/asked           "Request sent"                              coordinators
   /flags/verifications          "Verification requests received"            coordinators
+  /flags/verifications/<id>/answer    "Is this your case?"                  coordinators
+  /flags/verifications/<id>/answered  "Answer sent"                         coordinators
+  /flags/verifications/sent     "Requests you sent"                         coordinators
   /flags/policy                 "What this area's flags share"              admins
   /flags/policy/saved           "Sharing policy saved"                      admins
 """
@@ -34,14 +37,14 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from gateway.domain.clock import utcnow
-from gateway.domain.flags import lifecycle, lookup, verification
+from gateway.domain.flags import answers, lifecycle, lookup, verification
 from gateway.domain.identity.principals import ADMIN, CHAIR, COORDINATOR, FLAGS_QUERY, FLAGS_WRITE
 from gateway.domain.transfers import reading, states
 from gateway.errors import DomainError, NotFound
 from gateway.web import node
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import flag_questions as fq
-from gateway.web.ui.flag_words import flag_status_tag, subject_words
+from gateway.web.ui.flag_words import ANSWER_WORDS, flag_status_tag, subject_words
 from gateway.web.ui.forms import (
     DATE,
     RADIOS,
@@ -566,6 +569,85 @@ def verifications() -> Response:
             items=items,
             names=names,
             long_date=long_date,
+            answer_words=ANSWER_WORDS,
+        )
+    )
+
+
+# --- the holder's answer, and the answers to the requests this area sent --------------------
+
+
+def _answer_page(item: Mapping[str, Any], status: int = 200, errors: Any = None) -> Response:
+    return render(
+        "flags/answer.html",
+        status,
+        item=item,
+        names=area_names({item["from_area"]}),
+        long_date=long_date,
+        question=fq.ANSWER,
+        values={},
+        form=request.form if request.method == "POST" else None,
+        errors=dict(errors or {}),
+    )
+
+
+@flags.route("/flags/verifications/<request_id>/answer", methods=["GET", "POST"])
+@requires(roles=[COORDINATOR])
+def answer(request_id: str) -> Response:
+    area = _area([COORDINATOR], FLAGS_WRITE)
+    current = node()
+    with current.sessions() as db:
+        item = answers.received(db, current_principal(), area, request_id)
+    if item["answer"] is not None:
+        return go("flags.answered", request_id=request_id)
+    if request.method == "GET":
+        return _answer_page(item)
+    chosen = read_answers(request.form, [fq.ANSWER]).get(fq.ANSWER.path)
+    if chosen is None:
+        return _answer_page(item, 422, {fq.ANSWER.path: f"Select {fq.ANSWER.noun}"})
+    try:
+        with current.sessions() as db:
+            answers.answer(
+                db,
+                current.flag_roles,
+                current_principal(),
+                area,
+                request_id,
+                {"answer": chosen},
+                utcnow(),
+            )
+    except DomainError as exc:
+        status = exc.status if exc.status != 400 else 422
+        return _answer_page(item, status, refusal(exc, [fq.ANSWER]))
+    return go("flags.answered", request_id=request_id)
+
+
+@flags.get("/flags/verifications/<request_id>/answered")
+@requires(roles=[COORDINATOR])
+def answered(request_id: str) -> Response:
+    area = _area([COORDINATOR], FLAGS_WRITE)
+    with node().sessions() as db:
+        item = answers.received(db, current_principal(), area, request_id)
+    if item["answer"] is None:
+        raise NotFound("This request has not been answered.")
+    return render("flags/answered.html", item=item, names=area_names({item["from_area"]}))
+
+
+@flags.get("/flags/verifications/sent")
+@requires(roles=[COORDINATOR])
+def sent() -> Response:
+    area = _area([COORDINATOR], FLAGS_QUERY)
+    current = node()
+    with current.sessions() as db:
+        items = answers.list_sent(db, current.master, current_principal(), area, utcnow())
+    names = area_names({item["area"] for item in items if item["area"]})
+    return _no_store(
+        render(
+            "flags/sent.html",
+            items=items,
+            names=names,
+            long_date=long_date,
+            short_reference=short_reference,
         )
     )
 
