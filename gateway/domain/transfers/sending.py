@@ -20,6 +20,7 @@ from adapters.db.models import Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
+from gateway.domain.casework import promised_documents
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, TRANSFERS_WRITE, Principal
@@ -137,6 +138,7 @@ def dispatch(
     `forward.sent` with where the case came from)."""
     # Decided by the chair after the meeting: nothing leaves before a chair approves it.
     held = request.consent.decision_forum == "chair_after_meeting"
+    promised_documents.record(session, transfer, request)
     transfer.restricted_reason = request.restricted_reason if request.restricted else None
     states.move(transfer, AWAITING_APPROVAL if held else QUEUED)
     disclosure = disclosure_event(request, transfer, actor)
