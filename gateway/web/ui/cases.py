@@ -37,10 +37,12 @@ from gateway.domain.casework import (
     forwarding,
     information_requests,
     messages,
+    promised_documents,
 )
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import AUDITOR, CHAIR, COORDINATOR, Principal
 from gateway.domain.schedule import meetings, reminders
+from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
 from gateway.errors import Conflict, Invalid, Restricted, field_errors
@@ -160,6 +162,7 @@ def case(transfer_id: str) -> Response:
         area=area,
         content=content,
         safety=words.safety(content) if content else None,
+        promised=_promised(found, content),
         sections=words.sections(content) if content else [],
         restricted_page=restricted,
         elsewhere=current_area(principal) != area,
@@ -168,6 +171,17 @@ def case(transfer_id: str) -> Response:
         may_read=principal.may_read_content(area),
         links=_links(found) if principal.may_send(area) else {},
         words=words,
+    )
+
+
+def _promised(found: Case, content: dict[str, Any] | None) -> list[promised_documents.Promise]:
+    """The documents the transfer said would follow, each kept or still missing."""
+    plan = (content or {}).get("documents") or {}
+    return promised_documents.promises(
+        plan.get("to_follow") or [],
+        found.documents,
+        found.transfer.direction,
+        london_day(utcnow()),
     )
 
 
