@@ -38,6 +38,7 @@ from gateway.domain.casework import (
     information_requests,
     messages,
     promised_documents,
+    repeat_incidents,
 )
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import AUDITOR, CHAIR, COORDINATOR, Principal
@@ -207,6 +208,8 @@ def _actions(found: Case) -> list[tuple[str, str]]:
         offered.append((link("cases.acknowledge"), "Acknowledge or redirect"))
     if t.status in information_requests.ASKABLE:
         offered.append((link("cases.request_information"), "Ask for more information"))
+    if t.status in repeat_incidents.HOLDING[INBOUND]:
+        offered.append((_links(found)["repeat"], "Report a repeat incident to the sending area"))
     if t.status != WITHDRAWN:
         offered.append((link("cases.ask_forward"), "Ask permission to forward"))
         if _granted(found):
@@ -223,8 +226,8 @@ def _colleagues(principal: Principal, transfer_id: str) -> list[restriction.Coll
 
 def _links(found: Case) -> dict[str, Any]:
     """Steps served by their own pages under these paths: the sending area's (withdraw,
-    report a repeat incident, answer a request for information or to forward) and either
-    side's sending again of a reply whose delivery failed."""
+    answer a request for information or to forward), either side's report of a repeat
+    incident and sending again of a reply whose delivery failed."""
     base = f"/cases/{found.transfer.id}"
     sender = found.transfer.direction == OUTBOUND
     return {
