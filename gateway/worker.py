@@ -21,7 +21,7 @@ from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
 from gateway.domain.flags import lifecycle
 from gateway.domain.identity import rate_limits
-from gateway.domain.schedule import notifications, reminders
+from gateway.domain.schedule import document_reminders, notifications, reminders
 from gateway.errors import DomainError
 from gateway.logs import new_request_id, request_id
 from gateway.node import Node
@@ -128,11 +128,15 @@ def _chores(node: Node) -> None:
 
 
 def remind(node: Node, now: datetime) -> list[reminders.Reminder]:
-    """Queue reminders for overdue acknowledgements, then send what is queued."""
+    """Queue reminders for overdue acknowledgements and documents promised and not sent,
+    then send what is queued."""
     with node.sessions() as session:
         queued = reminders.send_reminders(session, now)
+        promised = document_reminders.send_reminders(session, now)
     for reminder in queued:
         log.info("%s for transfer %s (due %s)", reminder.kind, reminder.transfer_id, reminder.due)
+    for overdue in promised:
+        log.info("document overdue for transfer %s (due %s)", overdue.transfer_id, overdue.due)
     send_notifications(node, now)
     return queued
 

@@ -267,6 +267,23 @@ class TransferDocument(Base):
     created_at: Mapped[datetime]
 
 
+class PromisedDocument(Base):
+    """A document an outbound transfer said would follow, and by when (transfer_request
+    version 2 `documents.to_follow`, seed 000 4.24.2), as the sending area holds it: a
+    document kind code and a date, nothing personal. `reminded_at` records the one
+    reminder the worker sends once the date has passed without a document of that kind."""
+
+    __tablename__ = "promised_documents"
+    __table_args__ = (Index("ix_promised_documents_due", "reminded_at", "due"),)
+
+    transfer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    due: Mapped[date] = mapped_column(Date)
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class InformationRequest(Base):
     """The receiving area asked the sending area for documents, as one area holds it.
     Content-free: what was asked for are document kinds; the note stays sealed."""

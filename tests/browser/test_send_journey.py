@@ -175,6 +175,17 @@ def send_a_transfer(
     hand.press("Continue")
     _section(hand, "Outstanding actions")
     hand.press("Continue")
+    _section(hand, "Documents to follow")  # seed 000 4.24.2: which follow, and by when
+    hand.follow("Add a document to follow")
+    hand.press("Save and continue")  # nothing chosen: an error state
+    assert visitor.title().startswith("Error: Documents to follow")
+    hand.choose("document", "original_referral")
+    _date(hand, "by", today + timedelta(days=7))
+    hand.press("Save and continue")
+    assert "The original referral" in page.inner_text("main")
+    hand.press("Continue")
+    _section(hand, "Documents not shared")
+    hand.press("Continue")
     _section(hand, "Restricted case")
     hand.choose("restricted", "no")
     hand.press("Save and continue")
@@ -200,7 +211,7 @@ def send_a_transfer(
     hand.press("Save and continue")
     _section(hand, "IDVA handover")
     hand.press("Save and continue")  # optional: no IDVA
-    assert "You have completed 14 of 14 sections" in page.inner_text("main")
+    assert "You have completed 16 of 16 sections" in page.inner_text("main")
 
     _section(hand, "Documents")
     hand.choose("kind", "minutes")

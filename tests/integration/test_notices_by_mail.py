@@ -8,7 +8,7 @@ the transfer's id (DESIGN section 2: the perpetrator is never informed)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -30,7 +30,8 @@ from gateway.domain.clock import utcnow
 from gateway.domain.identity import users
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import notifications
-from gateway.worker import send_notifications
+from gateway.domain.schedule.working_calendar import is_working_day, london_day
+from gateway.worker import remind, send_notifications
 
 NORTH, SOUTH, EAST, WEST = "northshire", "south-vale", "eastmoor", "westdale"
 VICTIM, CASE_REF = "Zqxnotified", "ZQX-CASE-7731"
@@ -299,4 +300,33 @@ def test_an_urgent_transfer_arrives_with_urgent_in_the_subject_only(
             "marac@south-vale.example",
             urgent=True,
         )
+    ]
+
+
+def test_a_promised_document_past_its_date_reminds_the_sender_once(
+    nodes: tuple[RunningNode, RunningNode], sink: SmtpSink
+) -> None:
+    north, south = nodes
+    payload = case()
+    due = london_day(utcnow()) + timedelta(days=1)
+    payload["documents"] = {
+        "to_follow": [{"document": "Zqx police report", "by": due.isoformat()}],
+        "not_shared": [],
+    }
+    sent = north.send(payload, NORTH, SOUTH)
+    both(north, south)
+    received = inbound_id(south, sent.envelope_id)
+    listed = (utcnow() + timedelta(days=30)).date().isoformat()
+    answer = {"status": "accepted", "listed_for": listed, "idva_referred": False}
+    call(south, acknowledgements.acknowledge, received, {**answer, "acknowledged_by": STAFF})
+    both(north, south)
+    sink.take()
+    later = datetime.combine(due + timedelta(days=1), time(12), tzinfo=UTC)
+    while not is_working_day(london_day(later)):
+        later += timedelta(days=1)
+    canaries = (sent.id, received, "Zqx police report")
+    for node in (north, south, north):  # again: recorded, never sent twice
+        remind(node.node, later)
+    assert mails(sink, *canaries) == [
+        expected(notifications.DOCUMENT_OVERDUE, "Northshire MARAC", "marac@northshire.example")
     ]

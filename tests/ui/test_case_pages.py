@@ -571,3 +571,77 @@ def test_an_urgent_version_2_case_shows_urgency_and_do_not_contact_first(site: S
     assert "Do not contact the victim" in body
     assert body.index("Assault at the former home") > card(body, "Victim")  # the narrative
     assert "Ida Sample" in body  # the IDVA handover
+
+
+def _promises(due_past: str, due_later: str) -> dict[str, Any]:
+    return {
+        "to_follow": [
+            {"document": "minutes", "by": due_past},
+            {"document": "dash_ric", "by": due_later},
+            {"document": "Police report", "by": due_later},
+        ],
+        "not_shared": [{"document": "original_referral", "reason": "Held by the police"}],
+    }
+
+
+def _promise_rows(body: str) -> list[tuple[str, str]]:
+    """The table of documents promised: (document, status) per row."""
+    table = body.split("Documents promised to follow</caption>")[1].split("</table>")[0]
+    cells = re.findall(r'<td class="govuk-table__cell">\s*(.*?)\s*</td>', table, re.S)
+    statuses = [re.sub(r"<[^>]+>", "", c).strip() for c in cells[2::3]]
+    return list(zip(cells[0::3], statuses, strict=True))
+
+
+def test_both_areas_see_which_promised_documents_arrived_and_which_are_overdue(
+    site: Site,
+) -> None:
+    today = utcnow().date()
+    past, later = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=9)).isoformat()
+    transfer_id = canary(site, documents=_promises(past, later))
+    sent = site.south.transfers(PEER)[0]
+    with site.south.node.sessions() as db:
+        documents.send_document(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            documents.file_upload("dash_ric", b"DASH answers.\n", None, 10_000),
+            utcnow(),
+        )
+    assert site.south.deliver() == 1
+    visits = Visits()
+    body = visits.get(signed_in(site, "coord", "coordinator"), f"/cases/{transfer_id}").text
+    assert _promise_rows(body) == [
+        ("Minutes of the MARAC meeting", "Overdue"),
+        ("The DASH risk checklist", "Received"),
+        ("Police report", "Still missing"),
+    ]
+    assert re.search(r'govuk-tag--red">\s*Overdue\s*<', body)  # overdue in red
+    assert "The original referral: Held by the police" in body
+    visits.check_no_canary()
+    # The auditor sees no content, so no promises either.
+    auditor = signed_in(site, "audit", "auditor").get(f"/cases/{transfer_id}").text
+    assert "Documents promised to follow" not in auditor
+
+
+def test_the_sender_sees_its_promises_kept_by_what_it_sent(site: Site) -> None:
+    today = utcnow().date()
+    past, later = (today - timedelta(days=1)).isoformat(), (today + timedelta(days=9)).isoformat()
+    payload = sample_transfer(A, PEER, victim=CANARY_NAME)
+    payload["documents"] = _promises(past, later)
+    transfer_id = site.north.send(payload, A, PEER).id
+    with site.north.node.sessions() as db:
+        documents.send_document(
+            db,
+            site.north.node.master,
+            Principal.operator(),
+            transfer_id,
+            documents.file_upload("minutes", b"Minutes.\n", None, 10_000),
+            utcnow(),
+        )
+    body = signed_in(site, "coord", "coordinator").get(f"/cases/{transfer_id}").text
+    assert _promise_rows(body) == [
+        ("Minutes of the MARAC meeting", "Sent"),
+        ("The DASH risk checklist", "Still missing"),
+        ("Police report", "Still missing"),
+    ]

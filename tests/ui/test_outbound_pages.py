@@ -283,3 +283,41 @@ def test_another_areas_coordinator_and_other_roles_are_kept_out(site: Site) -> N
     assert mine.get(f"/cases/{north_id}/withdrawn").status_code == 404  # not withdrawn
     assert mine.get(f"/cases/{north_id}/repeat-incident/sent").status_code == 404
     assert mine.get(f"/cases/{north_id}/requests/{request_id}/answered").status_code == 404
+
+
+def test_the_receiving_area_reports_a_repeat_incident_back_from_the_case_page(
+    site: Site,
+) -> None:
+    north_id, south_id = inbound(site)
+    browser = coordinator(site)
+    path = f"/cases/{north_id}/repeat-incident"
+    case = browser.get(f"/cases/{north_id}").text
+    assert f'href="{path}"' in case and "Report a repeat incident to the sending area" in case
+    page = browser.get(path)
+    assert page.status_code == 200 and "the area that referred the case to you" in page.text
+    refused = browser.post(path, {})
+    assert refused.status_code == 422 and 'href="#incident_date-day"' in refused.text
+    assert 'href="#reported_by-name"' in refused.text
+    # Nothing reported yet: no confirmation to show.
+    assert browser.get(f"{path}/sent").status_code == 404
+    today = utcnow().date()
+    done = browser.post(
+        path,
+        {
+            "incident_date-day": str(today.day),
+            "incident_date-month": str(today.month),
+            "incident_date-year": str(today.year),
+            **signer("reported_by"),
+        },
+    )
+    assert done.headers["Location"] == f"{path}/sent"
+    assert "Repeat incident reported" in browser.follow(done).text
+    steps = "SELECT count(*) FROM transfer_events WHERE transfer_id = :t AND kind = :k"
+    assert site.north.scalar(steps, t=north_id, k="repeat_incident_sent") == 1
+    assert site.north.deliver() >= 1
+    assert site.south.scalar(steps, t=south_id, k="repeat_incident_received") == 1
+    # Chairs do not report; another area's coordinator finds no such case.
+    chair = Browser(site, site.add_user("chair", A, "chair"))
+    assert chair.get(path).status_code == 403
+    assert coordinator(site, "other", B).get(path).status_code == 404
+    browser.no_canaries()

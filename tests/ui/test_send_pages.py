@@ -251,3 +251,46 @@ def test_a_peer_on_version_1_refuses_what_it_cannot_carry_on_the_check_page(site
     with site.north.node.sessions() as db:
         assert drafts.draft_content(db, site.north.node.master, Principal.operator(), draft)
     assert site.north.count("outbox") == 0
+
+
+def test_documents_to_follow_and_not_shared_are_listed_checked_and_sent(site: Site) -> None:
+    person = site.add_user("coord", A, "coordinator")
+    j = Journey(site.login(person))
+    started = j.post("/transfers/new", {"to_area": PEER, "reason": "relocation_refuge"})
+    draft = started.headers["Location"].rsplit("/", 1)[-1]
+    _fill(j, draft)
+    follow, withheld = (
+        f"/drafts/{draft}/list/documents.to_follow",
+        (f"/drafts/{draft}/list/documents.not_shared"),
+    )
+    tasks = j.get(f"/drafts/{draft}")
+    assert f'href="{follow}"' in tasks and f'href="{withheld}"' in tasks
+    assert "You have not added any yet" in j.get(follow)
+    # Each entry is asked on its own page; what is missing is worded at its field.
+    page = j.get(f"{follow}/new")
+    refused = j.browser.post(f"{follow}/new", data={"csrf_token": csrf_from(page)})
+    assert refused.status_code == 422 and "Error: " in refused.text
+    assert 'href="#document"' in refused.text and 'href="#by-day"' in refused.text
+    by = date.today() + timedelta(days=10)
+    j.post(f"{follow}/new", {"document": "minutes", **_boxes("by", by)})
+    j.post(f"{follow}/new", {"document": "original_referral", **_boxes("by", by)})
+    listed = j.get(follow)
+    assert "Minutes of the MARAC meeting" in listed and "Add another document to follow" in listed
+    j.post(f"{follow}/1/remove", {"csrf_token": csrf_from(listed)})
+    j.post(follow, {})
+    j.post(f"{withheld}/new", {"document": "dash_ric", "reason": "Held by the police only"})
+    j.post(withheld, {})
+    assert j.get(f"/drafts/{draft}").count("Completed") >= 13
+    check = j.get(f"/drafts/{draft}/check")
+    assert "Which document will follow?: Minutes of the MARAC meeting" in check
+    assert by.strftime("%-d %B %Y") in check
+    assert "The DASH risk checklist" in check and "Held by the police only" in check
+    assert "The original referral" not in check  # removed from the list
+    sent = j.post(f"/drafts/{draft}/send", {"csrf_token": csrf_from(check)})
+    assert site.north.deliver() >= 1
+    transfer_id = sent.headers["Location"].split("/")[2]
+    assert site.north.scalar("SELECT kind FROM promised_documents") == "minutes"
+    case = j.get(f"/cases/{transfer_id}")
+    assert "Documents promised to follow" in case and "Still missing" in case
+    for seen in j.seen:
+        assert VICTIM.split()[0] not in seen and CASE_REF not in seen, seen

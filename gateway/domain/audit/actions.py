@@ -37,6 +37,9 @@ DOCUMENT_SENT = "document.sent"  # a disclosure: sealed and queued for the peer
 DOCUMENT_HELD = "document.held"  # kept sealed to the area until its transfer is delivered
 DOCUMENT_RECEIVED = "document.received"  # applied to the local transfer on arrival
 DOCUMENT_DOWNLOADED = "document.downloaded"  # opened in memory and served
+# A document the transfer said would follow is past its date unsent: the sending area
+# was reminded (once per promise).
+DOCUMENT_OVERDUE = "document.overdue"
 INFORMATION_REQUEST_SENT = "information_request.sent"
 INFORMATION_REQUEST_RECEIVED = "information_request.received"
 AUDIT_EXPORTED = "audit.exported"

@@ -39,6 +39,8 @@ FORWARD_REQUEST = "forward_request"  # the originating area is asked for permiss
 FORWARD_ANSWER = "forward_answer"  # the receiving area learns the answer
 REPEAT_INCIDENT = "repeat_incident"  # either area of a transfer (seed 001 5.0)
 REDIRECTED = "redirected"
+# To the sending area: a document its transfer said would follow is past its date.
+DOCUMENT_OVERDUE = "document_overdue"
 VERIFICATION_REQUEST = "verification_request"  # a possible flag match to check
 # The outbox gave up: the transfer itself, or a reply about it.
 DELIVERY_FAILED = "delivery_failed"
@@ -84,6 +86,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     REDIRECTED: (
         "MARAC transfer redirected",
         "A transfer sent by {area} was redirected by the receiving area. Sign in to view it.",
+    ),
+    DOCUMENT_OVERDUE: (
+        "MARAC document overdue",
+        "A document that {area} said would follow a transfer has not been sent by the date "
+        "given. Sign in to send it.",
     ),
     VERIFICATION_REQUEST: (
         "MARAC flag verification request",

@@ -20,6 +20,7 @@ from adapters.db.models import Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
+from gateway.domain.casework import promised_documents
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, TRANSFERS_WRITE, Principal
@@ -101,10 +102,13 @@ def create_outbound(
     event: Callable[[audit.Event], audit.Event] | None = None,
 ) -> Transfer:
     """A new outbound transfer of `request` (already validated) from its `from_area` to
-    `to_area`, dispatched at once; in the caller's transaction (forwarding uses it)."""
+    `to_area`, dispatched at once; in the caller's transaction (forwarding uses it: the
+    documents promised in it are the originating area's, so none is kept here)."""
     transfer = new_transfer(request.from_area, to_area, now, actor)
     canonical = dump_transfer_request(request)
-    dispatch(session, master, transfer, request, canonical, now, actor, event=event)
+    dispatch(
+        session, master, transfer, request, canonical, now, actor, event=event, own_promises=False
+    )
     return transfer
 
 
@@ -135,12 +139,17 @@ def dispatch(
     actor: Actor,
     *,
     event: Callable[[audit.Event], audit.Event] | None = None,
+    own_promises: bool = True,
 ) -> None:
     """Take a transfer out of `draft` through the envelope writer: sealed to the
     recipient, the disclosure logged (or the hold for a chair), stored and queued; in the
     caller's transaction. `event` may reshape the disclosure event (a forward logs
-    `forward.sent` with where the case came from)."""
+    `forward.sent` with where the case came from). `own_promises`: the documents the
+    request says will follow are this area's to send (kept for the reminders); a forward
+    passes on the originating area's promises, which that area keeps."""
     held = needs_chair(session, request)
+    if own_promises:
+        promised_documents.record(session, transfer, request)
     transfer.restricted_reason = request.restricted_reason if request.restricted else None
     states.move(transfer, AWAITING_APPROVAL if held else QUEUED)
     disclosure = disclosure_event(request, transfer, actor)

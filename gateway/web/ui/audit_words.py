@@ -37,6 +37,7 @@ ACTIONS: dict[str, str] = {
     actions.DOCUMENT_HELD: "Document held until delivery",
     actions.DOCUMENT_RECEIVED: "Document received",
     actions.DOCUMENT_DOWNLOADED: "Document downloaded",
+    actions.DOCUMENT_OVERDUE: "Document promised and not sent",
     actions.INFORMATION_REQUEST_SENT: "More information asked for",
     actions.INFORMATION_REQUEST_RECEIVED: "Request for information received",
     actions.AUDIT_EXPORTED: "Audit exported",

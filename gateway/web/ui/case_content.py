@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.domain.casework.promised_documents import Promise
 from gateway.web.ui.code_words import DOCUMENT_KINDS as DOCUMENT_KINDS
 from gateway.web.ui.layout import UK, local_time
 from schemas.wire.acknowledgement import REDIRECT_REASON_WORDS
@@ -114,6 +115,7 @@ STEPS = {
     "access_named": "People named who may open this restricted case",
     "acknowledgement_reminder": "Reminder: the acknowledgement is overdue",
     "acknowledgement_overdue": "Warning: the receiving area has not acknowledged in time",
+    "document_overdue": "Reminder: a document promised to follow is past its date",
     "reply_failed": "A reply could not be delivered",
     "reply_resent": "A reply was sent again",
     "reply_delivered": "A reply sent again was delivered",
@@ -368,12 +370,31 @@ def _referral(content: Mapping[str, Any]) -> Section:
     )
 
 
+def promised_document(document: str) -> str:
+    """A promised or withheld document: its kind in words, or the sender's own words."""
+    return DOCUMENT_KINDS.get(document, document)
+
+
+def promise_tag(promise: Promise, inbound: bool) -> dict[str, str]:
+    """Where a promised document stands (seed 000 4.24.2), as a tag: kept, still missing,
+    or overdue (red) once its date has passed."""
+    if promise.kept:
+        return {"text": "Received" if inbound else "Sent", "classes": "govuk-tag--green"}
+    if promise.overdue:
+        return {"text": "Overdue", "classes": "govuk-tag--red"}
+    return {"text": "Still missing", "classes": "govuk-tag--yellow"}
+
+
 def _documents(content: Mapping[str, Any]) -> Section:
     plan = content.get("documents") or {}
     follow = [
-        f"{d.get('document')} by {long_date(d.get('by'))}" for d in plan.get("to_follow") or []
+        f"{promised_document(str(d.get('document')))} by {long_date(d.get('by'))}"
+        for d in plan.get("to_follow") or []
     ]
-    withheld = [f"{d.get('document')}: {d.get('reason')}" for d in plan.get("not_shared") or []]
+    withheld = [
+        f"{promised_document(str(d.get('document')))}: {d.get('reason')}"
+        for d in plan.get("not_shared") or []
+    ]
     if not follow and not withheld:
         return Section("Documents promised", empty="None recorded.")
     return Section(

@@ -36,10 +36,13 @@ from gateway.domain.casework import (
     forwarding,
     information_requests,
     messages,
+    promised_documents,
+    repeat_incidents,
 )
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import AUDITOR, CHAIR, COORDINATOR, Principal
 from gateway.domain.schedule import meetings, reminders
+from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
 from gateway.errors import Conflict, Invalid, Restricted
@@ -159,6 +162,7 @@ def case(transfer_id: str) -> Response:
         area=area,
         content=content,
         safety=words.safety(content) if content else None,
+        promised=_promised(found, content),
         sections=words.sections(content) if content else [],
         restricted_page=restricted,
         elsewhere=current_area(principal) != area,
@@ -167,6 +171,17 @@ def case(transfer_id: str) -> Response:
         may_read=principal.may_read_content(area),
         links=_links(found) if principal.may_send(area) else {},
         words=words,
+    )
+
+
+def _promised(found: Case, content: dict[str, Any] | None) -> list[promised_documents.Promise]:
+    """The documents the transfer said would follow, each kept or still missing."""
+    plan = (content or {}).get("documents") or {}
+    return promised_documents.promises(
+        plan.get("to_follow") or [],
+        found.documents,
+        found.transfer.direction,
+        london_day(utcnow()),
     )
 
 
@@ -192,6 +207,8 @@ def _actions(found: Case) -> list[tuple[str, str]]:
         offered.append((link("cases.acknowledge"), "Acknowledge or redirect"))
     if t.status in information_requests.ASKABLE:
         offered.append((link("cases.request_information"), "Ask for more information"))
+    if t.status in repeat_incidents.HOLDING[INBOUND]:
+        offered.append((_links(found)["repeat"], "Report a repeat incident to the sending area"))
     if t.status != WITHDRAWN:
         offered.append((link("cases.ask_forward"), "Ask permission to forward"))
         if _granted(found):
@@ -208,8 +225,8 @@ def _colleagues(principal: Principal, transfer_id: str) -> list[restriction.Coll
 
 def _links(found: Case) -> dict[str, Any]:
     """Steps served by their own pages under these paths: the sending area's (withdraw,
-    report a repeat incident, answer a request for information or to forward) and either
-    side's sending again of a reply whose delivery failed."""
+    answer a request for information or to forward), either side's report of a repeat
+    incident and sending again of a reply whose delivery failed."""
     base = f"/cases/{found.transfer.id}"
     sender = found.transfer.direction == OUTBOUND
     return {

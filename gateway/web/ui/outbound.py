@@ -1,16 +1,17 @@
 """What the sending area does about a transfer it sent, in the browser (DESIGN section 2),
 linked from the case page: answer an information request with documents, withdraw the
-transfer, report a repeat incident, grant or refuse a request to forward the case, send a
-failed reply again. Each is the domain service the API calls, under the same rules; each
-change ends with a 303 to a confirmation saying what happens next. Coordinators only; an
-id of another area's transfer is 404, as one that does not exist.
+transfer, report a repeat incident (the receiving area reports one back on the same
+page), grant or refuse a request to forward the case, send a failed reply again. Each is
+the domain service the API calls, under the same rules; each change ends with a 303 to a
+confirmation saying what happens next. Coordinators only; an id of another area's
+transfer is 404, as one that does not exist.
 
 Pages (every one "coordinator"):
   /cases/<id>/requests/<request_id>/answer     "Send the documents asked for"
   /cases/<id>/requests/<request_id>/answered   "Documents sent"
   /cases/<id>/withdraw                         "Withdraw the transfer"
   /cases/<id>/withdrawn                        "Transfer withdrawn"
-  /cases/<id>/repeat-incident                  "Report a repeat incident"
+  /cases/<id>/repeat-incident                  "Report a repeat incident" (either area)
   /cases/<id>/repeat-incident/sent             "Repeat incident reported"
   /cases/<id>/forward-requests/<request_id>    "Answer a request to forward the case"
   /cases/<id>/forward-requests/<request_id>/answered   "Request to forward answered"
@@ -176,10 +177,13 @@ def withdrawn(transfer_id: str) -> Response:
 # --- repeat incident ------------------------------------------------------------------------
 
 
+# The one page for either area (seed 001 5.0: both keep responsibility for 12 months): the
+# originating area tells the area now holding the case; the receiving area tells the
+# originating area back (docs/contract.md, "Repeat incidents in both directions").
 @outbound.route("/cases/<transfer_id>/repeat-incident", methods=["GET", "POST"])
 @requires(roles=[COORDINATOR])
 def repeat_incident(transfer_id: str) -> Response:
-    case = _case(transfer_id)
+    case = _case(transfer_id, sent_only=False)
     if request.method == "GET":
         return _form_page("outbound/repeat_incident.html", case, REPEAT)
     current = node()
@@ -202,8 +206,9 @@ def repeat_incident(transfer_id: str) -> Response:
 @outbound.get("/cases/<transfer_id>/repeat-incident/sent")
 @requires(roles=[COORDINATOR])
 def repeat_incident_sent(transfer_id: str) -> Response:
-    case = _case(transfer_id)
-    if not any(step.kind == "repeat_incident" for step in case.steps):
+    case = _case(transfer_id, sent_only=False)
+    sent = repeat_incidents.SENT_STEP[case.transfer.direction]
+    if not any(step.kind == sent for step in case.steps):
         raise NotFound("No repeat incident was reported for this transfer.")
     return render("outbound/repeat_incident_sent.html", case=case)
 

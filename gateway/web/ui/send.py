@@ -144,14 +144,24 @@ def start() -> Response:
 # --- the task list --------------------------------------------------------------------------
 
 
+def _answered(content: dict[str, Any], key: str) -> bool:
+    """Whether the draft holds an answer (even an empty one) for a field or a field of a
+    nested object (`documents.to_follow`)."""
+    head, _, rest = key.partition(".")
+    if not rest:
+        return head in content
+    inner = content.get(head)
+    return isinstance(inner, dict) and _answered(inner, rest)
+
+
 def _status(section: sections.Section, content: dict[str, Any]) -> str:
-    if all(key in content for key in section.keys):
+    if all(_answered(content, key) for key in section.keys):
         if section.slug == "consent":
             consent = content.get("consent") or {}
             wanted = ("victim_informed", "consent", "decided_by", "decided_at", "decision_forum")
             return "completed" if all(k in consent for k in wanted) else "in_progress"
         return "completed"
-    return "in_progress" if any(key in content for key in section.keys) else "not_started"
+    return "in_progress" if any(_answered(content, key) for key in section.keys) else "not_started"
 
 
 def _sections(content: dict[str, Any]) -> list[sections.Section]:
@@ -270,14 +280,14 @@ def list_page(transfer_id: str, key: str) -> Response:
     transfer, content = _draft(transfer_id)
     if request.method == "POST":
         # "Continue": the section is answered, even with none of the thing.
-        if key not in content:
+        if not _answered(content, key):
             _update(transfer_id, {key: []})
         return _go("send.task_list", transfer_id=transfer_id)
     return _render(
         "send/list.html",
         transfer=transfer,
         section=section,
-        items=list(enumerate(content.get(key) or [])),
+        items=list(enumerate(value_at(content, key) or [])),
     )
 
 
@@ -286,7 +296,7 @@ def list_page(transfer_id: str, key: str) -> Response:
 def item(transfer_id: str, key: str, index: str) -> Response:
     section = _list_of(key)
     transfer, content = _draft(transfer_id)
-    items = list(content.get(key) or [])
+    items = list(value_at(content, key) or [])
     position = len(items) if index == "new" else _index(index, items)
     saved = items[position] if position < len(items) else {}
     context: dict[str, Any] = {
@@ -326,7 +336,7 @@ def _index(text: str, items: list[Any]) -> int:
 def remove_item(transfer_id: str, key: str, index: str) -> Response:
     _list_of(key)
     _, content = _draft(transfer_id)
-    items = list(content.get(key) or [])
+    items = list(value_at(content, key) or [])
     del items[_index(index, items)]
     _update(transfer_id, {key: items})
     return _go("send.list_page", transfer_id=transfer_id, key=key)
@@ -424,10 +434,10 @@ def _full_problems(content: dict[str, Any], transfer_id: str) -> list[dict[str, 
 
 
 def _linked(path: str, message: str, transfer_id: str) -> tuple[str, str]:
-    head = path.split(".")[0]
     for section in sections.SECTIONS:
-        if section.list and head == section.list.key:
-            href = url_for("send.list_page", transfer_id=transfer_id, key=head)
+        key = section.list.key if section.list else None
+        if key and (path == key or path.startswith(key + ".")):
+            href = url_for("send.list_page", transfer_id=transfer_id, key=key)
             return href, f"{section.title}: {_reworded(message)}"
         for page in section.pages:
             for q in page.questions:

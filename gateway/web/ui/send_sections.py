@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.web.ui.code_words import DOCUMENT_KINDS
 from gateway.web.ui.forms import (
     CHECKBOXES,
     DATE,
@@ -114,7 +115,7 @@ class ListSection:
 class Section:
     slug: str
     title: str
-    keys: tuple[str, ...]  # the request fields the section fills
+    keys: tuple[str, ...]  # the request fields the section fills (`documents.to_follow`)
     pages: tuple[Page, ...] = ()
     list: ListSection | None = None
     relocation_only: bool = False
@@ -459,6 +460,61 @@ ACTIONS = ListSection(
     hint="Actions from your MARAC's plan that are not finished yet.",
 )
 
+# Documents that follow the transfer, or are not shared (seed 000 4.24.2: the minutes, the
+# original referral and the rest are shared unless agreed otherwise). A document kind code
+# each, so the case pages can tell when one has arrived.
+DOCUMENTS_TO_FOLLOW = ListSection(
+    "documents.to_follow",
+    "Documents to follow",
+    "document to follow",
+    (
+        Question(
+            "document",
+            "Which document will follow?",
+            noun="which document will follow",
+            kind=RADIOS,
+            options=tuple(DOCUMENT_KINDS.items()),
+            required=True,
+        ),
+        Question(
+            "by",
+            "When will you send it by?",
+            noun="when you will send it",
+            kind=DATE,
+            required=True,
+            hint="For example, 27 3 2027",
+        ),
+    ),
+    hint=(
+        "Documents you will send after the transfer, and by when. The receiving area sees "
+        "which have arrived, and you are reminded if a date passes before you send one."
+    ),
+)
+
+DOCUMENTS_NOT_SHARED = ListSection(
+    "documents.not_shared",
+    "Documents not shared",
+    "document not shared",
+    (
+        Question(
+            "document",
+            "Which document is not shared?",
+            noun="which document is not shared",
+            kind=RADIOS,
+            options=tuple(DOCUMENT_KINDS.items()),
+            required=True,
+        ),
+        Question(
+            "reason",
+            "Why is it not shared?",
+            noun="why it is not shared",
+            kind=TEXTAREA,
+            required=True,
+        ),
+    ),
+    hint="Documents usually shared (such as the minutes) that you will not send, and why.",
+)
+
 RESTRICTION = Page(
     "restriction",
     "Restricted case",
@@ -632,6 +688,18 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section("risks", "Risks", ("risks",), list=RISKS),
     Section("outstanding_actions", "Outstanding actions", ("outstanding_actions",), list=ACTIONS),
+    Section(
+        "documents_to_follow",
+        "Documents to follow",
+        ("documents.to_follow",),
+        list=DOCUMENTS_TO_FOLLOW,
+    ),
+    Section(
+        "documents_not_shared",
+        "Documents not shared",
+        ("documents.not_shared",),
+        list=DOCUMENTS_NOT_SHARED,
+    ),
     Section("restriction", "Restricted case", ("restricted",), pages=(RESTRICTION,)),
     Section("consent", "Consent and lawful grounds", ("consent",), pages=CONSENT_PAGES),
     Section("idva", "IDVA handover", ("idva",), pages=(IDVA,)),
