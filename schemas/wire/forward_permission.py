@@ -23,6 +23,7 @@ from schemas.wire.addressed import addressed, one_of
 from schemas.wire.transfer_request import REASONS as TRANSFER_REASONS
 from schemas.wire.transfer_request import (
     ConsentSchema,
+    ConsentV2Schema,
     DecisionMaker,
     DecisionMakerSchema,
     SenderSchema,
@@ -146,18 +147,34 @@ class ForwardBodySchema(StrictSchema):
         required=True,
         metadata={"description": "Who forwards: the forwarding area's own contact."},
     )
-    consent = fields.Nested(
-        ConsentSchema,
+    # In the shape of the forwarded case's own transfer_request version (version 2's
+    # consent keeps its reasons for not seeking consent apart from the lawful basis; see
+    # docs/contract.md); the forward checks it against the case as a whole.
+    consent = fields.Dict(
         required=True,
-        metadata={"description": "The forwarding area's own consent decision and lawful basis."},
+        metadata={
+            "description": "The forwarding area's own consent decision and lawful basis, as"
+            " the forwarded case's transfer_request version writes it."
+        },
     )
+
+    @validates_schema
+    def _consent_of_a_version(self, data: dict[str, Any], **_: Any) -> None:
+        consent = data.get("consent")
+        if consent is None:
+            return
+        newest = ConsentV2Schema().validate(consent)
+        if newest and ConsentSchema().validate(consent):
+            raise ValidationError({"consent": newest})
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ForwardBody:
+        consent = data["consent"]
+        schema = ConsentV2Schema() if not ConsentV2Schema().validate(consent) else ConsentSchema()
         return ForwardBody(
             to_area=data["to_area"],
             sender=SenderSchema().dump(data["sender"]),
-            consent=ConsentSchema().dump(data["consent"]),
+            consent=schema.dump(schema.load(consent)),
         )
 
 

@@ -283,7 +283,7 @@ def test_a_forward_needs_the_originating_areas_grant_for_exactly_that_area(
     # Without permission: refused, nothing sealed, nothing queued.
     before = (site.north.count("envelopes"), site.north.count("outbox"))
     refused = post(site, coord, forward, forwarding(WEST))
-    assert refused.status_code == 409 and "No permission" in refused.json["detail"]
+    assert refused.status_code == 409 and "No permission" in refused.json["detail"], refused.text
     assert (site.north.count("envelopes"), site.north.count("outbox")) == before
     # Asking: not of a third area that is one of the two, not of an unknown area.
     assert ask(site, coord, north_id, PEER).status_code == 422

@@ -377,6 +377,12 @@ def _readdressed(session: Session, master: MasterKey, row: Transfer, body: Forwa
     try:
         return load_transfer_request(content)
     except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {}
+        ours = {k: v for k, v in messages.items() if k in ("sender", "consent")}
+        if ours:
+            # Our own answers do not fit the case's version (a version 1 consent for a
+            # version 2 case, say): the forwarder fixes them, naming the field.
+            raise _invalid("forward", ValidationError(ours)) from exc
         raise Conflict(
             "The case is no longer valid as it stands (a date in it has passed, say); "
             "ask the originating area to send it afresh."
