@@ -167,6 +167,7 @@ def test_replies_from_the_other_area_are_notified_content_free(
     redirect = {
         "status": "redirected",
         "redirect_to": EAST,
+        "redirect_reason": "victim_not_resident",
         "idva_referred": False,
         "acknowledged_by": STAFF,
     }

@@ -74,7 +74,7 @@ def search(node: RunningNode, area: str) -> list[dict[str, Any]]:
     with node.node.sessions() as session:
         return subject.search(
             session, node.node.master, area, VICTIM, actor=Actor.operator(), now=utcnow()
-        )
+        ).disclosures
 
 
 def test_purge_with_the_clock_thirteen_months_on(world: World) -> None:

@@ -219,6 +219,7 @@ def relay(
     )
 
 
+@owns_transaction
 def deliver(
     session: Session,
     roles: Roles,
