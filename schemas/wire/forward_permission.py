@@ -158,7 +158,8 @@ class ForwardBodySchema(StrictSchema):
         },
     )
 
-    @validates_schema
+    # Checked even when other fields failed, so the page names every question at once.
+    @validates_schema(skip_on_field_errors=False)
     def _consent_of_a_version(self, data: dict[str, Any], **_: Any) -> None:
         consent = data.get("consent")
         if consent is None:

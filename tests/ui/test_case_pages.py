@@ -339,7 +339,9 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     assert "Forward this case" in case.text
     # Forwarding is this area's own disclosure: its sender details and consent decision.
     missing = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
-    assert missing.status_code == 422 and 'href="#consent-victim_informed"' in missing.text
+    assert missing.status_code == 422 and 'href="#consent-victim_informed"' in missing.text, (
+        re.findall(r'href="#[^"]*"', missing.text)
+    )
     yesterday = utcnow().date() - timedelta(days=1)
     own = {
         "to_area": WEST,
