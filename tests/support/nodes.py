@@ -212,7 +212,7 @@ def prepare_node(
         "GATEWAY_SECRET_KEY": uuid.uuid4().hex + uuid.uuid4().hex,
         "GATEWAY_DELIVERY_BACKOFF": "0.05",
         "GATEWAY_DELIVERY_BACKOFF_CAP": "0.2",
-        "GATEWAY_PEER_TIMEOUT": "5",
+        "GATEWAY_PEER_TIMEOUT": "30",  # a loaded CI machine; fault tests set their own
         **{k: str(v) for k, v in overrides.items()},
     }
     settings = Settings.from_env(env)
