@@ -232,3 +232,15 @@ def test_a_single_family_and_date_rule_never_makes_a_possible() -> None:
         "date of birth differs in one field"
     )
     assert basis(set()) is None
+
+
+def test_a_match_on_given_names_and_date_alone_says_what_it_rests_on() -> None:
+    """The married-name path (scoring.py): kept as a possible, with a caution in its words."""
+    married = _decide(Subject("Mary Ann", "Smith", DOB), Subject("Mary Ann", "Jones", DOB))
+    assert married == "possible"
+    words = basis({"v2:given-full-dob", "v2:given-dob"})
+    assert words is not None
+    assert words.startswith("given names agree; family name differs; date of birth agrees; ")
+    assert "ask only if the family name may have changed" in words
+    # A match with some family agreement carries no such caution.
+    assert "ask only" not in (basis({"v2:given-dob", "v2:family-dob"}) or "")

@@ -15,7 +15,8 @@ copies, adversarial controls: other people who must never match anyone:
                     and day)
     same_given_dob  another family name with the same given name and exact date of birth:
                     reported, not asserted; tokens cannot tell it from a married name
-                    with the earlier name not recorded (scoring.py, given = 4 path)
+                    with the earlier name not recorded, so it stays a possible whose words
+                    say what it rests on (scoring.py, the married-name decision)
 
 Not product code; shared by tests/linkage/test_variations.py and bench/linkage.py.
 """

@@ -19,7 +19,7 @@ A match is as good as the best agreement on each part over all the rules that me
     possible  given >= 2, family >= 2 and date >= 2   (every part agrees, at least loosely)
               or given >= 3, family >= 3 and date >= 1   (names agree; one date field off)
               or given = 4 and date = 3   (all given names and the exact date: a married
-              name change with the earlier name not recorded)
+              name change with the earlier name not recorded; see below)
     nothing   anything else: family name and date alone (siblings, twins), an initial with
               family name and date (twins often share an initial), names alone (no rule has
               them), names with another birth year (namesakes: every rule keeps the year)
@@ -107,6 +107,10 @@ _FAMILY = {
     3: "family name agrees in part or names in the other order",
     2: "family name close (sounds alike or one letter differs)",
 }
+_CAUTION = (
+    "many people share a given name and a date of birth, so ask only if the family name may"
+    " have changed (for example after marriage)"
+)
 _DATE = {
     3: "date of birth agrees",
     2: "date of birth agrees (day and month may be swapped)",
@@ -121,10 +125,11 @@ def basis(rules: Iterable[str]) -> str | None:
     if not met:
         return None
     best = agreement(met)
-    return "; ".join(
-        (
-            _GIVEN.get(best.given, "given name differs"),
-            _FAMILY.get(best.family, "family name differs (a married name?)"),
-            _DATE.get(best.date, "date of birth differs"),
-        )
-    )
+    words = [
+        _GIVEN.get(best.given, "given name differs"),
+        _FAMILY.get(best.family, "family name differs"),
+        _DATE.get(best.date, "date of birth differs"),
+    ]
+    if best.family == 0 and decide(met) == POSSIBLE:
+        words.append(_CAUTION)
+    return "; ".join(words)
