@@ -48,7 +48,7 @@ FLAG_SCOPES = "flags:write flags:query"
 # The demo's people sign in to the pages with this password and a one-time code the demo
 # prints (it holds their authenticator secrets, so nobody needs a phone). Demo only.
 DEMO_PASSWORD = "demo only, never in production"  # noqa: S105 - printed on purpose
-PAGE_ROLES = ("coordinator", "chair")
+PAGE_ROLES = ("coordinator", "chair", "auditor", "admin")
 
 
 @dataclass
@@ -121,7 +121,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_ready(node: DemoNode, timeout: float = 30.0) -> None:
+def wait_ready(node: DemoNode, timeout: float = 90.0) -> None:
+    # Generous: gunicorn imports the app in each worker, which takes long on a busy machine.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -392,7 +393,8 @@ def expected_match(matches: list[dict[str, Any]], kind: str, holder: str) -> boo
 
 
 def add_people(nodes: tuple[DemoNode, ...]) -> dict[str, str]:
-    """A coordinator and a chair for each area: their emails and authenticator secrets."""
+    """A coordinator, a chair, an auditor and an administrator for each area: their
+    emails and authenticator secrets (so that every kind of page can be clicked through)."""
     people: dict[str, str] = {}
     for node in nodes:
         for role in PAGE_ROLES:

@@ -112,7 +112,8 @@ def test_demo_delivers_a_transfer_and_stops_its_nodes(tmp_path: Path) -> None:
     # The pages: each node's address, its coordinator and chair, the password and codes.
     for area, name in (("northshire", "Northshire MARAC"), ("south-vale", "South Vale MARAC")):
         assert re.search(rf"{name}: http://127\.0\.0\.1:\d+/  as coordinator@{area}", stdout)
-        assert re.search(rf"chair@{area}\.example +\d{{6}}", stdout)
+        for role in ("chair", "auditor", "admin"):
+            assert re.search(rf"{role}@{area}\.example +\d{{6}}", stdout), role
 
 
 def sign_in_from_the_output(text: str) -> None:
