@@ -196,6 +196,12 @@ def revoke_key(
         return new_id
 
 
+@owns_transaction
+def current_key_id(session: Session, code: str, now: datetime) -> str:
+    with session.begin():
+        return _current_key_row(session, code, now).key_id
+
+
 def get_area(session: Session, code: str) -> Area:
     area = session.get(Area, code)
     if area is None:
