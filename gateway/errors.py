@@ -81,6 +81,12 @@ class UnknownSigningKey(Unauthorized):
     claims to come from (unverified, a known peer's code or None): this node may fetch
     that peer's published bundle in case it rotated (docs/contract.md)."""
 
+    # The problem type stays `unauthorized`: senders on older releases key on it.
+    explanation = (
+        "The request token is signed by a key this node has not pinned. If the sender rotated"
+        " its keys, this node fetches its bundle; otherwise confirm the new fingerprint."
+    )
+
     def __init__(self, detail: str, *, issuer: str | None) -> None:
         super().__init__(detail)
         self.issuer = issuer
