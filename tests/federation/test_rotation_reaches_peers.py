@@ -4,6 +4,7 @@ loopback (docs/contract.md "Key rotation and revocation")."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -14,7 +15,7 @@ from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
 from gateway.errors import Conflict
 from gateway.worker import refresh_bundles
-from keys import fingerprint
+from keys import AreaSecretKeys, b64url_encode, fingerprint, sign_document
 
 
 def rotate(node: RunningNode, code: str = "northshire") -> tuple[str, str]:
@@ -172,3 +173,50 @@ def test_an_admin_revokes_a_peers_key_and_in_flight_envelopes_are_refused(pair: 
         )
     assert refreshed.outcome == "unchanged"
     assert south_view(pair).revoked[0][0] == key_id
+
+
+def thiefs_bundle(pair: Pair, stolen: AreaSecretKeys | None) -> dict[str, Any]:
+    """A bundle for northshire under a thief's own key, its rotation statement signed by
+    the stolen key (or, without one, by the thief's key posing as the pinned one)."""
+    thief = AreaSecretKeys.generate("northshire")
+    body = dict(pair.north.bundle("northshire")["body"])
+    body.update(
+        key_id=thief.key_id,
+        signing_key=b64url_encode(thief.signing_public),
+        encryption_key=b64url_encode(thief.encryption_public),
+        previous_keys=[],
+    )
+    body.pop("revocations", None)
+    statement = {
+        "kind": "key_rotation",
+        "area": "northshire",
+        "from_key": south_view(pair).key_ids[0],
+        "to_key": thief.key_id,
+        "signing_key": body["signing_key"],
+        "encryption_key": body["encryption_key"],
+    }
+    body["rotations"] = [sign_document(statement, stolen or thief)]
+    return sign_document(body, thief)
+
+
+def test_a_forged_or_stolen_endorsement_is_not_accepted(pair: Pair) -> None:
+    with pair.south.node.sessions() as session:
+        forged = peers.accept_fetched(session, "northshire", thiefs_bundle(pair, None), utcnow())
+    assert forged.outcome == "waiting"
+
+    # A thief holding the pinned key could endorse a key of their own, until the area
+    # revokes it: once south has the revocation, the stolen key endorses nothing.
+    with pair.north.node.sessions() as session, session.begin():
+        stolen = local_areas.current_secret_keys(
+            session, pair.north.node.master, "northshire", utcnow()
+        )
+    revoke_own(pair.north, stolen.key_id)
+    with pair.south.node.sessions() as session:
+        fetched = peers.accept_fetched(
+            session, "northshire", pair.north.bundle("northshire"), utcnow()
+        )
+    assert fetched.revoked == (stolen.key_id,)
+    with pair.south.node.sessions() as session:
+        theft = peers.accept_fetched(session, "northshire", thiefs_bundle(pair, stolen), utcnow())
+    assert theft.outcome == "waiting"
+    assert south_view(pair).fingerprint != fingerprint(thiefs_bundle(pair, stolen)["body"])

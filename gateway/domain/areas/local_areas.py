@@ -290,11 +290,12 @@ def export_bundle(
     }
     if accepts is not None:
         body["accepts"] = {kind: list(versions) for kind, versions in sorted(accepts.items())}
+    # Left out when empty, so a bundle without rotations reads as it did before; and left
+    # out of the legacy form, whose reader refuses members it does not know.
     rotations, revocations = _statements(session, master, code, now)
-    # Left out when empty, so a bundle without rotations reads as it did before.
-    if rotations:
+    if rotations and accepts is not None:
         body["rotations"] = rotations
-    if revocations:
+    if revocations and accepts is not None:
         body["revocations"] = revocations
     return sign_document(body, _unseal(master, current))
 
