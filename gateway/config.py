@@ -40,6 +40,7 @@ KNOWN_VARIABLES = frozenset(
         "GATEWAY_PEER_TIMEOUT",
         "GATEWAY_PEER_CA_BUNDLE",
         "GATEWAY_KEY_GRACE_DAYS",
+        "GATEWAY_BUNDLE_REFRESH",
         "GATEWAY_RETENTION_MONTHS",
         "GATEWAY_SESSION_IDLE_TIMEOUT",
         "GATEWAY_SESSION_ABSOLUTE_TIMEOUT",
@@ -161,6 +162,9 @@ class Settings:
     peer_timeout: float = 15.0
     peer_ca_bundle: str | None = None
     key_grace_days: float = 30.0
+    # Seconds between the worker's fetches of each peer's published bundle, which pick up
+    # a rotation its pinned key endorsed (docs/contract.md).
+    bundle_refresh: float = 4 * 3600.0
     # Case content is purged this many months after the case's last activity, unless the
     # area sets its own period.
     retention_months: int = 12
@@ -218,6 +222,7 @@ class Settings:
             peer_timeout=_float(env, "GATEWAY_PEER_TIMEOUT", 15.0),
             peer_ca_bundle=env.get("GATEWAY_PEER_CA_BUNDLE") or None,
             key_grace_days=_float(env, "GATEWAY_KEY_GRACE_DAYS", 30.0),
+            bundle_refresh=_float(env, "GATEWAY_BUNDLE_REFRESH", 4 * 3600.0),
             retention_months=_months(env, "GATEWAY_RETENTION_MONTHS", 12),
             session_idle_timeout=_float(env, "GATEWAY_SESSION_IDLE_TIMEOUT", 30 * 60.0),
             session_absolute_timeout=_float(env, "GATEWAY_SESSION_ABSOLUTE_TIMEOUT", 12 * 3600.0),

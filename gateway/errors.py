@@ -76,6 +76,22 @@ class Unauthorized(DomainError):
     explanation = "Sign in (or send a valid access token or request token) and try again."
 
 
+class UnknownSigningKey(Unauthorized):
+    """A request token signed by a key not pinned here. `issuer` is the peer the token
+    claims to come from (unverified, a known peer's code or None): this node may fetch
+    that peer's published bundle in case it rotated (docs/contract.md)."""
+
+    # The problem type stays `unauthorized`: senders on older releases key on it.
+    explanation = (
+        "The request token is signed by a key this node has not pinned. If the sender rotated"
+        " its keys, this node fetches its bundle; otherwise confirm the new fingerprint."
+    )
+
+    def __init__(self, detail: str, *, issuer: str | None) -> None:
+        super().__init__(detail)
+        self.issuer = issuer
+
+
 class ClockSkewed(Unauthorized):
     """A peer's request token is outside this node's clock window: say so, with our time,
     so the sender can tell a wrong clock from a bad key (DESIGN section 4, `iat`/`exp`)."""
@@ -195,6 +211,8 @@ REFUSAL_REASONS: dict[str, str] = {
     "wrong-area": "The request names an area other than the one it is authenticated as.",
     "unknown-key": "The sender's key is not among the keys pinned for that peer.",
     "expired-key": "The envelope is signed by, or sealed to, a key past its grace period.",
+    "revoked-key": "The envelope or request is signed by, or sealed to, a revoked key; it is"
+    " refused even if it was sent before the revocation. Confirm the new bundle by phone.",
     "bad-evidence": "The audit evidence (leaf, inclusion proof, checkpoint) does not verify.",
     "audit-fork": "The sender presented a second root for a tree size it already signed.",
     "unsupported-type": "This node does not accept that payload type or version.",

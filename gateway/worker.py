@@ -16,6 +16,7 @@ from types import FrameType
 
 from adapters.db import is_outage
 from gateway import metrics
+from gateway.domain.areas import bundles
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
@@ -36,6 +37,9 @@ COUNTER_KEEP = timedelta(days=2)
 # Notifications go out within seconds of the event; reminders are looked for every few
 # minutes (they are at most daily, and `send_reminders` is idempotent per day).
 NOTIFY_LOOK = 5.0
+# How often the worker looks for peers whose bundle is due a fetch (GATEWAY_BUNDLE_REFRESH
+# is how old a fetch may get; docs/contract.md "Key rotation and revocation").
+BUNDLE_LOOK = 60.0
 # After a failed pass against an unreachable database: 0.5 s, doubling, at most 30 s.
 OUTAGE_PAUSE, OUTAGE_PAUSE_CAP = 0.5, 30.0
 
@@ -79,6 +83,7 @@ class _Pass:
     chores: float | None = None
     look: float | None = None
     notify: float | None = None
+    bundles: float | None = None
 
 
 def _one_pass(node: Node, state: _Pass) -> int:
@@ -91,6 +96,9 @@ def _one_pass(node: Node, state: _Pass) -> int:
     if _due(state.notify, NOTIFY_LOOK):
         send_notifications(node)
         state.notify = time.monotonic()
+    if _due(state.bundles, BUNDLE_LOOK):
+        refresh_bundles(node)
+        state.bundles = time.monotonic()
     handled = deliver_batch(node)
     state.handled += handled
     return handled
@@ -168,6 +176,25 @@ def expire_flags(node: Node, now: datetime) -> None:
             return
         if expired or purged:
             log.info("flags expired=%s index tokens dropped=%s", expired, purged)
+
+
+def refresh_bundles(node: Node, now: datetime | None = None) -> dict[str, str]:
+    """Fetch the bundle of every peer not fetched within GATEWAY_BUNDLE_REFRESH: a rotation
+    its pinned key endorsed is pinned, any other new bundle waits for its fingerprint.
+    Returns what happened per peer (for the log and the tests)."""
+    now = now or utcnow()
+    interval = timedelta(seconds=node.settings.bundle_refresh)
+    done: dict[str, str] = {}
+    with node.sessions() as session:
+        for code in bundles.due_for_refresh(session, now, interval):
+            try:
+                done[code] = bundles.fetch(session, node.client, code, now).outcome
+            except DomainError as exc:
+                done[code] = "failed"
+                log.warning("bundle of %s not fetched: %s", code, type(exc).__name__)
+                continue
+            log.info("bundle of %s fetched: %s", code, done[code])
+    return done
 
 
 def _checkpoint_due(node: Node) -> None:

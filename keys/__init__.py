@@ -48,6 +48,7 @@ from keys.request_tokens import (
     check_body,
     issue_request_token,
     token_audience,
+    token_issuer,
     token_key_id,
     verify_request_token,
 )
@@ -111,6 +112,7 @@ __all__ = [
     "sha256_hex",
     "sign_document",
     "token_audience",
+    "token_issuer",
     "token_key_id",
     "totp_code",
     "totp_uri",

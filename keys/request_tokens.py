@@ -84,16 +84,26 @@ def issue_request_token(
 def token_audience(token: str) -> str:
     """Read `aud` from the claims (unverified) so the caller can rebuild the bound URL
     before the body arrives; `verify_request_token` then checks it with the signature."""
+    return _unverified_claim(token, "aud", "token names no audience")
+
+
+def token_issuer(token: str) -> str:
+    """Read `iss` from the claims (unverified): which peer a token signed by an unknown
+    key claims to come from, so the receiver can fetch that peer's published bundle."""
+    return _unverified_claim(token, "iss", "token names no issuer")
+
+
+def _unverified_claim(token: str, name: str, missing: str) -> str:
     if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_CHARS:
         raise BadToken("not a compact JWS")
     try:
         claims = parse_json(b64url_decode(token.split(".")[1]), TOKEN_LIMITS)
     except (Malformed, ValueError) as exc:
         raise BadToken("token claims are not base64url JSON") from exc
-    audience = claims.get("aud") if isinstance(claims, dict) else None
-    if not isinstance(audience, str) or not audience:
-        raise BadToken("token names no audience")
-    return audience
+    value = claims.get(name) if isinstance(claims, dict) else None
+    if not isinstance(value, str) or not value:
+        raise BadToken(missing)
+    return value
 
 
 def check_body(claims: RequestClaims, body: bytes) -> None:

@@ -111,6 +111,9 @@ class AreaKey(Base):
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Revoked by an admin as compromised: it no longer signs, endorses nor verifies, and
+    # the bundle carries its revocation statement (docs/contract.md).
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Peer(Base):
@@ -125,6 +128,13 @@ class Peer(Base):
     fingerprint: Mapped[str] = mapped_column(String(80))
     bundle: Mapped[str] = mapped_column(Text)
     imported_at: Mapped[datetime]
+    # A fetched bundle no pinned key endorsed: it waits for its fingerprint by phone.
+    pending_bundle: Mapped[str | None] = mapped_column(Text, default=None)
+    pending_fingerprint: Mapped[str | None] = mapped_column(String(80), default=None)
+    pending_since: Mapped[datetime | None] = mapped_column(default=None)
+    # The last fetch of the published bundle, and the last rotation accepted without a call.
+    checked_at: Mapped[datetime | None] = mapped_column(default=None)
+    rotated_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class PeerKey(Base):
@@ -136,6 +146,10 @@ class PeerKey(Base):
     encryption_public: Mapped[bytes] = mapped_column(LargeBinary(32))
     valid_from: Mapped[datetime]
     valid_until: Mapped[datetime | None]
+    # No longer trusted at all, even for envelopes already in flight: "peer" (the area's
+    # own revocation statement) or "admin" (revoked here).
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_by: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
 class Envelope(Base):

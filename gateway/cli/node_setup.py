@@ -11,7 +11,7 @@ from adapters.db import current_revisions, head_revisions, upgrade
 from adapters.db.grants import grant, grant_statements, server_version
 from gateway.cli.root import area, current_node, friendly, main, read_json
 from gateway.config import ConfigError, Settings, unknown_variables
-from gateway.domain.areas import local_areas, peers
+from gateway.domain.areas import bundles, local_areas, peers
 from gateway.domain.clock import utcnow
 from gateway.readiness import readiness
 from keys import MasterKey, fingerprint
@@ -181,6 +181,63 @@ def peer_list() -> None:
         click.echo("no peers")
     for view in found:
         click.echo(f"{view.code}\t{view.url}\t{view.fingerprint}\tkeys={','.join(view.key_ids)}")
+        for key_id, when, by in view.revoked:
+            click.echo(f"  revoked {key_id} at {when.isoformat()} by {by}")
+        if view.pending_fingerprint:
+            click.echo(f"  waiting for the fingerprint: {view.pending_fingerprint}")
+
+
+@peer.command("fetch")
+@click.argument("code")
+@friendly
+def peer_fetch(code: str) -> None:
+    """Fetch the peer's published bundle now: a rotation its pinned key endorsed is pinned,
+    any other new bundle waits for its fingerprint (`peer confirm`)."""
+    node = current_node()
+    with node.sessions() as session:
+        refreshed = bundles.fetch(session, node.client, code, utcnow())
+    for key_id in refreshed.revoked:
+        click.echo(f"{code} revoked its key {key_id}: refused from now on")
+    words = {
+        "unchanged": "unchanged",
+        "rotated": "new keys endorsed by the pinned key: pinned",
+        "waiting": "new keys NOT endorsed by a pinned key: waiting for the fingerprint",
+    }
+    click.echo(f"{code}: {words[refreshed.outcome]} (fingerprint {refreshed.fingerprint})")
+
+
+@peer.command("confirm")
+@click.argument("code")
+@click.option(
+    "--fingerprint",
+    "confirmed",
+    required=True,
+    help="The fingerprint the peer's coordinator read to you (spaces optional).",
+)
+@friendly
+def peer_confirm(code: str, confirmed: str) -> None:
+    """Pin the fetched bundle that waits for its fingerprint."""
+    node = current_node()
+    with node.sessions() as session:
+        document = peers.pending_bundle(session, code)
+        view = peers.import_peer(session, document, confirmed, utcnow())
+    click.echo(f"pinned the new keys of {view.code}: {view.fingerprint}")
+
+
+@peer.command("revoke-key")
+@click.argument("code")
+@click.argument("key_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly
+def peer_revoke_key(code: str, key_id: str, yes: bool) -> None:
+    """Stop trusting a peer's key at once (reported compromised): everything signed by it
+    is refused, even envelopes already sent."""
+    if not yes:
+        click.confirm(f"Refuse everything signed by {code}'s key {key_id} from now on?", abort=True)
+    node = current_node()
+    with node.sessions() as session:
+        peers.revoke_peer_key(session, code, key_id, utcnow())
+    click.echo(f"revoked {code}'s key {key_id}: refused from now on")
 
 
 # --- keys -------------------------------------------------------------------------------
@@ -201,4 +258,32 @@ def keys_rotate(code: str) -> None:
         )
         bundle = local_areas.published_bundle(session, node.master, code, utcnow(), node.accepts)
     click.echo(f"rotated {code}: new key {new}; {old} honoured until {until.isoformat()}")
-    click.echo(f"new fingerprint: {fingerprint(bundle['body'])} (peers re-import the bundle)")
+    click.echo(
+        f"new fingerprint: {fingerprint(bundle['body'])} (signed over by {old}: peers pin it "
+        "when they next fetch the bundle; peers on older releases re-import it)"
+    )
+
+
+@keys_group.command("revoke")
+@click.argument("code")
+@click.argument("key_id", required=False)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@friendly
+def keys_revoke(code: str, key_id: str | None, yes: bool) -> None:
+    """Revoke a compromised key (the current one unless KEY_ID is given): it stops at once,
+    a new key replaces it, and every peer must confirm the new fingerprint by phone."""
+    node = current_node()
+    with node.sessions() as session:
+        if key_id is None:
+            key_id = local_areas.current_key_id(session, code, utcnow())
+    if not yes:
+        click.confirm(
+            f"Revoke {code}'s key {key_id}? Peers refuse it at once and must confirm the new "
+            "fingerprint by phone.",
+            abort=True,
+        )
+    with node.sessions() as session:
+        new = local_areas.revoke_key(session, node.master, code, key_id, now=utcnow())
+        bundle = local_areas.published_bundle(session, node.master, code, utcnow(), node.accepts)
+    click.echo(f"revoked {code}'s key {key_id}" + (f"; new key {new}" if new else ""))
+    click.echo(f"new fingerprint: {fingerprint(bundle['body'])} (read it to every peer by phone)")

@@ -12,6 +12,11 @@ from schemas.wire.envelope import KEY_ID
 from schemas.wire.payload_versions import MAX_VERSION
 
 BUNDLE_KIND = "peer_bundle"
+# Statements a bundle carries beside its keys (docs/contract.md "Key rotation and
+# revocation"): each a signed document of its own, made by the key it speaks for.
+ROTATION_KIND = "key_rotation"
+REVOCATION_KIND = "key_revocation"
+MAX_STATEMENTS = 20
 _KEY = validate.Length(equal=43, error="Not a 32-byte key.")
 
 
@@ -40,6 +45,10 @@ class BundleBody:
     # Payload type -> the versions the area's node accepts (docs/contract.md, "Payload
     # versions"); None: a node that predates the member, version 1 of everything.
     accepts: dict[str, list[int]] | None = None
+    # Signed statements, kept as the documents they are (their signatures cover the
+    # canonical body): the outgoing key endorsing its successor, a key revoking itself.
+    rotations: list[dict[str, Any]] = field(default_factory=list)
+    revocations: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,39 @@ class BundleKeySchema(StrictSchema):
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> BundleKey:
         return BundleKey(**data)
+
+
+class RotationBodySchema(StrictSchema):
+    """The outgoing key `from_key` names `to_key` (both its public halves) as its
+    successor for `area`; signed by `from_key`."""
+
+    kind = fields.String(required=True, validate=validate.Equal(ROTATION_KIND))
+    area = area_code(required=True)
+    from_key = fields.String(required=True, validate=KEY_ID)
+    to_key = fields.String(required=True, validate=KEY_ID)
+    signing_key = B64Url(required=True, validate=_KEY)
+    encryption_key = B64Url(required=True, validate=_KEY)
+
+
+class RevocationBodySchema(StrictSchema):
+    """`key_id` of `area` is revoked from `revoked_at`; signed by that key itself."""
+
+    kind = fields.String(required=True, validate=validate.Equal(REVOCATION_KIND))
+    area = area_code(required=True)
+    key_id = fields.String(required=True, validate=KEY_ID)
+    revoked_at = UTCTimestamp(required=True)
+
+
+class _Statement(StrictSchema):
+    sig = B64Url(required=True, validate=validate.Length(equal=86))
+
+
+class RotationSchema(_Statement):
+    body = fields.Nested(RotationBodySchema, required=True)
+
+
+class RevocationSchema(_Statement):
+    body = fields.Nested(RevocationBodySchema, required=True)
 
 
 def _versions(values: list[int]) -> None:
@@ -96,6 +138,17 @@ class BundleBodySchema(StrictSchema):
         ),
         load_default=None,
         validate=validate.Length(max=64),
+    )
+    # Checked for shape here; the domain keeps the raw documents to verify signatures.
+    rotations = fields.List(
+        fields.Nested(RotationSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_STATEMENTS),
+    )
+    revocations = fields.List(
+        fields.Nested(RevocationSchema),
+        load_default=list,
+        validate=validate.Length(max=MAX_STATEMENTS),
     )
 
     @post_load

@@ -165,7 +165,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("chair.approved", "GET"): row(403, anonymous=401, peer=401, chair_a=404),
     # Node administration: the area's admins only. The matrix posts empty forms (each
     # page again with its errors, 400) and names a person and a client that do not exist
-    # (404); nothing was rotated or uploaded, so those confirmations are 404 too.
+    # (404); nothing was rotated, revoked, fetched or uploaded, so those confirmations are
+    # 404 too, and the matrix's key id is pinned for no peer (404).
     **{
         (endpoint, method): row(403, anonymous=401, peer=401, admin_a=status)
         for endpoint, method, status in (
@@ -175,6 +176,12 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
             ("admin.rotate", "GET", 200),
             ("admin.rotate_submit", "POST", 400),
             ("admin.rotated", "GET", 404),
+            ("admin.revoke_key", "GET", 200),
+            ("admin.revoke_key_submit", "POST", 400),
+            ("admin.revoked", "GET", 404),
+            ("admin.pending_peer", "GET", 404),
+            ("admin.revoke_peer_key", "GET", 404),
+            ("admin.revoke_peer_key_submit", "POST", 404),
             ("admin.peer_list", "GET", 200),
             ("admin.import_peer", "GET", 200),
             ("admin.import_peer_submit", "POST", 400),
@@ -726,6 +733,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
         "message_id": "00000000-0000-4000-8000-000000000003",
         "user_id": "00000000-0000-4000-8000-000000000004",
         "client_id": "gwc-AAAAAAAAAAAAAAAAAAAAAAAA",
+        "key_id": "AAAAAAAAAAAAAAAAAAAA",
         "peer": PEER,
         "seq": 0,
     }

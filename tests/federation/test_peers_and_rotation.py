@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from support.nodes import Pair
 
 from gateway.domain.areas import local_areas, peers
@@ -77,6 +78,11 @@ def test_rotation_old_key_verifies_until_its_end_new_key_after_reimport(pair: Pa
     new_key = rotate(pair, timedelta(days=30))
     after = pair.send()  # signed with the new key, which south has not pinned yet
 
+    # South fetched north's bundle a moment ago, so the unknown key does not make it fetch
+    # again (tests/federation/test_rotation_reaches_peers.py covers the fetch): without
+    # it the new key waits for a re-import by fingerprint, and nothing is lost meanwhile.
+    with pair.south.node.engine.begin() as connection:
+        connection.execute(text("UPDATE peers SET checked_at = :t"), {"t": utcnow()})
     pair.north.deliver()
     statuses = {t.id: t.status for t in pair.north.transfers("northshire")}
     assert statuses[before.id] == "delivered"  # the old key is still honoured
@@ -132,8 +138,6 @@ def test_permanent_refusal_fails_at_once(pair: Pair) -> None:
     # South retires the key north seals to: its refusal (422) will not change on retry.
     pair.send()
     with pair.south.node.engine.begin() as connection:
-        from sqlalchemy import text
-
         connection.execute(
             text("UPDATE area_keys SET valid_until = :t"), {"t": utcnow() - timedelta(seconds=1)}
         )

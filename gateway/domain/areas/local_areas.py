@@ -6,6 +6,7 @@ they are used; nothing here caches them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from keys import (
 )
 from schemas.common import AREA_CODE
 from schemas.wire import payload_versions
-from schemas.wire.bundle import BUNDLE_KIND
+from schemas.wire.bundle import BUNDLE_KIND, MAX_STATEMENTS, REVOCATION_KIND, ROTATION_KIND
 
 # What this release accepts when the node sets no cap (GATEWAY_PAYLOAD_VERSIONS).
 FULL_ACCEPTS = payload_versions.accepted()
@@ -156,6 +157,51 @@ def rotate_keys(
         return old.key_id, new_id, now + grace
 
 
+@owns_transaction
+def revoke_key(
+    session: Session,
+    master: MasterKey,
+    code: str,
+    key_id: str,
+    *,
+    now: datetime,
+    actor: Actor = OPERATOR,
+) -> str | None:
+    """Revoke one of the area's keys as compromised (docs/contract.md "Key rotation and
+    revocation"). It stops signing, opening and verifying at once, endorses no successor
+    (a thief holding it must not be able to move peers to a key of theirs), and the bundle
+    carries its revocation statement. Revoking the current key makes a new one, which
+    peers must confirm by its fingerprint. Returns the new key id, if one was made."""
+    with session.begin():
+        get_area(session, code)
+        row = session.get(AreaKey, key_id)
+        if row is None or row.area_code != code:
+            raise NotFound(f"Area {code} has no key {key_id}.")
+        if row.revoked_at is not None:
+            raise Conflict(f"Key {key_id} is already revoked.")
+        if row.valid_until is not None and row.valid_until <= now:
+            raise Conflict(f"Key {key_id} has already expired; it verifies nothing.")
+        was_current = row.valid_until is None
+        row.revoked_at, row.valid_until = now, now
+        new_id = _add_key(session, master, code, now) if was_current else None
+        details: dict[str, str] = {"key": key_id}
+        if new_id is not None:
+            details["new_key"] = new_id
+        audit.record(
+            session,
+            code,
+            audit.Event(action=actions.KEY_REVOKED, actor=actor, details=details),
+            now,
+        )
+        return new_id
+
+
+@owns_transaction
+def current_key_id(session: Session, code: str, now: datetime) -> str:
+    with session.begin():
+        return _current_key_row(session, code, now).key_id
+
+
 def get_area(session: Session, code: str) -> Area:
     area = session.get(Area, code)
     if area is None:
@@ -244,7 +290,61 @@ def export_bundle(
     }
     if accepts is not None:
         body["accepts"] = {kind: list(versions) for kind, versions in sorted(accepts.items())}
+    # Left out when empty, so a bundle without rotations reads as it did before; and left
+    # out of the legacy form, whose reader refuses members it does not know.
+    rotations, revocations = _statements(session, master, code, now)
+    if rotations and accepts is not None:
+        body["rotations"] = rotations
+    if revocations and accepts is not None:
+        body["revocations"] = revocations
     return sign_document(body, _unseal(master, current))
+
+
+def _statements(
+    session: Session, master: MasterKey, code: str, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rotation statements (each retired key still in its grace, never a revoked one,
+    endorsing the key that replaced it) and the revocation statements (each revoked key
+    revoking itself, newest first), as docs/contract.md "Key rotation and revocation"
+    describes. Made at export with keys that are unsealed only for the moment."""
+    rows = list(
+        session.scalars(
+            select(AreaKey)
+            .where(AreaKey.area_code == code)
+            .order_by(AreaKey.valid_from, AreaKey.valid_until.is_(None), AreaKey.created_at)
+        )
+    )
+    rotations = []
+    for old, new in itertools.pairwise(rows):
+        if old.revoked_at is not None or old.valid_until is None or old.valid_until <= now:
+            continue
+        statement = {
+            "kind": ROTATION_KIND,
+            "area": code,
+            "from_key": old.key_id,
+            "to_key": new.key_id,
+            "signing_key": b64url_encode(new.signing_public),
+            "encryption_key": b64url_encode(new.encryption_public),
+        }
+        rotations.append(sign_document(statement, _unseal(master, old)))
+    revoked = sorted(
+        (row for row in rows if row.revoked_at is not None),
+        key=lambda row: row.revoked_at or now,
+        reverse=True,
+    )[:MAX_STATEMENTS]
+    revocations = [
+        sign_document(
+            {
+                "kind": REVOCATION_KIND,
+                "area": code,
+                "key_id": row.key_id,
+                "revoked_at": format_time(row.revoked_at or now),
+            },
+            _unseal(master, row),
+        )
+        for row in revoked
+    ]
+    return rotations[-MAX_STATEMENTS:], revocations
 
 
 def _key_fields(row: AreaKey) -> dict[str, str]:

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Area, UsedToken
-from gateway.domain.areas.peers import pinned_key
+from adapters.db.models import Area, Peer, UsedToken
+from gateway.domain.areas.peers import is_revoked, pinned_key
 from gateway.domain.transaction import owns_transaction
-from gateway.errors import ClockSkewed, Refused, Unauthorized
+from gateway.errors import ClockSkewed, Refused, Unauthorized, UnknownSigningKey
 from keys import (
     ClockSkew,
     CryptoError,
@@ -22,6 +22,7 @@ from keys import (
     check_body,
     format_time,
     token_audience,
+    token_issuer,
     token_key_id,
     verify_request_token,
 )
@@ -45,13 +46,29 @@ def token_key(session: Session, authorization: str | None, now: datetime) -> Pub
         raise Unauthorized(f"Request token refused: {exc}.") from exc
     with session.begin():
         key = pinned_key(session, key_id)
+        if key is None and is_revoked(session, key_id):
+            raise Refused("The token is signed by a revoked key.", reason="revoked-key")
+        if key is None:
+            issuer = _known_issuer(session, authorization)
     if key is None:
-        raise Unauthorized("The token's key is not pinned on this node; import the bundle.")
+        raise UnknownSigningKey(
+            "The token's key is not pinned on this node; import the bundle.", issuer=issuer
+        )
     try:
         key.check_valid(now)
     except ExpiredKey as exc:
         raise Unauthorized("The token's key is outside its validity period.") from exc
     return key
+
+
+def _known_issuer(session: Session, authorization: str | None) -> str | None:
+    """The token's `iss` if it names a pinned peer (unverified: it only picks whose
+    published bundle to fetch, from the URL this node already holds for it)."""
+    try:
+        issuer = token_issuer(bearer(authorization))
+    except CryptoError:
+        return None
+    return issuer if session.get(Peer, issuer) is not None else None
 
 
 @owns_transaction

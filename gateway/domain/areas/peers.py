@@ -4,7 +4,7 @@ lookup of pinned public keys used to verify everything a peer sends."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,12 +27,29 @@ from keys import (
     b64url_decode,
     canonical_json,
     fingerprint,
+    key_id_for,
     normalise_fingerprint,
     verify_document,
 )
 from schemas.common import parse_timestamp
 from schemas.wire import payload_versions
-from schemas.wire.bundle import BUNDLE_KIND, BundleBody, BundleKey, BundleSchema
+from schemas.wire.bundle import (
+    BUNDLE_KIND,
+    REVOCATION_KIND,
+    ROTATION_KIND,
+    BundleBody,
+    BundleKey,
+    BundleSchema,
+)
+
+# Called with a peer's area code after its pinned keys change (import, an accepted
+# rotation, a revocation), so that an in-process cache of peer keys can drop its entries.
+KEY_CHANGE_HOOKS: list[Callable[[str], None]] = []
+
+
+def keys_changed(area: str) -> None:
+    for hook in KEY_CHANGE_HOOKS:
+        hook(area)
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,14 @@ class PeerView:
     key_ids: tuple[str, ...]
     # (key id, valid from, valid until or None), oldest first: what the peers page shows.
     validity: tuple[tuple[str, datetime, datetime | None], ...] = ()
+    # Key ids no longer trusted, with when and by whom ("peer" or "admin").
+    revoked: tuple[tuple[str, datetime, str], ...] = ()
+    # A fetched bundle waiting for its fingerprint by phone (its fingerprint, since when).
+    pending_fingerprint: str | None = None
+    pending_since: datetime | None = None
+    # The last fetch of its published bundle; the last rotation accepted without a call.
+    checked_at: datetime | None = None
+    rotated_at: datetime | None = None
 
 
 @owns_transaction
@@ -79,6 +104,7 @@ def import_peer(
             ),
             now,
         )
+    keys_changed(body.area)
     return peer_view(session, body.area)
 
 
@@ -158,6 +184,7 @@ def _store(
     peer.fingerprint = fingerprint(document["body"])
     peer.bundle = canonical_json(dict(document)).decode("ascii")
     peer.imported_at = now
+    peer.pending_bundle = peer.pending_fingerprint = peer.pending_since = None
     for key in keys:
         row = session.get(PeerKey, key.key_id)
         if row is not None and row.peer_code != body.area:
@@ -174,8 +201,8 @@ def peer_view(session: Session, code: str) -> PeerView:
     peer = session.get(Peer, code)
     if peer is None:
         raise NotFound(f"Area {code} is not a known peer.")
-    rows = session.execute(
-        select(PeerKey.key_id, PeerKey.valid_from, PeerKey.valid_until)
+    rows = session.scalars(
+        select(PeerKey)
         .where(PeerKey.peer_code == code)
         .order_by(PeerKey.valid_from, PeerKey.key_id)
     ).all()
@@ -185,8 +212,17 @@ def peer_view(session: Session, code: str) -> PeerView:
         peer.url,
         peer.mailbox,
         peer.fingerprint,
-        tuple(key_id for key_id, _, _ in rows),
-        tuple((key_id, start, end) for key_id, start, end in rows),
+        tuple(row.key_id for row in rows),
+        tuple((row.key_id, row.valid_from, row.valid_until) for row in rows),
+        tuple(
+            (row.key_id, row.revoked_at, row.revoked_by or "admin")
+            for row in rows
+            if row.revoked_at is not None
+        ),
+        peer.pending_fingerprint,
+        peer.pending_since,
+        peer.checked_at,
+        peer.rotated_at,
     )
 
 
@@ -199,7 +235,11 @@ def list_peers(session: Session) -> list[PeerView]:
 
 
 def pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:
-    """A public key this node trusts: a peer's pinned key or one of its own areas' keys."""
+    """A public key this node trusts: a peer's pinned key or one of its own areas' keys.
+    A revoked key is trusted for nothing, so every caller refuses it (`is_revoked` says
+    why, for a refusal that names the reason)."""
+    if is_revoked(session, key_id):
+        return None
     row = session.get(PeerKey, key_id)
     if row is not None:
         return PublicAreaKey(
@@ -256,3 +296,191 @@ def node_url(session: Session, area: str) -> str:
     if local is None:
         raise NotFound(f"Area {area} is not a known peer.")
     return local.url
+
+
+def is_revoked(session: Session, key_id: str) -> bool:
+    """A pinned peer key or an own key that has been revoked (docs/contract.md)."""
+    peer_row = session.get(PeerKey, key_id)
+    if peer_row is not None:
+        return peer_row.revoked_at is not None
+    own = session.get(AreaKey, key_id)
+    return own is not None and own.revoked_at is not None
+
+
+# --- rotation reaching peers, and revocation (docs/contract.md "Key rotation and revocation")
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What a fetched bundle did: `unchanged`, `rotated` (accepted because a pinned key
+    endorsed it) or `waiting` (it needs its fingerprint by phone); and which pinned keys
+    its revocation statements revoked."""
+
+    outcome: str
+    fingerprint: str
+    revoked: tuple[str, ...] = ()
+
+
+@owns_transaction
+def accept_fetched(
+    session: Session, code: str, document: Mapping[str, Any], now: datetime
+) -> Refreshed:
+    """A bundle fetched from peer `code`'s published URL. Its revocation statements that
+    verify under a key pinned for `code` revoke that key at once. Then it is pinned
+    without a phone call only if a chain of rotation statements, each signed by a key
+    trusted here (pinned, valid, not revoked), leads to its current key; otherwise it
+    waits for its fingerprint, and nothing that is pinned changes."""
+    body = _loaded(document)
+    keys = _verified_keys(document, body)
+    raw = dict(document["body"])
+    new_fingerprint = fingerprint(raw)
+    with session.begin():
+        peer = session.get(Peer, code)
+        if peer is None:
+            raise NotFound(f"Area {code} is not a known peer.")
+        if body.area != code:
+            raise Invalid("The fetched bundle is for another area.")
+        revoked = _apply_revocations(session, code, raw.get("revocations", []), now)
+        peer.checked_at = now
+        if new_fingerprint == peer.fingerprint:
+            outcome = "unchanged"
+        elif _endorsed(session, code, raw.get("rotations", []), body.key_id, now):
+            old = peer.fingerprint
+            _store(session, body, keys, document, now)
+            peer.rotated_at = now
+            _record(
+                session,
+                actions.PEER_KEYS_ROTATED,
+                code,
+                {"fingerprint": new_fingerprint, "previous_fingerprint": old, "key": body.key_id},
+                now,
+            )
+            outcome = "rotated"
+        else:
+            if peer.pending_fingerprint != new_fingerprint:
+                peer.pending_bundle = canonical_json(dict(document)).decode("ascii")
+                peer.pending_fingerprint, peer.pending_since = new_fingerprint, now
+                _record(
+                    session,
+                    actions.PEER_BUNDLE_WAITING,
+                    code,
+                    {"fingerprint": new_fingerprint, "key": body.key_id},
+                    now,
+                )
+            outcome = "waiting"
+    if revoked or outcome == "rotated":
+        keys_changed(code)
+    return Refreshed(outcome, new_fingerprint, tuple(revoked))
+
+
+def _record(
+    session: Session, action: str, code: str, details: dict[str, Any], now: datetime
+) -> None:
+    audit.record_everywhere(
+        session,
+        session.scalars(select(Area.code)).all(),
+        audit.Event(action=action, actor=OPERATOR, peer_area=code, details=details),
+        now,
+    )
+
+
+def _apply_revocations(
+    session: Session, code: str, statements: list[Any], now: datetime
+) -> list[str]:
+    """Revoke each pinned key of `code` that revokes itself. A statement signed by any
+    other key, or for another area, is ignored: only the key's holder can revoke it, and
+    revoking can only take trust away, never give it."""
+    revoked = []
+    for statement in statements:
+        key_id = statement["body"]["key_id"]
+        row = session.get(PeerKey, key_id)
+        if row is None or row.peer_code != code or row.revoked_at is not None:
+            continue
+        if statement["body"]["area"] != code:
+            continue
+        try:
+            verify_document(statement, REVOCATION_KIND, row.signing_public)
+        except CryptoError:
+            continue
+        row.revoked_at, row.revoked_by = now, "peer"
+        revoked.append(key_id)
+        _record(session, actions.PEER_KEY_REVOKED, code, {"key": key_id, "by": "peer"}, now)
+    session.flush()
+    return revoked
+
+
+def _endorsed(
+    session: Session, code: str, statements: list[Any], current: str, now: datetime
+) -> bool:
+    """Whether a chain of rotation statements leads from a trusted pinned key of `code`
+    to `current`. Each link is signed by a key already trusted and names its successor's
+    public halves; a revoked or expired key endorses nothing."""
+    trusted: dict[str, bytes] = {}
+    for row in session.scalars(select(PeerKey).where(PeerKey.peer_code == code)):
+        live = row.valid_until is None or row.valid_until > now
+        if row.revoked_at is None and row.valid_from <= now and live:
+            trusted[row.key_id] = row.signing_public
+    if current in trusted:
+        return True  # signed by the pinned key itself (`_verified_keys` checked it)
+    grew = True
+    while grew and current not in trusted:
+        grew = False
+        for statement in statements:
+            link = statement["body"]
+            if link["from_key"] not in trusted or link["to_key"] in trusted:
+                continue
+            if link["area"] != code or is_revoked(session, link["to_key"]):
+                continue
+            try:
+                verify_document(statement, ROTATION_KIND, trusted[link["from_key"]])
+                signing = b64url_decode(link["signing_key"], length=32)
+                encryption = b64url_decode(link["encryption_key"], length=32)
+            except CryptoError:
+                continue
+            if key_id_for(signing, encryption) != link["to_key"]:
+                continue
+            trusted[link["to_key"]] = signing
+            grew = True
+    return current in trusted
+
+
+@owns_transaction
+def revoke_peer_key(
+    session: Session, code: str, key_id: str, now: datetime, actor: Actor = OPERATOR
+) -> PeerView:
+    """Stop trusting one of a peer's pinned keys at once (a compromise reported by phone):
+    everything signed by it is refused from now on, even envelopes already in flight, and
+    nothing is sealed to it. Only a bundle confirmed by its fingerprint brings trust back."""
+    with session.begin():
+        row = session.get(PeerKey, key_id)
+        if session.get(Peer, code) is None or row is None or row.peer_code != code:
+            raise NotFound(f"Area {code} has no pinned key {key_id}.")
+        if row.revoked_at is not None:
+            raise Conflict(f"Key {key_id} is already revoked.")
+        row.revoked_at, row.revoked_by = now, "admin"
+        session.flush()
+        audit.record_everywhere(
+            session,
+            session.scalars(select(Area.code)).all(),
+            audit.Event(
+                action=actions.PEER_KEY_REVOKED,
+                actor=actor,
+                peer_area=code,
+                details={"key": key_id, "by": "admin"},
+            ),
+            now,
+        )
+        view = peer_view(session, code)
+    keys_changed(code)
+    return view
+
+
+@owns_transaction
+def pending_bundle(session: Session, code: str) -> dict[str, Any]:
+    """The fetched bundle waiting for its fingerprint (NotFound if none)."""
+    with session.begin():
+        peer = session.get(Peer, code)
+        if peer is None or peer.pending_bundle is None:
+            raise NotFound(f"No bundle of area {code} is waiting for its fingerprint.")
+        document: dict[str, Any] = json.loads(peer.pending_bundle)
+        return document

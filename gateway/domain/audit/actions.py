@@ -8,6 +8,10 @@ flag.* and lookup (flags).
 AREA_CREATED = "area.created"
 KEYS_ROTATED = "keys.rotated"
 PEER_IMPORTED = "peer.imported"
+KEY_REVOKED = "keys.revoked"  # an own key, revoked by an admin as compromised
+PEER_KEYS_ROTATED = "peer.keys_rotated"  # a fetched bundle endorsed by the pinned key
+PEER_BUNDLE_WAITING = "peer.bundle_waiting"  # a fetched bundle no pinned key endorsed
+PEER_KEY_REVOKED = "peer.key_revoked"  # by the peer's own statement or by an admin here
 TRANSFER_DRAFTED = "transfer.drafted"  # saved sealed to the area's own key: nothing left
 TRANSFER_DRAFT_DELETED = "transfer.draft_deleted"  # a draft that never left, deleted
 TRANSFER_SENT = "transfer.sent"  # the disclosure: sealed and queued for the peer

@@ -22,7 +22,7 @@ from adapters.db.models import AreaKey, Envelope, UsedToken
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
 from gateway.domain.areas.local_areas import FULL_ACCEPTS, secret_keys_by_id
-from gateway.domain.areas.peers import pinned_key
+from gateway.domain.areas.peers import is_revoked, pinned_key
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.federation import registry
@@ -144,6 +144,8 @@ def _recipient_keys(
             raise Refused(
                 "The envelope is sealed to a key this area does not hold.", reason="wrong-addressee"
             )
+        if row.revoked_at is not None:
+            raise Refused("The envelope is sealed to a revoked key.", reason="revoked-key")
         if row.valid_until is not None and row.valid_until <= now:
             raise Refused("The envelope is sealed to a retired key.", reason="expired-key")
         keys = secret_keys_by_id(session, master, key_id)
@@ -166,6 +168,10 @@ def _verify_and_validate(
     sender_key_id = wire["from"]["key"]
     with session.begin():
         sender_key = pinned_key(session, sender_key_id)
+        revoked = sender_key is None and is_revoked(session, sender_key_id)
+    if revoked:
+        # Even an envelope signed before the revocation: the key may have been stolen then.
+        raise Refused("The envelope is signed by a revoked key.", reason="revoked-key")
     if sender_key is None or sender_key.area != wire["from"]["area"]:
         raise Refused(
             "The envelope's signing key is not pinned for its sender.", reason="unknown-key"

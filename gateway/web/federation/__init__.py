@@ -8,11 +8,13 @@ from typing import Any
 from flask import Blueprint, Response, json, request
 
 from gateway import metrics
+from gateway.domain.areas import bundles
 from gateway.domain.areas.local_areas import published_bundle
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.receiving import receive_envelope as accept
 from gateway.domain.flags import serving
+from gateway.errors import UnknownSigningKey
 from gateway.web import node
 from gateway.web.limits import require_json
 from schemas.wire.flags import SCORED_MATCH_MEDIA_TYPE
@@ -26,19 +28,35 @@ def receive_envelope() -> Response:
     require_json("Envelopes")
     current = node()
     with current.sessions() as session:
-        result = accept(
-            session,
-            current.master,
-            read_body=lambda: request.get_data(cache=False),
-            authorization=request.headers.get("Authorization"),
-            now=utcnow(),
-            accepts=current.accepts,
-        )
+        try:
+            result = _accept(session)
+        except UnknownSigningKey as exc:
+            # The sender may have rotated: its bundle, fetched from the URL pinned for it,
+            # is pinned without a call if its pinned key endorsed the new one; then this
+            # same request is checked again (the body is not read before the token verifies).
+            if exc.issuer is None or not bundles.fetch_after_unknown_key(
+                session, current.client, exc.issuer, utcnow()
+            ):
+                raise
+            log.info("peer %s rotated its keys; bundle fetched and pinned", exc.issuer)
+            result = _accept(session)
     status = 200 if result.duplicate else 202
     if not result.duplicate:
         metrics.receipt_issued()
     log.info("envelope accepted status=%s", status)
     return Response(result.receipt, status=status, mimetype="application/json")
+
+
+def _accept(session: Any) -> Any:
+    current = node()
+    return accept(
+        session,
+        current.master,
+        read_body=lambda: request.get_data(cache=False),
+        authorization=request.headers.get("Authorization"),
+        now=utcnow(),
+        accepts=current.accepts,
+    )
 
 
 @federation.get("/areas/<code>/bundle")

@@ -9,9 +9,13 @@ Pages:
   /admin/area/bundle                  (the signed public bundle, JSON)   admins
   /admin/area/rotate                  "Rotate the area's keys"           admins
   /admin/area/rotated                 "Keys rotated"                     admins
+  /admin/area/revoke                  "Revoke the area's key"            admins
+  /admin/area/revoked                 "Key revoked"                      admins
   /admin/peers                        "Peers"                            admins
   /admin/peers/import                 "Import a peer's bundle"           admins
   /admin/peers/confirm                "Confirm the fingerprint"          admins
+  /admin/peers/<peer>/pending         (a fetched bundle -> "Confirm the fingerprint")  admins
+  /admin/peers/<peer>/keys/<key_id>/revoke  "Revoke a peer's key"       admins
   /admin/clients                      "API clients"                      admins
   /admin/clients/new                  "Create an API client"             admins
                                       then "API client created" (the secret, shown once)
@@ -58,6 +62,13 @@ CONFIRM_ROTATION = Question(
     kind=RADIOS,
     options=((YES, "Yes, rotate the keys now"), ("no", "No, keep the current keys")),
     noun="whether to rotate the keys",
+)
+CONFIRM_REVOCATION = Question(
+    "confirm",
+    "Are you sure the key is compromised and must be revoked?",
+    kind=RADIOS,
+    options=((YES, "Yes, revoke it now"), ("no", "No, keep it")),
+    noun="whether to revoke the key",
 )
 FINGERPRINT = Question(
     "fingerprint",
@@ -213,19 +224,82 @@ def rotated() -> Response:
     )
 
 
+def _confirmed(template: str, question: Question, **context: Any) -> bool | Response:
+    """The answer to a yes/no confirmation page, or that page again with its error."""
+    answer = read_answers(request.form, [question]).get("confirm")
+    if answer not in (YES, "no"):
+        errors = {"confirm": f"Select {question.noun}"}
+        page: Response = render(template, 400, question=question, errors=errors, **context)
+        return page
+    return bool(answer == YES)
+
+
+@admin.get("/admin/area/revoke")
+@requires(roles=[ADMIN])
+def revoke_key() -> Response:
+    admin_area()
+    return render("admin/revoke_key.html", question=CONFIRM_REVOCATION)
+
+
+@admin.post("/admin/area/revoke")
+@requires(roles=[ADMIN])
+def revoke_key_submit() -> Response:
+    code = admin_area()
+    answer = _confirmed("admin/revoke_key.html", CONFIRM_REVOCATION)
+    if isinstance(answer, Response):
+        return answer
+    if not answer:
+        return go("admin.area")
+    current = node()
+    with current.sessions() as db:
+        key_id = local_areas.current_key_id(db, code, utcnow())
+        local_areas.revoke_key(
+            db,
+            current.master,
+            code,
+            key_id,
+            now=utcnow(),
+            actor=current_principal().admin_actor(code),
+        )
+    return go("admin.revoked")
+
+
+@admin.get("/admin/area/revoked")
+@requires(roles=[ADMIN])
+def revoked() -> Response:
+    code = admin_area()
+    body = _bundle(code)["body"]
+    if not body.get("revocations"):
+        raise NotFound("No key of this area has been revoked.")
+    return render("admin/revoked.html", groups=grouped(fingerprint(body)))
+
+
 # --- peers ----------------------------------------------------------------------------------
 
 
-def _key_rows(view: peers.PeerView, now: datetime) -> list[dict[str, str]]:
-    rows = []
+def _key_rows(view: peers.PeerView, now: datetime) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    revoked = {key_id: (when, by) for key_id, when, by in view.revoked}
     for key_id, start, end in view.validity:
-        if end is not None and end <= now:
+        if key_id in revoked:
+            when, by = revoked[key_id]
+            state = f"Revoked on {long_date(when)} " + (
+                "by the area itself" if by == "peer" else "by an admin here"
+            )
+        elif end is not None and end <= now:
             state = "Expired"
         elif start > now:
             state = "Not yet valid"
         else:
             state = "Valid" if end is None else "Valid until " + long_date(end)
-        rows.append({"key_id": key_id, "since": long_date(start), "state": state})
+        rows.append(
+            {
+                "key_id": key_id,
+                "since": long_date(start),
+                "state": state,
+                "revocable": key_id not in revoked and not (end is not None and end <= now),
+            }
+        )
     return rows
 
 
@@ -237,14 +311,79 @@ def peer_list() -> Response:
     with node().sessions() as db:
         found = peers.list_peers(db)
     imported = request.args.get("imported")
+    revoked_key = request.args.get("revoked")
     return render(
         "admin/peers.html",
         peers=[
-            {"view": p, "groups": grouped(p.fingerprint), "key_rows": _key_rows(p, now)}
+            {
+                "view": p,
+                "groups": grouped(p.fingerprint),
+                "key_rows": _key_rows(p, now),
+                "pending_groups": grouped(p.pending_fingerprint or ""),
+                "pending_since": long_date(p.pending_since) if p.pending_since else None,
+                "rotated_on": long_date(p.rotated_at) if p.rotated_at else None,
+            }
             for p in found
         ],
         imported=next((p.name for p in found if p.code == imported), None),
+        revoked=next((k for p in found for k in p.key_ids if k == revoked_key), None),
     )
+
+
+@admin.get("/admin/peers/<peer>/pending")
+@requires(roles=[ADMIN])
+def pending_peer(peer: str) -> Response:
+    """A fetched bundle no pinned key endorsed goes through the same fingerprint check as
+    an uploaded one."""
+    admin_area()
+    with node().sessions() as db:
+        document = peers.pending_bundle(db, peer)
+    session[PENDING_BUNDLE] = document
+    return go("admin.confirm_peer")
+
+
+def _peer_key(peer: str, key_id: str) -> dict[str, str]:
+    with node().sessions() as db:
+        found = {p.code: p for p in peers.list_peers(db)}
+    view = found.get(peer)
+    if view is None or key_id not in view.key_ids:
+        raise NotFound("No such key is pinned for that peer.")
+    return {"code": view.code, "name": view.name, "key_id": key_id}
+
+
+@admin.get("/admin/peers/<peer>/keys/<key_id>/revoke")
+@requires(roles=[ADMIN])
+def revoke_peer_key(peer: str, key_id: str) -> Response:
+    admin_area()
+    return render(
+        "admin/revoke_peer_key.html", key=_peer_key(peer, key_id), question=CONFIRM_REVOCATION
+    )
+
+
+@admin.post("/admin/peers/<peer>/keys/<key_id>/revoke")
+@requires(roles=[ADMIN])
+def revoke_peer_key_submit(peer: str, key_id: str) -> Response:
+    code = admin_area()
+    key = _peer_key(peer, key_id)
+    answer = _confirmed("admin/revoke_peer_key.html", CONFIRM_REVOCATION, key=key)
+    if isinstance(answer, Response):
+        return answer
+    if not answer:
+        return go("admin.peer_list")
+    try:
+        with node().sessions() as db:
+            peers.revoke_peer_key(
+                db, peer, key_id, utcnow(), actor=current_principal().admin_actor(code)
+            )
+    except Conflict as exc:
+        return render(
+            "admin/revoke_peer_key.html",
+            409,
+            key=key,
+            question=CONFIRM_REVOCATION,
+            errors=refusal(exc),
+        )
+    return go("admin.peer_list", revoked=key_id)
 
 
 def _import_page(status: int = 200, errors: dict[str, str] | None = None) -> Response:
