@@ -49,7 +49,7 @@ TOKEN_LIMITS = JsonLimits(max_depth=4, max_tokens=200, max_keys=50, max_string=4
 # literals and whitespace, which nest nothing.
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.DOTALL)
 # The string alternative of _TOKEN alone, and what is not a bracket once strings are gone.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
@@ -92,8 +92,10 @@ def _scan(text: str, limits: JsonLimits) -> None:
     """Refuse what exceeds the limits. The aggregates are taken at C speed (regex, counts,
     accumulate); only a document that exceeds one is walked token by token, so the refusal
     names the first limit met in document order, as it always has."""
-    strings = _STRING.findall(text)
-    masked = _STRING.sub("", text)
+    # One regex pass: split on the strings (captured), leaving the text between them.
+    pieces = _STRING.split(text)
+    strings = pieces[1::2]
+    masked = "".join(pieces[::2])
     brackets = _NOT_BRACKET.sub("", masked)
     structural = len(brackets) + masked.count(":") + masked.count(",")
     deepest = max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
