@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keys import canonical_json
@@ -51,6 +51,7 @@ VALUES = st.recursive(
 )
 
 
+@settings(max_examples=400)  # the signed bytes: worth more examples than the default
 @given(VALUES)
 @example("\x7f")
 @example({"é": "\U0001f600", "e": "\x00\x1f/"})
