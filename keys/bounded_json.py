@@ -17,6 +17,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from keys.errors import Malformed
@@ -47,6 +48,10 @@ TOKEN_LIMITS = JsonLimits(max_depth=4, max_tokens=200, max_keys=50, max_string=4
 # whatever it is), or one structural character. Text between matches is numbers,
 # literals and whitespace, which nest nothing.
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}:,]', re.DOTALL)
+# The string alternative of _TOKEN alone, and what is not a bracket once strings are gone.
+_STRING = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _OPEN, _CLOSE = frozenset("[{"), frozenset("]}")
 
@@ -84,6 +89,29 @@ def _text(data: bytes | str) -> str:
 
 
 def _scan(text: str, limits: JsonLimits) -> None:
+    """Refuse what exceeds the limits. The aggregates are taken at C speed (regex, counts,
+    accumulate); only a document that exceeds one is walked token by token, so the refusal
+    names the first limit met in document order, as it always has."""
+    # One regex pass: split on the strings (captured), leaving the text between them.
+    pieces = _STRING.split(text)
+    strings = pieces[1::2]
+    masked = "".join(pieces[::2])
+    brackets = _NOT_BRACKET.sub("", masked)
+    structural = len(brackets) + masked.count(":") + masked.count(",")
+    deepest = max(accumulate(map(_DEPTH_STEP.__getitem__, brackets)), default=0)
+    within = (
+        len(strings) + structural <= limits.max_tokens
+        and deepest <= limits.max_depth
+        and masked.count(":") <= limits.max_keys
+        and (
+            limits.max_string is None or max(map(len, strings), default=2) - 2 <= limits.max_string
+        )
+    )
+    if not within:
+        _scan_tokens(text, limits)
+
+
+def _scan_tokens(text: str, limits: JsonLimits) -> None:
     depth = keys = 0
     longest = limits.max_string
     for tokens, match in enumerate(_TOKEN.finditer(text), start=1):

@@ -4,22 +4,116 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import json
 from typing import Any
+
+import orjson
 
 from keys.errors import Malformed
 
 _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # Bits of the last character that carry no data, by len % 4; they must be zero.
 _LAST_CHAR_SPARE_BITS = {0: 0, 2: 0b1111, 3: 0b11}
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def canonical_json(value: Any) -> bytes:
-    """The one serialisation that is signed and hashed (DESIGN section 4)."""
+    """The one serialisation that is signed and hashed (DESIGN section 4).
+
+    Byte for byte what `_reference_canonical_json` gives (the contract's own definition),
+    made with orjson where the two provably agree: only exact dict/list/tuple/str/int/
+    bool/None values with str keys (a float, a subclass or anything else takes the
+    reference path, as does an integer beyond 64 bits, which orjson refuses). orjson sorts
+    keys by UTF-8 bytes, which is code-point order as `sort_keys` sorts, and escapes the
+    control characters exactly as `json` does; what it leaves raw, DEL and every non-ASCII
+    character (only ever inside strings), gets the same `\\uXXXX` escapes afterwards.
+    tests/keys/test_canonical_json.py checks the equality over arbitrary values.
+    """
+    if not _plain(value):
+        return _reference_canonical_json(value)
+    try:
+        out = orjson.dumps(value, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError: an integer beyond 64 bits, a lone surrogate
+        return _reference_canonical_json(value)
+    if out.isascii():
+        return out.replace(b"\x7f", b"\\u007f") if b"\x7f" in out else out
+    return out.decode("utf-8").replace("\x7f", "\\u007f").encode("ascii", _JSON_ESCAPE)
+
+
+def _reference_canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode(
         "ascii"
     )
+
+
+# Subclasses, dataclasses and datetimes would be serialised by orjson where `json` refuses
+# them or writes them otherwise: passed through, they raise, and `_plain` refuses them first.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+_LEAF_TYPES = frozenset({str, int, bool, type(None)})
+_PLAIN_TYPES = _LEAF_TYPES | {dict, list, tuple}
+_STR_ONLY = frozenset({str})
+_MAX_PLAIN_NODES = 1_000_000
+
+
+def _plain(value: Any) -> bool:
+    """Only types on which orjson and `json` agree (floats differ: NaN, 1e-05). The types
+    of a container's members are taken as a set at C speed, so only nested containers cost
+    a step here. Gives up after _MAX_PLAIN_NODES containers, so a value that contains
+    itself reaches `json`, which refuses it, instead of looping here."""
+    if type(value) in _LEAF_TYPES:
+        return True
+    stack = [value]
+    budget = _MAX_PLAIN_NODES
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            if not _STR_ONLY.issuperset(map(type, item)):
+                return False
+            members = item.values()
+        elif kind is list or kind is tuple:
+            members = item
+        elif kind in _LEAF_TYPES:
+            continue
+        else:
+            return False
+        budget -= 1
+        if budget < 0:
+            return False
+        kinds = set(map(type, members))
+        if kinds <= _LEAF_TYPES:
+            continue
+        if not kinds <= _PLAIN_TYPES:
+            return False
+        stack.extend(members)
+    return True
+
+
+def _escape_non_ascii(error: UnicodeError) -> tuple[str, int]:
+    """`ensure_ascii`'s escapes: `\\uXXXX`, lower-case hex, astral characters as a
+    surrogate pair. Called by the ASCII codec for each run it cannot encode."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    escaped = []
+    for char in error.object[error.start : error.end]:
+        code = ord(char)
+        if code >= 0x10000:
+            code -= 0x10000
+            escaped.append(f"\\u{0xD800 | (code >> 10):04x}\\u{0xDC00 | (code & 0x3FF):04x}")
+        else:
+            escaped.append(f"\\u{code:04x}")
+    return "".join(escaped), error.end
+
+
+_JSON_ESCAPE = "marac-canonical-json-escape"
+codecs.register_error(_JSON_ESCAPE, _escape_non_ascii)
 
 
 def b64url_encode(data: bytes) -> str:
@@ -37,8 +131,11 @@ def b64url_decode(text: str, *, length: int | None = None) -> bytes:
         raise Malformed("not unpadded base64url")
     if "=" in text or "+" in text or "/" in text:
         raise Malformed("not unpadded base64url")
+    # Map the URL alphabet onto the standard one (C speed), then let the C decoder's strict
+    # mode refuse anything outside the alphabet, whitespace and bad padding in one pass.
+    standard = text.encode("ascii").translate(_FROM_URLSAFE) + b"=" * (-len(text) % 4)
     try:
-        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        data = binascii.a2b_base64(standard, strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise Malformed("not unpadded base64url") from exc
     if text and _LAST_CHAR_SPARE_BITS[len(text) % 4] & _ALPHABET.index(text[-1]):

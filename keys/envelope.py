@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import nacl.exceptions
@@ -66,9 +67,15 @@ class EnvelopeParts:
     ciphertext: bytes
     sig: bytes
 
-    @property
+    # Cached: a receiver takes the digest, verifies the signature and decrypts with the
+    # header as AAD, and the ciphertext (up to megabytes) is hashed once for all of them.
+    @cached_property
+    def canonical_header(self) -> bytes:
+        return canonical_json(self.header)
+
+    @cached_property
     def signed_message(self) -> bytes:
-        return canonical_json(self.header) + self.sealed_key + self.nonce + sha256(self.ciphertext)
+        return self.canonical_header + self.sealed_key + self.nonce + sha256(self.ciphertext)
 
     @property
     def from_area(self) -> str:
@@ -209,7 +216,7 @@ def _decrypt(parts: EnvelopeParts, sealed_key: bytes, keys: AreaSecretKeys) -> d
     try:
         content_key = SealedBox(keys.box_private()).decrypt(sealed_key)
         plaintext = crypto_aead_xchacha20poly1305_ietf_decrypt(
-            parts.ciphertext, canonical_json(parts.header), parts.nonce, content_key
+            parts.ciphertext, parts.canonical_header, parts.nonce, content_key
         )
     except (nacl.exceptions.CryptoError, ValueError) as exc:
         raise BadSignature("envelope does not decrypt") from exc

@@ -185,8 +185,12 @@ class Transfer(Base):
     __table_args__ = (
         UniqueConstraint("envelope_id", "area_code", name="uq_transfers_envelope_area"),
         Index("ix_transfers_area_direction_status", "area_code", "direction", "status"),
-        # The list, newest first a page at a time (migration 0011).
+        # The list, newest first a page at a time (migration 0011), read backwards: a row
+        # value keyset (created_at, id) < (...) is a range on it, so a page deep in the
+        # list costs what the first one does. The filtered lists have their own (0020).
         Index("ix_transfers_area_created", "area_code", "created_at", "id"),
+        Index("ix_transfers_area_direction_created", "area_code", "direction", "created_at", "id"),
+        Index("ix_transfers_area_status_created", "area_code", "status", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -431,7 +435,11 @@ class AuditEvent(Base):
     for indexed queries; verification checks they agree with it."""
 
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_area_at", "area_code", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_area_at", "area_code", "at"),
+        # The audit list filtered by action, oldest first (migration 0020).
+        Index("ix_audit_events_area_action_seq", "area_code", "action", "seq"),
+    )
 
     area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -652,7 +660,10 @@ class Flag(Base):
     __tablename__ = "flags"
     __table_args__ = (
         UniqueConstraint("area_code", "case_ref", name="uq_flags_area_case_ref"),
-        Index("ix_flags_area_status_expires", "area_code", "status", "expires_at"),
+        # The flags list, soonest expiry first, keyset (expires_at, id), with and without
+        # a status filter (migration 0020).
+        Index("ix_flags_area_expires", "area_code", "expires_at", "id"),
+        Index("ix_flags_area_status_expires", "area_code", "status", "expires_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

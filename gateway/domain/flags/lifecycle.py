@@ -16,10 +16,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, Envelope, Flag, FlagToken, Transfer
@@ -91,7 +91,23 @@ class FlagView:
     shared: bool
 
 
+# What `view` reads; the list selects these and nothing else.
+_VIEW_COLUMNS = (
+    Flag.id,
+    Flag.area_code,
+    Flag.case_ref,
+    Flag.status,
+    Flag.reviewed_at,
+    Flag.expires_at,
+    Flag.transfer_id,
+    Flag.origin_area,
+    Flag.held_by,
+    Flag.subject_roles,
+)
+
+
 def view(row: Flag, shared: bool) -> FlagView:
+    """From an entity, or from a row of `_VIEW_COLUMNS` (same attribute names)."""
     return FlagView(
         id=row.id,
         area_code=row.area_code,
@@ -517,7 +533,17 @@ class FlagPage:
 def list_flags(session: Session, principal: Principal, query: FlagQuery, now: datetime) -> FlagPage:
     """Soonest expiry first, `query.limit` at a time (keyset paging, like transfers)."""
     area = principal.choose_area(query.area, READ_ROLES, FLAGS_QUERY)
-    statement = select(Flag).where(Flag.area_code == area, Flag.purged_at.is_(None))
+    # One statement per page: the columns `view` reads (not the sealed subjects) and
+    # whether any of the flag's tokens was shared, as a correlated EXISTS.
+    shared = (
+        select(FlagToken.flag_id)
+        .where(FlagToken.flag_id == Flag.id, FlagToken.shared.is_(True))
+        .exists()
+        .label("shared")
+    )
+    statement = select(*_VIEW_COLUMNS, shared).where(
+        Flag.area_code == area, Flag.purged_at.is_(None)
+    )
     if query.status is not None:
         statement = statement.where(Flag.status == query.status)
     if query.expiring_within is not None:
@@ -528,21 +554,12 @@ def list_flags(session: Session, principal: Principal, query: FlagQuery, now: da
     if query.cursor is not None:
         moment, ident = query.cursor
         after = moment.date()
-        statement = statement.where(
-            (Flag.expires_at > after) | ((Flag.expires_at == after) & (Flag.id > ident))
-        )
+        # A row value: a range on (area_code[, status], expires_at, id), see the models.
+        statement = statement.where(tuple_(Flag.expires_at, Flag.id) > tuple_(after, ident))
     with session.begin():
         ordered = statement.order_by(Flag.expires_at, Flag.id).limit(query.limit + 1)
-        rows = list(session.scalars(ordered))
-        page = rows[: query.limit]
-        shared = set(
-            session.scalars(
-                select(FlagToken.flag_id).where(
-                    FlagToken.flag_id.in_([r.id for r in page]), FlagToken.shared.is_(True)
-                )
-            )
-        )
-        items = [view(row, row.id in shared) for row in page]
+        rows = session.execute(ordered).all()
+        items = [view(cast(Flag, row), bool(row.shared)) for row in rows[: query.limit]]
     last = items[-1] if len(rows) > query.limit and items else None
     cursor = (_midnight(last.expires_at), last.id) if last is not None else None
     return FlagPage(items, cursor)

@@ -9,9 +9,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
@@ -91,7 +91,25 @@ class TransferView:
         }
 
 
+# What `view` reads: the list selects these and nothing else.
+_VIEW_COLUMNS = (
+    Transfer.id,
+    Transfer.envelope_id,
+    Transfer.direction,
+    Transfer.status,
+    Transfer.area_code,
+    Transfer.peer_area,
+    Transfer.created_at,
+    Transfer.updated_at,
+    Transfer.delivered_at,
+    Transfer.failure_reason,
+    Transfer.listed_for,
+    Transfer.restricted_reason,
+)
+
+
 def view(row: Transfer) -> TransferView:
+    """From an entity, or from a row of `_VIEW_COLUMNS` (same attribute names)."""
     outbound = row.direction == OUTBOUND
     return TransferView(
         id=row.id,
@@ -165,7 +183,9 @@ def list_transfer_page(
     acknowledgement carries its due day."""
     with session.begin():
         working_days = ack_working_days(get_area(session, area))
-        query = select(Transfer).where(Transfer.area_code == area)
+        # Columns, not entities: one SELECT for the page and no identity-map work per row;
+        # the views are built from the rows of that one statement.
+        query = select(*_VIEW_COLUMNS).where(Transfer.area_code == area)
         if direction:
             query = query.where(Transfer.direction == direction)
         if status:
@@ -173,16 +193,12 @@ def list_transfer_page(
         if overdue_at is not None:
             query = query.where(_overdue(overdue_cutoff(overdue_at, working_days)))
         if after is not None:
-            created, ident = after
-            query = query.where(
-                (Transfer.created_at < created)
-                | ((Transfer.created_at == created) & (Transfer.id < ident))
-            )
+            # A row value: one range on (area_code, created_at, id) on SQLite and
+            # PostgreSQL alike, where the spelled-out OR left the index after area_code.
+            query = query.where(tuple_(Transfer.created_at, Transfer.id) < tuple_(*after))
         order = (Transfer.created_at.desc(), Transfer.id.desc())
-        rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
-        # Read inside the transaction: after it the rows are expired, and each would be
-        # loaded again, one query per row.
-        items = [view(row) for row in rows[:limit]]
+        rows = session.execute(query.order_by(*order).limit(limit + 1)).all()
+        items = [view(cast(Transfer, row)) for row in rows[:limit]]
     more = len(rows) > limit and items
     due, overdue = {}, set()
     for item in items if now is not None else []:

@@ -26,8 +26,18 @@ def json_object() -> dict[str, Any]:
     return body
 
 
+# One instance for every request: building a Schema deep-copies its fields, which cost
+# more than the page's query when a list built one per item. Dumping keeps no state on it.
+_TRANSFER_ITEM = TransferItemSchema()
+
+
 def transfer_item(view: reading.TransferView) -> dict[str, Any]:
-    dumped: dict[str, Any] = TransferItemSchema().dump(view)
+    dumped: dict[str, Any] = _TRANSFER_ITEM.dump(view)
+    return dumped
+
+
+def transfer_items(views: list[reading.TransferView]) -> list[dict[str, Any]]:
+    dumped: list[dict[str, Any]] = _TRANSFER_ITEM.dump(views, many=True)
     return dumped
 
 

@@ -57,8 +57,13 @@ def _canonical_id(value: str, missing: str) -> None:
         raise NotFound(missing)
 
 
+# One instance for every request: a Schema per item deep-copied its fields for each
+# flag of the page. Dumping keeps no state on it.
+_FLAG_ITEM = FlagItemSchema()
+
+
 def flag_item(found: lifecycle.FlagView) -> dict[str, Any]:
-    dumped: dict[str, Any] = FlagItemSchema().dump(found)
+    dumped: dict[str, Any] = _FLAG_ITEM.dump(found)
     return dumped
 
 

@@ -17,7 +17,13 @@ from gateway.domain.identity.principals import (
 from gateway.domain.transfers import drafts, reading, sending
 from gateway.errors import Invalid, field_errors
 from gateway.web import node
-from gateway.web.api.common import api, canonical_id, json_object, transfer_item
+from gateway.web.api.common import (
+    api,
+    canonical_id,
+    json_object,
+    transfer_item,
+    transfer_items,
+)
 from gateway.web.api.declarations import JSON, documented
 from gateway.web.guard import current_principal, requires
 from schemas.api.pages import encode_cursor
@@ -91,7 +97,7 @@ def list_transfers() -> Response:
             limit=query.limit,
         )
     return jsonify(
-        items=[transfer_item(view) for view in page.items],
+        items=transfer_items(page.items),
         next=encode_cursor(*page.next) if page.next else None,
     )
 
