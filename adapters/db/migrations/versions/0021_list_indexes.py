@@ -2,15 +2,15 @@
 shows: transfers filtered by direction or by status (newest first), flags without a status
 filter (soonest expiry first, with the id for the keyset), audit events by action.
 
-Revision ID: 0020_speed_lists_list_indexes
-Revises: 0019_promised_documents
+Revision ID: 0021_list_indexes
+Revises: 0020_keys_rotation_revocation
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0020_speed_lists_list_indexes"
-down_revision = "0019_promised_documents"
+revision = "0021_list_indexes"
+down_revision = "0020_keys_rotation_revocation"
 branch_labels = None
 depends_on = None
 
