@@ -46,7 +46,7 @@ def posted_minutes(**changes: Any) -> dict[str, Any]:
 def linked(*nodes: tuple[RunningNode, str]) -> None:
     for node, area in nodes:
         node.create_area(area)
-    for node, area in nodes:
+    for node, _ in nodes:
         for other, other_area in nodes:
             if other is not node:
                 node.import_peer(other.bundle(other_area))
@@ -59,7 +59,9 @@ def inbound(node: RunningNode, area: str) -> reading.TransferView:
 
 def opened(node: RunningNode, transfer_id: str) -> dict[str, Any]:
     with node.node.sessions() as session:
-        found = reading.open_transfer(session, node.node.master, OPERATOR, transfer_id, now=utcnow())
+        found = reading.open_transfer(
+            session, node.node.master, OPERATOR, transfer_id, now=utcnow()
+        )
     return found.content
 
 

@@ -322,6 +322,15 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     sent = site.south.transfers(PEER)[0]
     request_id = site.south.scalar("SELECT request_id FROM forward_permissions")
     with site.south.node.sessions() as db:
+        covered = documents.send_document(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            documents.Outgoing("dash_ric", b"checklist\n", "text/plain"),
+            utcnow(),
+        )
+    with site.south.node.sessions() as db:
         forwarding.decide(
             db,
             site.south.node.master,
@@ -331,12 +340,21 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
                 "request_id": request_id,
                 "decision": "granted",
                 "decided_by": {"name": "Sam", "role": "MARAC coordinator"},
+                "restrictions": "No onward sharing.",
+                "restricted": True,
+                "restricted_reason": "honour_based_violence",
+                "documents": [covered.id],
             },
             utcnow(),
         )
-    assert site.south.deliver() == 1
+    assert site.south.deliver() == 2
     case = visits.get(browser, f"/cases/{transfer_id}")
     assert "Forward this case" in case.text
+    # The forward page shows what the grant allows, and offers only its documents.
+    page = visits.get(browser, f"/cases/{transfer_id}/forward")
+    assert "Restrictions that go with the case" in page.text
+    assert "No onward sharing." in page.text and "Yes: Honour-based violence" in page.text
+    assert f'type="checkbox" value="{covered.id}"' in page.text
     # Forwarding is this area's own disclosure: its sender details and consent decision.
     missing = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
     assert missing.status_code == 422 and 'href="#consent-victim_informed"' in missing.text, (
@@ -358,7 +376,7 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
         "consent-decided_at-time": "10:00",
         "consent-decision_forum": "at_meeting",
     }
-    done = visits.post(browser, f"/cases/{transfer_id}/forward", own)
+    done = visits.post(browser, f"/cases/{transfer_id}/forward", {**own, "documents": covered.id})
     assert done.status_code == 303, done.text
     confirmation = visits.get(browser, done.headers["Location"])
     assert "Case forwarded" in confirmation.text
@@ -368,9 +386,10 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in outbound.text
     assert f"/cases/{onward[1]}/withdraw" in outbound.text
     # The case arrives at the third node, from this area, sealed again.
-    assert site.north.deliver() == 1
+    assert site.north.deliver() == 2  # the case, then the covered document
     arrived = west.transfers(WEST)
-    assert len(arrived) == 1 and arrived[0].from_area == A
+    assert len(arrived) == 1 and arrived[0].from_area == A and arrived[0].restricted
+    assert west.count("documents") == 1
     visits.check_no_canary()
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -374,6 +375,52 @@ def _forward(
     row.updated_at = now
     session.flush()
     return view(forwarded)
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    """What one unused grant allows: where to, the originating area's restrictions, and
+    the documents that may go (id and kind)."""
+
+    forward_to: str
+    restrictions: str | None
+    restricted_reason: str | None
+    documents: tuple[CoveredDocument, ...]
+
+
+@owns_transaction
+def granted_terms(
+    session: Session, master: MasterKey, principal: Principal, transfer_id: str
+) -> list[GrantTerms]:
+    """The terms of every unused grant to forward this received case, for whoever may
+    open it (the restrictions are case content, opened in memory)."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_read_content(row.area_code):
+            raise NotFound("No such transfer.")
+        restriction.check_may_open(session, principal, row)
+        found = session.scalars(
+            select(PermissionRow)
+            .where(
+                PermissionRow.transfer_id == row.id,
+                PermissionRow.area_code == row.area_code,
+                PermissionRow.status == GRANTED,
+                PermissionRow.used_by.is_(None),
+            )
+            .order_by(PermissionRow.answered_at)
+        )
+        result = []
+        for permission in found:
+            terms = grant_of(session, master, row, permission)
+            result.append(
+                GrantTerms(
+                    permission.forward_to,
+                    terms.restrictions if terms else None,
+                    terms.restricted_reason if terms and terms.restricted else None,
+                    terms.documents if terms else (),
+                )
+            )
+        return result
 
 
 def grant_of(
