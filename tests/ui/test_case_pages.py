@@ -178,6 +178,50 @@ def test_a_document_downloads_as_the_api_serves_it_and_is_audited(site: Site) ->
     assert auditor.get(link[1]).status_code == 403
 
 
+def test_received_minutes_show_who_agreed_to_share_them(site: Site) -> None:
+    transfer_id = canary(site)
+    sent = site.south.transfers(PEER)[0]
+    today = utcnow().date().isoformat()
+    posted = {
+        "meeting_date": today,
+        "attendees": [{"agency": "Police", "area": PEER}],
+        "confidentiality_statement_confirmed": True,
+        "entries": [
+            {"kind": "professional_judgement", "source_agency": "Police", "text": "Rising."}
+        ],
+        "sharing_agreed_by": ["Police", "Housing"],
+    }
+    with site.south.node.sessions() as db:
+        documents.send_document(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            documents.minutes_upload({"kind": "minutes", "minutes": posted}, 10**6),
+            utcnow(),
+        )
+    assert site.south.deliver() == 1
+    coordinator = signed_in(site, "coord", "coordinator")
+    page = coordinator.get(f"/cases/{transfer_id}")
+    link = re.search(rf'href="(/cases/{transfer_id}/documents/[0-9a-f-]+/minutes)"', page.text)
+    assert link, "no link to the minutes"
+    minutes = coordinator.get(link[1])
+    assert minutes.status_code == 200 and "<title>Minutes" in minutes.text
+    shown = minutes.text
+    assert shown.index("Agencies that agreed to share these minutes") < shown.index("Rising.")
+    assert "Police<br>Housing" in shown and "Professional judgement from Police" in shown
+    assert f"Police (covers {PEER})" in shown
+    assert (
+        site.north.scalar("SELECT count(*) FROM audit_events WHERE action = 'document.downloaded'")
+        == 1
+    )
+    # A file is no structured minutes; an auditor never reads them.
+    assert (
+        coordinator.get(f"/cases/{transfer_id}/documents/{transfer_id}/minutes").status_code == 404
+    )
+    assert signed_in(site, "audit", "auditor").get(link[1]).status_code == 403
+
+
 def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     transfer_id = canary(site)
     meeting = (utcnow() + timedelta(days=9)).date()

@@ -20,6 +20,7 @@ opaque ids only, titles are generic.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,7 @@ from gateway.domain.schedule import meetings, reminders
 from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
-from gateway.errors import Conflict, Invalid, Restricted
+from gateway.errors import Conflict, Invalid, NotFound, Restricted
 from gateway.web import node
 from gateway.web.api.common import canonical_id
 from gateway.web.downloads import attachment
@@ -63,6 +64,7 @@ from gateway.web.ui.forms import (
     read_answers,
 )
 from gateway.web.ui.layout import FORM, ErrorMap, current_area
+from schemas.wire.document import MINUTES_JSON
 from schemas.wire.forward_permission import GRANTED
 
 cases = Blueprint("cases", __name__, template_folder="templates")
@@ -264,6 +266,29 @@ def document(transfer_id: str, document_id: str) -> Response:
             db, current.master, current_principal(), transfer_id, document_id, utcnow()
         )
     return attachment(opened)
+
+
+@cases.get("/cases/<transfer_id>/documents/<document_id>/minutes")
+@requires(roles=DOWNLOADERS)
+def minutes(transfer_id: str, document_id: str) -> Response:
+    """Structured minutes read on the page (opened and audited as a download), with who
+    agreed to share them first (seed 002 appendix 3 II)."""
+    canonical_id(transfer_id)
+    canonical_id(document_id)
+    current = node()
+    with current.sessions() as db:
+        opened = documents.open_document(
+            db, current.master, current_principal(), transfer_id, document_id, utcnow()
+        )
+    if opened.document.media_type != MINUTES_JSON:
+        raise NotFound("This document is not structured minutes.")
+    return _page(
+        "cases/minutes.html",
+        transfer_id=transfer_id,
+        document=opened.document,
+        sections=words.minutes_sections(json.loads(opened.content)),
+        words=words,
+    )
 
 
 @cases.get("/cases/<transfer_id>/messages/<envelope_id>")
