@@ -321,6 +321,11 @@ def _forward(
     permission = _grant_for(session, row, to_area)
     check_content_held(row)
     terms = grant_of(session, master, row, permission)
+    if terms is None:
+        # Forwarding without reading the grant could drop the originator's restrictions.
+        raise Conflict(
+            "The originating area's permission can no longer be read here; ask for it again."
+        )
     included = _included(session, row, body, terms)
     request = _readdressed(session, master, row, body, terms)
     originating = row.peer_area
@@ -446,12 +451,12 @@ def grant_of(
 
 
 def _included(
-    session: Session, row: Transfer, body: ForwardBody, terms: ForwardPermission | None
+    session: Session, row: Transfer, body: ForwardBody, terms: ForwardPermission
 ) -> list[TransferDocument]:
     """The documents the forward includes: each covered by the grant and held here;
     Invalid naming `documents` otherwise (seed 004 ISP 3.5: nothing the originator did
     not permit goes on)."""
-    covered = {d.id for d in terms.documents} if terms is not None else set()
+    covered = {d.id for d in terms.documents}
     refused = [d for d in body.documents if d not in covered]
     if refused:
         raise Invalid(
