@@ -19,6 +19,7 @@ from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading
 from gateway.errors import Conflict, Invalid
+from schemas.wire.document import MINUTES_JSON
 
 OPERATOR = Principal.operator()
 NORTH, SOUTH, WEST = "north-fen", "south-fen", "west-fen"
@@ -236,3 +237,26 @@ def test_a_version_1_node_and_an_upgraded_node_exchange_minutes_both_ways(
     assert "document version(s) 1 only" in refused.value.detail
     assert set(refused.value.errors or {}) == {"minutes.sharing_agreed_by"}
     assert new.count("envelopes") == envelopes
+
+
+def test_the_receiver_refuses_minutes_an_agency_did_not_agree_to_share(
+    node_factory: Any,
+) -> None:
+    sender, receiver = node_factory("sender"), node_factory("receiver")
+    linked((sender, SOUTH), (receiver, NORTH))
+    sent = sender.send(sample_transfer(SOUTH, NORTH), SOUTH, NORTH)
+    assert sender.deliver() >= 1
+    arrived = inbound(receiver, NORTH).id
+    # Sealed without the sender's own check (as a careless or older sender might): the
+    # receiver judges the minutes by their own rules (seed 002 appendix 3 II).
+    unagreed = {"schema_version": 2, **posted_minutes(sharing_agreed_by=["IDVA"])}
+    raw = json.dumps(unagreed, sort_keys=True, separators=(",", ":")).encode("ascii")
+    send_document(sender, sent.id, documents.Outgoing("minutes", raw, MINUTES_JSON))
+    sender.deliver()
+    # Refused for good (the detail naming the agencies is the receiver's answer, checked
+    # in tests/schemas/test_documents_schema.py; the sender keeps only its slug).
+    error = str(sender.scalar("SELECT last_error FROM outbox WHERE status = 'failed'"))
+    assert error == "peer answered HTTP 422 (invalid-payload)"
+    with receiver.node.sessions() as session:
+        _, listed = documents.list_documents(session, OPERATOR, arrived)
+    assert listed == []
