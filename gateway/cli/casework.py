@@ -43,7 +43,8 @@ def transfer_withdraw(
 def transfer_forward(transfer_id: str, decision: TextIO, to_area: str) -> None:
     """Forward a received case to a third area with the originating area's permission.
     DECISION is a JSON file `{"sender": {...}, "consent": {...}}`: this area's own
-    sender details and consent decision, as in a transfer request (seed 004 ISP 3.4)."""
+    sender details and consent decision, as in a transfer request (seed 004 ISP 3.4),
+    and optionally `"documents": [<id>, ...]`, documents the grant covers."""
     node = current_node()
     try:
         own = json.load(decision)

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from schemas.api.transfers import DIRECTIONS, TransferItemSchema
 from schemas.common import StrictSchema, UUIDString
 from schemas.wire.document import KINDS, MEDIA_TYPES
-from schemas.wire.minutes import MinutesSchema
+from schemas.wire.minutes import MinutesV2Schema
 
 REQUEST_STATUSES = ("open", "answered")
 
@@ -47,12 +47,21 @@ class UploadFormSchema(Schema):
     answers = UUIDString(metadata={"description": "The information request it answers."})
 
 
+class PostedMinutesSchema(MinutesV2Schema):
+    """Minutes as posted: format version 2 with `schema_version` implied (docs/contract.md)."""
+
+    class Meta:
+        exclude = ("schema_version",)
+
+
 class MinutesUploadSchema(StrictSchema):
-    """Structured minutes (seed 002 appendix 3), sent as a document of kind minutes with
-    media type application/vnd.marac.minutes+json."""
+    """Structured minutes (seed 002 appendix 3), format version 2, sent as a document of
+    kind minutes with media type application/vnd.marac.minutes+json: in a `document`
+    payload of version 2 to a node that accepts it, rewritten as format version 1 in a
+    version 1 payload to one that does not (docs/contract.md)."""
 
     kind = fields.String(required=True, validate=validate.Equal("minutes"))
-    minutes = fields.Nested(MinutesSchema, required=True)
+    minutes = fields.Nested(PostedMinutesSchema, required=True)
     answers = UUIDString(load_default=None, allow_none=True)
 
 

@@ -1,4 +1,4 @@
-"""Payload `document`, schema_version 1 (DESIGN section 4): one
+"""Payload `document`, schema_version 1 and 2 (DESIGN section 4): one
 file in reply to a transfer (minutes, the original referral, a completed MARAC referral
 form, a DASH risk checklist, anything else), sealed like every payload.
 
@@ -9,12 +9,20 @@ appendix 3) travel the same way: their canonical JSON is the document's bytes, w
 media type `application/vnd.marac.minutes+json` (`schemas.wire.minutes`).
 
 `answers` names the information request (its envelope id) the document answers, if any.
+
+Version 2 has version 1's members; what changes is what structured minutes may be: a
+version 2 document's minutes are minutes format version 2 (`sharing_agreed_by`,
+`professional_judgement`, an attendee's area), while a version 1 document's are format
+version 1, all an older node reads. `to_version_1` rewrites the minutes for such a node
+(docs/contract.md, "document version 2").
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,11 +30,14 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.common import StrictSchema, UUIDString, area_code
+from schemas.common import DoesNotFit, StrictSchema, UUIDString, area_code
+from schemas.wire.minutes import MinutesDoNotFitVersion1
+from schemas.wire.minutes import to_version_1 as minutes_to_version_1
 from schemas.wire.transfer_request import StrictInteger
 
 PAYLOAD_TYPE = "document"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+VERSIONS = (1, 2)
 
 KINDS = ("minutes", "original_referral", "marac_referral_form", "dash_ric", "other")
 MINUTES = "minutes"
@@ -81,7 +92,7 @@ class Document:
 
 
 class DocumentSchema(StrictSchema):
-    schema_version = StrictInteger(required=True, validate=validate.Equal(SCHEMA_VERSION))
+    schema_version = StrictInteger(required=True, validate=validate.OneOf(VERSIONS))
     from_area = area_code(required=True)
     to_area = area_code(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
@@ -125,6 +136,40 @@ def dump_document(document: Document) -> dict[str, Any]:
     return result
 
 
+def minutes_version(content: bytes) -> int:
+    """The format version of structured minutes' bytes (no `schema_version`: 1); raises
+    ValueError when they are not a JSON object."""
+    minutes = json.loads(content)
+    if not isinstance(minutes, dict):
+        raise ValueError("Structured minutes are a JSON object.")
+    version = minutes.get("schema_version", 1)
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
+
+
+def to_version_1(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A version 2 payload (canonical, content base64url) for a node that accepts only
+    version 1: version 2 minutes are rewritten as version 1 (minutes.to_version_1, which
+    loses no fact) with their digest and size recomputed; any other document goes
+    unchanged but for its version. Raises DoesNotFit naming `minutes.<field>`."""
+    result = {**payload, "schema_version": 1}
+    if payload.get("media_type") != MINUTES_JSON:
+        return result
+    content = _BYTES.deserialize(payload["content"])
+    if minutes_version(content) == 1:
+        return result
+    try:
+        rewritten = minutes_to_version_1(json.loads(content))
+    except MinutesDoNotFitVersion1 as exc:
+        raise DoesNotFit((f"minutes.{exc.field}",)) from exc
+    converted = json.dumps(
+        rewritten, sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    ).encode("ascii")
+    result["content"] = _BYTES._serialize(converted, None, None)
+    result["sha256"] = hashlib.sha256(converted).hexdigest()
+    result["size"] = len(converted)
+    return result
+
+
 class UploadFieldsSchema(StrictSchema):
     """The form fields of a multipart upload beside the file part (named `file`)."""
 
@@ -144,6 +189,7 @@ def load_upload_fields(data: Mapping[str, Any]) -> UploadFields:
 
 
 _SCHEMA = DocumentSchema()
+_BYTES = Base64UrlBytes()
 
 __all__ = [
     "DOCX",
@@ -165,4 +211,6 @@ __all__ = [
     "dump_document",
     "load_document",
     "load_upload_fields",
+    "minutes_version",
+    "to_version_1",
 ]

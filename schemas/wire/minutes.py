@@ -204,7 +204,12 @@ def _agency(name: str) -> str:
 
 
 class MinutesDoNotFitVersion1(ValueError):
-    """Version 2 minutes that version 1 cannot carry without losing a fact."""
+    """Version 2 minutes that version 1 cannot carry without losing a fact; its argument
+    names the field."""
+
+    @property
+    def field(self) -> str:
+        return str(self.args[0]) if self.args else "minutes"
 
 
 def load_minutes(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,20 +230,45 @@ def load_posted_minutes(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def to_version_1(minutes: Mapping[str, Any]) -> dict[str, Any]:
-    """Canonical version 2 minutes written as version 1: a professional judgement is an
-    `opinion`, a `repeat` referral basis is `repeat: true`, an attendee's area goes into
-    its agency's text. The sharing agreement, checked by the sender, has no place in
-    version 1 and does not travel (docs/contract.md). Raises MinutesDoNotFitVersion1
-    when an agency's text would grow too long."""
+    """Canonical version 2 minutes written as version 1, losing no fact:
+
+    - a professional judgement is an `opinion`. Version 1 has one kind besides `fact`, and
+      what it means is the professional's own assessment (seed 002 8.4 "professional
+      opinion"); version 2 only renames it after seed 000 4.18 ("fact and professional
+      judgement not personal opinion"). Neither version can say "personal opinion", so the
+      mapping is one to one and a version 1 reader learns exactly what was meant;
+    - a `repeat` referral basis is `repeat: true` with no basis;
+    - an attendee's area goes into its agency's text ("Police (covers south-vale)");
+    - the sharing agreement (seed 002 appendix 3 II) becomes a last `fact` entry naming
+      the agencies, from the MARAC itself, so the receiver still reads who agreed.
+
+    Raises MinutesDoNotFitVersion1 naming the field when a text or list would grow past
+    its version 1 limit."""
     result = {k: v for k, v in minutes.items() if k not in ("schema_version", "sharing_agreed_by")}
-    result["entries"] = [
+    entries = [
         {**entry, "kind": OPINION if entry["kind"] == PROFESSIONAL_JUDGEMENT else entry["kind"]}
         for entry in minutes["entries"]
     ]
+    agreed = minutes.get("sharing_agreed_by") or []
+    if agreed:
+        entries.append(
+            {
+                "kind": FACT,
+                "source_agency": minutes.get("marac") or "The MARAC",
+                "text": SHARING_AGREED_WORDS + "; ".join(agreed) + ".",
+            }
+        )
+        if len(entries) > MAX_ENTRIES or len(entries[-1]["text"]) > LONG:
+            raise MinutesDoNotFitVersion1("sharing_agreed_by")
+    result["entries"] = entries
     result["attendees"] = [_attendee_v1(attendee) for attendee in minutes["attendees"]]
     if minutes.get("referral_basis") == REPEAT:
         result["referral_basis"], result["repeat"] = None, True
     return result
+
+
+# How version 1 minutes say who agreed to share them (to_version_1's last entry).
+SHARING_AGREED_WORDS = "Agencies that agreed to share these minutes: "
 
 
 def _attendee_v1(attendee: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.common import DoesNotFit
-from schemas.wire import acknowledgement, transfer_request
+from schemas.wire import acknowledgement, document, forward_permission, transfer_request
 from schemas.wire.envelope import PAYLOAD_TYPES
 
 # A payload rewritten for the version below its own (its `schema_version` included).
@@ -99,6 +99,15 @@ def _registry() -> dict[str, Versions]:
     # Version 2: the reason for a redirect (docs/contract.md).
     registry[acknowledgement.PAYLOAD_TYPE] = Versions(
         newest=2, down={2: _fitting(acknowledgement.to_version_1, "redirect_reason")}
+    )
+    # Version 2: a grant's terms, restrictions and covered documents (docs/contract.md);
+    # a grant with terms never goes as version 1.
+    registry[forward_permission.PAYLOAD_TYPE] = Versions(
+        newest=forward_permission.SCHEMA_VERSION, down={2: forward_permission.to_version_1}
+    )
+    # Version 2: structured minutes of format version 2 (docs/contract.md).
+    registry[document.PAYLOAD_TYPE] = Versions(
+        newest=document.SCHEMA_VERSION, down={2: document.to_version_1}
     )
     return registry
 

@@ -598,6 +598,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("cases.document", "GET"): row(
         403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
     ),
+    ("cases.minutes", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
+    ),
     ("cases.message", "GET"): row(
         403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
     ),

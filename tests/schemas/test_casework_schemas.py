@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 from marshmallow import ValidationError
 
-from schemas.wire.forward_permission import dump_forward_permission, load_forward_permission
+from schemas.common import DoesNotFit
+from schemas.wire.forward_permission import (
+    TERMS,
+    dump_forward_permission,
+    load_forward_permission,
+)
+from schemas.wire.forward_permission import to_version_1 as permission_to_version_1
 from schemas.wire.repeat_incident import load_repeat_incident, repeat_window_end, within_window
 from schemas.wire.withdrawal import dump_withdrawal, load_withdrawal
 
@@ -54,6 +60,47 @@ def test_forward_permission_kinds_carry_exactly_their_fields() -> None:
     for own in ("northshire", "south-vale"):
         assert "forward_to" in errors(load_forward_permission, {**request, "forward_to": own})
     assert "request_id" in errors(load_forward_permission, {**grant, "request_id": "nope"})
+
+
+GRANT_V2 = {
+    **AREAS,
+    "schema_version": 2,
+    "kind": "grant",
+    "forward_to": "westdale",
+    "request_id": "5b23be00-3994-4213-9c58-71d742e02698",
+    "decided_by": WHO,
+    "restrictions": "Not to be shared with the housing provider.",
+    "restricted": True,
+    "restricted_reason": "forced_marriage",
+    "documents": [{"id": "0d7e1f7c-55a8-4a40-9d0a-3d6a2f1b2c11", "kind": "minutes"}],
+    "note": None,
+    "reason": None,
+    "requested_by": None,
+}
+
+
+def test_a_version_2_grant_carries_restrictions_and_covered_documents() -> None:
+    loaded = load_forward_permission(GRANT_V2)
+    assert loaded.has_terms and loaded.documents[0].kind == "minutes"
+    assert dump_forward_permission(loaded) == GRANT_V2
+    assert "restricted_reason" in errors(load_forward_permission, {**GRANT_V2, "restricted": False})
+    assert "documents" in errors(
+        load_forward_permission, {**GRANT_V2, "documents": GRANT_V2["documents"] * 2}
+    )
+    refusal = {**GRANT_V2, "kind": "refusal"}
+    assert {"restrictions", "restricted", "documents"} <= set(
+        errors(load_forward_permission, refusal)
+    )
+    # Version 1 has no place for them: refused as unknown, and never down-converted.
+    v1 = {**GRANT_V2, "schema_version": 1}
+    assert set(errors(load_forward_permission, v1)) == set(TERMS)
+    with pytest.raises(DoesNotFit) as unfit:
+        permission_to_version_1(GRANT_V2)
+    assert unfit.value.fields == TERMS
+    bare = {**GRANT_V2, "restrictions": None, "restricted": False, "restricted_reason": None}
+    written = permission_to_version_1({**bare, "documents": []})
+    assert written["schema_version"] == 1 and not set(TERMS) & set(written)
+    assert load_forward_permission(written).has_terms is False
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ from gateway.domain.casework import documents, media_types
 from gateway.errors import Invalid, Refused
 from gateway.node import envelope_limit
 from keys import AreaSecretKeys, canonical_json, seal_envelope, sha256_hex
+from schemas.common import DoesNotFit
 from schemas.wire.document import DOCX, ODT, PDF, TEXT, dump_document, load_document
+from schemas.wire.document import to_version_1 as document_to_version_1
 from schemas.wire.information_request import load_information_request_body
 from schemas.wire.minutes import MinutesDoNotFitVersion1, load_minutes, to_version_1
 
@@ -122,7 +124,7 @@ def test_a_document_payload_round_trips() -> None:
         ({"size": "6"}, "size"),
         ({"content": "not base64!"}, "content"),
         ({"answers": "nope"}, "answers"),
-        ({"schema_version": 2}, "schema_version"),
+        ({"schema_version": 3}, "schema_version"),
         ({"to_area": "alpha"}, "to_area"),
         ({"filename": "x.pdf"}, "filename"),  # a filename never travels
         ({"kind": "other", "media_type": "application/vnd.marac.minutes+json"}, "media_type"),
@@ -198,10 +200,10 @@ def posted(**changes: Any) -> dict[str, Any]:
 def test_structured_minutes_become_canonical_json_bytes() -> None:
     made = documents.minutes_upload({"kind": "minutes", "minutes": posted()}, 1_000_000)
     assert made.media_type == "application/vnd.marac.minutes+json"
-    # Version 1 on the wire until payload versions are negotiated.
+    # Format version 2, as posted; negotiation rewrites it for a version 1 peer.
     sent = json.loads(made.content)
     assert made.content == canonical_json(load_minutes(sent))
-    assert "schema_version" not in sent and sent["entries"][0]["kind"] == "opinion"
+    assert sent["schema_version"] == 2 and sent["entries"][0]["kind"] == "professional_judgement"
     with pytest.raises(documents.TooLarge):
         documents.minutes_upload({"kind": "minutes", "minutes": posted()}, 10)
 
@@ -256,9 +258,73 @@ def test_version_2_minutes_written_as_version_1() -> None:
     assert (old["referral_basis"], old["repeat"]) == (None, True)
     assert [a["agency"] for a in old["attendees"]] == ["Police (covers south-vale)", "IDVA"]
     assert "area" not in old["attendees"][0] and "sharing_agreed_by" not in old
+    # The sharing agreement travels as the MARAC's own last fact entry, and a professional
+    # judgement as version 1's one other kind, which means the same (seed 002 8.4).
+    assert old["entries"][0]["kind"] == "opinion"
+    assert old["entries"][-1] == {
+        "kind": "fact",
+        "source_agency": "The MARAC",
+        "text": "Agencies that agreed to share these minutes: Police; IDVA.",
+    }
     too_long = {**new, "attendees": [{"agency": "P" * 190, "area": "south-vale"}]}
-    with pytest.raises(MinutesDoNotFitVersion1):
+    with pytest.raises(MinutesDoNotFitVersion1) as refused:
         to_version_1(too_long)
+    assert refused.value.field == "attendees"
+    full = {**new, "entries": new["entries"] * 500}
+    with pytest.raises(MinutesDoNotFitVersion1) as refused:
+        to_version_1(full)
+    assert refused.value.field == "sharing_agreed_by"
+
+
+def minutes_document(content: bytes, version: int = 2) -> dict[str, Any]:
+    encoded = base64.urlsafe_b64encode(content).rstrip(b"=").decode("ascii")
+    return payload(
+        content,
+        schema_version=version,
+        kind="minutes",
+        media_type="application/vnd.marac.minutes+json",
+        sha256=sha256_hex(content),
+        size=len(content),
+        content=encoded,
+    )
+
+
+def test_document_version_2_carries_version_2_minutes_and_goes_down_to_version_1() -> None:
+    new = canonical_json(load_minutes({"schema_version": 2, **posted()}))
+    sent = minutes_document(new)
+    assert documents.load_received(sent).schema_version == 2
+    old = document_to_version_1(sent)
+    loaded = documents.load_received(old)
+    assert loaded.schema_version == 1 and loaded.size == len(loaded.content)
+    assert "schema_version" not in json.loads(loaded.content)
+    # A file is unchanged but for the version; minutes that do not fit are named.
+    assert document_to_version_1(payload(schema_version=2)) == payload()
+    crowded = {"schema_version": 2, **posted(entries=[posted()["entries"][0]] * 500)}
+    with pytest.raises(DoesNotFit) as refused:
+        document_to_version_1(minutes_document(canonical_json(load_minutes(crowded))))
+    assert refused.value.fields == ("minutes.sharing_agreed_by",)
+    # Version 1 minutes in a version 2 document are refused; version 1 documents still
+    # carry either format (as before this version).
+    v1 = canonical_json(load_minutes(minutes()))
+    with pytest.raises(Refused):
+        documents.load_received(minutes_document(v1))
+    assert documents.load_received(minutes_document(v1, version=1)).schema_version == 1
+    assert documents.load_received(minutes_document(new, version=1)).schema_version == 1
+
+
+def test_received_minutes_without_the_sharing_agreement_name_the_agencies() -> None:
+    # What an older or careless sender could seal: the receiver checks it too (seed 002
+    # appendix 3 II).
+    unagreed = {"schema_version": 2, **posted(sharing_agreed_by=["IDVA"])}
+    unagreed["entries"] = [
+        *unagreed["entries"],
+        {"kind": "fact", "source_agency": "Housing", "text": "Moved."},
+    ]
+    with pytest.raises(Refused) as refused:
+        documents.load_received(minutes_document(canonical_json(unagreed)))
+    assert refused.value.slug == "invalid-payload"
+    assert "minutes.sharing_agreed_by" in str(refused.value)
+    assert "Housing; Police." in str(refused.value)
 
 
 def test_information_request_bodies() -> None:

@@ -178,6 +178,50 @@ def test_a_document_downloads_as_the_api_serves_it_and_is_audited(site: Site) ->
     assert auditor.get(link[1]).status_code == 403
 
 
+def test_received_minutes_show_who_agreed_to_share_them(site: Site) -> None:
+    transfer_id = canary(site)
+    sent = site.south.transfers(PEER)[0]
+    today = utcnow().date().isoformat()
+    posted = {
+        "meeting_date": today,
+        "attendees": [{"agency": "Police", "area": PEER}],
+        "confidentiality_statement_confirmed": True,
+        "entries": [
+            {"kind": "professional_judgement", "source_agency": "Police", "text": "Rising."}
+        ],
+        "sharing_agreed_by": ["Police", "Housing"],
+    }
+    with site.south.node.sessions() as db:
+        documents.send_document(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            documents.minutes_upload({"kind": "minutes", "minutes": posted}, 10**6),
+            utcnow(),
+        )
+    assert site.south.deliver() == 1
+    coordinator = signed_in(site, "coord", "coordinator")
+    page = coordinator.get(f"/cases/{transfer_id}")
+    link = re.search(rf'href="(/cases/{transfer_id}/documents/[0-9a-f-]+/minutes)"', page.text)
+    assert link, "no link to the minutes"
+    minutes = coordinator.get(link[1])
+    assert minutes.status_code == 200 and "<title>Minutes" in minutes.text
+    shown = minutes.text
+    assert shown.index("Agencies that agreed to share these minutes") < shown.index("Rising.")
+    assert "Police<br>Housing" in shown and "Professional judgement from Police" in shown
+    assert f"Police (covers {PEER})" in shown
+    assert (
+        site.north.scalar("SELECT count(*) FROM audit_events WHERE action = 'document.downloaded'")
+        == 1
+    )
+    # A file is no structured minutes; an auditor never reads them.
+    assert (
+        coordinator.get(f"/cases/{transfer_id}/documents/{transfer_id}/minutes").status_code == 404
+    )
+    assert signed_in(site, "audit", "auditor").get(link[1]).status_code == 403
+
+
 def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     transfer_id = canary(site)
     meeting = (utcnow() + timedelta(days=9)).date()
@@ -322,6 +366,15 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     sent = site.south.transfers(PEER)[0]
     request_id = site.south.scalar("SELECT request_id FROM forward_permissions")
     with site.south.node.sessions() as db:
+        covered = documents.send_document(
+            db,
+            site.south.node.master,
+            Principal.operator(),
+            sent.id,
+            documents.Outgoing("dash_ric", b"checklist\n", "text/plain"),
+            utcnow(),
+        )
+    with site.south.node.sessions() as db:
         forwarding.decide(
             db,
             site.south.node.master,
@@ -331,12 +384,21 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
                 "request_id": request_id,
                 "decision": "granted",
                 "decided_by": {"name": "Sam", "role": "MARAC coordinator"},
+                "restrictions": "No onward sharing.",
+                "restricted": True,
+                "restricted_reason": "honour_based_violence",
+                "documents": [covered.id],
             },
             utcnow(),
         )
-    assert site.south.deliver() == 1
+    assert site.south.deliver() == 2
     case = visits.get(browser, f"/cases/{transfer_id}")
     assert "Forward this case" in case.text
+    # The forward page shows what the grant allows, and offers only its documents.
+    page = visits.get(browser, f"/cases/{transfer_id}/forward")
+    assert "Restrictions that go with the case" in page.text
+    assert "No onward sharing." in page.text and "Yes: Honour-based violence" in page.text
+    assert f'type="checkbox" value="{covered.id}"' in page.text
     # Forwarding is this area's own disclosure: its sender details and consent decision.
     missing = visits.post(browser, f"/cases/{transfer_id}/forward", {"to_area": WEST})
     assert missing.status_code == 422 and 'href="#consent-victim_informed"' in missing.text, (
@@ -358,7 +420,7 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
         "consent-decided_at-time": "10:00",
         "consent-decision_forum": "at_meeting",
     }
-    done = visits.post(browser, f"/cases/{transfer_id}/forward", own)
+    done = visits.post(browser, f"/cases/{transfer_id}/forward", {**own, "documents": covered.id})
     assert done.status_code == 303, done.text
     confirmation = visits.get(browser, done.headers["Location"])
     assert "Case forwarded" in confirmation.text
@@ -368,9 +430,10 @@ def test_ask_permission_then_forward_to_a_third_node_once_granted(
     assert "<title>Outbound transfer \u2013 MARAC Exchange</title>" in outbound.text
     assert f"/cases/{onward[1]}/withdraw" in outbound.text
     # The case arrives at the third node, from this area, sealed again.
-    assert site.north.deliver() == 1
+    assert site.north.deliver() == 2  # the case, then the covered document
     arrived = west.transfers(WEST)
-    assert len(arrived) == 1 and arrived[0].from_area == A
+    assert len(arrived) == 1 and arrived[0].from_area == A and arrived[0].restricted
+    assert west.count("documents") == 1
     visits.check_no_canary()
 
 

@@ -21,7 +21,9 @@ from support.pages_world import (
 )
 from support.site import PEER, A, B, Site, make_site
 
+from gateway.domain.casework import documents, forwarding
 from gateway.domain.clock import utcnow
+from gateway.domain.identity.principals import Principal
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -153,13 +155,32 @@ def test_a_request_to_forward_is_granted(site: Site) -> None:
             "SELECT request_id FROM forward_permissions WHERE transfer_id = :t", t=north_id
         )
     )
+    # A document exchanged on the case, which the grant may let go with the forward.
+    with site.north.node.sessions() as db:
+        note = documents.send_document(
+            db,
+            site.north.node.master,
+            Principal.operator(),
+            north_id,
+            documents.Outgoing("dash_ric", b"checklist\n", "text/plain"),
+            utcnow(),
+        )
+    assert site.north.deliver() >= 1
     browser = coordinator(site)
     path = f"/cases/{north_id}/forward-requests/{request_id}"
     page = browser.get(path)
     assert page.status_code == 200 and "Eastmoor MARAC" in page.text
+    assert "Restrictions on how that area may use the case" in page.text
+    assert f'type="checkbox" value="{note.id}"' in page.text and "DASH" in page.text
     refused = browser.post(path, {**signer("decided_by")})
     assert refused.status_code == 422 and "Select whether they may forward the case" in refused.text
-    done = browser.post(path, {"decision": "granted", **signer("decided_by")})
+    # Terms go with a grant only; a restricted case needs its reason.
+    terms = {"restrictions": "No onward sharing.", "documents": note.id}
+    no = browser.post(path, {"decision": "refused", **terms, **signer("decided_by")})
+    assert no.status_code == 422 and "Only a grant carries" in no.text
+    unreasoned = {"decision": "granted", "restricted": "yes", **signer("decided_by")}
+    assert browser.post(path, unreasoned).status_code == 422
+    done = browser.post(path, {"decision": "granted", **terms, **signer("decided_by")})
     assert done.headers["Location"] == f"{path}/answered"
     assert "Permission given" in browser.follow(done).text
     assert site.north.deliver() >= 1
@@ -167,6 +188,13 @@ def test_a_request_to_forward_is_granted(site: Site) -> None:
         "SELECT status FROM forward_permissions WHERE transfer_id = :t", t=south_id
     )
     assert status == "granted"
+    # The grant's terms reached the area that asked.
+    with site.south.node.sessions() as db:
+        [allowed] = forwarding.granted_terms(
+            db, site.south.node.master, Principal.operator(), south_id
+        )
+    assert allowed.restrictions == "No onward sharing."
+    assert [(d.id, d.kind) for d in allowed.documents] == [(note.id, "dash_ric")]
     assert "already been answered" in browser.get(path).text
     assert browser.get(f"/cases/{north_id}/forward-requests/{north_id}").status_code == 404
     browser.no_canaries()

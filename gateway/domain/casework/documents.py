@@ -58,14 +58,11 @@ from schemas.wire.document import (
     Document,
     dump_document,
     load_document,
+    minutes_version,
 )
 from schemas.wire.document import PAYLOAD_TYPE as DOCUMENT
-from schemas.wire.minutes import (
-    MinutesDoNotFitVersion1,
-    load_minutes,
-    load_posted_minutes,
-)
-from schemas.wire.minutes import to_version_1 as minutes_to_version_1
+from schemas.wire.minutes import VERSION_2 as MINUTES_VERSION_2
+from schemas.wire.minutes import load_minutes, load_posted_minutes
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 OPEN, ANSWERED = "open", "answered"
@@ -184,18 +181,12 @@ def minutes_upload(data: Mapping[str, Any], max_bytes: int) -> Outgoing:
         raise Invalid("The minutes are not valid.", errors=errors)
     assert isinstance(minutes, dict)  # noqa: S101 - checked just above, for mypy
     try:
-        canonical = load_posted_minutes(minutes)
-        # Version 1 on the wire (every node reads it) until payload versions are
-        # negotiated; docs/contract.md "Minutes, format version 2".
-        content = canonical_json(minutes_to_version_1(canonical))
+        # Format version 2 in a document version 2; a peer that reads only version 1 is
+        # sent them rewritten when they are sent (negotiation, docs/contract.md).
+        content = canonical_json(load_posted_minutes(minutes))
     except ValidationError as exc:
         raise Invalid(
             "The minutes are not valid.", errors={"minutes": field_errors(exc.messages)}
-        ) from exc
-    except MinutesDoNotFitVersion1 as exc:
-        raise Invalid(
-            "The minutes are not valid.",
-            errors={"minutes": {"attendees": ["An agency's name and area are too long."]}},
         ) from exc
     if len(content) > max_bytes:
         raise TooLarge(f"Documents are limited to {max_bytes} bytes on this node.")
@@ -237,7 +228,11 @@ def _send(
     now: datetime,
 ) -> DocumentView:
     request = _answered_request(session, row, outgoing.answers)
-    payload = _payload(row, outgoing)
+    # Negotiated here, not only by the writer: the record keeps the digest and size of the
+    # bytes the peer gets (version 2 minutes rewritten as version 1 differ).
+    payload = envelope_writer.negotiated_payload(
+        session, row.peer_area, DOCUMENT, _payload(row, outgoing)
+    )
     sent = envelope_writer.write(
         session,
         master,
@@ -251,7 +246,7 @@ def _send(
             details={
                 "kind": outgoing.kind,
                 "media_type": outgoing.media_type,
-                "size": len(outgoing.content),
+                "size": payload["size"],
             },
             objects={"answers": outgoing.answers} if outgoing.answers else {},
             step=envelope_writer.Step(
@@ -284,7 +279,7 @@ def _record(
         direction=direction,
         kind=outgoing.kind,
         media_type=outgoing.media_type,
-        size=len(outgoing.content),
+        size=payload["size"],
         sha256=payload["sha256"],
         answers=outgoing.answers,
         created_at=now,
@@ -324,6 +319,29 @@ def _hold(
     session.add(record)
     session.flush()
     return document_view(record)
+
+
+def opened_record(session: Session, master: MasterKey, record: TransferDocument) -> Document:
+    """A document this area holds, opened in memory and checked against its signed digest
+    (a forward includes it); Conflict when its content was purged."""
+    envelope = _stored(session, record)
+    if envelope.purged_at is not None:
+        raise Conflict("A document was purged under the retention schedule; it cannot be sent.")
+    return _open(session, master, envelope, record)
+
+
+def hold(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    document: Document,
+    actor: Actor,
+    now: datetime,
+) -> DocumentView:
+    """Hold an opened document beside an outbound transfer that has not reached its peer
+    (a forward), to be sent by `release_held`; in the caller's transaction."""
+    outgoing = Outgoing(document.kind, document.content, document.media_type)
+    return _hold(session, master, row, outgoing, actor, now)
 
 
 def release_held(session: Session, master: MasterKey, row: Transfer, now: datetime) -> int:
@@ -424,8 +442,13 @@ def _close_request(
 
 
 def _payload(row: Transfer, outgoing: Outgoing) -> dict[str, Any]:
+    # Minutes of format version 1 (received from an older node, say, and forwarded) go in
+    # a version 1 document: a version 2 document's minutes are version 2.
+    version = SCHEMA_VERSION
+    if outgoing.media_type == MINUTES_JSON and _minutes_format(outgoing.content) == 1:
+        version = 1
     document = Document(
-        schema_version=SCHEMA_VERSION,
+        schema_version=version,
         from_area=row.area_code,
         to_area=row.peer_area,
         kind=outgoing.kind,
@@ -436,6 +459,13 @@ def _payload(row: Transfer, outgoing: Outgoing) -> dict[str, Any]:
         answers=outgoing.answers,
     )
     return replying.checked_payload(dump_document(document), load_document, "document")
+
+
+def _minutes_format(content: bytes) -> int:
+    try:
+        return minutes_version(content)
+    except ValueError:
+        return 0
 
 
 # --- listing and downloading ---------------------------------------------------------------
@@ -557,18 +587,49 @@ def load_received(payload: Mapping[str, Any]) -> Document:
             reason="document-mismatch",
         )
     if document.media_type == MINUTES_JSON:
-        try:
-            load_minutes(json.loads(document.content))
-        except (ValueError, ValidationError) as exc:
-            raise Refused(
-                "The structured minutes are not valid.", reason="invalid-payload"
-            ) from exc
+        _check_minutes(document)
     elif media_types.detect(document.content) != document.media_type:
         raise Refused(
             "The document's bytes are not of the allowed media type it claims.",
             reason="unsupported-media-type",
         )
     return document
+
+
+def _check_minutes(document: Document) -> None:
+    """Received minutes are judged by their own format's rules, the sharing agreement of
+    version 2 included (seed 002 appendix 3 II): refused naming the fields, and for
+    `sharing_agreed_by` the agencies missing from it (agency names, never a person). A
+    version 2 document carries version 2 minutes; a version 1 document carried either
+    before this release, and still may."""
+    try:
+        version = minutes_version(document.content)
+        if document.schema_version >= MINUTES_VERSION_2 and version != MINUTES_VERSION_2:
+            raise Refused(
+                "A document of version 2 carries structured minutes of format version 2.",
+                reason="invalid-payload",
+            )
+        load_minutes(json.loads(document.content))
+    except ValidationError as exc:
+        problems = "; ".join(_flat(field_errors(exc.messages)))
+        raise Refused(
+            f"The structured minutes are not valid: {problems}", reason="invalid-payload"
+        ) from exc
+    except ValueError as exc:
+        raise Refused("The structured minutes are not valid.", reason="invalid-payload") from exc
+
+
+def _flat(messages: Any, prefix: str = "minutes") -> list[str]:
+    """Marshmallow's messages as `field.path: message` lines (they never echo a value)."""
+    if isinstance(messages, dict):
+        return [
+            line
+            for key, value in sorted(messages.items())
+            for line in _flat(value, f"{prefix}.{key}")
+        ]
+    if isinstance(messages, list):
+        return [line for item in messages for line in _flat(item, prefix)]
+    return [f"{prefix}: {messages}"]
 
 
 def _arrived(loaded: object) -> Arrived | None:

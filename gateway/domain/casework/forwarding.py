@@ -12,7 +12,10 @@ receiving area may pass it on only with the originator's recorded permission:
    where it came from. Forwarding is a new disclosure (seed 004 ISP 3.4, 3.5): it carries
    the forwarding area's own sender details and its own consent decision and lawful
    basis, and waits for its chair just as any transfer it sends would. One grant allows
-   one forward. The inbound transfer keeps its own state (the area still holds its copy
+   one forward. A grant may carry the originating area's terms (version 2): restrictions
+   on the third area, which travel inside the forwarded case and bind there as a
+   direct transfer's do, and the documents the forward may include, sent after it like
+   any document. The inbound transfer keeps its own state (the area still holds its copy
    and its 12 months of responsibility, 001 5.0); its timeline says where the case went.
 
 All envelopes reply to the transfer's own envelope, so retention purges them with it.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -31,13 +35,13 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Envelope, Transfer
+from adapters.db.models import Envelope, Transfer, TransferDocument
 from adapters.db.models import ForwardPermission as PermissionRow
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import actions
-from gateway.domain.casework import forward_permission, replying
+from gateway.domain.casework import documents, forward_permission, replying
 from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
@@ -47,12 +51,15 @@ from gateway.domain.transfers.reading import TransferView, check_content_held, v
 from gateway.domain.transfers.sending import create_outbound
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, open_envelope, parse_envelope
+from schemas.common import MEDIUM
 from schemas.wire.forward_permission import (
     GRANT,
     GRANTED,
     REFUSAL,
     REQUEST,
+    CoveredDocument,
     ForwardBody,
+    ForwardDecisionBody,
     ForwardPermission,
     dump_forward_permission,
     load_forward_body,
@@ -62,7 +69,11 @@ from schemas.wire.forward_permission import (
 )
 from schemas.wire.forward_permission import PAYLOAD_TYPE as FORWARD_PERMISSION
 from schemas.wire.forward_permission import SCHEMA_VERSION as PERMISSION_VERSION
-from schemas.wire.transfer_request import load_transfer_request
+from schemas.wire.transfer_request import RESTRICTED_REASONS, load_transfer_request
+
+# How the forwarded case states the originating area's restrictions, after the forwarding
+# area's own (seed 004 ISP 3.4: a disclosure records the restrictions on its recipients).
+ORIGINATOR_RESTRICTIONS = "Restrictions set by the originating area ({area}) on this forward: "
 
 
 def _invalid(what: str, exc: ValidationError) -> Invalid:
@@ -80,6 +91,10 @@ def _payload(row: Transfer, **values: Any) -> dict[str, Any]:
             "request_id": None,
             "decided_by": None,
             "note": None,
+            "restrictions": None,
+            "restricted": False,
+            "restricted_reason": None,
+            "documents": (),
             **values,
         },
     )
@@ -198,6 +213,7 @@ def decide(
         kind = GRANT if granted else REFUSAL
         actor = principal.actor(row.area_code, SEND_ROLES)
         status = GRANTED if granted else forward_permission.REFUSED
+        covered = _covered(session, row, body)
         sent = envelope_writer.write(
             session,
             master,
@@ -212,10 +228,19 @@ def decide(
                     request_id=permission.request_id,
                     decided_by=body.decided_by,
                     note=body.note,
+                    restrictions=body.restrictions,
+                    restricted=body.restricted,
+                    restricted_reason=body.restricted_reason,
+                    documents=covered,
                 ),
                 action=actions.FORWARD_GRANTED if granted else actions.FORWARD_REFUSED,
                 actor=actor,
-                details={"kind": kind, "forward_to": permission.forward_to},
+                details={
+                    "kind": kind,
+                    "forward_to": permission.forward_to,
+                    "restricted": body.restricted,
+                    "documents": len(covered),
+                },
                 objects={"request": permission.request_id},
                 step=envelope_writer.Step(
                     f"forward_{status}",
@@ -228,6 +253,27 @@ def decide(
         permission.answer_id, permission.answered_at = sent.envelope_id, now
         session.flush()
         return forward_permission.permission_view(permission)
+
+
+def _covered(
+    session: Session, row: Transfer, body: ForwardDecisionBody
+) -> tuple[CoveredDocument, ...]:
+    """The documents a grant covers: each one already exchanged on this case (sent or
+    received, never one still held), with its kind; Invalid naming `documents` otherwise."""
+    found: list[CoveredDocument] = []
+    for document_id in body.documents:
+        record = session.get(TransferDocument, (document_id, row.area_code))
+        if (
+            record is None
+            or record.transfer_id != row.id
+            or record.direction not in (states.INBOUND, states.OUTBOUND)
+        ):
+            raise Invalid(
+                "The grant names a document that was not exchanged on this case.",
+                errors={"documents": ["Each must be a document sent or received on this case."]},
+            )
+        found.append(CoveredDocument(record.document_id, record.kind))
+    return tuple(found)
 
 
 # --- 3. the receiving area forwards --------------------------------------------------------
@@ -274,7 +320,14 @@ def _forward(
     _check_forwardable(session, principal, row)
     permission = _grant_for(session, row, to_area)
     check_content_held(row)
-    request = _readdressed(session, master, row, body)
+    terms = grant_of(session, master, row, permission)
+    if terms is None:
+        # Forwarding without reading the grant could drop the originator's restrictions.
+        raise Conflict(
+            "The originating area's permission can no longer be read here; ask for it again."
+        )
+    included = _included(session, row, body, terms)
+    request = _readdressed(session, master, row, body, terms)
     originating = row.peer_area
 
     def as_forward(event: audit.Event) -> audit.Event:
@@ -286,7 +339,11 @@ def _forward(
                 "forwarded_from": row.id,
                 "permission": str(permission.answer_id),
             },
-            details={**event.details, "originating_area": originating},
+            details={
+                **event.details,
+                "originating_area": originating,
+                "documents": len(included),
+            },
         )
 
     forwarded = create_outbound(
@@ -315,9 +372,109 @@ def _forward(
         transfer=forwarded.id,
         permission=permission.answer_id,
     )
+    # The covered documents follow the forward: held beside it and sent once it has
+    # reached the third area, sealed to it like any document (documents.release_held).
+    for record in included:
+        document = documents.opened_record(session, master, record)
+        documents.hold(session, master, forwarded, document, actor, now)
     row.updated_at = now
     session.flush()
     return view(forwarded)
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    """What one unused grant allows: where to, the originating area's restrictions, and
+    the documents that may go (id and kind)."""
+
+    forward_to: str
+    restrictions: str | None
+    restricted_reason: str | None
+    documents: tuple[CoveredDocument, ...]
+
+
+@owns_transaction
+def granted_terms(
+    session: Session, master: MasterKey, principal: Principal, transfer_id: str
+) -> list[GrantTerms]:
+    """The terms of every unused grant to forward this received case, for whoever may
+    open it (the restrictions are case content, opened in memory)."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_read_content(row.area_code):
+            raise NotFound("No such transfer.")
+        restriction.check_may_open(session, principal, row)
+        found = session.scalars(
+            select(PermissionRow)
+            .where(
+                PermissionRow.transfer_id == row.id,
+                PermissionRow.area_code == row.area_code,
+                PermissionRow.status == GRANTED,
+                PermissionRow.used_by.is_(None),
+            )
+            .order_by(PermissionRow.answered_at)
+        )
+        result = []
+        for permission in found:
+            terms = grant_of(session, master, row, permission)
+            result.append(
+                GrantTerms(
+                    permission.forward_to,
+                    terms.restrictions if terms else None,
+                    terms.restricted_reason if terms and terms.restricted else None,
+                    terms.documents if terms else (),
+                )
+            )
+        return result
+
+
+def grant_of(
+    session: Session, master: MasterKey, row: Transfer, permission: PermissionRow
+) -> ForwardPermission | None:
+    """The grant as the originating area sent it (its terms), opened in memory from the
+    envelope this node received; None when its content is no longer held."""
+    envelope = session.scalars(
+        select(Envelope).where(
+            Envelope.envelope_id == permission.answer_id, Envelope.area_code == row.area_code
+        )
+    ).one_or_none()
+    if envelope is None or envelope.purged_at is not None:
+        return None
+    wire = json.loads(envelope.body)
+    try:
+        keys = secret_keys_by_id(session, master, parse_envelope(wire).to_key)
+        if keys is None:
+            return None
+        return load_forward_permission(open_envelope(wire, keys))
+    except (CryptoError, ValidationError):
+        return None
+
+
+def _included(
+    session: Session, row: Transfer, body: ForwardBody, terms: ForwardPermission
+) -> list[TransferDocument]:
+    """The documents the forward includes: each covered by the grant and held here;
+    Invalid naming `documents` otherwise (seed 004 ISP 3.5: nothing the originator did
+    not permit goes on)."""
+    covered = {d.id for d in terms.documents}
+    refused = [d for d in body.documents if d not in covered]
+    if refused:
+        raise Invalid(
+            "The forward includes documents the originating area's permission does not cover.",
+            errors={
+                "documents": [
+                    f"{len(refused)} of them not covered by the grant; include only "
+                    "documents it names."
+                ]
+            },
+        )
+    found: list[TransferDocument] = []
+    for document_id in body.documents:
+        record = session.get(TransferDocument, (document_id, row.area_code))
+        if record is None or record.transfer_id != row.id or record.direction == documents.HELD:
+            raise Conflict("A document the grant covers is not held here; it cannot be included.")
+        found.append(record)
+    return found
 
 
 def _grant_for(session: Session, row: Transfer, to_area: str) -> PermissionRow:
@@ -348,10 +505,16 @@ def _grant_for(session: Session, row: Transfer, to_area: str) -> PermissionRow:
     )
 
 
-def _readdressed(session: Session, master: MasterKey, row: Transfer, body: ForwardBody) -> Any:
+def _readdressed(
+    session: Session,
+    master: MasterKey,
+    row: Transfer,
+    body: ForwardBody,
+    terms: ForwardPermission | None = None,
+) -> Any:
     """The received content, opened in memory, addressed from us to the third area with
-    our own sender details and consent decision, and validated whole; dropped once
-    re-sealed."""
+    our own sender details and consent decision and the originating area's terms, and
+    validated whole; dropped once re-sealed."""
     envelope = session.scalars(
         select(Envelope).where(
             Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
@@ -367,13 +530,17 @@ def _readdressed(session: Session, master: MasterKey, row: Transfer, body: Forwa
         raise Conflict(
             "This transfer's content is no longer held; it cannot be forwarded."
         ) from exc
-    content = {
-        **content,
-        "from_area": row.area_code,
-        "to_area": body.to_area,
-        "sender": body.sender,
-        "consent": body.consent,
-    }
+    content = _with_terms(
+        {
+            **content,
+            "from_area": row.area_code,
+            "to_area": body.to_area,
+            "sender": body.sender,
+            "consent": body.consent,
+        },
+        row.peer_area,
+        terms,
+    )
     try:
         return load_transfer_request(content)
     except ValidationError as exc:
@@ -387,3 +554,43 @@ def _readdressed(session: Session, master: MasterKey, row: Transfer, body: Forwa
             "The case is no longer valid as it stands (a date in it has passed, say); "
             "ask the originating area to send it afresh."
         ) from exc
+
+
+def _with_terms(
+    content: dict[str, Any], originating: str, terms: ForwardPermission | None
+) -> dict[str, Any]:
+    """The originating area's restrictions written into the forwarded case in the words a
+    direct transfer uses, so the third area shows and enforces them as it would a
+    transfer's, whatever its release: the text after the forwarder's own
+    `consent.restrictions` (first on the case page), a restricted case as `restricted`
+    (only named users open it there)."""
+    if terms is None or not (terms.restrictions or terms.restricted):
+        return content
+    consent = dict(content["consent"])
+    if terms.restrictions:
+        theirs = ORIGINATOR_RESTRICTIONS.format(area=originating) + terms.restrictions
+        own = consent.get("restrictions")
+        consent["restrictions"] = f"{own}\n\n{theirs}" if own else theirs
+        if len(consent["restrictions"]) > MEDIUM:
+            raise Invalid(
+                "Your restrictions and the originating area's together are too long.",
+                errors={
+                    "consent": {
+                        "restrictions": [
+                            f"With the originating area's restrictions added, at most "
+                            f"{MEDIUM} characters: shorten your own."
+                        ]
+                    }
+                },
+            )
+    result = {**content, "consent": consent}
+    if terms.restricted and not content.get("restricted"):
+        reason = terms.restricted_reason
+        if content.get("schema_version", 1) == 1 and reason not in RESTRICTED_REASONS:
+            raise Conflict(
+                "The case is transfer_request version 1, which has no place for the "
+                "originating area's restriction reason; ask it to grant with another.",
+                errors={"restricted_reason": ["Not a version 1 reason."]},
+            )
+        result["restricted"], result["restricted_reason"] = True, reason
+    return result

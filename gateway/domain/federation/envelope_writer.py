@@ -131,10 +131,16 @@ def negotiated(session: Session, recipient: str, outgoing: Outgoing) -> dict[str
     """The payload as the newest version the recipient accepts (DESIGN section 4), down-
     converted if need be; Conflict naming the recipient's versions when none can carry it,
     before anything is sealed or stored (the caller's transaction rolls back)."""
-    kind = outgoing.payload_type
+    return negotiated_payload(session, recipient, outgoing.payload_type, outgoing.payload)
+
+
+def negotiated_payload(
+    session: Session, recipient: str, kind: str, payload: Mapping[str, Any]
+) -> dict[str, Any]:
+    """`negotiated` for a payload its caller must know as sent (a document's digest)."""
     accepted = payload_versions.versions_for(accepts_of(session, recipient), kind)
     try:
-        return payload_versions.negotiate(kind, outgoing.payload, accepted)
+        return payload_versions.negotiate(kind, payload, accepted)
     except payload_versions.NotAccepted as exc:
         raise Conflict(
             exc.explanation + " Ask the receiving MARAC to upgrade its gateway and send "

@@ -25,6 +25,7 @@ from schemas.wire import (
     acknowledgement,
     flags,
     forward_permission,
+    payload_versions,
     repeat_incident,
     transfer_request,
     withdrawal,
@@ -68,6 +69,7 @@ NAMES: dict[type[Schema], str] = {
     flags.VerificationBodySchema: "VerificationRequest",
     transfer_request.TransferRequestSchema: "TransferRequest",
     transfer_request.TransferRequestV2Schema: "TransferRequestV2",
+    documents.PostedMinutesSchema: "MinutesV2",
 }
 
 
@@ -136,7 +138,12 @@ def build_spec(app: Flask) -> dict[str, Any]:
         info={
             "description": "Application API of one gateway node. Lists carry metadata "
             "only; content is returned to coordinators and chairs of the transfer's own "
-            "area and to clients of that area with transfers:read."
+            "area and to clients of that area with transfers:read. Wire payload versions "
+            "this release sends and accepts are listed in x-payload-versions "
+            "(docs/contract.md describes each; a peer is sent the newest it accepts).",
+            "x-payload-versions": {
+                kind: list(versions.all) for kind, versions in payload_versions.REGISTRY.items()
+            },
         },
     )
     for name, scheme in SECURITY_SCHEMES.items():

@@ -631,3 +631,67 @@ def _message_value(kind: str, key: str, value: Any, names: Mapping[str, str]) ->
     if key.endswith("date") or key == "listed_for":
         return long_date(str(value))
     return _text(value)
+
+
+# --- structured minutes (seed 002 appendix 3) ----------------------------------------------
+
+ENTRY_KINDS = {
+    "fact": "Fact",
+    "professional_judgement": "Professional judgement",
+    # Version 1's word for the same thing (seed 002 8.4 "professional opinion").
+    "opinion": "Professional judgement (opinion)",
+}
+
+
+def minutes_sections(minutes: Mapping[str, Any]) -> list[Section]:
+    """Minutes of either format version as summary cards: who agreed to share them first
+    (version 2's `sharing_agreed_by`; a version 1 sender states it as the MARAC's last
+    fact entry), then the meeting, each entry with its kind and source, the actions."""
+    agreed = minutes.get("sharing_agreed_by")
+    sharing = Section(
+        "Sharing",
+        [
+            (
+                "Agencies that agreed to share these minutes",
+                "\n".join(str(a) for a in agreed)
+                if agreed
+                else "Not recorded in these minutes (sent in an older format)",
+            )
+        ],
+    )
+    attendees = [
+        str(a.get("agency")) + (f" (covers {a['area']})" if a.get("area") else "")
+        for a in minutes.get("attendees") or []
+    ]
+    meeting = Section(
+        "The meeting",
+        [
+            ("Meeting date", _text(minutes.get("meeting_date"))),
+            ("MARAC", _text(minutes.get("marac"))),
+            ("Attendees", "\n".join(attendees) or NOT_GIVEN),
+            ("Referral basis", _text(minutes.get("referral_basis"))),
+        ],
+    )
+    entries = Section(
+        "What was shared",
+        cards=[
+            (
+                f"{ENTRY_KINDS.get(str(e.get('kind')), str(e.get('kind')))} from "
+                f"{e.get('source_agency')}",
+                [("Shared", _text(e.get("text")))],
+            )
+            for e in minutes.get("entries") or []
+        ],
+    )
+    actions = Section(
+        "Actions agreed",
+        cards=[
+            (
+                str(a.get("agency")),
+                [("Action", _text(a.get("action"))), ("Due", _text(a.get("due")))],
+            )
+            for a in minutes.get("actions") or []
+        ],
+        empty="No actions recorded.",
+    )
+    return [sharing, meeting, entries, actions]

@@ -20,6 +20,7 @@ opaque ids only, titles are generic.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,13 +46,14 @@ from gateway.domain.schedule import meetings, reminders
 from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
-from gateway.errors import Conflict, Invalid, Restricted
+from gateway.errors import Conflict, Invalid, NotFound, Restricted
 from gateway.web import node
 from gateway.web.api.common import canonical_id
 from gateway.web.downloads import attachment
 from gateway.web.guard import current_principal, requires
 from gateway.web.ui import case_content as words
 from gateway.web.ui import case_forms, send_sections
+from gateway.web.ui.code_words import DOCUMENT_KINDS
 from gateway.web.ui.forms import (
     CHECKBOXES,
     RADIOS,
@@ -62,6 +64,7 @@ from gateway.web.ui.forms import (
     read_answers,
 )
 from gateway.web.ui.layout import FORM, ErrorMap, current_area
+from schemas.wire.document import MINUTES_JSON
 from schemas.wire.forward_permission import GRANTED
 
 cases = Blueprint("cases", __name__, template_folder="templates")
@@ -263,6 +266,29 @@ def document(transfer_id: str, document_id: str) -> Response:
             db, current.master, current_principal(), transfer_id, document_id, utcnow()
         )
     return attachment(opened)
+
+
+@cases.get("/cases/<transfer_id>/documents/<document_id>/minutes")
+@requires(roles=DOWNLOADERS)
+def minutes(transfer_id: str, document_id: str) -> Response:
+    """Structured minutes read on the page (opened and audited as a download), with who
+    agreed to share them first (seed 002 appendix 3 II)."""
+    canonical_id(transfer_id)
+    canonical_id(document_id)
+    current = node()
+    with current.sessions() as db:
+        opened = documents.open_document(
+            db, current.master, current_principal(), transfer_id, document_id, utcnow()
+        )
+    if opened.document.media_type != MINUTES_JSON:
+        raise NotFound("This document is not structured minutes.")
+    return _page(
+        "cases/minutes.html",
+        transfer_id=transfer_id,
+        document=opened.document,
+        sections=words.minutes_sections(json.loads(opened.content)),
+        words=words,
+    )
 
 
 @cases.get("/cases/<transfer_id>/messages/<envelope_id>")
@@ -486,6 +512,15 @@ def forward(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
     granted = _granted(found)
+    allowed = _allowed(principal, transfer_id) if granted else []
+    covered = tuple(
+        (
+            d.id,
+            f"{DOCUMENT_KINDS[d.kind]} (allowed for {found.names.get(g.forward_to, g.forward_to)})",
+        )
+        for g in allowed
+        for d in g.documents
+    )
     # Forwarding is this area's own disclosure (seed 004 ISP 3.4): its own sender details
     # and consent decision, asked as the send journey asks them.
     questions = [
@@ -500,6 +535,16 @@ def forward(transfer_id: str) -> Response:
         *send_sections.SENDER.questions,
         *(q for page in send_sections.CONSENT_PAGES for q in page.questions),
     ]
+    if covered:
+        questions.append(
+            Question(
+                "documents",
+                "Which documents do you want to send with the case? (optional)",
+                kind=CHECKBOXES,
+                hint="Only documents the sending area allowed for the area you choose",
+                options=covered,
+            )
+        )
     errors: ErrorMap = {}
     status = 200
     if request.method == "POST":
@@ -522,10 +567,36 @@ def forward(transfer_id: str) -> Response:
         intro="The case is sealed again for the area you choose and sent as a new transfer "
         "from your area. You keep your copy and your responsibilities for this case.",
         button="Forward the case",
+        allowed=[_allowed_rows(found, g) for g in allowed],
         nothing=None
         if granted
         else "The sending area has not given permission to forward this case to any area "
         "yet. Ask for permission first.",
+    )
+
+
+def _allowed(principal: Principal, transfer_id: str) -> list[forwarding.GrantTerms]:
+    current = node()
+    with current.sessions() as db:
+        return forwarding.granted_terms(db, current.master, principal, transfer_id)
+
+
+def _allowed_rows(found: Case, terms: forwarding.GrantTerms) -> tuple[str, list[tuple[str, str]]]:
+    """What one grant allows, as a summary card: its restrictions travel with the case."""
+    reason = terms.restricted_reason
+    return (
+        f"Permission to forward to {found.names.get(terms.forward_to, terms.forward_to)}",
+        [
+            ("Restrictions that go with the case", terms.restrictions or "None set"),
+            (
+                "Restricted case there",
+                f"Yes: {words.RESTRICTED_REASONS.get(reason, reason)}" if reason else "No",
+            ),
+            (
+                "Documents that may go with it",
+                ", ".join(DOCUMENT_KINDS[d.kind] for d in terms.documents) or "None",
+            ),
+        ],
     )
 
 

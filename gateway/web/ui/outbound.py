@@ -50,6 +50,7 @@ from gateway.web.ui.outbound_questions import (
     MESSAGE_WORDS,
     REPEAT,
     WITHDRAW,
+    grant_terms,
 )
 from gateway.web.ui.pages import case_url, go, refusal, render
 from gateway.web.ui.transfer_words import area_names, long_date, short_reference, status_tag
@@ -234,6 +235,7 @@ def _permission(transfer_id: str, request_id: str) -> forward_permission.Permiss
 def forward_permission_page(transfer_id: str, request_id: str) -> Response:
     case = _case(transfer_id)
     permission = _permission(transfer_id, request_id)
+    questions = (*DECIDE[:2], *grant_terms(_exchanged(transfer_id)), *DECIDE[2:])
     context: dict[str, Any] = {
         "permission": permission,
         "forward_to": area_names({permission.forward_to}).get(
@@ -243,7 +245,7 @@ def forward_permission_page(transfer_id: str, request_id: str) -> Response:
         "open": permission.status == forward_permission.REQUESTED,
     }
     if request.method == "GET":
-        return _form_page("outbound/forward_permission.html", case, DECIDE, **context)
+        return _form_page("outbound/forward_permission.html", case, questions, **context)
     current = node()
 
     def act(body: dict[str, Any]) -> object:
@@ -255,13 +257,26 @@ def forward_permission_page(transfer_id: str, request_id: str) -> Response:
     return _submit(
         "outbound/forward_permission.html",
         case,
-        DECIDE,
+        questions,
         act,
         lambda: go(
             "outbound.forward_permission_answered", transfer_id=transfer_id, request_id=request_id
         ),
         extra={"request_id": request_id},
         **context,
+    )
+
+
+def _exchanged(transfer_id: str) -> tuple[tuple[str, str], ...]:
+    """The documents sent or received on the case, as a grant's checkboxes: kind and date
+    in words (document ids are opaque; no filename is ever kept)."""
+    with node().sessions() as db:
+        _, found = documents.list_documents(db, current_principal(), transfer_id)
+    words = {states.OUTBOUND: "sent", states.INBOUND: "received"}
+    return tuple(
+        (d.id, f"{DOCUMENT_KINDS[d.kind]}, {words[d.direction]} {long_date(d.created_at)}")
+        for d in found
+        if d.direction in words
     )
 
 

@@ -4,7 +4,8 @@ through the domain services; nothing here is a rule."""
 
 from __future__ import annotations
 
-from gateway.web.ui.forms import DATE, RADIOS, TEXT, TEXTAREA, Question
+from gateway.web.ui.forms import CHECKBOXES, DATE, RADIOS, TEXT, TEXTAREA, YESNO, Question
+from gateway.web.ui.send_sections import RESTRICTED_REASONS
 from schemas.wire.forward_permission import GRANTED, REFUSED
 from schemas.wire.withdrawal import REASONS as WITHDRAWAL_REASONS
 
@@ -89,3 +90,42 @@ DECIDE = (
     Question("note", "Note for the area that asked (optional)", kind=TEXTAREA),
     *_signer("decided_by"),
 )
+
+
+def grant_terms(documents: tuple[tuple[str, str], ...]) -> tuple[Question, ...]:
+    """What a grant may set (forward_permission version 2, seed 004 ISP 3.4, 3.5): the
+    originating area's restrictions on the third area and the documents that may go with
+    the case (`documents`: (id, words) of those exchanged on it)."""
+    terms = (
+        Question(
+            "restrictions",
+            "Restrictions on how that area may use the case (optional)",
+            kind=TEXTAREA,
+            hint="Only with a yes. They travel with the case and are shown there first.",
+        ),
+        Question(
+            "restricted",
+            "Should only named people in that area see the case? (optional)",
+            noun="whether the case is restricted there",
+            kind=YESNO,
+        ),
+        Question(
+            "restricted_reason",
+            "Why is the case restricted?",
+            noun="why the case is restricted",
+            kind=RADIOS,
+            options=RESTRICTED_REASONS,
+        ),
+    )
+    if not documents:
+        return terms
+    return (
+        *terms,
+        Question(
+            "documents",
+            "Which documents may go with the case? (optional)",
+            kind=CHECKBOXES,
+            options=documents,
+            hint="Only these may be sent on; the case itself always goes.",
+        ),
+    )
