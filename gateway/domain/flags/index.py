@@ -125,6 +125,11 @@ def match(
         return match_in(session, master, role_area, caller, tokens, limit, now)
 
 
+def match_rate_key(caller: str) -> str:
+    """The rate counter of `caller`'s index queries (a local lookup counts it up front)."""
+    return f"index-match:{caller}"
+
+
 def match_in(
     session: Session,
     master: MasterKey,
@@ -143,7 +148,7 @@ def match_in(
     for position, item in enumerate(tokens):
         positions.setdefault(b64url_decode(item.token, length=32), []).append(position)
     wanted = sorted(positions)
-    decision = rate_limits.hit(session, f"index-match:{caller}", limit, now)
+    decision = rate_limits.hit(session, match_rate_key(caller), limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "This area has made too many flag index queries; try again later.",
@@ -166,7 +171,7 @@ def match_in(
     for row in rows:
         flags.setdefault((row[0], row[1]), []).append(_Hit(*row))
     answers = [_answer(session, master, hits, positions) for hits in flags.values()]
-    audit.record(
+    audit.record_later(
         session,
         role_area,
         audit.Event(
