@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, IndexToken, Peer
@@ -108,6 +108,7 @@ class _Hit:
     kind: str
     expires_at: datetime
     token: bytes
+    mailbox: str | None  # the holding area's coordinator mailbox (a peer's or our own)
 
 
 @owns_transaction
@@ -161,7 +162,12 @@ def match_in(
             IndexToken.kind,
             IndexToken.expires_at,
             IndexToken.token,
-        ).where(
+            # The mailbox comes with the (few) matching rows, not in a query per flag.
+            case((Peer.code.is_not(None), Peer.mailbox), else_=Area.mailbox),
+        )
+        .outerjoin(Peer, Peer.code == IndexToken.area)
+        .outerjoin(Area, Area.code == IndexToken.area)
+        .where(
             IndexToken.token.in_(wanted),
             IndexToken.expires_at > now,
             IndexToken.area != caller,
@@ -199,7 +205,7 @@ def _answer(
         return IndexMatch(
             strength=STRONG,
             area=first.area,
-            mailbox=mailbox_of(session, first.area),
+            mailbox=first.mailbox,
             expires_at=max(hit.expires_at for hit in hits).date(),
             ref=ref,
             seal_to=first.ref,
@@ -214,14 +220,6 @@ def _answer(
         seal_to=first.ref,
         met=met,
     )
-
-
-def mailbox_of(session: Session, area: str) -> str | None:
-    peer = session.get(Peer, area)
-    if peer is not None:
-        return peer.mailbox
-    local = session.get(Area, area)
-    return None if local is None else local.mailbox
 
 
 def seal_ref(master: MasterKey, area: str, ref: str) -> str:

@@ -16,12 +16,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import ApiClient, TokenKey
-from gateway.domain import audit
+from gateway.domain import audit, cache
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
@@ -29,6 +30,7 @@ from gateway.domain.identity.principals import SCOPES, Principal
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, Invalid, NotFound, Unauthorized
 from keys import (
+    AccessClaims,
     CryptoError,
     MasterKey,
     TokenSigningKey,
@@ -162,6 +164,7 @@ def revoke_client(
         if row.disabled:
             raise Conflict("This API client has already been revoked.")
         row.disabled = True
+        cache.bump(session)  # every process refuses its tokens from this commit on
         audit.record(
             session,
             area,
@@ -202,6 +205,7 @@ def _signing_key(session: Session, master: MasterKey, now: datetime) -> TokenSig
         seed = master.open(row.secret_sealed, TOKEN_KEY_CONTEXT.format(key_id=row.key_id))
         return TokenSigningKey(seed)
     key = TokenSigningKey.generate()
+    cache.bump(session)
     session.add(
         TokenKey(
             key_id=key.key_id,
@@ -260,16 +264,56 @@ def verify_bearer(
     session: Session, token: str, *, issuer: str, audience: str, now: datetime
 ) -> Principal:
     """The client behind a bearer token; the client must still exist and be enabled, and
-    the token's scopes are narrowed to what the client holds now."""
+    the token's scopes are narrowed to what the client holds now. The token keys and the
+    client come from the process cache, checked against the cache generation in this
+    transaction (gateway/domain/cache.py): a revocation elsewhere is seen at once."""
     with session.begin():
-        keys = {row.key_id: row.public for row in session.scalars(select(TokenKey))}
+        view = cache.current(session)
+        keys = view.get("token-keys", lambda: _token_keys(session)) or {}
+        claims = _verified(token, keys, issuer, audience, now)
+        client = (
+            view.get(("api-client", claims.subject), lambda: _client_row(session, claims.subject))
+            if _CLIENT_ID.match(claims.subject)
+            else None
+        )
+    if client is None or client.disabled or client.view.area != claims.area:
+        raise Unauthorized("The access token is not valid.")
+    return Principal.client(client.view.id, client.view.area, claims.scopes & client.view.scopes)
+
+
+@dataclass(frozen=True)
+class _CachedClient:
+    view: ClientView
+    disabled: bool
+
+
+def _token_keys(session: Session) -> dict[str, bytes]:
+    table = cast(Table, TokenKey.__table__)
+    return {
+        str(key_id): bytes(public)
+        for key_id, public in session.execute(select(table.c.key_id, table.c.public))
+    }
+
+
+def _client_row(session: Session, client_id: str) -> _CachedClient | None:
+    table = cast(Table, ApiClient.__table__)
+    row = session.execute(
+        select(table.c.id, table.c.name, table.c.area_code, table.c.scopes, table.c.disabled).where(
+            table.c.id == client_id
+        )
+    ).first()
+    if row is None:
+        return None
+    view = ClientView(str(row[0]), str(row[1]), str(row[2]), frozenset(str(row[3]).split()))
+    return _CachedClient(view, bool(row[4]))
+
+
+def _verified(
+    token: str, keys: dict[str, bytes], issuer: str, audience: str, now: datetime
+) -> AccessClaims:
     try:
-        claims = verify_access_token(
+        return verify_access_token(
             token, keys, issuer=issuer, audience=audience, now=int(now.timestamp())
         )
     except CryptoError as exc:
         raise Unauthorized("The access token is not valid.") from exc
-    client = find_client(session, claims.subject)
-    if client is None or client.area != claims.area:
-        raise Unauthorized("The access token is not valid.")
-    return Principal.client(client.id, client.area, claims.scopes & client.scopes)
