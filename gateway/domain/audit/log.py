@@ -98,6 +98,9 @@ class _Pending:
 
 def _pending(session: Session) -> _Pending:
     transaction = session.get_transaction()
+    if transaction is None:  # not begun yet: begin it, so the state is tied to it
+        session.connection()
+        transaction = session.get_transaction()
     found = session.info.get(_PENDING)
     if not isinstance(found, _Pending) or found.transaction is not transaction:
         found = _Pending(transaction)
@@ -195,7 +198,12 @@ def _append_deferred(session: Session) -> None:
     if session.in_nested_transaction():
         return
     found = session.info.get(_PENDING)
-    if not isinstance(found, _Pending) or found.transaction is not session.get_transaction():
+    transaction = session.get_transaction()
+    if (
+        not isinstance(found, _Pending)
+        or transaction is None
+        or found.transaction is not transaction
+    ):
         return
     later, found.later = found.later, []
     by_area: dict[str, list[tuple[Event, datetime]]] = {}
@@ -291,7 +299,18 @@ def fetch_nodes(session: Session, area: str, wanted: Iterable[NodeId]) -> dict[N
 
 
 def head_of(session: Session, area: str) -> tuple[int, bytes]:
-    """The current size and root of an area's log."""
+    """The current size and root of an area's log (as this transaction left it, if it
+    has appended to it: the head it locked is kept with the transaction)."""
+    pending = session.info.get(_PENDING)
+    transaction = session.get_transaction()
+    if (
+        transaction is not None
+        and isinstance(pending, _Pending)
+        and pending.transaction is transaction
+    ):
+        frontier = pending.heads.get(area)
+        if frontier is not None:
+            return frontier.size, frontier.root()
     row = session.execute(
         select(AuditHead.size, AuditHead.frontier).where(AuditHead.area_code == area)
     ).first()
