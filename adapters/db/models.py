@@ -617,17 +617,6 @@ class TokenKey(Base):
     created_at: Mapped[datetime]
 
 
-class CacheGeneration(Base):
-    """One counter, bumped in the same transaction as any change to what processes keep
-    in memory (token keys, API clients, pinned peers, area keys): a process compares it
-    with the one its cache was filled under and starts afresh when they differ."""
-
-    __tablename__ = "cache_generations"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
 class RateCounter(Base):
     """A fixed-window counter per opaque key (a digest; never an address or an email)."""
 

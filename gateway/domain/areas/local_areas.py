@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AreaKey, Peer
 from adapters.peer_client import check_peer_url
-from gateway.domain import audit, cache
+from gateway.domain import audit
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
@@ -139,7 +139,6 @@ def rotate_keys(
         old = _current_key_row(session, code, now)
         old.valid_until = now + grace
         new_id = _add_key(session, master, code, now)
-        cache.bump(session)  # unsealed area keys: every process re-reads them
         audit.record(
             session,
             code,

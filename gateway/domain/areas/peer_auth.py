@@ -99,6 +99,7 @@ def verify(
         raise Unauthorized(f"Request token refused: {exc}.") from exc
 
 
+@owns_transaction
 def verify_before_body(
     session: Session, authorization: str | None, *, method: str, path: str, now: datetime
 ) -> RequestClaims:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AreaKey, Peer, PeerKey
 from adapters.peer_client import check_peer_url
-from gateway.domain import audit, cache
+from gateway.domain import audit
 from gateway.domain.areas.local_areas import FULL_ACCEPTS, OPERATOR, local_public_key
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
@@ -68,7 +68,6 @@ def import_peer(
         if session.get(Area, body.area) is not None:
             raise Conflict(f"Area {body.area} is hosted on this node; it needs no import.")
         _store(session, body, keys, document, now)
-        cache.bump(session)  # pinned keys and node URLs: every process re-reads them
         audit.record_everywhere(
             session,
             session.scalars(select(Area.code)).all(),

@@ -22,7 +22,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import ApiClient, TokenKey
-from gateway.domain import audit, cache
+from gateway.domain import audit
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
@@ -39,6 +39,7 @@ from keys import (
     same_digest,
     verify_access_token,
 )
+from keys.access_tokens import access_token_key_id
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$")
 _CLIENT_ID = re.compile(r"^gwc-[A-Za-z0-9_-]{16,60}$")
@@ -164,7 +165,6 @@ def revoke_client(
         if row.disabled:
             raise Conflict("This API client has already been revoked.")
         row.disabled = True
-        cache.bump(session)  # every process refuses its tokens from this commit on
         audit.record(
             session,
             area,
@@ -205,7 +205,6 @@ def _signing_key(session: Session, master: MasterKey, now: datetime) -> TokenSig
         seed = master.open(row.secret_sealed, TOKEN_KEY_CONTEXT.format(key_id=row.key_id))
         return TokenSigningKey(seed)
     key = TokenSigningKey.generate()
-    cache.bump(session)
     session.add(
         TokenKey(
             key_id=key.key_id,
@@ -264,38 +263,50 @@ def verify_bearer(
     session: Session, token: str, *, issuer: str, audience: str, now: datetime
 ) -> Principal:
     """The client behind a bearer token; the client must still exist and be enabled, and
-    the token's scopes are narrowed to what the client holds now. The token keys and the
-    client come from the process cache, checked against the cache generation in this
-    transaction (gateway/domain/cache.py): a revocation elsewhere is seen at once."""
+    the token's scopes are narrowed to what the client holds now. One statement: the
+    client's row, read on every call so that a revocation (or an operator's direct change)
+    is seen at once by every process; the token keys' public halves are kept in process
+    (`_keys_for`)."""
     with session.begin():
-        view = cache.current(session)
-        keys = view.get("token-keys", lambda: _token_keys(session)) or {}
-        claims = _verified(token, keys, issuer, audience, now)
-        client = (
-            view.get(("api-client", claims.subject), lambda: _client_row(session, claims.subject))
-            if _CLIENT_ID.match(claims.subject)
-            else None
-        )
+        claims = _verified(token, _keys_for(session, token), issuer, audience, now)
+        client = _client_row(session, claims.subject) if _CLIENT_ID.match(claims.subject) else None
     if client is None or client.disabled or client.view.area != claims.area:
         raise Unauthorized("The access token is not valid.")
     return Principal.client(client.view.id, client.view.area, claims.scopes & client.view.scopes)
 
 
+# The public halves of the node's token keys, per database. Token keys are only ever added
+# (`_signing_key`), never changed or removed, so a process may keep the ones it has seen;
+# a token naming a key it has not seen makes it read them again (one select), which is
+# also how a key created by another process is found.
+_TOKEN_KEYS: dict[str, dict[str, bytes]] = {}
+
+
+def _keys_for(session: Session, token: str) -> dict[str, bytes]:
+    where = str(session.get_bind().engine.url)
+    known = _TOKEN_KEYS.get(where, {})
+    try:
+        wanted = access_token_key_id(token)
+    except CryptoError as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    if wanted in known:
+        return known
+    table = cast(Table, TokenKey.__table__)
+    fresh = {
+        str(key_id): bytes(public)
+        for key_id, public in session.execute(select(table.c.key_id, table.c.public))
+    }
+    _TOKEN_KEYS[where] = fresh
+    return fresh
+
+
 @dataclass(frozen=True)
-class _CachedClient:
+class _ClientState:
     view: ClientView
     disabled: bool
 
 
-def _token_keys(session: Session) -> dict[str, bytes]:
-    table = cast(Table, TokenKey.__table__)
-    return {
-        str(key_id): bytes(public)
-        for key_id, public in session.execute(select(table.c.key_id, table.c.public))
-    }
-
-
-def _client_row(session: Session, client_id: str) -> _CachedClient | None:
+def _client_row(session: Session, client_id: str) -> _ClientState | None:
     table = cast(Table, ApiClient.__table__)
     row = session.execute(
         select(table.c.id, table.c.name, table.c.area_code, table.c.scopes, table.c.disabled).where(
@@ -305,7 +316,7 @@ def _client_row(session: Session, client_id: str) -> _CachedClient | None:
     if row is None:
         return None
     view = ClientView(str(row[0]), str(row[1]), str(row[2]), frozenset(str(row[3]).split()))
-    return _CachedClient(view, bool(row[4]))
+    return _ClientState(view, bool(row[4]))
 
 
 def _verified(
