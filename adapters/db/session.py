@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.grants import MAINTAIN_FROM
@@ -38,7 +39,37 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, **kwargs)
         _tune_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    _drop_dead_on_checkout(engine)
+    return engine
+
+
+# A pooled connection older than this is replaced rather than reused: a firewall or a
+# proxy that drops idle connections silently gives no sign the checkout check could see.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _drop_dead_on_checkout(engine: Engine) -> None:
+    """No pre-ping round trip on every checkout: an idle pooled connection whose socket
+    has anything to read is dead (the server terminated it, restarted or failed over, and
+    said so before closing; an idle session is sent nothing else, as pooled connections
+    never LISTEN). That costs one poll() of the socket, no round trip. The pool then
+    discards it and retries with a fresh connection (SQLAlchemy retries a checkout that
+    raises DisconnectionError), so the first request after a database restart succeeds."""
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if getattr(dbapi_connection, "closed", False) or getattr(dbapi_connection, "broken", False):
+            raise DisconnectionError("the pooled connection is closed")
+        try:
+            descriptor = dbapi_connection.fileno()
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection has no socket") from exc
+        poller = select.poll()
+        poller.register(descriptor, select.POLLIN | select.POLLERR | select.POLLHUP)
+        if poller.poll(0):
+            raise DisconnectionError("the server ended the pooled connection")
 
 
 def _create_owner_only(database: str | None) -> None:

@@ -40,16 +40,21 @@ def bearer(authorization: str | None) -> str:
 
 @owns_transaction
 def token_key(session: Session, authorization: str | None, now: datetime) -> PublicAreaKey:
+    with session.begin():
+        return _token_key_in(session, authorization, now)
+
+
+def _token_key_in(session: Session, authorization: str | None, now: datetime) -> PublicAreaKey:
     try:
         key_id = token_key_id(bearer(authorization))
     except CryptoError as exc:
         raise Unauthorized(f"Request token refused: {exc}.") from exc
-    with session.begin():
-        key = pinned_key(session, key_id)
-        if key is None and is_revoked(session, key_id):
-            raise Refused("The token is signed by a revoked key.", reason="revoked-key")
-        if key is None:
-            issuer = _known_issuer(session, authorization)
+    key = pinned_key(session, key_id)
+    issuer = None
+    if key is None and is_revoked(session, key_id):
+        raise Refused("The token is signed by a revoked key.", reason="revoked-key")
+    if key is None:
+        issuer = _known_issuer(session, authorization)
     if key is None:
         raise UnknownSigningKey(
             "The token's key is not pinned on this node; import the bundle.", issuer=issuer
@@ -75,10 +80,14 @@ def _known_issuer(session: Session, authorization: str | None) -> str | None:
 def endpoint_url(session: Session, area: str, path: str) -> str:
     """The URL a sender must have bound its token to: the addressed area's published URL."""
     with session.begin():
-        local = session.get(Area, area)
-        if local is None:
-            raise Refused("No such area on this node.", reason="wrong-addressee")
-        return local.url + path
+        return _endpoint_url_in(session, area, path)
+
+
+def _endpoint_url_in(session: Session, area: str, path: str) -> str:
+    local = session.get(Area, area)
+    if local is None:
+        raise Refused("No such area on this node.", reason="wrong-addressee")
+    return local.url + path
 
 
 def verify(
@@ -108,18 +117,21 @@ def verify(
         raise Unauthorized(f"Request token refused: {exc}.") from exc
 
 
+@owns_transaction
 def verify_before_body(
     session: Session, authorization: str | None, *, method: str, path: str, now: datetime
 ) -> RequestClaims:
     """Everything but the body binding, checked before the body is read: a stranger cannot
     make this node read (up to its largest limit) a body no pinned key signed for.
     `body_matches` finishes the check once the body is in. A token addressed to an area
-    this node does not host is refused as `wrong-addressee`, as the envelope would be."""
-    key = token_key(session, authorization, now)
+    this node does not host is refused as `wrong-addressee`, as the envelope would be.
+    The pinned key and the area's URL are read in one transaction."""
     token = bearer(authorization)
     try:
-        audience = token_audience(token)
-        url = endpoint_url(session, audience, path)
+        with session.begin():
+            key = _token_key_in(session, authorization, now)
+            audience = token_audience(token)
+            url = _endpoint_url_in(session, audience, path)
         return verify_request_token(
             token,
             key,

@@ -254,6 +254,28 @@ def pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:
     return None if local is None else local_public_key(local)
 
 
+def pinned_keys_of(session: Session, area: str) -> dict[str, PublicAreaKey]:
+    """Every key this node trusts for `area` (a peer's pinned keys, or one of its own
+    areas' keys), by key id, in one query for a peer."""
+    found = {
+        row.key_id: PublicAreaKey(
+            area=row.peer_code,
+            key_id=row.key_id,
+            signing_public=row.signing_public,
+            encryption_public=row.encryption_public,
+            valid_from=row.valid_from,
+            valid_until=row.valid_until,
+        )
+        for row in session.scalars(select(PeerKey).where(PeerKey.peer_code == area))
+    }
+    if found:
+        return found
+    return {
+        row.key_id: local_public_key(row)
+        for row in session.scalars(select(AreaKey).where(AreaKey.area_code == area))
+    }
+
+
 def recipient_key(session: Session, area: str, now: datetime) -> PublicAreaKey:
     """The newest valid key of a recipient area, peer or local."""
     candidates = [

@@ -2,7 +2,14 @@
 checkpoints, cross-area evidence, verification, exports, reports and subject access."""
 
 from gateway.domain.audit.facts import DisclosureFacts, facts_of, transfer_facts
-from gateway.domain.audit.log import Event, Recorded, record, record_everywhere, start_log
+from gateway.domain.audit.log import (
+    Event,
+    Recorded,
+    record,
+    record_everywhere,
+    record_later,
+    start_log,
+)
 
 __all__ = [
     "DisclosureFacts",
@@ -11,6 +18,7 @@ __all__ = [
     "facts_of",
     "record",
     "record_everywhere",
+    "record_later",
     "start_log",
     "transfer_facts",
 ]

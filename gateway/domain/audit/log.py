@@ -3,6 +3,12 @@
 Every append runs inside the caller's transaction, so an event is written if and only if
 the action it records is. Appends to one area are serialised by locking its head row
 (SQLite serialises all writers anyway), which keeps sequence numbers gap-free.
+
+The head is read and locked once per transaction and kept with the transaction
+(`_Pending`): later appends in the same transaction build on it with plain Core inserts.
+An event whose caller needs nothing back (`record_later`) is appended when the
+transaction commits, all of one area's in one insert, so the head row is locked only for
+the end of the transaction rather than from the first append to the commit.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from adapters.db.models import AuditEvent, AuditHead, AuditSalt
 from adapters.db.session import param_mark
@@ -73,6 +81,54 @@ def start_log(session: Session, area: str, now: datetime) -> None:
     session.add(AuditHead(area_code=area, size=0, frontier=b"", updated_at=now))
 
 
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEADS = cast(Table, AuditHead.__table__)
+_SALTS = cast(Table, AuditSalt.__table__)
+_PENDING = "gateway_audit_pending"
+
+
+@dataclass
+class _Pending:
+    """One transaction's view of the heads it has locked, and its deferred events."""
+
+    transaction: SessionTransaction | None
+    heads: dict[str, Frontier] = field(default_factory=dict)
+    later: list[tuple[str, Event, datetime]] = field(default_factory=list)
+
+
+def _pending(session: Session) -> _Pending:
+    transaction = session.get_transaction()
+    if transaction is None:  # not begun yet: begin it, so the state is tied to it
+        session.connection()
+        transaction = session.get_transaction()
+    found = session.info.get(_PENDING)
+    if not isinstance(found, _Pending) or found.transaction is not transaction:
+        found = _Pending(transaction)
+        session.info[_PENDING] = found
+    return found
+
+
+def _locked_head(session: Session, pending: _Pending, area: str) -> Frontier:
+    """The area's head, read with FOR UPDATE the first time this transaction needs it."""
+    frontier = pending.heads.get(area)
+    if frontier is None:
+        # ORM-enabled select: pending ORM rows (a head `start_log` just added) flush first.
+        row = session.execute(
+            select(AuditHead.size, AuditHead.frontier)
+            .where(AuditHead.area_code == area)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise LookupError(f"area {area} has no audit log")
+        frontier = Frontier.from_bytes(int(row[0]), bytes(row[1]))
+        pending.heads[area] = frontier
+        # An AuditHead object loaded earlier would go stale under the Core updates below.
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, AuditHead) and obj.area_code == area:
+                session.expire(obj)
+    return frontier
+
+
 def record(
     session: Session,
     area: str,
@@ -81,11 +137,34 @@ def record(
     master: MasterKey | None = None,
 ) -> Recorded:
     """Append one event to `area`'s log, in the caller's transaction."""
-    head = session.get(AuditHead, area, with_for_update=True)
-    if head is None:
-        raise LookupError(f"area {area} has no audit log")
-    frontier = Frontier.from_bytes(head.size, head.frontier)
-    seq = head.size
+    pending = _pending(session)
+    frontier = _locked_head(session, pending, area)
+    recorded, row = _append(session, master, area, frontier, event, now)
+    session.execute(insert(_EVENTS), [row])
+    _store_head(session, area, frontier, now)
+    return recorded
+
+
+def record_later(session: Session, area: str, event: Event, now: datetime) -> None:
+    """Append one event to `area`'s log when the caller's transaction commits (or never,
+    if it rolls back): for callers that need neither its sequence number nor its proof.
+    Inside a savepoint, or with personal data to commit to, it is appended at once."""
+    if event.personal is not None or session.in_nested_transaction():
+        record(session, area, event, now)
+        return
+    _pending(session).later.append((area, event, now))
+
+
+def _append(
+    session: Session,
+    master: MasterKey | None,
+    area: str,
+    frontier: Frontier,
+    event: Event,
+    now: datetime,
+) -> tuple[Recorded, dict[str, Any]]:
+    """The leaf of `event` at the end of `frontier` (which it advances), and its row."""
+    seq = frontier.size
     proof_nodes = dict(zip(root_nodes(seq), frontier.hashes, strict=True))
     commitment = _commit(session, master, area, seq, event) if event.personal else None
     at = truncate_at(now)
@@ -93,20 +172,51 @@ def record(
     encoded = canonical_json(leaf)
     hashed = leaf_hash(encoded)
     completed = frontier.append(hashed)
-    session.add(
-        AuditEvent(
-            area_code=area,
-            seq=seq,
-            leaf=encoded.decode("ascii"),
-            leaf_hash=hashed,
-            subtrees=b"".join(completed),
-            action=event.action,
-            at=at,
-        )
+    row = {
+        "area_code": area,
+        "seq": seq,
+        "leaf": encoded.decode("ascii"),
+        "leaf_hash": hashed,
+        "subtrees": b"".join(completed),
+        "action": event.action,
+        "at": at,
+    }
+    return Recorded(area, seq, leaf, hashed, proof_nodes), row
+
+
+def _store_head(session: Session, area: str, frontier: Frontier, now: datetime) -> None:
+    session.execute(
+        update(_HEADS)
+        .where(_HEADS.c.area_code == area)
+        .values(size=frontier.size, frontier=frontier.to_bytes(), updated_at=now)
     )
-    head.size, head.frontier, head.updated_at = frontier.size, frontier.to_bytes(), now
-    session.flush()
-    return Recorded(area, seq, leaf, hashed, proof_nodes)
+
+
+def _append_deferred(session: Session) -> None:
+    """Before the commit of a transaction (not of a savepoint): its deferred events, one
+    insert and one head update per area, areas in a fixed order."""
+    if session.in_nested_transaction():
+        return
+    found = session.info.get(_PENDING)
+    transaction = session.get_transaction()
+    if (
+        not isinstance(found, _Pending)
+        or transaction is None
+        or found.transaction is not transaction
+    ):
+        return
+    later, found.later = found.later, []
+    by_area: dict[str, list[tuple[Event, datetime]]] = {}
+    for area, event, now in later:
+        by_area.setdefault(area, []).append((event, now))
+    for area in sorted(by_area):
+        frontier = _locked_head(session, found, area)
+        rows = [_append(session, None, area, frontier, e, now)[1] for e, now in by_area[area]]
+        session.execute(insert(_EVENTS), rows)
+        _store_head(session, area, frontier, by_area[area][-1][1])
+
+
+sa_event.listen(Session, "before_commit", _append_deferred)
 
 
 def record_everywhere(
@@ -148,13 +258,16 @@ def _commit(session: Session, master: MasterKey | None, area: str, seq: int, eve
     if master is None or event.personal is None:
         raise ValueError("a commitment to personal data needs the master key")
     salt = secrets.token_bytes(SALT_BYTES)
-    session.add(
-        AuditSalt(
-            area_code=area,
-            seq=seq,
-            envelope_id=event.objects.get("envelope"),
-            sealed=master.seal(salt, salt_context(area, seq)),
-        )
+    session.execute(
+        insert(_SALTS),
+        [
+            {
+                "area_code": area,
+                "seq": seq,
+                "envelope_id": event.objects.get("envelope"),
+                "sealed": master.seal(salt, salt_context(area, seq)),
+            }
+        ],
     )
     return commitment_for(salt, event.personal)
 
@@ -186,9 +299,22 @@ def fetch_nodes(session: Session, area: str, wanted: Iterable[NodeId]) -> dict[N
 
 
 def head_of(session: Session, area: str) -> tuple[int, bytes]:
-    """The current size and root of an area's log."""
-    head = session.get(AuditHead, area)
-    if head is None:
+    """The current size and root of an area's log (as this transaction left it, if it
+    has appended to it: the head it locked is kept with the transaction)."""
+    pending = session.info.get(_PENDING)
+    transaction = session.get_transaction()
+    if (
+        transaction is not None
+        and isinstance(pending, _Pending)
+        and pending.transaction is transaction
+    ):
+        frontier = pending.heads.get(area)
+        if frontier is not None:
+            return frontier.size, frontier.root()
+    row = session.execute(
+        select(AuditHead.size, AuditHead.frontier).where(AuditHead.area_code == area)
+    ).first()
+    if row is None:
         raise LookupError(f"area {area} has no audit log")
-    frontier = Frontier.from_bytes(head.size, head.frontier)
+    frontier = Frontier.from_bytes(int(row[0]), bytes(row[1]))
     return frontier.size, frontier.root()

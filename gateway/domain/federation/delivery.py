@@ -29,7 +29,7 @@ from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, Us
 from adapters.peer_client import PeerClient, PeerUnreachable
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
-from gateway.domain.areas.peers import node_url, pinned_key
+from gateway.domain.areas.peers import node_url, pinned_keys_of
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.casework import acknowledgements, documents, messages
@@ -41,6 +41,7 @@ from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
 from keys import (
     CryptoError,
     MasterKey,
+    PublicAreaKey,
     format_time,
     issue_request_token,
     parse_json,
@@ -174,6 +175,9 @@ def _post(
     with session.begin():
         url = node_url(session, claim.to_area) + ENVELOPES_PATH
         sender = secret_keys_by_id(session, master, claim.from_key)
+        # The keys the receipt may be signed with, read now rather than in a transaction
+        # of their own after the POST.
+        receipt_keys = pinned_keys_of(session, claim.to_area)
     if sender is None:
         raise DeliveryError(
             "the sending key is no longer held", permanent=True, reason="sending_key_gone"
@@ -204,7 +208,7 @@ def _post(
             slug=slug,
         )
     text = response.body.decode("utf-8", errors="replace")
-    _check_receipt(session, claim, text)
+    _check_receipt(receipt_keys, claim, text)
     return text
 
 
@@ -229,8 +233,7 @@ def _skew_note(body: bytes, now: datetime) -> str:
     return f": the peer's clock is {abs(seconds)} s {side} ours (peer time {format_time(theirs)})"
 
 
-@owns_transaction
-def _check_receipt(session: Session, claim: Claim, text: str) -> None:
+def _check_receipt(keys: dict[str, PublicAreaKey], claim: Claim, text: str) -> None:
     try:
         document = parse_json(text)
         receipt = ReceiptSchema().load(document)
@@ -239,8 +242,7 @@ def _check_receipt(session: Session, claim: Claim, text: str) -> None:
             "peer sent a malformed receipt", permanent=False, reason="bad_receipt"
         ) from exc
     body = receipt.body
-    with session.begin():
-        key = pinned_key(session, body.key)
+    key = keys.get(body.key)
     if key is None or key.area != claim.to_area:
         raise DeliveryError(
             "receipt signed by a key not pinned for the peer", permanent=False, reason="bad_receipt"

@@ -28,26 +28,42 @@ def _context(key_id: str) -> str:
     return f"linkage-oprf-key:v1:{key_id}"
 
 
+# The opened key per (master key, database): the row is written once and never changed
+# (there is no rotation of the OPRF key: a new key would be a new token space), so a
+# process may keep it opened; a database restored under a running process is the one case
+# that needs a restart (the restore procedure restarts the node anyway).
+_OPENED: dict[tuple[int, str], tuple[MasterKey, OprfKey]] = {}
+
+
 def authority_key(session: Session, master: MasterKey, now: datetime) -> OprfKey:
     """The authority's key, created sealed under the master key on first use (two nodes
     racing to create it: the loser reads the winner's)."""
+    where = (id(master), str(session.get_bind().engine.url))
+    known = _OPENED.get(where)
+    if known is not None and known[0] is master:
+        return known[1]
     row = session.get(LinkageKey, KEY_ID)
-    if row is None:
-        fresh = OprfKey.generate()
-        try:
-            with session.begin_nested():
-                session.add(
-                    LinkageKey(
-                        id=KEY_ID,
-                        key_sealed=master.seal(fresh.to_bytes(), _context(KEY_ID)),
-                        created_at=now,
-                    )
+    if row is not None:
+        # Only a row that was already there is kept: one created in this transaction
+        # could still roll back, and another node would then create a different key.
+        key = OprfKey.from_bytes(master.open(row.key_sealed, _context(KEY_ID)))
+        _OPENED[where] = (master, key)
+        return key
+    fresh = OprfKey.generate()
+    try:
+        with session.begin_nested():
+            session.add(
+                LinkageKey(
+                    id=KEY_ID,
+                    key_sealed=master.seal(fresh.to_bytes(), _context(KEY_ID)),
+                    created_at=now,
                 )
-        except IntegrityError:
-            pass
-        row = session.get(LinkageKey, KEY_ID, populate_existing=True)
-        if row is None:  # pragma: no cover - the insert or the winner's row is there
-            raise RuntimeError("the linkage key could not be created")
+            )
+    except IntegrityError:
+        pass
+    row = session.get(LinkageKey, KEY_ID, populate_existing=True)
+    if row is None:  # pragma: no cover - the insert or the winner's row is there
+        raise RuntimeError("the linkage key could not be created")
     return OprfKey.from_bytes(master.open(row.key_sealed, _context(KEY_ID)))
 
 
@@ -105,6 +121,11 @@ def derive_in(
     return [evaluate_direct(key, data) for data in inputs]
 
 
+def rate_key(caller: str) -> str:
+    """The rate counter of `caller`'s evaluations (a local lookup counts it up front)."""
+    return f"linkage-evaluate:{caller}"
+
+
 def _admit(
     session: Session,
     master: MasterKey,
@@ -116,14 +137,14 @@ def _admit(
 ) -> OprfKey:
     """Rate-limit `caller`, audit the evaluation of `count` values by area (never a value),
     and return the key."""
-    decision = rate_limits.hit(session, f"linkage-evaluate:{caller}", limit, now)
+    decision = rate_limits.hit(session, rate_key(caller), limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "This area has made too many linkage evaluations; try again later.",
             retry_after=decision.retry_after,
         )
     key = authority_key(session, master, now)
-    audit.record(
+    audit.record_later(
         session,
         role_area,
         audit.Event(

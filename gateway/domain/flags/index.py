@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, IndexToken, Peer
@@ -108,6 +108,7 @@ class _Hit:
     kind: str
     expires_at: datetime
     token: bytes
+    mailbox: str | None  # the holding area's coordinator mailbox (a peer's or our own)
 
 
 @owns_transaction
@@ -123,6 +124,11 @@ def match(
     """Active tokens of other areas equal to any of `tokens`, one answer per flag."""
     with session.begin():
         return match_in(session, master, role_area, caller, tokens, limit, now)
+
+
+def match_rate_key(caller: str) -> str:
+    """The rate counter of `caller`'s index queries (a local lookup counts it up front)."""
+    return f"index-match:{caller}"
 
 
 def match_in(
@@ -143,7 +149,7 @@ def match_in(
     for position, item in enumerate(tokens):
         positions.setdefault(b64url_decode(item.token, length=32), []).append(position)
     wanted = sorted(positions)
-    decision = rate_limits.hit(session, f"index-match:{caller}", limit, now)
+    decision = rate_limits.hit(session, match_rate_key(caller), limit, now)
     if not decision.allowed:
         raise TooManyRequests(
             "This area has made too many flag index queries; try again later.",
@@ -156,7 +162,12 @@ def match_in(
             IndexToken.kind,
             IndexToken.expires_at,
             IndexToken.token,
-        ).where(
+            # The mailbox comes with the (few) matching rows, not in a query per flag.
+            case((Peer.code.is_not(None), Peer.mailbox), else_=Area.mailbox),
+        )
+        .outerjoin(Peer, Peer.code == IndexToken.area)
+        .outerjoin(Area, Area.code == IndexToken.area)
+        .where(
             IndexToken.token.in_(wanted),
             IndexToken.expires_at > now,
             IndexToken.area != caller,
@@ -166,7 +177,7 @@ def match_in(
     for row in rows:
         flags.setdefault((row[0], row[1]), []).append(_Hit(*row))
     answers = [_answer(session, master, hits, positions) for hits in flags.values()]
-    audit.record(
+    audit.record_later(
         session,
         role_area,
         audit.Event(
@@ -194,7 +205,7 @@ def _answer(
         return IndexMatch(
             strength=STRONG,
             area=first.area,
-            mailbox=mailbox_of(session, first.area),
+            mailbox=first.mailbox,
             expires_at=max(hit.expires_at for hit in hits).date(),
             ref=ref,
             seal_to=first.ref,
@@ -209,14 +220,6 @@ def _answer(
         seal_to=first.ref,
         met=met,
     )
-
-
-def mailbox_of(session: Session, area: str) -> str | None:
-    peer = session.get(Peer, area)
-    if peer is not None:
-        return peer.mailbox
-    local = session.get(Area, area)
-    return None if local is None else local.mailbox
 
 
 def seal_ref(master: MasterKey, area: str, ref: str) -> str:

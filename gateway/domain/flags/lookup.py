@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Flag, FlagToken
 from gateway.domain import audit
 from gateway.domain.audit import actions
+from gateway.domain.flags import authority, index
 from gateway.domain.flags import roles as role_calls
 from gateway.domain.flags.lifecycle import _load
 from gateway.domain.flags.months import today
@@ -88,8 +89,25 @@ def _lookup(
     def step() -> AbstractContextManager[Any]:
         return nullcontext() if inside is not None else session.begin()
 
+    key = f"lookup:{principal.kind}:{principal.id}"
     with step():
-        decision = rate_limits.hit(session, f"lookup:{principal.kind}:{principal.id}", limit, now)
+        if inside is None:
+            decision = rate_limits.hit(session, key, limit, now)
+        else:
+            # Both roles in this transaction: the lookup's, the authority's and the
+            # index's limits are counted in one statement; each role still checks its own
+            # decision when it runs (rate_limits.hit reuses the prepaid count), and a
+            # refusal anywhere rolls all three back, as it did when counted one by one.
+            decision = rate_limits.hit_many(
+                session,
+                [
+                    (key, limit),
+                    (authority.rate_key(area), roles.role_limit),
+                    (index.match_rate_key(area), roles.role_limit),
+                ],
+                now,
+                prepay=True,
+            )[0]
     if not decision.allowed:
         raise TooManyRequests(
             "Too many lookups; try again later.", retry_after=decision.retry_after
@@ -126,7 +144,7 @@ def _lookup(
             possible.append(Match("possible", None, None, None, WEAK, None, False, ref, words))
     with step():
         local = _local(session, area, tokens, now)
-        audit.record(
+        audit.record_later(
             session,
             area,
             audit.Event(

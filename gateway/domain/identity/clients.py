@@ -16,8 +16,9 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import ApiClient, TokenKey
@@ -29,6 +30,7 @@ from gateway.domain.identity.principals import SCOPES, Principal
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import Conflict, Invalid, NotFound, Unauthorized
 from keys import (
+    AccessClaims,
     CryptoError,
     MasterKey,
     TokenSigningKey,
@@ -37,6 +39,7 @@ from keys import (
     same_digest,
     verify_access_token,
 )
+from keys.access_tokens import access_token_key_id
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,199}$")
 _CLIENT_ID = re.compile(r"^gwc-[A-Za-z0-9_-]{16,60}$")
@@ -260,16 +263,68 @@ def verify_bearer(
     session: Session, token: str, *, issuer: str, audience: str, now: datetime
 ) -> Principal:
     """The client behind a bearer token; the client must still exist and be enabled, and
-    the token's scopes are narrowed to what the client holds now."""
+    the token's scopes are narrowed to what the client holds now. One statement: the
+    client's row, read on every call so that a revocation (or an operator's direct change)
+    is seen at once by every process; the token keys' public halves are kept in process
+    (`_keys_for`)."""
     with session.begin():
-        keys = {row.key_id: row.public for row in session.scalars(select(TokenKey))}
+        claims = _verified(token, _keys_for(session, token), issuer, audience, now)
+        client = _client_row(session, claims.subject) if _CLIENT_ID.match(claims.subject) else None
+    if client is None or client.disabled or client.view.area != claims.area:
+        raise Unauthorized("The access token is not valid.")
+    return Principal.client(client.view.id, client.view.area, claims.scopes & client.view.scopes)
+
+
+# The public halves of the node's token keys, per database. Token keys are only ever added
+# (`_signing_key`), never changed or removed, so a process may keep the ones it has seen;
+# a token naming a key it has not seen makes it read them again (one select), which is
+# also how a key created by another process is found.
+_TOKEN_KEYS: dict[str, dict[str, bytes]] = {}
+
+
+def _keys_for(session: Session, token: str) -> dict[str, bytes]:
+    where = str(session.get_bind().engine.url)
+    known = _TOKEN_KEYS.get(where, {})
     try:
-        claims = verify_access_token(
+        wanted = access_token_key_id(token)
+    except CryptoError as exc:
+        raise Unauthorized("The access token is not valid.") from exc
+    if wanted in known:
+        return known
+    table = cast(Table, TokenKey.__table__)
+    fresh = {
+        str(key_id): bytes(public)
+        for key_id, public in session.execute(select(table.c.key_id, table.c.public))
+    }
+    _TOKEN_KEYS[where] = fresh
+    return fresh
+
+
+@dataclass(frozen=True)
+class _ClientState:
+    view: ClientView
+    disabled: bool
+
+
+def _client_row(session: Session, client_id: str) -> _ClientState | None:
+    table = cast(Table, ApiClient.__table__)
+    row = session.execute(
+        select(table.c.id, table.c.name, table.c.area_code, table.c.scopes, table.c.disabled).where(
+            table.c.id == client_id
+        )
+    ).first()
+    if row is None:
+        return None
+    view = ClientView(str(row[0]), str(row[1]), str(row[2]), frozenset(str(row[3]).split()))
+    return _ClientState(view, bool(row[4]))
+
+
+def _verified(
+    token: str, keys: dict[str, bytes], issuer: str, audience: str, now: datetime
+) -> AccessClaims:
+    try:
+        return verify_access_token(
             token, keys, issuer=issuer, audience=audience, now=int(now.timestamp())
         )
     except CryptoError as exc:
         raise Unauthorized("The access token is not valid.") from exc
-    client = find_client(session, claims.subject)
-    if client is None or client.area != claims.area:
-        raise Unauthorized("The access token is not valid.")
-    return Principal.client(client.id, client.area, claims.scopes & client.scopes)

@@ -17,8 +17,9 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,22 +52,63 @@ def _decision(limit: RateLimit, count: int, ends: datetime, now: datetime) -> Ra
     return RateDecision(count <= limit.count, count, retry)
 
 
+_PREPAID = "gateway_rate_prepaid"
+
+
 def hit(session: Session, key: str, limit: RateLimit, now: datetime) -> RateDecision:
-    """Count one event and say whether it is within the limit."""
-    begins, ends = _window(limit, now)
+    """Count one event and say whether it is within the limit. An event `hit_many`
+    already counted in this transaction (for this key and limit) is not counted twice."""
+    prepaid = session.info.get(_PREPAID)
+    if prepaid is not None and prepaid[0] is session.get_transaction():
+        decision = prepaid[1].pop((key, limit), None)
+        if isinstance(decision, RateDecision):
+            return decision
+    return hit_many(session, [(key, limit)], now)[0]
+
+
+def hit_many(
+    session: Session, hits: list[tuple[str, RateLimit]], now: datetime, *, prepay: bool = False
+) -> list[RateDecision]:
+    """Count one event on each (key, limit) in ONE statement (a multi-row upsert with
+    RETURNING), in the caller's transaction. With `prepay`, the decisions are also kept for
+    this transaction, so the services that check them later (`hit`) reuse them instead of
+    counting again: a local lookup checks three limits with one statement."""
+    keys = [key for key, _ in hits]
+    if len(set(keys)) != len(keys):
+        raise ValueError("each key is counted once per statement")
+    windows = [_window(limit, now) for _, limit in hits]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(RateCounter).values(key=_digest(key), window_start=begins, count=1)
+    table = cast(Table, RateCounter.__table__)
+    statement = insert(table).values(
+        [
+            {"key": _digest(key), "window_start": begins, "count": 1}
+            for key, (begins, _) in zip(keys, windows, strict=True)
+        ]
+    )
+    proposed = statement.excluded
     upsert = statement.on_conflict_do_update(
-        index_elements=[RateCounter.key],
+        index_elements=[table.c.key],
         set_={
-            # Both sides read the row as it was before this update.
-            "count": case((RateCounter.window_start == begins, RateCounter.count + 1), else_=1),
-            "window_start": begins,
+            # Both sides read the row as it was before this update; each row brings its
+            # own window (limits of different periods share one statement).
+            "count": case(
+                (table.c.window_start == proposed.window_start, table.c.count + 1), else_=1
+            ),
+            "window_start": proposed.window_start,
         },
-    ).returning(RateCounter.count)
-    count = int(session.execute(upsert).scalar_one())
-    return _decision(limit, count, ends, now)
+    ).returning(table.c.key, table.c.count)
+    counts = {str(k): int(c) for k, c in session.execute(upsert).all()}
+    decisions = [
+        _decision(limit, counts[_digest(key)], ends, now)
+        for (key, limit), (_, ends) in zip(hits, windows, strict=True)
+    ]
+    if prepay:
+        session.info[_PREPAID] = (
+            session.get_transaction(),
+            dict(zip(hits, decisions, strict=True)),
+        )
+    return decisions
 
 
 def peek(session: Session, key: str, limit: RateLimit, now: datetime) -> RateDecision:

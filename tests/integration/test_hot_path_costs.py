@@ -1,0 +1,173 @@
+"""What a flag lookup costs the database: a node playing both linkage roles (the embedded
+default) answers a lookup with a fixed, small number of statements, its audit log still
+verifies, every role's rate limit still holds, and the token keys a process keeps in
+memory do not keep a client revoked by another process alive. Real nodes, SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import event
+from support.nodes import RunningNode
+
+from gateway.cli import main
+from gateway.domain.clock import utcnow
+from gateway.domain.identity import clients
+
+HOLDER, ASKER = "holdshire", "askvale"
+PERSON = {"given_names": "Perpetua", "family_name": "Lindqvist", "date_of_birth": "1979-11-02"}
+
+
+@dataclass
+class Counted:
+    statements: list[str] = field(default_factory=list)
+    commits: int = 0
+
+    @property
+    def work(self) -> list[str]:
+        """Statements other than SQLite's own BEGIN (PostgreSQL's is implicit)."""
+        return [s for s in self.statements if not s.startswith("BEGIN")]
+
+
+@contextmanager
+def counting(node: RunningNode) -> Iterator[Counted]:
+    counted = Counted()
+    engine = node.node.engine
+
+    def on_statement(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        counted.statements.append(" ".join(statement.split())[:90])
+
+    def on_commit(_c: Any) -> None:
+        counted.commits += 1
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "commit", on_commit)
+    try:
+        yield counted
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "commit", on_commit)
+
+
+def bearer(node: RunningNode, area: str, scopes: str) -> tuple[str, dict[str, str]]:
+    with node.node.sessions() as session:
+        made, secret = clients.create_client(
+            session, node.node.master, name="cms", area=area, scopes=scopes, now=utcnow()
+        )
+    answer = node.app.test_client().post(
+        "/api/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=(made.id, secret)
+    )
+    assert answer.status_code == 200, answer.text
+    return made.id, {"Authorization": "Bearer " + answer.json["access_token"]}
+
+
+def solo(node_factory: Callable[..., RunningNode]) -> RunningNode:
+    node = node_factory("solo")
+    node.create_area(HOLDER)
+    node.create_area(ASKER)
+    return node
+
+
+def lookup(node: RunningNode, headers: dict[str, str], **person: str) -> Any:
+    return node.app.test_client().post(
+        "/api/v1/flags/lookups", json={**PERSON, **person}, headers=headers
+    )
+
+
+def test_a_lookup_costs_seven_statements_in_two_transactions(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    node = solo(node_factory)
+    _, writer = bearer(node, HOLDER, "flags:write flags:query")
+    _, reader = bearer(node, ASKER, "flags:query")
+    made = node.app.test_client().post(
+        "/api/v1/flags",
+        json={
+            "case_ref": "H-1",
+            "reviewed_at": utcnow().date().isoformat(),
+            "source": "local",
+            "subjects": [{"role": "victim", **PERSON}],
+        },
+        headers=writer,
+    )
+    assert made.status_code == 201, made.text
+    assert lookup(node, reader).status_code == 200  # warms the process cache
+    leaves = node.count("audit_events")
+
+    with counting(node) as counted:
+        answer = lookup(node, reader)
+    assert answer.status_code == 200, answer.text
+    assert [m["kind"] for m in answer.json["matches"]] == ["remote"]
+    # The bearer check: the client's row. The lookup: the three rate limits in one
+    # upsert, the index match, the local match, and the three audit events appended at
+    # commit with one head lock, one insert and one head update. (Before: 19 statements
+    # in three transactions.)
+    print("\n".join(counted.statements))
+    assert len(counted.work) == 7, counted.statements
+    assert counted.commits == 2
+    assert sum("audit_heads" in s for s in counted.work) == 2  # lock, then one update
+
+    # The three events are in the log, in their order, and the log still verifies.
+    with node.node.engine.connect() as connection:
+        actions = [
+            row[0]
+            for row in connection.exec_driver_sql(
+                "SELECT action FROM audit_events WHERE area_code = 'askvale' "
+                "ORDER BY seq DESC LIMIT 3"
+            )
+        ]
+    assert actions == ["lookup", "index.matched", "linkage.evaluated"]
+    assert node.count("audit_events") == leaves + 3
+    verified = CliRunner(env=node.env).invoke(main, ["audit", "verify", "--area", ASKER, "--deep"])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_the_lookup_rate_limit_still_counts_each_role(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    node = node_factory("solo", GATEWAY_LINKAGE_RATE_LIMIT="2/hour")
+    node.create_area(ASKER)
+    _, reader = bearer(node, ASKER, "flags:query")
+    assert lookup(node, reader).status_code == 200
+    assert lookup(node, reader).status_code == 200
+    refused = lookup(node, reader)
+    assert refused.status_code == 429, refused.text
+    assert "linkage evaluations" in refused.json["detail"]
+    # The refused lookup left nothing behind: no audit event, no count.
+    assert int(node.scalar("SELECT count(*) FROM audit_events WHERE action = 'lookup'")) == 2
+
+
+REVOKE = """
+import sys
+from gateway.config import Settings
+from gateway.domain.clock import utcnow
+from gateway.domain.identity import clients
+from gateway.domain.identity.principals import Principal
+from gateway.node import build_node
+
+node = build_node(Settings.from_env())
+with node.sessions() as session:
+    clients.revoke_client(session, Principal.operator(), sys.argv[1], sys.argv[2], utcnow())
+node.close()
+"""
+
+
+def test_a_client_revoked_by_another_process_is_refused_at_once(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    node = solo(node_factory)
+    client_id, reader = bearer(node, ASKER, "flags:query")
+    http = node.app.test_client()
+    assert http.get("/api/v1/flags", headers=reader).status_code == 200  # cached here now
+    assert http.get("/api/v1/flags", headers=reader).status_code == 200
+
+    subprocess.run([sys.executable, "-c", REVOKE, ASKER, client_id], env=node.env, check=True)
+    refused = http.get("/api/v1/flags", headers=reader)
+    assert refused.status_code == 401, refused.text
