@@ -547,8 +547,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_write=409,
     ),
+    # Only a chair names who may open a restricted case (seed 001 4.5.3): a coordinator is
+    # refused (403) before the state is looked at; the chair meets the state (409).
     ("api.name_transfer_users", "POST"): row(
-        403, anonymous=401, peer=401, coordinator_a=409, chair_a=409, coordinator_b=404
+        403, anonymous=401, peer=401, chair_a=409, coordinator_b=404
     ),
     # A chair restricts its area's copy (here the sender's own); nobody else may.
     ("api.restrict_transfer", "POST"): row(403, anonymous=401, peer=401, chair_a=422),
@@ -618,14 +620,18 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("cases.forward", "POST"): row(
         403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
     ),
+    # The naming page shows coordinators who is named and that the chair decides; their
+    # post is refused (403); the chair's meets the case's state (409, not restricted).
     ("cases.name_access", "GET"): row(
-        403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
+        403, anonymous=401, peer=401, coordinator_a=200, chair_a=200, coordinator_b=404
     ),
     ("cases.name_access", "POST"): row(
-        403, anonymous=401, peer=401, coordinator_a=409, coordinator_b=404
+        403, anonymous=401, peer=401, chair_a=409, coordinator_b=404
     ),
     # The matrix's transfer was never acknowledged: there is nothing to confirm (404).
-    ("cases.done", "GET"): row(403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404),
+    ("cases.done", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
+    ),
 }
 
 PERSON = {"name": "Coordinator", "role": "MARAC coordinator"}

@@ -380,28 +380,44 @@ def test_a_restricted_case_opens_only_for_the_named(site: Site) -> None:
     second = site.add_user("second", A, "coordinator")
     one, two = site.login(first), site.login(second)
     visits = Visits()
-    # Nobody named yet: nobody opens it, and the page says so.
+    chair_user = site.add_user("chair", A, "chair")
+    chair = site.login(chair_user)
+    # Nobody named yet: nobody opens it, and the page says so, and who decides.
     page = visits.get(one, f"/cases/{transfer_id}")
     assert page.status_code == 403
     assert "You cannot open this case" in page.text and CANARY_NAME not in page.text
     assert "Nobody has been named on it yet" in page.text
+    assert "MARAC chair decides who may open it" in page.text
+    assert f"/cases/{transfer_id}/access" not in page.text
+    # A coordinator sees the naming page without its form: the chair decides.
     naming = visits.get(one, f"/cases/{transfer_id}/access")
+    assert naming.status_code == 200
+    assert "Only your area&#39;s MARAC chair decides" in naming.text
+    assert "Save who may open it" not in naming.text
+    refused = visits.post(one, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
+    assert refused.status_code == 403
+    assert "govuk-error-summary" in refused.text and "Ask your chair" in refused.text
+    # The chair's case page links to naming; the chair names.
+    chair_page = visits.get(chair, f"/cases/{transfer_id}")
+    assert chair_page.status_code == 403 and f"/cases/{transfer_id}/access" in chair_page.text
+    naming = visits.get(chair, f"/cases/{transfer_id}/access")
     assert first.email in naming.text and second.email in naming.text
-    done = visits.post(one, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
+    assert "Save who may open it" in naming.text
+    done = visits.post(chair, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
     assert done.status_code == 303, done.text
-    assert "Access saved" in visits.get(one, done.headers["Location"]).text
+    assert "Access saved" in visits.get(chair, done.headers["Location"]).text
     opened = visits.get(one, f"/cases/{transfer_id}")
     assert opened.status_code == 200 and CANARY_NAME in opened.text
     refused = visits.get(two, f"/cases/{transfer_id}")
     assert refused.status_code == 403
     assert first.email in refused.text and CANARY_NAME not in refused.text
-    # Only a named coordinator changes the list.
-    again = visits.post(two, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
+    # A named coordinator does not change the list either.
+    again = visits.post(one, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
     assert again.status_code == 403
-    assert "Only the chair or a named coordinator may change" in again.text
-    # A chair who is not named is refused the same way; an auditor sees the metadata.
-    chair = visits.get(signed_in(site, "chair", "chair"), f"/cases/{transfer_id}")
-    assert chair.status_code == 403 and first.email in chair.text
+    assert "Only the area&#39;s MARAC chair decides" in again.text
+    # The chair, not named, still cannot open it; an auditor sees the metadata.
+    chair_page = visits.get(chair, f"/cases/{transfer_id}")
+    assert chair_page.status_code == 403 and first.email in chair_page.text
     auditor = visits.get(signed_in(site, "audit", "auditor"), f"/cases/{transfer_id}")
     assert auditor.status_code == 200 and "This is a restricted case." in auditor.text
     assert CANARY_NAME not in auditor.text

@@ -185,8 +185,8 @@ def report_repeat_incident(transfer_id: str) -> Response:
 @requires(roles=[COORDINATOR, CHAIR])
 @documented(
     "nameTransferUsers",
-    "The area's chair (or, as the rules allow, a coordinator) names who may open a "
-    "restricted case (the list replaces the previous one).",
+    "The area's chair names who may open a restricted case (the list replaces the "
+    "previous one); a coordinator is refused (403 chair-decides, seed 001 4.5.3).",
     ok=(200, "Who is named (user ids)"),
     answer=NamedUsersViewSchema,
     problems=STEP_PROBLEMS,

@@ -548,6 +548,8 @@ def step_words(kind: str, detail: Mapping[str, Any], names: Mapping[str, str]) -
     what = detail.get("what")
     if isinstance(what, str) and what:
         text += ": " + ", ".join(words(DOCUMENT_KINDS, w).lower() for w in what.split(","))
+    if detail.get("emergency_meeting") is True:
+        text += " (an emergency meeting)"
     reason = detail.get("reason")
     if kind == "withdrawn" and isinstance(reason, str):
         text += f": {words(WITHDRAWAL_REASONS, reason).lower()}"

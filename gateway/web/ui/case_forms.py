@@ -58,17 +58,23 @@ def without_blank(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) -> list[Question]:
+def acknowledge_questions(
+    dates: Sequence[date], areas: Choices, today: date, *, urgent: bool = False
+) -> list[Question]:
     """Accept (listed for one of the area's coming meeting dates, or a date when it has
-    none) or redirect to one of `areas`. A past meeting is never offered (seed 000 4.5.2)."""
+    none) or redirect to one of `areas`. A past meeting is never offered (seed 000 4.5.2).
+    An urgent transfer may instead be listed for an emergency meeting on another date
+    (seed 000 4.22, 001 4.3.1): one more choice, and its date boxes."""
     upcoming = [d for d in dates if d >= today]
+    emergency = (EMERGENCY, "An emergency meeting on another date") if urgent else None
     listed = (
         Question(
             "listed_for",
             "Which meeting is the case listed for?",
             kind=RADIOS,
             noun="the meeting the case is listed for",
-            options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming),
+            options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming)
+            + ((emergency,) if emergency else ()),
         )
         if upcoming
         else Question(
@@ -91,6 +97,19 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             ),
         ),
         listed,
+        *(
+            [
+                Question(
+                    EMERGENCY_DATE,
+                    "Date of the emergency meeting",
+                    kind=DATE,
+                    noun="the date of the emergency meeting",
+                    hint="Only if you chose an emergency meeting. For example, 27 3 2027",
+                )
+            ]
+            if emergency and upcoming
+            else []
+        ),
         Question(
             "idva_referred",
             "Has a referral to the IDVA service been made?",
@@ -126,13 +145,20 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
 
 ACCEPT_ONLY = ("listed_for", "receiving_case_ref")
 REDIRECT_ONLY = ("redirect_to", "redirect_reason")
+# The acknowledge page's choice of an emergency meeting and the date it gives; the body
+# carries that date as `listed_for` (the page's own answers, not the API's).
+EMERGENCY, EMERGENCY_DATE = "emergency", "emergency_date"
 
 
 def acknowledgement_body(answers: dict[str, Any]) -> dict[str, Any]:
     """The branch not chosen is hidden on the page (conditional reveal), so its answers
-    are not part of the answer."""
+    are not part of the answer. An emergency meeting is listed for the date given."""
     chosen = answers.get("status")
     dropped = REDIRECT_ONLY if chosen == ACCEPTED else ACCEPT_ONLY if chosen == REDIRECTED else ()
+    answers = dict(answers)
+    emergency_date = answers.pop(EMERGENCY_DATE, None)
+    if answers.get("listed_for") == EMERGENCY:
+        answers["listed_for"] = emergency_date
     kept = {k: v for k, v in answers.items() if k not in dropped}
     return without_blank(nest(kept)) | {"idva_referred": kept.get("idva_referred")}
 

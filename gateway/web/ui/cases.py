@@ -6,7 +6,7 @@
     GET|POST /cases/<id>/request-information  ask the sending area for documents
     GET|POST /cases/<id>/ask-forward          ask the sending area's permission to forward
     GET|POST /cases/<id>/forward              forward, once that permission is granted
-    GET|POST /cases/<id>/access               name who may open a restricted case
+    GET|POST /cases/<id>/access               name who may open a restricted case (the chair)
     GET  /cases/<id>/done/<action>            what happens next, after each action
 
 Every view calls the same domain services as the API (gateway/web/api/), so who may see or
@@ -45,7 +45,7 @@ from gateway.domain.schedule import meetings, reminders
 from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
-from gateway.errors import Conflict, Invalid, Restricted
+from gateway.errors import ChairDecides, Conflict, Invalid, Restricted
 from gateway.web import node
 from gateway.web.api.common import canonical_id
 from gateway.web.downloads import attachment
@@ -69,6 +69,13 @@ cases = Blueprint("cases", __name__, template_folder="templates")
 READERS = (COORDINATOR, CHAIR, AUDITOR)
 DOWNLOADERS = (COORDINATOR, CHAIR)
 ACTORS = (COORDINATOR,)
+# Naming who may open a restricted case is the chair's (seed 001 4.5.3); coordinators see
+# the page and who is named, and are told the chair decides.
+NAMERS = (COORDINATOR, CHAIR)
+CHAIR_DECIDES = (
+    "Only your area's MARAC chair decides who may open a restricted case. Ask your chair "
+    "to name or remove people."
+)
 OPEN = "open"
 
 
@@ -167,7 +174,8 @@ def case(transfer_id: str) -> Response:
         restricted_page=restricted,
         elsewhere=current_area(principal) != area,
         named=[p for p in people if p.named],
-        actions=_actions(found) if principal.may_send(area) else [],
+        actions=_actions(found) if principal.may_send(area) else _chair_actions(principal, found),
+        chair_decides=found.naming.restricted and not _is_chair(principal, area),
         may_read=principal.may_read_content(area),
         links=_links(found) if principal.may_send(area) else {},
         words=words,
@@ -213,9 +221,19 @@ def _actions(found: Case) -> list[tuple[str, str]]:
         offered.append((link("cases.ask_forward"), "Ask permission to forward"))
         if _granted(found):
             offered.append((link("cases.forward"), "Forward this case"))
-    if found.naming.restricted:
-        offered.append((link("cases.name_access"), "Name who may open this case"))
     return offered
+
+
+def _is_chair(principal: Principal, area: str) -> bool:
+    return principal.kind == "user" and area in principal.areas_for({CHAIR})
+
+
+def _chair_actions(principal: Principal, found: Case) -> list[tuple[str, str]]:
+    """A chair of the area names who may open a restricted case (seed 001 4.5.3)."""
+    if found.naming.restricted and _is_chair(principal, _area(found.transfer)):
+        href = url_for("cases.name_access", transfer_id=found.transfer.id)
+        return [(href, "Name who may open this case")]
+    return []
 
 
 def _colleagues(principal: Principal, transfer_id: str) -> list[restriction.Colleague]:
@@ -307,7 +325,7 @@ def _submit(
     except Invalid as exc:
         found = problems(exc.errors or {}, questions) or {FORM: exc.detail}
         return None, case_forms.worded(found, questions), exc.status
-    except (Conflict, Restricted) as exc:
+    except (Conflict, Restricted, ChairDecides) as exc:
         return None, {FORM: exc.detail}, exc.status
     target = url_for("cases.done", transfer_id=transfer_id, action=done)
     return redirect(target, code=303), {}, 303
@@ -361,8 +379,12 @@ def acknowledge(transfer_id: str) -> Response:
     found = _case(principal, transfer_id)
     with node().sessions() as db:
         schedule = meetings.schedule(db, principal, _area(found.transfer))
+        urgent = acknowledgements.is_urgent(db, node().master, principal, transfer_id)
     dates = schedule.meeting_dates
-    questions = case_forms.acknowledge_questions(dates, _peer_choices(found), utcnow().date())
+    questions = case_forms.acknowledge_questions(
+        dates, _peer_choices(found), utcnow().date(), urgent=urgent
+    )
+    emergency = request.form.get("listed_for") == case_forms.EMERGENCY
     # The default: the first meeting whose referral deadline has not passed (seed 003).
     suggested = schedule.suggested_listing(utcnow())
     defaults: dict[str, Any] = {"acknowledged_by.role": {"text": "MARAC coordinator"}}
@@ -374,9 +396,17 @@ def acknowledge(transfer_id: str) -> Response:
         current = node()
 
         def call(db: Session, data: dict[str, Any]) -> object:
-            return acknowledgements.acknowledge(
-                db, current.master, principal, transfer_id, data, utcnow()
-            )
+            try:
+                return acknowledgements.acknowledge(
+                    db, current.master, principal, transfer_id, data, utcnow()
+                )
+            except Invalid as exc:
+                # With an emergency meeting the date refused is the one in its own boxes.
+                if emergency and exc.errors and "listed_for" in exc.errors:
+                    moved = dict(exc.errors)
+                    moved[case_forms.EMERGENCY_DATE] = moved.pop("listed_for")
+                    raise Invalid(exc.detail, errors=moved) from exc
+                raise
 
         done, errors, status = _submit(
             transfer_id, questions, call, case_forms.acknowledgement_body, "acknowledged"
@@ -391,6 +421,7 @@ def acknowledge(transfer_id: str) -> Response:
         status,
         defaults,
         meeting_dates=bool(dates),
+        urgent=urgent,
     )
 
 
@@ -533,11 +564,12 @@ def forward(transfer_id: str) -> Response:
 
 
 @cases.route("/cases/<transfer_id>/access", methods=["GET", "POST"])
-@requires(roles=ACTORS)
+@requires(roles=NAMERS)
 def name_access(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
     people = _colleagues(principal, transfer_id)
+    chair = _is_chair(principal, _area(found.transfer))
     questions = [
         Question(
             "users",
@@ -571,13 +603,19 @@ def name_access(transfer_id: str) -> Response:
         status,
         {"users": {"chosen": [p.user_id for p in people if p.named]}},
         heading="Who may open this restricted case",
-        intro="This case is restricted. Only the people you name here can open it; "
+        intro="This case is restricted. Only the people named here can open it; "
         "everyone else in your area sees only that it exists and where it stands.",
         button="Save who may open it",
-        nothing=None
-        if found.naming.restricted
-        else "This case is not restricted: everyone who works on your area's cases can open it.",
+        nothing=_naming_refusal(found, chair),
+        named=[p.email for p in people if p.named],
     )
+
+
+def _naming_refusal(found: Case, chair: bool) -> str | None:
+    """Why there is no form: the case is not restricted, or the visitor is no chair."""
+    if not found.naming.restricted:
+        return "This case is not restricted: everyone who works on your area's cases can open it."
+    return None if chair else CHAIR_DECIDES
 
 
 # --- confirmations ----------------------------------------------------------------------------
@@ -586,7 +624,7 @@ DONE = ("acknowledged", "information-requested", "forward-asked", "forwarded", "
 
 
 @cases.get("/cases/<transfer_id>/done/<action>")
-@requires(roles=ACTORS)
+@requires(roles=NAMERS)
 def done(transfer_id: str, action: str) -> Response:
     if action not in DONE:
         abort(404)
