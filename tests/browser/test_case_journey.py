@@ -85,6 +85,41 @@ def test_the_acknowledge_journey(
     assert "Acknowledged" in page.locator("main").inner_text()
 
 
+def test_the_emergency_meeting_of_an_urgent_case(
+    site: Site, browser_page: Any, java_script: bool, canaries: list[str]
+) -> None:
+    """Seed 000 4.22: an urgent case may be listed for an emergency meeting on a day off
+    the area's dates; the date's error state and the timeline, axe-clean."""
+    canaries += [CANARY_NAME, CANARY_REF]
+    transfer_id = canary(site, urgent=True, urgent_reason="Threats to kill this weekend")
+    meeting = (utcnow() + timedelta(days=9)).date()
+    with site.north.node.sessions() as db:
+        meetings.set_meetings(db, Principal.operator(), A, now=utcnow(), replace=[meeting])
+    visitor = signed_in(site, browser_page, java_script)
+    visitor.visit(f"/cases/{transfer_id}/acknowledge")
+    visitor.check()
+    page = visitor.page
+    page.get_by_label("Accept the case and list it for a meeting").check()
+    page.get_by_label("An emergency meeting on another date").check()
+    page.get_by_label("Yes", exact=True).check()
+    page.get_by_label("Your name").fill("Cora Ordinator")
+    page.get_by_role("button", name="Send the acknowledgement").click()
+    visitor.check()  # no date given: the error summary links to the date's first box
+    assert visitor.title() == "Error: Acknowledge the transfer" + SUFFIX
+    page.get_by_role("link", name="Enter the date of the emergency meeting").click()
+    assert page.evaluate("document.activeElement.id") == "emergency_date-day"
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    page.locator("#emergency_date-day").fill(str(tomorrow.day))
+    page.locator("#emergency_date-month").fill(str(tomorrow.month))
+    page.locator("#emergency_date-year").fill(str(tomorrow.year))
+    page.get_by_role("button", name="Send the acknowledgement").click()
+    visitor.check()
+    assert visitor.title() == "Case accepted" + SUFFIX
+    page.get_by_role("link", name="Back to the case").click()
+    visitor.check()
+    assert "(an emergency meeting)" in page.locator("main").inner_text()
+
+
 def test_the_restricted_and_the_withdrawn_pages(
     site: Site, browser_page: Any, java_script: bool, canaries: list[str]
 ) -> None:

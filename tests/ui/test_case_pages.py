@@ -232,6 +232,53 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     visits.check_no_canary()
 
 
+def test_an_urgent_case_is_listed_for_an_emergency_meeting_on_another_date(
+    site: Site,
+) -> None:
+    """Seed 000 4.22, 001 4.3.1: only an urgent case's page offers an emergency meeting on
+    a day off the area's dates; a bad or past date is the GOV.UK error summary at its boxes."""
+    meeting = (utcnow() + timedelta(days=9)).date()
+    with site.north.node.sessions() as db:
+        meetings.set_meetings(db, Principal.operator(), A, now=utcnow(), replace=[meeting])
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    plain = canary(site)
+    offer = "An emergency meeting on another date"
+    assert offer not in visits.get(browser, f"/cases/{plain}/acknowledge").text
+    urgent = canary(site, urgent=True, urgent_reason="Threats to kill this weekend")
+    url = f"/cases/{urgent}/acknowledge"
+    form = visits.get(browser, url)
+    assert form.status_code == 200
+    assert offer in form.text and 'id="emergency_date-day"' in form.text
+    answer = {"status": "accepted", "idva_referred": "yes", "listed_for": "emergency", **PERSON}
+    for boxes, message in (
+        ({}, "Enter the date of the emergency meeting"),
+        ({"day": "31", "month": "2", "year": "2030"}, "date"),
+        (_boxes(utcnow().date() - timedelta(days=2)), "past"),
+    ):
+        refused = visits.post(
+            browser, url, answer | {f"emergency_date-{k}": v for k, v in boxes.items()}
+        )
+        assert refused.status_code == 422, refused.text
+        summary = refused.text.split("govuk-error-summary__list")[1].split("</ul>")[0]
+        assert 'href="#emergency_date-day"' in summary and message in summary
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    done = visits.post(
+        browser, url, answer | {f"emergency_date-{k}": v for k, v in _boxes(tomorrow).items()}
+    )
+    assert done.status_code == 303, done.text
+    assert site.north.deliver() == 1
+    assert sender_status(site) == "acknowledged"
+    case = visits.get(browser, f"/cases/{urgent}")
+    assert "(an emergency meeting)" in case.text
+    assert tomorrow.strftime("%-d %B %Y") in case.text
+    visits.check_no_canary()
+
+
+def _boxes(day: Any) -> dict[str, str]:
+    return {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
+
+
 def test_redirect_to_another_area(site: Site) -> None:
     transfer_id = canary(site)
     browser = signed_in(site, "coord", "coordinator")
