@@ -25,6 +25,7 @@ from gateway.web.ui.layout import ErrorMap
 from schemas.wire.acknowledgement import ACCEPTED, REDIRECT_REASON_WORDS, REDIRECTED
 from schemas.wire.document import KINDS
 from schemas.wire.forward_permission import REASONS as FORWARD_REASONS
+from schemas.wire.idva_referral import OUTCOME_WORDS as IDVA_OUTCOME_WORDS
 
 Choices = tuple[tuple[str, str], ...]
 
@@ -175,6 +176,37 @@ def request_questions() -> list[Question]:
         ),
         Question("note", "Anything else they should know (optional)", kind=TEXTAREA),
         *person("requested_by"),
+    ]
+
+
+def idva_referral_questions() -> list[Question]:
+    """The referral to this area's IDVA service, reported after the acknowledgement."""
+    return [
+        Question(
+            "referred_on",
+            "When was the victim referred to your IDVA service?",
+            kind=DATE,
+            noun="the date of the referral to the IDVA service",
+            hint="For example, 27 3 2027",
+        ),
+        Question(
+            "idva_service",
+            "Which IDVA service?",
+            required=True,
+            noun="the IDVA service",
+            hint="The service or agency, not a person",
+            width="govuk-!-width-two-thirds",
+        ),
+        Question(
+            "outcome",
+            "Has the IDVA service taken the case? (optional)",
+            kind=RADIOS,
+            noun="whether the IDVA service took the case",
+            options=tuple(IDVA_OUTCOME_WORDS.items()),
+            hint="Leave this if you do not know yet",
+        ),
+        Question("note", "Note for the sending area (optional)", kind=TEXTAREA),
+        *person("reported_by"),
     ]
 
 

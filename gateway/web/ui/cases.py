@@ -6,6 +6,7 @@
     GET|POST /cases/<id>/request-information  ask the sending area for documents
     GET|POST /cases/<id>/ask-forward          ask the sending area's permission to forward
     GET|POST /cases/<id>/forward              forward, once that permission is granted
+    GET|POST /cases/<id>/idva-referral        report the referral to the IDVA service
     GET|POST /cases/<id>/access               name who may open a restricted case (the chair)
     GET  /cases/<id>/done/<action>            what happens next, after each action
 
@@ -34,6 +35,7 @@ from gateway.domain.casework import (
     documents,
     forward_permission,
     forwarding,
+    idva_referrals,
     information_requests,
     messages,
     promised_documents,
@@ -213,6 +215,8 @@ def _actions(found: Case) -> list[tuple[str, str]]:
     offered: list[tuple[str, str]] = []
     if states.allowed(INBOUND, t.status, states.ACKNOWLEDGED):
         offered.append((link("cases.acknowledge"), "Acknowledge or redirect"))
+    if t.status == states.ACKNOWLEDGED:
+        offered.append((link("cases.idva_referral"), "Report the referral to the IDVA service"))
     if t.status in information_requests.ASKABLE:
         offered.append((link("cases.request_information"), "Ask for more information"))
     if t.status in repeat_incidents.HOLDING[INBOUND]:
@@ -560,6 +564,43 @@ def forward(transfer_id: str) -> Response:
     )
 
 
+# --- the referral to the IDVA service, after the acknowledgement ------------------------------
+
+
+@cases.route("/cases/<transfer_id>/idva-referral", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def idva_referral(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    questions = case_forms.idva_referral_questions()
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return idva_referrals.report(db, current.master, principal, transfer_id, data, utcnow())
+
+        def body(answers: dict[str, Any]) -> dict[str, Any]:
+            return case_forms.without_blank(nest(answers))
+
+        done, errors, status = _submit(transfer_id, questions, call, body, "idva-referred")
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/action.html",
+        found,
+        questions,
+        errors,
+        status,
+        {"reported_by.role": {"text": "MARAC coordinator"}},
+        heading="Report the referral to the IDVA service",
+        intro="Tell the sending area that the victim was referred to your IDVA service. "
+        "Your report goes to them sealed, and shows on the case in both areas.",
+        button="Send the report",
+    )
+
+
 # --- naming who may open a restricted case ---------------------------------------------------
 
 
@@ -620,7 +661,14 @@ def _naming_refusal(found: Case, chair: bool) -> str | None:
 
 # --- confirmations ----------------------------------------------------------------------------
 
-DONE = ("acknowledged", "information-requested", "forward-asked", "forwarded", "access-named")
+DONE = (
+    "acknowledged",
+    "information-requested",
+    "forward-asked",
+    "forwarded",
+    "access-named",
+    "idva-referred",
+)
 
 
 @cases.get("/cases/<transfer_id>/done/<action>")
