@@ -279,6 +279,63 @@ def _boxes(day: Any) -> dict[str, str]:
     return {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
 
 
+def test_the_idva_referral_is_reported_from_the_accepted_case(site: Site) -> None:
+    """After the acknowledgement: a link on the case page, the form with its GOV.UK error
+    summary, the confirmation; the sending area's case shows the report."""
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    label = "Report the referral to the IDVA service"
+    assert label not in visits.get(browser, f"/cases/{transfer_id}").text
+    acknowledged = visits.post(
+        browser,
+        f"/cases/{transfer_id}/acknowledge",
+        {
+            "status": "accepted",
+            "listed_for-day": str((utcnow() + timedelta(days=9)).day),
+            "listed_for-month": str((utcnow() + timedelta(days=9)).month),
+            "listed_for-year": str((utcnow() + timedelta(days=9)).year),
+            "idva_referred": "no",
+            **PERSON,
+        },
+    )
+    assert acknowledged.status_code == 303, acknowledged.text
+    assert site.north.deliver() == 1
+    case = visits.get(browser, f"/cases/{transfer_id}")
+    url = f"/cases/{transfer_id}/idva-referral"
+    assert label in case.text and f'href="{url}"' in case.text
+    form = visits.get(browser, url)
+    assert form.status_code == 200 and "Send the report" in form.text
+    refused = visits.post(browser, url, {"reported_by-name": "Cora Ordinator"})
+    assert refused.status_code == 422
+    assert "<title>Error: " in refused.text and "There is a problem" in refused.text
+    assert 'href="#referred_on-day"' in refused.text and 'href="#idva_service"' in refused.text
+    yesterday = (utcnow() - timedelta(days=1)).date()
+    done = visits.post(
+        browser,
+        url,
+        {
+            "referred_on-day": str(yesterday.day),
+            "referred_on-month": str(yesterday.month),
+            "referred_on-year": str(yesterday.year),
+            "idva_service": "Northshire IDVA Service",
+            "outcome": "accepted",
+            "reported_by-name": "Cora Ordinator",
+            "reported_by-role": "MARAC coordinator",
+        },
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["Location"] == f"/cases/{transfer_id}/done/idva-referred"
+    assert "Referral reported" in visits.get(browser, done.headers["Location"]).text
+    assert site.north.deliver() == 1
+    south = Site(site.south, site.north, {})  # users added here live on the south node
+    sender = south.login(south.add_user("sender", PEER, "coordinator"))
+    sent = next(t for t in site.south.transfers(PEER) if t.direction == "outbound")
+    page = visits.get(sender, f"/cases/{sent.id}").text
+    assert "Referral to the IDVA service reported by the receiving area" in page
+    visits.check_no_canary()
+
+
 def test_redirect_to_another_area(site: Site) -> None:
     transfer_id = canary(site)
     browser = signed_in(site, "coord", "coordinator")
