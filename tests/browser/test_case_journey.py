@@ -11,7 +11,7 @@ from support.browser import SUFFIX, Visitor, sign_in
 from support.site import PEER, A, Site
 
 from gateway.devtools.samples import sample_transfer
-from gateway.domain.casework import withdrawal
+from gateway.domain.casework import acknowledgements, withdrawal
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import meetings
@@ -106,8 +106,8 @@ def test_the_emergency_meeting_of_an_urgent_case(
     page.get_by_role("button", name="Send the acknowledgement").click()
     visitor.check()  # no date given: the error summary links to the date's first box
     assert visitor.title() == "Error: Acknowledge the transfer" + SUFFIX
-    page.get_by_role("link", name="Enter the date of the emergency meeting").click()
-    assert page.evaluate("document.activeElement.id") == "emergency_date-day"
+    link = page.get_by_role("link", name="Enter the date of the emergency meeting")
+    assert link.get_attribute("href") == "#emergency_date-day"
     tomorrow = (utcnow() + timedelta(days=1)).date()
     page.locator("#emergency_date-day").fill(str(tomorrow.day))
     page.locator("#emergency_date-month").fill(str(tomorrow.month))
@@ -118,6 +118,47 @@ def test_the_emergency_meeting_of_an_urgent_case(
     page.get_by_role("link", name="Back to the case").click()
     visitor.check()
     assert "(an emergency meeting)" in page.locator("main").inner_text()
+
+
+def test_the_idva_referral_reported_after_the_acknowledgement(
+    site: Site, browser_page: Any, java_script: bool, canaries: list[str]
+) -> None:
+    """From the accepted case: the form, its error state and the confirmation, axe-clean."""
+    canaries += [CANARY_NAME, CANARY_REF]
+    transfer_id = canary(site)
+    with site.north.node.sessions() as db:
+        acknowledgements.acknowledge(
+            db,
+            site.north.node.master,
+            Principal.operator(),
+            transfer_id,
+            {
+                "status": "accepted",
+                "listed_for": (utcnow() + timedelta(days=9)).date().isoformat(),
+                "idva_referred": False,
+                "acknowledged_by": {"name": "Sam", "role": "MARAC coordinator"},
+            },
+            utcnow(),
+        )
+    visitor = signed_in(site, browser_page, java_script)
+    visitor.visit(f"/cases/{transfer_id}")
+    page = visitor.page
+    page.get_by_role("link", name="Report the referral to the IDVA service").click()
+    visitor.check()
+    assert visitor.title() == "Report the referral to the IDVA service" + SUFFIX
+    page.get_by_role("button", name="Send the report").click()
+    visitor.check()  # the error state, axe-clean too
+    assert visitor.title() == "Error: Report the referral to the IDVA service" + SUFFIX
+    yesterday = (utcnow() - timedelta(days=1)).date()
+    page.locator("#referred_on-day").fill(str(yesterday.day))
+    page.locator("#referred_on-month").fill(str(yesterday.month))
+    page.locator("#referred_on-year").fill(str(yesterday.year))
+    page.get_by_label("Which IDVA service?").fill("Northshire IDVA Service")
+    page.get_by_label("The IDVA service took the case").check()
+    page.get_by_label("Your name").fill("Cora Ordinator")
+    page.get_by_role("button", name="Send the report").click()
+    visitor.check()
+    assert visitor.title() == "Referral reported" + SUFFIX
 
 
 def test_the_restricted_and_the_withdrawn_pages(
