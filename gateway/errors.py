@@ -150,8 +150,19 @@ class Restricted(Forbidden):
 
     slug, title = "restricted-case", "Restricted case"
     explanation = (
-        "This case is restricted: only the people the area named may open it. Ask a"
-        " coordinator who is named on the case to add you if you need to see it."
+        "This case is restricted: only the people the area's MARAC chair named may open"
+        " it. Ask your chair to add you if you need to see it."
+    )
+
+
+class ChairDecides(Forbidden):
+    """Naming who may open a restricted case is the chair's decision alone (seed 001
+    4.5.3); a coordinator, named or not, is refused."""
+
+    slug, title = "chair-decides", "The chair decides"
+    explanation = (
+        "Only the area's MARAC chair decides who may open a restricted case. Ask your chair"
+        " to name or remove people."
     )
 
 

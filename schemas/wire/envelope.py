@@ -18,6 +18,8 @@ PAYLOAD_TYPES = (
     "flag_notice",
     "repeat_incident",
     "forward_permission",
+    # Added after DESIGN section 4 (docs/contract.md): sent only to nodes listing it.
+    "idva_referral",
 )
 # Where a peer posts envelopes (DESIGN section 4, federation HTTP).
 ENVELOPES_PATH = "/federation/v1/envelopes"

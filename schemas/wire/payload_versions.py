@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.common import DoesNotFit
-from schemas.wire import acknowledgement, document, forward_permission, transfer_request
+from schemas.wire import (
+    acknowledgement,
+    document,
+    forward_permission,
+    idva_referral,
+    transfer_request,
+)
 from schemas.wire.envelope import PAYLOAD_TYPES
 
 # A payload rewritten for the version below its own (its `schema_version` included).
@@ -48,7 +54,13 @@ class NotAccepted(Exception):
 
     @property
     def explanation(self) -> str:
-        versions = ", ".join(str(v) for v in self.accepted) or "none"
+        if not self.accepted:
+            return (
+                f"The receiving area's gateway does not accept {self.payload_type} at all "
+                f"(its bundle lists no version of it); this {self.payload_type} is version "
+                f"{self.version}."
+            )
+        versions = ", ".join(str(v) for v in self.accepted)
         why = f" (it has no place for: {', '.join(self.fields)})" if self.fields else ""
         return (
             f"The receiving area accepts {self.payload_type} version(s) {versions} only; "
@@ -64,6 +76,9 @@ class Versions:
     newest: int = 1
     # version N -> converter from N to N-1, for every N from 2 to `newest`.
     down: Mapping[int, DownConverter] = field(default_factory=dict)
+    # A type added after DESIGN section 4's list: a node whose bundle does not list it
+    # (or has no `accepts` at all) predates it and is never sent it.
+    listed_only: bool = False
 
     def __post_init__(self) -> None:
         missing = [n for n in range(2, self.newest + 1) if n not in self.down]
@@ -109,6 +124,8 @@ def _registry() -> dict[str, Versions]:
     registry[document.PAYLOAD_TYPE] = Versions(
         newest=document.SCHEMA_VERSION, down={2: document.to_version_1}
     )
+    # Its own reply after the acknowledgement (docs/contract.md); older nodes lack it.
+    registry[idva_referral.PAYLOAD_TYPE] = Versions(listed_only=True)
     return registry
 
 
@@ -133,9 +150,16 @@ def peer_accepts(member: Mapping[str, Any] | None) -> Accepts:
     return {str(key): tuple(sorted(int(v) for v in value)) for key, value in member.items()}
 
 
-def versions_for(accepts: Accepts, payload_type: str) -> tuple[int, ...]:
-    """The versions of one type a node accepts; a type its bundle omits: version 1."""
-    return tuple(accepts.get(payload_type) or (1,))
+def versions_for(
+    accepts: Accepts, payload_type: str, registry: Registry = REGISTRY
+) -> tuple[int, ...]:
+    """The versions of one type a node accepts; a type its bundle omits: version 1, or
+    none for a type newer than DESIGN section 4's list (`Versions.listed_only`)."""
+    listed = accepts.get(payload_type)
+    if listed:
+        return tuple(listed)
+    known = registry.get(payload_type)
+    return () if known is not None and known.listed_only else (1,)
 
 
 def version_of(payload: Mapping[str, Any]) -> int:

@@ -511,6 +511,11 @@ def test_a_restricted_case_opens_only_for_the_users_its_receiving_area_named(
     assert site.app.test_client().get(path, headers=reader).status_code == 403
 
     access = f"{path}/access"
+    # Only the chair names (seed 001 4.5.3): a coordinator is refused, nothing recorded.
+    refused = post(site, as_first, access, {"users": [first.user_id]})
+    assert refused.status_code == 403, refused.text
+    assert refused.json["type"].endswith("/chair-decides")
+    assert "chair" in refused.json["detail"]
     # Only users of the area with a content role can be named; a coordinator is needed.
     for users, field in (
         ([auditor.user_id, first.user_id], "0"),
@@ -518,12 +523,12 @@ def test_a_restricted_case_opens_only_for_the_users_its_receiving_area_named(
         (["nobody@nowhere.example", first.user_id], "0"),
         ([chair.user_id], None),
     ):
-        invalid = post(site, as_first, access, {"users": users})
+        invalid = post(site, as_chair, access, {"users": users})
         assert invalid.status_code == 422, invalid.text
         assert "nobody@nowhere" not in invalid.text and outsider.email not in invalid.text
         if field:
             assert field in invalid.json["errors"]["users"]
-    named = post(site, as_first, access, {"users": [first.email, chair.user_id]})
+    named = post(site, as_chair, access, {"users": [first.email, chair.user_id]})
     assert named.status_code == 200, named.text
     assert named.json["users"] == sorted([first.user_id, chair.user_id])
 
@@ -531,25 +536,26 @@ def test_a_restricted_case_opens_only_for_the_users_its_receiving_area_named(
     assert as_chair.get(path).json["content"]["victim"]["given_names"] == VICTIM
     assert as_second.get(path).status_code == 403
     assert site.app.test_client().get(path, headers=reader).status_code == 403
-    # Once names exist, only a named coordinator changes them.
-    grab = post(site, as_second, access, {"users": [second.user_id]})
-    assert grab.status_code == 403
+    # Neither an unnamed nor a named coordinator changes the list.
+    for browser, users in ((as_second, [second.user_id]), (as_first, [second.user_id])):
+        grab = post(site, browser, access, {"users": users})
+        assert grab.status_code == 403 and grab.json["type"].endswith("/chair-decides")
     # An unnamed coordinator may not ask to pass the case on either.
     body = {"forward_to": B, "reason": "other", "requested_by": FORWARDER}
     assert post(site, as_second, f"{path}/forward-permission-requests", body).status_code == 403
-    handed = post(site, as_first, access, {"users": [second.user_id]})
+    handed = post(site, as_chair, access, {"users": [second.user_id]})
     assert handed.status_code == 200
     assert as_second.get(path).status_code == 200
     assert as_first.get(path).status_code == 403
 
-    # The chair decides who is named (seed 001 4.5.3), named or not.
+    # The chair decides who is named, named or not.
     decided = post(site, as_chair, access, {"users": [first.user_id, second.user_id]})
     assert decided.status_code == 200 and as_first.get(path).status_code == 200
 
     # A case that is not restricted has no list to set...
     plain, _ = inbound(site)
     assert (
-        post(site, as_first, f"{LIST}/{plain}/access", {"users": [first.user_id]}).status_code
+        post(site, as_chair, f"{LIST}/{plain}/access", {"users": [first.user_id]}).status_code
         == 409
     )
     # ...until a chair restricts it after arrival (a coordinator may not).

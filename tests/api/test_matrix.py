@@ -522,6 +522,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("api.set_legal_hold", "POST"): row(
         403, anonymous=401, peer=401, coordinator_a=200, chair_a=409, coordinator_b=404
     ),
+    # Only the receiving area reports its IDVA referral: the matrix's transfer is outbound.
+    ("api.report_idva_referral", "POST"): row(
+        403,
+        anonymous=401,
+        peer=401,
+        coordinator_a=409,
+        coordinator_b=404,
+        client_transfers_write=409,
+    ),
     ("api.report_repeat_incident", "POST"): row(
         403,
         anonymous=401,
@@ -554,8 +563,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         coordinator_b=404,
         client_transfers_write=409,
     ),
+    # Only a chair names who may open a restricted case (seed 001 4.5.3): a coordinator is
+    # refused (403) before the state is looked at; the chair meets the state (409).
     ("api.name_transfer_users", "POST"): row(
-        403, anonymous=401, peer=401, coordinator_a=409, chair_a=409, coordinator_b=404
+        403, anonymous=401, peer=401, chair_a=409, coordinator_b=404
     ),
     # A chair restricts its area's copy (here the sender's own); nobody else may.
     ("api.restrict_transfer", "POST"): row(403, anonymous=401, peer=401, chair_a=422),
@@ -628,20 +639,35 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("cases.forward", "POST"): row(
         403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
     ),
-    ("cases.name_access", "GET"): row(
+    # The naming page shows coordinators who is named and that the chair decides; their
+    # post is refused (403); the chair's meets the case's state (409, not restricted).
+    ("cases.idva_referral", "GET"): row(
         403, anonymous=401, peer=401, coordinator_a=200, coordinator_b=404
     ),
+    ("cases.idva_referral", "POST"): row(
+        403, anonymous=401, peer=401, coordinator_a=422, coordinator_b=404
+    ),
+    ("cases.name_access", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=200, chair_a=200, coordinator_b=404
+    ),
     ("cases.name_access", "POST"): row(
-        403, anonymous=401, peer=401, coordinator_a=409, coordinator_b=404
+        403, anonymous=401, peer=401, chair_a=409, coordinator_b=404
     ),
     # The matrix's transfer was never acknowledged: there is nothing to confirm (404).
-    ("cases.done", "GET"): row(403, anonymous=401, peer=401, coordinator_a=404, coordinator_b=404),
+    ("cases.done", "GET"): row(
+        403, anonymous=401, peer=401, coordinator_a=404, chair_a=404, coordinator_b=404
+    ),
 }
 
 PERSON = {"name": "Coordinator", "role": "MARAC coordinator"}
 CASEWORK_BODIES: dict[str, dict[str, Any]] = {
     "api.withdraw_transfer": {"reason": "sent_in_error", "withdrawn_by": PERSON},
     "api.report_repeat_incident": {"incident_date": "2026-01-05", "reported_by": PERSON},
+    "api.report_idva_referral": {
+        "referred_on": "2026-01-05",
+        "idva_service": "Matrix IDVA service",
+        "reported_by": PERSON,
+    },
     "api.decide_forward_permission": {
         "request_id": "00000000-0000-4000-8000-000000000000",
         "decision": "granted",

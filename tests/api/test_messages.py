@@ -207,7 +207,8 @@ def test_a_restricted_cases_replies_open_only_for_the_named(site: Site) -> None:
     named = site.add_user("named", A, "coordinator")
     as_named = site.login(named)
     other = site.login(site.add_user("other", A, "coordinator"))
-    access = post(site, as_named, f"{LIST}/{north_id}/access", {"users": [named.user_id]})
+    as_chair = site.login(site.add_user("chair", A, "chair"))
+    access = post(site, as_chair, f"{LIST}/{north_id}/access", {"users": [named.user_id]})
     assert access.status_code == 200, access.text
     assert post(south, sender, f"{LIST}/{south_id}/withdrawal", withdrawal()).status_code == 200
     assert site.south.deliver() == 1

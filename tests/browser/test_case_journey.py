@@ -11,7 +11,7 @@ from support.browser import SUFFIX, Visitor, sign_in
 from support.site import PEER, A, Site
 
 from gateway.devtools.samples import sample_transfer
-from gateway.domain.casework import withdrawal
+from gateway.domain.casework import acknowledgements, withdrawal
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import meetings
@@ -83,6 +83,82 @@ def test_the_acknowledge_journey(
     page.get_by_role("link", name="Back to the case").click()
     visitor.check()
     assert "Acknowledged" in page.locator("main").inner_text()
+
+
+def test_the_emergency_meeting_of_an_urgent_case(
+    site: Site, browser_page: Any, java_script: bool, canaries: list[str]
+) -> None:
+    """Seed 000 4.22: an urgent case may be listed for an emergency meeting on a day off
+    the area's dates; the date's error state and the timeline, axe-clean."""
+    canaries += [CANARY_NAME, CANARY_REF]
+    transfer_id = canary(site, urgent=True, urgent_reason="Threats to kill this weekend")
+    meeting = (utcnow() + timedelta(days=9)).date()
+    with site.north.node.sessions() as db:
+        meetings.set_meetings(db, Principal.operator(), A, now=utcnow(), replace=[meeting])
+    visitor = signed_in(site, browser_page, java_script)
+    visitor.visit(f"/cases/{transfer_id}/acknowledge")
+    visitor.check()
+    page = visitor.page
+    page.get_by_label("Accept the case and list it for a meeting").check()
+    page.get_by_label("An emergency meeting on another date").check()
+    page.get_by_label("Yes", exact=True).check()
+    page.get_by_label("Your name").fill("Cora Ordinator")
+    page.get_by_role("button", name="Send the acknowledgement").click()
+    visitor.check()  # no date given: the error summary links to the date's first box
+    assert visitor.title() == "Error: Acknowledge the transfer" + SUFFIX
+    link = page.get_by_role("link", name="Enter the date of the emergency meeting")
+    assert link.get_attribute("href") == "#emergency_date-day"
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    page.locator("#emergency_date-day").fill(str(tomorrow.day))
+    page.locator("#emergency_date-month").fill(str(tomorrow.month))
+    page.locator("#emergency_date-year").fill(str(tomorrow.year))
+    page.get_by_role("button", name="Send the acknowledgement").click()
+    visitor.check()
+    assert visitor.title() == "Case accepted" + SUFFIX
+    page.get_by_role("link", name="Back to the case").click()
+    visitor.check()
+    assert "(an emergency meeting)" in page.locator("main").inner_text()
+
+
+def test_the_idva_referral_reported_after_the_acknowledgement(
+    site: Site, browser_page: Any, java_script: bool, canaries: list[str]
+) -> None:
+    """From the accepted case: the form, its error state and the confirmation, axe-clean."""
+    canaries += [CANARY_NAME, CANARY_REF]
+    transfer_id = canary(site)
+    with site.north.node.sessions() as db:
+        acknowledgements.acknowledge(
+            db,
+            site.north.node.master,
+            Principal.operator(),
+            transfer_id,
+            {
+                "status": "accepted",
+                "listed_for": (utcnow() + timedelta(days=9)).date().isoformat(),
+                "idva_referred": False,
+                "acknowledged_by": {"name": "Sam", "role": "MARAC coordinator"},
+            },
+            utcnow(),
+        )
+    visitor = signed_in(site, browser_page, java_script)
+    visitor.visit(f"/cases/{transfer_id}")
+    page = visitor.page
+    page.get_by_role("link", name="Report the referral to the IDVA service").click()
+    visitor.check()
+    assert visitor.title() == "Report the referral to the IDVA service" + SUFFIX
+    page.get_by_role("button", name="Send the report").click()
+    visitor.check()  # the error state, axe-clean too
+    assert visitor.title() == "Error: Report the referral to the IDVA service" + SUFFIX
+    yesterday = (utcnow() - timedelta(days=1)).date()
+    page.locator("#referred_on-day").fill(str(yesterday.day))
+    page.locator("#referred_on-month").fill(str(yesterday.month))
+    page.locator("#referred_on-year").fill(str(yesterday.year))
+    page.get_by_label("Which IDVA service?").fill("Northshire IDVA Service")
+    page.get_by_label("The IDVA service took the case").check()
+    page.get_by_label("Your name").fill("Cora Ordinator")
+    page.get_by_role("button", name="Send the report").click()
+    visitor.check()
+    assert visitor.title() == "Referral reported" + SUFFIX
 
 
 def test_the_restricted_and_the_withdrawn_pages(
@@ -159,19 +235,29 @@ def test_every_other_case_page_and_its_error_state(
     canaries += [CANARY_NAME, CANARY_REF]
     transfer_id = canary(site, restricted=True, restricted_reason="honour_based_violence")
     person = site.add_user("coordinator", A, "coordinator")
+    chair = site.add_user("chair", A, "chair")
+    # Naming who may open the restricted case is the chair's (seed 001 4.5.3): a
+    # coordinator's page says so and has no form.
     visitor = browser_page(java_script=java_script)
     sign_in(visitor, person)
     page = visitor.page
-    # Naming who may open the restricted case, then its confirmation.
     visitor.visit(f"/cases/{transfer_id}/access")
+    visitor.check()
     assert visitor.title() == "Who may open this restricted case" + SUFFIX
-    page.get_by_role("button", name="Save who may open it").click()
-    visitor.check()
-    assert visitor.title().startswith("Error: ")
-    page.get_by_label(person.email, exact=False).check()
-    page.get_by_role("button", name="Save who may open it").click()
-    visitor.check()
-    assert visitor.title() == "Access saved" + SUFFIX
+    assert page.get_by_role("button", name="Save who may open it").count() == 0
+    assert "MARAC chair decides" in page.content()
+    # The chair names: the refusal, then the list and its confirmation.
+    chairing = browser_page(java_script=java_script)
+    sign_in(chairing, chair)
+    chairing.visit(f"/cases/{transfer_id}/access")
+    assert chairing.title() == "Who may open this restricted case" + SUFFIX
+    chairing.page.get_by_role("button", name="Save who may open it").click()
+    chairing.check()
+    assert chairing.title().startswith("Error: ")
+    chairing.page.get_by_label(person.email, exact=False).check()
+    chairing.page.get_by_role("button", name="Save who may open it").click()
+    chairing.check()
+    assert chairing.title() == "Access saved" + SUFFIX
     # Asking for more information: the refusal, then the request.
     visitor.visit(f"/cases/{transfer_id}/request-information")
     page.get_by_role("button", name="Send the request").click()

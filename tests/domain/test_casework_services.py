@@ -107,9 +107,37 @@ def test_the_case_is_listed_for_one_of_the_meeting_dates(
     before = written(south)
     with pytest.raises(Invalid) as refused:
         acknowledge(south, arrived, acceptance(meeting + timedelta(days=1)), now)
-    assert refused.value.errors == {"listed_for": ["Not one of the area's meeting dates."]}
+    [message] = refused.value.errors["listed_for"]  # type: ignore[index]
+    assert message.startswith("Not one of the area's meeting dates")
+    assert "only an urgent transfer" in message
     assert written(south) == before and status(south, arrived) == "received"
     assert acknowledge(south, arrived, acceptance(meeting), now).listed_for == meeting
+    assert south.count("transfer_events", "detail LIKE '%emergency_meeting%'") == 0
+
+
+def test_an_urgent_transfer_may_be_listed_for_an_emergency_meeting(
+    linked: Any, now: datetime
+) -> None:
+    """Seed 000 4.22 (an emergency MARAC within 24 hours), 001 4.3.1: an urgent case may
+    be listed for a day that is not one of the area's meetings; the past stays refused."""
+    north: LocalNode = linked.north
+    south: LocalNode = linked.south
+    north.send(NORTH, SOUTH, now, urgent=True, urgent_reason="Threats to kill this weekend")
+    carry(north, south, now)
+    arrived = inbound_id(south)
+    meeting = now.date() + timedelta(days=14)
+    with south.session() as session:
+        meetings.set_meetings(session, OPERATOR, SOUTH, now=now, replace=[meeting])
+    before = written(south)
+    with pytest.raises(Invalid) as refused:
+        acknowledge(south, arrived, acceptance(now.date() - timedelta(days=1)), now)
+    assert refused.value.errors == {"listed_for": ["Must not be in the past."]}
+    assert written(south) == before
+    tomorrow = now.date() + timedelta(days=1)
+    assert acknowledge(south, arrived, acceptance(tomorrow), now).listed_for == tomorrow
+    # The timeline and the audit say it is an emergency meeting; nothing of the case.
+    assert south.count("transfer_events", "detail LIKE '%emergency_meeting%'") == 1
+    assert south.count("audit_events", "leaf LIKE '%emergency_meeting%'") == 1
 
 
 def test_an_incomplete_acknowledgement_is_invalid(linked: Any, arrived: str, now: datetime) -> None:

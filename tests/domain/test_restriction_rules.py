@@ -11,7 +11,7 @@ from support.local_nodes import NORTH, SOUTH, LocalNode, carry
 
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading, restriction
-from gateway.errors import Invalid, NotFound, Restricted
+from gateway.errors import ChairDecides, Invalid, NotFound, Restricted
 
 WRITTEN = ("audit_events", "transfer_events")
 
@@ -56,8 +56,12 @@ def test_a_received_case_is_restricted_after_arrival_by_a_chair(linked: Any, now
     # The chair decides who is named, and may change it even when not named.
     assert name(south, chair, arrived, [coordinator.id], now).users == [coordinator.id]
     assert open_as(south, coordinator, arrived, now).content
-    with pytest.raises(Restricted):
-        name(south, other, arrived, [other.id], now)  # an unnamed coordinator may not
+    # Only the chair names (seed 001 4.5.3): a coordinator, named or not, is refused.
+    before = south.counts(*WRITTEN)
+    for who in (other, coordinator):
+        with pytest.raises(ChairDecides):
+            name(south, who, arrived, [other.id], now)
+    assert south.counts(*WRITTEN) == before
     assert name(south, chair, arrived, [other.id], now).users == [other.id]
     with pytest.raises(Restricted):
         open_as(south, coordinator, arrived, now)

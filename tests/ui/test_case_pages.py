@@ -276,6 +276,110 @@ def test_accept_for_one_of_the_meeting_dates(site: Site) -> None:
     visits.check_no_canary()
 
 
+def test_an_urgent_case_is_listed_for_an_emergency_meeting_on_another_date(
+    site: Site,
+) -> None:
+    """Seed 000 4.22, 001 4.3.1: only an urgent case's page offers an emergency meeting on
+    a day off the area's dates; a bad or past date is the GOV.UK error summary at its boxes."""
+    meeting = (utcnow() + timedelta(days=9)).date()
+    with site.north.node.sessions() as db:
+        meetings.set_meetings(db, Principal.operator(), A, now=utcnow(), replace=[meeting])
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    plain = canary(site)
+    offer = "An emergency meeting on another date"
+    assert offer not in visits.get(browser, f"/cases/{plain}/acknowledge").text
+    urgent = canary(site, urgent=True, urgent_reason="Threats to kill this weekend")
+    url = f"/cases/{urgent}/acknowledge"
+    form = visits.get(browser, url)
+    assert form.status_code == 200
+    assert offer in form.text and 'id="emergency_date-day"' in form.text
+    answer = {"status": "accepted", "idva_referred": "yes", "listed_for": "emergency", **PERSON}
+    for boxes, message in (
+        ({}, "Enter the date of the emergency meeting"),
+        ({"day": "31", "month": "2", "year": "2030"}, "date"),
+        (_boxes(utcnow().date() - timedelta(days=2)), "past"),
+    ):
+        refused = visits.post(
+            browser, url, answer | {f"emergency_date-{k}": v for k, v in boxes.items()}
+        )
+        assert refused.status_code == 422, refused.text
+        summary = refused.text.split("govuk-error-summary__list")[1].split("</ul>")[0]
+        assert 'href="#emergency_date-day"' in summary and message in summary
+    tomorrow = (utcnow() + timedelta(days=1)).date()
+    done = visits.post(
+        browser, url, answer | {f"emergency_date-{k}": v for k, v in _boxes(tomorrow).items()}
+    )
+    assert done.status_code == 303, done.text
+    assert site.north.deliver() == 1
+    assert sender_status(site) == "acknowledged"
+    case = visits.get(browser, f"/cases/{urgent}")
+    assert "(an emergency meeting)" in case.text
+    assert tomorrow.strftime("%-d %B %Y") in case.text
+    visits.check_no_canary()
+
+
+def _boxes(day: Any) -> dict[str, str]:
+    return {"day": str(day.day), "month": str(day.month), "year": str(day.year)}
+
+
+def test_the_idva_referral_is_reported_from_the_accepted_case(site: Site) -> None:
+    """After the acknowledgement: a link on the case page, the form with its GOV.UK error
+    summary, the confirmation; the sending area's case shows the report."""
+    transfer_id = canary(site)
+    browser = signed_in(site, "coord", "coordinator")
+    visits = Visits()
+    label = "Report the referral to the IDVA service"
+    assert label not in visits.get(browser, f"/cases/{transfer_id}").text
+    acknowledged = visits.post(
+        browser,
+        f"/cases/{transfer_id}/acknowledge",
+        {
+            "status": "accepted",
+            "listed_for-day": str((utcnow() + timedelta(days=9)).day),
+            "listed_for-month": str((utcnow() + timedelta(days=9)).month),
+            "listed_for-year": str((utcnow() + timedelta(days=9)).year),
+            "idva_referred": "no",
+            **PERSON,
+        },
+    )
+    assert acknowledged.status_code == 303, acknowledged.text
+    assert site.north.deliver() == 1
+    case = visits.get(browser, f"/cases/{transfer_id}")
+    url = f"/cases/{transfer_id}/idva-referral"
+    assert label in case.text and f'href="{url}"' in case.text
+    form = visits.get(browser, url)
+    assert form.status_code == 200 and "Send the report" in form.text
+    refused = visits.post(browser, url, {"reported_by-name": "Cora Ordinator"})
+    assert refused.status_code == 422
+    assert "<title>Error: " in refused.text and "There is a problem" in refused.text
+    assert 'href="#referred_on-day"' in refused.text and 'href="#idva_service"' in refused.text
+    yesterday = (utcnow() - timedelta(days=1)).date()
+    done = visits.post(
+        browser,
+        url,
+        {
+            "referred_on-day": str(yesterday.day),
+            "referred_on-month": str(yesterday.month),
+            "referred_on-year": str(yesterday.year),
+            "idva_service": "Northshire IDVA Service",
+            "outcome": "accepted",
+            "reported_by-name": "Cora Ordinator",
+            "reported_by-role": "MARAC coordinator",
+        },
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["Location"] == f"/cases/{transfer_id}/done/idva-referred"
+    assert "Referral reported" in visits.get(browser, done.headers["Location"]).text
+    assert site.north.deliver() == 1
+    south = Site(site.south, site.north, {})  # users added here live on the south node
+    sender = south.login(south.add_user("sender", PEER, "coordinator"))
+    sent = next(t for t in site.south.transfers(PEER) if t.direction == "outbound")
+    page = visits.get(sender, f"/cases/{sent.id}").text
+    assert "Referral to the IDVA service reported by the receiving area" in page
+    visits.check_no_canary()
+
+
 def test_redirect_to_another_area(site: Site) -> None:
     transfer_id = canary(site)
     browser = signed_in(site, "coord", "coordinator")
@@ -443,28 +547,44 @@ def test_a_restricted_case_opens_only_for_the_named(site: Site) -> None:
     second = site.add_user("second", A, "coordinator")
     one, two = site.login(first), site.login(second)
     visits = Visits()
-    # Nobody named yet: nobody opens it, and the page says so.
+    chair_user = site.add_user("chair", A, "chair")
+    chair = site.login(chair_user)
+    # Nobody named yet: nobody opens it, and the page says so, and who decides.
     page = visits.get(one, f"/cases/{transfer_id}")
     assert page.status_code == 403
     assert "You cannot open this case" in page.text and CANARY_NAME not in page.text
     assert "Nobody has been named on it yet" in page.text
+    assert "MARAC chair decides who may open it" in page.text
+    assert f"/cases/{transfer_id}/access" not in page.text
+    # A coordinator sees the naming page without its form: the chair decides.
     naming = visits.get(one, f"/cases/{transfer_id}/access")
+    assert naming.status_code == 200
+    assert "Only your area&#39;s MARAC chair decides" in naming.text
+    assert "Save who may open it" not in naming.text
+    refused = visits.post(one, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
+    assert refused.status_code == 403
+    assert "govuk-error-summary" in refused.text and "Ask your chair" in refused.text
+    # The chair's case page links to naming; the chair names.
+    chair_page = visits.get(chair, f"/cases/{transfer_id}")
+    assert chair_page.status_code == 403 and f"/cases/{transfer_id}/access" in chair_page.text
+    naming = visits.get(chair, f"/cases/{transfer_id}/access")
     assert first.email in naming.text and second.email in naming.text
-    done = visits.post(one, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
+    assert "Save who may open it" in naming.text
+    done = visits.post(chair, f"/cases/{transfer_id}/access", {"users": [first.user_id]})
     assert done.status_code == 303, done.text
-    assert "Access saved" in visits.get(one, done.headers["Location"]).text
+    assert "Access saved" in visits.get(chair, done.headers["Location"]).text
     opened = visits.get(one, f"/cases/{transfer_id}")
     assert opened.status_code == 200 and CANARY_NAME in opened.text
     refused = visits.get(two, f"/cases/{transfer_id}")
     assert refused.status_code == 403
     assert first.email in refused.text and CANARY_NAME not in refused.text
-    # Only a named coordinator changes the list.
-    again = visits.post(two, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
+    # A named coordinator does not change the list either.
+    again = visits.post(one, f"/cases/{transfer_id}/access", {"users": [second.user_id]})
     assert again.status_code == 403
-    assert "Only the chair or a named coordinator may change" in again.text
-    # A chair who is not named is refused the same way; an auditor sees the metadata.
-    chair = visits.get(signed_in(site, "chair", "chair"), f"/cases/{transfer_id}")
-    assert chair.status_code == 403 and first.email in chair.text
+    assert "Only the area&#39;s MARAC chair decides" in again.text
+    # The chair, not named, still cannot open it; an auditor sees the metadata.
+    chair_page = visits.get(chair, f"/cases/{transfer_id}")
+    assert chair_page.status_code == 403 and first.email in chair_page.text
     auditor = visits.get(signed_in(site, "audit", "auditor"), f"/cases/{transfer_id}")
     assert auditor.status_code == 200 and "This is a restricted case." in auditor.text
     assert CANARY_NAME not in auditor.text

@@ -89,6 +89,9 @@ FORWARD_SENT = "forward.sent"  # the disclosure to the third area, with its lega
 # A new incident within 12 months of the last referral, told to the area holding the case.
 REPEAT_INCIDENT_SENT = "repeat_incident.sent"
 REPEAT_INCIDENT_RECEIVED = "repeat_incident.received"
+# The receiving area's report, after its acknowledgement, of the referral to its IDVA.
+IDVA_REFERRAL_SENT = "idva_referral.sent"
+IDVA_REFERRAL_RECEIVED = "idva_referral.received"
 # Who may open a restricted case was set (user ids only).
 ACCESS_NAMED = "transfer.access_named"
 # A chair restricted this node's copy of a transfer after the fact (seed 001 4.5.3).

@@ -25,7 +25,7 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.schedule import meetings, notifications
 from gateway.domain.transaction import owns_transaction
-from gateway.domain.transfers import states, timeline
+from gateway.domain.transfers import reading, states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import NotFound, Refused
 from keys import (
@@ -42,6 +42,9 @@ from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.wire.acknowledgement import SCHEMA_VERSION as ACK_VERSION
 
 CONTENT_DROPPED = "content_dropped"
+# The acknowledged step's detail when the case is listed for an emergency meeting, a date
+# off the area's regular meetings (seed 000 4.22, 001 4.3.1).
+EMERGENCY_MEETING = "emergency_meeting"
 # An answer is expected once the transfer has left; it may overtake the receipt.
 AWAITING_ANSWER = frozenset(
     {states.QUEUED, states.FAILED, states.DELIVERED, states.INFORMATION_REQUESTED}
@@ -70,7 +73,13 @@ def acknowledge(
             raise NotFound("No such transfer.")
         target = states.ACKNOWLEDGED if body.status == ACCEPTED else states.REDIRECTED
         states.move(row, target)
-        meetings.check_listed_for(session, row.area_code, body.listed_for, now)
+        emergency = meetings.check_listed_for(
+            session,
+            row.area_code,
+            body.listed_for,
+            now,
+            urgent=lambda: _urgent(session, master, row),
+        )
         actor = principal.actor(row.area_code, SEND_ROLES)
         envelope_writer.write(
             session,
@@ -82,14 +91,45 @@ def acknowledge(
                 _acknowledgement_payload(body, row),
                 action=actions.ACKNOWLEDGEMENT_SENT,
                 actor=actor,
-                details={"status": body.status},
-                step=envelope_writer.Step(target),
+                details={"status": body.status}
+                | ({"emergency_meeting": True} if emergency else {}),
+                step=envelope_writer.Step(target, {EMERGENCY_MEETING: True} if emergency else {}),
             ),
             now,
         )
         row.listed_for = body.listed_for
         session.flush()
         return view(row)
+
+
+@owns_transaction
+def is_urgent(session: Session, master: MasterKey, principal: Principal, transfer_id: str) -> bool:
+    """Whether an inbound transfer the principal may answer is marked urgent: the
+    acknowledge page then offers an emergency meeting on another date. Urgency is no
+    secret from the area (its notifications say "urgent"); nothing is audited as opened."""
+    with session.begin():
+        row = session.get(Transfer, transfer_id)
+        if row is None or not principal.may_send(row.area_code):
+            raise NotFound("No such transfer.")
+        return row.direction == states.INBOUND and _urgent(session, master, row)
+
+
+def _urgent(session: Session, master: MasterKey, row: Transfer) -> bool:
+    """Whether the sending area marked the transfer urgent (`transfer_request` version 2),
+    read from the sealed case in memory; only the flag is used, nothing is shown or kept.
+    A case whose content is no longer held is not taken as urgent."""
+    envelope = session.scalar(
+        select(Envelope).where(
+            Envelope.envelope_id == row.envelope_id, Envelope.area_code == row.area_code
+        )
+    )
+    if envelope is None:
+        return False
+    try:
+        content = reading.open_stored(session, master, envelope)
+    except NotFound:
+        return False
+    return content.get("urgent") is True
 
 
 def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from gateway.domain.casework import (
     acknowledgements,
     documents,
     forward_permission,
+    idva_referrals,
     information_requests,
     repeat_incidents,
     withdrawal,
@@ -19,6 +20,7 @@ from schemas.wire import acknowledgement as acknowledgement_payload
 from schemas.wire import document as document_payload
 from schemas.wire import flags as flag_payloads
 from schemas.wire import forward_permission as forward_permission_payload
+from schemas.wire import idva_referral as idva_referral_payload
 from schemas.wire import information_request as information_request_payload
 from schemas.wire import repeat_incident as repeat_incident_payload
 from schemas.wire import transfer_request as transfer_request_payload
@@ -33,4 +35,5 @@ HANDLERS: dict[str, Handler] = {
     forward_permission_payload.PAYLOAD_TYPE: forward_permission.HANDLER,
     repeat_incident_payload.PAYLOAD_TYPE: repeat_incidents.HANDLER,
     flag_payloads.PAYLOAD_TYPE: notice.HANDLER,
+    idva_referral_payload.PAYLOAD_TYPE: idva_referrals.HANDLER,
 }

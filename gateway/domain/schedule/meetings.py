@@ -10,7 +10,7 @@ the first whose deadline has not passed (seeds 001 4.3, 003).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -164,11 +164,21 @@ def _checked_settings(ack: int | None, deadline: int | None) -> dict[str, int]:
     return {name: value for name, value in given.items() if value is not None}
 
 
-def check_listed_for(session: Session, area: str, listed_for: date | None, now: datetime) -> None:
+def check_listed_for(
+    session: Session,
+    area: str,
+    listed_for: date | None,
+    now: datetime,
+    *,
+    urgent: Callable[[], bool] = lambda: False,
+) -> bool:
     """An acceptance never lists the case for a day already past (seed 000 4.5.2: the next
-    meeting); when the area has set meeting dates, it lists it for one of them."""
+    meeting); when the area has set meeting dates, it lists it for one of them, unless the
+    transfer is urgent: then another date is an emergency meeting (seed 000 4.22, within
+    24 hours; 001 4.3.1). Answers whether the listing is such an emergency meeting.
+    `urgent` is asked only for a date off the area's dates (it opens the sealed case)."""
     if listed_for is None:
-        return
+        return False
     # London's day never trails UTC's: the UTC day is the earliest "today" of either clock.
     if listed_for < now.astimezone(UTC).date():
         raise Invalid(
@@ -176,11 +186,19 @@ def check_listed_for(session: Session, area: str, listed_for: date | None, now: 
             errors={"listed_for": ["Must not be in the past."]},
         )
     dates = _dates(session, area)
-    if dates and listed_for not in dates:
-        raise Invalid(
-            "The acknowledgement is not valid.",
-            errors={"listed_for": ["Not one of the area's meeting dates."]},
-        )
+    if not dates or listed_for in dates:
+        return False
+    if urgent():
+        return True
+    raise Invalid(
+        "The acknowledgement is not valid.",
+        errors={
+            "listed_for": [
+                "Not one of the area's meeting dates; only an urgent transfer may be "
+                "listed for an emergency meeting."
+            ]
+        },
+    )
 
 
 def is_meeting_day(session: Session, area: str, day: date) -> bool:

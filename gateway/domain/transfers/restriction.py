@@ -3,11 +3,11 @@
 receiving area named. Everyone else who may list the area's transfers sees that it exists
 and its state, nothing more; API clients never open one (a machine cannot be named).
 
-Who names: the receiving area's chair decides (seed 001 4.5.3): any chair of the area may
-name at any time. A coordinator may too while nobody is named (someone has to take the case
-in, and every coordinator may acknowledge it); once names exist, only a named coordinator
-may change them, so the circle cannot be widened from outside. The list must always keep
-at least one coordinator, who works the case.
+Who names: the area's chair decides, and only a chair (seed 001 4.5.3: the circle can be
+"as limited as the IDVA Service Manager and the MARAC Chair"). Any chair of the area may
+name or un-name at any time, named or not; a coordinator, named or not, is refused (403
+`chair-decides`), so nobody who works the case can widen or narrow its circle. The list
+must always keep at least one coordinator, who works the case.
 
 A chair of the area may also restrict a transfer that arrived unrestricted, and the
 sending area's chair its own copy of one it sent (`restrict`): the restriction then binds
@@ -30,16 +30,18 @@ from gateway.domain.identity.principals import (
     CHAIR,
     CONTENT_ROLES,
     COORDINATOR,
-    SEND_ROLES,
     Principal,
 )
 from gateway.domain.identity.users import normalise_email
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import INBOUND
-from gateway.errors import Conflict, Invalid, NotFound, Restricted
+from gateway.errors import ChairDecides, Conflict, Invalid, NotFound, Restricted
 from schemas.wire.transfer_request import RESTRICTED_REASONS
 
+CHAIR_DECIDES_DETAIL = (
+    "Only the area's MARAC chair decides who may open a restricted case. Ask your chair."
+)
 RESTRICTED_DETAIL = (
     "This is a restricted case: only the users its receiving area named may open it."
 )
@@ -104,14 +106,10 @@ def name_users(
             or not (chair or principal.may_send(row.area_code))
         ):
             raise NotFound("No such transfer.")
+        if not chair:
+            raise ChairDecides(CHAIR_DECIDES_DETAIL)
         if not is_restricted(row):
             raise Conflict("Only a restricted transfer has named users.")
-        current = named_users(session, row.id)
-        if current and principal.id not in current and not chair:
-            raise Restricted(
-                "Only the chair or a named coordinator may change who can open this "
-                "restricted case."
-            )
         chosen = _resolve(session, row.area_code, list(entries))
         coordinators = _with_role(session, row.area_code, chosen, {COORDINATOR})
         if not coordinators:
@@ -120,7 +118,7 @@ def name_users(
                 errors={"users": ["Must include a coordinator of the receiving area."]},
             )
         session.execute(delete(TransferAccess).where(TransferAccess.transfer_id == row.id))
-        actor = principal.actor(row.area_code, {CHAIR} if chair else SEND_ROLES)
+        actor = principal.actor(row.area_code, {CHAIR})
         for user_id in chosen:
             session.add(
                 TransferAccess(transfer_id=row.id, user_id=user_id, named_by=actor.id, named_at=now)

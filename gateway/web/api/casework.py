@@ -9,7 +9,13 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from marshmallow import ValidationError
 
-from gateway.domain.casework import forward_permission, forwarding, repeat_incidents, withdrawal
+from gateway.domain.casework import (
+    forward_permission,
+    forwarding,
+    idva_referrals,
+    repeat_incidents,
+    withdrawal,
+)
 from gateway.domain.clock import utcnow
 from gateway.domain.identity.principals import (
     AUDITOR,
@@ -39,6 +45,7 @@ from schemas.wire.forward_permission import (
     PermissionListSchema,
     PermissionViewSchema,
 )
+from schemas.wire.idva_referral import IdvaReferralBodySchema
 from schemas.wire.repeat_incident import RepeatIncidentBodySchema
 from schemas.wire.withdrawal import WithdrawalBodySchema
 
@@ -159,6 +166,29 @@ def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
     return jsonify(transfer_item(sent)), 201, {"Location": location}
 
 
+@api.post("/transfers/<transfer_id>/idva-referral")
+@requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
+@documented(
+    "reportIdvaReferral",
+    "The receiving area tells the sending area, after accepting the case, that the victim "
+    "was referred to its IDVA service (the `idva_referral` reply, docs/contract.md). A "
+    "sending area whose gateway does not list `idva_referral` is never sent it (409).",
+    ok=(200, "The report is queued"),
+    answer=TransferItemSchema,
+    problems=STEP_PROBLEMS,
+    body=IdvaReferralBodySchema,
+)
+def report_idva_referral(transfer_id: str) -> Response:
+    canonical_id(transfer_id)
+    data = json_object()
+    current = node()
+    with current.sessions() as db:
+        reported = idva_referrals.report(
+            db, current.master, current_principal(), transfer_id, data, utcnow()
+        )
+    return jsonify(transfer_item(reported))
+
+
 @api.post("/transfers/<transfer_id>/repeat-incidents")
 @requires(roles=[COORDINATOR], scopes=[TRANSFERS_WRITE])
 @documented(
@@ -185,8 +215,8 @@ def report_repeat_incident(transfer_id: str) -> Response:
 @requires(roles=[COORDINATOR, CHAIR])
 @documented(
     "nameTransferUsers",
-    "The area's chair (or, as the rules allow, a coordinator) names who may open a "
-    "restricted case (the list replaces the previous one).",
+    "The area's chair names who may open a restricted case (the list replaces the "
+    "previous one); a coordinator is refused (403 chair-decides, seed 001 4.5.3).",
     ok=(200, "Who is named (user ids)"),
     answer=NamedUsersViewSchema,
     problems=STEP_PROBLEMS,

@@ -67,6 +67,8 @@ ACTIONS: dict[str, str] = {
     actions.FORWARD_SENT: "Case forwarded (disclosure)",
     actions.REPEAT_INCIDENT_SENT: "Repeat incident reported",
     actions.REPEAT_INCIDENT_RECEIVED: "Repeat incident received",
+    actions.IDVA_REFERRAL_SENT: "Referral to the IDVA service reported",
+    actions.IDVA_REFERRAL_RECEIVED: "Referral to the IDVA service report received",
     actions.ACCESS_NAMED: "People named for a restricted case",
     actions.FLAG_SET: "Flag set",
     actions.FLAG_EXTENDED: "Flag extended",

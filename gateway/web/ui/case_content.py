@@ -21,6 +21,7 @@ from gateway.web.ui.code_words import DOCUMENT_KINDS as DOCUMENT_KINDS
 from gateway.web.ui.layout import UK, local_time
 from schemas.wire.acknowledgement import REDIRECT_REASON_WORDS
 from schemas.wire.grounds import ground_label
+from schemas.wire.idva_referral import OUTCOME_WORDS as IDVA_OUTCOME_WORDS
 
 Row = tuple[str, str]
 NOT_GIVEN = "Not given"
@@ -110,6 +111,8 @@ STEPS = {
     "repeat_incident": "Repeat incident reported",
     "repeat_incident_sent": "Repeat incident reported to the originating area",
     "repeat_incident_received": "Repeat incident reported by the receiving area",
+    "idva_referral_sent": "Referral to the IDVA service reported to the sending area",
+    "idva_referral_received": "Referral to the IDVA service reported by the receiving area",
     "flag_notice_sent": "Flag notice sent",
     "flag_notice_received": "Flag notice received",
     "access_named": "People named who may open this restricted case",
@@ -131,6 +134,7 @@ MESSAGE_TYPES = {
     "forward_permission": "Forwarding permission",
     "repeat_incident": "Repeat incident",
     "flag_notice": "Flag notice",
+    "idva_referral": "Referral to the IDVA service",
 }
 DELIVERY = {
     "pending": "Sending",
@@ -548,6 +552,8 @@ def step_words(kind: str, detail: Mapping[str, Any], names: Mapping[str, str]) -
     what = detail.get("what")
     if isinstance(what, str) and what:
         text += ": " + ", ".join(words(DOCUMENT_KINDS, w).lower() for w in what.split(","))
+    if detail.get("emergency_meeting") is True:
+        text += " (an emergency meeting)"
     reason = detail.get("reason")
     if kind == "withdrawn" and isinstance(reason, str):
         text += f": {words(WITHDRAWAL_REASONS, reason).lower()}"
@@ -590,6 +596,9 @@ MESSAGE_LABELS = {
     "summary": "Summary",
     "reported_by": "Reported by",
     "last_referral_date": "Date of the last referral",
+    "referred_on": "Referred to the IDVA service on",
+    "idva_service": "IDVA service",
+    "outcome": "Outcome",
 }
 MESSAGE_SKIPPED = frozenset({"schema_version", "from_area", "to_area", "request_id"})
 ANSWERS = {"accepted": "Accepted and listed for a meeting", "redirected": "Redirected"}
@@ -623,12 +632,14 @@ def _message_value(kind: str, key: str, value: Any, names: Mapping[str, str]) ->
         return words(PERMISSION_KINDS, str(value))
     if key == "redirect_reason":
         return words(REDIRECT_REASON_WORDS, str(value))
+    if key == "outcome":
+        return words(IDVA_OUTCOME_WORDS, str(value))
     if key == "reason":
         table = WITHDRAWAL_REASONS if kind == "withdrawal" else REASONS
         return words(table, str(value))
     if isinstance(value, Mapping):
         return ", ".join(str(v) for v in value.values() if v not in (None, "")) or NOT_GIVEN
-    if key.endswith("date") or key == "listed_for":
+    if key.endswith("date") or key in ("listed_for", "referred_on"):
         return long_date(str(value))
     return _text(value)
 

@@ -25,6 +25,7 @@ from gateway.web.ui.layout import ErrorMap
 from schemas.wire.acknowledgement import ACCEPTED, REDIRECT_REASON_WORDS, REDIRECTED
 from schemas.wire.document import KINDS
 from schemas.wire.forward_permission import REASONS as FORWARD_REASONS
+from schemas.wire.idva_referral import OUTCOME_WORDS as IDVA_OUTCOME_WORDS
 
 Choices = tuple[tuple[str, str], ...]
 
@@ -58,17 +59,23 @@ def without_blank(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) -> list[Question]:
+def acknowledge_questions(
+    dates: Sequence[date], areas: Choices, today: date, *, urgent: bool = False
+) -> list[Question]:
     """Accept (listed for one of the area's coming meeting dates, or a date when it has
-    none) or redirect to one of `areas`. A past meeting is never offered (seed 000 4.5.2)."""
+    none) or redirect to one of `areas`. A past meeting is never offered (seed 000 4.5.2).
+    An urgent transfer may instead be listed for an emergency meeting on another date
+    (seed 000 4.22, 001 4.3.1): one more choice, and its date boxes."""
     upcoming = [d for d in dates if d >= today]
+    emergency = (EMERGENCY, "An emergency meeting on another date") if urgent else None
     listed = (
         Question(
             "listed_for",
             "Which meeting is the case listed for?",
             kind=RADIOS,
             noun="the meeting the case is listed for",
-            options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming),
+            options=tuple((d.isoformat(), words.long_date(d)) for d in upcoming)
+            + ((emergency,) if emergency else ()),
         )
         if upcoming
         else Question(
@@ -91,6 +98,19 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
             ),
         ),
         listed,
+        *(
+            [
+                Question(
+                    EMERGENCY_DATE,
+                    "Date of the emergency meeting",
+                    kind=DATE,
+                    noun="the date of the emergency meeting",
+                    hint="Only if you chose an emergency meeting. For example, 27 3 2027",
+                )
+            ]
+            if emergency and upcoming
+            else []
+        ),
         Question(
             "idva_referred",
             "Has a referral to the IDVA service been made?",
@@ -126,13 +146,20 @@ def acknowledge_questions(dates: Sequence[date], areas: Choices, today: date) ->
 
 ACCEPT_ONLY = ("listed_for", "receiving_case_ref")
 REDIRECT_ONLY = ("redirect_to", "redirect_reason")
+# The acknowledge page's choice of an emergency meeting and the date it gives; the body
+# carries that date as `listed_for` (the page's own answers, not the API's).
+EMERGENCY, EMERGENCY_DATE = "emergency", "emergency_date"
 
 
 def acknowledgement_body(answers: dict[str, Any]) -> dict[str, Any]:
     """The branch not chosen is hidden on the page (conditional reveal), so its answers
-    are not part of the answer."""
+    are not part of the answer. An emergency meeting is listed for the date given."""
     chosen = answers.get("status")
     dropped = REDIRECT_ONLY if chosen == ACCEPTED else ACCEPT_ONLY if chosen == REDIRECTED else ()
+    answers = dict(answers)
+    emergency_date = answers.pop(EMERGENCY_DATE, None)
+    if answers.get("listed_for") == EMERGENCY:
+        answers["listed_for"] = emergency_date
     kept = {k: v for k, v in answers.items() if k not in dropped}
     return without_blank(nest(kept)) | {"idva_referred": kept.get("idva_referred")}
 
@@ -149,6 +176,37 @@ def request_questions() -> list[Question]:
         ),
         Question("note", "Anything else they should know (optional)", kind=TEXTAREA),
         *person("requested_by"),
+    ]
+
+
+def idva_referral_questions() -> list[Question]:
+    """The referral to this area's IDVA service, reported after the acknowledgement."""
+    return [
+        Question(
+            "referred_on",
+            "When was the victim referred to your IDVA service?",
+            kind=DATE,
+            noun="the date of the referral to the IDVA service",
+            hint="For example, 27 3 2027",
+        ),
+        Question(
+            "idva_service",
+            "Which IDVA service?",
+            required=True,
+            noun="the IDVA service",
+            hint="The service or agency, not a person",
+            width="govuk-!-width-two-thirds",
+        ),
+        Question(
+            "outcome",
+            "Has the IDVA service taken the case? (optional)",
+            kind=RADIOS,
+            noun="whether the IDVA service took the case",
+            options=tuple(IDVA_OUTCOME_WORDS.items()),
+            hint="Leave this if you do not know yet",
+        ),
+        Question("note", "Note for the sending area (optional)", kind=TEXTAREA),
+        *person("reported_by"),
     ]
 
 

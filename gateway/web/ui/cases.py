@@ -6,7 +6,8 @@
     GET|POST /cases/<id>/request-information  ask the sending area for documents
     GET|POST /cases/<id>/ask-forward          ask the sending area's permission to forward
     GET|POST /cases/<id>/forward              forward, once that permission is granted
-    GET|POST /cases/<id>/access               name who may open a restricted case
+    GET|POST /cases/<id>/idva-referral        report the referral to the IDVA service
+    GET|POST /cases/<id>/access               name who may open a restricted case (the chair)
     GET  /cases/<id>/done/<action>            what happens next, after each action
 
 Every view calls the same domain services as the API (gateway/web/api/), so who may see or
@@ -35,6 +36,7 @@ from gateway.domain.casework import (
     documents,
     forward_permission,
     forwarding,
+    idva_referrals,
     information_requests,
     messages,
     promised_documents,
@@ -46,7 +48,7 @@ from gateway.domain.schedule import meetings, reminders
 from gateway.domain.schedule.working_calendar import london_day
 from gateway.domain.transfers import reading, restriction, states
 from gateway.domain.transfers.states import INBOUND, OUTBOUND, WITHDRAWN
-from gateway.errors import Conflict, Invalid, NotFound, Restricted
+from gateway.errors import ChairDecides, Conflict, Invalid, NotFound, Restricted
 from gateway.web import node
 from gateway.web.api.common import canonical_id
 from gateway.web.downloads import attachment
@@ -72,6 +74,13 @@ cases = Blueprint("cases", __name__, template_folder="templates")
 READERS = (COORDINATOR, CHAIR, AUDITOR)
 DOWNLOADERS = (COORDINATOR, CHAIR)
 ACTORS = (COORDINATOR,)
+# Naming who may open a restricted case is the chair's (seed 001 4.5.3); coordinators see
+# the page and who is named, and are told the chair decides.
+NAMERS = (COORDINATOR, CHAIR)
+CHAIR_DECIDES = (
+    "Only your area's MARAC chair decides who may open a restricted case. Ask your chair "
+    "to name or remove people."
+)
 OPEN = "open"
 
 
@@ -170,7 +179,8 @@ def case(transfer_id: str) -> Response:
         restricted_page=restricted,
         elsewhere=current_area(principal) != area,
         named=[p for p in people if p.named],
-        actions=_actions(found) if principal.may_send(area) else [],
+        actions=_actions(found) if principal.may_send(area) else _chair_actions(principal, found),
+        chair_decides=found.naming.restricted and not _is_chair(principal, area),
         may_read=principal.may_read_content(area),
         links=_links(found) if principal.may_send(area) else {},
         words=words,
@@ -208,6 +218,8 @@ def _actions(found: Case) -> list[tuple[str, str]]:
     offered: list[tuple[str, str]] = []
     if states.allowed(INBOUND, t.status, states.ACKNOWLEDGED):
         offered.append((link("cases.acknowledge"), "Acknowledge or redirect"))
+    if t.status == states.ACKNOWLEDGED:
+        offered.append((link("cases.idva_referral"), "Report the referral to the IDVA service"))
     if t.status in information_requests.ASKABLE:
         offered.append((link("cases.request_information"), "Ask for more information"))
     if t.status in repeat_incidents.HOLDING[INBOUND]:
@@ -216,9 +228,19 @@ def _actions(found: Case) -> list[tuple[str, str]]:
         offered.append((link("cases.ask_forward"), "Ask permission to forward"))
         if _granted(found):
             offered.append((link("cases.forward"), "Forward this case"))
-    if found.naming.restricted:
-        offered.append((link("cases.name_access"), "Name who may open this case"))
     return offered
+
+
+def _is_chair(principal: Principal, area: str) -> bool:
+    return principal.kind == "user" and area in principal.areas_for({CHAIR})
+
+
+def _chair_actions(principal: Principal, found: Case) -> list[tuple[str, str]]:
+    """A chair of the area names who may open a restricted case (seed 001 4.5.3)."""
+    if found.naming.restricted and _is_chair(principal, _area(found.transfer)):
+        href = url_for("cases.name_access", transfer_id=found.transfer.id)
+        return [(href, "Name who may open this case")]
+    return []
 
 
 def _colleagues(principal: Principal, transfer_id: str) -> list[restriction.Colleague]:
@@ -333,7 +355,7 @@ def _submit(
     except Invalid as exc:
         found = problems(exc.errors or {}, questions) or {FORM: exc.detail}
         return None, case_forms.worded(found, questions), exc.status
-    except (Conflict, Restricted) as exc:
+    except (Conflict, Restricted, ChairDecides) as exc:
         return None, {FORM: exc.detail}, exc.status
     target = url_for("cases.done", transfer_id=transfer_id, action=done)
     return redirect(target, code=303), {}, 303
@@ -387,8 +409,12 @@ def acknowledge(transfer_id: str) -> Response:
     found = _case(principal, transfer_id)
     with node().sessions() as db:
         schedule = meetings.schedule(db, principal, _area(found.transfer))
+        urgent = acknowledgements.is_urgent(db, node().master, principal, transfer_id)
     dates = schedule.meeting_dates
-    questions = case_forms.acknowledge_questions(dates, _peer_choices(found), utcnow().date())
+    questions = case_forms.acknowledge_questions(
+        dates, _peer_choices(found), utcnow().date(), urgent=urgent
+    )
+    emergency = request.form.get("listed_for") == case_forms.EMERGENCY
     # The default: the first meeting whose referral deadline has not passed (seed 003).
     suggested = schedule.suggested_listing(utcnow())
     defaults: dict[str, Any] = {"acknowledged_by.role": {"text": "MARAC coordinator"}}
@@ -400,9 +426,17 @@ def acknowledge(transfer_id: str) -> Response:
         current = node()
 
         def call(db: Session, data: dict[str, Any]) -> object:
-            return acknowledgements.acknowledge(
-                db, current.master, principal, transfer_id, data, utcnow()
-            )
+            try:
+                return acknowledgements.acknowledge(
+                    db, current.master, principal, transfer_id, data, utcnow()
+                )
+            except Invalid as exc:
+                # With an emergency meeting the date refused is the one in its own boxes.
+                if emergency and exc.errors and "listed_for" in exc.errors:
+                    moved = dict(exc.errors)
+                    moved[case_forms.EMERGENCY_DATE] = moved.pop("listed_for")
+                    raise Invalid(exc.detail, errors=moved) from exc
+                raise
 
         done, errors, status = _submit(
             transfer_id, questions, call, case_forms.acknowledgement_body, "acknowledged"
@@ -417,6 +451,7 @@ def acknowledge(transfer_id: str) -> Response:
         status,
         defaults,
         meeting_dates=bool(dates),
+        urgent=urgent,
     )
 
 
@@ -600,15 +635,53 @@ def _allowed_rows(found: Case, terms: forwarding.GrantTerms) -> tuple[str, list[
     )
 
 
+# --- the referral to the IDVA service, after the acknowledgement ------------------------------
+
+
+@cases.route("/cases/<transfer_id>/idva-referral", methods=["GET", "POST"])
+@requires(roles=ACTORS)
+def idva_referral(transfer_id: str) -> Response:
+    principal = current_principal()
+    found = _case(principal, transfer_id)
+    questions = case_forms.idva_referral_questions()
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return idva_referrals.report(db, current.master, principal, transfer_id, data, utcnow())
+
+        def body(answers: dict[str, Any]) -> dict[str, Any]:
+            return case_forms.without_blank(nest(answers))
+
+        done, errors, status = _submit(transfer_id, questions, call, body, "idva-referred")
+        if done is not None:
+            return done
+    return _form_page(
+        "cases/action.html",
+        found,
+        questions,
+        errors,
+        status,
+        {"reported_by.role": {"text": "MARAC coordinator"}},
+        heading="Report the referral to the IDVA service",
+        intro="Tell the sending area that the victim was referred to your IDVA service. "
+        "Your report goes to them sealed, and shows on the case in both areas.",
+        button="Send the report",
+    )
+
+
 # --- naming who may open a restricted case ---------------------------------------------------
 
 
 @cases.route("/cases/<transfer_id>/access", methods=["GET", "POST"])
-@requires(roles=ACTORS)
+@requires(roles=NAMERS)
 def name_access(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
     people = _colleagues(principal, transfer_id)
+    chair = _is_chair(principal, _area(found.transfer))
     questions = [
         Question(
             "users",
@@ -642,22 +715,35 @@ def name_access(transfer_id: str) -> Response:
         status,
         {"users": {"chosen": [p.user_id for p in people if p.named]}},
         heading="Who may open this restricted case",
-        intro="This case is restricted. Only the people you name here can open it; "
+        intro="This case is restricted. Only the people named here can open it; "
         "everyone else in your area sees only that it exists and where it stands.",
         button="Save who may open it",
-        nothing=None
-        if found.naming.restricted
-        else "This case is not restricted: everyone who works on your area's cases can open it.",
+        nothing=_naming_refusal(found, chair),
+        named=[p.email for p in people if p.named],
     )
+
+
+def _naming_refusal(found: Case, chair: bool) -> str | None:
+    """Why there is no form: the case is not restricted, or the visitor is no chair."""
+    if not found.naming.restricted:
+        return "This case is not restricted: everyone who works on your area's cases can open it."
+    return None if chair else CHAIR_DECIDES
 
 
 # --- confirmations ----------------------------------------------------------------------------
 
-DONE = ("acknowledged", "information-requested", "forward-asked", "forwarded", "access-named")
+DONE = (
+    "acknowledged",
+    "information-requested",
+    "forward-asked",
+    "forwarded",
+    "access-named",
+    "idva-referred",
+)
 
 
 @cases.get("/cases/<transfer_id>/done/<action>")
-@requires(roles=ACTORS)
+@requires(roles=NAMERS)
 def done(transfer_id: str, action: str) -> Response:
     if action not in DONE:
         abort(404)

@@ -24,6 +24,7 @@ MESSAGE_WORDS = {
     "withdrawal": "Withdrawal",
     "forward_permission": "Answer about forwarding",
     "repeat_incident": "Repeat incident notice",
+    "idva_referral": "Referral to the IDVA service",
 }
 # Not for the case's subjects: whoever acts signs with their name and role (seed 001 5.1).
 YOUR_NAME = "Your name"
