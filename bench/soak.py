@@ -430,7 +430,7 @@ def running(nodes: tuple[SoakNode, SoakNode], web_workers: int) -> Iterator[None
             )
         nodes[0].start("worker", log_name="worker.log")
         for node in nodes:
-            wait_ready(node)
+            wait_ready(node, timeout=180.0)  # a shared machine can be slow to start
         yield
     finally:
         stop_all(nodes)
