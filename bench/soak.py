@@ -131,13 +131,16 @@ class Tally:
     sent: list[str] = field(default_factory=list)
     server_errors: int = 0
     failures: int = 0  # no answer at all (connection refused, timeout)
+    failure_kinds: dict[str, int] = field(default_factory=dict)  # by exception class
     other: int = 0  # 4xx that should not happen (each one is reported)
     reads: int = 0
 
-    def answer(self, response: httpx.Response | None, created: bool = False) -> None:
+    def answer(self, response: httpx.Response | Exception, created: bool = False) -> None:
         with self.lock:
-            if response is None:
+            if isinstance(response, Exception):
                 self.failures += 1
+                kind = type(response).__name__
+                self.failure_kinds[kind] = self.failure_kinds.get(kind, 0) + 1
             elif response.status_code >= 500:
                 self.server_errors += 1
             elif created and response.status_code == 201:
@@ -172,13 +175,13 @@ class Api:
         with self.token_lock:
             self.token = str(answer.json()["access_token"])
 
-    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | Exception:
         for _ in range(2):
             headers = {"Authorization": f"Bearer {self.token}"}
             try:
                 answer = self.http.request(method, path, headers=headers, **kwargs)
-            except httpx.HTTPError:
-                return None
+            except httpx.HTTPError as exc:
+                return exc
             if answer.status_code != 401:
                 return answer
             self.refresh()  # the access token expired
@@ -366,6 +369,7 @@ def soak(
         "statuses": statuses,
         "server_errors": tally.server_errors,
         "failures": tally.failures,
+        "failure_kinds": tally.failure_kinds,
         "unexpected_4xx": tally.other,
         "reads": tally.reads,
         "latency": stats(everything),

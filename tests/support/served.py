@@ -132,6 +132,27 @@ def wait_until(condition: Callable[[], bool], seconds: float, poll: float = 0.1)
         time.sleep(poll)
 
 
+def wait_for_progress(
+    count: Callable[[], int], target: int, stall: float, limit: float, poll: float = 0.2
+) -> bool:
+    """Wait until `count()` reaches `target`: give up when it has not moved for `stall`
+    seconds (stuck), or after `limit` seconds in all (the test's bound). A loaded machine
+    makes progress slow, not absent; a lost transfer or a dead worker makes it stop."""
+    began = last_move = time.monotonic()
+    seen = -1
+    while True:
+        with contextlib.suppress(Exception):
+            now_count = count()
+            if now_count >= target:
+                return True
+            if now_count != seen:
+                seen, last_move = now_count, time.monotonic()
+        now = time.monotonic()
+        if now - last_move > stall or now - began > limit:
+            return False
+        time.sleep(poll)
+
+
 def ready(url: str) -> bool:
     try:
         return httpx.get(url + "/readyz", timeout=2.0).status_code == 200
