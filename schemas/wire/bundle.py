@@ -40,6 +40,9 @@ class BundleBody:
     # Payload type -> the versions the area's node accepts (docs/contract.md, "Payload
     # versions"); None: a node that predates the member, version 1 of everything.
     accepts: dict[str, list[int]] | None = None
+    # Exchange -> the versions of it the node serves (docs/contract.md, "Envelope
+    # batches"); None: only DESIGN section 4's one envelope per POST.
+    exchanges: dict[str, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,16 @@ class BundleBodySchema(StrictSchema):
         fields.Nested(BundleKeySchema), load_default=list, validate=validate.Length(max=20)
     )
     accepts = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{0,62}$")),
+        values=fields.List(
+            fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION)),
+            validate=[validate.Length(min=1, max=MAX_VERSION), _versions],
+        ),
+        load_default=None,
+        validate=validate.Length(max=64),
+    )
+
+    exchanges = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{0,62}$")),
         values=fields.List(
             fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION)),

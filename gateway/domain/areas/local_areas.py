@@ -34,7 +34,10 @@ from keys import (
 from schemas.common import AREA_CODE
 from schemas.wire import payload_versions
 from schemas.wire.bundle import BUNDLE_KIND
+from schemas.wire.envelope import ENVELOPE_BATCH_EXCHANGE
 
+# Exchanges this release serves, with their versions: the bundle's `exchanges` member.
+EXCHANGES: dict[str, tuple[int, ...]] = {ENVELOPE_BATCH_EXCHANGE: (1,)}
 # What this release accepts when the node sets no cap (GATEWAY_PAYLOAD_VERSIONS).
 FULL_ACCEPTS = payload_versions.accepted()
 
@@ -244,6 +247,10 @@ def export_bundle(
     }
     if accepts is not None:
         body["accepts"] = {kind: list(versions) for kind, versions in sorted(accepts.items())}
+        # The exchanges this node serves beyond DESIGN section 4's, listed like payload
+        # versions (docs/contract.md, "Envelope batches"); left out with `accepts` for a
+        # peer whose parser refuses unknown members.
+        body["exchanges"] = {name: list(versions) for name, versions in EXCHANGES.items()}
     return sign_document(body, _unseal(master, current))
 
 

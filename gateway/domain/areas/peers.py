@@ -33,6 +33,7 @@ from keys import (
 from schemas.common import parse_timestamp
 from schemas.wire import payload_versions
 from schemas.wire.bundle import BUNDLE_KIND, BundleBody, BundleKey, BundleSchema
+from schemas.wire.envelope import ENVELOPE_BATCH_EXCHANGE
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,20 @@ def accepts_of(session: Session, area: str) -> payload_versions.Accepts:
         return FULL_ACCEPTS
     body = json.loads(peer.bundle).get("body", {})
     return payload_versions.peer_accepts(body.get("accepts"))
+
+
+def accepts_batches(session: Session, area: str) -> bool:
+    """Whether a recipient area takes envelope batches: a peer whose imported bundle lists
+    the exchange (an older peer's does not: it is sent envelopes one at a time); one of
+    this node's own areas is served by this release."""
+    peer = session.get(Peer, area)
+    if peer is None:
+        return True
+    exchanges = json.loads(peer.bundle).get("body", {}).get("exchanges")
+    if not isinstance(exchanges, dict):
+        return False
+    versions = exchanges.get(ENVELOPE_BATCH_EXCHANGE)
+    return isinstance(versions, list) and 1 in versions
 
 
 def node_url(session: Session, area: str) -> str:
