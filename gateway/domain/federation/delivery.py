@@ -184,8 +184,18 @@ PER_PEER = 4
 # claimed batch goes as a few such POSTs at once.
 BATCH_SEND = 5
 
-# A receipt's text, the failure, or None: not tried (it waits behind the peer's probe).
-Result = str | DeliveryError | None
+
+@dataclass(frozen=True)
+class Receipt:
+    """A peer's answer that it holds the envelope: the receipt's text, not yet checked,
+    and whether the peer already held it (answered 200: a retry)."""
+
+    text: str
+    retry: bool = False
+
+
+# The receipt, the failure, or None: not tried (it waits behind the peer's probe).
+Result = Receipt | DeliveryError | None
 
 
 @dataclass(frozen=True)
@@ -360,7 +370,7 @@ def _answer(claim: Claim, answer: dict[str, Any], now: datetime) -> Result:
             "peer answered for another envelope", permanent=False, reason="bad_receipt"
         )
     if status in (200, 202) and isinstance(answer.get("receipt"), dict):
-        return canonical_json(answer["receipt"]).decode("ascii")
+        return Receipt(canonical_json(answer["receipt"]).decode("ascii"), status == 200)
     problem = answer.get("problem")
     return _refusal(
         status, json.dumps(problem).encode("utf-8") if isinstance(problem, dict) else b"", now
@@ -412,10 +422,14 @@ def _settle(
     if isinstance(result, DeliveryError):
         return _apply_failure(session, claim, result, policy, now)
     try:
-        _verify_receipt(session, claim, result)
+        _verify_receipt(session, claim, result.text)
     except DeliveryError as exc:
         return _apply_failure(session, claim, exc, policy, now)
-    return _apply_delivery(session, master, claim, result, now)
+    outcome = _apply_delivery(session, master, claim, result.text, now)
+    if result.retry and outcome.detail == "delivered":
+        # The peer held it already (an answer lost, a lease lapsed): said, as it is rare.
+        return Outcome(claim.envelope_id, True, True, "delivered (the peer already held it)")
+    return outcome
 
 
 @owns_transaction
@@ -425,14 +439,14 @@ def _post(
     with session.begin():
         url = node_url(session, claim.to_area) + ENVELOPES_PATH
         sender = secret_keys_by_id(session, master, claim.from_key)
-    text = _send_one(client, url, sender, claim, now)
+    text = _send_one(client, url, sender, claim, now).text
     _check_receipt(session, claim, text)
     return text
 
 
 def _send_one(
     client: PeerClient, url: str, sender: AreaSecretKeys | None, claim: Claim, now: datetime
-) -> str:
+) -> Receipt:
     """POST one envelope; the receipt's text, not yet checked (no database work here, so
     several run at once)."""
     if sender is None:
@@ -449,7 +463,7 @@ def _send_one(
     response = _exchange(client, url, body, token)
     if response.status not in (200, 202):
         raise _refusal(response.status, response.body, now)
-    return response.body.decode("utf-8", errors="replace")
+    return Receipt(response.body.decode("utf-8", errors="replace"), response.status == 200)
 
 
 def _key_gone() -> DeliveryError:
