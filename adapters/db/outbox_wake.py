@@ -23,6 +23,7 @@ import logging
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,8 @@ LISTEN_SLICE = 0.25
 # covers the gap).
 RECONNECT_PAUSE, RECONNECT_CAP = 0.5, 30.0
 _QUEUED = "outbox_queued"
+# A row due within this much is worth waking for (clocks read a moment apart).
+DUE_MARGIN = timedelta(seconds=1)
 
 log = logging.getLogger("gateway.worker")
 _lock = threading.Lock()
@@ -61,8 +64,7 @@ def _after_flush(session: Session, _context: Any) -> None:
     if session.info.get(_QUEUED):
         return
     queued = any(
-        isinstance(obj, OutboxItem) and obj.status == PENDING
-        for obj in (*session.new, *session.dirty)
+        isinstance(obj, OutboxItem) and _due(obj) for obj in (*session.new, *session.dirty)
     )
     if not queued:
         return
@@ -71,6 +73,18 @@ def _after_flush(session: Session, _context: Any) -> None:
     if connection.dialect.name == "postgresql":
         # Transactional: delivered on commit, dropped on rollback.
         connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+
+
+def _due(item: OutboxItem) -> bool:
+    """Pending, held by no worker and due now: a row a worker would claim. (A claim, or a
+    retry put off by backoff, wakes nobody.)"""
+    if item.status != PENDING or item.claimed_until is not None:
+        return False
+    when = item.next_attempt_at
+    if when is None:
+        return True
+    now = datetime.now(UTC)
+    return when <= (now if when.tzinfo else now.replace(tzinfo=None)) + DUE_MARGIN
 
 
 def _after_commit(session: Session) -> None:
