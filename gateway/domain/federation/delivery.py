@@ -183,6 +183,8 @@ PER_PEER = 4
 # short (its answer must come well inside the peer timeout and the claim's lease), and a
 # claimed batch goes as a few such POSTs at once.
 BATCH_SEND = 5
+# Answers to a batch as a whole that say nothing about its envelopes.
+BATCH_REFUSED = frozenset({400, 404, 405, 413, 415})
 
 
 @dataclass(frozen=True)
@@ -331,8 +333,10 @@ def _send_batch(
         response = _exchange(client, url, body, token)
     except DeliveryError as exc:
         return [(claims[0], exc)] + [(claim, None) for claim in claims[1:]]
-    if response.status in (404, 405):
-        # The peer no longer offers batches (its bundle is out of date): one at a time.
+    if response.status in BATCH_REFUSED:
+        # The peer no longer offers batches (its bundle is out of date), or refuses this
+        # batch as a whole: one at a time, so each envelope gets its own verdict (a batch's
+        # refusal is never taken as a permanent refusal of the envelopes in it).
         return _send_lane(client, base, sender, claims, now)
     if response.status != 200:
         error = _refusal(response.status, response.body, now)
