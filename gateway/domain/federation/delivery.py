@@ -330,7 +330,7 @@ def _send_batch(
         now=int(now.timestamp()),
     )
     try:
-        response = _exchange(client, url, body, token)
+        response = _exchange(client, url, body, token, len(claims))
     except DeliveryError as exc:
         return [(claims[0], exc)] + [(claim, None) for claim in claims[1:]]
     if response.status in BATCH_REFUSED:
@@ -476,9 +476,11 @@ def _key_gone() -> DeliveryError:
     )
 
 
-def _exchange(client: PeerClient, url: str, body: bytes, token: str) -> PeerResponse:
+def _exchange(
+    client: PeerClient, url: str, body: bytes, token: str, items: int = 1
+) -> PeerResponse:
     try:
-        return client.post(url, body, token)
+        return client.post(url, body, token, items=items)
     except PeerUnreachable as exc:
         raise DeliveryError(
             f"peer unreachable ({exc})", permanent=False, reason="unreachable", peer_down=True
