@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from ipaddress import ip_address
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,6 +52,7 @@ class PeerClient:
         connect_timeout: float = 5.0,
         verify: bool | str = True,
     ) -> None:
+        self._timeout, self._connect_timeout = timeout, connect_timeout
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             verify=verify,
@@ -58,21 +60,36 @@ class PeerClient:
             headers={"User-Agent": USER_AGENT},
         )
 
-    def post(self, url: str, body: bytes, token: str, accept: str | None = None) -> PeerResponse:
+    def post(
+        self, url: str, body: bytes, token: str, accept: str | None = None, *, items: int = 1
+    ) -> PeerResponse:
+        """`items`: how many envelopes the body carries; the peer is given the timeout for
+        each, as it answers a batch only once all of it is stored."""
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         if accept is not None:
             headers["Accept"] = accept
-        return self._send("POST", url, body, headers)
+        timeout = None
+        if items > 1:
+            timeout = httpx.Timeout(self._timeout * items, connect=self._connect_timeout)
+        return self._send("POST", url, body, headers, timeout)
 
     def get(self, url: str) -> PeerResponse:
         return self._send("GET", url, None, {"Accept": "application/json"})
 
     def _send(
-        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: httpx.Timeout | None = None,
     ) -> PeerResponse:
         check_peer_url(url)
+        options: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
-            with self._client.stream(method, url, content=body, headers=headers) as response:
+            with self._client.stream(
+                method, url, content=body, headers=headers, **options
+            ) as response:
                 data = b""
                 for chunk in response.iter_bytes():
                     data += chunk

@@ -65,6 +65,9 @@ from keys import AreaSecretKeys, issue_request_token
 from schemas.wire.envelope import ENVELOPES_PATH
 
 BENCH_DIR = Path(__file__).resolve().parent
+# gunicorn's start-up (imports) on a shared, loaded machine can take longer than the
+# demo's 30 s.
+READY_TIMEOUT = 120.0
 
 
 @dataclass
@@ -235,6 +238,8 @@ def gunicorn_flags(options: dict[str, Any]) -> list[str]:
     flags: list[str] = []
     for name, value in options.items():
         setting = settings[name]  # KeyError: a new option this bench cannot translate
+        if not setting.cli:
+            continue  # logconfig_dict: how gunicorn logs, config-file only; no effect here
         flag = next(cli for cli in setting.cli if cli.startswith("--"))
         if setting.action in ("store_true", "store_false"):
             if bool(value) == (setting.action == "store_true"):
@@ -366,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             sender_node.start("worker", log_name="worker.log")
             for node in (sender_node, receiver_node):
-                wait_ready(node)
+                wait_ready(node, READY_TIMEOUT)
             sender = Sender(sender_node, receiver_node.code)
             gateway = run_gateway(sender, args)
             body = sender.db.envelope_body()
@@ -376,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
 
             note(f"bare: {args.warmup} warm-up + {args.count} sequential POSTs")
             start_bare(bare, args.web_workers)
-            wait_ready(bare)
+            wait_ready(bare, READY_TIMEOUT)
             baseline = run_bare(bare, body, args.count, args.warmup)
             stop_all((bare,))
             emit_results(args, gateway, baseline, time.perf_counter() - started)

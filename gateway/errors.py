@@ -63,6 +63,14 @@ class Malformed(DomainError):
     )
 
 
+class TooLarge(DomainError):
+    status, slug, title = 413, "too-large", "Too large"
+    explanation = (
+        "The request holds more than this endpoint takes (the detail says how much it"
+        " takes). Nothing was stored; send it in smaller parts."
+    )
+
+
 class Invalid(DomainError):
     status, slug, title = 422, "invalid", "Validation failed"
     explanation = (

@@ -6,20 +6,24 @@ PostgreSQL, and a worker killed at any point loses nothing (its claims simply la
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
 
 from adapters.db import is_outage
+from adapters.db.outbox_wake import Waker
 from gateway import metrics
 from gateway.domain.areas import bundles
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
-from gateway.domain.federation.delivery import claim_due, deliver, forget_used_tokens
+from gateway.domain.federation import delivery
+from gateway.domain.federation.delivery import claim_due, forget_used_tokens
 from gateway.domain.flags import lifecycle
 from gateway.domain.identity import rate_limits
 from gateway.domain.schedule import document_reminders, notifications, reminders
@@ -28,7 +32,9 @@ from gateway.logs import new_request_id, request_id
 from gateway.node import Node
 
 log = logging.getLogger("gateway.worker")
-BATCH = 10
+BATCH = 20
+# Deliveries in flight at once across peers (delivery.PER_PEER bounds one peer's share).
+LANES = 4
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
 # runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
@@ -52,6 +58,18 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
     stop = stop or threading.Event()
     _stop_on_signals(stop)
     state = _Pass()
+    # Listening before the first look at the outbox: nothing committed after it is missed.
+    waker = None if once else Waker(node.engine)
+    try:
+        return _run(node, state, stop, waker, once=once)
+    finally:
+        if waker is not None:
+            waker.close()
+
+
+def _run(
+    node: Node, state: _Pass, stop: threading.Event, waker: Waker | None, *, once: bool
+) -> int:
     outages = 0
     while not stop.is_set():
         try:
@@ -69,9 +87,10 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
             log.info("database reachable again after %s failed pass(es)", outages)
             outages = 0
         if handled_now == 0:
-            if once:
+            if once or waker is None:
                 break
-            stop.wait(node.settings.worker_poll_interval)
+            # A committed outbox row ends the wait at once; the poll is the safety net.
+            waker.wait(node.settings.worker_poll_interval, stop)
     return state.handled
 
 
@@ -110,18 +129,39 @@ def _due(last: float | None, interval: float) -> bool:
 
 
 def deliver_batch(node: Node) -> int:
+    """Claim a batch, POST it (per peer: batches where the peer takes them, else a few
+    envelopes at once; peers in parallel, over the client's keep-alive connections), then
+    record every receipt and failure in one transaction."""
     policy = node.delivery_policy
     with node.sessions() as session:
         claims = claim_due(session, now=utcnow(), lease=policy.lease, limit=BATCH)
-        for claim in claims:
-            # The id of the request that queued it; one of its own for older rows.
-            with request_id(claim.request_id or new_request_id()):
-                outcome = deliver(session, node.master, node.client, claim, policy, utcnow)
-                metrics.observe_delivery(outcome)
-                log.info(
-                    "envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail
-                )
+        if not claims:
+            return 0
+        found = delivery.routes(session, node.master, claims)
+    units = delivery.plan(claims, found)
+    now = utcnow()
+    client = node.client
+    if len(units) == 1:
+        results = delivery.send_unit(client, units[0], now)
+    else:
+        results = []
+        for done in _lanes().map(lambda unit: delivery.send_unit(client, unit, now), units):
+            results += done
+    with node.sessions() as session:
+        settled = delivery.record_results(session, node.master, results, policy, utcnow)
+    for claim, outcome in settled:
+        # The id of the request that queued it; one of its own for older rows.
+        with request_id(claim.request_id or new_request_id()):
+            metrics.observe_delivery(outcome)
+            log.info("envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail)
     return len(claims)
+
+
+@functools.cache
+def _lanes() -> ThreadPoolExecutor:
+    """The worker's few delivery threads, kept for its life (their HTTP connections are
+    the client's, kept alive between batches)."""
+    return ThreadPoolExecutor(max_workers=LANES, thread_name_prefix="delivery")
 
 
 def _chores(node: Node) -> None:

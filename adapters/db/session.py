@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from adapters.db import outbox_wake
 from adapters.db.grants import MAINTAIN_FROM
 from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditRestore
 
@@ -154,6 +155,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     # worker never decides on a row another process has changed in between.
     factory = sessionmaker(engine)
     event.listen(factory, "before_flush", _refuse_audit_changes)
+    outbox_wake.install(factory)
     return factory
 
 

@@ -38,6 +38,7 @@ PUBLIC_ENDPOINTS = frozenset(
         "health.readyz",
         "health.metrics",
         "federation.receive_envelope",
+        "federation.receive_envelope_batch",
         "federation.bundle",
         "federation.audit_consistency",
         "federation.audit_cosignature",
@@ -76,6 +77,7 @@ PUBLIC_ENDPOINTS = frozenset(
 CSRF_EXEMPT = frozenset(
     {
         "federation.receive_envelope",
+        "federation.receive_envelope_batch",
         "federation.audit_consistency",
         "federation.audit_cosignature",
         "federation.linkage_evaluate",

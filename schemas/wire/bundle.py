@@ -49,6 +49,9 @@ class BundleBody:
     # canonical body): the outgoing key endorsing its successor, a key revoking itself.
     rotations: list[dict[str, Any]] = field(default_factory=list)
     revocations: list[dict[str, Any]] = field(default_factory=list)
+    # Exchange -> the versions of it the node serves (docs/contract.md, "Envelope
+    # batches"); None: only DESIGN section 4's one envelope per POST.
+    exchanges: dict[str, list[int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,16 @@ class BundleBodySchema(StrictSchema):
         fields.Nested(RevocationSchema),
         load_default=list,
         validate=validate.Length(max=MAX_STATEMENTS),
+    )
+
+    exchanges = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z_]{0,62}$")),
+        values=fields.List(
+            fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_VERSION)),
+            validate=[validate.Length(min=1, max=MAX_VERSION), _versions],
+        ),
+        load_default=None,
+        validate=validate.Length(max=64),
     )
 
     @post_load

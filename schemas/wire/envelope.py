@@ -23,6 +23,15 @@ PAYLOAD_TYPES = (
 )
 # Where a peer posts envelopes (DESIGN section 4, federation HTTP).
 ENVELOPES_PATH = "/federation/v1/envelopes"
+# Several envelopes in one authenticated POST, each signed and answered on its own
+# (docs/contract.md, "Envelope batches"); offered by a node whose bundle lists it.
+ENVELOPE_BATCHES_PATH = "/federation/v1/envelope-batches"
+# The bundle's `exchanges` member names it, with the versions of the exchange it serves.
+ENVELOPE_BATCH_EXCHANGE = "envelope_batch"
+# A batch is for a burst of ordinary envelopes: at most this many, this many bytes in all
+# (an envelope carrying a large document travels alone, on ENVELOPES_PATH).
+BATCH_MAX_ENVELOPES = 25
+BATCH_MAX_BYTES = 4 * 1024 * 1024
 KEY_ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$", error="Not a valid key id.")
 
 

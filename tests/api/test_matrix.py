@@ -71,6 +71,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # The request token is checked before the body is read: without one, 401; the peer's
     # is valid, and the body `{}` is not an envelope.
     ("federation.receive_envelope", "POST"): row(401, peer=400),
+    # The same for a batch: `{}` holds no `envelopes`.
+    ("federation.receive_envelope_batch", "POST"): row(401, peer=400),
     ("ui.login", "GET"): row(200, **users(303)),
     ("ui.login_submit", "POST"): row(403, **users(401)),
     ("ui.second_factor", "GET"): row(303),
@@ -769,7 +771,7 @@ def request_for(site: Site, rule: Rule, method: str, transfer_id: str) -> tuple[
     path = rule.build({k: v for k, v in values.items() if k in rule.arguments})[1]
     if rule.endpoint == "api.create_transfer":
         return path, (json.dumps(sample_transfer(A, PEER)).encode(), "json")
-    if rule.endpoint == "federation.receive_envelope":
+    if rule.endpoint in ("federation.receive_envelope", "federation.receive_envelope_batch"):
         return path, (b"{}", "json")
     if rule.endpoint == "api.subject_access":
         person = {"given_names": "Nobody", "date_of_birth": "1990-01-01"}

@@ -35,7 +35,10 @@ from keys import (
 from schemas.common import AREA_CODE
 from schemas.wire import payload_versions
 from schemas.wire.bundle import BUNDLE_KIND, MAX_STATEMENTS, REVOCATION_KIND, ROTATION_KIND
+from schemas.wire.envelope import ENVELOPE_BATCH_EXCHANGE
 
+# Exchanges this release serves, with their versions: the bundle's `exchanges` member.
+EXCHANGES: dict[str, tuple[int, ...]] = {ENVELOPE_BATCH_EXCHANGE: (1,)}
 # What this release accepts when the node sets no cap (GATEWAY_PAYLOAD_VERSIONS).
 FULL_ACCEPTS = payload_versions.accepted()
 
@@ -290,6 +293,10 @@ def export_bundle(
     }
     if accepts is not None:
         body["accepts"] = {kind: list(versions) for kind, versions in sorted(accepts.items())}
+        # The exchanges this node serves beyond DESIGN section 4's, listed like payload
+        # versions (docs/contract.md, "Envelope batches"); left out with `accepts` for a
+        # peer whose parser refuses unknown members.
+        body["exchanges"] = {name: list(versions) for name, versions in EXCHANGES.items()}
     # Left out when empty, so a bundle without rotations reads as it did before; and left
     # out of the legacy form, whose reader refuses members it does not know.
     rotations, revocations = _statements(session, master, code, now)

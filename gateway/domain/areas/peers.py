@@ -41,6 +41,7 @@ from schemas.wire.bundle import (
     BundleKey,
     BundleSchema,
 )
+from schemas.wire.envelope import ENVELOPE_BATCH_EXCHANGE
 
 # Called with a peer's area code after its pinned keys change (import, an accepted
 # rotation, a revocation), so that an in-process cache of peer keys can drop its entries.
@@ -256,7 +257,8 @@ def pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:
 
 def pinned_keys_of(session: Session, area: str) -> dict[str, PublicAreaKey]:
     """Every key this node trusts for `area` (a peer's pinned keys, or one of its own
-    areas' keys), by key id, in one query for a peer."""
+    areas' keys), by key id, in one query for a peer. Revoked keys are left out, as
+    `pinned_key` leaves them out."""
     found = {
         row.key_id: PublicAreaKey(
             area=row.peer_code,
@@ -266,13 +268,17 @@ def pinned_keys_of(session: Session, area: str) -> dict[str, PublicAreaKey]:
             valid_from=row.valid_from,
             valid_until=row.valid_until,
         )
-        for row in session.scalars(select(PeerKey).where(PeerKey.peer_code == area))
+        for row in session.scalars(
+            select(PeerKey).where(PeerKey.peer_code == area, PeerKey.revoked_at.is_(None))
+        )
     }
     if found:
         return found
     return {
         row.key_id: local_public_key(row)
-        for row in session.scalars(select(AreaKey).where(AreaKey.area_code == area))
+        for row in session.scalars(
+            select(AreaKey).where(AreaKey.area_code == area, AreaKey.revoked_at.is_(None))
+        )
     }
 
 
@@ -308,6 +314,20 @@ def accepts_of(session: Session, area: str) -> payload_versions.Accepts:
         return FULL_ACCEPTS
     body = json.loads(peer.bundle).get("body", {})
     return payload_versions.peer_accepts(body.get("accepts"))
+
+
+def accepts_batches(session: Session, area: str) -> bool:
+    """Whether a recipient area takes envelope batches: a peer whose imported bundle lists
+    the exchange (an older peer's does not: it is sent envelopes one at a time); one of
+    this node's own areas is served by this release."""
+    peer = session.get(Peer, area)
+    if peer is None:
+        return True
+    exchanges = json.loads(peer.bundle).get("body", {}).get("exchanges")
+    if not isinstance(exchanges, dict):
+        return False
+    versions = exchanges.get(ENVELOPE_BATCH_EXCHANGE)
+    return isinstance(versions, list) and 1 in versions
 
 
 def node_url(session: Session, area: str) -> str:

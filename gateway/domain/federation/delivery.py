@@ -25,11 +25,12 @@ from marshmallow import ValidationError
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from adapters.db import is_outage
 from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, UsedToken
-from adapters.peer_client import PeerClient, PeerUnreachable
+from adapters.peer_client import PeerClient, PeerResponse, PeerUnreachable
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
-from gateway.domain.areas.peers import node_url, pinned_keys_of
+from gateway.domain.areas.peers import accepts_batches, node_url, pinned_key, pinned_keys_of
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.casework import acknowledgements, documents, messages
@@ -38,10 +39,13 @@ from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.states import DELIVERED, FAILED, QUEUED, WITHDRAWN
+from gateway.errors import NotFound
 from keys import (
+    AreaSecretKeys,
     CryptoError,
     MasterKey,
     PublicAreaKey,
+    canonical_json,
     format_time,
     issue_request_token,
     parse_json,
@@ -49,7 +53,11 @@ from keys import (
     verify_document,
 )
 from schemas.common import parse_timestamp
-from schemas.wire.envelope import ENVELOPES_PATH
+from schemas.wire.envelope import (
+    BATCH_MAX_BYTES,
+    ENVELOPE_BATCHES_PATH,
+    ENVELOPES_PATH,
+)
 from schemas.wire.receipt import RECEIPT_KIND, ReceiptSchema
 
 PENDING = "pending"
@@ -168,6 +176,267 @@ def deliver(
     return _record_delivery(session, master, claim, receipt, clock())
 
 
+# --- a claimed batch at once (the worker) ---------------------------------------------
+# Envelopes in flight to one peer that takes them one at a time (a peer whose bundle does
+# not offer batches): a small bound, so a burst does not open a connection per envelope.
+PER_PEER = 4
+# Envelopes per batch POST: a batch is answered once all of it is stored, so it is kept
+# short (its answer must come well inside the peer timeout and the claim's lease), and a
+# claimed batch goes as a few such POSTs at once.
+BATCH_SEND = 5
+# Answers to a batch as a whole that say nothing about its envelopes.
+BATCH_REFUSED = frozenset({400, 404, 405, 413, 415})
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A peer's answer that it holds the envelope: the receipt's text, not yet checked,
+    and whether the peer already held it (answered 200: a retry)."""
+
+    text: str
+    retry: bool = False
+
+
+# The receipt, the failure, or None: not tried (it waits behind the peer's probe).
+Result = Receipt | DeliveryError | None
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a group of claims (one sending key, one peer) travels."""
+
+    url: str | None  # the peer's node URL; None: not (or no longer) a known peer
+    batches: bool  # the peer's bundle offers the envelope batch exchange
+    sender: AreaSecretKeys | None  # None: the sending key is no longer held
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Deliveries done in one go: one batch POST, or a lane of single POSTs."""
+
+    route: Route
+    claims: tuple[Claim, ...]
+    batch: bool
+
+
+@owns_transaction
+def routes(
+    session: Session, master: MasterKey, claims: list[Claim]
+) -> dict[tuple[str, str], Route]:
+    """Every lookup the claims' POSTs need, in one read transaction."""
+    found: dict[tuple[str, str], Route] = {}
+    with session.begin():
+        for claim in claims:
+            key = (claim.from_key, claim.to_area)
+            if key in found:
+                continue
+            try:
+                url: str | None = node_url(session, claim.to_area)
+            except NotFound:
+                url = None
+            found[key] = Route(
+                url=url,
+                batches=url is not None and accepts_batches(session, claim.to_area),
+                sender=secret_keys_by_id(session, master, claim.from_key),
+            )
+    return found
+
+
+def plan(claims: list[Claim], found: dict[tuple[str, str], Route]) -> list[Unit]:
+    """Units that may run at once: to a peer that takes batches, its envelopes in as few
+    batches as the limits allow; to any other peer, up to PER_PEER lanes of single POSTs."""
+    groups: dict[tuple[str, str], list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault((claim.from_key, claim.to_area), []).append(claim)
+    units: list[Unit] = []
+    for key, group in groups.items():
+        route = found[key]
+        if route.batches and len(group) > 1:
+            units += [Unit(route, chunk, len(chunk) > 1) for chunk in _chunks(group)]
+        else:
+            lanes = min(PER_PEER, len(group))
+            units += [Unit(route, tuple(group[i::lanes]), False) for i in range(lanes)]
+    return units
+
+
+def _chunks(group: list[Claim]) -> list[tuple[Claim, ...]]:
+    """Batches within the receiver's limits; an envelope too large for any batch (one
+    carrying a large document) travels alone."""
+    chunks: list[tuple[Claim, ...]] = []
+    current: list[Claim] = []
+    size = 0
+    room = BATCH_MAX_BYTES - 1024  # the batch's own framing
+    for claim in group:
+        length = len(claim.body) + 1
+        if length > room:
+            chunks.append((claim,))
+            continue
+        if current and (len(current) == BATCH_SEND or size + length > room):
+            chunks.append(tuple(current))
+            current, size = [], 0
+        current.append(claim)
+        size += length
+    if current:
+        chunks.append(tuple(current))
+    return chunks
+
+
+def send_unit(client: PeerClient, unit: Unit, now: datetime) -> list[tuple[Claim, Result]]:
+    """The network half of delivering a unit: no database work, so units run at once."""
+    if unit.route.url is None:
+        gone = DeliveryError("the peer is not known", permanent=False, reason="unknown_peer")
+        return [(claim, gone) for claim in unit.claims]
+    if unit.batch:
+        return _send_batch(client, unit.route.url, unit.route.sender, unit.claims, now)
+    return _send_lane(client, unit.route.url, unit.route.sender, unit.claims, now)
+
+
+def _send_lane(
+    client: PeerClient,
+    base: str,
+    sender: AreaSecretKeys | None,
+    claims: tuple[Claim, ...],
+    now: datetime,
+) -> list[tuple[Claim, Result]]:
+    results: list[tuple[Claim, Result]] = []
+    for index, claim in enumerate(claims):
+        try:
+            results.append((claim, _send_one(client, base + ENVELOPES_PATH, sender, claim, now)))
+        except DeliveryError as exc:
+            results.append((claim, exc))
+            if exc.peer_down:  # one probe at a time: the rest wait behind it
+                results += [(rest, None) for rest in claims[index + 1 :]]
+                break
+    return results
+
+
+def _send_batch(
+    client: PeerClient,
+    base: str,
+    sender: AreaSecretKeys | None,
+    claims: tuple[Claim, ...],
+    now: datetime,
+) -> list[tuple[Claim, Result]]:
+    if sender is None:
+        return [(claim, _key_gone()) for claim in claims]
+    url = base + ENVELOPE_BATCHES_PATH
+    # The stored bodies are canonical JSON already: the batch is framed around them.
+    body = b'{"envelopes":[' + b",".join(c.body.encode("ascii") for c in claims) + b"]}"
+    token = issue_request_token(
+        sender,
+        audience=claims[0].to_area,
+        method="POST",
+        url=url,
+        body=body,
+        now=int(now.timestamp()),
+    )
+    try:
+        response = _exchange(client, url, body, token, len(claims))
+    except DeliveryError as exc:
+        return [(claims[0], exc)] + [(claim, None) for claim in claims[1:]]
+    if response.status in BATCH_REFUSED:
+        # The peer no longer offers batches (its bundle is out of date), or refuses this
+        # batch as a whole: one at a time, so each envelope gets its own verdict (a batch's
+        # refusal is never taken as a permanent refusal of the envelopes in it).
+        return _send_lane(client, base, sender, claims, now)
+    if response.status != 200:
+        error = _refusal(response.status, response.body, now)
+        if error.peer_down:
+            return [(claims[0], error)] + [(claim, None) for claim in claims[1:]]
+        return [(claim, error) for claim in claims]
+    answers = _batch_answers(response.body, len(claims))
+    if answers is None:
+        bad = DeliveryError(
+            "peer sent a malformed batch answer", permanent=False, reason="bad_receipt"
+        )
+        return [(claim, bad) for claim in claims]
+    return [
+        (claim, _answer(claim, answer, now)) for claim, answer in zip(claims, answers, strict=True)
+    ]
+
+
+def _batch_answers(body: bytes, count: int) -> list[dict[str, Any]] | None:
+    try:
+        results = parse_json(body).get("results")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(results, list) or len(results) != count:
+        return None
+    if not all(isinstance(answer, dict) for answer in results):
+        return None
+    return results
+
+
+def _answer(claim: Claim, answer: dict[str, Any], now: datetime) -> Result:
+    """One envelope's answer within a batch: its receipt, or its own refusal."""
+    status = answer.get("status")
+    if answer.get("id") != claim.envelope_id or not isinstance(status, int):
+        return DeliveryError(
+            "peer answered for another envelope", permanent=False, reason="bad_receipt"
+        )
+    if status in (200, 202) and isinstance(answer.get("receipt"), dict):
+        return Receipt(canonical_json(answer["receipt"]).decode("ascii"), status == 200)
+    problem = answer.get("problem")
+    return _refusal(
+        status, json.dumps(problem).encode("utf-8") if isinstance(problem, dict) else b"", now
+    )
+
+
+@owns_transaction
+def record_results(
+    session: Session,
+    master: MasterKey,
+    results: list[tuple[Claim, Result]],
+    policy: DeliveryPolicy,
+    clock: Callable[[], datetime],
+) -> list[tuple[Claim, Outcome]]:
+    """Receipts and failures of a batch in one transaction. Envelopes that were not tried
+    are released first, so a probe's failure then holds them behind it."""
+    now = clock()
+    ordered = sorted(results, key=lambda pair: pair[1] is not None)
+    try:
+        with session.begin():
+            settled = [
+                (claim, _settle(session, master, claim, result, policy, now))
+                for claim, result in ordered
+            ]
+    except Exception as exc:
+        if is_outage(exc):
+            raise  # nothing recorded: the claims lapse and the receivers answer again
+        log.warning("recording a batch failed (%s); recording one by one", type(exc).__name__)
+        settled = []
+        for claim, result in ordered:
+            with session.begin():
+                settled.append((claim, _settle(session, master, claim, result, policy, now)))
+    return [(claim, outcome) for claim, outcome in settled if outcome is not None]
+
+
+def _settle(
+    session: Session,
+    master: MasterKey,
+    claim: Claim,
+    result: Result,
+    policy: DeliveryPolicy,
+    now: datetime,
+) -> Outcome | None:
+    if result is None:
+        item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
+        if item is not None and item.status == PENDING:
+            item.claimed_until = None
+        return None
+    if isinstance(result, DeliveryError):
+        return _apply_failure(session, claim, result, policy, now)
+    try:
+        _verify_receipt(session, claim, result.text)
+    except DeliveryError as exc:
+        return _apply_failure(session, claim, exc, policy, now)
+    outcome = _apply_delivery(session, master, claim, result.text, now)
+    if result.retry and outcome.detail == "delivered":
+        # The peer held it already (an answer lost, a lease lapsed): said, as it is rare.
+        return Outcome(claim.envelope_id, True, True, "delivered (the peer already held it)")
+    return outcome
+
+
 @owns_transaction
 def _post(
     session: Session, master: MasterKey, client: PeerClient, claim: Claim, now: datetime
@@ -178,10 +447,18 @@ def _post(
         # The keys the receipt may be signed with, read now rather than in a transaction
         # of their own after the POST.
         receipt_keys = pinned_keys_of(session, claim.to_area)
+    text = _send_one(client, url, sender, claim, now).text
+    _check_receipt(receipt_keys, claim, text)
+    return text
+
+
+def _send_one(
+    client: PeerClient, url: str, sender: AreaSecretKeys | None, claim: Claim, now: datetime
+) -> Receipt:
+    """POST one envelope; the receipt's text, not yet checked (no database work here, so
+    several run at once)."""
     if sender is None:
-        raise DeliveryError(
-            "the sending key is no longer held", permanent=True, reason="sending_key_gone"
-        )
+        raise _key_gone()
     body = claim.body.encode("ascii")
     token = issue_request_token(
         sender,
@@ -191,25 +468,39 @@ def _post(
         body=body,
         now=int(now.timestamp()),
     )
+    response = _exchange(client, url, body, token)
+    if response.status not in (200, 202):
+        raise _refusal(response.status, response.body, now)
+    return Receipt(response.body.decode("utf-8", errors="replace"), response.status == 200)
+
+
+def _key_gone() -> DeliveryError:
+    return DeliveryError(
+        "the sending key is no longer held", permanent=True, reason="sending_key_gone"
+    )
+
+
+def _exchange(
+    client: PeerClient, url: str, body: bytes, token: str, items: int = 1
+) -> PeerResponse:
     try:
-        response = client.post(url, body, token)
+        return client.post(url, body, token, items=items)
     except PeerUnreachable as exc:
         raise DeliveryError(
             f"peer unreachable ({exc})", permanent=False, reason="unreachable", peer_down=True
         ) from exc
-    if response.status not in (200, 202):
-        slug = _problem_slug(response.body)
-        raise DeliveryError(
-            f"peer answered HTTP {response.status}{f' ({slug})' if slug else ''}"
-            f"{_skew_note(response.body, now) if slug == CLOCK_SKEW else ''}",
-            permanent=response.status in PERMANENT_STATUSES,
-            reason=f"http_{response.status}",
-            peer_down=response.status in PEER_DOWN_STATUSES,
-            slug=slug,
-        )
-    text = response.body.decode("utf-8", errors="replace")
-    _check_receipt(receipt_keys, claim, text)
-    return text
+
+
+def _refusal(status: int, body: bytes, now: datetime) -> DeliveryError:
+    slug = _problem_slug(body)
+    return DeliveryError(
+        f"peer answered HTTP {status}{f' ({slug})' if slug else ''}"
+        f"{_skew_note(body, now) if slug == CLOCK_SKEW else ''}",
+        permanent=status in PERMANENT_STATUSES,
+        reason=f"http_{status}",
+        peer_down=status in PEER_DOWN_STATUSES,
+        slug=slug,
+    )
 
 
 def _problem_slug(body: bytes) -> str:
@@ -234,6 +525,19 @@ def _skew_note(body: bytes, now: datetime) -> str:
 
 
 def _check_receipt(keys: dict[str, PublicAreaKey], claim: Claim, text: str) -> None:
+    """As `_verify_receipt`, with the peer's keys read beforehand (one transaction fewer)."""
+    _verify_receipt_with(keys.get, claim, text)
+
+
+def _verify_receipt(session: Session, claim: Claim, text: str) -> None:
+    """The receipt is the peer's, signed by a key pinned for it, for this very envelope;
+    in the caller's transaction."""
+    _verify_receipt_with(lambda key_id: pinned_key(session, key_id), claim, text)
+
+
+def _verify_receipt_with(
+    key_of: Callable[[str], PublicAreaKey | None], claim: Claim, text: str
+) -> None:
     try:
         document = parse_json(text)
         receipt = ReceiptSchema().load(document)
@@ -242,7 +546,7 @@ def _check_receipt(keys: dict[str, PublicAreaKey], claim: Claim, text: str) -> N
             "peer sent a malformed receipt", permanent=False, reason="bad_receipt"
         ) from exc
     body = receipt.body
-    key = keys.get(body.key)
+    key = key_of(body.key)
     if key is None or key.area != claim.to_area:
         raise DeliveryError(
             "receipt signed by a key not pinned for the peer", permanent=False, reason="bad_receipt"
@@ -265,49 +569,55 @@ def _record_delivery(
     session: Session, master: MasterKey, claim: Claim, receipt: str, now: datetime
 ) -> Outcome:
     with session.begin():
-        item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
-        envelope = _envelope(session, claim)
-        if item is None or envelope is None:
-            return Outcome(claim.envelope_id, True, True, "already recorded")
-        if item.attempts and item.status == PENDING:
-            _release_backlog(session, claim, now)  # the peer answers again: drain it
-        item.status, item.finished_at, item.claimed_until = DELIVERED, now, None
-        item.last_error = None
-        envelope.receipt = envelope.receipt or receipt
-        transfer = _transfer(session, claim)
-        if transfer is not None:
-            if transfer.status in (QUEUED, FAILED):
-                states.move(transfer, DELIVERED)
-                transfer.failure_reason = None
-                timeline.note(
-                    session,
-                    transfer,
-                    DELIVERED,
-                    now,
-                    actor=Actor.system(),
-                    envelope_id=claim.envelope_id,
-                )
-            elif transfer.status == WITHDRAWN and transfer.delivered_at is None:
-                # Withdrawn while a worker was delivering it: the receipt still proves
-                # delivery (withdrawn is final); the withdrawal envelope follows it.
-                timeline.note(
-                    session,
-                    transfer,
-                    "delivered_after_withdrawal",
-                    now,
-                    actor=Actor.system(),
-                    envelope_id=claim.envelope_id,
-                )
-            transfer.delivered_at = transfer.delivered_at or now
-            transfer.updated_at = now
-        else:
-            _reply_delivered(session, claim, now)
-            acknowledgements.redirect_delivered(session, envelope, now)
-        audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
-        if transfer is not None and transfer.status != WITHDRAWN:
-            # Documents added before it left follow it now, never ahead of it (an
-            # acknowledgement may have overtaken this receipt: they follow all the same).
-            documents.release_held(session, master, transfer, now)
+        return _apply_delivery(session, master, claim, receipt, now)
+
+
+def _apply_delivery(
+    session: Session, master: MasterKey, claim: Claim, receipt: str, now: datetime
+) -> Outcome:
+    item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
+    envelope = _envelope(session, claim)
+    if item is None or envelope is None:
+        return Outcome(claim.envelope_id, True, True, "already recorded")
+    if item.attempts and item.status == PENDING:
+        _release_backlog(session, claim, now)  # the peer answers again: drain it
+    item.status, item.finished_at, item.claimed_until = DELIVERED, now, None
+    item.last_error = None
+    envelope.receipt = envelope.receipt or receipt
+    transfer = _transfer(session, claim)
+    if transfer is not None:
+        if transfer.status in (QUEUED, FAILED):
+            states.move(transfer, DELIVERED)
+            transfer.failure_reason = None
+            timeline.note(
+                session,
+                transfer,
+                DELIVERED,
+                now,
+                actor=Actor.system(),
+                envelope_id=claim.envelope_id,
+            )
+        elif transfer.status == WITHDRAWN and transfer.delivered_at is None:
+            # Withdrawn while a worker was delivering it: the receipt still proves
+            # delivery (withdrawn is final); the withdrawal envelope follows it.
+            timeline.note(
+                session,
+                transfer,
+                "delivered_after_withdrawal",
+                now,
+                actor=Actor.system(),
+                envelope_id=claim.envelope_id,
+            )
+        transfer.delivered_at = transfer.delivered_at or now
+        transfer.updated_at = now
+    else:
+        _reply_delivered(session, claim, now)
+        acknowledgements.redirect_delivered(session, envelope, now)
+    audit.record(session, claim.from_area, _delivered_event(claim, transfer, receipt), now)
+    if transfer is not None and transfer.status != WITHDRAWN:
+        # Documents added before it left follow it now, never ahead of it (an
+        # acknowledgement may have overtaken this receipt: they follow all the same).
+        documents.release_held(session, master, transfer, now)
     return Outcome(claim.envelope_id, True, True, "delivered")
 
 
@@ -340,69 +650,73 @@ def _record_failure(
     session: Session, claim: Claim, error: DeliveryError, policy: DeliveryPolicy, now: datetime
 ) -> Outcome:
     with session.begin():
-        item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
-        if item is None or item.status != PENDING:
-            return Outcome(
-                claim.envelope_id,
-                item is not None and item.status == DELIVERED,
-                True,
-                "already settled",
-                "already_settled",
-            )
-        item.attempts += 1
-        item.claimed_until = None
-        item.last_error = error.detail[:500]
-        # While the peer is down its backlog shares one backoff (this envelope probes).
-        level = _peer_level(session, claim) if error.peer_down else item.attempts
-        delay = policy.next_delay(max(level, item.attempts))
-        too_old = (now + timedelta(seconds=delay) - claim.created_at).total_seconds()
-        if error.permanent or too_old > policy.max_age:
-            item.status, item.finished_at = FAILED, now
-            reason = (
-                error.detail
-                if error.permanent
-                else f"gave up after {item.attempts} attempts: {error.detail}"
-            )
-            transfer = _transfer(session, claim)
-            if transfer is not None and transfer.status == QUEUED:
-                states.move(transfer, FAILED)
-                transfer.failure_reason = reason[:500]
-                transfer.updated_at = now
-                timeline.note(
-                    session,
-                    transfer,
-                    FAILED,
-                    now,
-                    actor=Actor.system(),
-                    envelope_id=claim.envelope_id,
-                )
-                _tell_failed(session, transfer, notifications.DELIVERY_FAILED, now)
-            elif transfer is None:
-                transfer = _reply_failed(session, claim, now)
-                _tell_failed(session, transfer, notifications.REPLY_FAILED, now)
-            audit.record(
+        return _apply_failure(session, claim, error, policy, now)
+
+
+def _apply_failure(
+    session: Session, claim: Claim, error: DeliveryError, policy: DeliveryPolicy, now: datetime
+) -> Outcome:
+    item = session.get(OutboxItem, claim.outbox_id, with_for_update=True)
+    if item is None or item.status != PENDING:
+        return Outcome(
+            claim.envelope_id,
+            item is not None and item.status == DELIVERED,
+            True,
+            "already settled",
+            "already_settled",
+        )
+    item.attempts += 1
+    item.claimed_until = None
+    item.last_error = error.detail[:500]
+    # While the peer is down its backlog shares one backoff (this envelope probes).
+    level = _peer_level(session, claim) if error.peer_down else item.attempts
+    delay = policy.next_delay(max(level, item.attempts))
+    too_old = (now + timedelta(seconds=delay) - claim.created_at).total_seconds()
+    if error.permanent or too_old > policy.max_age:
+        item.status, item.finished_at = FAILED, now
+        reason = (
+            error.detail
+            if error.permanent
+            else f"gave up after {item.attempts} attempts: {error.detail}"
+        )
+        transfer = _transfer(session, claim)
+        if transfer is not None and transfer.status == QUEUED:
+            states.move(transfer, FAILED)
+            transfer.failure_reason = reason[:500]
+            transfer.updated_at = now
+            timeline.note(
                 session,
-                claim.from_area,
-                audit.Event(
-                    action=actions.TRANSFER_FAILED,
-                    actor=Actor.system(),
-                    peer_area=claim.to_area,
-                    objects=_objects(claim, transfer),
-                    envelope_digest=claim.digest,
-                    # Our own fixed wording and the peer's problem slug: never content.
-                    details={"reason": reason[:200], "attempts": item.attempts},
-                ),
+                transfer,
+                FAILED,
                 now,
+                actor=Actor.system(),
+                envelope_id=claim.envelope_id,
             )
-            return Outcome(claim.envelope_id, False, True, reason, error.reason)
-        item.next_attempt_at = now + timedelta(seconds=delay)
-        if error.peer_down:
-            _hold_backlog(
-                session, claim, item.next_attempt_at + timedelta(seconds=policy.lease), now
-            )
-        if error.slug == CLOCK_SKEW:
-            _note_clock_skew(session, claim, error, now)
-        return Outcome(claim.envelope_id, False, False, error.detail, error.reason)
+            _tell_failed(session, transfer, notifications.DELIVERY_FAILED, now)
+        elif transfer is None:
+            transfer = _reply_failed(session, claim, now)
+            _tell_failed(session, transfer, notifications.REPLY_FAILED, now)
+        audit.record(
+            session,
+            claim.from_area,
+            audit.Event(
+                action=actions.TRANSFER_FAILED,
+                actor=Actor.system(),
+                peer_area=claim.to_area,
+                objects=_objects(claim, transfer),
+                envelope_digest=claim.digest,
+                # Our own fixed wording and the peer's problem slug: never content.
+                details={"reason": reason[:200], "attempts": item.attempts},
+            ),
+            now,
+        )
+        return Outcome(claim.envelope_id, False, True, reason, error.reason)
+    item.next_attempt_at = now + timedelta(seconds=delay)
+    if error.peer_down:
+        _hold_backlog(session, claim, item.next_attempt_at + timedelta(seconds=policy.lease), now)
+    if error.slug == CLOCK_SKEW:
+        _note_clock_skew(session, claim, error, now)
+    return Outcome(claim.envelope_id, False, False, error.detail, error.reason)
 
 
 def _tell_failed(session: Session, transfer: Transfer | None, kind: str, now: datetime) -> None:

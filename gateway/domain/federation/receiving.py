@@ -30,7 +30,15 @@ from gateway.domain.federation.handlers import Inbound
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers.states import INBOUND
-from gateway.errors import Conflict, DomainError, Malformed, Refused, Unauthorized, field_errors
+from gateway.errors import (
+    Conflict,
+    DomainError,
+    Malformed,
+    Refused,
+    TooLarge,
+    Unauthorized,
+    field_errors,
+)
 from keys import (
     AreaSecretKeys,
     BadJson,
@@ -50,11 +58,18 @@ from keys import (
     verify_envelope,
 )
 from schemas.wire import payload_versions
-from schemas.wire.envelope import ENVELOPES_PATH, EnvelopeSchema
+from schemas.wire.envelope import (
+    BATCH_MAX_ENVELOPES,
+    ENVELOPE_BATCHES_PATH,
+    ENVELOPES_PATH,
+    EnvelopeSchema,
+)
 from schemas.wire.receipt import RECEIPT_KIND
 
 # The ciphertext is one string as large as the sealed document it carries.
 WIRE_LIMITS = JsonLimits(max_string=None)
+# A batch: that many envelopes, each with its evidence (proof hashes are strings).
+BATCH_LIMITS = JsonLimits(max_string=None, max_tokens=200_000, max_keys=20_000)
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,94 @@ def receive_envelope(
     )
     body = read_body()
     peer_auth.body_matches(claims, body)
-    wire = _parse_body(body)
+    return _accept(session, master, _parse_body(body), claims, now, accepts, token_used=False)
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """One envelope's answer within a batch: its receipt, or the refusal it would have got
+    alone (status and problem document)."""
+
+    envelope_id: str | None
+    status: int
+    receipt: dict[str, Any] | None = None
+    problem: dict[str, Any] | None = None
+
+
+@owns_transaction
+def receive_batch(
+    session: Session,
+    master: MasterKey,
+    *,
+    read_body: Callable[[], bytes],
+    authorization: str | None,
+    now: datetime,
+    problem_base: str,
+    accepts: payload_versions.Accepts = FULL_ACCEPTS,
+) -> list[BatchAnswer]:
+    """Several envelopes in one POST (docs/contract.md, "Envelope batches"). The request
+    token is checked, and spent, once for the batch; each envelope is then verified and
+    stored on its own, exactly as `receive_envelope` would (its own transaction, so one
+    refused envelope leaves the others stored), and answered in order."""
+    claims = peer_auth.verify_before_body(
+        session, authorization, method="POST", path=ENVELOPE_BATCHES_PATH, now=now
+    )
+    body = read_body()
+    peer_auth.body_matches(claims, body)
+    wires = _parse_batch(body)
+    _spend_token(session, claims, now)
+    answers = []
+    for wire in wires:
+        envelope_id = wire.get("id") if isinstance(wire, dict) else None
+        ident = envelope_id if isinstance(envelope_id, str) and len(envelope_id) <= 64 else None
+        try:
+            if not isinstance(wire, dict):
+                raise Malformed("Each envelope must be a JSON object.")
+            accepted = _accept(session, master, wire, claims, now, accepts, token_used=True)
+        except DomainError as exc:
+            answers.append(BatchAnswer(ident, exc.status, problem=exc.problem(problem_base)))
+            continue
+        answers.append(
+            BatchAnswer(
+                ident, 200 if accepted.duplicate else 202, receipt=parse_json(accepted.receipt)
+            )
+        )
+    return answers
+
+
+def _parse_batch(body: bytes) -> list[Any]:
+    try:
+        outer = parse_json(body, BATCH_LIMITS)
+    except BadJson as exc:
+        raise Malformed(f"The body is not acceptable JSON: {exc}.") from exc
+    envelopes = outer.get("envelopes") if isinstance(outer, dict) else None
+    if not isinstance(envelopes, list) or set(outer) != {"envelopes"} or not envelopes:
+        raise Malformed('The body must be {"envelopes": [<envelope>, ...]}, at least one.')
+    if len(envelopes) > BATCH_MAX_ENVELOPES:
+        raise TooLarge(f"A batch holds at most {BATCH_MAX_ENVELOPES} envelopes.")
+    return envelopes
+
+
+@owns_transaction
+def _spend_token(session: Session, claims: RequestClaims, now: datetime) -> None:
+    """The batch's token is single use, like any other (DESIGN section 5)."""
+    try:
+        with session.begin():
+            session.add(peer_auth.used_token(claims, now))
+    except IntegrityError as exc:
+        raise Unauthorized("The request token has already been used.") from exc
+
+
+def _accept(
+    session: Session,
+    master: MasterKey,
+    wire: dict[str, Any],
+    claims: RequestClaims,
+    now: datetime,
+    accepts: payload_versions.Accepts,
+    *,
+    token_used: bool,
+) -> Accepted:
     header = _load_header(wire)
     if header.recipient.area != claims.aud:
         raise Unauthorized("The token's audience is not the envelope's recipient.")
@@ -98,7 +200,7 @@ def receive_envelope(
         facts, summary = _verify_and_validate(session, wire, parts, recipient, now, accepts)
         proof = evidence.verify(session, wire, digest, now)
     arrival = Arrival(wire, digest, facts, proof, summary)
-    return _store(session, master, arrival, recipient, claims, now)
+    return _store(session, master, arrival, recipient, claims, now, token_used=token_used)
 
 
 @dataclass(frozen=True)
@@ -218,12 +320,16 @@ def _store(
     recipient: AreaSecretKeys,
     claims: RequestClaims,
     now: datetime,
+    *,
+    token_used: bool = False,
 ) -> Accepted:
+    """`token_used`: the request's token was already spent (a batch spends it once)."""
     wire = arrival.wire
     try:
         with session.begin():
-            session.add(peer_auth.used_token(claims, now))
-            session.flush()
+            if not token_used:
+                session.add(peer_auth.used_token(claims, now))
+                session.flush()
             existing = _existing(session, wire["id"], recipient.area)
             if existing is not None:
                 return _duplicate(existing, arrival.digest)
@@ -233,7 +339,7 @@ def _store(
         pass
     # Lost a race: either the token was replayed, or a concurrent retry stored it first.
     with session.begin():
-        if session.get(UsedToken, claims.jti) is not None:
+        if not token_used and session.get(UsedToken, claims.jti) is not None:
             raise Unauthorized("The request token has already been used.")
         existing = _existing(session, wire["id"], recipient.area)
         if existing is None:

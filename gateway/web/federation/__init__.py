@@ -12,11 +12,14 @@ from gateway.domain.areas import bundles
 from gateway.domain.areas.local_areas import published_bundle
 from gateway.domain.audit import witness
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.receiving import receive_batch as accept_batch
 from gateway.domain.federation.receiving import receive_envelope as accept
 from gateway.domain.flags import serving
-from gateway.errors import UnknownSigningKey
+from gateway.errors import TooLarge, UnknownSigningKey
 from gateway.web import node
+from gateway.web.errors import problem_type_base
 from gateway.web.limits import require_json
+from schemas.wire.envelope import BATCH_MAX_BYTES
 from schemas.wire.flags import SCORED_MATCH_MEDIA_TYPE
 
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
@@ -55,6 +58,56 @@ def _accept(session: Any) -> Any:
         read_body=lambda: request.get_data(cache=False),
         authorization=request.headers.get("Authorization"),
         now=utcnow(),
+        accepts=current.accepts,
+    )
+
+
+@federation.post("/envelope-batches")
+def receive_envelope_batch() -> Response:
+    """Several envelopes in one POST, each answered on its own (docs/contract.md)."""
+    require_json("Envelope batches")
+    # Bounded before anything is read: a batch is for bursts of ordinary envelopes.
+    if request.content_length is None or request.content_length > BATCH_MAX_BYTES:
+        raise TooLarge(f"An envelope batch is at most {BATCH_MAX_BYTES} bytes, with its length.")
+    current = node()
+    with current.sessions() as session:
+        try:
+            answers = _accept_batch(session)
+        except UnknownSigningKey as exc:
+            # As for one envelope: the token is checked before the body is read.
+            if exc.issuer is None or not bundles.fetch_after_unknown_key(
+                session, current.client, exc.issuer, utcnow()
+            ):
+                raise
+            log.info("peer %s rotated its keys; bundle fetched and pinned", exc.issuer)
+            answers = _accept_batch(session)
+    results = []
+    for answer in answers:
+        entry: dict[str, Any] = {"id": answer.envelope_id, "status": answer.status}
+        if answer.receipt is not None:
+            entry["receipt"] = answer.receipt
+            if answer.status == 202:
+                metrics.receipt_issued()
+        else:
+            entry["problem"] = answer.problem
+        results.append(entry)
+    log.info(
+        "envelope batch answered envelopes=%s refused=%s",
+        len(results),
+        sum(answer.receipt is None for answer in answers),
+    )
+    return Response(json.dumps({"results": results}), status=200, mimetype="application/json")
+
+
+def _accept_batch(session: Any) -> Any:
+    current = node()
+    return accept_batch(
+        session,
+        current.master,
+        read_body=lambda: request.get_data(cache=False),
+        authorization=request.headers.get("Authorization"),
+        now=utcnow(),
+        problem_base=problem_type_base(),
         accepts=current.accepts,
     )
 
