@@ -391,9 +391,11 @@ def record_results(
     clock: Callable[[], datetime],
 ) -> list[tuple[Claim, Outcome]]:
     """Receipts and failures of a batch in one transaction. Envelopes that were not tried
-    are released first, so a probe's failure then holds them behind it."""
+    are released first, so a probe's failure then holds them behind it; receipts come
+    last, so a peer that answered one lane while another lane found it down (it came back
+    mid-batch) has its backlog released, not held for a lease."""
     now = clock()
-    ordered = sorted(results, key=lambda pair: pair[1] is not None)
+    ordered = sorted(results, key=lambda pair: _settle_order(pair[1]))
     try:
         with session.begin():
             settled = [
@@ -409,6 +411,12 @@ def record_results(
             with session.begin():
                 settled.append((claim, _settle(session, master, claim, result, policy, now)))
     return [(claim, outcome) for claim, outcome in settled if outcome is not None]
+
+
+def _settle_order(result: Result) -> int:
+    if result is None:
+        return 0
+    return 1 if isinstance(result, DeliveryError) else 2
 
 
 def _settle(
