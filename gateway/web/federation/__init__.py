@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, json, request
 
@@ -24,6 +25,7 @@ from schemas.wire.flags import SCORED_MATCH_MEDIA_TYPE
 
 federation = Blueprint("federation", __name__, url_prefix="/federation/v1")
 log = logging.getLogger("gateway.federation")
+T = TypeVar("T")
 
 
 @federation.post("/envelopes")
@@ -31,23 +33,28 @@ def receive_envelope() -> Response:
     require_json("Envelopes")
     current = node()
     with current.sessions() as session:
-        try:
-            result = _accept(session)
-        except UnknownSigningKey as exc:
-            # The sender may have rotated: its bundle, fetched from the URL pinned for it,
-            # is pinned without a call if its pinned key endorsed the new one; then this
-            # same request is checked again (the body is not read before the token verifies).
-            if exc.issuer is None or not bundles.fetch_after_unknown_key(
-                session, current.client, exc.issuer, utcnow()
-            ):
-                raise
-            log.info("peer %s rotated its keys; bundle fetched and pinned", exc.issuer)
-            result = _accept(session)
+        result = _after_rotation(session, _accept)
     status = 200 if result.duplicate else 202
     if not result.duplicate:
         metrics.receipt_issued()
     log.info("envelope accepted status=%s", status)
     return Response(result.receipt, status=status, mimetype="application/json")
+
+
+def _after_rotation(session: Any, call: Callable[[Any], T]) -> T:
+    """`call`, and once more if the sender signed with a key this node does not know yet.
+    The sender may have rotated: its bundle, fetched from the URL pinned for it, is pinned
+    without a phone call if its pinned key endorsed the new one (docs/contract.md); then
+    the same request is checked again (the body is not read before the token verifies)."""
+    try:
+        return call(session)
+    except UnknownSigningKey as exc:
+        if exc.issuer is None or not bundles.fetch_after_unknown_key(
+            session, node().client, exc.issuer, utcnow()
+        ):
+            raise
+        log.info("peer %s rotated its keys; bundle fetched and pinned", exc.issuer)
+        return call(session)
 
 
 def _accept(session: Any) -> Any:
@@ -71,16 +78,7 @@ def receive_envelope_batch() -> Response:
         raise TooLarge(f"An envelope batch is at most {BATCH_MAX_BYTES} bytes, with its length.")
     current = node()
     with current.sessions() as session:
-        try:
-            answers = _accept_batch(session)
-        except UnknownSigningKey as exc:
-            # As for one envelope: the token is checked before the body is read.
-            if exc.issuer is None or not bundles.fetch_after_unknown_key(
-                session, current.client, exc.issuer, utcnow()
-            ):
-                raise
-            log.info("peer %s rotated its keys; bundle fetched and pinned", exc.issuer)
-            answers = _accept_batch(session)
+        answers = _after_rotation(session, _accept_batch)
     results = []
     for answer in answers:
         entry: dict[str, Any] = {"id": answer.envelope_id, "status": answer.status}
