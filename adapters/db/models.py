@@ -135,6 +135,8 @@ class Peer(Base):
     # The last fetch of the published bundle, and the last rotation accepted without a call.
     checked_at: Mapped[datetime | None] = mapped_column(default=None)
     rotated_at: Mapped[datetime | None] = mapped_column(default=None)
+    # While the peer is down: new envelopes to it wait until then, behind its probe.
+    held_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class PeerKey(Base):

@@ -108,3 +108,34 @@ def test_a_down_peer_is_probed_one_envelope_at_a_time_then_drained(
         f"(the same backlog to a live peer: {normal:.2f} s)"
     )
     assert drain <= 2 * normal + 2.0  # full speed, give or take the probe's wait
+
+
+def held_until(node: RunningNode) -> object:
+    return node.scalar("SELECT held_until FROM peers WHERE code = 'south-vale'")
+
+
+def test_envelopes_queued_while_a_peer_is_down_wait_behind_its_probe(
+    pair: Pair, backend: str
+) -> None:
+    port = take_down(pair.south)
+    pair.send()
+    stop = threading.Event()
+    thread = start(pair, stop)
+    try:
+        wait_for(lambda: attempts(pair.north) > 0, 30)
+        assert held_until(pair.north) is not None  # set with the probe's failure
+        for _ in range(BACKLOG):
+            pair.send()
+        time.sleep(DOWN_SECONDS)  # the outage itself: nothing to await but time
+        # Only the probe was tried: what was queued meanwhile waited behind it.
+        tried = pair.north.scalar("SELECT count(*) FROM outbox WHERE attempts > 0")
+        assert tried == 1, tried
+        bring_up(pair.south, port)
+        drain = wait_for(lambda: delivered(pair.north) == BACKLOG + 1, DRAIN_LIMIT)
+        assert delivered(pair.north) == BACKLOG + 1
+        assert held_until(pair.north) is None  # a delivery lifts the hold
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert pair.south.count("envelopes") == BACKLOG + 1  # none lost, none doubled
+    print(f"\n[{backend}] queued behind the probe: drained in {drain:.2f} s once back")

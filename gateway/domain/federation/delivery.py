@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from adapters.db import is_outage
-from adapters.db.models import Envelope, OutboxItem, Transfer, TransferEvent, UsedToken
+from adapters.db.models import Envelope, OutboxItem, Peer, Transfer, TransferEvent, UsedToken
 from adapters.peer_client import PeerClient, PeerResponse, PeerUnreachable
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
@@ -721,7 +721,9 @@ def _apply_failure(
         return Outcome(claim.envelope_id, False, True, reason, error.reason)
     item.next_attempt_at = now + timedelta(seconds=delay)
     if error.peer_down:
-        _hold_backlog(session, claim, item.next_attempt_at + timedelta(seconds=policy.lease), now)
+        until = item.next_attempt_at + timedelta(seconds=policy.lease)
+        _hold_backlog(session, claim, until, now)
+        _hold_peer(session, claim.to_area, until)
     if error.slug == CLOCK_SKEW:
         _note_clock_skew(session, claim, error, now)
     return Outcome(claim.envelope_id, False, False, error.detail, error.reason)
@@ -776,7 +778,23 @@ def _hold_backlog(session: Session, claim: Claim, until: datetime, now: datetime
     )
 
 
+def _hold_peer(session: Session, area: str, until: datetime) -> None:
+    """Envelopes queued from now on wait with the backlog (envelope_writer.queue_item)."""
+    session.execute(
+        update(Peer)
+        .where(Peer.code == area, or_(Peer.held_until.is_(None), Peer.held_until < until))
+        .values(held_until=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _release_backlog(session: Session, claim: Claim, now: datetime) -> None:
+    session.execute(
+        update(Peer)
+        .where(Peer.code == claim.to_area, Peer.held_until.is_not(None))
+        .values(held_until=None)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(OutboxItem)
         .where(_backlog(claim, now), OutboxItem.next_attempt_at > now)

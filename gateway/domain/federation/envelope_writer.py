@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Envelope, OutboxItem, Transfer
+from adapters.db.models import Envelope, OutboxItem, Peer, Transfer
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import current_secret_keys
 from gateway.domain.areas.peers import accepts_of, recipient_key
@@ -115,7 +115,7 @@ def write(
         session.add(row)
     session.flush()
     if outgoing.mode == SEND:
-        session.add(queue_item(envelope.pk, now))
+        session.add(queue_item(session, envelope, now))
     if outgoing.step is not None:
         step = outgoing.step
         named = sealed.id if step.names_envelope else None
@@ -202,7 +202,7 @@ def release(
         "evidence": _evidence(session, master, area, recorded, now),
     }
     envelope.body = canonical_json(wire).decode("ascii")
-    session.add(queue_item(envelope.pk, now))
+    session.add(queue_item(session, envelope, now))
     session.flush()
 
 
@@ -220,13 +220,16 @@ def _evidence(
     return evidence.build(session, recorded, proof)
 
 
-def queue_item(envelope_pk: int, now: datetime) -> OutboxItem:
-    """A new outbox row for a stored envelope, due at once."""
+def queue_item(session: Session, envelope: Envelope, now: datetime) -> OutboxItem:
+    """A new outbox row for a stored envelope: due at once, or, while its peer is down,
+    when the peer's backlog is (behind the one probe that finds out whether it is back)."""
+    peer = session.get(Peer, envelope.peer_area)
+    held = peer.held_until if peer is not None else None
     return OutboxItem(
-        envelope_pk=envelope_pk,
+        envelope_pk=envelope.pk,
         status="pending",
         attempts=0,
-        next_attempt_at=now,
+        next_attempt_at=held if held is not None and held > now else now,
         claimed_until=None,
         last_error=None,
         created_at=now,
