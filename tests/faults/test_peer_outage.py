@@ -107,7 +107,9 @@ def test_a_down_peer_is_probed_one_envelope_at_a_time_then_drained(
         f"attempts; backlog drained in {drain:.2f} s after it came back "
         f"(the same backlog to a live peer: {normal:.2f} s)"
     )
-    assert drain <= 2 * normal + 2.0  # full speed, give or take the probe's wait
+    # Full speed, give or take the probe's wait and a busy machine; a backlog held for a
+    # lease (5 s) after the peer answered would exceed it.
+    assert drain <= min(2 * normal + 3.0, 4.9)
 
 
 def held_until(node: RunningNode) -> object:

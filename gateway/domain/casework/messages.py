@@ -91,7 +91,9 @@ def thread(session: Session, row: Transfer) -> list[Envelope]:
             break
         found.update((envelope.envelope_id, envelope) for envelope in replies)
         parents = [envelope.envelope_id for envelope in replies]
-    return sorted(found.values(), key=lambda e: (e.created_at, e.envelope_id))
+    # Arrival order breaks a tie: a batch's envelopes are stored at one time (pk order is
+    # the order the sender put them in).
+    return sorted(found.values(), key=lambda e: (e.created_at, e.pk))
 
 
 def thread_transfer(session: Session, area: str, envelope_id: str) -> Transfer | None:

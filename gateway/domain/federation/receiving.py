@@ -174,6 +174,7 @@ def _spend_token(session: Session, claims: RequestClaims, now: datetime) -> None
         raise Unauthorized("The request token has already been used.") from exc
 
 
+@owns_transaction
 def _accept(
     session: Session,
     master: MasterKey,
