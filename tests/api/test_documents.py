@@ -434,7 +434,7 @@ def forge_document(site: Site, in_reply_to: str, **spoil: Any) -> str:
         )
         session.add(envelope)
         session.flush()
-        session.add(queue_item(envelope.pk, now))
+        session.add(queue_item(session, envelope, now))
     return sealed.id
 
 

@@ -387,7 +387,7 @@ def forge_acknowledgement(site: Site, in_reply_to: str) -> str:
         )
         session.add(envelope)
         session.flush()
-        session.add(queue_item(envelope.pk, now))
+        session.add(queue_item(session, envelope, now))
     return sealed.id
 
 
