@@ -186,7 +186,15 @@ class Transfer(Base):
     __tablename__ = "transfers"
     __table_args__ = (
         UniqueConstraint("envelope_id", "area_code", name="uq_transfers_envelope_area"),
-        Index("ix_transfers_area_direction_status", "area_code", "direction", "status"),
+        # "Your work" counts each (direction, status) and names its newest few (0023).
+        Index(
+            "ix_transfers_area_direction_status",
+            "area_code",
+            "direction",
+            "status",
+            "created_at",
+            "id",
+        ),
         # The list, newest first a page at a time (migration 0011), read backwards: a row
         # value keyset (created_at, id) < (...) is a range on it, so a page deep in the
         # list costs what the first one does. The filtered lists have their own (0020).
@@ -256,7 +264,11 @@ class TransferEvent(Base):
     an actor id and role, an envelope id, a few codes), readable by auditors too."""
 
     __tablename__ = "transfer_events"
-    __table_args__ = (Index("ix_transfer_events_transfer", "transfer_id", "area_code"),)
+    __table_args__ = (
+        Index("ix_transfer_events_transfer", "transfer_id", "area_code"),
+        # "Your work": the area's recent steps of a kind (repeat incidents), 0023.
+        Index("ix_transfer_events_area_kind_at", "area_code", "kind", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     transfer_id: Mapped[str] = mapped_column(String(36))
@@ -329,7 +341,11 @@ class ForwardPermission(Base):
     the names stay sealed in the envelopes)."""
 
     __tablename__ = "forward_permissions"
-    __table_args__ = (Index("ix_forward_permissions_transfer", "transfer_id", "area_code"),)
+    __table_args__ = (
+        Index("ix_forward_permissions_transfer", "transfer_id", "area_code"),
+        # "Your work": the area's requests still waiting for an answer, 0023.
+        Index("ix_forward_permissions_area_status", "area_code", "status"),
+    )
 
     request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     area_code: Mapped[str] = mapped_column(ForeignKey("areas.code"), primary_key=True)
