@@ -17,7 +17,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, chain
 from typing import Any
 
 from keys.errors import Malformed
@@ -58,9 +58,25 @@ _OPEN, _CLOSE = frozenset("[{"), frozenset("]}")
 
 def parse_json(data: bytes | str, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
     text = _text(data)
-    _scan(text, limits)
+    # Most texts are far inside the limits, which character counts at C speed can tell
+    # without masking the strings (the scan's regex pass was most of the cost of opening
+    # an envelope, and grew with a megabyte document); only nesting is then left to check,
+    # on the parsed value. Any other text gets the exact scan before it is parsed.
+    bounded, opened = _within_bounds(text, limits)
+    if not bounded:
+        _scan(text, limits)
+    value = _loads(text)
+    if bounded and opened > limits.max_depth and _deeper_than(value, limits.max_depth):
+        _scan_tokens(text, limits)  # names the first limit met, in document order
+        raise BadJson("nested too deeply")
+    if _SURROGATE_ESCAPE.search(text):
+        _check_surrogates(value)
+    return value
+
+
+def _loads(text: str) -> Any:
     try:
-        value = json.loads(
+        return json.loads(
             text,
             parse_constant=_no_constant,
             parse_float=_finite,
@@ -68,11 +84,45 @@ def parse_json(data: bytes | str, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
         )
     except BadJson:
         raise
+    except RecursionError:  # nesting beyond the interpreter's limit, unscanned
+        raise BadJson("nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, or an integer with too many digits
         raise BadJson("not JSON") from exc
-    if _SURROGATE_ESCAPE.search(text):
-        _check_surrogates(value)
-    return value
+
+
+def _within_bounds(text: str, limits: JsonLimits) -> tuple[bool, int]:
+    """Whether the token, member and string limits hold by upper bounds alone: characters
+    inside strings are counted as if structural, every string holds two quotes, and no
+    string is longer than the text. With the opening brackets, which bound the nesting
+    that `_deeper_than` otherwise checks."""
+    colons = text.count(":")
+    opened = text.count("[") + text.count("{")
+    closed = text.count("]") + text.count("}")
+    tokens = text.count('"') // 2 + colons + opened + closed + text.count(",")
+    within = (
+        tokens <= limits.max_tokens
+        and colons <= limits.max_keys
+        and (limits.max_string is None or len(text) - 2 <= limits.max_string)
+    )
+    return within, opened
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether a parsed value nests containers more than `limit` deep, level by level."""
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        members = chain.from_iterable(
+            item.values() if type(item) is dict else item for item in level
+        )
+        level = [member for member in members if type(member) in _CONTAINERS]
+    return False
+
+
+_CONTAINERS = frozenset({dict, list})
 
 
 def _text(data: bytes | str) -> str:
