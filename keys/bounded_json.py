@@ -1,17 +1,17 @@
-"""Parsing JSON from outside the node with limits checked before the parser runs.
+"""Parsing JSON from outside the node within limits.
 
 The standard library's parser recurses once per nesting level, so a body of 100,000 open
 brackets ends in RecursionError (not ValueError) deep inside it; key counts and string
 sizes are unbounded too. Everything that parses a body, a token header or a peer's answer
-goes through `parse_json`, which refuses what exceeds the limits before the parser runs
-(by character counts where they bound the limits, otherwise by a scan with the strings
-masked as the parser would read them; nesting within the interpreter's reach is checked on
-the parsed value, and beyond it the parser's RecursionError is a refusal too), and parses
-strictly: UTF-8 only
-(the wire contract; `json.loads` on bytes would also guess UTF-16 and UTF-32), no byte
-order mark, no NaN or Infinity, no number that overflows to infinity, no duplicate member,
-no lone surrogate. Every refusal is `BadJson`, which is both `Malformed` (for the crypto
-layer's callers) and `ValueError` (for code that already catches the parser's errors).
+goes through `parse_json`. Token, member and string limits are checked before the parser
+runs: by character counts where those bound them, otherwise by a scan with the strings
+masked as the parser would read them. Nesting is checked on the parsed value, and beyond
+the interpreter's reach the parser's RecursionError is a refusal too. Parsing is strict:
+UTF-8 only (the wire contract; `json.loads` on bytes would also guess UTF-16 and UTF-32),
+no byte order mark, no NaN or Infinity, no number that overflows to infinity, no duplicate
+member, no lone surrogate. Every refusal is `BadJson`, which is both `Malformed` (for the
+crypto layer's callers) and `ValueError` (for code that already catches the parser's
+errors).
 """
 
 from __future__ import annotations
