@@ -48,6 +48,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -424,8 +425,26 @@ def _drive(
     barrier: Barrier,
     results: Queue[dict[str, Any]],
 ) -> None:
-    """One client process (forked): `threads` threads sharing one httpx.Client, as a
-    delivery worker's lanes share its PeerClient, POST `count` times between them."""
+    """One client process (forked): its figures, or what went wrong, on `results`."""
+    try:
+        found = _posts(url, body, headers, count, warmup, threads, barrier)
+    except Exception as exc:  # the parent reports it
+        barrier.abort()  # the other client processes stop waiting for this one
+        found = {"errors": [f"{type(exc).__name__}: {exc}"]}
+    results.put(found)
+
+
+def _posts(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    count: int,
+    warmup: int,
+    threads: int,
+    barrier: Barrier,
+) -> dict[str, Any]:
+    """`threads` threads sharing one httpx.Client, as a delivery worker's lanes share its
+    PeerClient, POST `count` times between them."""
     latencies: list[float] = []
     starts: list[float] = []
     ends: list[float] = []
@@ -444,8 +463,12 @@ def _drive(
             return started
 
         def lane() -> None:
-            while next(numbers) < count:
-                started = post()
+            while not errors and next(numbers) < count:
+                try:
+                    started = post()
+                except httpx.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return
                 ended = time.monotonic()  # system-wide: comparable across the processes
                 starts.append(started)
                 ends.append(ended)
@@ -453,21 +476,19 @@ def _drive(
 
         for _ in range(warmup):
             post()
-        barrier.wait()  # every client process warm, then all start together
+        barrier.wait(timeout=READY_TIMEOUT)  # every client process warm, then all at once
         lanes = [threading.Thread(target=lane) for _ in range(threads)]
         for each in lanes:
             each.start()
         for each in lanes:
             each.join()
-    results.put(
-        {
-            "latencies": latencies,
-            "start": min(starts, default=0.0),
-            "end": max(ends, default=0.0),
-            "errors": errors[:3],
-            "response_bytes": len(answer),
-        }
-    )
+    return {
+        "latencies": latencies,
+        "start": min(starts, default=0.0),
+        "end": max(ends, default=0.0),
+        "errors": errors[:3],
+        "response_bytes": len(answer),
+    }
 
 
 def run_bare(
@@ -490,7 +511,7 @@ def run_bare(
     ]
     for child in children:
         child.start()
-    done = [results.get(timeout=600) for _ in children]  # before join: the queue drains
+    done = collect(results, children)  # before join: the queue drains
     for child in children:
         child.join()
     errors = [error for part in done for error in part["errors"]]
@@ -509,6 +530,20 @@ def run_bare(
         "response_bytes": done[0]["response_bytes"],
         "load_1m": load_1m(),
     }
+
+
+def collect(
+    results: Queue[dict[str, Any]], children: Sequence[multiprocessing.process.BaseProcess]
+) -> list[dict[str, Any]]:
+    """One result per client process; a process that died without one is an error."""
+    done: list[dict[str, Any]] = []
+    while len(done) < len(children):
+        try:
+            done.append(results.get(timeout=1.0))
+        except queue.Empty:
+            if not any(child.is_alive() for child in children) and results.empty():
+                raise RuntimeError("a bare client process ended without its figures") from None
+    return done
 
 
 @contextlib.contextmanager
