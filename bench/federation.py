@@ -785,9 +785,13 @@ def common_fields(args: argparse.Namespace, workers: int, delivery: int) -> dict
 # --- orchestration ----------------------------------------------------------------------
 @contextlib.contextmanager
 def terminate_on_signals() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise SystemExit, so the finally blocks below stop the subprocesses."""
+    """SIGTERM/SIGHUP raise SystemExit, so the finally blocks below stop the subprocesses.
+    Once: a second signal (a process-group kill repeated, say) must not cut that short and
+    leave a node or a database behind."""
 
     def _exit(signum: int, _frame: FrameType | None) -> None:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
