@@ -59,8 +59,10 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/linkage.py
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/cli_start.py
-	@if [ -n "$$GATEWAY_BENCH_DATABASE_URL" ]; then $(BIN)/python bench/flags.py; \
-	else echo 'bench/flags.py skipped: set GATEWAY_BENCH_DATABASE_URL (PostgreSQL)'; fi
+	@if [ -n "$$GATEWAY_BENCH_DATABASE_URL" ]; then $(BIN)/python bench/flags.py \
+		&& $(BIN)/python bench/federation.py --backend postgresql \
+		&& $(BIN)/python bench/federation.py --matrix; \
+	else echo 'bench/flags.py and federation.py on PostgreSQL skipped: set GATEWAY_BENCH_DATABASE_URL'; fi
 
 # Rebuilds gateway/web/static from GOV.UK Frontend (needs Node.js and npm; the output is
 # committed, so nothing else does).

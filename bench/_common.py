@@ -7,7 +7,10 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Sequence
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -39,3 +42,88 @@ def environment() -> dict[str, Any]:
 
 def r(value: float, digits: int = 3) -> float:
     return round(value, digits)
+
+
+# --- PostgreSQL databases made for one run ----------------------------------------------
+PG_ADMIN_ENVS = ("GATEWAY_BENCH_DATABASE_URL", "GATEWAY_TEST_DATABASE_URL")
+DEFAULT_PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def pg_admin_url() -> str:
+    """The admin URL a bench makes its databases through: the environment's, else the
+    local server the test suite uses."""
+    for name in PG_ADMIN_ENVS:
+        if os.environ.get(name):
+            return os.environ[name]
+    return DEFAULT_PG_ADMIN_URL
+
+
+class PgDatabases:
+    """Fresh databases on the admin URL's server, made through an AUTOCOMMIT connection and
+    all dropped (WITH FORCE, so a node still connected does not keep one) by drop_all()."""
+
+    def __init__(self, admin_url: str, prefix: str) -> None:
+        from sqlalchemy import create_engine  # only the benches that use PostgreSQL need it
+
+        from adapters.db.session import normalise_url
+
+        self.admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
+        self.base = normalise_url(admin_url).rsplit("/", 1)[0]
+        self.prefix = prefix
+        self.created: list[str] = []
+
+    def new(self, name: str) -> str:
+        from sqlalchemy import text
+
+        database = f"{self.prefix}_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+        with self.admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        self.created.append(database)
+        return f"{self.base}/{database}"
+
+    def drop_all(self) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as connection:
+            for database in self.created:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        self.created.clear()
+
+    def close(self) -> None:
+        self.drop_all()
+        self.admin.dispose()
+
+
+# --- a fixed schedule -------------------------------------------------------------------
+def on_schedule(
+    action: Callable[[int, float], None],
+    rate: float,
+    total: int,
+    stop: threading.Event,
+    threads: int = 2,
+) -> None:
+    """Call action(number, late_s) for number 0..total-1 at `rate` per second on a schedule
+    that does not drift and does not wait for earlier calls to finish (open loop); several
+    threads, so one slow call does not hold the next one back. late_s: how far behind its
+    slot the call started (the caller's own lag, to report)."""
+    began = time.monotonic()
+    numbers = iter(range(total))
+    lock = threading.Lock()
+
+    def run() -> None:
+        while not stop.is_set():
+            with lock:
+                number = next(numbers, None)
+            if number is None:
+                return
+            slot = began + number / rate
+            wait = slot - time.monotonic()
+            if wait > 0 and stop.wait(wait):
+                return
+            action(number, max(0.0, time.monotonic() - slot))
+
+    workers = [threading.Thread(target=run, daemon=True) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()

@@ -1,28 +1,43 @@
 """Node-to-node throughput and create-to-receipt latency, both nodes under gunicorn.
 
-Two real nodes are set up with gateway.devtools.demo's machinery in a temporary directory (db
-upgrade, area create, bundle exchange with fingerprints), then each runs `marac-gateway
-serve` (gunicorn, gateway.serve.gunicorn_options) and the sender runs ONE delivery
-`worker`. Transfers are created in this process with gateway.domain.transfers.sending.send
-against the sender's SQLite database, and the sender database is polled (read-only) until
-they are delivered. Latency is transfers.delivered_at - transfers.created_at on the sender.
+Two real nodes are set up with gateway.devtools.demo's machinery (db upgrade, area create,
+bundle exchange with fingerprints) on SQLite files in a temporary directory or, with
+`--backend postgresql`, on two PostgreSQL databases made for the run through an admin URL
+(--pg, else GATEWAY_BENCH_DATABASE_URL / GATEWAY_TEST_DATABASE_URL) and dropped after.
+Each node runs `marac-gateway serve` (gunicorn, gateway.serve.gunicorn_options,
+--gunicorn-workers workers) and the sender runs --delivery-workers delivery `worker`
+processes. Transfers are created in this process with gateway.domain.transfers.sending.send
+against the sender's database, which is polled (read-only) until they are delivered.
+Latency is transfers.delivered_at - transfers.created_at on the sender.
 
 Phases (warm-up transfers are excluded from every statistic):
 
-    paced  one transfer at a time, the next created once the previous is delivered: the
-           unloaded create-to-receipt latency (seal, queue, worker pick-up, POST, verify,
-           store, signed receipt, receipt check, record). The worker's idle poll interval
-           (--worker-poll) adds up to that much to each of these.
-    burst  --count transfers created back to back while the worker drains the queue: end
-           to end transfers/s, latency under load (mostly queueing), and the worker's
-           per-transfer cycle (gap between consecutive delivered_at stamps).
+    paced      one transfer at a time, the next created once the previous is delivered:
+               the unloaded create-to-receipt latency.
+    burst      --count transfers queued with the delivery workers stopped, then the
+               workers started: transfers/s node to node from the first receipt to the
+               last (worker start-up left out); create_per_s is this process's own rate.
+    open_loop  --open-count transfers created on a fixed schedule at half the burst rate
+               (or --open-rate), whether or not earlier ones are delivered, with the
+               worker's DEFAULT settings (the workers are restarted without --worker-poll
+               if it was given): create-to-receipt p50/p99, goal p99 < 50 ms.
 
-Baseline in the same run, after the gateway nodes are stopped: bench/bare_app.py (bare
+Baselines in the same run, after the gateway nodes are stopped: bench/bare_app.py (bare
 Flask, one POST endpoint, 202 + ~300-byte JSON) under .venv/bin/gunicorn with the SAME
-options, POSTed the size of a real envelope body plus a request-token-sized Authorization
-header, --count times sequentially from one httpx.Client.
+options and worker count, POSTed the size of a real envelope body plus a request-token-
+sized Authorization header, --count times
+    - concurrently by as many clients as the delivery side keeps POSTs in flight
+      (delivery_concurrency() per delivery worker, in one process per delivery worker, the
+      threads of a process sharing one httpx.Client as a worker's lanes share its
+      PeerClient): the throughput baseline, goal gateway/bare >= 40%;
+    - sequentially from one client: the baseline for the paced latency.
+
+--matrix (PostgreSQL): the burst alone for gunicorn workers 1, 2, 4 x delivery workers 1, 2,
+each cell on fresh databases with its own bare baseline, one line per cell, then whether
+throughput falls as workers are added.
 
 Prints one JSON object per line on stdout. Run: .venv/bin/python bench/federation.py
+[--backend postgresql] [--matrix] [--quick]; see bench/README.md.
 """
 
 from __future__ import annotations
@@ -30,37 +45,48 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import math
+import multiprocessing
 import os
+import queue
+import secrets
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import httpx
 from gunicorn.config import KNOWN_SETTINGS
+from sqlalchemy import Engine, bindparam, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit, environment, note, percentile, r
+from _common import PgDatabases, emit, environment, note, on_schedule, percentile, pg_admin_url, r
 
+from adapters.db.session import normalise_url
 from gateway.config import Settings
 from gateway.devtools.demo import AREAS, DemoNode, free_port, setup, wait_ready
 from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.delivery import BATCH_SEND
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import sending
 from gateway.domain.transfers.states import DELIVERED, FAILED
 from gateway.node import Node, build_node
 from gateway.serve import gunicorn_options
+from gateway.worker import BATCH, LANES
 from keys import AreaSecretKeys, issue_request_token
 from schemas.wire.envelope import ENVELOPES_PATH
 
@@ -68,18 +94,60 @@ BENCH_DIR = Path(__file__).resolve().parent
 # gunicorn's start-up (imports) on a shared, loaded machine can take longer than the
 # demo's 30 s.
 READY_TIMEOUT = 120.0
+THROUGHPUT_GOAL = 0.40  # gateway transfers/s over bare POSTs/s
+P99_GOAL_MS = 50.0  # open-loop create-to-receipt
+MATRIX_GUNICORN = (1, 2, 4)
+MATRIX_DELIVERY = (1, 2)
+FULL = {"count": 1000, "paced": 100, "warmup": 10, "open_count": 500}
+QUICK = {"count": 50, "paced": 20, "warmup": 3, "open_count": 30}
+
+
+def delivery_concurrency() -> int:
+    """POSTs one delivery worker keeps in flight to one peer: it claims worker.BATCH
+    envelopes and, the peer taking batches, sends them as batch POSTs of at most
+    delivery.BATCH_SEND, run at once on its worker.LANES threads."""
+    return min(LANES, math.ceil(BATCH / BATCH_SEND))
 
 
 @dataclass
 class BenchNode(DemoNode):
-    """A DemoNode whose delivery worker polls at the benchmark's chosen interval."""
+    """A DemoNode on its own database (SQLite in its home when database_url is empty) whose
+    delivery workers run with the worker's defaults unless worker_poll is set."""
 
-    worker_poll: float = 0.2
+    database_url: str = ""
+    worker_poll: float | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
+        # One secret for every process of the node (DemoNode draws a fresh one per call).
+        self.settings.setdefault("GATEWAY_SECRET_KEY", secrets.token_urlsafe(48))
         env = super().env()
-        env["GATEWAY_WORKER_POLL"] = str(self.worker_poll)
+        if self.database_url:
+            env["GATEWAY_DATABASE_URL"] = self.database_url
+        # The demo speeds its worker up; the benchmark measures the defaults unless told.
+        for name in ("GATEWAY_WORKER_POLL", "GATEWAY_DELIVERY_BACKOFF"):
+            env.pop(name, None)
+        if self.worker_poll is not None:
+            env["GATEWAY_WORKER_POLL"] = str(self.worker_poll)
         return env
+
+    def start_workers(self, count: int) -> None:
+        for _ in range(count):
+            self.start("worker", log_name=f"worker-{len(self.processes)}.log")
+            self.workers.append(self.processes[-1])
+
+    def stop_workers(self) -> None:
+        for process in self.workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.workers:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self.processes.remove(process)
+        self.workers.clear()
 
 
 # --- gateway ----------------------------------------------------------------------------
@@ -97,36 +165,67 @@ class Row:
         return (self.delivered_at - self.created_at).total_seconds()
 
 
-class SenderDb:
-    """Read-only view of the sender's SQLite file: WAL readers never take the write lock,
-    so polling does not compete with the worker (the app's engine begins IMMEDIATE)."""
+ROWS = text(
+    "SELECT id, status, created_at, delivered_at, failure_reason FROM transfers WHERE id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
 
-    def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+
+class SenderDb:
+    """The sender's transfers, read over a connection of their own: on SQLite a read-only
+    one (WAL readers never take the write lock, so polling does not compete with the
+    worker), on PostgreSQL a plain one (reads never block writes)."""
+
+    def __init__(self, node: BenchNode) -> None:
+        self.engine: Engine
+        if node.database_url:
+            self.engine = create_engine(normalise_url(node.database_url), pool_size=1)
+        else:
+            path = node.home / "gateway.db"
+            self.engine = create_engine(
+                "sqlite://",
+                creator=lambda: sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, isolation_level=None
+                ),
+            )
 
     def rows(self, ids: set[str]) -> list[Row]:
-        found = self._db.execute(
-            "SELECT id, status, created_at, delivered_at, failure_reason FROM transfers "
-            "WHERE direction = 'outbound'"
-        ).fetchall()
-        return [
-            Row(i, status, _when(created), _when(delivered) if delivered else None, reason)
-            for i, status, created, delivered, reason in found
-            if i in ids
-        ]
+        wanted = sorted(ids)
+        found: list[Row] = []
+        with self.engine.connect() as connection:
+            for start in range(0, len(wanted), 500):  # within SQLite's bound parameters
+                chunk = wanted[start : start + 500]
+                for i, status, created, delivered, reason in connection.execute(
+                    ROWS, {"ids": chunk}
+                ):
+                    found.append(
+                        Row(
+                            str(i),
+                            str(status),
+                            _when(created),
+                            _when(delivered) if delivered else None,
+                            reason,
+                        )
+                    )
+        return found
 
     def envelope_body(self) -> bytes:
-        body = self._db.execute(
-            "SELECT body FROM envelopes WHERE direction = 'outbound' ORDER BY pk LIMIT 1"
-        ).fetchone()[0]
+        with self.engine.connect() as connection:
+            body = connection.execute(
+                text("SELECT body FROM envelopes WHERE direction = 'outbound' ORDER BY pk LIMIT 1")
+            ).scalar_one()
         return str(body).encode("ascii")
 
     def close(self) -> None:
-        self._db.close()
+        self.engine.dispose()
 
 
-def _when(value: str) -> datetime:
-    return datetime.fromisoformat(value)  # stored as naive UTC by adapters.db
+def _when(value: str | datetime) -> datetime:
+    """Naive UTC: SQLite hands back the text adapters.db stored, PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
 
 
 def wait_delivered(db: SenderDb, ids: set[str], timeout: float, poll: float) -> list[Row]:
@@ -145,15 +244,15 @@ def wait_delivered(db: SenderDb, ids: set[str], timeout: float, poll: float) -> 
 
 
 class Sender:
-    def __init__(self, node: DemoNode, to_area: str) -> None:
+    def __init__(self, node: BenchNode, to_area: str) -> None:
         self.from_area, self.to_area = node.code, to_area
         self.node: Node = build_node(Settings.from_env(node.env()))
-        self.db = SenderDb(node.home / "gateway.db")
-        self._count = 0
+        self.db = SenderDb(node)
+        self._count = itertools.count(1)  # next() is atomic: creators run on two threads
 
     def create(self) -> str:
-        self._count += 1
-        data = sample_transfer(self.from_area, self.to_area, victim=f"Ada{self._count}")
+        number = next(self._count)
+        data = sample_transfer(self.from_area, self.to_area, victim=f"Ada{number}")
         with self.node.sessions() as session:
             sent = sending.send(
                 session,
@@ -190,44 +289,79 @@ def latency_stats(values: Sequence[float]) -> dict[str, float]:
     }
 
 
-def run_gateway(sender: Sender, args: argparse.Namespace) -> dict[str, Any]:
-    timeout = args.timeout
-    note(f"gateway: {args.warmup} warm-up transfers")
-    sender.paced(args.warmup, timeout)
-
+def run_paced(sender: Sender, args: argparse.Namespace) -> dict[str, Any]:
     note(f"gateway: paced, {args.paced} transfers one at a time")
-    paced = sender.paced(args.paced, timeout)
-    paced_latency = [row.latency for row in paced]
-    paced_load = load_1m()
-
-    note(f"gateway: burst, {args.count} transfers")
-    started = time.perf_counter()
-    ids = {sender.create() for _ in range(args.count)}
-    create_seconds = time.perf_counter() - started
-    rows = wait_delivered(sender.db, ids, timeout + args.count, poll=0.05)
-    first_created = min(row.created_at for row in rows)
-    delivered = sorted(row.delivered_at for row in rows if row.delivered_at is not None)
-    span = (delivered[-1] - first_created).total_seconds()
-    drain = (delivered[-1] - delivered[0]).total_seconds()
-    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(delivered)]
-    burst_latency = [row.latency for row in rows]
-
+    paced = sender.paced(args.paced, args.timeout)
     return {
-        "paced": {
-            "transfers": len(paced),
-            "latency": latency_stats(paced_latency),
-            "load_1m": paced_load,
-        },
-        "burst": {
-            "transfers": len(rows),
-            "transfers_per_s": r(len(rows) / span, 2),
-            "drain_per_s": r((len(rows) - 1) / drain, 2) if drain > 0 else None,
-            "create_per_s": r(len(rows) / create_seconds, 2),
-            "latency": latency_stats(burst_latency),
-            "cycle_per_transfer": latency_stats(gaps),
-            "span_s": r(span, 3),
-            "load_1m": load_1m(),
-        },
+        "transfers": len(paced),
+        "latency": latency_stats([row.latency for row in paced]),
+        "load_1m": load_1m(),
+    }
+
+
+def run_burst(pair: Pair, count: int, timeout: float, delivery: int) -> dict[str, Any]:
+    """`count` transfers queued with the delivery workers stopped, then the workers started:
+    the rate at which the pair moves a full queue, node to node. (Creating them while the
+    workers run would measure this process creating them, one at a time, as soon as that
+    is the slower side: on a loaded machine on PostgreSQL it was.)"""
+    note(f"gateway: burst, {count} transfers queued, then {delivery} delivery worker(s)")
+    pair.sender_node.stop_workers()
+    started = time.perf_counter()
+    ids = {pair.sender.create() for _ in range(count)}
+    create_seconds = time.perf_counter() - started
+    workers_started = utcnow().replace(tzinfo=None)
+    pair.sender_node.start_workers(delivery)
+    rows = wait_delivered(pair.sender.db, ids, timeout + count, poll=0.05)
+    delivered = sorted(row.delivered_at for row in rows if row.delivered_at is not None)
+    first, last = delivered[0], delivered[-1]
+    # From the first receipt on: worker start-up (imports, its first chores) is left out.
+    # The transfers recorded with the first (one transaction per claimed batch) are too.
+    after_first = sum(when > first for when in delivered)
+    drain = (last - first).total_seconds()
+    return {
+        "transfers": len(rows),
+        "transfers_per_s": r(after_first / drain, 2) if drain > 0 else None,
+        "drain_s": r(drain, 3),
+        "workers_start_to_first_s": r((first - workers_started).total_seconds(), 3),
+        "create_per_s": r(len(rows) / create_seconds, 2),  # this process, one at a time
+        "load_1m": load_1m(),
+    }
+
+
+def run_open_loop(sender: Sender, rate: float, count: int, timeout: float) -> dict[str, Any]:
+    """Transfers created at `rate` on a fixed schedule (two creating threads), whatever
+    the workers are doing: the latency a steady stream sees, queueing included."""
+    note(f"gateway: open loop, {count} transfers at {rate:.2f}/s")
+    late = [0.0] * count
+    ids: list[str] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def create(number: int, late_s: float) -> None:
+        late[number] = late_s
+        try:
+            ids.append(sender.create())
+        except Exception as exc:  # reported below; the schedule stops
+            errors.append(exc)
+            stop.set()
+
+    on_schedule(create, rate, count, stop)
+    if errors:
+        raise RuntimeError(f"open loop: creating a transfer failed: {errors[0]!r}")
+    rows = wait_delivered(sender.db, set(ids), timeout + count / rate, poll=0.05)
+    created = sorted(row.created_at for row in rows)
+    offered = (created[-1] - created[0]).total_seconds()
+    latency = latency_stats([row.latency for row in rows])
+    return {
+        "transfers": len(rows),
+        "rate_per_s": r(rate, 2),
+        "offered_per_s": r((len(rows) - 1) / offered, 2) if offered > 0 else None,
+        "latency": latency,
+        "goal_p99_ms": P99_GOAL_MS,
+        "goal_met": latency["p99_ms"] < P99_GOAL_MS,
+        # How far behind its slot each creation started (this process's own lag).
+        "schedule_late": latency_stats(late),
+        "load_1m": load_1m(),
     }
 
 
@@ -273,41 +407,391 @@ def token_sized_header(body: bytes, url: str) -> str:
     return f"Bearer {token}"
 
 
-def run_bare(node: DemoNode, body: bytes, count: int, warmup: int) -> dict[str, Any]:
-    url = node.url + ENVELOPES_PATH
-    headers = {
+def bare_headers(body: bytes, url: str) -> dict[str, str]:
+    return {
         "Authorization": token_sized_header(body, url),
         "Content-Type": "application/json",
         "User-Agent": "marac-gateway/1",
     }
-    latencies = []
+
+
+def _drive(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    count: int,
+    warmup: int,
+    threads: int,
+    barrier: Barrier,
+    results: Queue[dict[str, Any]],
+) -> None:
+    """One client process (forked): its figures, or what went wrong, on `results`."""
+    try:
+        found = _posts(url, body, headers, count, warmup, threads, barrier)
+    except Exception as exc:  # the parent reports it
+        barrier.abort()  # the other client processes stop waiting for this one
+        found = {"errors": [f"{type(exc).__name__}: {exc}"]}
+    results.put(found)
+
+
+def _posts(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    count: int,
+    warmup: int,
+    threads: int,
+    barrier: Barrier,
+) -> dict[str, Any]:
+    """`threads` threads sharing one httpx.Client, as a delivery worker's lanes share its
+    PeerClient, POST `count` times between them."""
+    latencies: list[float] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    errors: list[str] = []
+    numbers = itertools.count()
+    answer = b""
     with httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
-        for index in range(warmup + count):
-            started = time.perf_counter()
+
+        def post() -> float:
+            nonlocal answer
+            started = time.monotonic()
             response = client.post(url, content=body, headers=headers)
             answer = response.read()
-            elapsed = time.perf_counter() - started
             if response.status_code != 202:
-                raise RuntimeError(f"bare app answered HTTP {response.status_code}")
-            if index >= warmup:
-                latencies.append(elapsed)
+                errors.append(f"HTTP {response.status_code}")
+            return started
+
+        def lane() -> None:
+            while not errors and next(numbers) < count:
+                try:
+                    started = post()
+                except httpx.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    return
+                ended = time.monotonic()  # system-wide: comparable across the processes
+                starts.append(started)
+                ends.append(ended)
+                latencies.append(ended - started)
+
+        for _ in range(warmup):
+            post()
+        barrier.wait(timeout=READY_TIMEOUT)  # every client process warm, then all at once
+        lanes = [threading.Thread(target=lane) for _ in range(threads)]
+        for each in lanes:
+            each.start()
+        for each in lanes:
+            each.join()
+    return {
+        "latencies": latencies,
+        "start": min(starts, default=0.0),
+        "end": max(ends, default=0.0),
+        "errors": errors[:3],
+        "response_bytes": len(answer),
+    }
+
+
+def run_bare(
+    url: str, body: bytes, count: int, warmup: int, processes: int, threads: int
+) -> dict[str, Any]:
+    """`count` POSTs from `processes` client processes of `threads` threads each."""
+    headers = bare_headers(body, url)
+    # fork: nothing else runs in this process now, and the children start at once.
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(processes)
+    results: Queue[dict[str, Any]] = context.Queue()
+    shares = [count // processes + (i < count % processes) for i in range(processes)]
+    children = [
+        context.Process(
+            target=_drive,
+            args=(url, body, headers, share, warmup, threads, barrier, results),
+            daemon=True,
+        )
+        for share in shares
+    ]
+    for child in children:
+        child.start()
+    done = collect(results, children)  # before join: the queue drains
+    for child in children:
+        child.join()
+    errors = [error for part in done for error in part["errors"]]
+    if errors:
+        raise RuntimeError(f"bare app answered {errors[0]}")
+    latencies = [value for part in done for value in part["latencies"]]
+    span = max(part["end"] for part in done) - min(part["start"] for part in done)
     return {
         "requests": len(latencies),
-        "requests_per_s": r(len(latencies) / sum(latencies), 2),
+        "requests_per_s": r(len(latencies) / span, 2),
+        "clients": processes * threads,
+        "client_processes": processes,
         "latency": latency_stats(latencies),
         "body_bytes": len(body),
         "auth_header_bytes": len(headers["Authorization"]),
-        "response_bytes": len(answer),
+        "response_bytes": done[0]["response_bytes"],
         "load_1m": load_1m(),
+    }
+
+
+def collect(
+    results: Queue[dict[str, Any]], children: Sequence[multiprocessing.process.BaseProcess]
+) -> list[dict[str, Any]]:
+    """One result per client process; a process that died without one is an error."""
+    done: list[dict[str, Any]] = []
+    while len(done) < len(children):
+        try:
+            done.append(results.get(timeout=1.0))
+        except queue.Empty:
+            if not any(child.is_alive() for child in children) and results.empty():
+                raise RuntimeError("a bare client process ended without its figures") from None
+    return done
+
+
+@contextlib.contextmanager
+def bare_server(space: Space, workers: int) -> Iterator[str]:
+    """bench/bare_app.py under gunicorn with `workers` workers; yields its POST URL."""
+    node = DemoNode("bare", "bare Flask", space.home(f"bare-g{workers}"), free_port())
+    try:
+        start_bare(node, workers)
+        wait_ready(node, READY_TIMEOUT)
+        yield node.url + ENVELOPES_PATH
+    finally:
+        stop_all((node,))
+
+
+def run_baselines(
+    space: Space, body: bytes, args: argparse.Namespace, workers: int, delivery: int
+) -> dict[str, Any]:
+    """The throughput baseline (concurrent, as many clients as the delivery side keeps
+    POSTs in flight) and, unless in the matrix, the sequential one for the paced latency."""
+    found: dict[str, Any] = {}
+    with bare_server(space, workers) as url:
+        lanes = delivery_concurrency()
+        note(f"bare: {args.count} POSTs from {delivery} x {lanes} concurrent clients")
+        found["concurrent"] = run_bare(url, body, args.count, args.warmup, delivery, lanes)
+        if not args.matrix:
+            note(f"bare: {args.count} sequential POSTs")
+            found["sequential"] = run_bare(url, body, args.count, args.warmup, 1, 1)
+    return found
+
+
+class Space:
+    """The run's work directory and, on PostgreSQL, the databases made for it."""
+
+    def __init__(self, backend: str, pg: str, keep: bool) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="marac-bench-federation-"))
+        self.keep = keep
+        self.databases = PgDatabases(pg, "marac_bench_fed") if backend == "postgresql" else None
+
+    def home(self, name: str) -> Path:
+        """A new directory (numbered: the matrix starts a bare app per cell)."""
+        path = self.root / f"{len(list(self.root.iterdir())):02d}-{name}"
+        path.mkdir(parents=True)
+        return path
+
+    def database(self, name: str) -> str:
+        """A fresh PostgreSQL database's URL, or "" for the node's own SQLite file."""
+        return self.databases.new(name) if self.databases is not None else ""
+
+    def release(self) -> None:
+        """Drop the databases of a finished pair (the matrix makes fresh ones per cell)."""
+        if self.databases is not None:
+            self.databases.drop_all()
+
+    def close(self) -> None:
+        if self.databases is not None:
+            with contextlib.suppress(Exception):
+                self.databases.close()
+        if self.keep:
+            note(f"work directory kept: {self.root}")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+@dataclass
+class Pair:
+    sender_node: BenchNode
+    receiver_node: BenchNode
+    sender: Sender
+
+
+@contextlib.contextmanager
+def gateway_pair(space: Space, workers: int, delivery: int, poll: float | None) -> Iterator[Pair]:
+    """Two nodes set up, served by `workers` gunicorn workers each, `delivery` delivery
+    workers on the sender; stopped (and their databases dropped) on leaving."""
+    home = space.home(f"pair-g{workers}-d{delivery}")
+    nodes = tuple(
+        BenchNode(
+            code,
+            name,
+            home / code,
+            free_port(),
+            database_url=space.database(code),
+            worker_poll=poll,
+        )
+        for code, name in AREAS
+    )
+    sender_node, receiver_node = nodes
+    sender: Sender | None = None
+    try:
+        for node in nodes:
+            node.home.mkdir(parents=True)
+        with contextlib.redirect_stdout(sys.stderr):  # setup() narrates, as in the demo
+            setup((sender_node, receiver_node))
+        for node in nodes:
+            node.start(
+                "serve", "--port", str(node.port), "--workers", str(workers), log_name="web.log"
+            )
+        sender_node.start_workers(delivery)
+        for node in nodes:
+            wait_ready(node, READY_TIMEOUT)
+        sender = Sender(sender_node, receiver_node.code)
+        yield Pair(sender_node, receiver_node, sender)
+    finally:
+        if sender is not None:
+            with contextlib.suppress(Exception):
+                sender.close()
+        stop_all(nodes)
+        space.release()
+
+
+def run_full(space: Space, args: argparse.Namespace) -> None:
+    workers, delivery = args.gunicorn_workers, args.delivery_workers
+    with gateway_pair(space, workers, delivery, args.worker_poll) as pair:
+        note(f"gateway: {args.warmup} warm-up transfers")
+        pair.sender.paced(args.warmup, args.timeout)
+        paced = run_paced(pair.sender, args)
+        burst = run_burst(pair, args.count, args.timeout, delivery)
+        if args.worker_poll is not None:
+            note("gateway: delivery workers restarted with the default settings")
+            pair.sender_node.stop_workers()
+            pair.sender_node.worker_poll = None
+            pair.sender_node.start_workers(delivery)
+            pair.sender.paced(args.warmup, args.timeout)  # they are up and warm
+        rate = args.open_rate or burst["transfers_per_s"] / 2
+        open_loop = run_open_loop(pair.sender, rate, args.open_count, args.timeout)
+        body = pair.sender.db.envelope_body()
+    # The gateway nodes are stopped: a quiet machine for the baseline.
+    bare = run_baselines(space, body, args, workers, delivery)
+    common = common_fields(args, workers, delivery)
+    for phase, found in (("gateway_paced", paced), ("gateway_burst", burst)):
+        emit({"bench": "federation", "phase": phase, **found, **common})
+    open_common = {**common, "worker_poll_s": None}  # always the worker's default
+    emit({"bench": "federation", "phase": "gateway_open_loop", **open_loop, **open_common})
+    concurrent, sequential = bare["concurrent"], bare["sequential"]
+    emit({"bench": "federation", "phase": "bare_post_concurrent", **concurrent, **common})
+    emit({"bench": "federation", "phase": "bare_post_sequential", **sequential, **common})
+    throughput = (burst["transfers_per_s"] or 0.0) / concurrent["requests_per_s"]
+    bare_p50 = sequential["latency"]["p50_ms"]
+    emit(
+        {
+            "bench": "federation",
+            "kind": "summary",
+            "backend": args.backend,
+            # Goal 1: burst transfers/s over bare POSTs/s, same gunicorn, same concurrency.
+            "throughput_ratio": r(throughput, 3),
+            "throughput_goal": THROUGHPUT_GOAL,
+            "throughput_goal_met": throughput >= THROUGHPUT_GOAL,
+            # Goal 2: open-loop create-to-receipt p99 at half the burst rate, defaults.
+            "open_loop_p99_ms": open_loop["latency"]["p99_ms"],
+            "open_loop_goal_ms": P99_GOAL_MS,
+            "open_loop_goal_met": open_loop["goal_met"],
+            # Unloaded create-to-receipt vs one sequential bare POST (informational).
+            "ratio": r(paced["latency"]["p50_ms"] / bare_p50, 2),
+            "ratio_p99": r(paced["latency"]["p99_ms"] / sequential["latency"]["p99_ms"], 2),
+            "seconds": r(time.perf_counter() - args.started, 1),
+            **environment(),
+        }
+    )
+
+
+def run_matrix(space: Space, args: argparse.Namespace) -> None:
+    cells: list[dict[str, Any]] = []
+    for workers, delivery in itertools.product(MATRIX_GUNICORN, MATRIX_DELIVERY):
+        note(f"matrix: {workers} gunicorn worker(s), {delivery} delivery worker(s)")
+        with gateway_pair(space, workers, delivery, args.worker_poll) as pair:
+            note(f"gateway: {args.warmup} warm-up transfers")
+            pair.sender.paced(args.warmup, args.timeout)
+            burst = run_burst(pair, args.count, args.timeout, delivery)
+            body = pair.sender.db.envelope_body()
+        bare = run_baselines(space, body, args, workers, delivery)["concurrent"]
+        cell = {
+            "bench": "federation",
+            "phase": "matrix_cell",
+            "transfers_per_s": burst["transfers_per_s"],
+            "bare_requests_per_s": bare["requests_per_s"],
+            "throughput_ratio": r((burst["transfers_per_s"] or 0.0) / bare["requests_per_s"], 3),
+            "burst": burst,
+            "bare": bare,
+            **common_fields(args, workers, delivery),
+        }
+        emit(cell)
+        cells.append(cell)
+    drops = throughput_drops(cells, args.tolerance / 100)
+    emit(
+        {
+            "bench": "federation",
+            "kind": "matrix_summary",
+            "backend": args.backend,
+            "transfers_per_s": {
+                f"g{c['gunicorn']['workers']}_d{c['delivery_workers']}": c["transfers_per_s"]
+                for c in cells
+            },
+            # The goal: throughput must not fall as workers are added.
+            "throughput_falls": bool(drops),
+            "tolerance_pct": args.tolerance,
+            "drops": drops,
+            "seconds": r(time.perf_counter() - args.started, 1),
+            **environment(),
+        }
+    )
+
+
+def throughput_drops(cells: list[dict[str, Any]], tolerance: float) -> list[dict[str, Any]]:
+    """Each step that adds workers (the next gunicorn count, the delivery workers alike;
+    or a second delivery worker, gunicorn alike) and loses more than `tolerance` of the
+    throughput."""
+    tps = {(c["gunicorn"]["workers"], c["delivery_workers"]): c["transfers_per_s"] for c in cells}
+    steps = [
+        ((g, d), (g2, d)) for g, g2 in itertools.pairwise(MATRIX_GUNICORN) for d in MATRIX_DELIVERY
+    ] + [
+        ((g, d), (g, d2)) for g in MATRIX_GUNICORN for d, d2 in itertools.pairwise(MATRIX_DELIVERY)
+    ]
+    drops = []
+    for before, after in steps:
+        if before in tps and after in tps and tps[after] < tps[before] * (1 - tolerance):
+            drops.append(
+                {
+                    "from": {"gunicorn_workers": before[0], "delivery_workers": before[1]},
+                    "to": {"gunicorn_workers": after[0], "delivery_workers": after[1]},
+                    "change_pct": r((tps[after] / tps[before] - 1) * 100, 1),
+                }
+            )
+    return drops
+
+
+def common_fields(args: argparse.Namespace, workers: int, delivery: int) -> dict[str, Any]:
+    options = gunicorn_options("127.0.0.1", 0, workers)
+    return {
+        "backend": args.backend,
+        "gunicorn": {k: options[k] for k in ("workers", "worker_class", "threads")},
+        "delivery_workers": delivery,
+        # Concurrent POSTs: the gateway's delivery side and the bare baseline's clients.
+        "delivery_concurrency": delivery_concurrency() * delivery,
+        "envelopes_per_post_max": BATCH_SEND,  # the gateway's; the bare POST carries one
+        "worker_poll_s": args.worker_poll,  # null: the worker's default
     }
 
 
 # --- orchestration ----------------------------------------------------------------------
 @contextlib.contextmanager
 def terminate_on_signals() -> Iterator[None]:
-    """SIGTERM/SIGHUP raise SystemExit, so the finally blocks below stop the subprocesses."""
+    """SIGTERM/SIGHUP raise SystemExit, so the finally blocks below stop the subprocesses.
+    Once: a second signal (a process-group kill repeated, say) must not cut that short and
+    leave a node or a database behind."""
 
     def _exit(signum: int, _frame: FrameType | None) -> None:
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
         raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, _exit) for sig in (signal.SIGTERM, signal.SIGHUP)}
@@ -325,111 +809,74 @@ def stop_all(nodes: Sequence[DemoNode]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=200, help="burst transfers and bare POSTs")
-    parser.add_argument("--paced", type=int, default=100, help="transfers sent one at a time")
-    parser.add_argument("--warmup", type=int, default=10, help="excluded transfers/POSTs")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument(
-        "--web-workers", type=int, default=2, help="gunicorn workers (gateway and bare alike)"
+        "--pg",
+        default=pg_admin_url(),
+        help="PostgreSQL admin URL (default GATEWAY_BENCH_DATABASE_URL, "
+        "GATEWAY_TEST_DATABASE_URL, else the local test server); databases are made and dropped",
+    )
+    parser.add_argument(
+        "--matrix",
+        action="store_true",
+        help="PostgreSQL: the burst for gunicorn workers 1, 2, 4 x delivery workers 1, 2",
+    )
+    parser.add_argument("--quick", action="store_true", help="smoke-test counts (not figures)")
+    parser.add_argument("--count", type=int, help="burst transfers and bare POSTs (1000)")
+    parser.add_argument("--paced", type=int, help="transfers sent one at a time (100)")
+    parser.add_argument("--warmup", type=int, help="excluded transfers/POSTs (10)")
+    parser.add_argument("--open-count", type=int, help="open-loop transfers (500)")
+    parser.add_argument(
+        "--open-rate", type=float, help="open-loop transfers/s (default: half the burst rate)"
+    )
+    parser.add_argument(
+        "--gunicorn-workers",
+        "--web-workers",
+        dest="gunicorn_workers",
+        type=int,
+        default=2,
+        help="gunicorn workers per node (gateway and bare alike)",
+    )
+    parser.add_argument(
+        "--delivery-workers", type=int, default=1, help="delivery worker processes (sender)"
     )
     parser.add_argument(
         "--worker-poll",
         type=float,
-        default=0.01,
-        help="delivery worker idle poll, seconds (demo uses 0.2, production default 2.0)",
+        help="delivery worker idle poll, s, for the paced phase and the burst (default: the "
+        "worker's own, 2 s, woken by each commit); the open loop always runs the default",
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=5.0, help="matrix: a drop under this %% is noise"
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="per-phase delivery limit")
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    if args.matrix:
+        args.backend = "postgresql"
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    started = time.perf_counter()
-    workdir = Path(tempfile.mkdtemp(prefix="marac-bench-federation-"))
-    sender_node, receiver_node = (
-        BenchNode(code, name, workdir / code, free_port(), worker_poll=args.worker_poll)
-        for code, name in AREAS
-    )
-    bare = DemoNode("bare", "bare Flask", workdir / "bare", free_port())
-    nodes = (sender_node, receiver_node, bare)
-    for node in nodes:
-        node.home.mkdir(parents=True)
-    sender: Sender | None = None
+    args.started = time.perf_counter()
+    space = Space(args.backend, args.pg, args.keep)
     try:
         with terminate_on_signals():
-            with contextlib.redirect_stdout(sys.stderr):  # setup() narrates, as in the demo
-                setup((sender_node, receiver_node))
-            for node in (sender_node, receiver_node):
-                node.start(
-                    "serve",
-                    "--port",
-                    str(node.port),
-                    "--workers",
-                    str(args.web_workers),
-                    log_name="web.log",
-                )
-            sender_node.start("worker", log_name="worker.log")
-            for node in (sender_node, receiver_node):
-                wait_ready(node, READY_TIMEOUT)
-            sender = Sender(sender_node, receiver_node.code)
-            gateway = run_gateway(sender, args)
-            body = sender.db.envelope_body()
-            sender.close()
-            sender = None
-            stop_all((sender_node, receiver_node))  # a quiet machine for the baseline
-
-            note(f"bare: {args.warmup} warm-up + {args.count} sequential POSTs")
-            start_bare(bare, args.web_workers)
-            wait_ready(bare, READY_TIMEOUT)
-            baseline = run_bare(bare, body, args.count, args.warmup)
-            stop_all((bare,))
-            emit_results(args, gateway, baseline, time.perf_counter() - started)
+            if args.matrix:
+                run_matrix(space, args)
+            else:
+                run_full(space, args)
         return 0
     except (RuntimeError, OSError) as exc:
-        note(f"federation bench failed: {exc} (logs in {workdir}; rerun with --keep)")
+        note(f"federation bench failed: {exc} (logs in {space.root}; rerun with --keep)")
         return 1
     finally:
-        if sender is not None:
-            with contextlib.suppress(Exception):
-                sender.close()
-        stop_all(nodes)
-        if args.keep:
-            note(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def emit_results(
-    args: argparse.Namespace, gateway: dict[str, Any], bare: dict[str, Any], seconds: float
-) -> None:
-    options = gunicorn_options("127.0.0.1", 0, args.web_workers)
-    common = {
-        "gunicorn": {k: options[k] for k in ("workers", "worker_class", "threads")},
-        "delivery_workers": 1,
-        "worker_poll_s": args.worker_poll,
-    }
-    paced, burst = gateway["paced"], gateway["burst"]
-    emit({"bench": "federation", "phase": "gateway_paced", **paced, **common})
-    emit({"bench": "federation", "phase": "gateway_burst", **burst, **common})
-    emit({"bench": "federation", "phase": "bare_post", **bare, **common})
-    bare_p50 = bare["latency"]["p50_ms"]
-    emit(
-        {
-            "bench": "federation",
-            "kind": "summary",
-            # The headline: unloaded per-transfer create-to-receipt vs one bare POST.
-            "ratio": r(paced["latency"]["p50_ms"] / bare_p50, 2),
-            "ratio_p99": r(paced["latency"]["p99_ms"] / bare["latency"]["p99_ms"], 2),
-            # The worker's per-transfer cycle under load vs one bare POST.
-            "ratio_cycle_p50": r(burst["cycle_per_transfer"]["p50_ms"] / bare_p50, 2),
-            # Create-to-receipt under a burst (dominated by queueing) vs one bare POST.
-            "ratio_burst_latency_p50": r(burst["latency"]["p50_ms"] / bare_p50, 2),
-            "bare_rps_per_gateway_tps": r(bare["requests_per_s"] / burst["transfers_per_s"], 2),
-            "seconds": r(seconds, 1),
-            **environment(),
-        }
-    )
+        space.close()
 
 
 if __name__ == "__main__":

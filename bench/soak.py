@@ -32,14 +32,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import secrets
 import shutil
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -51,14 +49,13 @@ from sqlalchemy import Engine, create_engine, make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import emit, environment, note, percentile, r
+from _common import PgDatabases, emit, environment, note, on_schedule, percentile, pg_admin_url, r
 from federation import load_1m, stop_all, terminate_on_signals
 
 from adapters.db.session import normalise_url
 from gateway.devtools.demo import AREAS, DemoNode, free_port, setup, wait_ready
 from gateway.devtools.samples import sample_transfer
 
-DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SCOPE = "transfers:read transfers:write"
 
 
@@ -79,26 +76,6 @@ class SoakNode(DemoNode):
 
 
 # --- databases --------------------------------------------------------------------------
-class Databases:
-    def __init__(self, admin_url: str) -> None:
-        self.admin = create_engine(normalise_url(admin_url), isolation_level="AUTOCOMMIT")
-        self.base = normalise_url(admin_url).rsplit("/", 1)[0]
-        self.created: list[str] = []
-
-    def new(self, name: str) -> str:
-        database = f"marac_soak_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
-        self.created.append(database)
-        return f"{self.base}/{database}"
-
-    def drop_all(self) -> None:
-        with self.admin.connect() as connection:
-            for database in self.created:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-        self.admin.dispose()
-
-
 class SenderDb:
     """The sender's transfers, read over their own connection (reads never block the
     worker's writes on PostgreSQL)."""
@@ -204,27 +181,7 @@ class Api:
 def paced(api: Api, tally: Tally, rate: float, seconds: float, stop: threading.Event) -> None:
     """Send at `rate` per second for `seconds`, on a schedule that does not drift: two
     senders so one slow answer does not hold the next transfer back."""
-    began = time.monotonic()
-    total = int(rate * seconds)
-    next_number = iter(range(total))
-    lock = threading.Lock()
-
-    def sender() -> None:
-        while not stop.is_set():
-            with lock:
-                number = next(next_number, None)
-            if number is None:
-                return
-            wait = began + number / rate - time.monotonic()
-            if wait > 0 and stop.wait(wait):
-                return
-            api.send(tally)
-
-    threads = [threading.Thread(target=sender, daemon=True) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    on_schedule(lambda _number, _late: api.send(tally), rate, int(rate * seconds), stop)
 
 
 def reader(api: Api, tally: Tally, stop: threading.Event) -> None:
@@ -411,9 +368,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=120.0, help="final delivery limit, s")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("GATEWAY_BENCH_DATABASE_URL")
-        or os.environ.get("GATEWAY_TEST_DATABASE_URL")
-        or DEFAULT_ADMIN_URL,
+        default=pg_admin_url(),
         help="PostgreSQL admin URL; two databases are created there and dropped after",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
@@ -443,7 +398,7 @@ def running(nodes: tuple[SoakNode, SoakNode], web_workers: int) -> Iterator[None
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="marac-bench-soak-"))
-    databases = Databases(args.database_url)
+    databases = PgDatabases(args.database_url, "marac_soak")
     sender_node, receiver_node = (
         SoakNode(
             code,
@@ -495,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
         if db is not None:
             db.close()
         stop_all(nodes)
-        databases.drop_all()
+        databases.close()
         if args.keep:
             note(f"work directory kept: {workdir}")
         else:
