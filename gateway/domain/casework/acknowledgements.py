@@ -203,12 +203,8 @@ def _answer_of(loaded: object) -> Answer | None:
 def _answered_transfer(session: Session, inbound: handlers.Inbound) -> str:
     """The outbound transfer an inbound acknowledgement answers: one this area sent to
     that very peer and that is delivered and not yet answered. Anything else is refused."""
-    row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
-    if row is None:
-        raise Refused(
-            "The acknowledgement answers no transfer this area sent to its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The acknowledgement answers no transfer this area sent to its sender."
+    row = replying.replied_or_refused(session, inbound, states.OUTBOUND, unknown)
     if row.status not in AWAITING_ANSWER:
         raise Refused(
             f"The transfer is '{row.status}', not awaiting an acknowledgement.",

@@ -175,12 +175,8 @@ def _asked(loaded: object) -> Asked | None:
 
 
 def _target(session: Session, inbound: handlers.Inbound) -> str:
-    row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
-    if row is None:
-        raise Refused(
-            "The information request concerns no transfer this area sent to its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The information request concerns no transfer this area sent to its sender."
+    row = replying.replied_or_refused(session, inbound, states.OUTBOUND, unknown)
     if row.status not in APPLICABLE:
         raise Refused(
             f"The transfer is '{row.status}', not open to information requests.",

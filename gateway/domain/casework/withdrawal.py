@@ -217,12 +217,8 @@ def _notice_of(loaded: object) -> Notice | None:
 
 
 def _withdrawn_transfer(session: Session, inbound: handlers.Inbound) -> str:
-    row = handlers.replied_transfer(session, inbound, direction=states.INBOUND)
-    if row is None:
-        raise Refused(
-            "The withdrawal concerns no transfer this area received from its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The withdrawal concerns no transfer this area received from its sender."
+    row = replying.replied_or_refused(session, inbound, states.INBOUND, unknown)
     if row.status == states.WITHDRAWN:
         raise Refused("The transfer is already withdrawn.", reason="already-withdrawn")
     return row.id
