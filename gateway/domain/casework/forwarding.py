@@ -52,6 +52,7 @@ from gateway.domain.transfers.sending import create_outbound
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, open_envelope, parse_envelope
 from schemas.common import MEDIUM
+from schemas.wire.addressed import body_values
 from schemas.wire.forward_permission import (
     GRANT,
     GRANTED,
@@ -132,7 +133,7 @@ def request_permission(
             )
         _known_area(session, body.forward_to, now)
         actor = principal.actor(row.area_code, SEND_ROLES)
-        values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+        values = body_values(body)
         sent = envelope_writer.write(
             session,
             master,

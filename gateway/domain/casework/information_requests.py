@@ -10,7 +10,6 @@ the sender's transfer back to delivered.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +30,7 @@ from gateway.domain.transfers import states
 from gateway.domain.transfers.reading import TransferView, listed_transfer, view
 from gateway.errors import Conflict, Refused
 from keys import MasterKey
+from schemas.wire.addressed import body_values
 from schemas.wire.information_request import PAYLOAD_TYPE as INFORMATION_REQUEST
 from schemas.wire.information_request import (
     SCHEMA_VERSION,
@@ -133,7 +133,7 @@ def request_information(
 
 
 def _payload(body: InformationRequestBody, row: Transfer) -> dict[str, Any]:
-    values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+    values = body_values(body)
     payload = RequestPayload(
         **values, schema_version=SCHEMA_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
