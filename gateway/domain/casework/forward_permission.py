@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import ForwardPermission as PermissionRow
@@ -22,7 +21,7 @@ from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
-from gateway.domain.transfers.reading import listed_transfer
+from gateway.domain.transfers.reading import listed_transfer, of_transfer
 from gateway.errors import Refused
 from schemas.wire.forward_permission import (
     GRANT,
@@ -101,12 +100,9 @@ def permissions(session: Session, principal: Principal, transfer_id: str) -> lis
     with session.begin():
         row = listed_transfer(session, principal, transfer_id)
         found = session.scalars(
-            select(PermissionRow)
-            .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
+            of_transfer(PermissionRow, row).order_by(
+                PermissionRow.requested_at, PermissionRow.request_id
             )
-            .order_by(PermissionRow.requested_at, PermissionRow.request_id)
         )
         return [permission_view(p) for p in found]
 

@@ -47,7 +47,7 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, states, timeline
-from gateway.domain.transfers.reading import TransferView, check_content_held, view
+from gateway.domain.transfers.reading import TransferView, check_content_held, of_transfer, view
 from gateway.domain.transfers.sending import create_outbound
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, open_envelope, parse_envelope
@@ -406,10 +406,8 @@ def granted_terms(
             raise NotFound("No such transfer.")
         restriction.check_may_open(session, principal, row)
         found = session.scalars(
-            select(PermissionRow)
+            of_transfer(PermissionRow, row)
             .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
                 PermissionRow.status == GRANTED,
                 PermissionRow.used_by.is_(None),
             )
@@ -481,10 +479,8 @@ def _included(
 def _grant_for(session: Session, row: Transfer, to_area: str) -> PermissionRow:
     found = list(
         session.scalars(
-            select(PermissionRow)
+            of_transfer(PermissionRow, row)
             .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
                 PermissionRow.forward_to == to_area,
                 PermissionRow.status == GRANTED,
             )

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import InformationRequest, Transfer
@@ -27,7 +26,7 @@ from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
-from gateway.domain.transfers.reading import TransferView, listed_transfer, view
+from gateway.domain.transfers.reading import TransferView, listed_transfer, of_transfer, view
 from gateway.errors import Conflict, Refused
 from keys import MasterKey
 from schemas.wire.addressed import body_values
@@ -150,12 +149,9 @@ def list_requests(
     with session.begin():
         row = listed_transfer(session, principal, transfer_id)
         rows = session.scalars(
-            select(InformationRequest)
-            .where(
-                InformationRequest.transfer_id == row.id,
-                InformationRequest.area_code == row.area_code,
+            of_transfer(InformationRequest, row).order_by(
+                InformationRequest.created_at, InformationRequest.request_id
             )
-            .order_by(InformationRequest.created_at, InformationRequest.request_id)
         )
         return view(row), [request_view(found) for found in rows]
 
