@@ -19,18 +19,15 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from support.forged import queue_forged, refusal_of
 from support.nodes import RunningNode
 from support.site import PEER, A, B, Site, make_site
 
-from adapters.db.models import Envelope
 from gateway.devtools.samples import sample_transfer
-from gateway.domain.areas.local_areas import current_secret_keys
-from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import verify
 from gateway.domain.clock import utcnow
-from gateway.domain.federation.envelope_writer import queue_item
 from gateway.domain.identity import clients
-from keys import canonical_json, seal_envelope, sha256_hex
+from keys import sha256_hex
 from schemas.wire.document import DOCX, JPEG, ODT, PDF, PNG, RTF, TEXT
 
 LIST = "/api/v1/transfers"
@@ -407,50 +404,13 @@ def forge_document(site: Site, in_reply_to: str, **spoil: Any) -> str:
         "answers": None,
         **spoil,
     }
-    now = utcnow()
-    node = site.south.node
-    with node.sessions() as session, session.begin():
-        sealed = seal_envelope(
-            sender=current_secret_keys(session, node.master, PEER, now),
-            recipient=recipient_key(session, A, now),
-            payload_type="document",
-            payload=payload,
-            in_reply_to=in_reply_to,
-            created_at=now,
-        )
-        envelope = Envelope(
-            envelope_id=sealed.id,
-            area_code=PEER,
-            direction="outbound",
-            type="document",
-            peer_area=A,
-            in_reply_to=in_reply_to,
-            digest=sealed.digest,
-            body=canonical_json(sealed.wire).decode("ascii"),
-            self_sealed_key=sealed.self_sealed_key,
-            receipt=None,
-            created_at=now,
-            purged_at=None,
-        )
-        session.add(envelope)
-        session.flush()
-        session.add(queue_item(session, envelope, now))
-    return sealed.id
+    return queue_forged(site.south, PEER, A, "document", payload, in_reply_to)
 
 
 def canonical_b64(content: bytes) -> str:
     import base64
 
     return base64.urlsafe_b64encode(content).rstrip(b"=").decode("ascii")
-
-
-def refusal_of(node: RunningNode, envelope_id: str) -> str:
-    query = (
-        "SELECT o.{} FROM outbox o JOIN envelopes e ON e.pk = o.envelope_pk "
-        "WHERE e.envelope_id = :e"
-    )
-    assert node.scalar(query.format("status"), e=envelope_id) == "failed"
-    return str(node.scalar(query.format("last_error"), e=envelope_id))
 
 
 def test_a_tampered_or_mistyped_document_is_refused_with_nothing_stored(site: Site) -> None:

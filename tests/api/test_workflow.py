@@ -12,19 +12,16 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from support.forged import queue_forged, refusal_of
 from support.nodes import RunningNode
 from support.site import PEER, A, B, Site, make_site
 
-from adapters.db.models import Envelope, Transfer
+from adapters.db.models import Transfer
 from gateway.devtools.samples import sample_transfer
-from gateway.domain.areas.local_areas import current_secret_keys
-from gateway.domain.areas.peers import recipient_key
 from gateway.domain.audit import reports, verify
 from gateway.domain.clock import utcnow
-from gateway.domain.federation.envelope_writer import queue_item
 from gateway.domain.identity import users
 from gateway.domain.transfers import timeline
-from keys import canonical_json, seal_envelope
 
 LIST = "/api/v1/transfers"
 VICTIM = "Quillonia"  # a canary: a name that must never reach an audit leaf
@@ -354,51 +351,13 @@ def test_illegal_or_invalid_acknowledgements_send_nothing(site: Site) -> None:
 def forge_acknowledgement(site: Site, in_reply_to: str) -> str:
     """An acknowledgement from A to the peer, sealed and signed properly by A's keys but
     answering whatever `in_reply_to` says, queued on north's outbox."""
-    now = utcnow()
     payload = {
         **accepted(next_week()),
         "schema_version": 1,
         "from_area": A,
         "to_area": PEER,
     }
-    node = site.north.node
-    with node.sessions() as session, session.begin():
-        sealed = seal_envelope(
-            sender=current_secret_keys(session, node.master, A, now),
-            recipient=recipient_key(session, PEER, now),
-            payload_type="acknowledgement",
-            payload=payload,
-            in_reply_to=in_reply_to,
-            created_at=now,
-        )
-        envelope = Envelope(
-            envelope_id=sealed.id,
-            area_code=A,
-            direction="outbound",
-            type="acknowledgement",
-            peer_area=PEER,
-            in_reply_to=in_reply_to,
-            digest=sealed.digest,
-            body=canonical_json(sealed.wire).decode("ascii"),
-            self_sealed_key=sealed.self_sealed_key,
-            receipt=None,
-            created_at=now,
-            purged_at=None,
-        )
-        session.add(envelope)
-        session.flush()
-        session.add(queue_item(session, envelope, now))
-    return sealed.id
-
-
-def refusal_of(site: Site, envelope_id: str) -> str:
-    """The outbox's record of a delivery the peer refused for good."""
-    query = (
-        "SELECT o.{} FROM outbox o JOIN envelopes e ON e.pk = o.envelope_pk "
-        "WHERE e.envelope_id = :e"
-    )
-    assert site.north.scalar(query.format("status"), e=envelope_id) == "failed"
-    return str(site.north.scalar(query.format("last_error"), e=envelope_id))
+    return queue_forged(site.north, A, PEER, "acknowledgement", payload, in_reply_to)
 
 
 def test_the_sender_node_refuses_acknowledgements_that_answer_nothing_awaiting(
@@ -412,7 +371,7 @@ def test_the_sender_node_refuses_acknowledgements_that_answer_nothing_awaiting(
 
     unknown = forge_acknowledgement(site, str(uuid.uuid4()))
     assert site.north.deliver() == 1
-    assert "unknown-transfer" in refusal_of(site, unknown)
+    assert "unknown-transfer" in refusal_of(site.north, unknown)
     assert south_transfer(site, south_id).status == "delivered"
 
     # A real acknowledgement is applied once; a second one for the same transfer is refused.
@@ -423,7 +382,7 @@ def test_the_sender_node_refuses_acknowledgements_that_answer_nothing_awaiting(
     assert south_transfer(site, south_id).status == "acknowledged"
     second = forge_acknowledgement(site, south_envelope)
     assert site.north.deliver() == 1
-    assert "unexpected-acknowledgement" in refusal_of(site, second)
+    assert "unexpected-acknowledgement" in refusal_of(site.north, second)
 
     # Nothing refused was stored or logged by the sender node.
     for forged in (unknown, second):

@@ -7,7 +7,6 @@ evidence of any disclosure, and the outbox row are written together or not at al
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +39,7 @@ from schemas.wire.acknowledgement import (
 )
 from schemas.wire.acknowledgement import PAYLOAD_TYPE as ACKNOWLEDGEMENT
 from schemas.wire.acknowledgement import SCHEMA_VERSION as ACK_VERSION
+from schemas.wire.addressed import body_values
 
 CONTENT_DROPPED = "content_dropped"
 # The acknowledged step's detail when the case is listed for an emergency meeting, a date
@@ -136,7 +136,7 @@ def _acknowledgement_payload(body: Any, row: Transfer) -> dict[str, Any]:
     """The posted body, addressed from our area back to the sender, validated whole, as
     version 2; the envelope writer sends a peer that reads only version 1 the reason for a
     redirect in the note (docs/contract.md)."""
-    values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+    values = body_values(body)
     ack = Acknowledgement(
         **values, schema_version=ACK_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
@@ -203,12 +203,8 @@ def _answer_of(loaded: object) -> Answer | None:
 def _answered_transfer(session: Session, inbound: handlers.Inbound) -> str:
     """The outbound transfer an inbound acknowledgement answers: one this area sent to
     that very peer and that is delivered and not yet answered. Anything else is refused."""
-    row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
-    if row is None:
-        raise Refused(
-            "The acknowledgement answers no transfer this area sent to its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The acknowledgement answers no transfer this area sent to its sender."
+    row = replying.replied_or_refused(session, inbound, states.OUTBOUND, unknown)
     if row.status not in AWAITING_ANSWER:
         raise Refused(
             f"The transfer is '{row.status}', not awaiting an acknowledgement.",

@@ -40,7 +40,13 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import CONTENT_ROLES, SEND_ROLES, Principal
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, states, timeline
-from gateway.domain.transfers.reading import TransferView, check_content_held, listed_transfer, view
+from gateway.domain.transfers.reading import (
+    TransferView,
+    check_content_held,
+    listed_transfer,
+    of_transfer,
+    view,
+)
 from gateway.errors import (
     Conflict,
     DomainError,
@@ -373,10 +379,8 @@ def _held(session: Session, row: Transfer) -> list[TransferDocument]:
     """The documents held for `row`, oldest first."""
     return list(
         session.scalars(
-            select(TransferDocument)
+            of_transfer(TransferDocument, row)
             .where(
-                TransferDocument.transfer_id == row.id,
-                TransferDocument.area_code == row.area_code,
                 TransferDocument.direction == HELD,
             )
             .order_by(TransferDocument.created_at, TransferDocument.document_id)
@@ -479,12 +483,9 @@ def list_documents(
     with session.begin():
         row = listed_transfer(session, principal, transfer_id)
         rows = session.scalars(
-            select(TransferDocument)
-            .where(
-                TransferDocument.transfer_id == row.id,
-                TransferDocument.area_code == row.area_code,
+            of_transfer(TransferDocument, row).order_by(
+                TransferDocument.created_at, TransferDocument.document_id
             )
-            .order_by(TransferDocument.created_at, TransferDocument.document_id)
         )
         return view(row), [document_view(found) for found in rows]
 

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import ForwardPermission as PermissionRow
 from adapters.db.models import Transfer
 from gateway.domain.audit import actions
+from gateway.domain.casework import replying
 from gateway.domain.federation import handlers
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
-from gateway.domain.transfers.reading import listed_transfer
+from gateway.domain.transfers.reading import listed_transfer, of_transfer
 from gateway.errors import Refused
 from schemas.wire.forward_permission import (
     GRANT,
@@ -100,12 +100,9 @@ def permissions(session: Session, principal: Principal, transfer_id: str) -> lis
     with session.begin():
         row = listed_transfer(session, principal, transfer_id)
         found = session.scalars(
-            select(PermissionRow)
-            .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
+            of_transfer(PermissionRow, row).order_by(
+                PermissionRow.requested_at, PermissionRow.request_id
             )
-            .order_by(PermissionRow.requested_at, PermissionRow.request_id)
         )
         return [permission_view(p) for p in found]
 
@@ -135,12 +132,8 @@ def _target(session: Session, inbound: handlers.Inbound) -> str:
         raise Refused("The forward permission cannot be read.", reason="invalid-payload")
     if summary.kind == REQUEST:
         # We are the originating area: the request concerns a transfer we sent.
-        row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
-        if row is None:
-            raise Refused(
-                "The request concerns no transfer this area sent to its sender.",
-                reason="unknown-transfer",
-            )
+        unknown = "The request concerns no transfer this area sent to its sender."
+        row = replying.replied_or_refused(session, inbound, states.OUTBOUND, unknown)
         if row.status not in ANSWERABLE:
             raise Refused(
                 f"The transfer is '{row.status}'; it cannot be forwarded.",
@@ -148,12 +141,8 @@ def _target(session: Session, inbound: handlers.Inbound) -> str:
             )
         return row.id
     # We asked: the answer concerns a transfer we received and a request we sent.
-    row = handlers.replied_transfer(session, inbound, direction=states.INBOUND)
-    if row is None:
-        raise Refused(
-            "The answer concerns no transfer this area received from its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The answer concerns no transfer this area received from its sender."
+    row = replying.replied_or_refused(session, inbound, states.INBOUND, unknown)
     permission = session.get(
         PermissionRow, (summary.request_id, inbound.area), with_for_update=True
     )

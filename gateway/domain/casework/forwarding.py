@@ -47,11 +47,12 @@ from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import restriction, states, timeline
-from gateway.domain.transfers.reading import TransferView, check_content_held, view
+from gateway.domain.transfers.reading import TransferView, check_content_held, of_transfer, view
 from gateway.domain.transfers.sending import create_outbound
 from gateway.errors import Conflict, Invalid, NotFound, field_errors
 from keys import CryptoError, MasterKey, open_envelope, parse_envelope
 from schemas.common import MEDIUM
+from schemas.wire.addressed import body_values
 from schemas.wire.forward_permission import (
     GRANT,
     GRANTED,
@@ -132,7 +133,7 @@ def request_permission(
             )
         _known_area(session, body.forward_to, now)
         actor = principal.actor(row.area_code, SEND_ROLES)
-        values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+        values = body_values(body)
         sent = envelope_writer.write(
             session,
             master,
@@ -405,10 +406,8 @@ def granted_terms(
             raise NotFound("No such transfer.")
         restriction.check_may_open(session, principal, row)
         found = session.scalars(
-            select(PermissionRow)
+            of_transfer(PermissionRow, row)
             .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
                 PermissionRow.status == GRANTED,
                 PermissionRow.used_by.is_(None),
             )
@@ -480,10 +479,8 @@ def _included(
 def _grant_for(session: Session, row: Transfer, to_area: str) -> PermissionRow:
     found = list(
         session.scalars(
-            select(PermissionRow)
+            of_transfer(PermissionRow, row)
             .where(
-                PermissionRow.transfer_id == row.id,
-                PermissionRow.area_code == row.area_code,
                 PermissionRow.forward_to == to_area,
                 PermissionRow.status == GRANTED,
             )

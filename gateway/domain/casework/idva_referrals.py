@@ -118,12 +118,8 @@ def _report_of(loaded: object) -> Report | None:
 
 def _reported_transfer(session: Session, inbound: handlers.Inbound) -> str:
     """The transfer this area sent to the reporting area, still held there."""
-    row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
-    if row is None:
-        raise Refused(
-            "The IDVA referral concerns no transfer this area sent to its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The IDVA referral concerns no transfer this area sent to its sender."
+    row = replying.replied_or_refused(session, inbound, states.OUTBOUND, unknown)
     if row.status not in TAKES:
         raise Refused(f"The transfer is '{row.status}' here.", reason="not-held")
     return row.id

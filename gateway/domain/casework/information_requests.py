@@ -10,13 +10,11 @@ the sender's transfer back to delivered.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import InformationRequest, Transfer
@@ -28,9 +26,10 @@ from gateway.domain.identity.principals import SEND_ROLES, Principal
 from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
 from gateway.domain.transfers import states
-from gateway.domain.transfers.reading import TransferView, listed_transfer, view
+from gateway.domain.transfers.reading import TransferView, listed_transfer, of_transfer, view
 from gateway.errors import Conflict, Refused
 from keys import MasterKey
+from schemas.wire.addressed import body_values
 from schemas.wire.information_request import PAYLOAD_TYPE as INFORMATION_REQUEST
 from schemas.wire.information_request import (
     SCHEMA_VERSION,
@@ -133,7 +132,7 @@ def request_information(
 
 
 def _payload(body: InformationRequestBody, row: Transfer) -> dict[str, Any]:
-    values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+    values = body_values(body)
     payload = RequestPayload(
         **values, schema_version=SCHEMA_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
@@ -150,12 +149,9 @@ def list_requests(
     with session.begin():
         row = listed_transfer(session, principal, transfer_id)
         rows = session.scalars(
-            select(InformationRequest)
-            .where(
-                InformationRequest.transfer_id == row.id,
-                InformationRequest.area_code == row.area_code,
+            of_transfer(InformationRequest, row).order_by(
+                InformationRequest.created_at, InformationRequest.request_id
             )
-            .order_by(InformationRequest.created_at, InformationRequest.request_id)
         )
         return view(row), [request_view(found) for found in rows]
 
@@ -175,12 +171,8 @@ def _asked(loaded: object) -> Asked | None:
 
 
 def _target(session: Session, inbound: handlers.Inbound) -> str:
-    row = handlers.replied_transfer(session, inbound, direction=states.OUTBOUND)
-    if row is None:
-        raise Refused(
-            "The information request concerns no transfer this area sent to its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The information request concerns no transfer this area sent to its sender."
+    row = replying.replied_or_refused(session, inbound, states.OUTBOUND, unknown)
     if row.status not in APPLICABLE:
         raise Refused(
             f"The transfer is '{row.status}', not open to information requests.",

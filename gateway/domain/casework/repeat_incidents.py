@@ -14,7 +14,6 @@ a chair's approval does; a restricted case's receiving area reads it only for a 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +33,7 @@ from gateway.domain.transfers import restriction, states
 from gateway.domain.transfers.reading import TransferView, open_stored, view
 from gateway.errors import Conflict, Invalid, NotFound, Refused
 from keys import MasterKey
+from schemas.wire.addressed import body_values
 from schemas.wire.repeat_incident import PAYLOAD_TYPE as REPEAT_INCIDENT
 from schemas.wire.repeat_incident import SCHEMA_VERSION as REPEAT_VERSION
 from schemas.wire.repeat_incident import (
@@ -91,14 +91,15 @@ def report(
                 },
             )
         notice = RepeatIncident(
-            **{f.name: getattr(body, f.name) for f in dataclasses.fields(body)},
+            **body_values(body),
             schema_version=REPEAT_VERSION,
             from_area=row.area_code,
             to_area=row.peer_area,
             last_referral_date=last,
         )
-        payload = dump_repeat_incident(notice)
-        load_repeat_incident(payload)  # what we send must be what a peer accepts
+        payload = replying.checked_payload(
+            dump_repeat_incident(notice), load_repeat_incident, "repeat incident"
+        )
         actor = principal.actor(row.area_code, SEND_ROLES)
         envelope_writer.write(
             session,

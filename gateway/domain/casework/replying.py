@@ -17,8 +17,9 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Transfer
+from gateway.domain.federation import handlers
 from gateway.domain.identity.principals import Principal
-from gateway.errors import Invalid, NotFound, field_errors
+from gateway.errors import Invalid, NotFound, Refused, field_errors
 
 Body = TypeVar("Body")
 
@@ -52,3 +53,14 @@ def checked_payload(
     except ValidationError as exc:
         raise Invalid(f"The {what} is not valid.", errors=field_errors(exc.messages)) from exc
     return dumped
+
+
+def replied_or_refused(
+    session: Session, inbound: handlers.Inbound, direction: str, unknown: str
+) -> Transfer:
+    """The transfer (of this direction) a received envelope replies to, locked; or Refused
+    `unknown-transfer` in the caller's own words (`unknown`)."""
+    row = handlers.replied_transfer(session, inbound, direction=direction)
+    if row is None:
+        raise Refused(unknown, reason="unknown-transfer")
+    return row

@@ -15,7 +15,6 @@ read and sees that the case was withdrawn.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +37,7 @@ from gateway.domain.transfers import states, timeline
 from gateway.domain.transfers.reading import TransferView, view
 from gateway.errors import Conflict, Refused
 from keys import MasterKey
+from schemas.wire.addressed import body_values
 from schemas.wire.withdrawal import PAYLOAD_TYPE as WITHDRAWAL
 from schemas.wire.withdrawal import SCHEMA_VERSION as WITHDRAWAL_VERSION
 from schemas.wire.withdrawal import (
@@ -195,7 +195,7 @@ def _cancel(item: OutboxItem, now: datetime) -> None:
 
 
 def _payload(body: WithdrawalBody, row: Transfer) -> dict[str, Any]:
-    values = {f.name: getattr(body, f.name) for f in dataclasses.fields(body)}
+    values = body_values(body)
     withdrawal = Withdrawal(
         **values, schema_version=WITHDRAWAL_VERSION, from_area=row.area_code, to_area=row.peer_area
     )
@@ -217,12 +217,8 @@ def _notice_of(loaded: object) -> Notice | None:
 
 
 def _withdrawn_transfer(session: Session, inbound: handlers.Inbound) -> str:
-    row = handlers.replied_transfer(session, inbound, direction=states.INBOUND)
-    if row is None:
-        raise Refused(
-            "The withdrawal concerns no transfer this area received from its sender.",
-            reason="unknown-transfer",
-        )
+    unknown = "The withdrawal concerns no transfer this area received from its sender."
+    row = replying.replied_or_refused(session, inbound, states.INBOUND, unknown)
     if row.status == states.WITHDRAWN:
         raise Refused("The transfer is already withdrawn.", reason="already-withdrawn")
     return row.id

@@ -25,6 +25,7 @@ from adapters.db.models import Area, FlagVerification, FlagVerificationSent, Ind
 from gateway.domain import audit
 from gateway.domain.areas.peers import node_url
 from gateway.domain.audit import actions
+from gateway.domain.flags.index import caller_actor
 from gateway.domain.flags.lifecycle import _load
 from gateway.domain.flags.lookup import LOOKUP_ROLES
 from gateway.domain.flags.roles import ANSWERS_PATH, Roles, _post
@@ -32,13 +33,15 @@ from gateway.domain.flags.verification import (
     READER_ROLES,
     _sealed_context,
     deliver,
+    from_own_index,
+    record_opened,
+    relay_allowance,
     reply_context,
 )
-from gateway.domain.identity import rate_limits
 from gateway.domain.identity.actors import Actor
 from gateway.domain.identity.principals import FLAGS_QUERY, FLAGS_WRITE, Principal
 from gateway.domain.transaction import owns_transaction
-from gateway.errors import CannotAnswer, Conflict, NotFound, Refused, TooManyRequests
+from gateway.errors import CannotAnswer, Conflict, NotFound, Refused
 from keys import CryptoError, MasterKey, b64url_decode, b64url_encode, canonical_json
 from keys.boxes import open_sealed, seal_to
 from schemas.common import AREA_CODE
@@ -153,12 +156,7 @@ def relay_answer(
     """Pass a sealed answer back to the area that asked, unread: only from the area the
     request was relayed to, and only once."""
     with session.begin():
-        decision = rate_limits.hit(session, f"index-relay:{caller}", roles.role_limit, now)
-        if not decision.allowed:
-            raise TooManyRequests(
-                "This area has sent too many verification messages; try again later.",
-                retry_after=decision.retry_after,
-            )
+        relay_allowance(session, roles, caller, now, "verification messages")
         row = session.get(IndexRelay, relayed.id)
         if row is None or row.holder != caller:
             raise NotFound("No such verification request.")
@@ -182,7 +180,7 @@ def relay_answer(
             via,
             audit.Event(
                 action=actions.INDEX_ANSWER_RELAYED,
-                actor=Actor.peer(caller) if caller != via else Actor.system("flag-index"),
+                actor=caller_actor(caller, via),
                 peer_area=caller if caller != via else None,
                 objects={"verification": relayed.id},
             ),
@@ -254,8 +252,7 @@ def serve_answer_delivery(
     session: Session, roles: Roles, delivery: AnswerDelivery, caller: str, now: datetime
 ) -> None:
     """An answer arriving over HTTP is accepted only from the index this node uses."""
-    if roles.index is None or caller != roles.index.area:
-        raise Conflict("Verification answers are accepted from this node's flag index only.")
+    from_own_index(roles, caller, "Verification answers")
     receive_answer(session, roles.master, delivery, now)
 
 
@@ -279,16 +276,8 @@ def list_sent(
         items = [_sent_item(master, row) for row in rows]
         confirmed = sum(1 for item in items if item["answer"] == CONFIRMED)
         if confirmed:
-            audit.record(
-                session,
-                area,
-                audit.Event(
-                    action=actions.CONTENT_OPENED,
-                    actor=principal.actor(area, LOOKUP_ROLES),
-                    details={"verification_answers": confirmed},
-                ),
-                now,
-            )
+            actor = principal.actor(area, LOOKUP_ROLES)
+            record_opened(session, area, actor, {"verification_answers": confirmed}, now)
         return items
 
 

@@ -41,7 +41,9 @@ from schemas.wire.flags import (
 REF_CONTEXT = "flag-index-ref:v1"
 
 
-def _actor(caller: str, role_area: str) -> Actor:
+def caller_actor(caller: str, role_area: str) -> Actor:
+    """Who the index's audit names: the calling area, or the index itself for a call from
+    its own area."""
     return Actor.peer(caller) if caller != role_area else Actor.system("flag-index")
 
 
@@ -93,7 +95,7 @@ def publish(
             role_area,
             audit.Event(
                 action=actions.INDEX_PUBLISHED,
-                actor=_actor(publisher, role_area),
+                actor=caller_actor(publisher, role_area),
                 peer_area=publisher if publisher != role_area else None,
                 details={"publication": publication.action, "count": len(publication.tokens)},
             ),
@@ -182,7 +184,7 @@ def match_in(
         role_area,
         audit.Event(
             action=actions.INDEX_MATCHED,
-            actor=_actor(caller, role_area),
+            actor=caller_actor(caller, role_area),
             peer_area=caller if caller != role_area else None,
             details={
                 "strong": sum(a.strength == STRONG for a in answers),

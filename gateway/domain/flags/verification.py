@@ -175,12 +175,7 @@ def relay(
     """Pass a sealed request on to the area holding the referenced flag, unread."""
     holder, flag_ref = index.open_ref(roles.master, req.ref)
     with session.begin():
-        decision = rate_limits.hit(session, f"index-relay:{caller}", roles.role_limit, now)
-        if not decision.allowed:
-            raise TooManyRequests(
-                "This area has sent too many verification requests; try again later.",
-                retry_after=decision.retry_after,
-            )
+        relay_allowance(session, roles, caller, now, "verification requests")
         known = session.get(IndexRelay, req.id)
         if known is not None and (known.asker, known.holder) != (caller, holder):
             raise Conflict("A request with this id was already relayed.")
@@ -196,7 +191,7 @@ def relay(
             role_area,
             audit.Event(
                 action=actions.INDEX_RELAYED,
-                actor=Actor.peer(caller) if caller != role_area else Actor.system("flag-index"),
+                actor=index.caller_actor(caller, role_area),
                 peer_area=caller if caller != role_area else None,
                 objects={"verification": req.id},
             ),
@@ -215,6 +210,34 @@ def relay(
         holder,
         url + VERIFICATIONS_PATH,
         DeliverySchema().dump(delivery),
+        now,
+    )
+
+
+def relay_allowance(session: Session, roles: Roles, caller: str, now: datetime, what: str) -> None:
+    """Requests and answers relayed for one calling area count against one allowance."""
+    decision = rate_limits.hit(session, f"index-relay:{caller}", roles.role_limit, now)
+    if not decision.allowed:
+        raise TooManyRequests(
+            f"This area has sent too many {what}; try again later.",
+            retry_after=decision.retry_after,
+        )
+
+
+def from_own_index(roles: Roles, caller: str, what: str) -> None:
+    """A relay arriving over HTTP is accepted only from the index this node uses."""
+    if roles.index is None or caller != roles.index.area:
+        raise Conflict(f"{what} are accepted from this node's flag index only.")
+
+
+def record_opened(
+    session: Session, area: str, actor: Actor, details: dict[str, int], now: datetime
+) -> None:
+    """Coordinators read what came through the index: logged as opened content."""
+    audit.record(
+        session,
+        area,
+        audit.Event(action=actions.CONTENT_OPENED, actor=actor, details=details),
         now,
     )
 
@@ -302,8 +325,7 @@ def serve_delivery(
     session: Session, roles: Roles, delivery: Delivery, caller: str, now: datetime
 ) -> None:
     """A relay arriving over HTTP is accepted only from the index this node uses."""
-    if roles.index is None or caller != roles.index.area:
-        raise Conflict("Verification requests are accepted from this node's flag index only.")
+    from_own_index(roles, caller, "Verification requests")
     receive(session, roles.master, delivery, now)
 
 
@@ -344,14 +366,6 @@ def list_received(
                 }
             )
         if items:
-            audit.record(
-                session,
-                area,
-                audit.Event(
-                    action=actions.CONTENT_OPENED,
-                    actor=principal.actor(area, READER_ROLES),
-                    details={"verifications": len(items)},
-                ),
-                now,
-            )
+            actor = principal.actor(area, READER_ROLES)
+            record_opened(session, area, actor, {"verifications": len(items)}, now)
         return items

@@ -9,9 +9,9 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, Transfer
@@ -324,6 +324,17 @@ def transfer_timeline(
     with session.begin():
         row = listed_transfer(session, principal, transfer_id)
         return view(row), timeline.timeline(session, row)
+
+
+Owned = TypeVar("Owned")
+
+
+def of_transfer(model: type[Owned], row: Transfer) -> Select[Owned]:
+    """The rows of `model` (documents, requests, permissions: any model with `transfer_id`
+    and `area_code`) that belong to this area's copy of the transfer: two areas on one
+    node share a transfer id."""
+    columns: Any = model  # the two columns every such model has; mypy cannot say so
+    return select(model).where(columns.transfer_id == row.id, columns.area_code == row.area_code)
 
 
 def listed_transfer(session: Session, principal: Principal, transfer_id: str) -> Transfer:

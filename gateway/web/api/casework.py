@@ -4,10 +4,13 @@ and who may open a restricted case. Thin handlers over the domain services."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
 
 from flask import Response, jsonify, url_for
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 from gateway.domain.casework import (
     forward_permission,
@@ -23,6 +26,7 @@ from gateway.domain.identity.principals import (
     COORDINATOR,
     TRANSFERS_READ,
     TRANSFERS_WRITE,
+    Principal,
 )
 from gateway.domain.transfers import restriction
 from gateway.errors import Invalid, field_errors
@@ -30,6 +34,7 @@ from gateway.web import node
 from gateway.web.api.common import api, canonical_id, json_object, transfer_item
 from gateway.web.api.declarations import documented
 from gateway.web.guard import current_principal, requires
+from keys import MasterKey
 from schemas.api.restricted_access import (
     NamedUsersSchema,
     NamedUsersViewSchema,
@@ -51,6 +56,20 @@ from schemas.wire.withdrawal import WithdrawalBodySchema
 
 # What every casework step may answer besides its success.
 STEP_PROBLEMS = (400, 401, 403, 404, 409, 410, 422)
+T = TypeVar("T")
+
+
+# A casework step: one domain call on a transfer with the posted body and the master key.
+Step = Callable[[Session, MasterKey, Principal, str, dict[str, Any], datetime], T]
+
+
+def _step(step: Step[T], transfer_id: str) -> T:
+    """Run one casework step: the id checked, the posted JSON object passed on as it came."""
+    canonical_id(transfer_id)
+    data = json_object()
+    current = node()
+    with current.sessions() as db:
+        return step(db, current.master, current_principal(), transfer_id, data, utcnow())
 
 
 def _permission(view: forward_permission.PermissionView) -> dict[str, Any]:
@@ -75,13 +94,7 @@ def _naming(found: restriction.Naming) -> dict[str, Any]:
     body=WithdrawalBodySchema,
 )
 def withdraw_transfer(transfer_id: str) -> Response:
-    canonical_id(transfer_id)
-    data = json_object()
-    current = node()
-    with current.sessions() as db:
-        withdrawn = withdrawal.withdraw(
-            db, current.master, current_principal(), transfer_id, data, utcnow()
-        )
+    withdrawn = _step(withdrawal.withdraw, transfer_id)
     return jsonify(transfer_item(withdrawn))
 
 
@@ -97,13 +110,7 @@ def withdraw_transfer(transfer_id: str) -> Response:
     body=ForwardRequestBodySchema,
 )
 def request_forward_permission(transfer_id: str) -> tuple[Response, int]:
-    canonical_id(transfer_id)
-    data = json_object()
-    current = node()
-    with current.sessions() as db:
-        asked = forwarding.request_permission(
-            db, current.master, current_principal(), transfer_id, data, utcnow()
-        )
+    asked = _step(forwarding.request_permission, transfer_id)
     return jsonify(_permission(asked)), 201
 
 
@@ -118,13 +125,7 @@ def request_forward_permission(transfer_id: str) -> tuple[Response, int]:
     body=ForwardDecisionBodySchema,
 )
 def decide_forward_permission(transfer_id: str) -> Response:
-    canonical_id(transfer_id)
-    data = json_object()
-    current = node()
-    with current.sessions() as db:
-        answered = forwarding.decide(
-            db, current.master, current_principal(), transfer_id, data, utcnow()
-        )
+    answered = _step(forwarding.decide, transfer_id)
     return jsonify(_permission(answered))
 
 
@@ -156,12 +157,7 @@ def list_forward_permissions(transfer_id: str) -> Response:
     body=ForwardBodySchema,
 )
 def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
-    canonical_id(transfer_id)
-    current = node()
-    with current.sessions() as db:
-        sent = forwarding.forward(
-            db, current.master, current_principal(), transfer_id, json_object(), utcnow()
-        )
+    sent = _step(forwarding.forward, transfer_id)
     location = url_for("api.get_transfer", transfer_id=sent.id)
     return jsonify(transfer_item(sent)), 201, {"Location": location}
 
@@ -179,13 +175,7 @@ def forward_transfer(transfer_id: str) -> tuple[Response, int, dict[str, str]]:
     body=IdvaReferralBodySchema,
 )
 def report_idva_referral(transfer_id: str) -> Response:
-    canonical_id(transfer_id)
-    data = json_object()
-    current = node()
-    with current.sessions() as db:
-        reported = idva_referrals.report(
-            db, current.master, current_principal(), transfer_id, data, utcnow()
-        )
+    reported = _step(idva_referrals.report, transfer_id)
     return jsonify(transfer_item(reported))
 
 
@@ -201,13 +191,7 @@ def report_idva_referral(transfer_id: str) -> Response:
     body=RepeatIncidentBodySchema,
 )
 def report_repeat_incident(transfer_id: str) -> Response:
-    canonical_id(transfer_id)
-    data = json_object()
-    current = node()
-    with current.sessions() as db:
-        reported = repeat_incidents.report(
-            db, current.master, current_principal(), transfer_id, data, utcnow()
-        )
+    reported = _step(repeat_incidents.report, transfer_id)
     return jsonify(transfer_item(reported))
 
 

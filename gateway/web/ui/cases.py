@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
@@ -66,6 +67,7 @@ from gateway.web.ui.forms import (
     read_answers,
 )
 from gateway.web.ui.layout import FORM, ErrorMap, current_area
+from keys import MasterKey
 from schemas.wire.document import MINUTES_JSON
 from schemas.wire.forward_permission import GRANTED
 
@@ -391,6 +393,44 @@ def _form_page(
     )
 
 
+def _blank_free(answers: dict[str, Any]) -> dict[str, Any]:
+    return case_forms.without_blank(nest(answers))
+
+
+# A coordinator's step on a case that is one domain call with the node's master key.
+Step = Callable[[Session, MasterKey, Principal, str, dict[str, Any], datetime], object]
+
+
+def _coordinator_step(
+    principal: Principal,
+    found: Case,
+    questions: list[Question],
+    step: Step,
+    done: str,
+    role_path: str,
+    *,
+    body: Callable[[dict[str, Any]], dict[str, Any]] = _blank_free,
+    **texts: str,
+) -> Response:
+    """The form of a coordinator's step on the generic action page: the answers go through
+    `step`; the coordinator's role is filled in; `texts` are the page's heading, intro and
+    button."""
+    transfer_id = found.transfer.id
+    errors: ErrorMap = {}
+    status = 200
+    if request.method == "POST":
+        current = node()
+
+        def call(db: Session, data: dict[str, Any]) -> object:
+            return step(db, current.master, principal, transfer_id, data, utcnow())
+
+        sent, errors, status = _submit(transfer_id, questions, call, body, done)
+        if sent is not None:
+            return sent
+    values = {role_path: {"text": "MARAC coordinator"}}
+    return _form_page("cases/action.html", found, questions, errors, status, values, **texts)
+
+
 def _peer_choices(found: Case) -> tuple[tuple[str, str], ...]:
     """Areas this node can send to, other than the two of this transfer."""
     skip = {found.transfer.from_area, found.transfer.to_area}
@@ -462,31 +502,14 @@ def acknowledge(transfer_id: str) -> Response:
 @requires(roles=ACTORS)
 def request_information(transfer_id: str) -> Response:
     principal = current_principal()
-    found = _case(principal, transfer_id)
-    questions = case_forms.request_questions()
-    errors: ErrorMap = {}
-    status = 200
-    if request.method == "POST":
-        current = node()
-
-        def call(db: Session, data: dict[str, Any]) -> object:
-            return information_requests.request_information(
-                db, current.master, principal, transfer_id, data, utcnow()
-            )
-
-        def body(answers: dict[str, Any]) -> dict[str, Any]:
-            return case_forms.without_blank(nest(answers)) | {"what": answers.get("what") or []}
-
-        done, errors, status = _submit(transfer_id, questions, call, body, "information-requested")
-        if done is not None:
-            return done
-    return _form_page(
-        "cases/action.html",
-        found,
-        questions,
-        errors,
-        status,
-        {"requested_by.role": {"text": "MARAC coordinator"}},
+    return _coordinator_step(
+        principal,
+        _case(principal, transfer_id),
+        case_forms.request_questions(),
+        information_requests.request_information,
+        "information-requested",
+        "requested_by.role",
+        body=lambda answers: _blank_free(answers) | {"what": answers.get("what") or []},
         heading="Ask the sending area for more information",
         intro="Your request goes to the sending MARAC, sealed. They will send what you ask "
         "for as documents on this case.",
@@ -502,30 +525,13 @@ def request_information(transfer_id: str) -> Response:
 def ask_forward(transfer_id: str) -> Response:
     principal = current_principal()
     found = _case(principal, transfer_id)
-    questions = case_forms.ask_forward_questions(_peer_choices(found))
-    errors: ErrorMap = {}
-    status = 200
-    if request.method == "POST":
-        current = node()
-
-        def call(db: Session, data: dict[str, Any]) -> object:
-            return forwarding.request_permission(
-                db, current.master, principal, transfer_id, data, utcnow()
-            )
-
-        def body(answers: dict[str, Any]) -> dict[str, Any]:
-            return case_forms.without_blank(nest(answers))
-
-        done, errors, status = _submit(transfer_id, questions, call, body, "forward-asked")
-        if done is not None:
-            return done
-    return _form_page(
-        "cases/action.html",
+    return _coordinator_step(
+        principal,
         found,
-        questions,
-        errors,
-        status,
-        {"requested_by.role": {"text": "MARAC coordinator"}},
+        case_forms.ask_forward_questions(_peer_choices(found)),
+        forwarding.request_permission,
+        "forward-asked",
+        "requested_by.role",
         heading="Ask permission to forward this case",
         intro="What was shared stays the sending area's: you may pass the case to a third "
         "area only with their permission. They will grant or refuse it on their side.",
@@ -642,29 +648,13 @@ def _allowed_rows(found: Case, terms: forwarding.GrantTerms) -> tuple[str, list[
 @requires(roles=ACTORS)
 def idva_referral(transfer_id: str) -> Response:
     principal = current_principal()
-    found = _case(principal, transfer_id)
-    questions = case_forms.idva_referral_questions()
-    errors: ErrorMap = {}
-    status = 200
-    if request.method == "POST":
-        current = node()
-
-        def call(db: Session, data: dict[str, Any]) -> object:
-            return idva_referrals.report(db, current.master, principal, transfer_id, data, utcnow())
-
-        def body(answers: dict[str, Any]) -> dict[str, Any]:
-            return case_forms.without_blank(nest(answers))
-
-        done, errors, status = _submit(transfer_id, questions, call, body, "idva-referred")
-        if done is not None:
-            return done
-    return _form_page(
-        "cases/action.html",
-        found,
-        questions,
-        errors,
-        status,
-        {"reported_by.role": {"text": "MARAC coordinator"}},
+    return _coordinator_step(
+        principal,
+        _case(principal, transfer_id),
+        case_forms.idva_referral_questions(),
+        idva_referrals.report,
+        "idva-referred",
+        "reported_by.role",
         heading="Report the referral to the IDVA service",
         intro="Tell the sending area that the victim was referred to your IDVA service. "
         "Your report goes to them sealed, and shows on the case in both areas.",
