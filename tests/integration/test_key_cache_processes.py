@@ -17,7 +17,7 @@ import httpx
 from support.nodes import Pair, RunningNode
 
 from gateway.devtools.samples import sample_transfer
-from gateway.domain.areas import local_areas
+from gateway.domain.areas import key_cache, local_areas, peers
 from gateway.domain.clock import utcnow
 from keys import fingerprint, issue_request_token
 from schemas.wire.envelope import ENVELOPE_BATCHES_PATH
@@ -118,3 +118,14 @@ def test_a_peer_imported_by_another_process_is_trusted_at_the_next_request(
     answer = post(east, "eastdale", pair.south, "south-vale", body)
     assert answer.status_code == 200, answer.text
     assert [r["status"] for r in answer.json()["results"]] == [202]
+
+
+def test_made_up_key_ids_do_not_grow_the_cache_without_bound(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    node = node_factory("solo")
+    node.create_area("holdshire")
+    with node.node.sessions() as session, session.begin():
+        for number in range(key_cache.MAX_ENTRIES + 50):
+            assert peers.pinned_key(session, f"made-up-{number}") is None
+        assert 0 < key_cache.held(session) <= key_cache.MAX_ENTRIES

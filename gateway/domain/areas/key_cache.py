@@ -28,6 +28,11 @@ from adapters.db.models import Area, AreaKey, KeyGeneration, Peer, PeerKey
 
 T = TypeVar("T")
 _SEEN = "gateway_key_generation"
+# Lookups are keyed by ids a request names before it is verified (a token's key id, its
+# audience), misses included: past this many entries the cache starts again, so a
+# stranger's made-up ids cannot grow it without bound. A node's real keys, peers and areas
+# are far fewer.
+MAX_ENTRIES = 4096
 # Written columns that change what the cache holds (the migration's triggers watch these).
 _WATCHED: dict[type, frozenset[str] | None] = {
     Peer: frozenset({"url", "bundle", "fingerprint"}),
@@ -59,6 +64,13 @@ def _entries(session: Session) -> _Entries:
         return found
 
 
+def held(session: Session) -> int:
+    """How many entries the cache of this session's database holds."""
+    cache = _entries(session)
+    with cache.lock:
+        return len(cache.values)
+
+
 def forget(_area: str | None = None) -> None:
     """Drop every entry of every database (a key change in this process)."""
     with _CACHES_LOCK:
@@ -87,6 +99,8 @@ def cached(session: Session, key: Hashable, load: Callable[[], T]) -> T:
         with cache.lock:
             # Not if another thread has since seen a newer generation.
             if cache.generation == generation:
+                if len(cache.values) >= MAX_ENTRIES:
+                    cache.values = {}
                 cache.values[key] = value
     return value
 
