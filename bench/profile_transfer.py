@@ -11,8 +11,11 @@ events on each node's engine; a write transaction is one that ran an INSERT, UPD
 DELETE, which on PostgreSQL is one WAL flush (fsync) at commit, and on SQLite (WAL,
 synchronous=NORMAL) none until a checkpoint. After one warm-up transfer, --count
 transfers are measured and the mean per transfer printed, one JSON line per step.
+With --burst N, each round sends N transfers and then delivers them at once (the worker's
+batches: envelope batches of up to delivery.BATCH_SEND envelopes to this peer), and the
+figures are still per transfer.
 
-Run: .venv/bin/python bench/profile_transfer.py [--count 20]
+Run: .venv/bin/python bench/profile_transfer.py [--count 20] [--burst 10]
      (GATEWAY_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test for
      PostgreSQL: two databases are created and dropped)
 """
@@ -131,6 +134,7 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=1, help="transfers sent per delivery")
     parser.add_argument("--show", action="store_true", help="print one transfer's statements")
     args = parser.parse_args()
     admin = os.environ.get("GATEWAY_BENCH_DATABASE_URL")
@@ -141,7 +145,7 @@ def main() -> None:
             start("south", urls[1], home),
         )
         try:
-            run(north, north_url, south, south_url, args.count, show=args.show)
+            run(north, north_url, south, south_url, args.count, args.burst, show=args.show)
         finally:
             north_server.shutdown()
             south_server.shutdown()
@@ -150,7 +154,14 @@ def main() -> None:
 
 
 def run(
-    north: Node, north_url: str, south: Node, south_url: str, count: int, *, show: bool
+    north: Node,
+    north_url: str,
+    south: Node,
+    south_url: str,
+    count: int,
+    burst: int = 1,
+    *,
+    show: bool,
 ) -> None:
     for node, code, url in ((north, NORTH, north_url), (south, SOUTH, south_url)):
         with node.sessions() as session:
@@ -197,11 +208,19 @@ def run(
         sender.log = receiver.log = None
         sender.counts.clear()
         receiver.counts.clear()
-    for _ in range(count):
+    rounds = max(count // burst, 1)
+    count = rounds * burst
+    for _ in range(rounds):
         before = (Counter(sender.counts), Counter(receiver.counts))
-        send()
+        for _ in range(burst):
+            send()
         middle = (Counter(sender.counts), Counter(receiver.counts))
-        deliver_batch(north)
+        delivered = 0
+        while delivered < burst:
+            done = deliver_batch(north)
+            if not done:
+                raise RuntimeError("a transfer was not delivered")
+            delivered += done
         after = (Counter(sender.counts), Counter(receiver.counts))
         for step, (a, b) in {
             "sender_send": (before[0], middle[0]),
@@ -209,7 +228,14 @@ def run(
             "receiver_receive": (middle[1], after[1]),
         }.items():
             totals.setdefault(step, Counter()).update(b - a)
-    emit({"bench": "profile_transfer", **environment(), "backend": north.engine.dialect.name})
+    emit(
+        {
+            "bench": "profile_transfer",
+            **environment(),
+            "backend": north.engine.dialect.name,
+            "burst": burst,
+        }
+    )
     for step, counted in totals.items():
         emit(
             {

@@ -154,6 +154,18 @@ class PeerKey(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(20), default=None)
 
 
+class KeyGeneration(Base):
+    """One row: a number raised in the same transaction as every change to the keys and
+    URLs this node trusts (peers, their pinned keys, its own areas' keys and URLs). Each
+    process caches those lookups for as long as the number it reads is the one they were
+    read under, so another process's rotation, import or revocation is seen at once."""
+
+    __tablename__ = "key_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
 class Envelope(Base):
     """A sealed envelope as sent or received, byte for byte, with its receipt.
 

@@ -6,20 +6,30 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 from click.testing import CliRunner
 from sqlalchemy import event
-from support.nodes import RunningNode
+from support.nodes import Pair, RunningNode
 
 from gateway.cli import main
+from gateway.devtools.samples import sample_transfer
+from gateway.domain import audit
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients
+from gateway.domain.identity.actors import Actor
+from keys import PublicAreaKey, b64url_decode, canonical_json, issue_request_token, seal_envelope
+from schemas.wire.envelope import ENVELOPE_BATCHES_PATH
 
 HOLDER, ASKER = "holdshire", "askvale"
 PERSON = {"given_names": "Perpetua", "family_name": "Lindqvist", "date_of_birth": "1979-11-02"}
@@ -34,6 +44,11 @@ class Counted:
     def work(self) -> list[str]:
         """Statements other than SQLite's own BEGIN (PostgreSQL's is implicit)."""
         return [s for s in self.statements if not s.startswith("BEGIN")]
+
+    @property
+    def queries(self) -> list[str]:
+        """`work` without savepoints (as bench/profile_transfer.py counts)."""
+        return [s for s in self.work if not s.startswith(("SAVEPOINT", "RELEASE"))]
 
 
 @contextmanager
@@ -147,8 +162,12 @@ def test_the_lookup_rate_limit_still_counts_each_role(
 REVOKE = """
 import sys
 from gateway.config import Settings
+from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients
+from gateway.domain.identity.actors import Actor
+from keys import PublicAreaKey, b64url_decode, canonical_json, issue_request_token, seal_envelope
+from schemas.wire.envelope import ENVELOPE_BATCHES_PATH
 from gateway.domain.identity.principals import Principal
 from gateway.node import build_node
 
@@ -171,3 +190,139 @@ def test_a_client_revoked_by_another_process_is_refused_at_once(
     subprocess.run([sys.executable, "-c", REVOKE, ASKER, client_id], env=node.env, check=True)
     refused = http.get("/api/v1/flags", headers=reader)
     assert refused.status_code == 401, refused.text
+
+
+def post_batch(pair: Pair, bodies: list[str]) -> Any:
+    """POST a batch to south-vale as the northshire node would: a signed request token."""
+    url = pair.south.url + ENVELOPE_BATCHES_PATH
+    body = ('{"envelopes":[' + ",".join(bodies) + "]}").encode("ascii")
+    with pair.north.node.sessions() as session, session.begin():
+        keys = local_areas.current_secret_keys(
+            session, pair.north.node.master, "northshire", utcnow()
+        )
+    token = issue_request_token(keys, audience="south-vale", method="POST", url=url, body=body)
+    return httpx.post(
+        url,
+        content=body,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        timeout=30,
+    )
+
+
+BATCH = 10
+
+
+def outbound_bodies(pair: Pair) -> list[str]:
+    with pair.north.node.engine.connect() as connection:
+        return [
+            str(row[0])
+            for row in connection.exec_driver_sql(
+                "SELECT body FROM envelopes WHERE direction = 'outbound' ORDER BY pk"
+            )
+        ]
+
+
+def test_a_batch_of_ten_is_stored_in_one_write_transaction(pair: Pair) -> None:
+    pair.send()
+    assert pair.north.deliver() == 1  # warms the receiver's caches
+    for _ in range(BATCH):
+        pair.send()
+    bodies = outbound_bodies(pair)[1:]
+    leaves = pair.south.count("audit_events")
+
+    with counting(pair.south) as counted:
+        answer = post_batch(pair, bodies)
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == [202] * BATCH
+    print(f"{counted.commits} transactions, {len(counted.queries)} statements")
+    print("\n".join(counted.statements))
+    # The request token's check (a read), the ten envelopes verified in one read
+    # transaction, then all ten stored in one write transaction that spends the token:
+    # three transactions for the batch (before: 2 + 2 per envelope, 22 for ten).
+    assert counted.commits == 3
+    # The token's key and the area's URL come from the key cache: its generation alone.
+    assert counted.queries[0].startswith("SELECT key_generation"), counted.statements
+    assert counted.queries[1].startswith("SELECT key_generation"), counted.statements
+    # Verifying: the generation, then per envelope only its evidence's fork check (no
+    # key lookups: 50 for ten before). Storing: the token, then per envelope the
+    # duplicate check, the sender's checkpoint (look up, keep), the audit salt and leaf,
+    # the envelope, transfer, notification and timeline rows, in a savepoint each; the
+    # audit head locked once and updated once (ten times before).
+    assert len(counted.queries) == 2 + BATCH + 1 + 9 * BATCH + 2, counted.statements
+    assert sum(s.startswith("SAVEPOINT") for s in counted.work) == BATCH
+    assert sum("audit_heads" in s for s in counted.work) == 2
+    assert pair.south.count("envelopes") == BATCH + 1
+    assert pair.south.count("audit_events") == leaves + BATCH
+    verified = CliRunner(env=pair.south.env).invoke(
+        main, ["audit", "verify", "--area", "south-vale", "--deep"]
+    )
+    assert verified.exit_code == 0, verified.output
+
+
+def test_an_envelope_refused_while_storing_leaves_the_others_of_its_batch(pair: Pair) -> None:
+    """The second envelope with the first's id and other content verifies on its own, and
+    is refused as a conflict only when stored, after the first was written in the same
+    transaction: it is answered alone and the others are stored."""
+    for _ in range(2):
+        pair.send()
+    bodies = outbound_bodies(pair)
+    first = json.loads(bodies[0])
+    south = pair.south.bundle("south-vale")["body"]
+    recipient = PublicAreaKey(
+        "south-vale",
+        south["key_id"],
+        b64url_decode(south["signing_key"]),
+        b64url_decode(south["encryption_key"]),
+        datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    with pair.north.node.sessions() as session, session.begin():
+        keys = local_areas.current_secret_keys(
+            session, pair.north.node.master, "northshire", utcnow()
+        )
+    other = seal_envelope(
+        sender=keys,
+        recipient=recipient,
+        payload_type="transfer_request",
+        payload=sample_transfer("northshire", "south-vale", victim="Other"),
+        envelope_id=first["id"],
+    )
+    leaves = pair.south.count("audit_events")
+    batch = [bodies[0], canonical_json(other.wire).decode("ascii"), bodies[1]]
+    answer = post_batch(pair, batch)
+    assert answer.status_code == 200, answer.text
+    assert [r["status"] for r in answer.json()["results"]] == [202, 409, 202]
+    assert pair.south.count("envelopes") == 2
+    assert pair.south.count("audit_events") == leaves + 2
+
+
+def test_an_audit_savepoint_rolls_back_its_events_and_the_head_kept_in_memory(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    """What the batch receiver relies on: an event appended in a savepoint that rolls
+    back leaves no gap, and the head row is written once at commit."""
+    node = node_factory("solo")
+    node.create_area(HOLDER)
+    size = node.count("audit_events")
+
+    def event(name: str) -> audit.Event:
+        return audit.Event(action="test." + name, actor=Actor.operator())
+
+    with node.node.sessions() as session, counting(node) as counted, session.begin():
+        audit.record(session, HOLDER, event("a"), utcnow())
+        with contextlib.suppress(LookupError), audit.savepoint(session):
+            audit.record(session, HOLDER, event("rolled-back"), utcnow())
+            raise LookupError
+        audit.record(session, HOLDER, event("c"), utcnow())
+    assert sum(s.startswith("UPDATE audit_heads") for s in counted.work) == 1
+    with node.node.engine.connect() as connection:
+        rows = list(
+            connection.exec_driver_sql(
+                "SELECT seq, action FROM audit_events WHERE area_code = 'holdshire' ORDER BY seq"
+            )
+        )
+    assert [(int(seq), action) for seq, action in rows[size:]] == [
+        (size, "test.a"),
+        (size + 1, "test.c"),
+    ]
+    verified = CliRunner(env=node.env).invoke(main, ["audit", "verify", "--area", HOLDER])
+    assert verified.exit_code == 0, verified.output

@@ -1,7 +1,11 @@
 """Local areas and their keys: creation, the signed public bundle, rotation, the keyring.
 
-Private keys are unsealed from the database with the node master key only for the moment
-they are used; nothing here caches them.
+Private keys are unsealed from the database with the node master key. The hot paths
+(sending, delivering, receiving) take them from the process's key cache (`key_cache`:
+checked against the database's key generation in every transaction, so a rotation or a
+revocation anywhere is seen at once): unsealing them again for every envelope cost a
+query and the unsealing itself. They live only in this process's memory, as the master
+key does.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Area, AreaKey, Peer
 from adapters.peer_client import check_peer_url
 from gateway.domain import audit
+from gateway.domain.areas import key_cache
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transaction import owns_transaction
@@ -205,6 +210,17 @@ def current_key_id(session: Session, code: str, now: datetime) -> str:
         return _current_key_row(session, code, now).key_id
 
 
+def area_url(session: Session, code: str) -> str | None:
+    """The URL of one of this node's areas (None if not hosted here), from the key cache:
+    every inbound federation request binds its token to it."""
+    return key_cache.cached(session, ("area_url", code), lambda: _area_url(session, code))
+
+
+def _area_url(session: Session, code: str) -> str | None:
+    area = session.get(Area, code)
+    return None if area is None else area.url
+
+
 def get_area(session: Session, code: str) -> Area:
     area = session.get(Area, code)
     if area is None:
@@ -240,12 +256,65 @@ def _unseal(master: MasterKey, row: AreaKey) -> AreaSecretKeys:
 def current_secret_keys(
     session: Session, master: MasterKey, code: str, now: datetime
 ) -> AreaSecretKeys:
-    return _unseal(master, _current_key_row(session, code, now))
+    """The area's current key (NotFound as `current_key_id`), from the key cache."""
+    found = key_cache.cached(session, ("validity", code), lambda: _validity(session, code))
+    if found is None:
+        raise NotFound(f"Area {code} is not hosted on this node.")
+    for key_id, valid_from, valid_until in found:
+        if valid_from <= now and (valid_until is None or valid_until > now):
+            keys = secret_keys_by_id(session, master, key_id)
+            if keys is not None:
+                return keys
+    raise NotFound(f"Area {code} has no valid key; run `marac-gateway keys rotate {code}`.")
+
+
+def _validity(
+    session: Session, code: str
+) -> tuple[tuple[str, datetime, datetime | None], ...] | None:
+    """The area's keys in `_current_key_row`'s order, or None if it is not hosted here."""
+    if session.get(Area, code) is None:
+        return None
+    rows = session.execute(
+        select(AreaKey.key_id, AreaKey.valid_from, AreaKey.valid_until)
+        .where(AreaKey.area_code == code)
+        .order_by(AreaKey.valid_until.is_(None).desc(), AreaKey.valid_from.desc())
+    )
+    return tuple((key_id, valid_from, valid_until) for key_id, valid_from, valid_until in rows)
 
 
 def secret_keys_by_id(session: Session, master: MasterKey, key_id: str) -> AreaSecretKeys | None:
+    """One of this node's keys, unsealed (revoked or not: callers check), from the key
+    cache (per master key: a wrong one fails to unseal, and nothing is kept)."""
+    return key_cache.cached(
+        session, ("secret", master, key_id), lambda: _secret_keys_by_id(session, master, key_id)
+    )
+
+
+def _secret_keys_by_id(session: Session, master: MasterKey, key_id: str) -> AreaSecretKeys | None:
     row = session.get(AreaKey, key_id)
     return None if row is None else _unseal(master, row)
+
+
+@dataclass(frozen=True)
+class OwnKey:
+    """One of this node's keys as a receiver checks it: its area and whether it may
+    still open envelopes (revoked, or retired since when)."""
+
+    area: str
+    revoked: bool
+    valid_until: datetime | None
+
+
+def own_key(session: Session, key_id: str) -> OwnKey | None:
+    """From the key cache; None if the key is not one of this node's."""
+    return key_cache.cached(session, ("own", key_id), lambda: _own_key(session, key_id))
+
+
+def _own_key(session: Session, key_id: str) -> OwnKey | None:
+    row = session.get(AreaKey, key_id)
+    if row is None:
+        return None
+    return OwnKey(row.area_code, row.revoked_at is not None, row.valid_until)
 
 
 def local_public_key(row: AreaKey) -> PublicAreaKey:

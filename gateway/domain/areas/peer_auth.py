@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.db.models import Area, Peer, UsedToken
+from adapters.db.models import Peer, UsedToken
+from gateway.domain.areas.local_areas import area_url
 from gateway.domain.areas.peers import is_revoked, pinned_key
 from gateway.domain.transaction import owns_transaction
 from gateway.errors import ClockSkewed, Refused, Unauthorized, UnknownSigningKey
@@ -84,10 +85,10 @@ def endpoint_url(session: Session, area: str, path: str) -> str:
 
 
 def _endpoint_url_in(session: Session, area: str, path: str) -> str:
-    local = session.get(Area, area)
-    if local is None:
+    url = area_url(session, area)
+    if url is None:
         raise Refused("No such area on this node.", reason="wrong-addressee")
-    return local.url + path
+    return url + path
 
 
 def verify(

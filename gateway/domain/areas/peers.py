@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from adapters.db.models import Area, AreaKey, Peer, PeerKey
 from adapters.peer_client import check_peer_url
 from gateway.domain import audit
+from gateway.domain.areas import key_cache
 from gateway.domain.areas.local_areas import FULL_ACCEPTS, OPERATOR, local_public_key
 from gateway.domain.audit import actions
 from gateway.domain.identity.actors import Actor
@@ -44,8 +45,9 @@ from schemas.wire.bundle import (
 from schemas.wire.envelope import ENVELOPE_BATCH_EXCHANGE
 
 # Called with a peer's area code after its pinned keys change (import, an accepted
-# rotation, a revocation), so that an in-process cache of peer keys can drop its entries.
-KEY_CHANGE_HOOKS: list[Callable[[str], None]] = []
+# rotation, a revocation), so that an in-process cache of peer keys can drop its entries
+# (the key cache's generation check covers changes made by other processes).
+KEY_CHANGE_HOOKS: list[Callable[[str], None]] = [key_cache.forget]
 
 
 def keys_changed(area: str) -> None:
@@ -238,7 +240,11 @@ def list_peers(session: Session) -> list[PeerView]:
 def pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:
     """A public key this node trusts: a peer's pinned key or one of its own areas' keys.
     A revoked key is trusted for nothing, so every caller refuses it (`is_revoked` says
-    why, for a refusal that names the reason)."""
+    why, for a refusal that names the reason). From the key cache."""
+    return key_cache.cached(session, ("pinned", key_id), lambda: _pinned_key(session, key_id))
+
+
+def _pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:
     if is_revoked(session, key_id):
         return None
     row = session.get(PeerKey, key_id)
@@ -258,7 +264,13 @@ def pinned_key(session: Session, key_id: str) -> PublicAreaKey | None:
 def pinned_keys_of(session: Session, area: str) -> dict[str, PublicAreaKey]:
     """Every key this node trusts for `area` (a peer's pinned keys, or one of its own
     areas' keys), by key id, in one query for a peer. Revoked keys are left out, as
-    `pinned_key` leaves them out."""
+    `pinned_key` leaves them out. From the key cache."""
+    return dict(
+        key_cache.cached(session, ("pinned_of", area), lambda: _pinned_keys_of(session, area))
+    )
+
+
+def _pinned_keys_of(session: Session, area: str) -> dict[str, PublicAreaKey]:
     found = {
         row.key_id: PublicAreaKey(
             area=row.peer_code,
@@ -284,13 +296,7 @@ def pinned_keys_of(session: Session, area: str) -> dict[str, PublicAreaKey]:
 
 def recipient_key(session: Session, area: str, now: datetime) -> PublicAreaKey:
     """The newest valid key of a recipient area, peer or local."""
-    candidates = [
-        pinned_key(session, key_id)
-        for key_id in [
-            *session.scalars(select(PeerKey.key_id).where(PeerKey.peer_code == area)),
-            *session.scalars(select(AreaKey.key_id).where(AreaKey.area_code == area)),
-        ]
-    ]
+    candidates = key_cache.cached(session, ("candidates", area), lambda: _candidates(session, area))
     valid = [
         key
         for key in candidates
@@ -305,10 +311,24 @@ def recipient_key(session: Session, area: str, now: datetime) -> PublicAreaKey:
     return max(valid, key=lambda key: (key.valid_until is None, key.valid_from))
 
 
+def _candidates(session: Session, area: str) -> tuple[PublicAreaKey | None, ...]:
+    return tuple(
+        pinned_key(session, key_id)
+        for key_id in [
+            *session.scalars(select(PeerKey.key_id).where(PeerKey.peer_code == area)),
+            *session.scalars(select(AreaKey.key_id).where(AreaKey.area_code == area)),
+        ]
+    )
+
+
 def accepts_of(session: Session, area: str) -> payload_versions.Accepts:
     """The payload versions a recipient area accepts: a peer's as its imported bundle lists
     them (none listed: version 1 of everything, docs/contract.md); one of this node's own
-    areas accepts what this release understands."""
+    areas accepts what this release understands. From the key cache."""
+    return key_cache.cached(session, ("accepts", area), lambda: _accepts_of(session, area))
+
+
+def _accepts_of(session: Session, area: str) -> payload_versions.Accepts:
     peer = session.get(Peer, area)
     if peer is None:
         return FULL_ACCEPTS
@@ -319,7 +339,11 @@ def accepts_of(session: Session, area: str) -> payload_versions.Accepts:
 def accepts_batches(session: Session, area: str) -> bool:
     """Whether a recipient area takes envelope batches: a peer whose imported bundle lists
     the exchange (an older peer's does not: it is sent envelopes one at a time); one of
-    this node's own areas is served by this release."""
+    this node's own areas is served by this release. From the key cache."""
+    return key_cache.cached(session, ("batches", area), lambda: _accepts_batches(session, area))
+
+
+def _accepts_batches(session: Session, area: str) -> bool:
     peer = session.get(Peer, area)
     if peer is None:
         return True
@@ -331,17 +355,28 @@ def accepts_batches(session: Session, area: str) -> bool:
 
 
 def node_url(session: Session, area: str) -> str:
+    """A peer's URL, or one of this node's own areas'. From the key cache."""
+    url = key_cache.cached(session, ("url", area), lambda: _node_url(session, area))
+    if url is None:
+        raise NotFound(f"Area {area} is not a known peer.")
+    return url
+
+
+def _node_url(session: Session, area: str) -> str | None:
     peer = session.get(Peer, area)
     if peer is not None:
         return peer.url
     local = session.get(Area, area)
-    if local is None:
-        raise NotFound(f"Area {area} is not a known peer.")
-    return local.url
+    return None if local is None else local.url
 
 
 def is_revoked(session: Session, key_id: str) -> bool:
-    """A pinned peer key or an own key that has been revoked (docs/contract.md)."""
+    """A pinned peer key or an own key that has been revoked (docs/contract.md). From the
+    key cache."""
+    return key_cache.cached(session, ("revoked", key_id), lambda: _is_revoked(session, key_id))
+
+
+def _is_revoked(session: Session, key_id: str) -> bool:
     peer_row = session.get(PeerKey, key_id)
     if peer_row is not None:
         return peer_row.revoked_at is not None

@@ -8,6 +8,7 @@ from gateway.domain.audit.log import (
     record,
     record_everywhere,
     record_later,
+    savepoint,
     start_log,
 )
 
@@ -19,6 +20,7 @@ __all__ = [
     "record",
     "record_everywhere",
     "record_later",
+    "savepoint",
     "start_log",
     "transfer_facts",
 ]

@@ -5,7 +5,10 @@ the action it records is. Appends to one area are serialised by locking its head
 (SQLite serialises all writers anyway), which keeps sequence numbers gap-free.
 
 The head is read and locked once per transaction and kept with the transaction
-(`_Pending`): later appends in the same transaction build on it with plain Core inserts.
+(`_Pending`): later appends in the same transaction build on it with plain Core inserts,
+and the head row is written once, when the transaction commits (it stays locked until
+then anyway). A savepoint that may roll back appends goes through `savepoint`, which
+rolls the kept head back with it.
 An event whose caller needs nothing back (`record_later`) is appended when the
 transaction commits, all of one area's in one insert, so the head row is locked only for
 the end of the transaction rather than from the first append to the commit.
@@ -14,7 +17,8 @@ the end of the transaction rather than from the first append to the commit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -94,6 +98,9 @@ class _Pending:
     transaction: SessionTransaction | None
     heads: dict[str, Frontier] = field(default_factory=dict)
     later: list[tuple[str, Event, datetime]] = field(default_factory=list)
+    # Areas whose head has moved since it was locked, with the time to store: written
+    # at commit, one update per area however many events were appended.
+    moved: dict[str, datetime] = field(default_factory=dict)
 
 
 def _pending(session: Session) -> _Pending:
@@ -141,8 +148,28 @@ def record(
     frontier = _locked_head(session, pending, area)
     recorded, row = _append(session, master, area, frontier, event, now)
     session.execute(insert(_EVENTS), [row])
-    _store_head(session, area, frontier, now)
+    pending.moved[area] = now
     return recorded
+
+
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """A savepoint (in the caller's transaction) whose audit appends roll back with it:
+    the head this transaction keeps in memory is restored to what it was at the start,
+    so the next append reuses the sequence numbers the rolled-back one took."""
+    pending = _pending(session)
+    heads = {area: _copy(frontier) for area, frontier in pending.heads.items()}
+    moved, later = dict(pending.moved), list(pending.later)
+    try:
+        with session.begin_nested():
+            yield
+    except BaseException:
+        pending.heads, pending.moved, pending.later = heads, moved, later
+        raise
+
+
+def _copy(frontier: Frontier) -> Frontier:
+    return Frontier.from_bytes(frontier.size, frontier.to_bytes())
 
 
 def record_later(session: Session, area: str, event: Event, now: datetime) -> None:
@@ -194,7 +221,7 @@ def _store_head(session: Session, area: str, frontier: Frontier, now: datetime) 
 
 def _append_deferred(session: Session) -> None:
     """Before the commit of a transaction (not of a savepoint): its deferred events, one
-    insert and one head update per area, areas in a fixed order."""
+    insert per area, then one head update per area that moved, areas in a fixed order."""
     if session.in_nested_transaction():
         return
     found = session.info.get(_PENDING)
@@ -213,7 +240,10 @@ def _append_deferred(session: Session) -> None:
         frontier = _locked_head(session, found, area)
         rows = [_append(session, None, area, frontier, e, now)[1] for e, now in by_area[area]]
         session.execute(insert(_EVENTS), rows)
-        _store_head(session, area, frontier, by_area[area][-1][1])
+        found.moved[area] = by_area[area][-1][1]
+    moved, found.moved = found.moved, {}
+    for area in sorted(moved):
+        _store_head(session, area, found.heads[area], moved[area])
 
 
 sa_event.listen(Session, "before_commit", _append_deferred)

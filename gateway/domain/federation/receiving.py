@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from adapters.db.models import AreaKey, Envelope, UsedToken
+from adapters.db.models import Envelope, UsedToken
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
-from gateway.domain.areas.local_areas import FULL_ACCEPTS, secret_keys_by_id
+from gateway.domain.areas.local_areas import FULL_ACCEPTS, own_key, secret_keys_by_id
 from gateway.domain.areas.peers import is_revoked, pinned_key
 from gateway.domain.audit import actions, checkpoints, evidence
 from gateway.domain.audit.log import Detail
@@ -122,33 +122,38 @@ def receive_batch(
     accepts: payload_versions.Accepts = FULL_ACCEPTS,
 ) -> list[BatchAnswer]:
     """Several envelopes in one POST (docs/contract.md, "Envelope batches"). The request
-    token is checked, and spent, once for the batch; each envelope is then verified and
-    stored on its own, exactly as `receive_envelope` would (its own transaction, so one
-    refused envelope leaves the others stored), and answered in order."""
+    token is checked once for the batch. Each envelope is verified on its own, exactly as
+    `receive_envelope` would verify it (all of them in one read transaction), then those
+    that verified are stored in one write transaction, which also spends the token: each
+    in a savepoint of its own, so one refused while storing leaves the others stored, and
+    their audit events share one lock and one update of the head. Answered in order."""
     claims = peer_auth.verify_before_body(
         session, authorization, method="POST", path=ENVELOPE_BATCHES_PATH, now=now
     )
     body = read_body()
     peer_auth.body_matches(claims, body)
     wires = _parse_batch(body)
-    _spend_token(session, claims, now)
-    answers = []
-    for wire in wires:
-        envelope_id = wire.get("id") if isinstance(wire, dict) else None
-        ident = envelope_id if isinstance(envelope_id, str) and len(envelope_id) <= 64 else None
-        try:
-            if not isinstance(wire, dict):
-                raise Malformed("Each envelope must be a JSON object.")
-            accepted = _accept(session, master, wire, claims, now, accepts, token_used=True)
-        except DomainError as exc:
-            answers.append(BatchAnswer(ident, exc.status, problem=exc.problem(problem_base)))
-            continue
-        answers.append(
-            BatchAnswer(
-                ident, 200 if accepted.duplicate else 202, receipt=parse_json(accepted.receipt)
-            )
-        )
-    return answers
+    outcomes: dict[int, Accepted | DomainError] = {}
+    verified: list[tuple[int, Arrival, AreaSecretKeys]] = []
+    with session.begin():
+        for index, wire in enumerate(wires):
+            try:
+                if not isinstance(wire, dict):
+                    raise Malformed("Each envelope must be a JSON object.")
+                verified.append((index, *_verify(session, master, wire, claims, now, accepts)))
+            except DomainError as exc:
+                outcomes[index] = exc
+    outcomes.update(_store_batch(session, master, verified, claims, now))
+    return [_answer(wire, outcomes[index], problem_base) for index, wire in enumerate(wires)]
+
+
+def _answer(wire: Any, outcome: Accepted | DomainError, problem_base: str) -> BatchAnswer:
+    envelope_id = wire.get("id") if isinstance(wire, dict) else None
+    ident = envelope_id if isinstance(envelope_id, str) and len(envelope_id) <= 64 else None
+    if isinstance(outcome, DomainError):
+        return BatchAnswer(ident, outcome.status, problem=outcome.problem(problem_base))
+    status = 200 if outcome.duplicate else 202
+    return BatchAnswer(ident, status, receipt=parse_json(outcome.receipt))
 
 
 def _parse_batch(body: bytes) -> list[Any]:
@@ -165,13 +170,54 @@ def _parse_batch(body: bytes) -> list[Any]:
 
 
 @owns_transaction
-def _spend_token(session: Session, claims: RequestClaims, now: datetime) -> None:
-    """The batch's token is single use, like any other (DESIGN section 5)."""
-    try:
-        with session.begin():
+def _store_batch(
+    session: Session,
+    master: MasterKey,
+    verified: list[tuple[int, Arrival, AreaSecretKeys]],
+    claims: RequestClaims,
+    now: datetime,
+) -> dict[int, Accepted | DomainError]:
+    """The verified envelopes of a batch in one transaction that first spends the batch's
+    token (single use, DESIGN section 5: a replayed batch stores nothing)."""
+    with session.begin():
+        try:
             session.add(peer_auth.used_token(claims, now))
-    except IntegrityError as exc:
-        raise Unauthorized("The request token has already been used.") from exc
+            session.flush()
+        except IntegrityError as exc:
+            raise Unauthorized("The request token has already been used.") from exc
+        return {
+            index: _store_one(session, master, arrival, recipient, now)
+            for index, arrival, recipient in verified
+        }
+
+
+def _store_one(
+    session: Session,
+    master: MasterKey,
+    arrival: Arrival,
+    recipient: AreaSecretKeys,
+    now: datetime,
+) -> Accepted | DomainError:
+    """One envelope of a batch, in the caller's transaction and a savepoint of its own:
+    a refusal (or a lost race) rolls back this envelope's writes and audit event only."""
+    try:
+        with audit.savepoint(session):
+            existing = _existing(session, arrival.wire["id"], recipient.area)
+            if existing is not None:
+                return _duplicate(existing, arrival.digest)
+            return Accepted(_insert(session, master, arrival, recipient, now), duplicate=False)
+    except DomainError as exc:
+        return exc
+    except IntegrityError:
+        pass
+    # Lost a race: a concurrent retry stored it first (committed, so this statement sees it).
+    existing = _existing(session, arrival.wire["id"], recipient.area)
+    if existing is None:
+        return DomainError("The envelope could not be stored; retry.")
+    try:
+        return _duplicate(existing, arrival.digest)
+    except DomainError as exc:
+        return exc
 
 
 @owns_transaction
@@ -185,6 +231,22 @@ def _accept(
     *,
     token_used: bool,
 ) -> Accepted:
+    with session.begin():
+        arrival, recipient = _verify(session, master, wire, claims, now, accepts)
+    return _store(session, master, arrival, recipient, claims, now, token_used=token_used)
+
+
+def _verify(
+    session: Session,
+    master: MasterKey,
+    wire: dict[str, Any],
+    claims: RequestClaims,
+    now: datetime,
+    accepts: payload_versions.Accepts,
+) -> tuple[Arrival, AreaSecretKeys]:
+    """Everything checked before an envelope is stored, in the caller's (read)
+    transaction: the recipient's key, the sender's pinned key and the evidence are read
+    together; nothing here writes."""
     header = _load_header(wire)
     if header.recipient.area != claims.aud:
         raise Unauthorized("The token's audience is not the envelope's recipient.")
@@ -193,15 +255,10 @@ def _accept(
     to_area = header.recipient.area
     parts = _parse_parts(wire)
     digest = envelope_digest(parts)
-    # The recipient's key, the sender's pinned key and the evidence are read in one
-    # transaction (they were three): the checks between them are a few milliseconds of
-    # crypto, and nothing here writes.
-    with session.begin():
-        recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
-        facts, summary = _verify_and_validate(session, wire, parts, recipient, now, accepts)
-        proof = evidence.verify(session, wire, digest, now)
-    arrival = Arrival(wire, digest, facts, proof, summary)
-    return _store(session, master, arrival, recipient, claims, now, token_used=token_used)
+    recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
+    facts, summary = _verify_and_validate(session, wire, parts, recipient, now, accepts)
+    proof = evidence.verify(session, wire, digest, now)
+    return Arrival(wire, digest, facts, proof, summary), recipient
 
 
 @dataclass(frozen=True)
@@ -243,13 +300,13 @@ def _load_header(wire: dict[str, Any]) -> Any:
 def _recipient_keys(
     session: Session, master: MasterKey, area: str, key_id: str, now: datetime
 ) -> AreaSecretKeys:
-    """In the caller's transaction."""
-    row = session.get(AreaKey, key_id)
-    if row is None or row.area_code != area:
+    """In the caller's transaction; from the key cache."""
+    row = own_key(session, key_id)
+    if row is None or row.area != area:
         raise Refused(
             "The envelope is sealed to a key this area does not hold.", reason="wrong-addressee"
         )
-    if row.revoked_at is not None:
+    if row.revoked:
         raise Refused("The envelope is sealed to a revoked key.", reason="revoked-key")
     if row.valid_until is not None and row.valid_until <= now:
         raise Refused("The envelope is sealed to a retired key.", reason="expired-key")
