@@ -3,7 +3,7 @@ peer keys, peers' URLs and bundles, and this node's own areas' keys (unsealed) a
 
 Correctness does not rest on a time limit. The database keeps one number,
 `key_generation.value`, that triggers raise in the same transaction as every write to
-the rows these entries come from (migration 0023), whoever makes it: another gunicorn
+the rows these entries come from (migration 0024), whoever makes it: another gunicorn
 worker, the CLI, an operator by hand. A transaction that uses the cache reads that number
 once, first; entries read under any other number are dropped. So a rotation, an import
 or a revocation committed by another process is seen by the next transaction here, as if

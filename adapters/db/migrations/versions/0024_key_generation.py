@@ -8,16 +8,16 @@ rows those entries come from (an import, a rotation, a revocation, a URL change,
 gateway or by hand), so a change made by another gunicorn worker or a CLI process is
 seen by the next transaction everywhere.
 
-Revision ID: 0023_key_generation
-Revises: 0022_peer_hold
+Revision ID: 0024_key_generation
+Revises: 0023_worklist_indexes
 Create Date: 2026-12-03
 """
 
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0023_key_generation"
-down_revision = "0022_peer_hold"
+revision = "0024_key_generation"
+down_revision = "0023_worklist_indexes"
 branch_labels = None
 depends_on = None
 
