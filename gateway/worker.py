@@ -134,7 +134,7 @@ def deliver_batch(node: Node) -> int:
     record every receipt and failure in one transaction."""
     policy = node.delivery_policy
     with node.sessions() as session:
-        claims = claim_due(session, now=utcnow(), lease=policy.lease, limit=BATCH)
+        claims = claim_due(session, node.master, now=utcnow(), lease=policy.lease, limit=BATCH)
         if not claims:
             return 0
         found = delivery.routes(session, node.master, claims)

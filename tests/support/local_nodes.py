@@ -133,7 +133,7 @@ def local_node(
 def due(sender: LocalNode, now: datetime) -> list[delivery.Claim]:
     """Claim the sender's due envelopes, exactly as its worker does."""
     with sender.session() as session:
-        return delivery.claim_due(session, now=now, lease=60, limit=100)
+        return delivery.claim_due(session, sender.master, now=now, lease=60, limit=100)
 
 
 def request_token(

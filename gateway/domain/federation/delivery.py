@@ -34,6 +34,7 @@ from gateway.domain.areas.peers import accepts_batches, node_url, pinned_key, pi
 from gateway.domain.audit import actions
 from gateway.domain.audit.log import Detail
 from gateway.domain.casework import acknowledgements, documents, messages
+from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.actors import Actor
 from gateway.domain.schedule import notifications
 from gateway.domain.transaction import owns_transaction
@@ -128,9 +129,15 @@ class DeliveryError(Exception):
 
 
 @owns_transaction
-def claim_due(session: Session, *, now: datetime, lease: float, limit: int) -> list[Claim]:
+def claim_due(
+    session: Session, master: MasterKey, *, now: datetime, lease: float, limit: int
+) -> list[Claim]:
     """Claim up to `limit` due items. On PostgreSQL concurrent workers skip each other's rows
-    (FOR UPDATE SKIP LOCKED); on SQLite the immediate transaction serialises claimers."""
+    (FOR UPDATE SKIP LOCKED); on SQLite the immediate transaction serialises claimers.
+    Envelopes still waiting for their evidence get it here, in the claim's transaction
+    (one checkpoint per sending area for the whole batch, DESIGN section 7): the outbox row
+    is held, so no other worker proves or posts the same envelope meanwhile, and what the
+    claim carries is what is stored."""
     with session.begin():
         rows = session.execute(
             select(OutboxItem, Envelope)
@@ -141,6 +148,7 @@ def claim_due(session: Session, *, now: datetime, lease: float, limit: int) -> l
             .limit(limit)
             .with_for_update(skip_locked=True, of=OutboxItem)
         ).all()
+        envelope_writer.attach_evidence(session, master, [envelope for _, envelope in rows], now)
         claims = []
         for item, envelope in rows:
             item.claimed_until = now + timedelta(seconds=lease)
