@@ -1,8 +1,8 @@
 """What a flag lookup costs the database: a node playing both linkage roles (the embedded
 default) answers a lookup with a fixed, small number of statements, its audit log still
 verifies, every role's rate limit still holds, and the token keys a process keeps in
-memory do not keep a client revoked by another process alive. Real nodes, SQLite and
-PostgreSQL."""
+memory do not keep a client revoked by another process alive; a send signs no checkpoint
+and a claimed burst signs one. Real nodes, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from typing import Any
 
 from click.testing import CliRunner
 from sqlalchemy import event
-from support.nodes import RunningNode
+from support.nodes import Pair, RunningNode
 
 from gateway.cli import main
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.delivery import claim_due
 from gateway.domain.identity import clients
 
 HOLDER, ASKER = "holdshire", "askvale"
@@ -148,6 +149,7 @@ REVOKE = """
 import sys
 from gateway.config import Settings
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.delivery import claim_due
 from gateway.domain.identity import clients
 from gateway.domain.identity.principals import Principal
 from gateway.node import build_node
@@ -171,3 +173,24 @@ def test_a_client_revoked_by_another_process_is_refused_at_once(
     subprocess.run([sys.executable, "-c", REVOKE, ASKER, client_id], env=node.env, check=True)
     refused = http.get("/api/v1/flags", headers=reader)
     assert refused.status_code == 401, refused.text
+
+
+def test_a_send_signs_no_checkpoint_and_a_claimed_burst_signs_one(pair: Pair) -> None:
+    """The send appends its leaf and writes envelope and outbox row; it neither reads nor
+    writes checkpoints. The worker's claim of a burst signs one for all of it."""
+    pair.send()
+    pair.north.deliver()  # warm-up: the worker's first pass also signs its due checkpoint
+    with counting(pair.north) as sent:
+        for name in ("Ada", "Bea", "Cora"):
+            pair.send(victim=name)
+    assert not [s for s in sent.work if "audit_checkpoints" in s], sent.statements
+    # Each send locks the head once and updates it once, and writes one leaf.
+    assert sum("audit_heads" in s for s in sent.work) == 2 * 3
+    with counting(pair.north) as claimed, pair.north.node.sessions() as session:
+        claims = claim_due(session, pair.north.node.master, now=utcnow(), lease=60, limit=10)
+    assert len(claims) == 3
+    signed = [s for s in claimed.work if s.startswith("INSERT INTO audit_checkpoints")]
+    assert len(signed) == 1, claimed.statements
+    assert claimed.commits == 1
+    # The head is read (to sign it), never locked, by the claim.
+    assert not [s for s in claimed.work if "audit_heads" in s and "FOR UPDATE" in s]

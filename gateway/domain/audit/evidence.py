@@ -22,12 +22,13 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import AreaKey, AuditEvent, PeerCheckpoint
+from adapters.db.models import AuditEvent, PeerCheckpoint
 from gateway.domain.audit import checkpoints, restores
 from gateway.domain.audit.checkpoints import Checkpoint, PeerStatement
 from gateway.domain.audit.log import fetch_nodes
 from gateway.errors import Refused
 from keys import (
+    AreaSecretKeys,
     CryptoError,
     MasterKey,
     UnknownKey,
@@ -42,18 +43,23 @@ log = logging.getLogger("gateway.audit")
 
 
 def prove(
-    session: Session, master: MasterKey, area: str, seqs: Iterable[int], now: datetime
+    session: Session,
+    master: MasterKey,
+    area: str,
+    seqs: Iterable[int],
+    now: datetime,
+    keys: AreaSecretKeys,
 ) -> dict[int, dict[str, Any]]:
     """The `evidence` member for each of `area`'s leaves `seqs` (disclosures about to be
-    sent), all against ONE checkpoint: the latest one when it already covers every leaf
-    and is signed by the area's current key, else one signed now of the log as it stands.
+    sent), all against ONE checkpoint signed by `keys`: the latest one when it already
+    covers every leaf and `keys` signed it, else one signed now of the log as it stands.
     In the caller's transaction; it reads the head without locking it (the leaves are
     committed, so the committed head covers them). Proofs come from the stored subtree
     hashes, one query for all of them (as the audit export does)."""
     wanted = sorted(set(seqs))
     if not wanted:
         return {}
-    checkpoint = _covering(session, master, area, wanted[-1], now)
+    checkpoint = _covering(session, master, area, wanted[-1], now, keys)
     size = checkpoint.size
     nodes = fetch_nodes(session, area, {n for seq in wanted for n in inclusion_nodes(seq, size)})
     leaves = {
@@ -81,17 +87,13 @@ def prove(
 
 
 def _covering(
-    session: Session, master: MasterKey, area: str, last: int, now: datetime
+    session: Session, master: MasterKey, area: str, last: int, now: datetime, keys: AreaSecretKeys
 ) -> Checkpoint:
-    """A checkpoint whose tree holds leaf `last`. A checkpoint signed by a key that is no
-    longer the area's open-ended one is not reused: the receiver honours a retired key only
-    until the end of its grace, and the envelope may be retried after that."""
+    """A checkpoint signed by `keys` whose tree holds leaf `last`."""
     row = checkpoints.latest(session, area)
-    if row is not None and row.size > last:
-        key = session.get(AreaKey, row.key_id)
-        if key is not None and key.valid_until is None and key.revoked_at is None:
-            return checkpoints.of_row(row)
-    return checkpoints.issue(session, master, area, now)
+    if row is not None and row.size > last and row.key_id == keys.key_id:
+        return checkpoints.of_row(row)
+    return checkpoints.issue(session, master, area, now, keys)
 
 
 def verify(

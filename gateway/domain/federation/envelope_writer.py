@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Peer, Transfer
 from gateway.domain import audit
-from gateway.domain.areas.local_areas import current_secret_keys
+from gateway.domain.areas.local_areas import current_secret_keys, secret_keys_by_id
 from gateway.domain.areas.peers import accepts_of, recipient_key
 from gateway.domain.audit import evidence
 from gateway.domain.audit.log import Detail
@@ -208,21 +208,28 @@ def attach_evidence(
     session: Session, master: MasterKey, envelopes: Iterable[Envelope], now: datetime
 ) -> None:
     """Attach to each outbound envelope still waiting for it the evidence of its disclosure
-    (DESIGN section 7): per sending area ONE checkpoint covering all their leaves, and each
-    leaf's inclusion proof against it. The body is stored with the evidence, so a retry or
-    a resend posts the same bytes and the sender keeps what it sent. In the caller's
-    transaction (the worker's claim), which holds the envelopes' outbox rows."""
-    waiting: dict[str, list[tuple[Envelope, int]]] = {}
+    (DESIGN section 7): ONE checkpoint covering all their leaves per sending area (and
+    signing key), and each leaf's inclusion proof against it. The body is stored with the
+    evidence, so a retry or a resend posts the same bytes and the sender keeps what it
+    sent. In the caller's transaction (the worker's claim, which holds the outbox rows)."""
+    waiting: dict[tuple[str, str], list[tuple[Envelope, int, dict[str, Any]]]] = {}
     for envelope in envelopes:
         seq = envelope.evidence_seq
         if seq is not None and envelope.purged_at is None:
-            waiting.setdefault(envelope.area_code, []).append((envelope, seq))
-    for area in sorted(waiting):
-        group = waiting[area]
-        proved = evidence.prove(session, master, area, [seq for _, seq in group], now)
-        for envelope, seq in group:
-            wire = {**json.loads(envelope.body), "evidence": proved[seq]}
-            envelope.body = canonical_json(wire).decode("ascii")
+            wire = json.loads(envelope.body)
+            signer = (envelope.area_code, str(wire["from"]["key"]))
+            waiting.setdefault(signer, []).append((envelope, seq, wire))
+    for (area, key_id), group in sorted(waiting.items(), key=lambda item: item[0]):
+        # The checkpoint is signed by the key that signed the envelopes: a receiver that
+        # takes the envelope takes its checkpoint (an envelope sealed before a rotation
+        # and delivered after it is not refused for a checkpoint under a key the peer has
+        # not pinned yet). A key no longer held: the current one (the POST fails anyway).
+        keys = secret_keys_by_id(session, master, key_id) or current_secret_keys(
+            session, master, area, now
+        )
+        proved = evidence.prove(session, master, area, [seq for _, seq, _ in group], now, keys)
+        for envelope, seq, wire in group:
+            envelope.body = canonical_json({**wire, "evidence": proved[seq]}).decode("ascii")
             envelope.evidence_seq = None
     session.flush()
 
