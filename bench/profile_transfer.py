@@ -12,7 +12,11 @@ DELETE, which on PostgreSQL is one WAL flush (fsync) at commit, and on SQLite (W
 synchronous=NORMAL) none until a checkpoint. After one warm-up transfer, --count
 transfers are measured and the mean per transfer printed, one JSON line per step.
 
-Run: .venv/bin/python bench/profile_transfer.py [--count 20]
+With --burst N, N transfers are sent before each delivery (the worker claims them at
+once: one checkpoint for all N, and batch POSTs to the peer), and the figures are still
+per transfer.
+
+Run: .venv/bin/python bench/profile_transfer.py [--count 20] [--burst 5]
      (GATEWAY_BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test for
      PostgreSQL: two databases are created and dropped)
 """
@@ -131,6 +135,12 @@ def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=20)
+    parser.add_argument(
+        "--burst",
+        type=int,
+        default=1,
+        help="transfers sent before each delivery (one claim, one checkpoint for them all)",
+    )
     parser.add_argument("--show", action="store_true", help="print one transfer's statements")
     args = parser.parse_args()
     admin = os.environ.get("GATEWAY_BENCH_DATABASE_URL")
@@ -141,7 +151,7 @@ def main() -> None:
             start("south", urls[1], home),
         )
         try:
-            run(north, north_url, south, south_url, args.count, show=args.show)
+            run(north, north_url, south, south_url, args.count, show=args.show, burst=args.burst)
         finally:
             north_server.shutdown()
             south_server.shutdown()
@@ -150,7 +160,14 @@ def main() -> None:
 
 
 def run(
-    north: Node, north_url: str, south: Node, south_url: str, count: int, *, show: bool
+    north: Node,
+    north_url: str,
+    south: Node,
+    south_url: str,
+    count: int,
+    *,
+    show: bool,
+    burst: int = 1,
 ) -> None:
     for node, code, url in ((north, NORTH, north_url), (south, SOUTH, south_url)):
         with node.sessions() as session:
@@ -197,9 +214,12 @@ def run(
         sender.log = receiver.log = None
         sender.counts.clear()
         receiver.counts.clear()
-    for _ in range(count):
+    rounds = max(1, count // burst)
+    count = rounds * burst
+    for _ in range(rounds):
         before = (Counter(sender.counts), Counter(receiver.counts))
-        send()
+        for _ in range(burst):
+            send()
         middle = (Counter(sender.counts), Counter(receiver.counts))
         deliver_batch(north)
         after = (Counter(sender.counts), Counter(receiver.counts))
@@ -209,7 +229,14 @@ def run(
             "receiver_receive": (middle[1], after[1]),
         }.items():
             totals.setdefault(step, Counter()).update(b - a)
-    emit({"bench": "profile_transfer", **environment(), "backend": north.engine.dialect.name})
+    emit(
+        {
+            "bench": "profile_transfer",
+            **environment(),
+            "backend": north.engine.dialect.name,
+            "burst": burst,
+        }
+    )
     for step, counted in totals.items():
         emit(
             {
