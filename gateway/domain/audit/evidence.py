@@ -22,10 +22,10 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.db.models import AuditEvent, PeerCheckpoint
+from adapters.db.models import PeerCheckpoint
 from gateway.domain.audit import checkpoints, restores
 from gateway.domain.audit.checkpoints import Checkpoint, PeerStatement
-from gateway.domain.audit.log import fetch_nodes
+from gateway.domain.audit.log import fetch_nodes_and_leaves
 from gateway.errors import Refused
 from keys import (
     AreaSecretKeys,
@@ -55,21 +55,15 @@ def prove(
     covers every leaf and `keys` signed it, else one signed now of the log as it stands.
     In the caller's transaction; it reads the head without locking it (the leaves are
     committed, so the committed head covers them). Proofs come from the stored subtree
-    hashes, one query for all of them (as the audit export does)."""
+    hashes, one query for all of them and the leaves (as the audit export does)."""
     wanted = sorted(set(seqs))
     if not wanted:
         return {}
     checkpoint = _covering(session, master, area, wanted[-1], now, keys)
     size = checkpoint.size
-    nodes = fetch_nodes(session, area, {n for seq in wanted for n in inclusion_nodes(seq, size)})
-    leaves = {
-        seq: leaf
-        for seq, leaf in session.execute(
-            select(AuditEvent.seq, AuditEvent.leaf).where(
-                AuditEvent.area_code == area, AuditEvent.seq.in_(wanted)
-            )
-        )
-    }
+    nodes, leaves = fetch_nodes_and_leaves(
+        session, area, {n for seq in wanted for n in inclusion_nodes(seq, size)}, wanted
+    )
     declared = restores.attached(session, area, size)
     built = {}
     for seq in wanted:
