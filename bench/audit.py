@@ -13,9 +13,10 @@ throwaway SQLite node). Phases, per backend:
             machinery, into a plain table with audit_events' columns, keys and index but
             no head row, no frontier, no triggers. ratio = record mean / plain mean: the
             Merkle overhead (head row read with lock, frontier append, head UPDATE).
-    send    sending.send (seal + audit append + checkpoint + evidence + outbox,
-            one transaction): sends/s, and the share of its time spent in audit.record,
-            checkpoints.issue and evidence.build, timed by wrapping those functions in
+    send    sending.send (seal + audit append + outbox, one transaction; the checkpoint
+            and the evidence are attached by the worker's claim since, so their wrappers
+            read 0 here): sends/s, and the share of its time spent in audit.record,
+            checkpoints.issue and evidence.prove, timed by wrapping those functions in
             this process only (monkeypatched module attributes; product code unchanged).
             The rest is timed the same way (seal_envelope, load/dump_transfer_request,
             the sender's current_secret_keys, recipient_key, and the COMMIT as Session
@@ -458,7 +459,7 @@ class CallTimer:
     TARGETS: tuple[tuple[str, ModuleType, str], ...] = (
         ("audit.record", audit_package, "record"),
         ("checkpoints.issue", checkpoints, "issue"),
-        ("evidence.build", evidence, "build"),
+        ("evidence.prove", evidence, "prove"),
         ("seal_envelope", envelope_writer, "seal_envelope"),
         # Not audit: the rest of sending.send, so "other" is what is left.
         ("load_transfer_request", sending, "load_transfer_request"),
@@ -539,7 +540,7 @@ def bench_sends(node: Node, backend: str, args: argparse.Namespace) -> dict[str,
             for name, spent in timer.spent.items():
                 parts[name].append(spent)
     total = sum(totals)
-    audit_names = ("audit.record", "checkpoints.issue", "evidence.build")
+    audit_names = ("audit.record", "checkpoints.issue", "evidence.prove")
     audit_spent = sum(sum(parts[name]) for name in audit_names)
     accounted = sum(sum(values) for values in parts.values())
     mean_ms = {name: r(sum(values) / len(values) * 1e3, 4) for name, values in parts.items()}

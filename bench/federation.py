@@ -80,7 +80,7 @@ from gateway.config import Settings
 from gateway.devtools.demo import AREAS, DemoNode, free_port, setup, wait_ready
 from gateway.devtools.samples import sample_transfer
 from gateway.domain.clock import utcnow
-from gateway.domain.federation.delivery import BATCH_SEND
+from gateway.domain.federation.posting import BATCH_SEND
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import sending
 from gateway.domain.transfers.states import DELIVERED, FAILED
@@ -105,7 +105,7 @@ QUICK = {"count": 50, "paced": 20, "warmup": 3, "open_count": 30}
 def delivery_concurrency() -> int:
     """POSTs one delivery worker keeps in flight to one peer: it claims worker.BATCH
     envelopes and, the peer taking batches, sends them as batch POSTs of at most
-    delivery.BATCH_SEND, run at once on its worker.LANES threads."""
+    posting.BATCH_SEND, run at once on its worker.LANES threads."""
     return min(LANES, math.ceil(BATCH / BATCH_SEND))
 
 

@@ -12,7 +12,7 @@ DELETE, which on PostgreSQL is one WAL flush (fsync) at commit, and on SQLite (W
 synchronous=NORMAL) none until a checkpoint. After one warm-up transfer, --count
 transfers are measured and the mean per transfer printed, one JSON line per step.
 With --burst N, each round sends N transfers and then delivers them at once (the worker's
-batches: envelope batches of up to delivery.BATCH_SEND envelopes to this peer), and the
+batches: envelope batches of up to posting.BATCH_SEND envelopes to this peer), and the
 figures are still per transfer.
 
 Run: .venv/bin/python bench/profile_transfer.py [--count 20] [--burst 10]

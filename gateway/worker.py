@@ -22,7 +22,7 @@ from gateway import metrics
 from gateway.domain.areas import bundles
 from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
-from gateway.domain.federation import delivery
+from gateway.domain.federation import delivery, posting
 from gateway.domain.federation.delivery import claim_due, forget_used_tokens
 from gateway.domain.flags import lifecycle
 from gateway.domain.identity import rate_limits
@@ -33,7 +33,7 @@ from gateway.node import Node
 
 log = logging.getLogger("gateway.worker")
 BATCH = 20
-# Deliveries in flight at once across peers (delivery.PER_PEER bounds one peer's share).
+# Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
@@ -134,18 +134,18 @@ def deliver_batch(node: Node) -> int:
     record every receipt and failure in one transaction."""
     policy = node.delivery_policy
     with node.sessions() as session:
-        claims = claim_due(session, now=utcnow(), lease=policy.lease, limit=BATCH)
+        claims = claim_due(session, node.master, now=utcnow(), lease=policy.lease, limit=BATCH)
         if not claims:
             return 0
         found = delivery.routes(session, node.master, claims)
-    units = delivery.plan(claims, found)
+    units = posting.plan(claims, found)
     now = utcnow()
     client = node.client
     if len(units) == 1:
-        results = delivery.send_unit(client, units[0], now)
+        results = posting.send_unit(client, units[0], now)
     else:
         results = []
-        for done in _lanes().map(lambda unit: delivery.send_unit(client, unit, now), units):
+        for done in _lanes().map(lambda unit: posting.send_unit(client, unit, now), units):
             results += done
     with node.sessions() as session:
         settled = delivery.record_results(session, node.master, results, policy, utcnow)

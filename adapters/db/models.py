@@ -190,6 +190,9 @@ class Envelope(Base):
     created_at: Mapped[datetime]
     # Set by retention: the body is then only the content-free header, the keys are gone.
     purged_at: Mapped[datetime | None]
+    # Outbound, sent: the seq of our audit leaf for it while its evidence (inclusion proof
+    # and signed checkpoint) waits to be attached before the first POST; then None.
+    evidence_seq: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class Transfer(Base):

@@ -214,7 +214,7 @@ def test_a_receipt_that_arrives_after_the_withdrawal_is_kept_and_the_peer_told(
     node = site.north.node
     policy = node.delivery_policy
     with node.sessions() as session:
-        [claim] = claim_due(session, now=utcnow(), lease=policy.lease, limit=5)
+        [claim] = claim_due(session, node.master, now=utcnow(), lease=policy.lease, limit=5)
     done = post(site, coord, f"{LIST}/{transfer_id}/withdrawal", withdrawal())
     assert done.status_code == 200 and done.json["status"] == "withdrawn"
     # The withdrawal waits for the claim's lease, so it cannot overtake the transfer.

@@ -241,7 +241,7 @@ def test_a_reply_the_outbox_gave_up_on_is_on_the_timeline_and_can_be_sent_again(
     site.sql("UPDATE peers SET url = :u WHERE code = :c", u="http://127.0.0.1:9", c=PEER)
     impatient = dataclasses.replace(node.delivery_policy, max_age=0.0)
     with node.sessions() as session:
-        [claim] = claim_due(session, now=utcnow(), lease=impatient.lease, limit=5)
+        [claim] = claim_due(session, node.master, now=utcnow(), lease=impatient.lease, limit=5)
         outcome = deliver(session, node.master, node.client, claim, impatient, utcnow)
     assert outcome.final and not outcome.delivered
     kinds = steps(coord, north_id)

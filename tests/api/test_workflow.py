@@ -174,6 +174,12 @@ def test_a_held_transfer_leaves_only_when_another_chair_approves(site: Site) -> 
     assert again.status_code == 409 and "queued" in again.json["detail"]
     assert site.north.count("outbox") == 1
 
+    # Its disclosure is logged now; the evidence is attached when the worker claims it.
+    queued = json.loads(site.north.scalar("SELECT body FROM envelopes WHERE area_code = :a", a=A))
+    assert queued == held_body
+    assert site.north.scalar("SELECT evidence_seq FROM envelopes WHERE area_code = :a", a=A)
+
+    assert site.north.deliver() == 1
     body = json.loads(site.north.scalar("SELECT body FROM envelopes WHERE area_code = :a", a=A))
     assert site.north.scalar("SELECT digest FROM envelopes WHERE area_code = :a", a=A) == digest
     assert {k: v for k, v in body.items() if k != "evidence"} == held_body
@@ -183,8 +189,6 @@ def test_a_held_transfer_leaves_only_when_another_chair_approves(site: Site) -> 
         "id": chair.user_id,
         "role": "chair",
     }
-
-    assert site.north.deliver() == 1
     assert site.north.transfers(A)[0].status == "delivered"
     [received] = site.south.transfers(PEER)
     assert received.status == "received"
@@ -228,9 +232,14 @@ def test_an_accepted_acknowledgement_travels_back_and_lists_the_case(site: Site)
         "SELECT envelope_id FROM transfers WHERE id = :i", i=south_id
     )
     assert stored["in_reply_to"] == south_envelope
-    assert stored["evidence"]["leaf"]["action"] == "acknowledgement.sent"
 
     assert site.north.deliver() == 1
+    stored = json.loads(
+        site.north.scalar(
+            "SELECT body FROM envelopes WHERE type = 'acknowledgement' AND area_code = :a", a=A
+        )
+    )
+    assert stored["evidence"]["leaf"]["action"] == "acknowledgement.sent"
     assert (
         site.north.scalar(
             "SELECT o.status FROM outbox o JOIN envelopes e ON e.pk = o.envelope_pk "

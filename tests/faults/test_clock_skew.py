@@ -30,7 +30,9 @@ def deliver_with_clock(
 
     policy = node.node.delivery_policy
     with node.node.sessions() as session:
-        for claim in claim_due(session, now=utcnow() + due_by, lease=policy.lease, limit=10):
+        for claim in claim_due(
+            session, node.node.master, now=utcnow() + due_by, lease=policy.lease, limit=10
+        ):
             deliver(session, node.node.master, node.node.client, claim, policy, clock)
 
 

@@ -36,9 +36,11 @@ from support.audit_world import (
 
 from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas
+from gateway.domain.audit import checkpoints
 from gateway.domain.clock import utcnow
 from keys import (
     AreaSecretKeys,
+    CryptoError,
     b64url_decode,
     b64url_encode,
     canonical_json,
@@ -61,8 +63,10 @@ Wire = dict[str, Any]
 
 
 def sealed_on_north(world: World, victim: str = "Evi") -> Wire:
-    """A fresh transfer, sealed and queued by north (not delivered), as north stored it."""
+    """A fresh transfer, sealed and queued by north (not delivered), as north stored it
+    once its evidence is attached (as the worker's claim does before posting it)."""
     sent = world.north.send(sample_transfer(NORTH, SOUTH, victim=victim), NORTH, SOUTH)
+    assert world.north.prove_queued() == 1
     body = world.north.scalar(
         "SELECT body FROM envelopes WHERE envelope_id = :e AND area_code = :a",
         e=sent.envelope_id,
@@ -362,3 +366,60 @@ def test_a_checkpoint_signed_by_a_retired_sender_key_is_refused(world: World) ->
     assert_refused(post(world, wire), "bad-evidence")
 
     assert south_state(south) == before
+
+
+def outbound_wire(world: World, envelope_id: str) -> Wire:
+    body = world.north.scalar("SELECT body FROM envelopes WHERE envelope_id = :e", e=envelope_id)
+    return dict(json.loads(body))
+
+
+def test_envelopes_proved_together_share_a_checkpoint_and_a_tampered_proof_is_refused(
+    world: World,
+) -> None:
+    """Two disclosures proved in one go (as one claim of the worker does): one checkpoint,
+    whose tree ends after the first envelope's leaf; each proof still verifies on its own,
+    and a tampered one is refused."""
+    sent = [
+        world.north.send(sample_transfer(NORTH, SOUTH, victim=name), NORTH, SOUTH)
+        for name in ("Evi", "Fay")
+    ]
+    checkpoints_before = world.north.count("audit_checkpoints")
+    assert world.north.prove_queued() == 2
+    assert world.north.count("audit_checkpoints") == checkpoints_before + 1
+    first, second = (outbound_wire(world, view.envelope_id) for view in sent)
+    assert first["evidence"]["checkpoint"] == second["evidence"]["checkpoint"]
+    size = first["evidence"]["checkpoint"]["body"]["size"]
+    assert first["evidence"]["index"] + 1 < size
+    assert second["evidence"]["index"] + 1 == size
+    bad = copy.deepcopy(first)
+    flip_proof_hash(world, bad["evidence"])
+    before = south_state(world.south)
+
+    assert_refused(post(world, bad), "bad-evidence")
+
+    assert south_state(world.south) == before
+    assert post(world, first).status_code == 202
+    assert post(world, second).status_code == 202
+    # The shared checkpoint is kept once.
+    assert world.south.count("peer_checkpoints") == before["peer_checkpoints"] + 1
+    assert verify_area(world.south, SOUTH).ok
+
+
+def test_a_verified_checkpoint_is_not_verified_again_but_its_key_is_checked_each_time(
+    world: World,
+) -> None:
+    document = sealed_on_north(world)["evidence"]["checkpoint"]
+    south = world.south
+    with south.node.sessions() as session, session.begin():
+        first = checkpoints.verify_peer_checkpoint(session, document, NORTH, utcnow())
+        again = checkpoints.verify_peer_checkpoint(
+            session, copy.deepcopy(document), NORTH, utcnow()
+        )
+    assert again is first  # the process remembers it: the signature was checked once
+    with south.node.engine.begin() as connection:  # the key's end has passed since
+        connection.execute(
+            text("UPDATE peer_keys SET valid_until = :t WHERE key_id = :k"),
+            {"t": utcnow() - timedelta(days=1), "k": document["body"]["key"]},
+        )
+    with south.node.sessions() as session, session.begin(), pytest.raises(CryptoError):
+        checkpoints.verify_peer_checkpoint(session, document, NORTH, utcnow())

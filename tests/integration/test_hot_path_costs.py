@@ -1,8 +1,9 @@
 """What a flag lookup costs the database: a node playing both linkage roles (the embedded
 default) answers a lookup with a fixed, small number of statements, its audit log still
 verifies, every role's rate limit still holds, and the token keys a process keeps in
-memory do not keep a client revoked by another process alive. Real nodes, SQLite and
-PostgreSQL."""
+memory do not keep a client revoked by another process alive; a send signs no checkpoint
+and a claimed burst signs one; a batch is stored in one write transaction. Real nodes,
+SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from gateway.devtools.samples import sample_transfer
 from gateway.domain import audit
 from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.delivery import claim_due
 from gateway.domain.identity import clients
 from gateway.domain.identity.actors import Actor
 from keys import PublicAreaKey, b64url_decode, canonical_json, issue_request_token, seal_envelope
@@ -162,12 +164,8 @@ def test_the_lookup_rate_limit_still_counts_each_role(
 REVOKE = """
 import sys
 from gateway.config import Settings
-from gateway.domain.areas import local_areas
 from gateway.domain.clock import utcnow
 from gateway.domain.identity import clients
-from gateway.domain.identity.actors import Actor
-from keys import PublicAreaKey, b64url_decode, canonical_json, issue_request_token, seal_envelope
-from schemas.wire.envelope import ENVELOPE_BATCHES_PATH
 from gateway.domain.identity.principals import Principal
 from gateway.node import build_node
 
@@ -326,3 +324,24 @@ def test_an_audit_savepoint_rolls_back_its_events_and_the_head_kept_in_memory(
     ]
     verified = CliRunner(env=node.env).invoke(main, ["audit", "verify", "--area", HOLDER])
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_send_signs_no_checkpoint_and_a_claimed_burst_signs_one(pair: Pair) -> None:
+    """The send appends its leaf and writes envelope and outbox row; it neither reads nor
+    writes checkpoints. The worker's claim of a burst signs one for all of it."""
+    pair.send()
+    pair.north.deliver()  # warm-up: the worker's first pass also signs its due checkpoint
+    with counting(pair.north) as sent:
+        for name in ("Ada", "Bea", "Cora"):
+            pair.send(victim=name)
+    assert not [s for s in sent.work if "audit_checkpoints" in s], sent.statements
+    # Each send locks the head once and updates it once, and writes one leaf.
+    assert sum("audit_heads" in s for s in sent.work) == 2 * 3
+    with counting(pair.north) as claimed, pair.north.node.sessions() as session:
+        claims = claim_due(session, pair.north.node.master, now=utcnow(), lease=60, limit=10)
+    assert len(claims) == 3
+    signed = [s for s in claimed.work if s.startswith("INSERT INTO audit_checkpoints")]
+    assert len(signed) == 1, claimed.statements
+    assert claimed.commits == 1
+    # The head is read (to sign it), never locked, by the claim.
+    assert not [s for s in claimed.work if "audit_heads" in s and "FOR UPDATE" in s]

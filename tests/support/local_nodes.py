@@ -24,7 +24,7 @@ from support.nodes import Databases, Templates, prepare_node
 from gateway.config import Settings
 from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas, peers
-from gateway.domain.federation import delivery, receiving
+from gateway.domain.federation import delivery, posting, receiving
 from gateway.domain.identity import users
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading, sending
@@ -130,14 +130,14 @@ def local_node(
     return LocalNode(name, home, settings, node, f"http://127.0.0.1:{port}")
 
 
-def due(sender: LocalNode, now: datetime) -> list[delivery.Claim]:
+def due(sender: LocalNode, now: datetime) -> list[posting.Claim]:
     """Claim the sender's due envelopes, exactly as its worker does."""
     with sender.session() as session:
-        return delivery.claim_due(session, now=now, lease=60, limit=100)
+        return delivery.claim_due(session, sender.master, now=now, lease=60, limit=100)
 
 
 def request_token(
-    sender: LocalNode, claim: delivery.Claim, receiver: LocalNode, body: bytes, now: datetime
+    sender: LocalNode, claim: posting.Claim, receiver: LocalNode, body: bytes, now: datetime
 ) -> str:
     """The token the sending area signs for posting `body` to the receiving node."""
     with sender.session() as session, session.begin():
@@ -155,7 +155,7 @@ def request_token(
 
 def hand_over(
     sender: LocalNode,
-    claim: delivery.Claim,
+    claim: posting.Claim,
     receiver: LocalNode,
     now: datetime,
     *,

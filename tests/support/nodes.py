@@ -14,16 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, select, text
 from werkzeug.serving import make_server
 
 from adapters.db import make_engine, upgrade
+from adapters.db.models import Envelope
 from adapters.db.session import normalise_url
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.devtools.samples import sample_transfer
 from gateway.domain.areas import local_areas, peers
 from gateway.domain.clock import utcnow
+from gateway.domain.federation import envelope_writer
 from gateway.domain.identity.principals import Principal
 from gateway.domain.transfers import reading, sending
 from gateway.node import Node, build_node
@@ -173,6 +175,16 @@ class RunningNode:
 
     def deliver(self) -> int:
         return run_worker(self.node, once=True)
+
+    def prove_queued(self) -> int:
+        """Attach their evidence to the envelopes waiting for it, as the worker's claim
+        does, without posting them: the bytes the worker would send. How many it proved."""
+        with self.node.sessions() as session, session.begin():
+            waiting = list(
+                session.scalars(select(Envelope).where(Envelope.evidence_seq.is_not(None)))
+            )
+            envelope_writer.attach_evidence(session, self.node.master, waiting, utcnow())
+        return len(waiting)
 
     def transfers(self, area: str) -> list[reading.TransferView]:
         with self.node.sessions() as session:

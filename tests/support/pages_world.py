@@ -183,7 +183,7 @@ def fail_next_delivery(site: Site) -> None:
     site.sql("UPDATE peers SET url = :u WHERE code = :c", u="http://127.0.0.1:9", c=PEER)
     impatient = dataclasses.replace(node.delivery_policy, max_age=0.0)
     with node.sessions() as session:
-        claims = claim_due(session, now=utcnow(), lease=impatient.lease, limit=5)
+        claims = claim_due(session, node.master, now=utcnow(), lease=impatient.lease, limit=5)
     for claim in claims:
         with node.sessions() as session:
             outcome = deliver(session, node.master, node.client, claim, impatient, utcnow)

@@ -1,16 +1,20 @@
 """Signed checkpoints: an area's statement, under its Ed25519 key, of its log's size and
-root at a moment. Issued on demand (every outbound disclosure carries one) and by the
-worker at least every CHECKPOINT_INTERVAL while events arrive."""
+root at a moment. Issued on demand (the envelopes a worker is about to deliver carry one,
+shared by all of one area's in the batch) and by the worker at least every
+CHECKPOINT_INTERVAL while events arrive."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Area, AuditCheckpoint, AuditHead, PeerCheckpoint
@@ -26,6 +30,7 @@ from keys import (
     canonical_json,
     document_body,
     format_time,
+    sha256_hex,
     sign_document,
     verify_document,
 )
@@ -34,6 +39,7 @@ from schemas.common import parse_timestamp
 from schemas.wire.audit_evidence import CHECKPOINT_KIND, CheckpointBody, CheckpointBodySchema
 
 CHECKPOINT_INTERVAL = timedelta(seconds=60)
+_PEER_CHECKPOINTS = cast(Table, PeerCheckpoint.__table__)
 # The worker looks every CHECKPOINT_LOOK, so it re-signs logs whose last checkpoint is
 # older than CHECKPOINT_AGE: together never more than CHECKPOINT_INTERVAL apart.
 CHECKPOINT_LOOK = timedelta(seconds=10)
@@ -99,10 +105,15 @@ def current(session: Session, master: MasterKey, area: str, now: datetime) -> Ch
     row = latest(session, area)
     size, _ = head_of(session, area)
     if row is not None and row.size == size:
-        return Checkpoint(
-            area, row.size, row.root, row.key_id, row.issued_at, json.loads(row.document)
-        )
+        return of_row(row)
     return issue(session, master, area, now)
+
+
+def of_row(row: AuditCheckpoint) -> Checkpoint:
+    """A stored checkpoint as issued (its signed document kept byte for byte)."""
+    return Checkpoint(
+        row.area_code, row.size, row.root, row.key_id, row.issued_at, json.loads(row.document)
+    )
 
 
 @owns_transaction
@@ -146,18 +157,49 @@ class PeerStatement:
     document: dict[str, Any]
 
 
+# Peer checkpoints whose signature this process has verified, by the SHA-256 of the signed
+# document, with the public key that verified it. The envelopes of one batch (and those a
+# peer's worker sends in one pass) share one checkpoint: its signature is checked once.
+# Whether the key is still pinned and valid is asked every time.
+_VERIFIED: OrderedDict[str, tuple[bytes, PeerStatement]] = OrderedDict()
+_VERIFIED_MAX = 256
+_VERIFIED_LOCK = threading.Lock()
+
+
 def verify_peer_checkpoint(
     session: Session, document: Any, peer: str, now: datetime
 ) -> PeerStatement:
     """Raise UnknownKey unless a key pinned for `peer` signed it, and another CryptoError
     when the key is past its end (honoured like an envelope's) or the signature fails."""
-    unverified = read_signed(document)
+    digest = sha256_hex(canonical_json(document)) if isinstance(document, dict) else None
+    known = _recall(digest)
+    unverified = known[1].body if known is not None else read_signed(document)
     key = pinned_key(session, unverified.key)
     if key is None or key.area != peer or unverified.area != peer:
         raise UnknownKey("checkpoint not signed by a key pinned for the peer")
     key.check_valid(now)
+    if known is not None and known[0] == key.signing_public:
+        return known[1]
     body = read_signed(document, key.signing_public)
-    return PeerStatement(body, root_of(body), dict(document))
+    statement = PeerStatement(body, root_of(body), dict(document))
+    _remember(digest, key.signing_public, statement)
+    return statement
+
+
+def _recall(digest: str | None) -> tuple[bytes, PeerStatement] | None:
+    if digest is None:
+        return None
+    with _VERIFIED_LOCK:
+        return _VERIFIED.get(digest)
+
+
+def _remember(digest: str | None, key: bytes, statement: PeerStatement) -> None:
+    if digest is None:
+        return
+    with _VERIFIED_LOCK:
+        _VERIFIED[digest] = (key, statement)
+        while len(_VERIFIED) > _VERIFIED_MAX:
+            _VERIFIED.popitem(last=False)
 
 
 def keep_peer_checkpoint(
@@ -169,28 +211,27 @@ def keep_peer_checkpoint(
     verified: bool,
 ) -> None:
     """Store a peer's checkpoint once: the reference later consistency proofs start from.
-    `verified` says whether a consistency proof already tied it to earlier ones."""
+    `verified` says whether a consistency proof already tied it to earlier ones. One
+    statement that does nothing when the checkpoint is held already: envelopes sharing a
+    checkpoint may be stored at the same time (a sender's lanes), and a second insert must
+    not fail the envelope."""
     body = statement.body
-    exists = session.scalar(
-        select(PeerCheckpoint.id).where(
-            PeerCheckpoint.peer_area == body.area,
-            PeerCheckpoint.size == body.size,
-            PeerCheckpoint.root == statement.root,
-        )
+    row = {
+        "peer_area": body.area,
+        "local_area": local_area,
+        "size": body.size,
+        "root": statement.root,
+        "document": canonical_json(statement.document).decode("ascii"),
+        "issued_at": parse_timestamp(body.issued_at),
+        "received_at": now,
+        "verified_at": now if verified else None,
+    }
+    dialect = sqlite if session.get_bind().dialect.name == "sqlite" else postgresql
+    session.execute(
+        dialect.insert(_PEER_CHECKPOINTS)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["peer_area", "size", "root"])
     )
-    if exists is None:
-        session.add(
-            PeerCheckpoint(
-                peer_area=body.area,
-                local_area=local_area,
-                size=body.size,
-                root=statement.root,
-                document=canonical_json(statement.document).decode("ascii"),
-                issued_at=parse_timestamp(body.issued_at),
-                received_at=now,
-                verified_at=now if verified else None,
-            )
-        )
 
 
 @owns_transaction

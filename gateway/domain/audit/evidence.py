@@ -1,7 +1,10 @@
 """Cross-area evidence (DESIGN sections 4 and 7).
 
 The sender's envelope carries, outside its signature, the sender's audit leaf for the
-disclosure, the leaf's inclusion proof and a signed checkpoint. The receiver checks the
+disclosure, the leaf's inclusion proof and a signed checkpoint. The leaf is appended when
+the envelope is written (with its outbox row); the proof and the checkpoint are attached by
+the worker just before the first POST, one checkpoint for all of an area's envelopes in a
+claimed batch, so a checkpoint's tree may hold later leaves too. The receiver checks the
 leaf names this very envelope (id and digest), the checkpoint is signed by the sender's
 pinned key, and the proof places the leaf in the tree the checkpoint states; then it keeps
 the checkpoint, so that later consistency proofs from that size expose any rewrite.
@@ -9,7 +12,9 @@ the checkpoint, so that later consistency proofs from that size expose any rewri
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -20,32 +25,69 @@ from sqlalchemy.orm import Session
 from adapters.db.models import PeerCheckpoint
 from gateway.domain.audit import checkpoints, restores
 from gateway.domain.audit.checkpoints import Checkpoint, PeerStatement
-from gateway.domain.audit.log import Recorded
+from gateway.domain.audit.log import fetch_nodes_and_leaves
 from gateway.errors import Refused
-from keys import CryptoError, UnknownKey, b64url_decode, b64url_encode, canonical_json
-from keys.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from keys import (
+    AreaSecretKeys,
+    CryptoError,
+    MasterKey,
+    UnknownKey,
+    b64url_decode,
+    b64url_encode,
+    canonical_json,
+)
+from keys.merkle import inclusion_nodes, inclusion_proof, leaf_hash, verify_inclusion
 from schemas.wire.audit_evidence import Evidence, EvidenceSchema, LeafSchema
 
 log = logging.getLogger("gateway.audit")
 
 
-def build(session: Session, recorded: Recorded, checkpoint: Checkpoint) -> dict[str, Any]:
-    """The `evidence` member for the envelope whose disclosure `recorded` logged; with the
-    area's restore declarations, if it was ever restored from a backup (docs/contract.md)."""
-    if checkpoint.size != recorded.size:
-        raise ValueError("evidence needs the checkpoint that ends with its leaf")
-    proof = inclusion_proof(recorded.seq, recorded.size, recorded.proof_nodes)
-    built: dict[str, Any] = {
-        "v": 1,
-        "leaf": recorded.leaf,
-        "index": recorded.seq,
-        "proof": [b64url_encode(h) for h in proof],
-        "checkpoint": checkpoint.document,
-    }
-    declared = restores.attached(session, checkpoint.area, checkpoint.size)
-    if declared:
-        built["restores"] = declared
+def prove(
+    session: Session,
+    master: MasterKey,
+    area: str,
+    seqs: Iterable[int],
+    now: datetime,
+    keys: AreaSecretKeys,
+) -> dict[int, dict[str, Any]]:
+    """The `evidence` member for each of `area`'s leaves `seqs` (disclosures about to be
+    sent), all against ONE checkpoint signed by `keys`: the latest one when it already
+    covers every leaf and `keys` signed it, else one signed now of the log as it stands.
+    In the caller's transaction; it reads the head without locking it (the leaves are
+    committed, so the committed head covers them). Proofs come from the stored subtree
+    hashes, one query for all of them and the leaves (as the audit export does)."""
+    wanted = sorted(set(seqs))
+    if not wanted:
+        return {}
+    checkpoint = _covering(session, master, area, wanted[-1], now, keys)
+    size = checkpoint.size
+    nodes, leaves = fetch_nodes_and_leaves(
+        session, area, {n for seq in wanted for n in inclusion_nodes(seq, size)}, wanted
+    )
+    declared = restores.attached(session, area, size)
+    built = {}
+    for seq in wanted:
+        evidence: dict[str, Any] = {
+            "v": 1,
+            "leaf": json.loads(leaves[seq]),
+            "index": seq,
+            "proof": [b64url_encode(h) for h in inclusion_proof(seq, size, nodes)],
+            "checkpoint": checkpoint.document,
+        }
+        if declared:  # the area was restored from a backup (docs/contract.md)
+            evidence["restores"] = declared
+        built[seq] = evidence
     return built
+
+
+def _covering(
+    session: Session, master: MasterKey, area: str, last: int, now: datetime, keys: AreaSecretKeys
+) -> Checkpoint:
+    """A checkpoint signed by `keys` whose tree holds leaf `last`."""
+    row = checkpoints.latest(session, area)
+    if row is not None and row.size > last and row.key_id == keys.key_id:
+        return checkpoints.of_row(row)
+    return checkpoints.issue(session, master, area, now, keys)
 
 
 def verify(

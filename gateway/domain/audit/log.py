@@ -305,27 +305,36 @@ def _commit(session: Session, master: MasterKey | None, area: str, seq: int, eve
 def fetch_nodes(session: Session, area: str, wanted: Iterable[NodeId]) -> dict[NodeId, bytes]:
     """Every requested subtree hash in one query: node (L, i) lives in row (i+1)*2^L - 1.
     Plain driver SQL, because a proof's whole budget is a few milliseconds."""
+    return fetch_nodes_and_leaves(session, area, wanted, ())[0]
+
+
+def fetch_nodes_and_leaves(
+    session: Session, area: str, wanted: Iterable[NodeId], leaves: Iterable[int]
+) -> tuple[dict[NodeId, bytes], dict[int, str]]:
+    """`fetch_nodes`, and the canonical text of the leaves `leaves`, in the same query."""
     wanted = set(wanted)
-    rows = sorted({node_row(level, index) for level, index in wanted})
+    texts = set(leaves)
+    rows = sorted({node_row(level, index) for level, index in wanted} | texts)
     if not rows:
-        return {}
+        return {}, {}
     connection = session.connection()
     mark = param_mark(connection)
+    leaf_column = "leaf" if texts else "NULL"
     found = {
-        seq: (bytes(leaf_hashed), bytes(subtrees))
-        for seq, leaf_hashed, subtrees in connection.exec_driver_sql(
-            "SELECT seq, leaf_hash, subtrees FROM audit_events "  # noqa: S608 - marks only
+        seq: (bytes(leaf_hashed), bytes(subtrees), leaf)
+        for seq, leaf_hashed, subtrees, leaf in connection.exec_driver_sql(
+            f"SELECT seq, leaf_hash, subtrees, {leaf_column} FROM audit_events "  # noqa: S608
             f"WHERE area_code = {mark} AND seq IN ({', '.join([mark] * len(rows))})",
             (area, *rows),
         )
     }
     nodes: dict[NodeId, bytes] = {}
     for level, index in wanted:
-        leaf_hashed, subtrees = found[node_row(level, index)]
+        leaf_hashed, subtrees, _ = found[node_row(level, index)]
         nodes[(level, index)] = (
             leaf_hashed if level == 0 else subtrees[(level - 1) * HASH_SIZE : level * HASH_SIZE]
         )
-    return nodes
+    return nodes, {seq: str(found[seq][2]) for seq in texts}
 
 
 def head_of(session: Session, area: str) -> tuple[int, bytes]:

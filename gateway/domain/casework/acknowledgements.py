@@ -2,8 +2,9 @@
 transfer, the receiving coordinator's acknowledgement, and applying that acknowledgement
 on the sending node (DESIGN section 2).
 
-Each step is ONE transaction: the state change, its audit events, the checkpoint and
-evidence of any disclosure, and the outbox row are written together or not at all."""
+Each step is ONE transaction: the state change, its audit events and the outbox row are
+written together or not at all (a disclosure's evidence is attached when the worker
+claims the envelope)."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def acknowledge(
     now: datetime,
 ) -> TransferView:
     """The receiving coordinator's answer: validated, sealed back to the sender in reply to
-    the transfer's envelope, logged as a disclosure with evidence, and queued; our own
+    the transfer's envelope, logged as a disclosure, and queued; our own
     transfer moves to acknowledged or redirected."""
     body = replying.loaded_body(load_acknowledgement_body, data, "acknowledgement")
     with session.begin():

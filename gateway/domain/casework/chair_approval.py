@@ -1,7 +1,7 @@
 """A chair's approval of a transfer decided after the meeting (DESIGN section 2; seed 001
 5.1): nothing leaves before a chair of the sending area other than whoever made it
-approves it. The approval, the disclosure with its evidence and the outbox row are
-written in ONE transaction."""
+approves it. The approval, the disclosure and the outbox row are written in ONE
+transaction (the disclosure's evidence is attached when the worker claims it)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,9 @@ def approve(
     transfer_id: str,
     now: datetime,
 ) -> TransferView:
-    """Release a held transfer: it is queued, the disclosure is logged with evidence, and
-    the outbox picks it up. Only a chair of the sending area, and never its creator."""
+    """Release a held transfer: it is queued, the disclosure is logged, and the outbox picks
+    it up (attaching the disclosure's evidence). Only a chair of the sending area, and
+    never its creator."""
     with session.begin():
         row = _locked(session, transfer_id)
         if row is None or row.area_code not in principal.areas_for(APPROVER_ROLES):

@@ -90,7 +90,7 @@ def request_information(
     now: datetime,
 ) -> RequestView:
     """A coordinator of the receiving area asks the sender for documents: sealed, logged
-    with evidence and queued in ONE transaction."""
+    and queued in ONE transaction."""
     body = replying.loaded_body(load_information_request_body, data, "information request")
     with session.begin():
         row = replying.locked_for_sender(session, principal, transfer_id)

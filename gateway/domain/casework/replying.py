@@ -4,9 +4,10 @@ them (DESIGN section 2).
 Everything after the first `transfer_request` (documents, acknowledgements, information
 requests, withdrawals, forward permissions, repeat-incident and flag notices) is an
 envelope `in_reply_to` a transfer's envelope. Sending one is always the same ONE
-transaction: seal, log the disclosure, sign a checkpoint, attach the evidence, store the
-envelope and queue it. Receiving one is always: validate the opened payload, keep only a
-content-free summary, find the transfer it concerns (or refuse), then apply it."""
+transaction: seal, log the disclosure, store the envelope and queue it (its evidence is
+attached when the worker claims it, DESIGN section 7). Receiving one is always: validate
+the opened payload, keep only a content-free summary, find the transfer it concerns (or
+refuse), then apply it."""
 
 from __future__ import annotations
 

@@ -3,18 +3,20 @@
 Every envelope an area sends (a transfer, a forward, and every reply that follows a
 transfer: documents, acknowledgements, information requests, withdrawals, forward
 permissions, repeat-incident and flag notices), and every draft it keeps to itself, is
-written here, in the caller's transaction: seal it, log the event, sign a checkpoint and
-attach the evidence of the disclosure, store the envelope, queue it for delivery, and put
-the step on the transfer's timeline. A transfer held for a chair is written the same way
-but neither proved nor queued until `release` (the chair's approval); a draft is sealed to
-the area's own key and never leaves.
+written here, in the caller's transaction: seal it, log the event, store the envelope,
+queue it for delivery, and put the step on the transfer's timeline. The evidence of the
+disclosure (inclusion proof and signed checkpoint, DESIGN section 7) is attached by
+`attach_evidence` when the worker claims the envelope, so a burst of sends shares one
+checkpoint and no send signs one. A transfer held for a chair is written the same way but
+neither logged nor queued until `release` (the chair's approval); a draft is sealed to the
+area's own key and never leaves.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,16 +25,16 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Peer, Transfer
 from gateway.domain import audit
-from gateway.domain.areas.local_areas import current_secret_keys
+from gateway.domain.areas.local_areas import current_secret_keys, secret_keys_by_id
 from gateway.domain.areas.peers import accepts_of, recipient_key
-from gateway.domain.audit import checkpoints, evidence
+from gateway.domain.audit import evidence
 from gateway.domain.audit.log import Detail
 from gateway.domain.identity.actors import Actor
 from gateway.domain.transfers import timeline
 from gateway.domain.transfers.states import OUTBOUND
 from gateway.errors import Conflict
 from gateway.logs import current_request_id
-from keys import AreaSecretKeys, MasterKey, canonical_json, seal_envelope
+from keys import MasterKey, canonical_json, seal_envelope
 from schemas.wire import payload_versions
 
 # How an envelope leaves: proved and queued at once; held for a chair (logged, proved and
@@ -91,10 +93,8 @@ def write(
         objects={"transfer": row.id, "envelope": sealed.id, **outgoing.event.objects},
         envelope_digest=sealed.digest,
     )
+    # The leaf is committed with the outbox row: no envelope can leave without it in the log.
     recorded = audit.record(session, area, event, now, master)
-    wire = sealed.wire
-    if outgoing.mode == SEND:
-        wire = {**wire, "evidence": _evidence(session, master, area, recorded, now, sender)}
     envelope = Envelope(
         envelope_id=sealed.id,
         area_code=area,
@@ -103,11 +103,12 @@ def write(
         peer_area=row.peer_area,
         in_reply_to=outgoing.in_reply_to,
         digest=sealed.digest,
-        body=canonical_json(wire).decode("ascii"),
+        body=canonical_json(sealed.wire).decode("ascii"),
         self_sealed_key=sealed.self_sealed_key,
         receipt=None,
         created_at=now,
         purged_at=None,
+        evidence_seq=recorded.seq if outgoing.mode == SEND else None,
     )
     session.add(envelope)
     if outgoing.own:
@@ -187,9 +188,10 @@ def release(
     disclosure: audit.Event,
     now: datetime,
 ) -> None:
-    """Send an envelope that was held for a chair: log its disclosure now, prove it and
-    queue it; in the caller's transaction. The envelope's signed part is unchanged (the
-    evidence sits outside the signature), so its digest stays what was logged."""
+    """Send an envelope that was held for a chair: log its disclosure now and queue it (its
+    evidence is attached on delivery, as any other's); in the caller's transaction. The
+    envelope's signed part is unchanged (the evidence sits outside the signature), so its
+    digest stays what was logged."""
     area = envelope.area_code
     event = dataclasses.replace(
         disclosure,
@@ -197,27 +199,39 @@ def release(
         envelope_digest=envelope.digest,
     )
     recorded = audit.record(session, area, event, now, master)
-    wire = {
-        **json.loads(envelope.body),
-        "evidence": _evidence(session, master, area, recorded, now),
-    }
-    envelope.body = canonical_json(wire).decode("ascii")
+    envelope.evidence_seq = recorded.seq
     session.add(queue_item(session, envelope, now))
     session.flush()
 
 
-def _evidence(
-    session: Session,
-    master: MasterKey,
-    area: str,
-    recorded: audit.Recorded,
-    now: datetime,
-    keys: AreaSecretKeys | None = None,
-) -> dict[str, Any]:
-    """The disclosure travels with the proof that it is in our signed log (DESIGN 7): its
-    leaf, its inclusion proof and a checkpoint signed now that ends with it."""
-    proof = checkpoints.issue(session, master, area, now, keys)
-    return evidence.build(session, recorded, proof)
+def attach_evidence(
+    session: Session, master: MasterKey, envelopes: Iterable[Envelope], now: datetime
+) -> None:
+    """Attach to each outbound envelope still waiting for it the evidence of its disclosure
+    (DESIGN section 7): ONE checkpoint covering all their leaves per sending area (and
+    signing key), and each leaf's inclusion proof against it. The body is stored with the
+    evidence, so a retry or a resend posts the same bytes and the sender keeps what it
+    sent. In the caller's transaction (the worker's claim, which holds the outbox rows)."""
+    waiting: dict[tuple[str, str], list[tuple[Envelope, int, dict[str, Any]]]] = {}
+    for envelope in envelopes:
+        seq = envelope.evidence_seq
+        if seq is not None and envelope.purged_at is None:
+            wire = json.loads(envelope.body)
+            signer = (envelope.area_code, str(wire["from"]["key"]))
+            waiting.setdefault(signer, []).append((envelope, seq, wire))
+    for (area, key_id), group in sorted(waiting.items(), key=lambda item: item[0]):
+        # The checkpoint is signed by the key that signed the envelopes: a receiver that
+        # takes the envelope takes its checkpoint (an envelope sealed before a rotation
+        # and delivered after it is not refused for a checkpoint under a key the peer has
+        # not pinned yet). A key no longer held: the current one (the POST fails anyway).
+        keys = secret_keys_by_id(session, master, key_id) or current_secret_keys(
+            session, master, area, now
+        )
+        proved = evidence.prove(session, master, area, [seq for _, seq, _ in group], now, keys)
+        for envelope, seq, wire in group:
+            envelope.body = canonical_json({**wire, "evidence": proved[seq]}).decode("ascii")
+            envelope.evidence_seq = None
+    session.flush()
 
 
 def queue_item(session: Session, envelope: Envelope, now: datetime) -> OutboxItem:
