@@ -91,11 +91,17 @@ def _covering(
 
 
 def verify(
-    session: Session, wire: dict[str, Any], digest: str, now: datetime
+    session: Session,
+    wire: dict[str, Any],
+    digest: str,
+    now: datetime,
+    forks_checked: set[tuple[str, int, bytes]] | None = None,
 ) -> PeerStatement | None:
     """Check an inbound envelope's evidence; None when the sender sent none (an older
     node). Anything present but wrong is refused: a sender whose audit does not verify
-    must be fixed, and the refusal tells its coordinator at once."""
+    must be fixed, and the refusal tells its coordinator at once. `forks_checked` holds
+    the checkpoints already held to the fork check in the caller's transaction (the
+    envelopes of one batch share one checkpoint)."""
     raw = wire.get("evidence")
     if raw is None:
         return None
@@ -123,7 +129,10 @@ def verify(
         )
     except CryptoError as exc:
         raise _bad("The sender's restore declaration does not verify.") from exc
-    _check_fork(session, body.area, body.size, root)
+    if forks_checked is None or (body.area, body.size, root) not in forks_checked:
+        _check_fork(session, body.area, body.size, root)
+        if forks_checked is not None:
+            forks_checked.add((body.area, body.size, root))
     return statement
 
 

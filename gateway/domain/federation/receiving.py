@@ -135,12 +135,14 @@ def receive_batch(
     wires = _parse_batch(body)
     outcomes: dict[int, Accepted | DomainError] = {}
     verified: list[tuple[int, Arrival, AreaSecretKeys]] = []
+    forks_checked: set[tuple[str, int, bytes]] = set()
     with session.begin():
         for index, wire in enumerate(wires):
             try:
                 if not isinstance(wire, dict):
                     raise Malformed("Each envelope must be a JSON object.")
-                verified.append((index, *_verify(session, master, wire, claims, now, accepts)))
+                arrival = _verify(session, master, wire, claims, now, accepts, forks_checked)
+                verified.append((index, *arrival))
             except DomainError as exc:
                 outcomes[index] = exc
     outcomes.update(_store_batch(session, master, verified, claims, now))
@@ -243,6 +245,7 @@ def _verify(
     claims: RequestClaims,
     now: datetime,
     accepts: payload_versions.Accepts,
+    forks_checked: set[tuple[str, int, bytes]] | None = None,
 ) -> tuple[Arrival, AreaSecretKeys]:
     """Everything checked before an envelope is stored, in the caller's (read)
     transaction: the recipient's key, the sender's pinned key and the evidence are read
@@ -257,7 +260,7 @@ def _verify(
     digest = envelope_digest(parts)
     recipient = _recipient_keys(session, master, to_area, header.recipient.key, now)
     facts, summary = _verify_and_validate(session, wire, parts, recipient, now, accepts)
-    proof = evidence.verify(session, wire, digest, now)
+    proof = evidence.verify(session, wire, digest, now, forks_checked)
     return Arrival(wire, digest, facts, proof, summary), recipient
 
 
