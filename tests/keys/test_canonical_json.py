@@ -8,7 +8,9 @@ import binascii
 import enum
 import json
 import math
+import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -81,10 +83,39 @@ class Text(str):
         {1: "integer key"},
         {True: "bool key"},
         {None: "none key"},
+        # The same, deep inside plain containers, where the type walk must still find them
+        # (a dict's keys are only visited when they are not all exact str).
+        {"a": [{"b": (1, {"level": Level.HIGH})}]},
+        [[{"text": [Text("x")]}]],
+        {"a": [{Text("key"): 1, "b": 2}]},
+        {"a": ({1: "x", 2: "y"},)},
+        {"a": [{True: "x"}], "b": [{None: 1}]},
+        {"a": [[OrderedDict([("b", 1), ("a", 2)])]]},
+        {"a": [1, "x", None, (2, [3.5e-05])]},
+        {"a": {"b": {"c": {"d": float("nan")}}}},
     ],
 )
 def test_values_outside_plain_json_take_the_reference_path(value: Any) -> None:
     assert canonical_json(value) == reference(value)
+
+
+@dataclass
+class Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "member",
+    [uuid.UUID(int=1), Level, Point(1), {1, 2}, b"bytes", enum.Enum("E", "A").A, 1 + 2j],
+)
+def test_what_json_refuses_deep_inside_is_refused_not_serialised(member: Any) -> None:
+    """orjson writes some of these (a UUID, an Enum, a dataclass); the contract's json
+    refuses them all, so canonical_json must too, however deep they sit."""
+    value = {"a": [{"b": (1, [member])}]}
+    with pytest.raises(TypeError):
+        reference(value)
+    with pytest.raises(TypeError):
+        canonical_json(value)
 
 
 def test_what_json_refuses_is_refused() -> None:
