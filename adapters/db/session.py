@@ -106,10 +106,11 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # A snapshot read (see read_snapshot) must not take the write lock: `audit verify`
-        # on a large log would otherwise stall every writer for its whole run.
-        snapshot = connection.get_execution_options().get(SNAPSHOT, False)
-        connection.exec_driver_sql("BEGIN" if snapshot else "BEGIN IMMEDIATE")
+        # A read-only transaction (see read_only) must not take the write lock: `audit verify`
+        # on a large log would otherwise stall every writer for its whole run, and a
+        # receiver's checks would queue behind every store.
+        deferred = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 def is_outage(error: BaseException) -> bool:
@@ -124,7 +125,7 @@ class AppendOnlyViolation(RuntimeError):
     """Code tried to change or delete an audit row: a bug, never a user error."""
 
 
-SNAPSHOT = "gateway_snapshot"
+READ_ONLY = "gateway_read_only"
 
 
 def param_mark(connection: Connection) -> str:
@@ -132,22 +133,26 @@ def param_mark(connection: Connection) -> str:
     return "?" if connection.dialect.name == "sqlite" else "%s"
 
 
-def read_snapshot(session: Session) -> None:
-    """Make the session's (not yet started) transaction a consistent read-only snapshot:
-    a deferred transaction on SQLite (WAL gives it a snapshot at the first read), and
-    REPEATABLE READ on PostgreSQL, so several statements see one state of the database.
-    Call it before the transaction's first statement."""
+def read_only(session: Session, *, snapshot: bool = False) -> None:
+    """Make the session's (not yet started) transaction one that only reads. Call it
+    before the transaction's first statement; a write in it is a bug.
+
+    On SQLite the transaction is deferred: it takes no write lock, so under WAL it neither
+    waits for a writer nor holds one up (an immediate one would queue behind every write
+    of the node, and every write behind it), and it reads one snapshot from its first
+    read. On PostgreSQL a plain read (READ COMMITTED) never waits on writers either, so
+    nothing changes unless `snapshot`: several statements that must see one state of the
+    database (`audit verify`) get REPEATABLE READ, read-only."""
     if session.in_transaction() and session.get_transaction() is not None:
         transaction = session.get_transaction()
         if transaction is not None and transaction._connections:
-            raise RuntimeError("read_snapshot must come before the transaction's first query")
-    name = session.get_bind().dialect.name
-    options: dict[str, Any] = (
-        {SNAPSHOT: True}
-        if name == "sqlite"
-        else {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
-    )
-    session.connection(execution_options=options)
+            raise RuntimeError("read_only must come before the transaction's first query")
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={READ_ONLY: True})
+    elif snapshot:
+        session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+        )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Peer, UsedToken
+from adapters.db.session import read_only
 from gateway.domain.areas.local_areas import area_url
 from gateway.domain.areas.peers import is_revoked, pinned_key
 from gateway.domain.transaction import owns_transaction
@@ -130,6 +131,7 @@ def verify_before_body(
     token = bearer(authorization)
     try:
         with session.begin():
+            read_only(session)
             key = _token_key_in(session, authorization, now)
             audience = token_audience(token)
             url = _endpoint_url_in(session, audience, path)

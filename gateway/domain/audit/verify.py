@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import AreaKey, AuditCheckpoint, AuditHead
-from adapters.db.session import param_mark, read_snapshot
+from adapters.db.session import param_mark, read_only
 from gateway.domain.areas.local_areas import get_area
 from gateway.domain.audit.checkpoints import read_signed, root_of
 from gateway.domain.audit.log import format_at
@@ -76,11 +76,11 @@ class LogReport:
 
 
 def verify_log(session: Session, area: str, *, deep: bool = False) -> LogReport:
-    """Read-only, on one snapshot of the database (see `read_snapshot`), so the log does not
+    """Read-only, on one snapshot of the database (see `read_only`), so the log does not
     move underneath and the writers are not held up. `deep` also parses every leaf and
     checks it is canonical JSON of the expected shape; the default checks the fields the
     log relies on (position, area, action, time) straight from the canonical text."""
-    read_snapshot(session)
+    read_only(session, snapshot=True)
     get_area(session, area)
     report = LogReport(area)
     checkpoints = _checkpoints(session, area, report)

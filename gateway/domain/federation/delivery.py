@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db import is_outage
 from adapters.db.models import Envelope, OutboxItem, Peer, Transfer, TransferEvent, UsedToken
+from adapters.db.session import read_only
 from adapters.peer_client import PeerClient
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
@@ -151,6 +152,7 @@ def routes(
     """Every lookup the claims' POSTs need, in one read transaction."""
     found: dict[tuple[str, str], Route] = {}
     with session.begin():
+        read_only(session)
         for claim in claims:
             key = (claim.from_key, claim.to_area)
             if key in found:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, UsedToken
+from adapters.db.session import read_only
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
 from gateway.domain.areas.local_areas import FULL_ACCEPTS, own_key, secret_keys_by_id
@@ -137,6 +138,7 @@ def receive_batch(
     verified: list[tuple[int, Arrival, AreaSecretKeys]] = []
     forks_checked: set[tuple[str, int, bytes]] = set()
     with session.begin():
+        read_only(session)
         for index, wire in enumerate(wires):
             try:
                 if not isinstance(wire, dict):
@@ -234,6 +236,7 @@ def _accept(
     token_used: bool,
 ) -> Accepted:
     with session.begin():
+        read_only(session)
         arrival, recipient = _verify(session, master, wire, claims, now, accepts)
     return _store(session, master, arrival, recipient, claims, now, token_used=token_used)
 
