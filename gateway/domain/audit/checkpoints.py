@@ -38,6 +38,10 @@ from keys.errors import Malformed, UnknownKey
 from schemas.common import parse_timestamp
 from schemas.wire.audit_evidence import CHECKPOINT_KIND, CheckpointBody, CheckpointBodySchema
 
+# Built once: a schema instance deep-copies its fields when made, and loading is
+# thread-safe (nothing here sets its context).
+_CHECKPOINT_BODY = CheckpointBodySchema()
+
 CHECKPOINT_INTERVAL = timedelta(seconds=60)
 _PEER_CHECKPOINTS = cast(Table, PeerCheckpoint.__table__)
 # The worker looks every CHECKPOINT_LOOK, so it re-signs logs whose last checkpoint is
@@ -139,7 +143,7 @@ def read_signed(document: Any, signing_public: bytes | None = None) -> Checkpoin
             if signing_public is not None
             else document_body(document, CHECKPOINT_KIND)
         )
-        return CheckpointBodySchema().load(raw)  # type: ignore[no-any-return]
+        return _CHECKPOINT_BODY.load(raw)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise Malformed("checkpoint body is not valid") from exc
 

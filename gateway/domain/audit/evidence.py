@@ -39,6 +39,11 @@ from keys import (
 from keys.merkle import inclusion_nodes, inclusion_proof, leaf_hash, verify_inclusion
 from schemas.wire.audit_evidence import Evidence, EvidenceSchema, LeafSchema
 
+# Built once: a schema instance deep-copies its fields when made, and loading is
+# thread-safe (nothing here sets its context).
+_EVIDENCE = EvidenceSchema()
+_LEAF = LeafSchema()
+
 log = logging.getLogger("gateway.audit")
 
 
@@ -106,8 +111,8 @@ def verify(
     if raw is None:
         return None
     try:
-        evidence: Evidence = EvidenceSchema().load(raw)
-        leaf = LeafSchema().load(evidence.leaf)
+        evidence: Evidence = _EVIDENCE.load(raw)
+        leaf = _LEAF.load(evidence.leaf)
     except ValidationError as exc:
         raise _bad("The audit evidence is malformed.") from exc
     _check_leaf(leaf, wire, digest, evidence.index)

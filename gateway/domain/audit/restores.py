@@ -58,6 +58,10 @@ from schemas.wire.audit_evidence import (
     RestoreProof,
 )
 
+# Built once: a schema instance deep-copies its fields when made, and loading is
+# thread-safe (nothing here sets its context).
+_RESTORE_BODY = RestoreBodySchema()
+
 log = logging.getLogger("gateway.audit")
 
 
@@ -215,7 +219,7 @@ def _verified(
     if not isinstance(raw, dict):
         raise Malformed("restore declaration is not a signed document")
     try:
-        unverified: RestoreBody = RestoreBodySchema().load(raw)
+        unverified: RestoreBody = _RESTORE_BODY.load(raw)
     except ValidationError as exc:
         raise Malformed("restore declaration is not valid") from exc
     key = pinned_key(session, unverified.key)

@@ -56,6 +56,11 @@ from schemas.wire.audit_evidence import (
     CosignatureBodySchema,
 )
 
+# Built once: a schema instance deep-copies its fields when made, and loading is
+# thread-safe (nothing here sets its context).
+_CONSISTENCY_ANSWER = ConsistencyAnswerSchema()
+_COSIGNATURE_BODY = CosignatureBodySchema()
+
 CONSISTENCY_PATH = "/federation/v1/audit/consistency"
 COSIGNATURE_PATH = "/federation/v1/audit/cosignatures"
 MAX_SIZES = 100
@@ -206,7 +211,7 @@ def _ask(
     if response.status != 200:
         raise Conflict(f"The peer refused the consistency request (HTTP {response.status}).")
     try:
-        loaded: ConsistencyAnswer = ConsistencyAnswerSchema().load(parse_json(response.body))
+        loaded: ConsistencyAnswer = _CONSISTENCY_ANSWER.load(parse_json(response.body))
     except (ValueError, ValidationError) as exc:
         raise Conflict("The peer sent a malformed consistency answer.") from exc
     return loaded
@@ -337,7 +342,7 @@ def accept_cosignature(
     if not isinstance(raw, dict):
         raise Invalid("A co-signature is a signed document {body, sig}.")
     try:
-        statement = CosignatureBodySchema().load(raw)
+        statement = _COSIGNATURE_BODY.load(raw)
     except ValidationError as exc:
         raise Invalid("The co-signature is not valid.", errors=field_errors(exc.messages)) from exc
     claims = peer_auth.authenticate(

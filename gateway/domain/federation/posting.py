@@ -34,6 +34,10 @@ from schemas.wire.envelope import (
 )
 from schemas.wire.receipt import RECEIPT_KIND, ReceiptSchema
 
+# Built once: a schema instance deep-copies its fields when made, and loading is
+# thread-safe (nothing here sets its context).
+_RECEIPT = ReceiptSchema()
+
 # The receiver has judged the envelope itself and will judge it the same way again.
 PERMANENT_STATUSES = frozenset({400, 404, 409, 413, 415, 422})
 # The peer as a whole is not answering: probe it with one envelope, not its whole backlog.
@@ -331,7 +335,7 @@ def verify_receipt_with(
 ) -> None:
     try:
         document = parse_json(text)
-        receipt = ReceiptSchema().load(document)
+        receipt = _RECEIPT.load(document)
     except (ValueError, ValidationError) as exc:
         raise DeliveryError(
             "peer sent a malformed receipt", permanent=False, reason="bad_receipt"

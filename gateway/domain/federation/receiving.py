@@ -67,6 +67,10 @@ from schemas.wire.envelope import (
 )
 from schemas.wire.receipt import RECEIPT_KIND
 
+# Built once: a schema instance deep-copies its fields when made, and loading is
+# thread-safe (nothing here sets its context).
+_ENVELOPE = EnvelopeSchema()
+
 # The ciphertext is one string as large as the sealed document it carries.
 WIRE_LIMITS = JsonLimits(max_string=None)
 # A batch: that many envelopes, each with its evidence (proof hashes are strings).
@@ -298,7 +302,7 @@ def _parse_body(body: bytes) -> dict[str, Any]:
 
 def _load_header(wire: dict[str, Any]) -> Any:
     try:
-        return EnvelopeSchema().load(wire)
+        return _ENVELOPE.load(wire)
     except ValidationError as exc:
         raise Malformed("The envelope is not valid.", errors=field_errors(exc.messages)) from exc
 
