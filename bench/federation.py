@@ -31,10 +31,23 @@ sized Authorization header, --count times
       threads of a process sharing one httpx.Client as a worker's lanes share its
       PeerClient): the throughput baseline, goal gateway/bare >= 40%;
     - sequentially from one client: the baseline for the paced latency.
+Then the floor, bench/floor_app.py under the same options, driven by the same concurrent
+clients (run_clients, given a Load whose client threads handle each answer): the least work
+the delivery guarantees require per envelope, on raw drivers. The receiver parses the body,
+verifies two Ed25519 signatures (request token, envelope) against keys given in advance,
+inserts the envelope id (primary key: exactly-once) and an audit row in ONE transaction
+(SQLite tuned as adapters.db.session._tune_sqlite, or a PostgreSQL database made for the
+run), and answers with a signed receipt; the client verifies the receipt and records it
+with one UPDATE in one transaction of its own database. Once with one envelope a POST
+(floor_post_concurrent, against bare) and once with posting.BATCH_SEND a POST
+(floor_batch_concurrent, envelopes/s), as the gateway sends them. Sealing is not in the
+floor: run_burst creates every transfer (sending.send seals its envelope) before it starts
+the delivery workers, so the gateway's timed window does not seal either. The summary adds
+floor_over_bare, floor_batch_over_bare, gateway_over_floor and gateway_over_floor_batch.
 
 --matrix (PostgreSQL): the burst alone for gunicorn workers 1, 2, 4 x delivery workers 1, 2,
-each cell on fresh databases with its own bare baseline, one line per cell, then whether
-throughput falls as workers are added.
+each cell on fresh databases with its own bare baseline and floors, one line per cell,
+then whether throughput falls as workers are added.
 
 Prints one JSON object per line on stdout. Run: .venv/bin/python bench/federation.py
 [--backend postgresql] [--matrix] [--quick]; see bench/README.md.
