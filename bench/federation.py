@@ -496,9 +496,8 @@ def _posts(
                 handle(number, answer)
             return started
 
-        def lane() -> None:
+        def lane(handle: Answer | None) -> None:
             try:
-                handle = load.lane() if load.lane is not None else None
                 for number in numbers:
                     if errors:
                         return
@@ -510,11 +509,12 @@ def _posts(
             except Exception as exc:
                 errors.append(f"{type(exc).__name__}: {exc}")
 
-        handle = load.lane() if load.lane is not None else None
+        # Each thread's handler made (its connection opened) before the timed window.
+        handles = [load.lane() if load.lane is not None else None for _ in range(threads)]
         for number in warm:
-            post(number, handle)
+            post(number, handles[0])
         barrier.wait(timeout=READY_TIMEOUT)  # every client process warm, then all at once
-        lanes = [threading.Thread(target=lane) for _ in range(threads)]
+        lanes = [threading.Thread(target=lane, args=(handle,)) for handle in handles]
         for each in lanes:
             each.start()
         for each in lanes:
@@ -632,9 +632,10 @@ def floor_server(space: Space, workers: int) -> Iterator[FloorRun]:
     client = space.database("floor_sender") or str(home / "sender.db")
     keys = floor_app.Keys.generate()
     floor_app.make_schema(server)
-    node.settings.update(keys.app_environment(server, AREAS[1][0]))
+    threads = gunicorn_options("127.0.0.1", 0, workers)["threads"]
+    node.settings.update(keys.app_environment(server, AREAS[1][0], threads))
     try:
-        start_app(node, workers, "floor_app:app")
+        start_app(node, workers, "floor_app:create_app()")
         wait_ready(node, READY_TIMEOUT)
         yield FloorRun(node.url + floor_app.PATH, keys, client)
     finally:

@@ -15,28 +15,33 @@ Per POST (one envelope, or {"envelopes": [...]} for the batched floor):
       one round trip);
     - sign a receipt (Ed25519) over the envelope id and digest and answer 202 with it.
 
-Left out, though the gateway does them while receiving (so the floor is, if anything, too
-cheap, which only strengthens a conclusion drawn from floor/bare): opening the payload
-(decryption, validation), the request token's single-use record, the audit log's hash
-chain and signed checkpoints, key validity periods, the evidence attached to a batch.
+Left out, though the gateway does them while receiving, so the floor is if anything too
+cheap (a floor under a goal holds all the more; a floor above it is to be read with these
+in mind): opening the payload (decryption, validation), the request token's single-use
+record, the audit log's hash chain and signed checkpoints, key validity periods, the
+evidence attached to a batch. Sealing is left out because the gateway's burst seals before
+its timed window (bench/federation.py, run_burst).
 
 Configured from the environment (bench/federation.py sets it): FLOOR_DATABASE (a SQLite
 file path, or a postgresql:// URL), FLOOR_TOKEN_KEY and FLOOR_ENVELOPE_KEY (the sender's
-Ed25519 verify keys, hex), FLOOR_RECEIPT_SEED (this node's Ed25519 seed, hex), FLOOR_AUDIENCE.
-The tables are made by the bench before gunicorn starts (make_schema).
+Ed25519 verify keys, hex), FLOOR_RECEIPT_SEED (this node's Ed25519 seed, hex), FLOOR_AUDIENCE,
+FLOOR_CONNECTIONS (database connections per process: gunicorn's threads).
+The tables are made by the bench before gunicorn starts (make_schema); gunicorn runs
+`floor_app:create_app()`.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import os
+import queue
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,14 +134,23 @@ def connect(database: str) -> Any:
     return connection
 
 
-_local = threading.local()
+_pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
 
-def connection() -> Any:
-    """One connection per gunicorn thread, kept."""
-    if getattr(_local, "connection", None) is None:
-        _local.connection = connect(config().database)
-    return _local.connection
+def open_pool() -> None:
+    """This process's connections, as many as gunicorn has threads, opened before it
+    serves (as the gateway's pool is warm by the time it is measured)."""
+    for _ in range(int(os.environ.get("FLOOR_CONNECTIONS", "1"))):
+        _pool.put(connect(config().database))
+
+
+@contextlib.contextmanager
+def connection() -> Iterator[Any]:
+    db = _pool.get()
+    try:
+        yield db
+    finally:
+        _pool.put(db)
 
 
 def make_schema(database: str, client_ids: Sequence[str] = ()) -> None:
@@ -208,7 +222,11 @@ def verify_envelope(envelope: Mapping[str, Any], cfg: Config) -> str:
 
 def store(ids: Sequence[str], digests: Sequence[str], now: float) -> None:
     """Exactly-once and audit for every envelope of the POST, in one transaction."""
-    db = connection()
+    with connection() as db:
+        _store(db, ids, digests, now)
+
+
+def _store(db: Any, ids: Sequence[str], digests: Sequence[str], now: float) -> None:
     if is_postgresql(config().database):
         db.execute(
             "WITH r AS (INSERT INTO received (envelope_id, digest, received_at) "
@@ -273,6 +291,13 @@ def readyz() -> Response:
     return Response(b'{"status":"ok"}', mimetype="application/json")
 
 
+def create_app() -> Flask:
+    """gunicorn's entry point, `floor_app:create_app()`, called in each worker (no
+    preload) before it serves."""
+    open_pool()
+    return app
+
+
 # --- the sending side: what the bench's clients post and do with the receipts ------------
 @dataclass(frozen=True)
 class Keys:
@@ -287,8 +312,9 @@ class Keys:
     def generate(cls) -> Keys:
         return cls(SigningKey.generate(), SigningKey.generate(), SigningKey.generate())
 
-    def app_environment(self, database: str, audience: str) -> dict[str, str]:
+    def app_environment(self, database: str, audience: str, threads: int) -> dict[str, str]:
         return {
+            "FLOOR_CONNECTIONS": str(threads),
             "FLOOR_DATABASE": database,
             "FLOOR_TOKEN_KEY": self.token.verify_key.encode().hex(),
             "FLOOR_ENVELOPE_KEY": self.envelope.verify_key.encode().hex(),
