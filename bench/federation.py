@@ -31,10 +31,23 @@ sized Authorization header, --count times
       threads of a process sharing one httpx.Client as a worker's lanes share its
       PeerClient): the throughput baseline, goal gateway/bare >= 40%;
     - sequentially from one client: the baseline for the paced latency.
+Then the floor, bench/floor_app.py under the same options, driven by the same concurrent
+clients (run_clients, given a Load whose client threads handle each answer): the least work
+the delivery guarantees require per envelope, on raw drivers. The receiver parses the body,
+verifies two Ed25519 signatures (request token, envelope) against keys given in advance,
+inserts the envelope id (primary key: exactly-once) and an audit row in ONE transaction
+(SQLite tuned as adapters.db.session._tune_sqlite, or a PostgreSQL database made for the
+run), and answers with a signed receipt; the client verifies the receipt and records it
+with one UPDATE in one transaction of its own database. Once with one envelope a POST
+(floor_post_concurrent, against bare) and once with posting.BATCH_SEND a POST
+(floor_batch_concurrent, envelopes/s), as the gateway sends them. Sealing is not in the
+floor: run_burst creates every transfer (sending.send seals its envelope) before it starts
+the delivery workers, so the gateway's timed window does not seal either. The summary adds
+floor_over_bare, floor_batch_over_bare, gateway_over_floor and gateway_over_floor_batch.
 
 --matrix (PostgreSQL): the burst alone for gunicorn workers 1, 2, 4 x delivery workers 1, 2,
-each cell on fresh databases with its own bare baseline, one line per cell, then whether
-throughput falls as workers are added.
+each cell on fresh databases with its own bare baseline and floors, one line per cell,
+then whether throughput falls as workers are added.
 
 Prints one JSON object per line on stdout. Run: .venv/bin/python bench/federation.py
 [--backend postgresql] [--matrix] [--quick]; see bench/README.md.
@@ -58,7 +71,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
@@ -68,11 +81,13 @@ from types import FrameType
 from typing import Any
 
 import httpx
+import orjson
 from gunicorn.config import KNOWN_SETTINGS
 from sqlalchemy import Engine, bindparam, create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import floor_app
 from _common import PgDatabases, emit, environment, note, on_schedule, percentile, pg_admin_url, r
 
 from adapters.db.session import normalise_url
@@ -384,14 +399,16 @@ def gunicorn_flags(options: dict[str, Any]) -> list[str]:
     return flags
 
 
-def start_bare(node: DemoNode, workers: int) -> list[str]:
+def start_app(node: DemoNode, workers: int, app: str = "bare_app:app") -> list[str]:
+    """A bench app (bench/bare_app.py, bench/floor_app.py) under .venv/bin/gunicorn with
+    the gateway's own options; node.settings reach it as its environment."""
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [
         str(gunicorn),
         *gunicorn_flags(gunicorn_options("127.0.0.1", node.port, workers)),
         "--chdir",
         str(BENCH_DIR),
-        "bare_app:app",
+        app,
     ]
     log = (node.home / "web.log").open("wb")
     node.processes.append(
@@ -415,19 +432,33 @@ def bare_headers(body: bytes, url: str) -> dict[str, str]:
     }
 
 
+Answer = Callable[[int, bytes], None]
+
+
+@dataclass(frozen=True)
+class Load:
+    """What the concurrent clients send: request `number` (a body and its headers; each
+    client process takes its warm-up numbers, then its share, all distinct), and what a
+    client thread does with each 202 answer before it counts as done: `lane()` makes one
+    handler per thread, after the fork (the bare baseline has none: it only reads it)."""
+
+    requests: Sequence[tuple[bytes, dict[str, str]]]
+    lane: Callable[[], Answer] | None = None
+    envelopes_per_post: int = 1
+
+
 def _drive(
     url: str,
-    body: bytes,
-    headers: dict[str, str],
-    count: int,
-    warmup: int,
+    load: Load,
+    warm: Sequence[int],
+    share: Sequence[int],
     threads: int,
     barrier: Barrier,
     results: Queue[dict[str, Any]],
 ) -> None:
     """One client process (forked): its figures, or what went wrong, on `results`."""
     try:
-        found = _posts(url, body, headers, count, warmup, threads, barrier)
+        found = _posts(url, load, warm, share, threads, barrier)
     except Exception as exc:  # the parent reports it
         barrier.abort()  # the other client processes stop waiting for this one
         found = {"errors": [f"{type(exc).__name__}: {exc}"]}
@@ -436,48 +467,54 @@ def _drive(
 
 def _posts(
     url: str,
-    body: bytes,
-    headers: dict[str, str],
-    count: int,
-    warmup: int,
+    load: Load,
+    warm: Sequence[int],
+    share: Sequence[int],
     threads: int,
     barrier: Barrier,
 ) -> dict[str, Any]:
     """`threads` threads sharing one httpx.Client, as a delivery worker's lanes share its
-    PeerClient, POST `count` times between them."""
+    PeerClient, send the requests numbered `share` between them (after `warm`, one at a
+    time, untimed); each answer handled by the thread's own handler, if the load has one."""
     latencies: list[float] = []
     starts: list[float] = []
     ends: list[float] = []
     errors: list[str] = []
-    numbers = itertools.count()
+    numbers = iter(share)  # next() on it is atomic: the lanes share it
     answer = b""
     with httpx.Client(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
 
-        def post() -> float:
+        def post(number: int, handle: Answer | None) -> float:
             nonlocal answer
+            body, headers = load.requests[number]
             started = time.monotonic()
             response = client.post(url, content=body, headers=headers)
             answer = response.read()
             if response.status_code != 202:
-                errors.append(f"HTTP {response.status_code}")
+                raise RuntimeError(f"HTTP {response.status_code}: {answer[:200]!r}")
+            if handle is not None:
+                handle(number, answer)
             return started
 
-        def lane() -> None:
-            while not errors and next(numbers) < count:
-                try:
-                    started = post()
-                except httpx.HTTPError as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    return
-                ended = time.monotonic()  # system-wide: comparable across the processes
-                starts.append(started)
-                ends.append(ended)
-                latencies.append(ended - started)
+        def lane(handle: Answer | None) -> None:
+            try:
+                for number in numbers:
+                    if errors:
+                        return
+                    started = post(number, handle)
+                    ended = time.monotonic()  # system-wide: comparable across the processes
+                    starts.append(started)
+                    ends.append(ended)
+                    latencies.append(ended - started)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
 
-        for _ in range(warmup):
-            post()
+        # Each thread's handler made (its connection opened) before the timed window.
+        handles = [load.lane() if load.lane is not None else None for _ in range(threads)]
+        for number in warm:
+            post(number, handles[0])
         barrier.wait(timeout=READY_TIMEOUT)  # every client process warm, then all at once
-        lanes = [threading.Thread(target=lane) for _ in range(threads)]
+        lanes = [threading.Thread(target=lane, args=(handle,)) for handle in handles]
         for each in lanes:
             each.start()
         for each in lanes:
@@ -491,23 +528,25 @@ def _posts(
     }
 
 
-def run_bare(
-    url: str, body: bytes, count: int, warmup: int, processes: int, threads: int
+def run_clients(
+    url: str, load: Load, count: int, warmup: int, processes: int, threads: int
 ) -> dict[str, Any]:
-    """`count` POSTs from `processes` client processes of `threads` threads each."""
-    headers = bare_headers(body, url)
+    """`count` POSTs from `processes` client processes of `threads` threads each, after
+    `warmup` each; `load.requests` holds at least processes * warmup + count."""
     # fork: nothing else runs in this process now, and the children start at once.
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(processes)
     results: Queue[dict[str, Any]] = context.Queue()
-    shares = [count // processes + (i < count % processes) for i in range(processes)]
+    sizes = [count // processes + (i < count % processes) for i in range(processes)]
+    first = processes * warmup  # the warm-up numbers come first
+    shares = [range(first + sum(sizes[:i]), first + sum(sizes[: i + 1])) for i in range(processes)]
     children = [
         context.Process(
             target=_drive,
-            args=(url, body, headers, share, warmup, threads, barrier, results),
+            args=(url, load, range(i * warmup, (i + 1) * warmup), share, threads, barrier, results),
             daemon=True,
         )
-        for share in shares
+        for i, share in enumerate(shares)
     ]
     for child in children:
         child.start()
@@ -516,12 +555,19 @@ def run_bare(
         child.join()
     errors = [error for part in done for error in part["errors"]]
     if errors:
-        raise RuntimeError(f"bare app answered {errors[0]}")
+        raise RuntimeError(f"{url} answered {errors[0]}")
     latencies = [value for part in done for value in part["latencies"]]
     span = max(part["end"] for part in done) - min(part["start"] for part in done)
-    return {
+    body, headers = load.requests[0]
+    found = {
         "requests": len(latencies),
         "requests_per_s": r(len(latencies) / span, 2),
+    }
+    if load.envelopes_per_post > 1:
+        found["envelopes_per_post"] = load.envelopes_per_post
+        found["envelopes_per_s"] = r(len(latencies) * load.envelopes_per_post / span, 2)
+    return {
+        **found,
         "clients": processes * threads,
         "client_processes": processes,
         "latency": latency_stats(latencies),
@@ -530,6 +576,14 @@ def run_bare(
         "response_bytes": done[0]["response_bytes"],
         "load_1m": load_1m(),
     }
+
+
+def run_bare(
+    url: str, body: bytes, count: int, warmup: int, processes: int, threads: int
+) -> dict[str, Any]:
+    """The bare baseline: the same body and headers every time, the answer only read."""
+    load = Load([(body, bare_headers(body, url))] * (processes * warmup + count))
+    return run_clients(url, load, count, warmup, processes, threads)
 
 
 def collect(
@@ -542,7 +596,7 @@ def collect(
             done.append(results.get(timeout=1.0))
         except queue.Empty:
             if not any(child.is_alive() for child in children) and results.empty():
-                raise RuntimeError("a bare client process ended without its figures") from None
+                raise RuntimeError("a client process ended without its figures") from None
     return done
 
 
@@ -551,26 +605,89 @@ def bare_server(space: Space, workers: int) -> Iterator[str]:
     """bench/bare_app.py under gunicorn with `workers` workers; yields its POST URL."""
     node = DemoNode("bare", "bare Flask", space.home(f"bare-g{workers}"), free_port())
     try:
-        start_bare(node, workers)
+        start_app(node, workers)
         wait_ready(node, READY_TIMEOUT)
         yield node.url + ENVELOPES_PATH
     finally:
         stop_all((node,))
 
 
+@dataclass(frozen=True)
+class FloorRun:
+    """A floor app being served, its keys, and the sender's database for the receipts."""
+
+    url: str
+    keys: floor_app.Keys
+    client_database: str
+
+
+@contextlib.contextmanager
+def floor_server(space: Space, workers: int) -> Iterator[FloorRun]:
+    """bench/floor_app.py under gunicorn with `workers` workers, on a receiver database of
+    its own (SQLite file, or a PostgreSQL database made for the run) and a sender database
+    for the clients' receipts; databases dropped on leaving."""
+    home = space.home(f"floor-g{workers}")
+    node = DemoNode("floor", "floor Flask", home, free_port())
+    server = space.database("floor_receiver") or str(home / "receiver.db")
+    client = space.database("floor_sender") or str(home / "sender.db")
+    keys = floor_app.Keys.generate()
+    floor_app.make_schema(server)
+    threads = gunicorn_options("127.0.0.1", 0, workers)["threads"]
+    node.settings.update(keys.app_environment(server, AREAS[1][0], threads))
+    try:
+        start_app(node, workers, "floor_app:create_app()")
+        wait_ready(node, READY_TIMEOUT)
+        yield FloorRun(node.url + floor_app.PATH, keys, client)
+    finally:
+        stop_all((node,))
+        space.release()
+
+
+def run_floor(
+    floor: FloorRun,
+    template: dict[str, Any],
+    args: argparse.Namespace,
+    delivery: int,
+    per_post: int,
+) -> dict[str, Any]:
+    """The floor's POSTs (`per_post` envelopes each) from the same concurrent clients as
+    the bare baseline, each answer's receipts verified and recorded by the client; as
+    many envelopes in all as the bare baseline's POSTs (--count)."""
+    lanes = delivery_concurrency()
+    count = max(1, args.count // per_post)
+    total = delivery * args.warmup + count
+    posts = floor_app.make_posts(template, floor.keys, AREAS[1][0], total, per_post)
+    floor_app.make_schema(floor.client_database, [i for post in posts for i in post.ids])
+    receipt_key = floor.keys.receipt.verify_key
+    headers = {"Content-Type": "application/json", "User-Agent": "marac-gateway/1"}
+    load = Load(
+        [(post.body, {**headers, "Authorization": post.authorization}) for post in posts],
+        lane=lambda: floor_app.Recorder(floor.client_database, receipt_key, posts),
+        envelopes_per_post=per_post,
+    )
+    return run_clients(floor.url, load, count, args.warmup, delivery, lanes)
+
+
 def run_baselines(
     space: Space, body: bytes, args: argparse.Namespace, workers: int, delivery: int
 ) -> dict[str, Any]:
     """The throughput baseline (concurrent, as many clients as the delivery side keeps
-    POSTs in flight) and, unless in the matrix, the sequential one for the paced latency."""
+    POSTs in flight), the floor on the same clients (one envelope a POST, and a batch of
+    posting.BATCH_SEND a POST as the gateway sends them) and, unless in the matrix, the
+    sequential bare one for the paced latency."""
     found: dict[str, Any] = {}
+    lanes = delivery_concurrency()
     with bare_server(space, workers) as url:
-        lanes = delivery_concurrency()
         note(f"bare: {args.count} POSTs from {delivery} x {lanes} concurrent clients")
         found["concurrent"] = run_bare(url, body, args.count, args.warmup, delivery, lanes)
         if not args.matrix:
             note(f"bare: {args.count} sequential POSTs")
             found["sequential"] = run_bare(url, body, args.count, args.warmup, 1, 1)
+    template = orjson.loads(body)
+    for key, per_post in (("floor", 1), ("floor_batch", BATCH_SEND)):
+        with floor_server(space, workers) as floor:
+            note(f"floor: {args.count} envelopes, {per_post} a POST, {delivery} x {lanes} clients")
+            found[key] = run_floor(floor, template, args, delivery, per_post)
     return found
 
 
@@ -680,6 +797,11 @@ def run_full(space: Space, args: argparse.Namespace) -> None:
     concurrent, sequential = bare["concurrent"], bare["sequential"]
     emit({"bench": "federation", "phase": "bare_post_concurrent", **concurrent, **common})
     emit({"bench": "federation", "phase": "bare_post_sequential", **sequential, **common})
+    for phase, key in (
+        ("floor_post_concurrent", "floor"),
+        ("floor_batch_concurrent", "floor_batch"),
+    ):
+        emit({"bench": "federation", "phase": phase, **bare[key], **common})
     throughput = (burst["transfers_per_s"] or 0.0) / concurrent["requests_per_s"]
     bare_p50 = sequential["latency"]["p50_ms"]
     emit(
@@ -691,6 +813,8 @@ def run_full(space: Space, args: argparse.Namespace) -> None:
             "throughput_ratio": r(throughput, 3),
             "throughput_goal": THROUGHPUT_GOAL,
             "throughput_goal_met": throughput >= THROUGHPUT_GOAL,
+            # What the guarantees alone cost on this stack: see floor_ratios.
+            **floor_ratios(burst, concurrent, bare),
             # Goal 2: open-loop create-to-receipt p99 at half the burst rate, defaults.
             "open_loop_p99_ms": open_loop["latency"]["p99_ms"],
             "open_loop_goal_ms": P99_GOAL_MS,
@@ -704,6 +828,29 @@ def run_full(space: Space, args: argparse.Namespace) -> None:
     )
 
 
+def floor_ratios(
+    burst: dict[str, Any], bare: dict[str, Any], baselines: dict[str, Any]
+) -> dict[str, Any]:
+    """The floors next to the bare baseline and the gateway: floor_over_bare (one envelope
+    a POST) bounds what any implementation of the guarantees that posts one envelope at a
+    time can reach against bare; floor_batch_over_bare (envelopes/s, BATCH_SEND a POST, as
+    the gateway's burst sends them) what one that batches can; gateway_over_floor* is how
+    far the gateway is from each."""
+    gateway = burst["transfers_per_s"] or 0.0
+    floor = baselines["floor"]["requests_per_s"]
+    batch = baselines["floor_batch"]["envelopes_per_s"]
+    return {
+        "bare_requests_per_s": bare["requests_per_s"],
+        "floor_envelopes_per_s": floor,
+        "floor_batch_envelopes_per_s": batch,
+        "gateway_transfers_per_s": gateway,
+        "floor_over_bare": r(floor / bare["requests_per_s"], 3),
+        "floor_batch_over_bare": r(batch / bare["requests_per_s"], 3),
+        "gateway_over_floor": r(gateway / floor, 3),
+        "gateway_over_floor_batch": r(gateway / batch, 3),
+    }
+
+
 def run_matrix(space: Space, args: argparse.Namespace) -> None:
     cells: list[dict[str, Any]] = []
     for workers, delivery in itertools.product(MATRIX_GUNICORN, MATRIX_DELIVERY):
@@ -713,15 +860,18 @@ def run_matrix(space: Space, args: argparse.Namespace) -> None:
             pair.sender.paced(args.warmup, args.timeout)
             burst = run_burst(pair, args.count, args.timeout, delivery)
             body = pair.sender.db.envelope_body()
-        bare = run_baselines(space, body, args, workers, delivery)["concurrent"]
+        baselines = run_baselines(space, body, args, workers, delivery)
+        bare = baselines["concurrent"]
         cell = {
             "bench": "federation",
             "phase": "matrix_cell",
             "transfers_per_s": burst["transfers_per_s"],
-            "bare_requests_per_s": bare["requests_per_s"],
             "throughput_ratio": r((burst["transfers_per_s"] or 0.0) / bare["requests_per_s"], 3),
+            **floor_ratios(burst, bare, baselines),
             "burst": burst,
             "bare": bare,
+            "floor": baselines["floor"],
+            "floor_batch": baselines["floor_batch"],
             **common_fields(args, workers, delivery),
         }
         emit(cell)
