@@ -11,7 +11,7 @@ import logging
 import signal
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import FrameType
@@ -35,6 +35,8 @@ log = logging.getLogger("gateway.worker")
 BATCH = 20
 # Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
+# Claimed batches in flight at once (see _Pipeline).
+IN_FLIGHT = 2
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
 # runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
@@ -70,10 +72,29 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
 def _run(
     node: Node, state: _Pass, stop: threading.Event, waker: Waker | None, *, once: bool
 ) -> int:
+    pipeline = _Pipeline()
+    try:
+        _loop(node, state, stop, waker, pipeline, once=once)
+    except BaseException:
+        pipeline.drain(quietly=True)
+        raise
+    pipeline.drain()  # stopping: let the batches in flight record their receipts
+    return state.handled
+
+
+def _loop(
+    node: Node,
+    state: _Pass,
+    stop: threading.Event,
+    waker: Waker | None,
+    pipeline: _Pipeline,
+    *,
+    once: bool,
+) -> None:
     outages = 0
     while not stop.is_set():
         try:
-            handled_now = _one_pass(node, state)
+            handled_now = _one_pass(node, state, pipeline)
         except Exception as exc:
             if once or not is_outage(exc):
                 raise
@@ -88,10 +109,14 @@ def _run(
             outages = 0
         if handled_now == 0:
             if once or waker is None:
-                break
+                if not pipeline.busy:
+                    break
+                # What the batches in flight record may queue more (a receipt releases
+                # the documents promised with a case): look again once they are done.
+                pipeline.drain()
+                continue
             # A committed outbox row ends the wait at once; the poll is the safety net.
             waker.wait(node.settings.worker_poll_interval, stop)
-    return state.handled
 
 
 @dataclass
@@ -105,7 +130,7 @@ class _Pass:
     bundles: float | None = None
 
 
-def _one_pass(node: Node, state: _Pass) -> int:
+def _one_pass(node: Node, state: _Pass, pipeline: _Pipeline) -> int:
     if _due(state.chores, CHORE_INTERVAL):
         _chores(node)
         state.chores = time.monotonic()
@@ -118,7 +143,7 @@ def _one_pass(node: Node, state: _Pass) -> int:
     if _due(state.bundles, BUNDLE_LOOK):
         refresh_bundles(node)
         state.bundles = time.monotonic()
-    handled = deliver_batch(node)
+    handled = pipeline.start(node)
     state.handled += handled
     return handled
 
@@ -129,18 +154,36 @@ def _due(last: float | None, interval: float) -> bool:
 
 
 def deliver_batch(node: Node) -> int:
-    """Claim a batch, POST it (per peer: batches where the peer takes them, else a few
-    envelopes at once; peers in parallel, over the client's keep-alive connections), then
-    record every receipt and failure in one transaction."""
+    """Claim a batch, POST it and record what came back; returns how many were claimed."""
+    claimed = _claim(node)
+    if claimed is None:
+        return 0
+    _finish(node, claimed)
+    return len(claimed.claims)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    claims: list[posting.Claim]
+    units: list[posting.Unit]
+
+
+def _claim(node: Node) -> _Claimed | None:
+    """Claim up to BATCH due envelopes and look up where each goes (two transactions)."""
     policy = node.delivery_policy
     with node.sessions() as session:
         claims = claim_due(session, node.master, now=utcnow(), lease=policy.lease, limit=BATCH)
         if not claims:
-            return 0
+            return None
         found = delivery.routes(session, node.master, claims)
-    units = posting.plan(claims, found)
-    now = utcnow()
-    client = node.client
+    return _Claimed(claims, posting.plan(claims, found))
+
+
+def _finish(node: Node, claimed: _Claimed) -> None:
+    """POST a claimed batch (per peer: batches where the peer takes them, else a few
+    envelopes at once; peers in parallel, over the client's keep-alive connections), then
+    record every receipt and failure in one transaction."""
+    units, now, client = claimed.units, utcnow(), node.client
     if len(units) == 1:
         results = posting.send_unit(client, units[0], now)
     else:
@@ -148,13 +191,68 @@ def deliver_batch(node: Node) -> int:
         for done in _lanes().map(lambda unit: posting.send_unit(client, unit, now), units):
             results += done
     with node.sessions() as session:
-        settled = delivery.record_results(session, node.master, results, policy, utcnow)
+        settled = delivery.record_results(
+            session, node.master, results, node.delivery_policy, utcnow
+        )
     for claim, outcome in settled:
         # The id of the request that queued it; one of its own for older rows.
         with request_id(claim.request_id or new_request_id()):
             metrics.observe_delivery(outcome)
             log.info("envelope %s to %s: %s", outcome.envelope_id, claim.to_area, outcome.detail)
-    return len(claims)
+
+
+class _Pipeline:
+    """Claimed batches in flight: while one batch waits on its peer (the POST, the peer's
+    checks and store, the receipt), the worker claims the next, so an envelope committed
+    meanwhile does not wait for that round trip before it leaves. At most IN_FLIGHT
+    batches; each still records its receipts in one transaction of its own, and a claim is
+    a lease, so a worker stopped or killed with batches in flight loses nothing."""
+
+    def __init__(self) -> None:
+        self._running: list[Future[None]] = []
+
+    def start(self, node: Node) -> int:
+        """Claim the next batch and send it on its way; 0 when nothing is due."""
+        self.settle(block=len(self._running) >= IN_FLIGHT)
+        claimed = _claim(node)
+        if claimed is None:
+            return 0
+        self._running.append(_finishers().submit(_finish, node, claimed))
+        return len(claimed.claims)
+
+    def settle(self, *, block: bool = False) -> None:
+        """Forget finished batches, raising what one of them raised (a database outage is
+        handled by the worker's loop as if the pass had raised it). With `block`, first
+        wait until at least one is finished."""
+        if block and self._running:
+            wait(self._running, return_when=FIRST_COMPLETED)
+        finished = [future for future in self._running if future.done()]
+        self._running = [future for future in self._running if not future.done()]
+        for future in finished:
+            future.result()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    def drain(self, *, quietly: bool = False) -> None:
+        """Wait for every batch in flight (the worker is stopping, or ran `once`). What a
+        batch raised is raised here, or only logged when `quietly` (the worker is already
+        ending on another error, which must not be masked)."""
+        running, self._running = self._running, []
+        wait(running)
+        for future in running:
+            error = future.exception()
+            if error is None:
+                continue
+            if not quietly:
+                raise error
+            log.warning("a batch in flight ended with %s", type(error).__name__)
+
+
+@functools.cache
+def _finishers() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=IN_FLIGHT, thread_name_prefix="delivery-batch")
 
 
 @functools.cache
