@@ -233,8 +233,12 @@ class _Pipeline:
         wait until at least one is finished."""
         if block and self._running:
             wait(self._running, return_when=FIRST_COMPLETED)
-        finished = [future for future in self._running if future.done()]
-        self._running = [future for future in self._running if not future.done()]
+        # One look at each: a batch finishing between two looks would be in neither list.
+        finished: list[Future[None]] = []
+        running: list[Future[None]] = []
+        for future in self._running:
+            (finished if future.done() else running).append(future)
+        self._running = running
         for future in finished:
             future.result()
 
