@@ -32,6 +32,7 @@ from gateway.logs import new_request_id, request_id
 from gateway.node import Node
 
 log = logging.getLogger("gateway.worker")
+READY = "worker ready: delivering the outbox"
 BATCH = 20
 # Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
@@ -62,6 +63,9 @@ def run_worker(node: Node, *, once: bool = False, stop: threading.Event | None =
     state = _Pass()
     # Listening before the first look at the outbox: nothing committed after it is missed.
     waker = None if once else Waker(node.engine)
+    if not once:
+        # From here a SIGTERM finishes the batches in flight and exits 0.
+        log.info(READY)
     try:
         return _run(node, state, stop, waker, once=once)
     finally:

@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import text
 from support.nodes import Pair, RunningNode
 
+from gateway.worker import READY
 from keys import b64url_decode, verify_document
 
 CLI = [sys.executable, "-m", "gateway.cli"]
@@ -250,6 +251,7 @@ class Workers:
         self.running: list[subprocess.Popen[bytes]] = []
         self.all: list[subprocess.Popen[bytes]] = []
         self.started: dict[int, float] = {}
+        self.paths: dict[int, Path] = {}
 
     def start(self) -> subprocess.Popen[bytes]:
         path = self.logs / f"{self.node.name}-worker-{len(self.all)}.log"
@@ -260,7 +262,19 @@ class Workers:
         self.running.append(process)
         self.all.append(process)
         self.started[process.pid] = time.monotonic()
+        self.paths[process.pid] = path
         return process
+
+    def ready(self, process: subprocess.Popen[bytes], limit: float = 30.0) -> bool:
+        """Wait until the worker says it is ready (its signal handlers are in place, so a
+        SIGTERM now is a graceful stop, not a death in its imports)."""
+        return wait_until(
+            lambda: (
+                process.poll() is not None
+                or READY in self.paths[process.pid].read_text(errors="replace")
+            ),
+            limit,
+        )
 
     def working(self, warmup: float) -> list[subprocess.Popen[bytes]]:
         """Workers running for longer than `warmup` (their imports done): killing one of
@@ -280,6 +294,7 @@ class Workers:
     def stop(self) -> list[int | None]:
         for process in self.running:
             if process.poll() is None:
+                self.ready(process)
                 process.send_signal(signal.SIGTERM)
         codes = []
         for process in self.running:
