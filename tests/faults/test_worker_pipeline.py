@@ -7,11 +7,11 @@ gate in front of its app."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from support.nodes import RunningNode
+from support.served import wait_until
 
 from gateway.devtools.samples import sample_transfer
 from gateway.worker import BATCH, run_worker
@@ -40,15 +40,6 @@ def count(node: RunningNode, where: str) -> int:
     return int(node.scalar(f"SELECT count(*) FROM outbox WHERE {where}"))  # noqa: S608
 
 
-def wait_until(condition: Callable[[], bool], limit: float = HELD_LIMIT) -> bool:
-    began = time.monotonic()
-    while not condition():
-        if time.monotonic() - began > limit:
-            return False
-        time.sleep(0.02)
-    return True
-
-
 def test_with_a_backlog_the_next_batch_is_claimed_while_one_waits(node_factory) -> None:  # type: ignore[no-untyped-def]
     north = node_factory("north", GATEWAY_WORKER_POLL="0.05", GATEWAY_PEER_TIMEOUT="30")
     south = node_factory("south")
@@ -68,10 +59,12 @@ def test_with_a_backlog_the_next_batch_is_claimed_while_one_waits(node_factory) 
         assert gate.entered.wait(HELD_LIMIT), "the worker never posted"
         # The first batch (BATCH) is held at the peer; the one left over is claimed too.
         claimed = "claimed_until IS NOT NULL AND status = 'pending'"
-        assert wait_until(lambda: count(north, claimed) == backlog), count(north, claimed)
+        assert wait_until(lambda: count(north, claimed) == backlog, HELD_LIMIT), count(
+            north, claimed
+        )
         assert not gate.opened.is_set()
         gate.opened.set()
-        assert wait_until(lambda: count(north, "status = 'delivered'") == backlog)
+        assert wait_until(lambda: count(north, "status = 'delivered'") == backlog, HELD_LIMIT)
     finally:
         gate.opened.set()
         stop.set()
