@@ -147,9 +147,18 @@ def record(
     pending = _pending(session)
     frontier = _locked_head(session, pending, area)
     recorded, row = _append(session, master, area, frontier, event, now)
-    session.execute(insert(_EVENTS), [row])
+    _insert_events(session, [row])
     pending.moved[area] = now
     return recorded
+
+
+def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    """On the session's connection, not through `Session.execute`: that would flush the
+    caller's pending ORM changes first, so a batch recording twenty receipts would write
+    its rows twenty times one by one rather than once, together, at commit. Nothing an
+    event row refers to (its area, its head) is ever pending here: the head was read
+    through the ORM, which flushed then."""
+    session.connection().execute(insert(_EVENTS), rows)
 
 
 @contextmanager
@@ -239,7 +248,7 @@ def _append_deferred(session: Session) -> None:
     for area in sorted(by_area):
         frontier = _locked_head(session, found, area)
         rows = [_append(session, None, area, frontier, e, now)[1] for e, now in by_area[area]]
-        session.execute(insert(_EVENTS), rows)
+        _insert_events(session, rows)
         found.moved[area] = by_area[area][-1][1]
     moved, found.moved = found.moved, {}
     for area in sorted(moved):

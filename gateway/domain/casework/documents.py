@@ -366,6 +366,22 @@ def release_held(session: Session, master: MasterKey, row: Transfer, now: dateti
     return len(held)
 
 
+def holding(session: Session, rows: list[Transfer]) -> set[tuple[str, str]]:
+    """Which of `rows` have documents held for them, as (area, transfer id): one query for
+    a batch of receipts, so only those transfers look for what to release."""
+    if not rows:
+        return set()
+    found = session.execute(
+        select(TransferDocument.area_code, TransferDocument.transfer_id)
+        .where(
+            TransferDocument.transfer_id.in_({row.id for row in rows}),
+            TransferDocument.direction == HELD,
+        )
+        .distinct()
+    )
+    return {(area, transfer_id) for area, transfer_id in found}
+
+
 def drop_held(session: Session, row: Transfer) -> None:
     """Forget the documents held for a transfer that will never be sent (a deleted
     draft); in the caller's transaction."""
