@@ -212,3 +212,19 @@ def test_an_idle_worker_with_a_long_poll_is_woken_by_a_committed_transfer(
         worker.join(timeout=30)
     assert not worker.is_alive()
     assert south.count("envelopes") == 3
+
+
+def test_an_envelope_twice_in_one_batch_is_stored_once_and_answered_twice(pair: Pair) -> None:
+    """The second copy finds the first stored by the same transaction: the same receipt,
+    answered as a duplicate, and one envelope, one transfer and one audit event."""
+    pair.send()
+    body = outbound_bodies(pair.north)[0]
+    leaves = pair.south.count("audit_events")
+    answer = post_batch(pair, [body, body])
+    assert answer.status_code == 200, answer.text
+    results = answer.json()["results"]
+    assert [r["status"] for r in results] == [202, 200]
+    assert results[0]["receipt"] == results[1]["receipt"]
+    assert pair.south.count("envelopes") == 1
+    assert pair.south.count("transfers") == 1
+    assert pair.south.count("audit_events") == leaves + 1

@@ -193,10 +193,48 @@ def _store_batch(
             session.flush()
         except IntegrityError as exc:
             raise Unauthorized("The request token has already been used.") from exc
+        _keep_evidence(
+            session, [(arrival, recipient.area) for _, arrival, recipient in verified], now
+        )
+        held = _held_already(session, [(a.wire["id"], r.area) for _, a, r in verified])
         return {
-            index: _store_one(session, master, arrival, recipient, now)
+            index: _store_one(
+                session,
+                master,
+                arrival,
+                recipient,
+                now,
+                held.get((arrival.wire["id"], recipient.area)),
+            )
             for index, arrival, recipient in verified
         }
+
+
+def _keep_evidence(session: Session, arrivals: list[tuple[Arrival, str]], now: datetime) -> None:
+    """The senders' checkpoints the envelopes carried, each kept once (the envelopes of
+    a batch share one): verified statements of the peer's log, worth keeping whether or
+    not the envelope that carried one is stored."""
+    kept: set[tuple[str, int, bytes, str]] = set()
+    for arrival, area in arrivals:
+        statement = arrival.evidence
+        if statement is None:
+            continue
+        key = (statement.body.area, statement.body.size, statement.root, area)
+        if key not in kept:
+            kept.add(key)
+            evidence.keep(session, statement, area, now)
+
+
+def _held_already(
+    session: Session, wanted: list[tuple[str, str]]
+) -> dict[tuple[str, str], Envelope]:
+    """Those of a batch's envelopes (id, area) stored already (retries), in one query."""
+    if not wanted:
+        return {}
+    found = session.scalars(
+        select(Envelope).where(Envelope.envelope_id.in_({envelope_id for envelope_id, _ in wanted}))
+    )
+    return {(row.envelope_id, row.area_code): row for row in found}
 
 
 def _store_one(
@@ -205,14 +243,15 @@ def _store_one(
     arrival: Arrival,
     recipient: AreaSecretKeys,
     now: datetime,
+    existing: Envelope | None,
 ) -> Accepted | DomainError:
     """One envelope of a batch, in the caller's transaction and a savepoint of its own:
-    a refusal (or a lost race) rolls back this envelope's writes and audit event only."""
+    a refusal (or a lost race) rolls back this envelope's writes and audit event only.
+    `existing`: the envelope as the batch found it stored already, if it was."""
     try:
+        if existing is not None:
+            return _duplicate(existing, arrival.digest)
         with audit.savepoint(session):
-            existing = _existing(session, arrival.wire["id"], recipient.area)
-            if existing is not None:
-                return _duplicate(existing, arrival.digest)
             return Accepted(_insert(session, master, arrival, recipient, now), duplicate=False)
     except DomainError as exc:
         return exc
@@ -401,6 +440,7 @@ def _store(
             existing = _existing(session, wire["id"], recipient.area)
             if existing is not None:
                 return _duplicate(existing, arrival.digest)
+            _keep_evidence(session, [(arrival, recipient.area)], now)
             receipt = _insert(session, master, arrival, recipient, now)
             return Accepted(receipt=receipt, duplicate=False)
     except IntegrityError:
@@ -464,8 +504,6 @@ def _insert(
     inbound = Inbound(area=area, wire=wire, summary=arrival.summary, now=now)
     # Checked here, in the storing transaction, so a refusal stores nothing.
     transfer_id = handler.target(session, inbound)
-    if arrival.evidence is not None:
-        evidence.keep(session, arrival.evidence, area, now)
     recorded = audit.record(session, area, _received_event(arrival, transfer_id), now, master)
     receipt = _sign_receipt(wire, arrival.digest, recipient, recorded, now)
     session.add(
