@@ -135,7 +135,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1, help="transfers sent per delivery")
-    parser.add_argument("--show", action="store_true", help="print one transfer's statements")
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="print one round's statements (one transfer, or --burst)",
+    )
     args = parser.parse_args()
     admin = os.environ.get("GATEWAY_BENCH_DATABASE_URL")
     with tempfile.TemporaryDirectory() as folder, databases(admin, Path(folder)) as urls:
@@ -199,10 +203,12 @@ def run(
     totals: dict[str, Counter[str]] = {}
     if show:
         sender.log, receiver.log = [], []
-        send()
+        for _ in range(burst):
+            send()
         print("== sender: send", *sender.log, sep="\n", file=sys.stderr)
         sender.log.clear()
-        deliver_batch(north)
+        while deliver_batch(north):
+            pass
         print("== sender: deliver", *sender.log, sep="\n", file=sys.stderr)
         print("== receiver", *receiver.log, sep="\n", file=sys.stderr)
         sender.log = receiver.log = None
