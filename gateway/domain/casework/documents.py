@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, InformationRequest, Transfer, TransferDocument
@@ -366,20 +366,18 @@ def release_held(session: Session, master: MasterKey, row: Transfer, now: dateti
     return len(held)
 
 
-def holding(session: Session, rows: list[Transfer]) -> set[tuple[str, str]]:
-    """Which of `rows` have documents held for them, as (area, transfer id): one query for
-    a batch of receipts, so only those transfers look for what to release."""
-    if not rows:
-        return set()
-    found = session.execute(
-        select(TransferDocument.area_code, TransferDocument.transfer_id)
+def holds_documents() -> ColumnElement[bool]:
+    """A column for a query that selects `Transfer`: whether documents are held for it,
+    so a batch of receipts looks for what to release only where there is some."""
+    return (
+        select(TransferDocument.document_id)
         .where(
-            TransferDocument.transfer_id.in_({row.id for row in rows}),
+            TransferDocument.transfer_id == Transfer.id,
+            TransferDocument.area_code == Transfer.area_code,
             TransferDocument.direction == HELD,
         )
-        .distinct()
+        .exists()
     )
-    return {(area, transfer_id) for area, transfer_id in found}
 
 
 def drop_held(session: Session, row: Transfer) -> None:

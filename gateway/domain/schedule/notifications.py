@@ -19,14 +19,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.models import Area, Notification, User, UserRole
 from adapters.mail import Mail, Mailer, MailError
 from gateway.domain.identity.principals import CHAIR
 from gateway.domain.transaction import owns_transaction
+
+_NOTIFICATIONS = cast(Table, Notification.__table__)
 
 log = logging.getLogger("gateway.notifications")
 
@@ -145,20 +148,25 @@ def queue(
         select(Notification.id).where(Notification.area_code == area, Notification.dedup == dedup)
     ):
         return False
-    session.add(
-        Notification(
-            area_code=area,
-            kind=kind,
-            transfer_id=transfer_id,
-            dedup=dedup,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            last_error=None,
-            created_at=now,
-            sent_at=None,
-            urgent=urgent or None,
-        )
+    # On the session's connection, as timeline steps are (transfers.timeline): nothing
+    # reads it back as an object in the transaction that queues it.
+    session.connection().execute(
+        insert(_NOTIFICATIONS),
+        [
+            {
+                "area_code": area,
+                "kind": kind,
+                "transfer_id": transfer_id,
+                "dedup": dedup,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+                "urgent": urgent or None,
+            }
+        ],
     )
     return True
 

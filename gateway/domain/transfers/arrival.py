@@ -59,7 +59,6 @@ def _add_transfer(session: Session, inbound: Inbound, transfer_id: str | None) -
     if isinstance(inbound.summary, Restriction):
         row.restricted_reason = inbound.summary.reason
     session.add(row)
-    session.flush()
     timeline.note(
         session,
         row,
