@@ -179,6 +179,10 @@ def _load(session: Session, claims: list[Claim]) -> dict[int, _Rows]:
     }
 
 
+def _rows_of(session: Session, claim: Claim) -> _Rows:
+    return _load(session, [claim]).get(claim.outbox_id, _GONE)
+
+
 # --- a claimed batch at once (the worker) ---------------------------------------------
 
 
@@ -234,7 +238,7 @@ def record_results(
         settled = []
         for claim, result in ordered:
             with session.begin():
-                found = _load(session, [claim]).get(claim.outbox_id, _GONE)
+                found = _rows_of(session, claim)
                 settled.append((claim, _settle(session, master, claim, result, policy, now, found)))
     return [(claim, outcome) for claim, outcome in settled if outcome is not None]
 
@@ -302,7 +306,7 @@ def _record_delivery(
     session: Session, master: MasterKey, claim: Claim, receipt: str, now: datetime
 ) -> Outcome:
     with session.begin():
-        rows = _load(session, [claim]).get(claim.outbox_id, _GONE)
+        rows = _rows_of(session, claim)
         return _apply_delivery(session, master, claim, receipt, now, rows)
 
 
@@ -388,7 +392,7 @@ def _record_failure(
     session: Session, claim: Claim, error: DeliveryError, policy: DeliveryPolicy, now: datetime
 ) -> Outcome:
     with session.begin():
-        rows = _load(session, [claim]).get(claim.outbox_id, _GONE)
+        rows = _rows_of(session, claim)
         return _apply_failure(session, claim, error, policy, now, rows)
 
 
