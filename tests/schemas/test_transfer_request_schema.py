@@ -27,7 +27,12 @@ from schemas.wire.transfer_request import (
     load_transfer_request,
 )
 
-TODAY = datetime.now(UTC).date()
+
+def today() -> date:
+    """Read when used, not at import: a run that crosses midnight (UTC, as the schema
+    reads it) would otherwise call today's date "tomorrow"."""
+    return datetime.now(UTC).date()
+
 
 REQUIRED_TOP_LEVEL = {
     "schema_version",
@@ -62,13 +67,13 @@ def valid_request() -> dict[str, Any]:
         },
         "reason": "relocation_refuge",
         "originating_case_ref": "NS-MARAC-0001",
-        "last_marac_date": iso(TODAY - timedelta(days=14)),
+        "last_marac_date": iso(today() - timedelta(days=14)),
         "marac_count_last_12_months": 2,
         "referral_criteria": ["visible_high_risk", "repeat"],
         "dash_score": 17,
-        "incident_date": iso(TODAY - timedelta(days=30)),
+        "incident_date": iso(today() - timedelta(days=30)),
         "move": {
-            "date": iso(TODAY + timedelta(days=10)),
+            "date": iso(today() + timedelta(days=10)),
             "new_address": None,
             "contact_safe": False,
             "safe_contact": {
@@ -113,7 +118,7 @@ def valid_request() -> dict[str, Any]:
                 "given_names": None,
                 "family_name": None,
                 "date_of_birth": None,
-                "expected_date": iso(TODAY + timedelta(days=90)),
+                "expected_date": iso(today() + timedelta(days=90)),
                 "relationship_to_victim": "unborn child",
                 "relationship_to_perpetrator": "unborn child",
                 "address": None,
@@ -135,7 +140,7 @@ def valid_request() -> dict[str, Any]:
             {
                 "agency": "Police",
                 "action": "Transfer the address marker.",
-                "due": iso(TODAY + timedelta(days=7)),
+                "due": iso(today() + timedelta(days=7)),
             }
         ],
         "restricted": False,
@@ -189,7 +194,7 @@ def test_valid_request_loads_into_frozen_dataclasses(request_data):
     assert isinstance(loaded.consent, ConsentDecision)
     assert all(isinstance(child, Child) for child in loaded.children)
     assert loaded.victim.given_names == "Ada"
-    assert loaded.last_marac_date == TODAY - timedelta(days=14)
+    assert loaded.last_marac_date == today() - timedelta(days=14)
     assert loaded.referral_criteria == ("visible_high_risk", "repeat")
     assert loaded.children[1].unborn
     with pytest.raises(AttributeError):
@@ -375,22 +380,22 @@ def test_contact_safe_must_be_a_boolean(request_data):
 
 
 def test_future_date_of_birth_refused(request_data):
-    request_data["victim"]["date_of_birth"] = iso(TODAY + timedelta(days=1))
+    request_data["victim"]["date_of_birth"] = iso(today() + timedelta(days=1))
     assert at(errors_of(request_data), "victim", "date_of_birth")
 
 
 def test_future_last_marac_date_refused(request_data):
-    request_data["last_marac_date"] = iso(TODAY + timedelta(days=1))
+    request_data["last_marac_date"] = iso(today() + timedelta(days=1))
     assert at(errors_of(request_data), "last_marac_date")
 
 
 def test_future_incident_date_refused(request_data):
-    request_data["incident_date"] = iso(TODAY + timedelta(days=1))
+    request_data["incident_date"] = iso(today() + timedelta(days=1))
     assert at(errors_of(request_data), "incident_date")
 
 
 def test_child_with_both_dob_and_expected_date_refused(request_data):
-    request_data["children"][0]["expected_date"] = iso(TODAY + timedelta(days=30))
+    request_data["children"][0]["expected_date"] = iso(today() + timedelta(days=30))
     messages = errors_of(request_data)
     assert at(messages, "children", 0, "date_of_birth")
     assert at(messages, "children", 0, "expected_date")
@@ -402,7 +407,7 @@ def test_child_with_neither_dob_nor_expected_date_refused(request_data):
 
 
 def test_expected_date_in_past_refused(request_data):
-    request_data["children"][1]["expected_date"] = iso(TODAY - timedelta(days=1))
+    request_data["children"][1]["expected_date"] = iso(today() - timedelta(days=1))
     assert at(errors_of(request_data), "children", 1, "expected_date")
 
 
