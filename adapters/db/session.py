@@ -6,16 +6,22 @@ import contextlib
 import os
 import select
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db import outbox_wake
 from adapters.db.grants import MAINTAIN_FROM
-from adapters.db.models import AuditCheckpoint, AuditCosignature, AuditEvent, AuditRestore
+from adapters.db.models import (
+    AuditCheckpoint,
+    AuditCosignature,
+    AuditEvent,
+    AuditRestore,
+    Base,
+)
 
 APPEND_ONLY = (AuditEvent, AuditCheckpoint, AuditCosignature, AuditRestore)
 
@@ -131,6 +137,16 @@ READ_ONLY = "gateway_read_only"
 def param_mark(connection: Connection) -> str:
     """The driver's positional placeholder, for the few hot queries sent as plain SQL."""
     return "?" if connection.dialect.name == "sqlite" else "%s"
+
+
+def insert_now(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """Insert `rows` into `model`'s table at once, on the session's connection, in its
+    transaction. Not through `Session.execute`, which flushes the session's pending ORM
+    changes first, nor as ORM objects (SQLite cannot batch inserts that return their ids):
+    either way a loop over a batch, such as recording its receipts, would write its rows one
+    at a time rather than together at commit. For rows nothing reads back as objects in
+    the same transaction, and whose foreign keys never point at a row still pending."""
+    session.connection().execute(insert(cast(Table, model.__table__)), rows)
 
 
 def read_only(session: Session, *, snapshot: bool = False) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from adapters.db.models import AuditEvent, AuditHead, AuditSalt
-from adapters.db.session import param_mark
+from adapters.db.session import insert_now, param_mark
 from gateway.domain.identity.actors import Actor
 from keys import MasterKey, b64url_encode, canonical_json
 from keys.encoding import sha256
@@ -85,7 +85,6 @@ def start_log(session: Session, area: str, now: datetime) -> None:
     session.add(AuditHead(area_code=area, size=0, frontier=b"", updated_at=now))
 
 
-_EVENTS = cast(Table, AuditEvent.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
 _SALTS = cast(Table, AuditSalt.__table__)
 _PENDING = "gateway_audit_pending"
@@ -147,18 +146,11 @@ def record(
     pending = _pending(session)
     frontier = _locked_head(session, pending, area)
     recorded, row = _append(session, master, area, frontier, event, now)
-    _insert_events(session, [row])
+    # The head was read through the ORM, which flushed then: nothing a leaf refers to is
+    # pending, so the leaf goes in on the connection (adapters.db.session.insert_now).
+    insert_now(session, AuditEvent, [row])
     pending.moved[area] = now
     return recorded
-
-
-def _insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    """On the session's connection, not through `Session.execute`: that would flush the
-    caller's pending ORM changes first, so a batch recording twenty receipts would write
-    its rows twenty times one by one rather than once, together, at commit. Nothing an
-    event row refers to (its area, its head) is ever pending here: the head was read
-    through the ORM, which flushed then."""
-    session.connection().execute(insert(_EVENTS), rows)
 
 
 @contextmanager
@@ -248,7 +240,7 @@ def _append_deferred(session: Session) -> None:
     for area in sorted(by_area):
         frontier = _locked_head(session, found, area)
         rows = [_append(session, None, area, frontier, e, now)[1] for e, now in by_area[area]]
-        _insert_events(session, rows)
+        insert_now(session, AuditEvent, rows)
         found.moved[area] = by_area[area][-1][1]
     moved, found.moved = found.moved, {}
     for area in sorted(moved):

@@ -19,17 +19,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.db.models import Area, Notification, User, UserRole
+from adapters.db.session import insert_now
 from adapters.mail import Mail, Mailer, MailError
 from gateway.domain.identity.principals import CHAIR
 from gateway.domain.transaction import owns_transaction
-
-_NOTIFICATIONS = cast(Table, Notification.__table__)
 
 log = logging.getLogger("gateway.notifications")
 
@@ -148,10 +146,10 @@ def queue(
         select(Notification.id).where(Notification.area_code == area, Notification.dedup == dedup)
     ):
         return False
-    # On the session's connection, as timeline steps are (transfers.timeline): nothing
-    # reads it back as an object in the transaction that queues it.
-    session.connection().execute(
-        insert(_NOTIFICATIONS),
+    # Nothing reads it back as an object in the transaction that queues it.
+    insert_now(
+        session,
+        Notification,
         [
             {
                 "area_code": area,

@@ -9,15 +9,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Transfer, TransferEvent
+from adapters.db.session import insert_now
 from gateway.domain.identity.actors import Actor
-
-_EVENTS = cast(Table, TransferEvent.__table__)
 
 
 def note(
@@ -32,12 +31,11 @@ def note(
 ) -> None:
     """One step on the transfer's timeline, as this area saw it. Content-free: a kind, who
     (an actor id and role, never a name), the envelope it concerns and a few codes.
-    Inserted at once on the session's connection: a step is never read back as an object
-    in the transaction that writes it, and through the ORM each would flush the caller's
-    pending changes and be inserted on its own (SQLite cannot batch inserts that return
-    their ids), which a batch of receipts pays twenty times."""
-    session.connection().execute(
-        insert(_EVENTS),
+    Inserted at once (`insert_now`): a step is never read back as an object in the
+    transaction that writes it, and a batch of receipts writes twenty."""
+    insert_now(
+        session,
+        TransferEvent,
         [
             {
                 "transfer_id": row.id,
