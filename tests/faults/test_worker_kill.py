@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 from support.nodes import Pair, RunningNode
 
+from gateway.worker import READY
 from keys import b64url_decode, verify_document
 
 BATCH = 25
@@ -196,9 +197,6 @@ def test_worker_killed_at_random_moments_loses_nothing(pair: Pair, tmp_path: Pat
 
 
 def test_two_concurrent_workers_deliver_each_envelope_once(pair: Pair, tmp_path: Path) -> None:
-    for _ in range(BATCH):
-        pair.send()
-
     # A lease far longer than the run: a second POST of one envelope could then only come
     # from two workers claiming the same row, which SKIP LOCKED / BEGIN IMMEDIATE forbid.
     env = worker_env(pair.north, GATEWAY_DELIVERY_LEASE="120", GATEWAY_PEER_TIMEOUT="10")
@@ -210,6 +208,16 @@ def test_two_concurrent_workers_deliver_each_envelope_once(pair: Pair, tmp_path:
                 processes.append(
                     subprocess.Popen(WORKER, env=env, stdout=log, stderr=subprocess.STDOUT)
                 )
+        # The batch is sent once both workers are listening, so that they race for it (had
+        # one still been importing, the other would deliver it all alone), and the SIGTERM
+        # below reaches handlers that are in place, not a worker still in its imports.
+        ready_by = time.monotonic() + 60
+        while not all(READY in path.read_text(errors="replace") for path in logs):
+            assert all(p.poll() is None for p in processes), "a worker exited on its own"
+            assert time.monotonic() < ready_by, [path.read_text() for path in logs]
+            time.sleep(0.05)
+        for _ in range(BATCH):
+            pair.send()
         deadline = time.monotonic() + 90
         while delivered_count(pair.north) < BATCH and time.monotonic() < deadline:
             assert all(p.poll() is None for p in processes), "a worker exited on its own"
