@@ -101,7 +101,7 @@ from gateway.domain.transfers import sending
 from gateway.domain.transfers.states import DELIVERED, FAILED
 from gateway.node import Node, build_node
 from gateway.serve import gunicorn_options
-from gateway.worker import BATCH, LANES
+from gateway.worker import BATCH, IN_FLIGHT, LANES
 from keys import AreaSecretKeys, issue_request_token
 from schemas.wire.envelope import ENVELOPES_PATH
 
@@ -120,8 +120,10 @@ QUICK = {"count": 50, "paced": 20, "warmup": 3, "open_count": 30}
 def delivery_concurrency() -> int:
     """POSTs one delivery worker keeps in flight to one peer: it claims worker.BATCH
     envelopes and, the peer taking batches, sends them as batch POSTs of at most
-    posting.BATCH_SEND, run at once on its worker.LANES threads."""
-    return min(LANES, math.ceil(BATCH / BATCH_SEND))
+    posting.BATCH_SEND; with a backlog, worker.IN_FLIGHT claimed batches are in flight at
+    once, a batch of one POST sent by its own thread, several POSTs on the worker.LANES
+    threads."""
+    return min(LANES, IN_FLIGHT * math.ceil(BATCH / BATCH_SEND))
 
 
 @dataclass

@@ -33,7 +33,8 @@ from gateway.node import Node
 
 log = logging.getLogger("gateway.worker")
 READY = "worker ready: delivering the outbox"
-BATCH = 20
+# Envelopes claimed at once: one batch POST's worth, so a claim for one peer is one POST.
+BATCH = posting.BATCH_SEND
 # Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
 # Claimed batches in flight at once (see _Pipeline).

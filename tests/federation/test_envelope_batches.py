@@ -18,6 +18,7 @@ from support.nodes import Pair, RunningNode
 from gateway.domain.areas import peers
 from gateway.domain.areas.local_areas import secret_keys_by_id
 from gateway.domain.clock import utcnow
+from gateway.domain.federation.posting import BATCH_SEND
 from gateway.worker import run_worker
 from keys import (
     b64url_decode,
@@ -29,7 +30,8 @@ from keys import (
 )
 from schemas.wire.envelope import BATCH_MAX_ENVELOPES, ENVELOPE_BATCHES_PATH
 
-BURST = 10
+# A full batch and five more: two POSTs however large a batch the sender fills.
+BURST = BATCH_SEND + 5
 
 
 def outbound_bodies(node: RunningNode) -> list[str]:
@@ -74,8 +76,8 @@ def test_a_burst_travels_in_batches_and_each_envelope_is_stored_once(pair: Pair)
 
     assert delivered(pair.north) == BURST
     assert pair.south.count("envelopes") == BURST
-    # Each POST spends one request token: a burst of ten went as two batches of five, not
-    # ten POSTs.
+    # Each POST spends one request token: the burst went as two batches (a full one and
+    # the five left over), not one POST per envelope.
     assert pair.south.count("used_tokens") == 2
     for transfer in pair.north.transfers("northshire"):
         assert transfer.status == "delivered"
