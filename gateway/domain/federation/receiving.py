@@ -129,9 +129,10 @@ def receive_batch(
     """Several envelopes in one POST (docs/contract.md, "Envelope batches"). The request
     token is checked once for the batch. Each envelope is verified on its own, exactly as
     `receive_envelope` would verify it (all of them in one read transaction), then those
-    that verified are stored in one write transaction, which also spends the token: each
-    in a savepoint of its own, so one refused while storing leaves the others stored, and
-    their audit events share one lock and one update of the head. Answered in order."""
+    that verified are stored in one write transaction, which also spends the token (all in
+    one savepoint, or, if one is refused while storing, a savepoint each, so that one
+    leaves the others stored); their audit events share one lock and one update of the
+    head. Answered in order."""
     claims = peer_auth.verify_before_body(
         session, authorization, method="POST", path=ENVELOPE_BATCHES_PATH, now=now
     )
@@ -197,6 +198,9 @@ def _store_batch(
             session, [(arrival, recipient.area) for _, arrival, recipient in verified], now
         )
         held = _held_already(session, [(a.wire["id"], r.area) for _, a, r in verified])
+        together = _store_together(session, master, verified, now, held)
+        if together is not None:
+            return together
         return {
             index: _store_one(
                 session,
@@ -208,6 +212,38 @@ def _store_batch(
             )
             for index, arrival, recipient in verified
         }
+
+
+def _store_together(
+    session: Session,
+    master: MasterKey,
+    verified: list[tuple[int, Arrival, AreaSecretKeys]],
+    now: datetime,
+    held: dict[tuple[str, str], Envelope],
+) -> dict[int, Accepted | DomainError] | None:
+    """The usual batch, where every new envelope stores cleanly: all of them in one
+    savepoint, two statements fewer per envelope than a savepoint each (a round trip each
+    on PostgreSQL, inside the write transaction that holds the audit head). If one is
+    refused while storing or loses a race, this savepoint rolls back (audit head with it)
+    and None sends the caller to a savepoint per envelope, so that the refusal touches
+    that envelope only; the receipts are signed again there, identically (the same
+    sequence numbers, the same time, deterministic signatures)."""
+    outcomes: dict[int, Accepted | DomainError] = {}
+    try:
+        with audit.savepoint(session):
+            for index, arrival, recipient in verified:
+                existing = held.get((arrival.wire["id"], recipient.area))
+                if existing is None:
+                    receipt = _insert(session, master, arrival, recipient, now)
+                    outcomes[index] = Accepted(receipt, duplicate=False)
+                    continue
+                try:  # a retry: answered from what is stored, nothing written
+                    outcomes[index] = _duplicate(existing, arrival.digest)
+                except DomainError as exc:
+                    outcomes[index] = exc
+    except (DomainError, IntegrityError):
+        return None
+    return outcomes
 
 
 def _keep_evidence(session: Session, arrivals: list[tuple[Arrival, str]], now: datetime) -> None:
