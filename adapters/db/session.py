@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from adapters.db import outbox_wake
 from adapters.db.grants import MAINTAIN_FROM
@@ -145,8 +146,54 @@ def insert_now(session: Session, model: type[Base], rows: list[dict[str, Any]]) 
     changes first, nor as ORM objects (SQLite cannot batch inserts that return their ids):
     either way a loop over a batch, such as recording its receipts, would write its rows one
     at a time rather than together at commit. For rows nothing reads back as objects in
-    the same transaction, and whose foreign keys never point at a row still pending."""
-    session.connection().execute(insert(cast(Table, model.__table__)), rows)
+    the same transaction, and whose foreign keys never point at a row still pending.
+    Inside `inserts_together`, the rows wait for the block's end or the session's next
+    query, whichever comes first."""
+    table = cast(Table, model.__table__)
+    waiting = session.info.get(_TOGETHER)
+    if isinstance(waiting, dict):
+        waiting.setdefault(table, []).extend(rows)
+        return
+    session.connection().execute(insert(table), rows)
+
+
+_TOGETHER = "gateway_inserts_together"
+
+
+@contextlib.contextmanager
+def inserts_together(session: Session) -> Iterator[None]:
+    """Within the block, `insert_now` rows are kept and written at its end as one statement
+    per table (an executemany, which psycopg sends as one pipeline): for a loop over a
+    batch, such as storing the envelopes of an envelope batch, whose every step would
+    otherwise insert its audit leaf, timeline step and notice on its own (a round trip each
+    on PostgreSQL). A query through the session first writes what is kept, as autoflush
+    does for ORM objects, so what the block reads includes it. If the block raises, what
+    is kept is dropped with it (the caller's savepoint or transaction rolls back)."""
+    if _TOGETHER in session.info:  # already inside one: the outer block writes them
+        yield
+        return
+    session.info[_TOGETHER] = {}
+    try:
+        yield
+        _write_kept(session)
+    finally:
+        session.info.pop(_TOGETHER, None)
+
+
+def _write_kept(session: Session) -> None:
+    waiting = session.info.get(_TOGETHER)
+    if not isinstance(waiting, dict) or not waiting:
+        return
+    kept = list(waiting.items())
+    waiting.clear()
+    connection = session.connection()
+    for table, rows in kept:  # in the order the tables were first used
+        connection.execute(insert(table), rows)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _kept_before_reads(state: ORMExecuteState) -> None:
+    _write_kept(state.session)
 
 
 def read_only(session: Session, *, snapshot: bool = False) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -86,7 +86,6 @@ def start_log(session: Session, area: str, now: datetime) -> None:
 
 
 _HEADS = cast(Table, AuditHead.__table__)
-_SALTS = cast(Table, AuditSalt.__table__)
 _PENDING = "gateway_audit_pending"
 
 
@@ -289,8 +288,9 @@ def _commit(session: Session, master: MasterKey | None, area: str, seq: int, eve
     if master is None or event.personal is None:
         raise ValueError("a commitment to personal data needs the master key")
     salt = secrets.token_bytes(SALT_BYTES)
-    session.execute(
-        insert(_SALTS),
+    insert_now(
+        session,
+        AuditSalt,
         [
             {
                 "area_code": area,

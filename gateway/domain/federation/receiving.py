@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, UsedToken
-from adapters.db.session import read_only
+from adapters.db.session import inserts_together, read_only
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
 from gateway.domain.areas.local_areas import FULL_ACCEPTS, own_key, secret_keys_by_id
@@ -230,17 +230,20 @@ def _store_together(
     sequence numbers, the same time, deterministic signatures)."""
     outcomes: dict[int, Accepted | DomainError] = {}
     try:
-        with audit.savepoint(session):
+        with audit.savepoint(session), inserts_together(session):
             for index, arrival, recipient in verified:
                 existing = held.get((arrival.wire["id"], recipient.area))
                 if existing is None:
-                    receipt = _insert(session, master, arrival, recipient, now)
+                    receipt = _insert(session, master, arrival, recipient, now, flush=False)
                     outcomes[index] = Accepted(receipt, duplicate=False)
                     continue
                 try:  # a retry: answered from what is stored, nothing written
                     outcomes[index] = _duplicate(existing, arrival.digest)
                 except DomainError as exc:
                     outcomes[index] = exc
+            # The rows of every envelope, a statement per table (an id stored twice fails
+            # here, inside the savepoint).
+            session.flush()
     except (DomainError, IntegrityError):
         return None
     return outcomes
@@ -532,9 +535,12 @@ def _insert(
     arrival: Arrival,
     recipient: AreaSecretKeys,
     now: datetime,
+    *,
+    flush: bool = True,
 ) -> str:
     """Store the envelope (still sealed), its transfer row and our audit event, and sign
-    the receipt that commits to that event; all in the caller's transaction."""
+    the receipt that commits to that event; all in the caller's transaction. Without
+    `flush`, the rows wait for the caller's flush (a batch's, for all its envelopes)."""
     wire, area = arrival.wire, recipient.area
     handler = registry.HANDLERS[wire["type"]]
     inbound = Inbound(area=area, wire=wire, summary=arrival.summary, now=now)
@@ -558,9 +564,11 @@ def _insert(
             purged_at=None,
         )
     )
-    session.flush()
+    if flush:
+        session.flush()
     handler.apply(session, inbound, transfer_id)
-    session.flush()
+    if flush:
+        session.flush()
     return receipt
 
 
