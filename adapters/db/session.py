@@ -175,12 +175,14 @@ def inserts_together(session: Session) -> Iterator[None]:
     session.info[_TOGETHER] = {}
     try:
         yield
-        _write_kept(session)
+        write_kept(session)
     finally:
         session.info.pop(_TOGETHER, None)
 
 
-def _write_kept(session: Session) -> None:
+def write_kept(session: Session) -> None:
+    """Write what `inserts_together` keeps, if anything: before a read that goes around
+    the session (plain driver SQL on its connection), which `do_orm_execute` cannot see."""
     waiting = session.info.get(_TOGETHER)
     if not isinstance(waiting, dict) or not waiting:
         return
@@ -193,7 +195,7 @@ def _write_kept(session: Session) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _kept_before_reads(state: ORMExecuteState) -> None:
-    _write_kept(state.session)
+    write_kept(state.session)
 
 
 def read_only(session: Session, *, snapshot: bool = False) -> None:

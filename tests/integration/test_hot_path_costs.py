@@ -20,14 +20,17 @@ from typing import Any
 
 import httpx
 from click.testing import CliRunner
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from support.nodes import Pair, RunningNode
 
+from adapters.db.models import AuditEvent
+from adapters.db.session import inserts_together
 from gateway.cli import main
 from gateway.devtools.samples import sample_transfer
 from gateway.domain import audit
 from gateway.domain.areas import local_areas
 from gateway.domain.audit import actions
+from gateway.domain.audit.log import fetch_nodes
 from gateway.domain.clock import utcnow
 from gateway.domain.federation.delivery import claim_due
 from gateway.domain.identity import clients
@@ -361,6 +364,52 @@ def test_an_audit_savepoint_rolls_back_its_events_and_the_head_kept_in_memory(
         (size, "test.a"),
         (size + 1, "test.c"),
     ]
+    verified = CliRunner(env=node.env).invoke(main, ["audit", "verify", "--area", HOLDER])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_rows_kept_together_are_written_once_read_before_and_dropped_with_a_raise(
+    node_factory: Callable[..., RunningNode],
+) -> None:
+    """What the batch receiver relies on in `inserts_together`: appends inside it insert
+    nothing until the block ends (then one statement per table), a query through the
+    session, or a proof's plain-SQL read of the tree, first writes what is kept; a block
+    that raises drops what it kept, inside the savepoint that rolls back."""
+    node = node_factory("solo")
+    node.create_area(HOLDER)
+    size = node.count("audit_events")
+
+    def event(name: str) -> audit.Event:
+        return audit.Event(action="test." + name, actor=Actor.operator())
+
+    count = select(func.count()).select_from(AuditEvent).where(AuditEvent.area_code == HOLDER)
+    with node.node.sessions() as session, counting(node) as counted, session.begin():
+        with inserts_together(session):
+            for name in ("a", "b", "c"):
+                audit.record(session, HOLDER, event(name), utcnow())
+            assert not any(s.startswith("INSERT INTO audit_events") for s in counted.work)
+            assert session.scalar(count) == size + 3  # the query wrote them first
+            recorded = audit.record(session, HOLDER, event("d"), utcnow())
+            proof = fetch_nodes(session, HOLDER, {(0, recorded.seq)})
+            assert proof == {(0, recorded.seq): recorded.leaf_hash}
+        with (
+            contextlib.suppress(LookupError),
+            audit.savepoint(session),
+            inserts_together(session),
+        ):
+            audit.record(session, HOLDER, event("dropped"), utcnow())
+            raise LookupError
+        audit.record(session, HOLDER, event("e"), utcnow())
+    inserts = [s for s in counted.work if s.startswith("INSERT INTO audit_events")]
+    assert len(inserts) == 3, counted.statements  # a+b+c together, d, then e
+    with node.node.engine.connect() as connection:
+        actions = [
+            action
+            for (action,) in connection.exec_driver_sql(
+                "SELECT action FROM audit_events WHERE area_code = 'holdshire' ORDER BY seq"
+            )
+        ]
+    assert actions[size:] == ["test.a", "test.b", "test.c", "test.d", "test.e"]
     verified = CliRunner(env=node.env).invoke(main, ["audit", "verify", "--area", HOLDER])
     assert verified.exit_code == 0, verified.output
 

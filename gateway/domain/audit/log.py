@@ -28,7 +28,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from adapters.db.models import AuditEvent, AuditHead, AuditSalt
-from adapters.db.session import insert_now, param_mark
+from adapters.db.session import insert_now, param_mark, write_kept
 from gateway.domain.identity.actors import Actor
 from keys import MasterKey, b64url_encode, canonical_json
 from keys.encoding import sha256
@@ -318,6 +318,7 @@ def fetch_nodes_and_leaves(
     rows = sorted({node_row(level, index) for level, index in wanted} | texts)
     if not rows:
         return {}, {}
+    write_kept(session)  # leaves kept by inserts_together are part of the tree read here
     connection = session.connection()
     mark = param_mark(connection)
     leaf_column = "leaf" if texts else "NULL"

@@ -222,12 +222,13 @@ def _store_together(
     held: dict[tuple[str, str], Envelope],
 ) -> dict[int, Accepted | DomainError] | None:
     """The usual batch, where every new envelope stores cleanly: all of them in one
-    savepoint, two statements fewer per envelope than a savepoint each (a round trip each
-    on PostgreSQL, inside the write transaction that holds the audit head). If one is
-    refused while storing or loses a race, this savepoint rolls back (audit head with it)
-    and None sends the caller to a savepoint per envelope, so that the refusal touches
-    that envelope only; the receipts are signed again there, identically (the same
-    sequence numbers, the same time, deterministic signatures)."""
+    savepoint, their rows written a statement per table (`inserts_together` and one
+    flush) rather than eight statements per envelope, each a round trip on PostgreSQL
+    inside the write transaction that holds the audit head. If one is refused while
+    storing or loses a race, this savepoint rolls back (audit head with it) and None sends
+    the caller to a savepoint per envelope, so that the refusal touches that envelope
+    only; the receipts are signed again there, identically (the same sequence numbers,
+    the same time, deterministic signatures)."""
     outcomes: dict[int, Accepted | DomainError] = {}
     try:
         with audit.savepoint(session), inserts_together(session):
