@@ -238,10 +238,7 @@ def _store_together(
                     receipt = _insert(session, master, arrival, recipient, now, flush=False)
                     outcomes[index] = Accepted(receipt, duplicate=False)
                     continue
-                try:  # a retry: answered from what is stored, nothing written
-                    outcomes[index] = _duplicate(existing, arrival.digest)
-                except DomainError as exc:
-                    outcomes[index] = exc
+                outcomes[index] = _answer_retry(existing, arrival.digest)  # writes nothing
             # The rows of every envelope, a statement per table (an id stored twice fails
             # here, inside the savepoint).
             session.flush()
@@ -301,10 +298,7 @@ def _store_one(
     existing = _existing(session, arrival.wire["id"], recipient.area)
     if existing is None:
         return DomainError("The envelope could not be stored; retry.")
-    try:
-        return _duplicate(existing, arrival.digest)
-    except DomainError as exc:
-        return exc
+    return _answer_retry(existing, arrival.digest)
 
 
 @owns_transaction
@@ -499,6 +493,14 @@ def _existing(session: Session, envelope_id: str, area: str) -> Envelope | None:
     return session.scalar(
         select(Envelope).where(Envelope.envelope_id == envelope_id, Envelope.area_code == area)
     )
+
+
+def _answer_retry(existing: Envelope, digest: str) -> Accepted | DomainError:
+    """A batch's answer for an envelope stored already: its receipt, or the conflict."""
+    try:
+        return _duplicate(existing, digest)
+    except DomainError as exc:
+        return exc
 
 
 def _duplicate(existing: Envelope, digest: str) -> Accepted:
