@@ -418,7 +418,8 @@ class OutboxItem(Base):
     transfer row, so a crash can never leave one without the other."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # The claim's whole order (next attempt, then id): a claim stops at its limit.
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     envelope_pk: Mapped[int] = mapped_column(ForeignKey("envelopes.pk"), unique=True)

@@ -1,9 +1,11 @@
-"""At scale, on PostgreSQL: 1,000 transfers delivered to a receiver served by real gunicorn
-(`marac-gateway serve`, 3 workers) by two real delivery workers, while delivery workers,
-gunicorn workers and the whole receiving web server are SIGKILLed at random moments. Every
-transfer arrives exactly once (counted by envelope id at the receiver) and is delivered,
-with a signed receipt, at the sender. And without kills, two delivery workers and three
-gunicorn workers at once never POST one envelope twice.
+"""At scale, on PostgreSQL: 1,000 transfers, and more added while the kills go on so that
+each lands with work still waiting however fast the pair is, delivered to a receiver
+served by real gunicorn (`marac-gateway serve`, 3 workers) by two real delivery workers,
+while delivery workers, gunicorn workers and the whole receiving web server are SIGKILLed
+at random moments (ten, two of each kind at least). Every transfer arrives exactly once
+(counted by envelope id at the receiver) and is delivered, with a signed receipt, at the
+sender. And without kills, two delivery workers and three gunicorn workers at once never
+POST one envelope twice.
 
 The transfers are created in-process with the domain's own send (the API's send service,
 one transaction each), not over HTTP: the point here is delivery, and 1,000 HTTP calls
@@ -14,13 +16,14 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.nodes import Pair
+from support.nodes import Pair, RunningNode
 from support.served import (
     Gunicorn,
     Workers,
@@ -40,6 +43,8 @@ pytestmark = [
     pytest.mark.parametrize("backend", ["postgresql"], indirect=True),
 ]
 SENDS = 1000
+KILLS = 10  # and at least two of each kind: the deck below deals them
+TOP_UP, LOW_WATER = 100, 400  # more transfers whenever fewer than this wait
 CONCURRENT_SENDS = 200
 WEB_WORKERS = 3
 CHAOS_LIMIT = 120.0  # seconds of kills at most; the deliveries may end them sooner
@@ -54,6 +59,38 @@ WORKER_ENV = {
     "GATEWAY_DELIVERY_BACKOFF": "0.05",
     "GATEWAY_DELIVERY_BACKOFF_CAP": "0.5",
 }
+
+
+class Feeder:
+    """Keeps work waiting while the kills go on, however fast the pair delivers: after the
+    `created` already queued, another `TOP_UP` whenever fewer than `LOW_WATER` are still
+    undelivered, until `stop`, which says how many were created in all."""
+
+    def __init__(self, pair: Pair, created: int) -> None:
+        self._pair, self.created = pair, created
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _add(self, count: int) -> None:
+        send_many(self._pair, count)
+        self.created += count
+
+    def _run(self) -> None:
+        # Polls the count: the top-up is the test's own pacing, no event says "running low".
+        while not self._stopping.wait(0.2):
+            if self.created - delivered(self._pair.north) < LOW_WATER:
+                self._add(TOP_UP)
+
+    def stop(self) -> int:
+        self._stopping.set()
+        self._thread.join(timeout=120)
+        assert not self._thread.is_alive()
+        return self.created
+
+
+def pending(node: RunningNode) -> int:
+    return int(node.scalar("SELECT count(*) FROM outbox WHERE status = 'pending'"))
 
 
 @pytest.fixture
@@ -86,14 +123,15 @@ def test_kills_of_workers_and_the_receivers_gunicorn_lose_and_double_nothing(
     for _ in range(2):
         workers.start()
     kills: Counter[str] = Counter()
-    progress: list[int] = []
+    progress: list[tuple[int, int]] = []  # (delivered, still to deliver) at each kill
+    feeding = Feeder(pair, SENDS)
     # Kinds dealt from shuffled decks, so every five kills hold two of each kind but one
     # whole-gunicorn kill however fast the work goes (random draws could leave a kind out).
     deck: list[str] = []
     chaos_began = time.monotonic()
-    while delivered(pair.north) < SENDS and time.monotonic() - chaos_began < CHAOS_LIMIT:
+    while sum(kills.values()) < KILLS and time.monotonic() - chaos_began < CHAOS_LIMIT:
         # The moment of the next kill is the point of the test: nothing to await.
-        time.sleep(rng.uniform(0.5, 3.0))
+        time.sleep(rng.uniform(0.3, 1.5))
         assert not workers.exited(), workers.log_text()[-3000:]
         if not deck:
             deck = ["delivery", "gunicorn-worker"] * 2 + ["gunicorn-all"]
@@ -114,10 +152,11 @@ def test_kills_of_workers_and_the_receivers_gunicorn_lose_and_double_nothing(
             web.kill_all()
             web.start()
         kills[action] += 1
-        progress.append(delivered(pair.north))
+        progress.append((delivered(pair.north), pending(pair.north)))
+    sent = feeding.stop()
     chaos = time.monotonic() - chaos_began
     # Whatever is still pending: the last claims' leases lapse and the survivors finish.
-    healed = wait_for_progress(lambda: delivered(pair.north), SENDS, STALL, HEAL_LIMIT)
+    healed = wait_for_progress(lambda: delivered(pair.north), sent, STALL, HEAL_LIMIT)
     heal = time.monotonic() - chaos_began - chaos
     assert not workers.exited(), workers.log_text()[-3000:]
     codes = workers.stop()
@@ -125,15 +164,15 @@ def test_kills_of_workers_and_the_receivers_gunicorn_lose_and_double_nothing(
     print(
         f"seed={seed}; worker start-up {warmup:.1f} s; kills {dict(kills)} over "
         f"{chaos:.1f} s, then {heal:.1f} s to finish; "
-        f"{pair.south.count('used_tokens')} POSTs accepted for {SENDS} envelopes; "
+        f"{pair.south.count('used_tokens')} POSTs accepted for {sent} envelopes; "
         f"{counts}; wall {time.monotonic() - began:.1f} s"
     )
     assert healed, counts
     assert codes == [0, 0]
-    assert counts == exactly_once(SENDS)
+    assert counts == exactly_once(sent)
     # The kills landed while the work was under way, of every kind.
-    during = [n for n in progress if 0 < n < SENDS]
-    assert len(during) >= 10, progress
+    during = [done for done, waiting in progress if done > 0 and waiting > 0]
+    assert len(during) >= KILLS, progress
     assert all(kills[kind] >= 2 for kind in ("delivery", "gunicorn-worker", "gunicorn-all"))
     # Killed mid-request, gunicorn drops the connection; it never answers with a 5xx.
     assert not re.search(r"peer answered HTTP 5\d\d", workers.log_text())

@@ -439,9 +439,10 @@ def test_a_batch_of_receipts_is_recorded_with_a_statement_per_table_not_per_rece
     pair: Pair,
 ) -> None:
     """The worker records a batch's receipts in one transaction whose statements do not
-    grow with the batch, but for each transfer's step on its timeline: its outbox rows,
-    envelopes and transfers are read in one query and written together, and the delivery
-    events go into the log in one insert with one lock and update of the head."""
+    grow with the batch: its outbox rows, envelopes and transfers are read in one query
+    and written together, each transfer's step on its timeline goes in with the others,
+    and the delivery events go into the log in one insert with one lock and update of the
+    head."""
     pair.send()
     assert pair.north.deliver() == 1  # warm-up: first-pass chores, caches
     statements: dict[int, Counter[str]] = {}
@@ -452,14 +453,60 @@ def test_a_batch_of_receipts_is_recorded_with_a_statement_per_table_not_per_rece
             assert pair.north.deliver() == burst
         statements[burst] = Counter(" ".join(s.split()[:3]) for s in counted.work)
     grown = statements[9] - statements[3]
-    assert grown == Counter({"INSERT INTO transfer_events": 6}), grown
+    assert grown == Counter(), grown
+    assert statements[9]["INSERT INTO transfer_events"] == 1, statements[9]
     assert statements[9]["INSERT INTO audit_events"] == 1, statements[9]
     delivered = pair.north.scalar(
         "SELECT count(*) FROM audit_events WHERE action = :action",
         action=actions.TRANSFER_DELIVERED,
     )
     assert int(delivered) == 1 + 3 + 9
+    # Every transfer has its own delivered step, once.
+    steps = pair.north.scalar(
+        "SELECT count(DISTINCT transfer_id) FROM transfer_events WHERE kind = 'delivered'"
+    )
+    assert int(steps) == 1 + 3 + 9
+    every = pair.north.scalar("SELECT count(*) FROM transfer_events WHERE kind = 'delivered'")
+    assert every == steps
     verified = CliRunner(env=pair.north.env).invoke(
         main, ["audit", "verify", "--area", "northshire", "--deep"]
     )
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_claim_reads_its_batch_in_order_from_the_index_without_sorting_the_queue(
+    pair: Pair,
+) -> None:
+    """The claim's order (next attempt, then id) is the outbox index's own, so the
+    database reads the first due rows from the index and stops at the limit, rather than
+    fetching every due row of a long queue, joining its envelope and sorting them all."""
+    for name in ("Ada", "Bea", "Cora", "Dot"):
+        pair.send(victim=name)
+    engine = pair.north.node.engine
+    seen: list[tuple[str, Any]] = []
+
+    def on_statement(_c: Any, _cursor: Any, statement: str, parameters: Any, *_r: Any) -> None:
+        if statement.lstrip().startswith("SELECT outbox.id"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        with pair.north.node.sessions() as session:
+            claims = claim_due(session, pair.north.node.master, now=utcnow(), lease=60, limit=2)
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+    assert len(claims) == 2
+    [(statement, parameters)] = seen
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            [(plan,)] = connection.exec_driver_sql(
+                f"EXPLAIN (FORMAT JSON) {statement}", parameters
+            ).all()
+            nodes = json.dumps(plan)
+            assert '"Node Type": "Index Scan"' in nodes and "ix_outbox_due" in nodes, nodes
+            assert "Sort" not in nodes, nodes
+        else:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            details = " | ".join(str(row[-1]) for row in plan)
+            assert "ix_outbox_due" in details, details
+            assert "TEMP B-TREE" not in details, details

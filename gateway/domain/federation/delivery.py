@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, defer
 
 from adapters.db import is_outage
 from adapters.db.models import Envelope, OutboxItem, Peer, Transfer, TransferEvent, UsedToken
-from adapters.db.session import read_only
+from adapters.db.session import inserts_together, read_only
 from adapters.peer_client import PeerClient
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
@@ -225,7 +225,9 @@ def record_results(
     now = clock()
     ordered = sorted(results, key=lambda pair: _settle_order(pair[1]))
     try:
-        with session.begin():
+        # Each delivered transfer's step on its timeline is kept and written with the
+        # rest of the batch's, one statement (dropped with the transaction if it raises).
+        with session.begin(), inserts_together(session):
             rows = _load(session, [claim for claim, _ in ordered])
             settled = []
             for claim, result in ordered:
