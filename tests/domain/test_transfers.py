@@ -68,6 +68,19 @@ def test_sending_to_an_unknown_peer_is_refused(north: LocalNode, now: datetime) 
     assert written(north) == before
 
 
+def test_sending_from_an_area_not_hosted_here_is_refused_even_with_the_cache_warm(
+    north: LocalNode, now: datetime
+) -> None:
+    """The sending area is checked against the key cache; a warm cache (a send from the
+    hosted area first) still refuses an area this node does not host, writing nothing."""
+    with pytest.raises(NotFound, match="not a known peer"):
+        north.send(NORTH, "nowhere", now)  # warms the cache for the hosted area
+    before = written(north)
+    with north.session() as session, pytest.raises(NotFound, match="not hosted on this node"):
+        sending.send(session, north.master, Principal.operator(), sample_transfer(EAST, SOUTH), now)
+    assert written(north) == before
+
+
 def test_an_invalid_request_names_the_field(linked: Any, now: datetime) -> None:
     north: LocalNode = linked.north
     before = written(north)

@@ -228,6 +228,14 @@ def get_area(session: Session, code: str) -> Area:
     return area
 
 
+def require_hosted(session: Session, code: str) -> None:
+    """NotFound, as `get_area`, unless the area is hosted here; from the key cache, which
+    the area's keys (written with it, dropped with it) keep current, for the hot paths
+    that need the area to exist but not its row."""
+    if key_cache.cached(session, ("validity", code), lambda: _validity(session, code)) is None:
+        raise NotFound(f"Area {code} is not hosted on this node.")
+
+
 def _current_key_row(session: Session, code: str, now: datetime) -> AreaKey:
     get_area(session, code)
     # The open-ended key first: a rotation in the same instant as the key it retires leaves

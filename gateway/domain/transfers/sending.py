@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from adapters.db.models import Transfer
 from gateway.domain import audit
-from gateway.domain.areas.local_areas import get_area
+from gateway.domain.areas.local_areas import require_hosted
 from gateway.domain.audit import actions
 from gateway.domain.casework import promised_documents
 from gateway.domain.federation import envelope_writer
@@ -85,7 +85,7 @@ def send(
     from_area, to_area, actor = addressed_by(principal, data)
     request, canonical = validated_request(data, from_area, to_area)
     with session.begin():
-        get_area(session, from_area)
+        require_hosted(session, from_area)
         transfer = new_transfer(from_area, to_area, now, actor)
         dispatch(session, master, transfer, request, canonical, now, actor)
         return view(transfer)
