@@ -185,8 +185,7 @@ def check_listed_for(
             "The acknowledgement is not valid.",
             errors={"listed_for": ["Must not be in the past."]},
         )
-    dates = _dates(session, area)
-    if not dates or listed_for in dates:
+    if _meeting_or_unknown(session, area, listed_for):
         return False
     if urgent():
         return True
@@ -204,5 +203,15 @@ def check_listed_for(
 def is_meeting_day(session: Session, area: str, day: date) -> bool:
     """Whether `day` is one of the area's recorded meeting dates; with none recorded the
     gateway cannot tell, and takes the decision as made at the meeting."""
-    dates = _dates(session, area)
-    return not dates or day in dates
+    return _meeting_or_unknown(session, area, day)
+
+
+def _meeting_or_unknown(session: Session, area: str, day: date) -> bool:
+    """`day` is a recorded meeting date of the area, or none is recorded; one query that
+    reads two index entries at most, however many meetings the area has recorded (every
+    send asks)."""
+    recorded = select(AreaMeeting.meeting_date).where(AreaMeeting.area_code == area)
+    any_date, that_day = session.execute(
+        select(recorded.exists(), recorded.where(AreaMeeting.meeting_date == day).exists())
+    ).one()
+    return not any_date or bool(that_day)
