@@ -510,3 +510,35 @@ def test_a_claim_reads_its_batch_in_order_from_the_index_without_sorting_the_que
             details = " | ".join(str(row[-1]) for row in plan)
             assert "ix_outbox_due" in details, details
             assert "TEMP B-TREE" not in details, details
+
+
+def test_a_batch_of_rows_is_one_multi_row_insert_on_postgresql(pair: Pair) -> None:
+    """On PostgreSQL a batch's rows (here a burst's delivered timeline steps) go in as one
+    INSERT ... VALUES of every row, which the server plans and runs once, rather than as an
+    executemany that it runs a row at a time; SQLite keeps its executemany (one prepared
+    statement run per row, in process)."""
+    pair.send()
+    assert pair.north.deliver() == 1  # warm-up
+    for _ in range(4):
+        pair.send()
+    engine = pair.north.node.engine
+    seen: list[tuple[str, bool]] = []
+
+    def on_statement(
+        _c: Any, _cursor: Any, statement: str, _p: Any, _ctx: Any, executemany: bool
+    ) -> None:
+        if statement.startswith("INSERT INTO transfer_events"):
+            seen.append((statement, executemany))
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        assert pair.north.deliver() == 4
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+    # SQLAlchemy reports both as an executemany; the statement sent says which it was.
+    [(statement, executemany)] = seen
+    assert executemany
+    rows_in_statement = statement.count("), (") + 1
+    assert rows_in_statement == (4 if engine.dialect.name == "postgresql" else 1), statement
+    steps = pair.north.scalar("SELECT count(*) FROM transfer_events WHERE kind = 'delivered'")
+    assert int(steps) == 5
