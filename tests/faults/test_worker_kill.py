@@ -214,11 +214,8 @@ def test_two_concurrent_workers_deliver_each_envelope_once(pair: Pair, tmp_path:
         # The batch is sent once both workers are listening, so that they race for it (had
         # one still been importing, the other would deliver it all alone), and the SIGTERM
         # below reaches handlers that are in place, not a worker still in its imports.
-        ready_by = time.monotonic() + 60
-        while not all(READY in path.read_text(errors="replace") for path in logs):
-            assert all(p.poll() is None for p in processes), "a worker exited on its own"
-            assert time.monotonic() < ready_by, [path.read_text() for path in logs]
-            time.sleep(0.05)
+        for process, path in zip(processes, logs, strict=True):
+            wait_ready(process, path)
         for _ in range(BATCH):
             pair.send()
         deadline = time.monotonic() + 90
