@@ -232,8 +232,18 @@ def require_hosted(session: Session, code: str) -> None:
     """NotFound, as `get_area`, unless the area is hosted here; from the key cache, which
     the area's keys (written with it, dropped with it) keep current, for the hot paths
     that need the area to exist but not its row."""
-    if key_cache.cached(session, ("validity", code), lambda: _validity(session, code)) is None:
+    _hosted_validity(session, code)
+
+
+def _hosted_validity(
+    session: Session, code: str
+) -> tuple[tuple[str, datetime, datetime | None], ...]:
+    """The area's keys as `_validity` gives them, from the key cache; NotFound if the area
+    is not hosted here."""
+    found = key_cache.cached(session, ("validity", code), lambda: _validity(session, code))
+    if found is None:
         raise NotFound(f"Area {code} is not hosted on this node.")
+    return found
 
 
 def _current_key_row(session: Session, code: str, now: datetime) -> AreaKey:
@@ -265,10 +275,7 @@ def current_secret_keys(
     session: Session, master: MasterKey, code: str, now: datetime
 ) -> AreaSecretKeys:
     """The area's current key (NotFound as `current_key_id`), from the key cache."""
-    found = key_cache.cached(session, ("validity", code), lambda: _validity(session, code))
-    if found is None:
-        raise NotFound(f"Area {code} is not hosted on this node.")
-    for key_id, valid_from, valid_until in found:
+    for key_id, valid_from, valid_until in _hosted_validity(session, code):
         if valid_from <= now and (valid_until is None or valid_until > now):
             keys = secret_keys_by_id(session, master, key_id)
             if keys is not None:
