@@ -15,6 +15,26 @@ from gateway.domain.areas import bundles, local_areas, peers
 from gateway.domain.clock import utcnow
 from gateway.readiness import readiness
 from keys import MasterKey, fingerprint
+from schemas.wire.envelope import KEY_ID_SHAPE
+
+
+class TakesKeyId(click.Command):
+    """A command with a KEY_ID argument. Key ids are base64url (DESIGN section 4), so one in
+    64 begins with "-", and click would read it as an unknown option ("No such option
+    '-Y'") unless the administrator knew to put "--" before it. A token shaped like a key
+    id that is not one of the command's own options is moved behind a "--" for them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            own = {name for param in self.get_params(ctx) for name in param.opts}
+            dashed = [
+                arg
+                for arg in args
+                if arg.startswith("-") and arg not in own and KEY_ID_SHAPE.match(arg)
+            ]
+            if dashed:
+                args = [arg for arg in args if arg not in dashed] + ["--", *dashed]
+        return super().parse_args(ctx, args)
 
 
 # --- db ---------------------------------------------------------------------------------
@@ -224,7 +244,7 @@ def peer_confirm(code: str, confirmed: str) -> None:
     click.echo(f"pinned the new keys of {view.code}: {view.fingerprint}")
 
 
-@peer.command("revoke-key")
+@peer.command("revoke-key", cls=TakesKeyId)
 @click.argument("code")
 @click.argument("key_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -264,7 +284,7 @@ def keys_rotate(code: str) -> None:
     )
 
 
-@keys_group.command("revoke")
+@keys_group.command("revoke", cls=TakesKeyId)
 @click.argument("code")
 @click.argument("key_id", required=False)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

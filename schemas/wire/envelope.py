@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,8 @@ ENVELOPE_BATCH_EXCHANGE = "envelope_batch"
 # (an envelope carrying a large document travels alone, on ENVELOPES_PATH).
 BATCH_MAX_ENVELOPES = 25
 BATCH_MAX_BYTES = 4 * 1024 * 1024
-KEY_ID = validate.Regexp(r"^[A-Za-z0-9_-]{8,64}$", error="Not a valid key id.")
+KEY_ID_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+KEY_ID = validate.Regexp(KEY_ID_SHAPE, error="Not a valid key id.")
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,18 @@ def test_an_admin_revokes_a_peers_key_from_the_command_line(pair: Pair) -> None:
     )
     assert "no pinned key" in refused(pair.south, "peer", "revoke-key", "nowhere", "x", "--yes")
     assert "not a known peer" in refused(pair.south, "peer", "fetch", "nowhere")
+
+
+def test_a_key_id_that_begins_with_a_dash_is_read_as_a_key_id_not_an_option(pair: Pair) -> None:
+    # Key ids are base64url, so one in 64 begins with "-" (a CI run met one).
+    dashed = "-YUv48LxAbCdEfGhIjKl"
+    for args in (
+        ("peer", "revoke-key", "northshire", dashed, "--yes"),
+        ("peer", "revoke-key", "--yes", "northshire", dashed),
+        ("keys", "revoke", "south-vale", dashed, "--yes"),
+    ):
+        said = refused(pair.south, *args)
+        assert "No such option" not in said and dashed in said, said
+    assert pair.south.scalar("SELECT count(*) FROM peer_keys WHERE revoked_at IS NOT NULL") == 0
+    # An option misspelt is still an option misspelt.
+    assert "No such option" in refused(pair.south, "keys", "revoke", "south-vale", "--yse")
