@@ -61,8 +61,9 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/cli_start.py
 	@if [ -n "$$GATEWAY_BENCH_DATABASE_URL" ]; then $(BIN)/python bench/flags.py \
 		&& $(BIN)/python bench/federation.py --backend postgresql \
-		&& $(BIN)/python bench/federation.py --matrix; \
-	else echo 'bench/flags.py and federation.py on PostgreSQL skipped: set GATEWAY_BENCH_DATABASE_URL'; fi
+		&& $(BIN)/python bench/federation.py --matrix \
+		&& $(BIN)/python bench/batch_insert.py; \
+	else echo 'bench/flags.py, batch_insert.py and federation.py on PostgreSQL skipped: set GATEWAY_BENCH_DATABASE_URL'; fi
 
 # Rebuilds gateway/web/static from GOV.UK Frontend (needs Node.js and npm; the output is
 # committed, so nothing else does).

@@ -49,12 +49,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
     engine = create_engine(url, **kwargs)
-    # A batch's rows go in as one multi-row INSERT ... VALUES (SQLAlchemy's
-    # "insertmanyvalues", which it uses for psycopg2 and for INSERTs that return ids), not
-    # as psycopg's pipelined executemany, which still has the server plan and run one
-    # INSERT per row: for 25 rows, half the server's CPU and under half the wall time
-    # (measured against PostgreSQL 15 on the CI machine kind).
-    engine.dialect.use_insertmanyvalues_wo_returning = True
+    # A batch's rows go in as psycopg's pipelined executemany (SQLAlchemy's default for
+    # psycopg 3): one prepared single-row INSERT, every row in one round trip. A multi-row
+    # INSERT ... VALUES ("insertmanyvalues") saves the server some work but costs this
+    # process more (psycopg converts a query of over 50 parameters afresh each time) and
+    # took longer for a batch of stored envelopes (bench/batch_insert.py).
     _drop_dead_on_checkout(engine)
     return engine
 
