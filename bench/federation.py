@@ -349,7 +349,7 @@ def analyse(node: BenchNode) -> bool:
 
 
 def run_burst(
-    pair: Pair, count: int, timeout: float, delivery: int, *, analysed: bool = True
+    pair: Pair, count: int, timeout: float, delivery: int, *, analyse_first: bool = True
 ) -> dict[str, Any]:
     """`count` transfers queued with the delivery workers stopped, then the workers started:
     the rate at which the pair moves a full queue, node to node. (Creating them while the
@@ -360,8 +360,7 @@ def run_burst(
     started = time.perf_counter()
     ids = {pair.sender.create() for _ in range(count)}
     create_seconds = time.perf_counter() - started
-    if analysed:
-        analysed = all([analyse(pair.sender_node), analyse(pair.receiver_node)])
+    analysed = analyse_first and all([analyse(pair.sender_node), analyse(pair.receiver_node)])
     workers_started = utcnow().replace(tzinfo=None)
     pair.sender_node.start_workers(delivery)
     rows = wait_delivered(pair.sender.db, ids, timeout + count, poll=DRAIN_POLL_S)
@@ -816,7 +815,9 @@ def run_full(space: Space, args: argparse.Namespace) -> None:
         note(f"gateway: {args.warmup} warm-up transfers")
         pair.sender.paced(args.warmup, args.timeout)
         paced = run_paced(pair.sender, args)
-        burst = run_burst(pair, args.count, args.timeout, delivery, analysed=not args.cold_stats)
+        burst = run_burst(
+            pair, args.count, args.timeout, delivery, analyse_first=not args.cold_stats
+        )
         if args.worker_poll is not None:
             note("gateway: delivery workers restarted with the default settings")
             pair.sender_node.stop_workers()
@@ -898,7 +899,7 @@ def run_matrix(space: Space, args: argparse.Namespace) -> None:
             note(f"gateway: {args.warmup} warm-up transfers")
             pair.sender.paced(args.warmup, args.timeout)
             burst = run_burst(
-                pair, args.count, args.timeout, delivery, analysed=not args.cold_stats
+                pair, args.count, args.timeout, delivery, analyse_first=not args.cold_stats
             )
             body = pair.sender.db.envelope_body()
         baselines = run_baselines(space, body, args, workers, delivery)
