@@ -22,10 +22,12 @@ Run: .venv/bin/python bench/batch_insert.py [--rows 25] [--batches 100] [--round
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import PgDatabases, emit, environment, note, pg_admin_url, r
 
 from adapters.db import make_engine, upgrade
-from adapters.db.models import Area, AuditSalt, Envelope
+from adapters.db.models import Area, AuditSalt, Base, Envelope
 
 FORMS = {"pipelined_executemany": False, "multi_row_values": True}
 AREA = "northshire"
@@ -69,16 +71,34 @@ def envelope_rows(count: int, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def salt_rows(count: int, first_seq: int) -> list[dict[str, Any]]:
+def salt_rows(count: int, seqs: Iterator[int]) -> list[dict[str, Any]]:
     return [
         {
             "area_code": AREA,
-            "seq": first_seq + i,
+            "seq": next(seqs),
             "envelope_id": str(uuid.uuid4()),
             "sealed": os.urandom(72),
         }
-        for i in range(count)
+        for _ in range(count)
     ]
+
+
+def timed_batches(
+    connection: Connection,
+    model: type[Base],
+    make_rows: Callable[[], list[dict[str, Any]]],
+    batches: int,
+) -> tuple[float, float, float]:
+    """Wall time, this process's CPU and the server backend's CPU, in seconds, for
+    `batches` batches inserted each in its own transaction."""
+    server_before = backend_cpu_s(connection)
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
+    for _ in range(batches):
+        rows = make_rows()
+        with connection.begin():
+            connection.execute(insert(model), rows)
+    wall, cpu = time.perf_counter() - wall_before, time.process_time() - cpu_before
+    return wall, cpu, backend_cpu_s(connection) - server_before
 
 
 def engine_for(url: str, multi_row: bool) -> Engine:
@@ -112,33 +132,22 @@ def main(argv: list[str] | None = None) -> None:
                     }
                 ],
             )
-        totals = {
-            (form, table): [0.0, 0.0, 0.0, 0]
-            for form in FORMS
-            for table in ("envelopes", "audit_salts")
+        seqs = itertools.count()
+        tables: dict[str, tuple[type[Base], Callable[[], list[dict[str, Any]]]]] = {
+            "envelopes": (Envelope, lambda: envelope_rows(args.rows, now)),
+            "audit_salts": (AuditSalt, lambda: salt_rows(args.rows, seqs)),
         }
-        seq = 0
+        totals = {(form, table): [0.0, 0.0, 0.0, 0] for form in FORMS for table in tables}
         connections = {form: engine.connect() for form, engine in engines.items()}
         note(f"{args.rounds} rounds of {args.batches} batches of {args.rows} rows, each way")
         for _ in range(args.rounds):
-            for form, connection in connections.items():
-                for table in ("envelopes", "audit_salts"):
-                    server_before = backend_cpu_s(connection)
-                    cpu_before, wall_before = time.process_time(), time.perf_counter()
-                    for _ in range(args.batches):
-                        if table == "envelopes":
-                            rows, model = envelope_rows(args.rows, now), Envelope
-                        else:
-                            rows, model = salt_rows(args.rows, seq), AuditSalt
-                            seq += args.rows
-                        with connection.begin():
-                            connection.execute(insert(model), rows)
-                    wall, cpu = time.perf_counter() - wall_before, time.process_time() - cpu_before
-                    total = totals[(form, table)]
-                    total[0] += wall
-                    total[1] += cpu
-                    total[2] += backend_cpu_s(connection) - server_before
-                    total[3] += args.batches
+            for (form, table), total in totals.items():
+                model, make_rows = tables[table]
+                measured = timed_batches(connections[form], model, make_rows, args.batches)
+                total[:3] = [
+                    so_far + more for so_far, more in zip(total[:3], measured, strict=True)
+                ]
+                total[3] += args.batches
         for connection in connections.values():
             connection.close()
         for engine in engines.values():
