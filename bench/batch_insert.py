@@ -1,17 +1,20 @@
-"""A batch's rows into PostgreSQL: psycopg's pipelined executemany (what `adapters.db`
-uses: one prepared single-row INSERT, every row sent in one pipeline) against SQLAlchemy's
-"insertmanyvalues" (one multi-row `INSERT ... VALUES (...), (...)` per batch).
+"""A batch's rows into PostgreSQL, three ways: psycopg's pipelined executemany (one
+prepared single-row INSERT, every row sent in one pipeline; what the ORM's flushes use),
+SQLAlchemy's "insertmanyvalues" (one multi-row `INSERT ... VALUES (...), (...)` per batch),
+and `adapters.db.bulk.insert_rows` (one `INSERT ... SELECT * FROM unnest(...)` of an array
+a column, sent in binary; what the hot paths' batches use).
 
 The multi-row form has the server plan and run one statement instead of one per row, but
 its text carries every row's placeholders: past 50 parameters psycopg no longer caches
 the conversion of the query to the server's `$n` form and redoes it, in Python, for every
-batch. Which costs less overall depends on the rows, so this measures it on the
+batch. The unnest form is one statement too, with a text that does not change with the
+number of rows. Which costs less overall depends on the rows, so this measures it on the
 gateway's own tables (made by its migrations, with their indexes): a batch of `envelopes`
 rows (a stored envelope body each, about 4 KB) and of `audit_salts` rows (narrow), inside
-one transaction with its commit, the way a receiver stores an envelope batch. The two
+one transaction with its commit, the way a receiver stores an envelope batch. The three
 forms alternate round by round on one fresh database, so the machine's drift falls on
-both. Per batch: wall time, this process's CPU (SQLAlchemy and psycopg, plus building the
-rows, the same for both), and the server backend's CPU read from /proc (so the server
+all. Per batch: wall time, this process's CPU (SQLAlchemy and psycopg, plus building the
+rows, the same for all), and the server backend's CPU read from /proc (so the server
 must run on this machine).
 
 Run: .venv/bin/python bench/batch_insert.py [--rows 25] [--batches 100] [--rounds 10]
@@ -30,18 +33,25 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, insert
+from sqlalchemy import Connection, Engine, Table, insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import PgDatabases, emit, environment, note, pg_admin_url, r
 
 from adapters.db import make_engine, upgrade
+from adapters.db.bulk import insert_rows
 from adapters.db.models import Area, AuditSalt, Base, Envelope
 
-FORMS = {"pipelined_executemany": False, "multi_row_values": True}
+# Each form: whether the engine sends multi-row VALUES, and whether rows go through
+# insert_rows rather than SQLAlchemy's insert().
+FORMS = {
+    "pipelined_executemany": (False, False),
+    "multi_row_values": (True, False),
+    "unnest_arrays": (False, True),
+}
 AREA = "northshire"
 
 
@@ -88,6 +98,7 @@ def timed_batches(
     model: type[Base],
     make_rows: Callable[[], list[dict[str, Any]]],
     batches: int,
+    unnest: bool,
 ) -> tuple[float, float, float]:
     """Wall time, this process's CPU and the server backend's CPU, in seconds, for
     `batches` batches inserted each in its own transaction."""
@@ -96,7 +107,10 @@ def timed_batches(
     for _ in range(batches):
         rows = make_rows()
         with connection.begin():
-            connection.execute(insert(model), rows)
+            if unnest:
+                insert_rows(connection, cast(Table, model.__table__), rows)
+            else:
+                connection.execute(insert(model), rows)
     wall, cpu = time.perf_counter() - wall_before, time.process_time() - cpu_before
     return wall, cpu, backend_cpu_s(connection) - server_before
 
@@ -116,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     databases = PgDatabases(pg_admin_url(), "marac_bench_insert")
     try:
         url = databases.new("rows")
-        engines = {form: engine_for(url, multi) for form, multi in FORMS.items()}
+        engines = {form: engine_for(url, multi) for form, (multi, _) in FORMS.items()}
         upgrade(engines["pipelined_executemany"])
         now = datetime.now(UTC)
         with engines["pipelined_executemany"].begin() as connection:
@@ -143,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.rounds):
             for (form, table), total in totals.items():
                 model, make_rows = tables[table]
-                measured = timed_batches(connections[form], model, make_rows, args.batches)
+                unnest = FORMS[form][1]
+                measured = timed_batches(connections[form], model, make_rows, args.batches, unnest)
                 total[:3] = [
                     so_far + more for so_far, more in zip(total[:3], measured, strict=True)
                 ]

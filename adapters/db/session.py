@@ -9,12 +9,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, insert, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from adapters.db import outbox_wake
+from adapters.db.bulk import insert_rows
 from adapters.db.grants import MAINTAIN_FROM
 from adapters.db.models import (
     AuditCheckpoint,
@@ -49,11 +50,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
     engine = create_engine(url, **kwargs)
-    # A batch's rows go in as psycopg's pipelined executemany (SQLAlchemy's default for
+    # The ORM's batches go in as psycopg's pipelined executemany (SQLAlchemy's default for
     # psycopg 3): one prepared single-row INSERT, every row in one round trip. A multi-row
     # INSERT ... VALUES ("insertmanyvalues") saves the server some work but costs this
     # process more (psycopg converts a query of over 50 parameters afresh each time) and
-    # took longer for a batch of stored envelopes (bench/batch_insert.py).
+    # took longer for a batch of stored envelopes (bench/batch_insert.py); the rows the
+    # hot paths write together go in as one unnest of arrays instead (adapters.db.bulk).
     _drop_dead_on_checkout(engine)
     return engine
 
@@ -159,7 +161,7 @@ def insert_now(session: Session, model: type[Base], rows: list[dict[str, Any]]) 
     if isinstance(waiting, dict):
         waiting.setdefault(table, []).extend(rows)
         return
-    session.connection().execute(insert(table), rows)
+    insert_rows(session.connection(), table, rows)
 
 
 _TOGETHER = "gateway_inserts_together"
@@ -168,7 +170,8 @@ _TOGETHER = "gateway_inserts_together"
 @contextlib.contextmanager
 def inserts_together(session: Session) -> Iterator[None]:
     """Within the block, `insert_now` rows are kept and written at its end as one statement
-    per table (an executemany, which psycopg sends as one pipeline): for a loop over a
+    per table (`adapters.db.bulk.insert_rows`: on PostgreSQL one `INSERT ... SELECT FROM
+    unnest(...)`, elsewhere an executemany): for a loop over a
     batch, such as storing the envelopes of an envelope batch, whose every step would
     otherwise insert its audit leaf, timeline step and notice on its own (a round trip each
     on PostgreSQL). A query through the session first writes what is kept, as autoflush
@@ -195,7 +198,7 @@ def write_kept(session: Session) -> None:
     waiting.clear()
     connection = session.connection()
     for table, rows in kept:  # in the order the tables were first used
-        connection.execute(insert(table), rows)
+        insert_rows(connection, table, rows)
 
 
 @event.listens_for(Session, "do_orm_execute")
