@@ -1,4 +1,4 @@
-"""A batch of rows into one table in one statement.
+"""A batch of rows into one table, or a batch of changes to its rows, in one statement.
 
 On PostgreSQL (psycopg 3) a batch goes in as `INSERT INTO t (a, b) SELECT * FROM
 unnest($1::a_type[], $2::b_type[])`: one array a column, sent in binary. The server plans
@@ -8,7 +8,9 @@ VALUES` carries every row's placeholders and is converted afresh for every batch
 gateway's own tables it took less of this process's CPU and of the server's than the
 pipelined executemany, for wide rows (stored envelopes) and narrow ones alike
 (bench/batch_insert.py). Elsewhere, or for rows the arrays cannot carry as they are, the
-rows go in as an executemany, as before.
+rows go in as an executemany, as before. Changes to loaded rows go the same way: `UPDATE
+... FROM unnest(...)` on PostgreSQL, one statement where the ORM's flush sends one UPDATE a
+row.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, insert
+from sqlalchemy import Column, Connection, Table, bindparam, insert, update
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
@@ -84,4 +86,68 @@ def _statement(
     return sql, tuple(
         (column.key, default, column.type.dialect_impl(dialect).bind_processor(dialect))
         for column, default in columns
+    )
+
+
+def update_rows(connection: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Update rows of `table`, each named once by its primary key, with the other values
+    of its dict (every dict of the same shape), as one statement: on PostgreSQL `UPDATE t
+    SET c = v.c FROM unnest(...) AS v(...) WHERE t.pk = v.pk`, elsewhere an executemany.
+    No `onupdate` default runs (the gateway's models have none)."""
+    if not rows:
+        return
+    names = frozenset(rows[0])
+    if any(len(row) != len(names) or not names.issuperset(row) for row in rows):
+        raise ValueError("update_rows takes rows of one shape")
+    keys = tuple(column.key for column in table.primary_key.columns)
+    if not set(keys) < names:
+        raise ValueError("each row names its primary key and at least one value")
+    dialect = connection.dialect
+    if len(rows) > 1 and dialect.name == "postgresql" and dialect.driver == "psycopg":
+        sql, columns = _update_statement(dialect, table, names)
+        connection.exec_driver_sql(sql, tuple(_array(rows, *column) for column in columns))
+        return
+    where = [table.c[key] == bindparam(f"_key_{key}") for key in keys]
+    values: dict[str, Any] = {
+        name: bindparam(f"_value_{name}") for name in names if name not in keys
+    }
+    connection.execute(
+        update(table).where(*where).values(values),
+        [
+            {
+                (f"_key_{name}" if name in keys else f"_value_{name}"): value
+                for name, value in row.items()
+            }
+            for row in rows
+        ],
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _update_statement(
+    dialect: Dialect, table: Table, names: frozenset[str]
+) -> tuple[str, _Columns]:
+    keys = list(table.primary_key.columns)
+    named = {key.key for key in keys}
+    columns = keys + [column for column in table.c if column.key in names - named]
+    preparer = dialect.identifier_preparer
+    arrays = ", ".join(f"%b::{column.type.compile(dialect=dialect)}[]" for column in columns)
+    target = preparer.format_table(table)
+    sql = (
+        # Names and types from the table's own metadata, never from the rows' values.
+        f"UPDATE {target} SET "  # noqa: S608
+        + ", ".join(
+            f"{preparer.quote(column.name)} = v.{preparer.quote(column.name)}"
+            for column in columns[len(keys) :]
+        )
+        + f" FROM unnest({arrays}) AS v("
+        + ", ".join(preparer.quote(column.name) for column in columns)
+        + ") WHERE "
+        + " AND ".join(
+            f"{target}.{preparer.quote(key.name)} = v.{preparer.quote(key.name)}" for key in keys
+        )
+    )
+    return sql, tuple(
+        (column.key, _FROM_ROW, column.type.dialect_impl(dialect).bind_processor(dialect))
+        for column in columns
     )

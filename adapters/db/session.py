@@ -6,16 +6,19 @@ import contextlib
 import os
 import select
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import inspect as inspect_row
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from adapters.db import outbox_wake
-from adapters.db.bulk import insert_rows
+from adapters.db.bulk import insert_rows, update_rows
 from adapters.db.grants import MAINTAIN_FROM
 from adapters.db.models import (
     AuditCheckpoint,
@@ -154,25 +157,66 @@ def insert_now(session: Session, model: type[Base], rows: list[dict[str, Any]]) 
     either way a loop over a batch, such as recording its receipts, would write its rows one
     at a time rather than together at commit. For rows nothing reads back as objects in
     the same transaction, and whose foreign keys never point at a row still pending.
-    Inside `inserts_together`, the rows wait for the block's end or the session's next
+    Inside `writes_together`, the rows wait for the block's end or the session's next
     query, whichever comes first."""
     table = cast(Table, model.__table__)
-    waiting = session.info.get(_TOGETHER)
-    if isinstance(waiting, dict):
-        waiting.setdefault(table, []).extend(rows)
+    kept = session.info.get(_TOGETHER)
+    if isinstance(kept, _Kept):
+        kept.inserts.setdefault(table, []).extend(rows)
         return
     insert_rows(session.connection(), table, rows)
 
 
-_TOGETHER = "gateway_inserts_together"
+def update_later(session: Session, row: Base, **values: Any) -> None:
+    """Set `values` on `row`, loaded in this transaction, and inside `writes_together`
+    write them with the block's other changes to its table, one statement (on PostgreSQL
+    `UPDATE ... FROM unnest(...)`), rather than in the ORM's flush, which sends one UPDATE
+    a row and tracks each row's history (the larger part of recording a batch of receipts,
+    in the worker's profile). Outside the block an ordinary assignment, which the flush
+    writes; inside a savepoint too, whose rollback, unlike the transaction's, would not
+    expire the row and leave it holding values never written. The row is then not changed
+    otherwise in the block (a later assignment would be flushed before the block writes
+    these), and no flush hook needs to see the change: never an outbox row made due again,
+    which `outbox_wake` looks for at flush."""
+    kept = session.info.get(_TOGETHER)
+    if not isinstance(kept, _Kept) or session.in_nested_transaction():
+        for name, value in values.items():
+            setattr(row, name, value)
+        return
+    state = inspect_row(row)
+    mapper = state.mapper
+    table = cast(Table, mapper.local_table)
+    identity = mapper.primary_key_from_instance(row)
+    change = kept.updates.setdefault(
+        (table, tuple(identity)),
+        {
+            str(column.key): value
+            for column, value in zip(mapper.primary_key, identity, strict=True)
+        },
+    )
+    for name, value in values.items():
+        set_committed_value(row, name, value)
+        change[str(mapper.columns[name].key)] = value
+
+
+_TOGETHER = "gateway_writes_together"
+
+
+@dataclass
+class _Kept:
+    """What a `writes_together` block keeps: new rows by table, and changes to loaded
+    rows by table and primary key."""
+
+    inserts: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
+    updates: dict[tuple[Table, tuple[Any, ...]], dict[str, Any]] = field(default_factory=dict)
 
 
 @contextlib.contextmanager
-def inserts_together(session: Session) -> Iterator[None]:
-    """Within the block, `insert_now` rows are kept and written at its end as one statement
-    per table (`adapters.db.bulk.insert_rows`: on PostgreSQL one `INSERT ... SELECT FROM
-    unnest(...)`, elsewhere an executemany): for a loop over a
-    batch, such as storing the envelopes of an envelope batch, whose every step would
+def writes_together(session: Session) -> Iterator[None]:
+    """Within the block, `insert_now` rows and `update_later` changes are kept and written
+    at its end as one statement per table (and shape of change; `adapters.db.bulk`: on
+    PostgreSQL one statement over `unnest(...)`, elsewhere an executemany): for a loop over
+    a batch, such as storing the envelopes of an envelope batch, whose every step would
     otherwise insert its audit leaf, timeline step and notice on its own (a round trip each
     on PostgreSQL). A query through the session first writes what is kept, as autoflush
     does for ORM objects, so what the block reads includes it. If the block raises, what
@@ -180,7 +224,7 @@ def inserts_together(session: Session) -> Iterator[None]:
     if _TOGETHER in session.info:  # already inside one: the outer block writes them
         yield
         return
-    session.info[_TOGETHER] = {}
+    session.info[_TOGETHER] = _Kept()
     try:
         yield
         write_kept(session)
@@ -189,16 +233,22 @@ def inserts_together(session: Session) -> Iterator[None]:
 
 
 def write_kept(session: Session) -> None:
-    """Write what `inserts_together` keeps, if anything: before a read that goes around
+    """Write what `writes_together` keeps, if anything: before a read that goes around
     the session (plain driver SQL on its connection), which `do_orm_execute` cannot see."""
-    waiting = session.info.get(_TOGETHER)
-    if not isinstance(waiting, dict) or not waiting:
+    kept = session.info.get(_TOGETHER)
+    if not isinstance(kept, _Kept) or not (kept.inserts or kept.updates):
         return
-    kept = list(waiting.items())
-    waiting.clear()
+    inserts, updates = list(kept.inserts.items()), list(kept.updates.items())
+    kept.inserts.clear()
+    kept.updates.clear()
     connection = session.connection()
-    for table, rows in kept:  # in the order the tables were first used
+    for table, rows in inserts:  # in the order the tables were first used
         insert_rows(connection, table, rows)
+    changes: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = {}
+    for (table, _identity), change in updates:
+        changes.setdefault((table, frozenset(change)), []).append(change)
+    for (table, _shape), rows in changes.items():
+        update_rows(connection, table, rows)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -24,7 +24,7 @@ from sqlalchemy import event, func, select
 from support.nodes import Pair, RunningNode
 
 from adapters.db.models import AuditEvent
-from adapters.db.session import inserts_together
+from adapters.db.session import writes_together
 from gateway.cli import main
 from gateway.devtools.samples import sample_transfer
 from gateway.domain import audit
@@ -53,6 +53,8 @@ PERSON = {"given_names": "Perpetua", "family_name": "Lindqvist", "date_of_birth"
 class Counted:
     statements: list[str] = field(default_factory=list)
     commits: int = 0
+    # Each statement whole, for the few tests that look past its first words.
+    whole: list[str] = field(default_factory=list)
 
     @property
     def work(self) -> list[str]:
@@ -72,6 +74,7 @@ def counting(node: RunningNode) -> Iterator[Counted]:
 
     def on_statement(_c: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
         counted.statements.append(" ".join(statement.split())[:90])
+        counted.whole.append(statement)
 
     def on_commit(_c: Any) -> None:
         counted.commits += 1
@@ -371,7 +374,7 @@ def test_an_audit_savepoint_rolls_back_its_events_and_the_head_kept_in_memory(
 def test_rows_kept_together_are_written_once_read_before_and_dropped_with_a_raise(
     node_factory: Callable[..., RunningNode],
 ) -> None:
-    """What the batch receiver relies on in `inserts_together`: appends inside it insert
+    """What the batch receiver relies on in `writes_together`: appends inside it insert
     nothing until the block ends (then one statement per table), a query through the
     session, or a proof's plain-SQL read of the tree, first writes what is kept; a block
     that raises drops what it kept, inside the savepoint that rolls back."""
@@ -384,7 +387,7 @@ def test_rows_kept_together_are_written_once_read_before_and_dropped_with_a_rais
 
     count = select(func.count()).select_from(AuditEvent).where(AuditEvent.area_code == HOLDER)
     with node.node.sessions() as session, counting(node) as counted, session.begin():
-        with inserts_together(session):
+        with writes_together(session):
             for name in ("a", "b", "c"):
                 audit.record(session, HOLDER, event(name), utcnow())
             assert not any(s.startswith("INSERT INTO audit_events") for s in counted.work)
@@ -395,7 +398,7 @@ def test_rows_kept_together_are_written_once_read_before_and_dropped_with_a_rais
         with (
             contextlib.suppress(LookupError),
             audit.savepoint(session),
-            inserts_together(session),
+            writes_together(session),
         ):
             audit.record(session, HOLDER, event("dropped"), utcnow())
             raise LookupError
@@ -456,6 +459,39 @@ def test_a_batch_of_receipts_is_recorded_with_a_statement_per_table_not_per_rece
     assert grown == Counter(), grown
     assert statements[9]["INSERT INTO transfer_events"] == 1, statements[9]
     assert statements[9]["INSERT INTO audit_events"] == 1, statements[9]
+    # The outbox rows, envelopes and transfers: one UPDATE each for the batch's receipts
+    # (adapters.db.session.update_later), besides the claim's one of the outbox rows (the
+    # lease) and one of the envelopes (their evidence); what every row then holds is
+    # checked below.
+    updates = {table: statements[9][f"UPDATE {table} SET"] for table in ("outbox", "envelopes")}
+    assert updates == {"outbox": 2, "envelopes": 2}, statements[9]
+    assert statements[9]["UPDATE transfers SET"] == 1, statements[9]
+    if pair.north.node.engine.dialect.name == "postgresql":
+        # The claim's and the receipts' alike: one statement over arrays, not a row each.
+        changed = [s for s in counted.whole if s.startswith(("UPDATE outbox", "UPDATE env"))]
+        changed += [s for s in counted.whole if s.startswith("UPDATE transfers")]
+        assert len(changed) == 5
+        assert all("FROM unnest(" in statement for statement in changed), changed
+    assert (
+        pair.north.scalar(
+            "SELECT count(*) FROM outbox WHERE status = 'delivered' AND finished_at IS NOT NULL"
+            " AND claimed_until IS NULL AND last_error IS NULL"
+        )
+        == 1 + 3 + 9
+    )
+    assert (
+        pair.north.scalar(
+            "SELECT count(*) FROM envelopes WHERE direction = 'outbound' AND receipt IS NOT NULL"
+        )
+        == 1 + 3 + 9
+    )
+    assert (
+        pair.north.scalar(
+            "SELECT count(*) FROM transfers WHERE status = 'delivered' AND failure_reason IS NULL"
+            " AND delivered_at IS NOT NULL AND updated_at = delivered_at"
+        )
+        == 1 + 3 + 9
+    )
     delivered = pair.north.scalar(
         "SELECT count(*) FROM audit_events WHERE action = :action",
         action=actions.TRANSFER_DELIVERED,

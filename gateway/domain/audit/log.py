@@ -318,7 +318,7 @@ def fetch_nodes_and_leaves(
     rows = sorted({node_row(level, index) for level, index in wanted} | texts)
     if not rows:
         return {}, {}
-    write_kept(session)  # leaves kept by inserts_together are part of the tree read here
+    write_kept(session)  # leaves kept by writes_together are part of the tree read here
     connection = session.connection()
     mark = param_mark(connection)
     leaf_column = "leaf" if texts else "NULL"

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, defer
 
 from adapters.db import is_outage
 from adapters.db.models import Envelope, OutboxItem, Peer, Transfer, TransferEvent, UsedToken
-from adapters.db.session import inserts_together, read_only
+from adapters.db.session import read_only, update_later, writes_together
 from adapters.peer_client import PeerClient
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import secret_keys_by_id
@@ -95,8 +95,9 @@ def claim_due(
     Envelopes still waiting for their evidence get it here, in the claim's transaction
     (one checkpoint per sending area for the whole batch, DESIGN section 7): the outbox row
     is held, so no other worker proves or posts the same envelope meanwhile, and what the
-    claim carries is what is stored."""
-    with session.begin():
+    claim carries is what is stored. The batch's new leases and bodies go out a statement
+    per table at the end (update_later), not one UPDATE a row in the ORM's flush."""
+    with session.begin(), writes_together(session):
         rows = session.execute(
             select(OutboxItem, Envelope)
             .join(Envelope, Envelope.pk == OutboxItem.envelope_pk)
@@ -109,7 +110,7 @@ def claim_due(
         envelope_writer.attach_evidence(session, master, [envelope for _, envelope in rows], now)
         claims = []
         for item, envelope in rows:
-            item.claimed_until = now + timedelta(seconds=lease)
+            update_later(session, item, claimed_until=now + timedelta(seconds=lease))
             wire = json.loads(envelope.body)
             claims.append(
                 Claim(
@@ -227,7 +228,7 @@ def record_results(
     try:
         # Each delivered transfer's step on its timeline is kept and written with the
         # rest of the batch's, one statement (dropped with the transaction if it raises).
-        with session.begin(), inserts_together(session):
+        with session.begin(), writes_together(session):
             rows = _load(session, [claim for claim, _ in ordered])
             settled = []
             for claim, result in ordered:
@@ -320,13 +321,17 @@ def _apply_delivery(
         return Outcome(claim.envelope_id, True, True, "already recorded")
     if item.attempts and item.status == PENDING:
         _release_backlog(session, claim, now)  # the peer answers again: drain it
-    item.status, item.finished_at, item.claimed_until = DELIVERED, now, None
-    item.last_error = None
-    envelope.receipt = envelope.receipt or receipt
+    # A batch's changes go out a statement per table at the end of record_results'
+    # block (update_later), not one UPDATE a row in the ORM's flush.
+    update_later(
+        session, item, status=DELIVERED, finished_at=now, claimed_until=None, last_error=None
+    )
+    update_later(session, envelope, receipt=envelope.receipt or receipt)
     if transfer is not None:
+        changes: dict[str, Any] = {"delivered_at": transfer.delivered_at or now, "updated_at": now}
         if transfer.status in (QUEUED, FAILED):
-            states.move(transfer, DELIVERED)
-            transfer.failure_reason = None
+            states.check(transfer, DELIVERED)
+            changes |= {"status": DELIVERED, "failure_reason": None}
             timeline.note(
                 session,
                 transfer,
@@ -346,8 +351,7 @@ def _apply_delivery(
                 actor=Actor.system(),
                 envelope_id=claim.envelope_id,
             )
-        transfer.delivered_at = transfer.delivered_at or now
-        transfer.updated_at = now
+        update_later(session, transfer, **changes)
     else:
         _reply_delivered(session, claim, now)
         acknowledgements.redirect_delivered(session, envelope, now)

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, OutboxItem, Peer, Transfer
+from adapters.db.session import update_later
 from gateway.domain import audit
 from gateway.domain.areas.local_areas import current_secret_keys, secret_keys_by_id
 from gateway.domain.areas.peers import accepts_of, recipient_key
@@ -229,8 +230,8 @@ def attach_evidence(
         )
         proved = evidence.prove(session, master, area, [seq for _, seq, _ in group], now, keys)
         for envelope, seq, wire in group:
-            envelope.body = canonical_json({**wire, "evidence": proved[seq]}).decode("ascii")
-            envelope.evidence_seq = None
+            body = canonical_json({**wire, "evidence": proved[seq]}).decode("ascii")
+            update_later(session, envelope, body=body, evidence_seq=None)
     session.flush()
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adapters.db.models import Envelope, UsedToken
-from adapters.db.session import inserts_together, read_only
+from adapters.db.session import read_only, writes_together
 from gateway.domain import audit
 from gateway.domain.areas import peer_auth
 from gateway.domain.areas.local_areas import FULL_ACCEPTS, own_key, secret_keys_by_id
@@ -222,7 +222,7 @@ def _store_together(
     held: dict[tuple[str, str], Envelope],
 ) -> dict[int, Accepted | DomainError] | None:
     """The usual batch, where every new envelope stores cleanly: all of them in one
-    savepoint, their rows written a statement per table (`inserts_together` and one
+    savepoint, their rows written a statement per table (`writes_together` and one
     flush) rather than eight statements per envelope, each a round trip on PostgreSQL
     inside the write transaction that holds the audit head. If one is refused while
     storing or loses a race, this savepoint rolls back (audit head with it) and None sends
@@ -231,7 +231,7 @@ def _store_together(
     the same time, deterministic signatures)."""
     outcomes: dict[int, Accepted | DomainError] = {}
     try:
-        with audit.savepoint(session), inserts_together(session):
+        with audit.savepoint(session), writes_together(session):
             for index, arrival, recipient in verified:
                 existing = held.get((arrival.wire["id"], recipient.area))
                 if existing is None:

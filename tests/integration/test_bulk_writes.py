@@ -1,6 +1,7 @@
-"""`adapters.db.bulk.insert_rows`: a batch of rows in one statement (on PostgreSQL an
-unnest of one array a column, sent in binary; elsewhere an executemany), read back exactly
-as written, whatever the column types, NULLs and defaults."""
+"""`adapters.db.bulk`: a batch of rows in one statement, and a batch of changes to rows in
+one statement (on PostgreSQL an unnest of one array a column, sent in binary; elsewhere an
+executemany), read back exactly as written, whatever the column types, NULLs and
+defaults."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from support.nodes import Databases
 
 from adapters.db import make_engine
-from adapters.db.bulk import insert_rows
+from adapters.db.bulk import insert_rows, update_rows
 from adapters.db.models import UTCDateTime
 
 _numbers = itertools.count(1000)
@@ -78,13 +79,13 @@ def _row(number: int) -> dict[str, Any]:
     }
 
 
-def _statements(engine: Engine) -> list[tuple[str, bool]]:
+def _statements(engine: Engine, verb: str = "INSERT") -> list[tuple[str, bool]]:
     seen: list[tuple[str, bool]] = []
 
     def on_statement(
         _c: Any, _cursor: Any, statement: str, _p: Any, _ctx: Any, executemany: bool
     ) -> None:
-        if statement.startswith("INSERT"):
+        if statement.startswith(verb):
             seen.append((statement, executemany))
 
     event.listen(engine, "before_cursor_execute", on_statement)
@@ -137,3 +138,52 @@ def test_one_row_and_a_failed_batch_leave_nothing_half_written(engine: Engine) -
     with engine.connect() as connection:
         names = connection.execute(select(ROWS.c.name)).scalars().all()
     assert names == ["row-1"]
+
+
+def test_a_batch_of_changes_reaches_exactly_the_rows_named(engine: Engine, backend: str) -> None:
+    rows = [_row(number) for number in range(10)]
+    with engine.begin() as connection:
+        insert_rows(connection, ROWS, rows)
+    changes = [
+        {
+            "pk": pk,
+            "body": None if pk == 3 else f"changed {pk} é",
+            "seq": 2**41 + pk,
+            "sealed": b"\x00\xff" * pk,
+            "at": datetime(2027, 1, 1, tzinfo=UTC) + timedelta(minutes=pk),
+        }
+        for pk in (2, 3, 7)
+    ]
+    seen = _statements(engine, "UPDATE")
+    with engine.begin() as connection:
+        update_rows(connection, ROWS, changes)
+    with engine.connect() as connection:
+        found = connection.execute(select(ROWS).order_by(ROWS.c.pk)).mappings().all()
+    by_pk = {change["pk"]: change for change in changes}
+    for number, row in enumerate(found):
+        expected = {
+            **rows[number],
+            **{k: v for k, v in by_pk.get(row["pk"], {}).items() if k != "pk"},
+        }
+        assert {key: row[key] for key in expected} == expected
+    if backend == "postgresql":
+        [(statement, executemany)] = seen
+        assert "FROM unnest(" in statement and not executemany, statement
+    else:
+        assert [executemany for _, executemany in seen] == [True]
+
+
+def test_changes_of_different_shapes_are_refused_before_anything_is_written(
+    engine: Engine,
+) -> None:
+    with engine.begin() as connection:
+        insert_rows(connection, ROWS, [_row(1), _row(2)])
+    with pytest.raises(ValueError, match="one shape"), engine.begin() as connection:
+        update_rows(connection, ROWS, [{"pk": 1, "seq": 5}, {"pk": 2, "body": "x"}])
+    with pytest.raises(ValueError, match="primary key"), engine.begin() as connection:
+        update_rows(connection, ROWS, [{"seq": 5}, {"seq": 6}])
+    with engine.connect() as connection:
+        assert connection.execute(select(ROWS.c.seq).order_by(ROWS.c.pk)).scalars().all() == [
+            2**40 + 1,
+            2**40 + 2,
+        ]
