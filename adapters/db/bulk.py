@@ -52,12 +52,31 @@ def _unnest_plan(
     it out, bind processor), or None when the executemany must do: not psycopg, fewer than
     two rows, rows of different shapes, or a left-out column whose default is computed per
     row."""
-    if len(rows) < 2 or dialect.name != "postgresql" or dialect.driver != "psycopg":
+    if len(rows) < 2 or not _on_psycopg(dialect):
         return None
-    names = frozenset(rows[0])
+    names = _shape(rows)
+    return None if names is None else _statement(dialect, table, names)
+
+
+def _shape(rows: Sequence[dict[str, Any]]) -> frozenset[str] | None:
+    """The names every row gives, or None when the rows differ."""
+    names = frozenset(rows[0]) if rows else frozenset()
     if any(len(row) != len(names) or not names.issuperset(row) for row in rows):
         return None
-    return _statement(dialect, table, names)
+    return names
+
+
+def _on_psycopg(dialect: Dialect) -> bool:
+    return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+
+def _array_cast(column: Column[Any], dialect: Dialect) -> str:
+    # %b: psycopg sends the array in binary, with no text escaping of its elements.
+    return f"%b::{column.type.compile(dialect=dialect)}[]"
+
+
+def _processor(column: Column[Any], dialect: Dialect) -> Processor:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 @functools.lru_cache(maxsize=256)
@@ -75,8 +94,7 @@ def _statement(
                 return None  # a default computed per row: SQLAlchemy's own insert runs it
             columns.append((column, getattr(column.default, "arg", None)))
     preparer = dialect.identifier_preparer
-    # %b: psycopg sends each array in binary, with no text escaping of its elements.
-    arrays = ", ".join(f"%b::{column.type.compile(dialect=dialect)}[]" for column, _ in columns)
+    arrays = ", ".join(_array_cast(column, dialect) for column, _ in columns)
     sql = (
         # Names and types from the table's own metadata, never from the rows' values.
         f"INSERT INTO {preparer.format_table(table)} "  # noqa: S608
@@ -84,8 +102,7 @@ def _statement(
         f"SELECT * FROM unnest({arrays})"
     )
     return sql, tuple(
-        (column.key, default, column.type.dialect_impl(dialect).bind_processor(dialect))
-        for column, default in columns
+        (column.key, default, _processor(column, dialect)) for column, default in columns
     )
 
 
@@ -96,14 +113,14 @@ def update_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     No `onupdate` default runs (the gateway's models have none)."""
     if not rows:
         return
-    names = frozenset(rows[0])
-    if any(len(row) != len(names) or not names.issuperset(row) for row in rows):
+    names = _shape(rows)
+    if names is None:
         raise ValueError("update_rows takes rows of one shape")
     keys = tuple(column.key for column in table.primary_key.columns)
     if not set(keys) < names:
         raise ValueError("each row names its primary key and at least one value")
     dialect = connection.dialect
-    if len(rows) > 1 and dialect.name == "postgresql" and dialect.driver == "psycopg":
+    if len(rows) > 1 and _on_psycopg(dialect):
         sql, columns = _update_statement(dialect, table, names)
         connection.exec_driver_sql(sql, tuple(_array(rows, *column) for column in columns))
         return
@@ -131,7 +148,7 @@ def _update_statement(
     named = {key.key for key in keys}
     columns = keys + [column for column in table.c if column.key in names - named]
     preparer = dialect.identifier_preparer
-    arrays = ", ".join(f"%b::{column.type.compile(dialect=dialect)}[]" for column in columns)
+    arrays = ", ".join(_array_cast(column, dialect) for column in columns)
     target = preparer.format_table(table)
     sql = (
         # Names and types from the table's own metadata, never from the rows' values.
@@ -147,7 +164,4 @@ def _update_statement(
             f"{target}.{preparer.quote(key.name)} = v.{preparer.quote(key.name)}" for key in keys
         )
     )
-    return sql, tuple(
-        (column.key, _FROM_ROW, column.type.dialect_impl(dialect).bind_processor(dialect))
-        for column in columns
-    )
+    return sql, tuple((column.key, _FROM_ROW, _processor(column, dialect)) for column in columns)
