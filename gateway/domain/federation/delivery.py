@@ -330,7 +330,7 @@ def _apply_delivery(
     if transfer is not None:
         changes: dict[str, Any] = {"delivered_at": transfer.delivered_at or now, "updated_at": now}
         if transfer.status in (QUEUED, FAILED):
-            states.check(transfer, DELIVERED)
+            states.check(transfer, DELIVERED)  # as states.move does; written with the batch
             changes |= {"status": DELIVERED, "failure_reason": None}
             timeline.note(
                 session,
