@@ -27,7 +27,8 @@ from keys import b64url_decode, verify_document
 BATCH = 100
 MAX_ROUNDS = 60
 MAX_SECONDS = 120.0
-KILL_DELAY = (0.05, 1.0)  # after the worker is ready; unloaded, it delivers 100 in under 1 s
+# After the worker has begun working (wait_working); unloaded, it delivers 100 in under 1 s.
+KILL_DELAY = (0.05, 1.0)
 WORKER = [sys.executable, "-m", "gateway.cli", "worker"]
 
 
@@ -74,6 +75,31 @@ def wait_ready(process: subprocess.Popen[bytes], log_path: Path) -> None:
     while READY not in log_path.read_text(errors="replace"):
         assert process.poll() is None, f"the worker exited: {log_path.read_text()}"
         assert time.monotonic() < ready_by, log_path.read_text()
+        time.sleep(0.02)
+
+
+def latest_lease(node: RunningNode) -> object:
+    """The latest lease any worker has taken so far, as the driver returns it."""
+    return node.scalar("SELECT max(claimed_until) FROM outbox")
+
+
+def wait_working(
+    process: subprocess.Popen[bytes], node: RunningNode, lease_before: object, delivered: int
+) -> None:
+    """Until the worker has begun working: taken a lease later than any taken before it
+    started, or delivered something. On a loaded machine its first pass's chores can
+    outlast every kill delay counted from `wait_ready` (a busy CI run had all nineteen
+    rounds killed before the worker had claimed anything), and a kill before any work
+    tests nothing."""
+    newer = (
+        "SELECT count(*) FROM outbox WHERE claimed_until IS NOT NULL"
+        if lease_before is None
+        else "SELECT count(*) FROM outbox WHERE claimed_until > :before"
+    )
+    working_by = time.monotonic() + 60
+    while delivered_count(node) <= delivered and not int(node.scalar(newer, before=lease_before)):
+        assert process.poll() is None, "the worker exited before it claimed anything"
+        assert time.monotonic() < working_by, "the worker claimed nothing within 60 s"
         time.sleep(0.02)
 
 
@@ -166,10 +192,12 @@ def test_worker_killed_at_random_moments_loses_nothing(pair: Pair, tmp_path: Pat
         ):
             delay = rng.uniform(*KILL_DELAY)
             log_path = tmp_path / f"worker-{rounds}.log"
+            lease_before, delivered = latest_lease(pair.north), delivered_count(pair.north)
             with log_path.open("wb") as log:
                 process = subprocess.Popen(WORKER, env=env, stdout=log, stderr=subprocess.STDOUT)
             processes.append(process)
             wait_ready(process, log_path)
+            wait_working(process, pair.north, lease_before, delivered)
             time.sleep(delay)
             assert process.poll() is None, f"worker {rounds} exited: {log_path.read_text()}"
             process.send_signal(signal.SIGKILL)
