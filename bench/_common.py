@@ -127,3 +127,52 @@ def on_schedule(
         worker.start()
     for worker in workers:
         worker.join()
+
+
+# --- the machine's CPU over a window ----------------------------------------------------
+class CpuSampler:
+    """The machine's CPU time, all processes, read from /proc/stat every `every` seconds
+    on a thread of its own, so a window chosen afterwards (a burst's first to last receipt)
+    can be cut out of it. Linux only: elsewhere `window` answers None. Machine-wide on
+    purpose: the pair's processes, PostgreSQL and this one all share the cores."""
+
+    STAT = "/proc/stat"
+
+    def __init__(self, every: float = 0.1) -> None:
+        self.every = every
+        self.samples: list[tuple[float, float, float]] = []  # (epoch s, busy s, all s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __enter__(self) -> CpuSampler:
+        if os.path.exists(self.STAT):
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(self._read())
+            if self._stop.wait(self.every):
+                self.samples.append(self._read())
+                return
+
+    def _read(self) -> tuple[float, float, float]:
+        with open(self.STAT) as stat:
+            ticks = [int(value) for value in stat.readline().split()[1:]]
+        idle = ticks[3] + ticks[4]  # idle and iowait
+        return time.time(), (sum(ticks) - idle) / self._tick, sum(ticks) / self._tick
+
+    def window(self, start: float, end: float) -> tuple[float, float] | None:
+        """(cores busy on average, share of all cores busy) between the first and last
+        samples inside [start, end] (epoch seconds); None without two samples there."""
+        inside = [sample for sample in self.samples if start <= sample[0] <= end]
+        if len(inside) < 2 or inside[-1][2] <= inside[0][2]:
+            return None
+        (when0, busy0, all0), (when1, busy1, all1) = inside[0], inside[-1]
+        return (busy1 - busy0) / (when1 - when0), (busy1 - busy0) / (all1 - all0)

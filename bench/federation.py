@@ -88,7 +88,17 @@ from sqlalchemy import Engine, bindparam, create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import floor_app
-from _common import PgDatabases, emit, environment, note, on_schedule, percentile, pg_admin_url, r
+from _common import (
+    CpuSampler,
+    PgDatabases,
+    emit,
+    environment,
+    note,
+    on_schedule,
+    percentile,
+    pg_admin_url,
+    r,
+)
 
 from adapters.db.session import normalise_url
 from gateway.config import Settings
@@ -362,8 +372,9 @@ def run_burst(
     create_seconds = time.perf_counter() - started
     analysed = analyse_first and all([analyse(pair.sender_node), analyse(pair.receiver_node)])
     workers_started = utcnow().replace(tzinfo=None)
-    pair.sender_node.start_workers(delivery)
-    rows = wait_delivered(pair.sender.db, ids, timeout + count, poll=DRAIN_POLL_S)
+    with CpuSampler() as cpu:
+        pair.sender_node.start_workers(delivery)
+        rows = wait_delivered(pair.sender.db, ids, timeout + count, poll=DRAIN_POLL_S)
     delivered = sorted(row.delivered_at for row in rows if row.delivered_at is not None)
     first, last = delivered[0], delivered[-1]
     # From the first receipt on: worker start-up (imports, its first chores) is left out.
@@ -374,11 +385,28 @@ def run_burst(
         "transfers": len(rows),
         "transfers_per_s": r(after_first / drain, 2) if drain > 0 else None,
         "drain_s": r(drain, 3),
+        "cpu": drain_cpu(cpu, first, last, after_first),
         "workers_start_to_first_s": r((first - workers_started).total_seconds(), 3),
         "create_per_s": r(len(rows) / create_seconds, 2),  # this process, one at a time
         "analysed": analysed,
         "load_1m": load_1m(),
     }
+
+
+def drain_cpu(
+    cpu: CpuSampler, first: datetime, last: datetime, transfers: int
+) -> dict[str, float] | None:
+    """The machine's CPU from the first receipt to the last: the share of its cores busy
+    (what the pipeline leaves idle is throughput the cores could still give) and the CPU
+    a transfer took, every process together (both nodes, the worker, PostgreSQL and this
+    one's polling). Steadier from run to run than transfers/s on a shared machine."""
+    start, end = (when.replace(tzinfo=UTC).timestamp() for when in (first, last))
+    seen = cpu.window(start, end)
+    if seen is None or transfers == 0:
+        return None
+    cores_busy, share = seen
+    per_transfer_ms = cores_busy * (end - start) / transfers * 1e3
+    return {"cores": os.cpu_count() or 1, "busy": r(share), "ms_per_transfer": r(per_transfer_ms)}
 
 
 def run_open_loop(sender: Sender, rate: float, count: int, timeout: float) -> dict[str, Any]:
