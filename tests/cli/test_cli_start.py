@@ -69,3 +69,16 @@ def test_a_verb_loads_its_module_when_it_runs() -> None:
         timeout=60,
     )
     assert done.returncode == 0 and "policy" in done.stdout and "expire" in done.stdout
+
+
+def test_a_verb_that_opens_the_database_does_not_load_the_migrations() -> None:
+    """Alembic is for `db upgrade` and the readiness check; every other verb that opens
+    the database starts without it (adapters.db.migrate imports it where it is used)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(heavy=("alembic", "sqlalchemy")), "user", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1] == "heavy:sqlalchemy", done.stdout
