@@ -40,7 +40,7 @@ LANES = 4
 # Claimed batches in flight at once (see _Pipeline). With two, a burst on PostgreSQL left
 # a fifth of a two-core machine idle (bench/federation.py's `cpu.busy` 0.79-0.81): the
 # worker claiming or recording while the peer had nothing to store, or the reverse; with
-# four, 0.87-0.91. A peer's batches take turns at its audit head, so more buy little more.
+# four, 0.87-0.91. A peer's batches take turns at its audit head: more would buy little.
 IN_FLIGHT = 4
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which

@@ -42,9 +42,9 @@ def test_the_table_of_verbs_is_what_the_modules_define() -> None:
         assert modules <= set(VERBS[name].modules), (name, modules)
 
 
-def _probe(*args: str) -> subprocess.CompletedProcess[str]:
+def _probe(*args: str, heavy: tuple[str, ...] = HEAVY) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", PROBE.format(heavy=heavy), *args],
         capture_output=True,
         text=True,
         timeout=60,
@@ -74,11 +74,5 @@ def test_a_verb_loads_its_module_when_it_runs() -> None:
 def test_a_verb_that_opens_the_database_does_not_load_the_migrations() -> None:
     """Alembic is for `db upgrade` and the readiness check; every other verb that opens
     the database starts without it (adapters.db.migrate imports it where it is used)."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=("alembic", "sqlalchemy")), "user", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = _probe("user", "--help", heavy=("alembic", "sqlalchemy"))
     assert done.stdout.splitlines()[-1] == "heavy:sqlalchemy", done.stdout
