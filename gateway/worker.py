@@ -37,11 +37,12 @@ READY = "worker ready: delivering the outbox"
 BATCH = posting.BATCH_SEND
 # Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
-# Claimed batches in flight at once (see _Pipeline). With two, a burst on PostgreSQL left
-# a fifth of a two-core machine idle (bench/federation.py's `cpu.busy` 0.79-0.81): the
-# worker claiming or recording while the peer had nothing to store, or the reverse; with
-# four, 0.87-0.91. A peer's batches take turns at its audit head: more would buy little.
-IN_FLIGHT = 4
+# Claimed batches in flight at once (see _Pipeline). Four kept a two-core machine busier
+# in a PostgreSQL burst (bench/federation.py's `cpu.busy` 0.87-0.91 against 0.79-0.81) but
+# bought about 5% more transfers/s for about 5% more CPU a transfer (a peer's batches take
+# turns at its audit head), and one worker then claimed a backlog of 200 before a second
+# had started: two share the outbox better for as much work done.
+IN_FLIGHT = 2
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
 # runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
