@@ -59,8 +59,8 @@ def _unnest_plan(
 
 
 def _shape(rows: Sequence[dict[str, Any]]) -> frozenset[str] | None:
-    """The names every row gives, or None when the rows differ."""
-    names = frozenset(rows[0]) if rows else frozenset()
+    """The names every row gives (at least one row), or None when the rows differ."""
+    names = frozenset(rows[0])
     if any(len(row) != len(names) or not names.issuperset(row) for row in rows):
         return None
     return names
