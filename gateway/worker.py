@@ -37,12 +37,12 @@ READY = "worker ready: delivering the outbox"
 BATCH = posting.BATCH_SEND
 # Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
-# Claimed batches in flight at once (see _Pipeline). Four kept a two-core machine busier
-# in a PostgreSQL burst (bench/federation.py's `cpu.busy` 0.87-0.91 against 0.79-0.81) but
-# bought about 5% more transfers/s for about 5% more CPU a transfer (a peer's batches take
-# turns at its audit head), and one worker then claimed a backlog of 200 before a second
-# had started: two share the outbox better for as much work done.
-IN_FLIGHT = 2
+# Claimed batches in flight at once (see _Pipeline). Each uses a keep-alive connection to
+# its peer, and a gunicorn gthread process serves every request on a connection it
+# accepted: with two, one of a peer's processes may serve both while another idles. In
+# bursts of 2,000 on PostgreSQL (bench/federation.py), four kept a two-core machine 0.96
+# busy against 0.84-0.87 and moved 2-8% more transfers/s, for 4-12% more CPU a transfer.
+IN_FLIGHT = 4
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
 # runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
