@@ -4,10 +4,11 @@ data: leaves carry ids, codes, digests and a salted commitment."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load, validate
 
 from schemas.common import B64Url, StrictSchema, UTCTimestamp, area_code
 from schemas.wire.envelope import KEY_ID
@@ -19,6 +20,24 @@ MAX_RESTORES = 16
 HASH_B64 = validate.Length(equal=43)  # 32 bytes, unpadded base64url
 MAX_PROOF = 64  # a proof for a tree of 2**63 leaves is at most 126 hashes; 64 is plenty here
 DIGEST_HEX = validate.Regexp(r"^[0-9a-f]{64}$")
+_HASH_TEXT = re.compile(r"[A-Za-z0-9_-]{43}")  # HASH_B64's 43 characters of base64url
+
+
+class HashList(fields.Field[list[str]]):
+    """A Merkle proof: at most MAX_PROOF hashes, each unpadded base64url of HASH_B64's
+    length (decoding belongs to `keys`). One field, not a List of B64Url: an inclusion
+    proof travels with every envelope, and a field per hash was most of the cost of
+    loading its evidence."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        if len(value) > MAX_PROOF:
+            raise ValidationError(f"At most {MAX_PROOF} hashes.")
+        for item in value:
+            if not isinstance(item, str) or _HASH_TEXT.fullmatch(item) is None:
+                raise ValidationError("Each hash must be 32 bytes in unpadded base64url.")
+        return list(value)
 
 
 @dataclass(frozen=True)
@@ -120,9 +139,7 @@ class RestoreProofSchema(StrictSchema):
     travels with: the restored log still extends what the backup held."""
 
     declaration = fields.Dict(required=True)
-    proof = fields.List(
-        B64Url(validate=HASH_B64), required=True, validate=validate.Length(max=MAX_PROOF)
-    )
+    proof = HashList(required=True)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> RestoreProof:
@@ -150,9 +167,7 @@ class EvidenceSchema(StrictSchema):
     v = fields.Integer(required=True, strict=True, validate=validate.Equal(1))
     leaf = fields.Dict(required=True)
     index = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
-    proof = fields.List(
-        B64Url(validate=HASH_B64), required=True, validate=validate.Length(max=MAX_PROOF)
-    )
+    proof = HashList(required=True)
     checkpoint = fields.Dict(required=True)
     restores = restore_list()
 
@@ -192,7 +207,7 @@ class ConsistencyAnswerSchema(StrictSchema):
     checkpoint = fields.Dict(required=True)
     proofs = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[1-9][0-9]{0,18}$")),
-        values=fields.List(B64Url(validate=HASH_B64), validate=validate.Length(max=MAX_PROOF)),
+        values=HashList(),
         required=True,
     )
     restores = restore_list()
