@@ -37,12 +37,13 @@ READY = "worker ready: delivering the outbox"
 BATCH = posting.BATCH_SEND
 # Deliveries in flight at once across peers (posting.PER_PEER bounds one peer's share).
 LANES = 4
-# Claimed batches in flight at once (see _Pipeline). Each uses a keep-alive connection to
-# its peer, and a gunicorn gthread process serves every request on a connection it
-# accepted: with two, one of a peer's processes may serve both while another idles. In
-# bursts of 2,000 on PostgreSQL (bench/federation.py), four kept a two-core machine 0.96
-# busy against 0.84-0.87 and moved 2-8% more transfers/s, for 4-12% more CPU a transfer.
-IN_FLIGHT = 4
+# Claimed batches in flight at once (see _Pipeline). Four kept a two-core machine busier in
+# PostgreSQL bursts of 2,000 (bench/federation.py: cores busy 0.96 against 0.84-0.87) for
+# 2-8% more transfers/s and 4-12% more CPU a transfer. But a worker then claims 100
+# envelopes at once, and against a slow peer on SQLite under load a worker killed within a
+# second had recorded nothing in nine rounds of tests/faults/test_worker_kill.py: more
+# work is lost to a kill, for a few percent.
+IN_FLIGHT = 2
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
 # runs several times a second; checkpoints.CHECKPOINT_AGE allows for the delay.
