@@ -14,7 +14,7 @@ from gateway.devtools.samples import sample_transfer
 from gateway.domain.casework import acknowledgements
 from gateway.domain.identity.principals import Principal
 from gateway.domain.schedule import meetings
-from gateway.domain.schedule.working_calendar import add_working_days, london_day
+from gateway.domain.schedule.working_calendar import add_working_days, is_working_day, london_day
 from gateway.errors import Invalid, NotFound
 from schemas.api.areas import MAX_DEADLINE_WORKING_DAYS
 
@@ -99,9 +99,19 @@ def settings(node: LocalNode, now: datetime, **values: int) -> meetings.Schedule
         return meetings.set_settings(session, OPERATOR, NORTH, now=now, **values)
 
 
+def on_a_working_day(now: datetime) -> datetime:
+    """`now`, or the same time on the next working day. A referral deadline always falls on
+    a working day, so on a weekend or a bank holiday the deadline of the meeting two working
+    days ahead has already passed (it was the last working day)."""
+    while not is_working_day(london_day(now)):
+        now += timedelta(days=1)
+    return now
+
+
 def test_the_suggested_meeting_is_the_first_whose_deadline_has_not_passed(
     north: LocalNode, now: datetime
 ) -> None:
+    now = on_a_working_day(now)
     today = london_day(now)
     soon, later = add_working_days(today, 2), add_working_days(today, 12)
     set_meetings(north, NORTH, now, today - timedelta(days=7), soon, later)
