@@ -41,8 +41,8 @@ LANES = 4
 # PostgreSQL bursts of 2,000 (bench/federation.py: cores busy 0.96 against 0.84-0.87) for
 # 2-8% more transfers/s and 4-12% more CPU a transfer. But a worker then claims 100
 # envelopes at once, and against a slow peer on SQLite under load a worker killed within a
-# second had recorded nothing in nine rounds of tests/faults/test_worker_kill.py: more
-# work is lost to a kill, for a few percent.
+# second had recorded nothing in nine rounds of tests/faults/test_worker_kill.py: a kill
+# leaves more work to redo (nothing is lost: the leases lapse), for a few percent.
 IN_FLIGHT = 2
 CHORE_INTERVAL = 300.0
 # How often the worker looks for logs that need a checkpoint: not on every poll, which
