@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from support.clock import pin_clock
 from support.site import PASSWORD, PEER, A, Site, csrf_from, fresh_code, make_site
 
 from gateway.devtools.samples import sample_transfer
@@ -214,8 +215,11 @@ def test_account_locks_after_five_failures_then_unlocks(site: Site) -> None:
     site.login(person)
 
 
-def test_failed_logins_are_rate_limited_per_source(node_factory: Any) -> None:
+def test_failed_logins_are_rate_limited_per_source(
+    node_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = make_site(node_factory, GATEWAY_LOGIN_RATE_LIMIT="3/hour")
+    pin_clock(monkeypatch)  # every attempt in one hour's window
     person = site.add_user("coord", A, "coordinator")
     for n in range(3):
         assert wrong_password(site, f"nobody{n}@{A}.example").status_code == 401

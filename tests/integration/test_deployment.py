@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from flask import request
+from support.clock import pin_clock
 from support.nodes import Databases, start_node
 from support.site import csrf_from
 
@@ -38,9 +40,12 @@ def wrong_password(http: Any, client: str, email: str) -> int:
     return int(answer.status_code)
 
 
-def test_a_forwarded_client_is_limited_alone_behind_a_trusted_proxy(node_factory: Any) -> None:
+def test_a_forwarded_client_is_limited_alone_behind_a_trusted_proxy(
+    node_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     node = node_factory("north", GATEWAY_TRUSTED_PROXIES="1", GATEWAY_LOGIN_RATE_LIMIT="3/minute")
     node.create_area("northshire")
+    pin_clock(monkeypatch)  # all four attempts in one minute's window
     first, second = node.app.test_client(), node.app.test_client()
     assert [wrong_password(first, "203.0.113.5", f"a{n}@x.example") for n in range(4)] == [
         401,
@@ -52,9 +57,12 @@ def test_a_forwarded_client_is_limited_alone_behind_a_trusted_proxy(node_factory
     assert wrong_password(second, "203.0.113.9", "b@x.example") == 401
 
 
-def test_forwarded_headers_are_ignored_without_trusted_proxies(node_factory: Any) -> None:
+def test_forwarded_headers_are_ignored_without_trusted_proxies(
+    node_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     node = node_factory("north", GATEWAY_LOGIN_RATE_LIMIT="3/minute")
     node.create_area("northshire")
+    pin_clock(monkeypatch)  # all four attempts in one minute's window
     http = node.app.test_client()
     for n in range(3):
         assert wrong_password(http, f"198.51.100.{n}", f"a{n}@x.example") == 401

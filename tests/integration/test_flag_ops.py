@@ -10,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
+from support.clock import pin_clock
 from support.nodes import RunningNode
 from test_flags import HUB, NORTH, SOUTH, bearer, person, recent, start_three, subject
 
@@ -264,10 +266,10 @@ def _publish(three: Any, area: str, node: RunningNode, ref: str) -> Any:
 
 
 def test_index_limits_publications_per_calling_area(
-    node_factory: Callable[..., RunningNode],
+    node_factory: Callable[..., RunningNode], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Per hour, not minute: a slow run must not cross into a fresh window midway.
     three = start_three(node_factory, hub={"GATEWAY_LINKAGE_RATE_LIMIT": "3/hour"})
+    pin_clock(monkeypatch)  # every publication in one hour's window
     refs = [b64url_encode(bytes([n]) * 32) for n in range(4)]
     for ref in refs[:3]:
         assert _publish(three, NORTH, three.north, ref).status_code == 204

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import inspect, text
+from support.clock import pin_clock
 from support.nodes import RunningNode
 
 from gateway.cli import main
@@ -307,8 +308,11 @@ def test_extension_after_a_transfer_reaches_the_originating_area(three: Three) -
     assert kinds == 2
 
 
-def test_lookup_rate_limit_holds(node_factory: Callable[..., RunningNode]) -> None:
+def test_lookup_rate_limit_holds(
+    node_factory: Callable[..., RunningNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
     three = start_three(node_factory, GATEWAY_LOOKUP_RATE_LIMIT="2/hour")
+    pin_clock(monkeypatch)  # every lookup in one hour's window
     assert lookup(three, SOUTH).status_code == 200
     assert lookup(three, SOUTH).status_code == 200
     refused = lookup(three, SOUTH)
@@ -319,8 +323,11 @@ def test_lookup_rate_limit_holds(node_factory: Callable[..., RunningNode]) -> No
     assert b"Zebedee" not in _database_text(three.south)
 
 
-def test_authority_rate_limit_per_area(node_factory: Callable[..., RunningNode]) -> None:
+def test_authority_rate_limit_per_area(
+    node_factory: Callable[..., RunningNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
     three = start_three(node_factory, hub={"GATEWAY_LINKAGE_RATE_LIMIT": "3/hour"})
+    pin_clock(monkeypatch)  # every evaluation in one hour's window
     assert all(lookup(three, SOUTH).status_code == 200 for _ in range(3))
     limited = lookup(three, SOUTH)
     assert limited.status_code == 503 and "rate-limiting" in limited.json["detail"]

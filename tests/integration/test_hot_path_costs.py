@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import event, func, select
+from support.clock import pin_clock
 from support.nodes import Pair, RunningNode
 
 from adapters.db.models import AuditEvent
@@ -162,10 +164,11 @@ def test_a_lookup_costs_seven_statements_in_two_transactions(
 
 
 def test_the_lookup_rate_limit_still_counts_each_role(
-    node_factory: Callable[..., RunningNode],
+    node_factory: Callable[..., RunningNode], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     node = node_factory("solo", GATEWAY_LINKAGE_RATE_LIMIT="2/hour")
     node.create_area(ASKER)
+    pin_clock(monkeypatch)  # every evaluation in one hour's window
     _, reader = bearer(node, ASKER, "flags:query")
     assert lookup(node, reader).status_code == 200
     assert lookup(node, reader).status_code == 200
