@@ -14,19 +14,16 @@ process (tests/support/nodes.py) see it too. Processes started by a test do not.
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 
 import pytest
 
 from gateway.domain import clock
 
 
-def pin_clock(monkeypatch: pytest.MonkeyPatch, at: datetime | None = None) -> datetime:
-    """Every loaded gateway module's `utcnow` answers `at` (now, by default) until the test
-    ends. Returns the pinned instant."""
+def pin_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every loaded gateway module's `utcnow` answers this instant until the test ends."""
     real = clock.utcnow
-    instant = at or real()
+    instant = real()
     for name, module in list(sys.modules.items()):
         if name.startswith("gateway") and getattr(module, "utcnow", None) is real:
             monkeypatch.setattr(module, "utcnow", lambda: instant)
-    return instant
